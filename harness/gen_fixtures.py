@@ -1,0 +1,409 @@
+#!/usr/bin/env python3
+"""Generate thaw's committed test fixtures: small frozen TensorFlow graphs with reference values.
+
+How to run (from the repository root):
+
+    PY=$(harness/setup_venv.sh | tail -n1)      # pinned TF 2.21 / Keras 3.15.1 / tf-keras 2.21
+    $PY harness/gen_fixtures.py --out fixtures                      # every case
+    $PY harness/gen_fixtures.py --out fixtures --only k3_pool_flatten_dense,tf1_mobilenet_v1_tail
+    $PY harness/gen_fixtures.py --list                              # names + descriptions
+
+For every case it writes
+    fixtures/<case>/model.pb   binary GraphDef, frozen with TensorFlow's own tools
+    fixtures/<case>/io.npz     input:<placeholder>, output:<tensor>, tensor:<tensor> (see tfcommon.py)
+    fixtures/<case>/meta.json  case, source, description, inputs, outputs, op_histogram, keras_layers,
+                               generator versions, seed
+and prints the op histogram on stderr.
+
+Sources:
+  keras3   -- built with Keras 3 (`import keras`, TensorFlow backend), frozen through
+              tf.function(lambda x: model(x, training=False)) + convert_variables_to_constants_v2.
+  tf_keras -- the same way with tf-keras (`import tf_keras`, the Keras 2 line).
+  tf1      -- written with tf.compat.v1 graph-mode ops (placeholders, VariableV2 variables) and frozen
+              with tf.compat.v1.graph_util.convert_variables_to_constants.
+
+Determinism: nodes are written in a canonical topological order (ties by name), because TF's own
+node order varies between runs for models with parallel branches; each case has its own fixed seed (so --only does not change anything), Keras sessions
+are cleared between cases so auto-generated names do not depend on what ran before, oneDNN is off,
+protobufs are serialised deterministically and io.npz has fixed timestamps. Running twice gives the
+same bytes (checked when the fixtures were committed).
+
+Every weight is random (He-normal kernels, normal*0.3 biases, BatchNormalization gamma in
+[0.5, 1.5], beta/mean normal*0.3, variance in [0.5, 2]), so no layer is close to identity.
+Inputs: batch of 2, float32 uniform in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tfcommon  # noqa: E402  (sets TF environment before tensorflow is imported)
+from tfcommon import log  # noqa: E402
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+BATCH = 2
+# Frozen graph vs the Keras model it came from, same process, same kernels: only float
+# re-association (e.g. BatchNormalization folded into Mul/Add by Keras 3) can differ.
+SELF_CHECK_ATOL = 1e-5
+
+
+def _keras(source: str):
+    if source == "keras3":
+        import keras
+
+        return keras
+    import tf_keras
+
+    return tf_keras
+
+
+# --------------------------------------------------------------------------- Keras builders
+# Each builder takes the Keras module (keras or tf_keras) and returns (model, input_specs), with
+# input_specs = [(placeholder name, shape without batch)] in model input order.
+
+
+def build_conv_strides_dilation(K):
+    """Conv2D: stride 2 SAME with fused relu, dilation 2 VALID without bias + standalone ReLU
+    activation, asymmetric kernel/strides SAME + sigmoid, dilated SAME + tanh."""
+    L = K.layers
+    x_in = K.Input((16, 16, 3), name="input")
+    x = L.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="conv_s2_same_relu")(x_in)
+    x = L.Conv2D(5, 3, dilation_rate=2, padding="valid", use_bias=False, name="conv_d2_valid_nobias")(x)
+    x = L.Activation("relu", name="relu_standalone")(x)
+    x = L.Conv2D(4, (2, 3), strides=(1, 2), padding="same", name="conv_k23_s12_same")(x)
+    x = L.Activation("sigmoid", name="sigmoid")(x)
+    x = L.Conv2D(3, 3, dilation_rate=2, padding="same", activation="tanh", name="conv_d2_same_tanh")(x)
+    return K.Model(x_in, x, name="model"), [("input", [16, 16, 3])]
+
+
+def build_bn_depthwise_relu6(K):
+    """Asymmetric ZeroPadding2D then VALID strided conv (no bias), BatchNormalization with
+    epsilon 1.001e-5, ReLU(max_value=6), DepthwiseConv2D multiplier 1 (SAME) and 2 (VALID, stride 2),
+    Activation('relu6'), 1x1 conv with activation='relu6', GlobalAveragePooling2D, Dense softmax."""
+    L = K.layers
+    x_in = K.Input((10, 10, 4), name="input")
+    x = L.ZeroPadding2D(((1, 2), (0, 1)), name="pad")(x_in)
+    x = L.Conv2D(8, 3, strides=2, padding="valid", use_bias=False, name="stem_conv")(x)
+    x = L.BatchNormalization(epsilon=1.001e-5, name="stem_bn")(x)
+    x = L.ReLU(max_value=6.0, name="stem_relu6")(x)
+    x = L.DepthwiseConv2D(3, padding="same", depth_multiplier=1, use_bias=False, name="dw1")(x)
+    x = L.BatchNormalization(name="dw1_bn")(x)
+    x = L.Activation("relu6", name="dw1_relu6")(x)
+    x = L.DepthwiseConv2D(3, strides=2, padding="valid", depth_multiplier=2, name="dw2_m2")(x)
+    x = L.Conv2D(6, 1, activation="relu6", name="pw_relu6")(x)
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    x = L.Dense(5, activation="softmax", name="dense_softmax")(x)
+    return K.Model(x_in, x, name="model"), [("input", [10, 10, 4])]
+
+
+def build_pool_flatten_dense(K):
+    """MaxPooling2D VALID, AveragePooling2D SAME on odd sizes (3x3 stride 2 on 5x5; 3x3 stride 1 on
+    11x11), Flatten in front of Dense (NHWC order matters), Dense relu, Softmax layer,
+    GlobalAveragePooling2D + Dense sigmoid, MaxPooling2D SAME. Two outputs."""
+    L = K.layers
+    x_in = K.Input((11, 11, 3), name="input")
+    c = L.Conv2D(4, 3, padding="same", activation="tanh", name="conv_tanh")(x_in)
+    a = L.MaxPooling2D(2, name="maxpool_valid")(c)  # 11 -> 5
+    a = L.AveragePooling2D(3, strides=2, padding="same", name="avgpool_same_s2")(a)  # 5 -> 3
+    a = L.Flatten(name="flatten")(a)
+    a = L.Dense(8, activation="relu", name="dense_relu")(a)
+    a = L.Dense(6, name="dense_logits")(a)
+    a = L.Softmax(name="softmax")(a)
+    b = L.AveragePooling2D(3, strides=1, padding="same", name="avgpool_same_s1")(c)  # 11 -> 11
+    b = L.MaxPooling2D(3, strides=2, padding="same", name="maxpool_same")(b)  # 11 -> 6
+    b = L.GlobalAveragePooling2D(name="gap")(b)
+    b = L.Dense(3, activation="sigmoid", name="dense_sigmoid")(b)
+    return K.Model(x_in, [a, b], name="model"), [("input", [11, 11, 3])]
+
+
+def build_add_concat_two_inputs(K):
+    """Two inputs; Add, Concatenate on the channel axis, BatchNormalization after the concat,
+    Reshape to a vector, Dense + Activation('softmax'); second output: strided SAME conv + tanh."""
+    L = K.layers
+    a_in = K.Input((8, 8, 3), name="input_a")
+    b_in = K.Input((8, 8, 2), name="input_b")
+    ca = L.Conv2D(4, 3, padding="same", name="conv_a")(a_in)
+    cb = L.Conv2D(4, 1, name="conv_b")(b_in)
+    s = L.Add(name="add")([ca, cb])
+    s = L.Activation("relu", name="relu")(s)
+    c = L.Concatenate(axis=-1, name="concat")([s, ca])
+    c = L.BatchNormalization(name="bn")(c)
+    v = L.Reshape((8 * 8 * 8,), name="reshape")(c)
+    v = L.Dense(5, name="dense")(v)
+    v = L.Activation("softmax", name="softmax")(v)
+    t = L.Conv2D(2, 3, strides=2, padding="same", name="conv_s2")(c)
+    t = L.Activation("tanh", name="tanh")(t)
+    model = K.Model([a_in, b_in], [v, t], name="model")
+    return model, [("input_a", [8, 8, 3]), ("input_b", [8, 8, 2])]
+
+
+def build_inverted_residual(K):
+    """A MobileNetV2 inverted-residual block: 1x1 expand + BN + ReLU6, depthwise + BN + ReLU6,
+    1x1 project + BN, residual Add; then a second strided block without residual."""
+    L = K.layers
+    x_in = K.Input((12, 12, 4), name="input")
+    x = L.Conv2D(12, 1, use_bias=False, name="b1_expand")(x_in)
+    x = L.BatchNormalization(epsilon=1e-3, momentum=0.999, name="b1_expand_bn")(x)
+    x = L.ReLU(6.0, name="b1_expand_relu")(x)
+    x = L.DepthwiseConv2D(3, padding="same", use_bias=False, name="b1_dw")(x)
+    x = L.BatchNormalization(epsilon=1e-3, name="b1_dw_bn")(x)
+    x = L.ReLU(6.0, name="b1_dw_relu")(x)
+    x = L.Conv2D(4, 1, use_bias=False, name="b1_project")(x)
+    x = L.BatchNormalization(epsilon=1e-3, name="b1_project_bn")(x)
+    x = L.Add(name="b1_add")([x_in, x])
+    x = L.ZeroPadding2D(((0, 1), (0, 1)), name="b2_pad")(x)
+    x = L.DepthwiseConv2D(3, strides=2, padding="valid", use_bias=False, name="b2_dw")(x)
+    x = L.BatchNormalization(epsilon=1.001e-5, name="b2_dw_bn")(x)
+    x = L.ReLU(6.0, name="b2_dw_relu")(x)
+    x = L.Conv2D(8, 1, name="b2_project")(x)
+    return K.Model(x_in, x, name="model"), [("input", [12, 12, 4])]
+
+
+def build_default_names(K):
+    """Functional model with Keras' default layer names (conv2d, batch_normalization, ...):
+    Conv2D VALID, BatchNormalization, ReLU, MaxPooling2D, Conv2D SAME relu6, Flatten,
+    Dense relu6, Dense softmax."""
+    L = K.layers
+    x_in = K.Input((9, 9, 2), name="input")
+    x = L.Conv2D(4, 3)(x_in)
+    x = L.BatchNormalization()(x)
+    x = L.ReLU()(x)
+    x = L.MaxPooling2D()(x)
+    x = L.Conv2D(4, 3, padding="same", activation="relu6")(x)
+    x = L.Flatten()(x)
+    x = L.Dense(6, activation="relu6")(x)
+    x = L.Dense(3, activation="softmax")(x)
+    return K.Model(x_in, x), [("input", [9, 9, 2])]
+
+
+# --------------------------------------------------------------------------- TF1 builders
+# Each returns (graph_def frozen, input_specs, output node names, keras_layers a rebuild needs).
+
+
+def _tf1_var(name, value):
+    # use_resource=False: classic TF1 VariableV2 + "<name>/read" Identity, as old frozen graphs have.
+    return tf.compat.v1.get_variable(name, initializer=tf.constant(value), use_resource=False)
+
+
+def _tf1_freeze(graph, output_names):
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as sess:
+        sess.run(tf.compat.v1.global_variables_initializer())
+        frozen = tf.compat.v1.graph_util.convert_variables_to_constants(
+            sess, graph.as_graph_def(), output_names
+        )
+    return tfcommon.canonical_node_order(frozen)
+
+
+def build_tf1_mobilenet_v1_tail(rng):
+    """tf.compat.v1 graph: placeholder, tf.pad explicit padding + conv VALID stride 2,
+    FusedBatchNorm (V1 op, is_training=False, epsilon 1.001e-5), relu6, depthwise SAME + bias_add +
+    relu6, 1x1 conv + bias_add + relu, avg_pool SAME; head A: avg_pool VALID (global) + 1x1 conv
+    logits + squeeze + softmax; head B: reshape [-1, N] + matmul + bias_add + tanh."""
+    rw = tfcommon.random_weight
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 12, 12, 3], name="input")
+        with tf.compat.v1.variable_scope("stem"):
+            p = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], name="pad")
+            w = _tf1_var("weights", rw("Conv2D", "kernel", (3, 3, 3, 8), rng))
+            c = tf.nn.conv2d(p, w, strides=[1, 2, 2, 1], padding="VALID", name="conv")  # 14 -> 6
+            y = tf.raw_ops.FusedBatchNorm(
+                x=c,
+                scale=_tf1_var("gamma", rw("BN", "gamma", (8,), rng)),
+                offset=_tf1_var("beta", rw("BN", "beta", (8,), rng)),
+                mean=_tf1_var("moving_mean", rw("BN", "moving_mean", (8,), rng)),
+                variance=_tf1_var("moving_variance", rw("BN", "moving_variance", (8,), rng)),
+                epsilon=1.001e-5,
+                is_training=False,
+                name="bn",
+            )[0]
+            y = tf.nn.relu6(y, name="relu6")
+        with tf.compat.v1.variable_scope("dw"):
+            w = _tf1_var("depthwise_weights", rw("DepthwiseConv2D", "depthwise_kernel", (3, 3, 8, 1), rng))
+            y = tf.nn.depthwise_conv2d(y, w, strides=[1, 1, 1, 1], padding="SAME", name="depthwise")
+            y = tf.nn.bias_add(y, _tf1_var("biases", rw("DW", "bias", (8,), rng)), name="bias_add")
+            y = tf.nn.relu6(y, name="relu6")
+        with tf.compat.v1.variable_scope("pw"):
+            w = _tf1_var("weights", rw("Conv2D", "kernel", (1, 1, 8, 12), rng))
+            y = tf.nn.conv2d(y, w, strides=[1, 1, 1, 1], padding="SAME", name="conv")
+            y = tf.nn.bias_add(y, _tf1_var("biases", rw("Conv2D", "bias", (12,), rng)), name="bias_add")
+            y = tf.nn.relu(y, name="relu")
+            y = tf.nn.avg_pool2d(y, ksize=3, strides=2, padding="SAME", name="avg_pool")  # 6 -> 3
+        with tf.compat.v1.variable_scope("logits"):
+            h = tf.nn.avg_pool2d(y, ksize=3, strides=1, padding="VALID", name="global_pool")  # 3 -> 1
+            w = _tf1_var("weights", rw("Conv2D", "kernel", (1, 1, 12, 5), rng))
+            h = tf.nn.conv2d(h, w, strides=[1, 1, 1, 1], padding="SAME", name="conv")
+            h = tf.nn.bias_add(h, _tf1_var("biases", rw("Conv2D", "bias", (5,), rng)), name="bias_add")
+            h = tf.squeeze(h, [1, 2], name="squeeze")
+        tf.nn.softmax(h, name="probs")
+        with tf.compat.v1.variable_scope("fc"):
+            f = tf.reshape(y, [-1, 3 * 3 * 12], name="reshape")
+            w = _tf1_var("weights", rw("Dense", "kernel", (108, 4), rng))
+            f = tf.matmul(f, w, name="matmul")
+            f = tf.nn.bias_add(f, _tf1_var("biases", rw("Dense", "bias", (4,), rng)), name="bias_add")
+        tf.tanh(f, name="features")
+    outputs = ["probs", "features"]
+    keras_layers = {
+        "ZeroPadding2D": 1,
+        "Conv2D": 3,
+        "BatchNormalization": 1,
+        "ReLU": 3,
+        "DepthwiseConv2D": 1,
+        "AveragePooling2D": 2,
+        "Reshape": 2,
+        "Softmax": 1,
+        "Dense": 1,
+        "Activation": 1,
+    }
+    return _tf1_freeze(g, outputs), [("input", [12, 12, 3])], outputs, keras_layers
+
+
+def build_tf1_vgg_style(rng):
+    """tf.compat.v1 graph in the older style: conv2d SAME + bias_add + relu, max_pool VALID,
+    conv2d SAME without bias + sigmoid, tf.add of two branches, tf.concat on axis 3,
+    reduce_mean over H,W (global average pool), matmul + '+ b' (AddV2), softmax."""
+    rw = tfcommon.random_weight
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 10, 10, 3], name="images")
+        with tf.compat.v1.variable_scope("conv1"):
+            w = _tf1_var("weights", rw("Conv2D", "kernel", (3, 3, 3, 6), rng))
+            y = tf.nn.conv2d(x, w, strides=[1, 1, 1, 1], padding="SAME")
+            y = tf.nn.bias_add(y, _tf1_var("biases", rw("Conv2D", "bias", (6,), rng)))
+            y = tf.nn.relu(y)
+        y = tf.nn.max_pool2d(y, ksize=2, strides=2, padding="VALID", name="pool1")  # 10 -> 5
+        with tf.compat.v1.variable_scope("conv2"):
+            w = _tf1_var("weights", rw("Conv2D", "kernel", (3, 3, 6, 6), rng))
+            z = tf.nn.sigmoid(tf.nn.conv2d(y, w, strides=[1, 1, 1, 1], padding="SAME"))
+        s = tf.add(y, z, name="residual")
+        c = tf.concat([s, z], axis=3, name="concat")
+        m = tf.reduce_mean(c, axis=[1, 2], name="global_pool")
+        with tf.compat.v1.variable_scope("logits"):
+            w = _tf1_var("weights", rw("Dense", "kernel", (12, 4), rng))
+            b = _tf1_var("biases", rw("Dense", "bias", (4,), rng))
+            logits = tf.matmul(m, w) + b
+        tf.nn.softmax(logits, name="prob")
+    outputs = ["prob"]
+    keras_layers = {
+        "Conv2D": 2,
+        "MaxPooling2D": 1,
+        "Add": 1,
+        "Concatenate": 1,
+        "GlobalAveragePooling2D": 1,
+        "Dense": 1,
+        "Softmax": 1,
+    }
+    return _tf1_freeze(g, outputs), [("images", [10, 10, 3])], outputs, keras_layers
+
+
+# --------------------------------------------------------------------------- registry
+# name -> (source, seed, builder). Keras builders take the Keras module; tf1 builders take an rng.
+CASES = {
+    "k3_conv_strides_dilation": ("keras3", 101, build_conv_strides_dilation),
+    "k3_bn_depthwise_relu6": ("keras3", 102, build_bn_depthwise_relu6),
+    "k3_pool_flatten_dense": ("keras3", 103, build_pool_flatten_dense),
+    "k3_add_concat_two_inputs": ("keras3", 104, build_add_concat_two_inputs),
+    "k3_inverted_residual": ("keras3", 105, build_inverted_residual),
+    "k3_default_names": ("keras3", 106, build_default_names),
+    "tk_conv_strides_dilation": ("tf_keras", 201, build_conv_strides_dilation),
+    "tk_bn_depthwise_relu6": ("tf_keras", 202, build_bn_depthwise_relu6),
+    "tk_pool_flatten_dense": ("tf_keras", 203, build_pool_flatten_dense),
+    "tk_add_concat_two_inputs": ("tf_keras", 204, build_add_concat_two_inputs),
+    "tk_inverted_residual": ("tf_keras", 205, build_inverted_residual),
+    "tf1_mobilenet_v1_tail": ("tf1", 301, build_tf1_mobilenet_v1_tail),
+    "tf1_vgg_style": ("tf1", 302, build_tf1_vgg_style),
+}
+
+
+def make_inputs(input_specs, seed):
+    rng = np.random.default_rng([seed, 1])
+    return {
+        name: rng.uniform(-1.0, 1.0, (BATCH, *shape)).astype(np.float32) for name, shape in input_specs
+    }
+
+
+def generate_case(name: str, out_root: str) -> dict:
+    source, seed, builder = CASES[name]
+    w_rng = np.random.default_rng([seed, 0])
+    if source == "tf1":
+        graph_def, input_specs, output_nodes, keras_layers = builder(w_rng)
+        outputs = [f"{n}:0" for n in output_nodes]
+        inputs = make_inputs(input_specs, seed)
+        reference = None
+    else:
+        K = _keras(source)
+        K.backend.clear_session()  # default names and uid counters start afresh for every case
+        K.utils.set_random_seed(seed)
+        model, input_specs = builder(K)
+        n = tfcommon.randomize_weights(model, w_rng)
+        log(f"[{name}] randomised {n} weight arrays")
+        graph_def, outputs = tfcommon.freeze_keras(model, input_specs)
+        keras_layers = tfcommon.keras_layer_histogram(model)
+        inputs = make_inputs(input_specs, seed)
+        feed = [inputs[n] for n, _ in input_specs]
+        reference = model(feed[0] if len(feed) == 1 else feed, training=False)
+        reference = [np.asarray(r) for r in (reference if isinstance(reference, (list, tuple)) else [reference])]
+
+    outs, tensors = tfcommon.run_frozen(graph_def, inputs, outputs)
+    if reference is not None:
+        # The frozen graph must compute what the Keras model computes.
+        for tname, ref in zip(outputs, reference):
+            diff = float(np.max(np.abs(outs[tname] - ref)))
+            if not diff <= SELF_CHECK_ATOL:
+                raise SystemExit(f"[{name}] frozen graph output {tname} differs from Keras by {diff}")
+    for tname, v in outs.items():
+        if not np.all(np.isfinite(v)):
+            raise SystemExit(f"[{name}] non-finite values in output {tname}")
+
+    doc = (builder.__doc__ or "").strip()
+    meta = {
+        "case": name,
+        "source": source,
+        "description": " ".join(doc.split()),
+        "inputs": [
+            {"name": n, "shape": [None, *shape], "dtype": "float32"} for n, shape in input_specs
+        ],
+        "outputs": outputs,
+        "op_histogram": tfcommon.op_histogram(graph_def),
+        "keras_layers": keras_layers,
+        "generator": {"script": "harness/gen_fixtures.py", **tfcommon.versions()},
+        "seed": seed,
+        "batch": BATCH,
+    }
+    summary = tfcommon.write_case(os.path.join(out_root, name), graph_def, inputs, outs, tensors, meta)
+    log(
+        f"[{name}] {source}: pb {summary['pb_bytes'] / 1024:.1f} KB, npz {summary['npz_bytes'] / 1024:.1f} KB, "
+        f"{len(tensors) - summary['skipped']} tensors"
+    )
+    log(f"[{name}] ops: {json.dumps(meta['op_histogram'])}")
+    log(f"[{name}] keras layers: {json.dumps(keras_layers)}")
+    return meta
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="fixtures", help="output folder (default: fixtures)")
+    ap.add_argument("--only", default="", help="comma-separated case names")
+    ap.add_argument("--list", action="store_true", help="list the cases and exit")
+    args = ap.parse_args(argv)
+    if args.list:
+        for name, (source, seed, builder) in CASES.items():
+            print(f"{name:28s} {source:9s} {' '.join((builder.__doc__ or '').split())}")
+        return 0
+    names = [n for n in args.only.split(",") if n] or list(CASES)
+    unknown = [n for n in names if n not in CASES]
+    if unknown:
+        ap.error(f"unknown case(s): {', '.join(unknown)}; known: {', '.join(CASES)}")
+    for name in names:
+        generate_case(name, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
