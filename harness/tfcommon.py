@@ -42,7 +42,8 @@ def reexec_with_fixed_hash_seed() -> None:
     string hashing; a fixed hash seed makes the frozen GraphDef's node order reproducible.
     Done when this module is imported, i.e. before TensorFlow is.
     """
-    if os.environ.get("PYTHONHASHSEED") != "0":
+    # Only a script file can be re-run (not `python -` or `python -c`); those keep their hash seed.
+    if os.environ.get("PYTHONHASHSEED") != "0" and sys.argv and os.path.isfile(sys.argv[0]):
         env = dict(os.environ, PYTHONHASHSEED="0")
         os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
