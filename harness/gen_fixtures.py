@@ -7,6 +7,7 @@ How to run (from the repository root):
     $PY harness/gen_fixtures.py --out fixtures                      # every case
     $PY harness/gen_fixtures.py --out fixtures --only k3_pool_flatten_dense,tf1_mobilenet_v1_tail
     $PY harness/gen_fixtures.py --list                              # names + descriptions
+    $PY harness/gen_fixtures.py --out fixtures --check              # regenerate in a temp dir, compare bytes
 
 For every case it writes
     fixtures/<case>/model.pb   binary GraphDef, frozen with TensorFlow's own tools
@@ -403,6 +404,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="fixtures", help="output folder (default: fixtures)")
     ap.add_argument("--only", default="", help="comma-separated case names")
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="regenerate into a temporary folder and fail if any file differs from --out",
+    )
     args = ap.parse_args(argv)
     if args.list:
         for name, (source, seed, builder) in CASES.items():
@@ -412,10 +418,34 @@ def main(argv=None) -> int:
     unknown = [n for n in names if n not in CASES]
     if unknown:
         ap.error(f"unknown case(s): {', '.join(unknown)}; known: {', '.join(CASES)}")
+    if args.check:
+        return check(names, args.out)
     for name in names:
         source, seed, builder = CASES[name]
         generate_case(name, source, seed, builder, os.path.join(args.out, name))
     return 0
+
+
+def check(names, committed_root) -> int:
+    """Regenerate `names` into a temporary folder and compare byte for byte with committed_root."""
+    import filecmp
+    import tempfile
+
+    stale = []
+    with tempfile.TemporaryDirectory(prefix="thaw-fixtures-") as tmp:
+        for name in names:
+            source, seed, builder = CASES[name]
+            generate_case(name, source, seed, builder, os.path.join(tmp, name))
+            for fname in ("model.pb", "io.npz", "meta.json"):
+                committed = os.path.join(committed_root, name, fname)
+                if not os.path.isfile(committed) or not filecmp.cmp(
+                    committed, os.path.join(tmp, name, fname), shallow=False
+                ):
+                    stale.append(f"{name}/{fname}")
+    for item in stale:
+        print(f"stale fixture: {item}")
+    print(f"fixtures: {len(names) * 3 - len(stale)} passed, {len(stale)} failed")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":
