@@ -1,0 +1,189 @@
+//! Activations: the Keras classes `Activation`, `ReLU` and `Softmax`, and the
+//! fused `activation=` argument of Conv2D / DepthwiseConv2D / Dense.
+//!
+//! Semantics (Keras 3.15 `keras.activations`, identical in tf-keras 2.21):
+//! - `linear` is the identity; `relu` is `max(x, 0)`; `tanh` is `tanh(x)`;
+//! - `sigmoid` is `1 / (1 + exp(-x))`, computed without overflow for large |x|;
+//! - `softmax` (activation) works on the last axis; the `Softmax` layer on its
+//!   `axis` (negative counts from the end). Both subtract the maximum first, so
+//!   large logits do not overflow (as `tf.nn.softmax` does);
+//! - `ReLU(max_value, negative_slope, threshold)` follows
+//!   `keras.activations.relu` exactly: the positive part is `x` where
+//!   `x > threshold` (strictly, when threshold != 0) and 0 elsewhere, clipped to
+//!   `[0, max_value]`; then `negative_slope * max(threshold - x, 0)` is
+//!   subtracted. This is the documented
+//!   `f(x) = max_value if x >= max_value; x if threshold <= x < max_value;
+//!   negative_slope * (x - threshold) otherwise`, except at exactly
+//!   `x == threshold != 0`, where Keras (and so this code) gives 0.
+//!   Negative `max_value`, `negative_slope` or `threshold` are rejected, as
+//!   Keras's `ReLU.__init__` rejects them.
+//!
+//! Not handled yet: activations outside [`Activation`] (elu, gelu, swish, …),
+//! a tuple of axes for `Softmax`, masks.
+
+use ndarray::{ArrayD, Axis, Zip};
+
+use super::{LayerError, resolve_axis};
+use crate::keras::Activation;
+
+/// Applies a Keras activation function (softmax over the last axis).
+pub fn apply(activation: Activation, mut x: ArrayD<f32>) -> ArrayD<f32> {
+    match activation {
+        Activation::Linear => {}
+        Activation::Relu => x.mapv_inplace(|v| v.max(0.0)),
+        Activation::Sigmoid => x.mapv_inplace(sigmoid),
+        Activation::Tanh => x.mapv_inplace(f32::tanh),
+        Activation::Softmax => {
+            if x.ndim() > 0 {
+                let last = Axis(x.ndim() - 1);
+                softmax_inplace(&mut x, last);
+            }
+        }
+    }
+    x
+}
+
+/// `1 / (1 + e^-x)` in a form that never computes `e^` of a large positive number.
+fn sigmoid(v: f32) -> f32 {
+    if v >= 0.0 {
+        1.0 / (1.0 + (-v).exp())
+    } else {
+        let e = v.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// Numerically stable softmax along `axis`, in place.
+fn softmax_inplace(x: &mut ArrayD<f32>, axis: Axis) {
+    for mut lane in x.lanes_mut(axis) {
+        let max = lane.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        lane.mapv_inplace(|v| (v - max).exp());
+        let sum = lane.sum();
+        lane.mapv_inplace(|v| v / sum);
+    }
+}
+
+/// The Keras `Softmax` layer: softmax along `axis` (negative from the end).
+pub fn softmax_layer(x: &ArrayD<f32>, axis: i64) -> Result<ArrayD<f32>, LayerError> {
+    let a = resolve_axis(axis, x.ndim()).ok_or_else(|| {
+        super::input_error(0, x, format!("axis {axis} is out of range for rank {}", x.ndim()))
+    })?;
+    let mut y = x.clone();
+    softmax_inplace(&mut y, Axis(a));
+    Ok(y)
+}
+
+/// The Keras `ReLU` layer; see the module header for the exact semantics.
+pub fn relu_layer(
+    x: &ArrayD<f32>,
+    max_value: Option<f32>,
+    negative_slope: f32,
+    threshold: f32,
+) -> Result<ArrayD<f32>, LayerError> {
+    if max_value.is_some_and(|m| m < 0.0) {
+        return Err(LayerError::Config(format!(
+            "max_value must be >= 0, got {max_value:?}"
+        )));
+    }
+    if negative_slope < 0.0 || negative_slope.is_nan() {
+        return Err(LayerError::Config(format!(
+            "negative_slope must be >= 0, got {negative_slope}"
+        )));
+    }
+    if threshold < 0.0 || threshold.is_nan() {
+        return Err(LayerError::Config(format!(
+            "threshold must be >= 0, got {threshold}"
+        )));
+    }
+    let mut y = x.clone();
+    Zip::from(&mut y).for_each(|v| *v = relu(*v, max_value, negative_slope, threshold));
+    Ok(y)
+}
+
+/// Scalar `keras.activations.relu` (see the module header).
+fn relu(x: f32, max_value: Option<f32>, negative_slope: f32, threshold: f32) -> f32 {
+    let mut pos = if threshold != 0.0 {
+        if x > threshold { x } else { 0.0 }
+    } else {
+        x.max(0.0)
+    };
+    if let Some(m) = max_value {
+        pos = pos.clamp(0.0, m);
+    }
+    let neg = if negative_slope != 0.0 {
+        negative_slope * (threshold - x).max(0.0)
+    } else {
+        0.0
+    };
+    pos - neg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{IxDyn, arr1, arr2};
+
+    fn d(a: ndarray::Array2<f32>) -> ArrayD<f32> {
+        a.into_dyn()
+    }
+
+    #[test]
+    fn relu6_and_leaky_and_threshold() {
+        let x = arr1(&[-2.0f32, -0.5, 0.0, 0.5, 1.0, 3.0, 6.0, 7.0]).into_dyn();
+        // relu6: clip to [0, 6].
+        let y = relu_layer(&x, Some(6.0), 0.0, 0.0).unwrap();
+        assert_eq!(y.as_slice().unwrap(), &[0.0, 0.0, 0.0, 0.5, 1.0, 3.0, 6.0, 6.0]);
+        // leaky 0.1: x<0 -> 0.1x.
+        let y = relu_layer(&x, None, 0.1, 0.0).unwrap();
+        assert_eq!(y.as_slice().unwrap(), &[-0.2, -0.05, 0.0, 0.5, 1.0, 3.0, 6.0, 7.0]);
+        // threshold 1, slope 0.5, max 6: x<1 -> 0.5(x-1); x==1 -> 0 (Keras uses x > threshold);
+        // 1<x<6 -> x; x>=6 -> 6.
+        // -2 -> -1.5; -0.5 -> -0.75; 0 -> -0.5; 0.5 -> -0.25; 1 -> 0; 3 -> 3; 6 -> 6; 7 -> 6.
+        let y = relu_layer(&x, Some(6.0), 0.5, 1.0).unwrap();
+        assert_eq!(y.as_slice().unwrap(), &[-1.5, -0.75, -0.5, -0.25, 0.0, 3.0, 6.0, 6.0]);
+        assert!(relu_layer(&x, Some(-1.0), 0.0, 0.0).is_err());
+        assert!(relu_layer(&x, None, -0.1, 0.0).is_err());
+    }
+
+    #[test]
+    fn softmax_rows_sum_to_one_and_survive_large_logits() {
+        // [0, ln 3] -> [1/4, 3/4]; [1000, 1000] -> [1/2, 1/2] (would be inf/inf unshifted).
+        let x = d(arr2(&[[0.0f32, 3f32.ln()], [1000.0, 1000.0]]));
+        let y = apply(Activation::Softmax, x.clone());
+        assert!((y[[0, 0]] - 0.25).abs() < 1e-6 && (y[[0, 1]] - 0.75).abs() < 1e-6);
+        assert_eq!(y[[1, 0]], 0.5);
+        for row in y.rows() {
+            assert!((row.sum() - 1.0).abs() < 1e-6);
+        }
+        assert_eq!(softmax_layer(&x, -1).unwrap(), y);
+    }
+
+    #[test]
+    fn softmax_layer_on_axis_1_of_rank_3() {
+        // shape (1, 2, 2): softmax over axis 1 pairs x[0,0,c] with x[0,1,c].
+        // column c=0: [0, 0] -> [.5, .5]; column c=1: [0, ln 3] -> [.25, .75].
+        let x = ArrayD::from_shape_vec(IxDyn(&[1, 2, 2]), vec![0.0, 0.0, 0.0, 3f32.ln()]).unwrap();
+        let y = softmax_layer(&x, 1).unwrap();
+        let want = [0.5, 0.25, 0.5, 0.75];
+        for (a, b) in y.iter().zip(want) {
+            assert!((a - b).abs() < 1e-6, "{y}");
+        }
+        assert!(softmax_layer(&x, 3).is_err());
+        assert!(softmax_layer(&x, -4).is_err());
+    }
+
+    #[test]
+    fn sigmoid_tanh_relu_linear() {
+        let x = arr1(&[-100.0f32, -1.0, 0.0, 1.0, 100.0]).into_dyn();
+        let s = apply(Activation::Sigmoid, x.clone());
+        // sigmoid(±1) = 1/(1+e^∓1) ≈ 0.268941, 0.731059; saturates at 0 / 1 without NaN.
+        let want = [0.0, 0.268_941_4, 0.5, 0.731_058_6, 1.0];
+        for (a, b) in s.iter().zip(want) {
+            assert!((a - b).abs() < 1e-6, "{s}");
+        }
+        let t = apply(Activation::Tanh, x.clone());
+        assert!((t[1] + 0.761_594_2).abs() < 1e-6);
+        assert_eq!(apply(Activation::Relu, x.clone()).as_slice().unwrap(), &[0.0, 0.0, 0.0, 1.0, 100.0]);
+        assert_eq!(apply(Activation::Linear, x.clone()), x);
+    }
+}

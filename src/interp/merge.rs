@@ -1,0 +1,125 @@
+//! Merging: the Keras classes `Add` and `Concatenate`.
+//!
+//! Semantics (Keras 3.15 / tf-keras 2.21):
+//! - `Add` sums n >= 1 inputs of the same rank. Like Keras's merge-shape check
+//!   (`_compute_elemwise_op_output_shape`) it broadcasts an axis of size 1
+//!   against any size; other differing sizes are an error naming both shapes.
+//!   The batch axis must agree exactly (Keras: "Cannot merge tensors with
+//!   different batch sizes").
+//! - `Concatenate(axis)` joins inputs of the same rank along `axis` (negative
+//!   counts from the end); every other axis must match.
+//!
+//! Not handled yet: inputs of different ranks for `Add` (Keras expands the
+//! smaller ones at axis 1), Subtract/Multiply/Average/Maximum, masks.
+
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
+
+use super::{LayerError, input_error, resolve_axis};
+
+/// The Keras `Add` layer.
+pub fn add(inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, LayerError> {
+    let (first, rest) = inputs.split_first().ok_or_else(|| LayerError::InputCount {
+        expected: "at least 1".into(),
+        got: 0,
+    })?;
+    // Output shape: axis-wise broadcast of size-1 axes.
+    let mut shape = first.shape().to_vec();
+    for (i, x) in rest.iter().enumerate() {
+        let idx = i + 1;
+        if x.ndim() != shape.len() {
+            return Err(input_error(
+                idx,
+                x,
+                format!("rank {} differs from input 0's rank {}", x.ndim(), first.ndim()),
+            ));
+        }
+        for (ax, (s, &d)) in shape.iter_mut().zip(x.shape()).enumerate() {
+            if *s == d {
+                continue;
+            }
+            if ax > 0 && (*s == 1 || d == 1) {
+                *s = (*s).max(d);
+            } else {
+                return Err(input_error(
+                    idx,
+                    x,
+                    format!("cannot be added to input 0 of shape {:?}", first.shape()),
+                ));
+            }
+        }
+    }
+    let mut y = ArrayD::<f32>::zeros(IxDyn(&shape));
+    for x in inputs {
+        let b = x
+            .broadcast(IxDyn(&shape))
+            .ok_or_else(|| input_error(0, x, format!("cannot broadcast to {shape:?}")))?;
+        y += &b;
+    }
+    Ok(y)
+}
+
+/// The Keras `Concatenate` layer.
+pub fn concatenate(inputs: &[&ArrayD<f32>], axis: i64) -> Result<ArrayD<f32>, LayerError> {
+    let first = inputs.first().ok_or_else(|| LayerError::InputCount {
+        expected: "at least 1".into(),
+        got: 0,
+    })?;
+    let a = resolve_axis(axis, first.ndim()).ok_or_else(|| {
+        input_error(0, first, format!("axis {axis} is out of range for rank {}", first.ndim()))
+    })?;
+    for (i, x) in inputs.iter().enumerate().skip(1) {
+        let fits = x.ndim() == first.ndim()
+            && x.shape().iter().zip(first.shape()).enumerate().all(|(ax, (p, q))| ax == a || p == q);
+        if !fits {
+            return Err(input_error(
+                i,
+                x,
+                format!(
+                    "does not match input 0 of shape {:?} outside concatenation axis {a}",
+                    first.shape()
+                ),
+            ));
+        }
+    }
+    let views: Vec<ArrayViewD<f32>> = inputs.iter().map(|x| x.view()).collect();
+    ndarray::concatenate(Axis(a), &views).map_err(|e| input_error(0, first, format!("concatenate: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arr(shape: &[usize], v: Vec<f32>) -> ArrayD<f32> {
+        ArrayD::from_shape_vec(IxDyn(shape), v).unwrap()
+    }
+
+    #[test]
+    fn add_three_and_broadcast_size_one() {
+        let a = arr(&[1, 2], vec![1.0, 2.0]);
+        let b = arr(&[1, 2], vec![10.0, 20.0]);
+        let c = arr(&[1, 1], vec![100.0]);
+        // [1,2] + [10,20] + [100] broadcast = [111, 122].
+        assert_eq!(add(&[&a, &b, &c]).unwrap().as_slice().unwrap(), &[111.0, 122.0]);
+        let bad = arr(&[1, 3], vec![0.0; 3]);
+        let e = add(&[&a, &bad]).unwrap_err().to_string();
+        assert!(e.contains("input 1 has shape [1, 3]"), "{e}");
+        // Batch sizes must agree exactly.
+        assert!(add(&[&a, &arr(&[2, 2], vec![0.0; 4])]).is_err());
+        assert!(add(&[&a, &arr(&[2], vec![0.0; 2])]).is_err());
+        assert!(add(&[]).is_err());
+    }
+
+    #[test]
+    fn concatenate_channels_and_axis_1() {
+        // (1,1,2) ++ (1,1,1) on -1 -> [[[1,2,3]]]; on axis 1 shapes must match elsewhere.
+        let a = arr(&[1, 1, 2], vec![1.0, 2.0]);
+        let b = arr(&[1, 1, 1], vec![3.0]);
+        let y = concatenate(&[&a, &b], -1).unwrap();
+        assert_eq!(y.shape(), &[1, 1, 3]);
+        assert_eq!(y.as_slice().unwrap(), &[1.0, 2.0, 3.0]);
+        assert!(concatenate(&[&a, &b], 1).is_err());
+        let y = concatenate(&[&a, &a], 1).unwrap();
+        assert_eq!(y.shape(), &[1, 2, 2]);
+        assert!(concatenate(&[&a, &b], 3).is_err());
+    }
+}

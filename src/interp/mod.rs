@@ -1,0 +1,421 @@
+//! The Rust reference interpreter: executes a [`crate::keras::Model`] with
+//! Keras semantics on ndarray (`ArrayD<f32>`, channels-last NHWC). It is an
+//! independent witness: it never imports `oracle`, `graph` or `convert`, and
+//! never uses tract.
+//!
+//! Layout:
+//! - [`conv`] — Conv2D, DepthwiseConv2D and the shared TF padding math;
+//! - [`dense`] — Dense;
+//! - [`activation`] — Activation, ReLU, Softmax (and the fused `activation=`);
+//! - [`pool`] — MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D;
+//! - [`norm`] — BatchNormalization;
+//! - [`reshape`] — ZeroPadding2D, Flatten, Reshape;
+//! - [`merge`] — Add, Concatenate.
+//!
+//! [`run_layer`] is the one dispatcher from [`LayerKind`] to the family code;
+//! [`run`] walks a whole Functional model. Every error names the layer and its
+//! class. Nothing here panics on a model a user could load: shapes and weights
+//! are checked before any indexing.
+
+pub mod activation;
+pub mod conv;
+pub mod dense;
+pub mod merge;
+pub mod norm;
+pub mod pool;
+pub mod reshape;
+
+use std::collections::{HashMap, HashSet};
+
+use ndarray::ArrayD;
+
+use crate::keras::{Layer, LayerKind, Model};
+
+/// What went wrong inside one layer, without the layer's name (which
+/// [`InterpError::Layer`] adds). Family code returns this.
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    #[error("expected {expected} input(s), got {got}")]
+    InputCount { expected: String, got: usize },
+    #[error("input {index} has shape {shape:?}: {message}")]
+    InputShape {
+        index: usize,
+        shape: Vec<usize>,
+        message: String,
+    },
+    #[error("missing weight '{0}'")]
+    MissingWeight(String),
+    #[error("weight '{weight}' has shape {got:?}, expected {expected:?}")]
+    WeightShape {
+        weight: String,
+        got: Vec<usize>,
+        expected: Vec<usize>,
+    },
+    #[error("invalid config: {0}")]
+    Config(String),
+}
+
+/// An interpreter error. Every variant names the layer (or model input) it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum InterpError {
+    #[error("layer '{layer}' ({class}): {problem}")]
+    Layer {
+        layer: String,
+        class: &'static str,
+        problem: LayerError,
+    },
+    #[error("model '{model}' has {expected} input(s), got {got} array(s)")]
+    ModelInputCount {
+        model: String,
+        expected: usize,
+        got: usize,
+    },
+    #[error("model input '{input}' expects shape (batch, {expected}), got {got:?}")]
+    ModelInputShape {
+        input: String,
+        expected: String,
+        got: Vec<usize>,
+    },
+    #[error("layer '{layer}' ({class}): inbound '{inbound}' is neither a model input nor a layer")]
+    UnknownInbound {
+        layer: String,
+        class: &'static str,
+        inbound: String,
+    },
+    #[error("name '{0}' is used by more than one layer or input")]
+    DuplicateName(String),
+    #[error("layers {0:?} can never run: their inputs form a cycle")]
+    Cycle(Vec<String>),
+    #[error("model output '{0}' is neither a model input nor a layer")]
+    UnknownOutput(String),
+}
+
+/// Keras class names this interpreter implements (for `thaw inspect`).
+pub fn supported_classes() -> Vec<&'static str> {
+    vec![
+        "Conv2D",
+        "DepthwiseConv2D",
+        "Dense",
+        "ZeroPadding2D",
+        "Activation",
+        "ReLU",
+        "Softmax",
+        "MaxPooling2D",
+        "AveragePooling2D",
+        "GlobalAveragePooling2D",
+        "Flatten",
+        "Reshape",
+        "Add",
+        "Concatenate",
+        "BatchNormalization",
+    ]
+}
+
+/// Run one layer on its inputs (in `layer.inbound` order). Used for
+/// "isolated" checks: the layer is fed the original graph's values of its inputs.
+pub fn run_layer(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, InterpError> {
+    dispatch(layer, inputs).map_err(|problem| InterpError::Layer {
+        layer: layer.name.clone(),
+        class: layer.kind.class_name(),
+        problem,
+    })
+}
+
+/// The one dispatcher from a layer's typed config to its family's code.
+fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, LayerError> {
+    match &layer.kind {
+        LayerKind::Add => merge::add(inputs),
+        LayerKind::Concatenate { axis } => merge::concatenate(inputs, *axis),
+        kind => {
+            let x = single_input(inputs)?;
+            match kind {
+                LayerKind::Conv2D { .. } => conv::conv2d_layer(layer, x),
+                LayerKind::DepthwiseConv2D { .. } => conv::depthwise_conv2d_layer(layer, x),
+                LayerKind::Dense { .. } => dense::dense_layer(layer, x),
+                LayerKind::ZeroPadding2D { padding } => reshape::zero_padding2d(x, *padding),
+                LayerKind::Activation { activation } => Ok(activation::apply(*activation, x.clone())),
+                LayerKind::ReLU {
+                    max_value,
+                    negative_slope,
+                    threshold,
+                } => activation::relu_layer(x, *max_value, *negative_slope, *threshold),
+                LayerKind::Softmax { axis } => activation::softmax_layer(x, *axis),
+                LayerKind::MaxPooling2D {
+                    pool_size,
+                    strides,
+                    padding,
+                } => pool::max_pool2d(x, *pool_size, *strides, *padding),
+                LayerKind::AveragePooling2D {
+                    pool_size,
+                    strides,
+                    padding,
+                } => pool::avg_pool2d(x, *pool_size, *strides, *padding),
+                LayerKind::GlobalAveragePooling2D { keepdims } => {
+                    pool::global_avg_pool2d(x, *keepdims)
+                }
+                LayerKind::Flatten => reshape::flatten(x),
+                LayerKind::Reshape { target_shape } => reshape::reshape(x, target_shape),
+                LayerKind::BatchNormalization { .. } => norm::batch_norm_layer(layer, x),
+                LayerKind::Add | LayerKind::Concatenate { .. } => {
+                    unreachable!("multi-input layers are dispatched above")
+                }
+            }
+        }
+    }
+}
+
+fn single_input<'a>(inputs: &[&'a ArrayD<f32>]) -> Result<&'a ArrayD<f32>, LayerError> {
+    match inputs {
+        [x] => Ok(x),
+        _ => Err(LayerError::InputCount {
+            expected: "1".into(),
+            got: inputs.len(),
+        }),
+    }
+}
+
+/// The weight called `name`, checked against the shape the config implies.
+pub(crate) fn weight<'a>(
+    layer: &'a Layer,
+    name: &str,
+    expected: &[usize],
+) -> Result<&'a ArrayD<f32>, LayerError> {
+    let w = layer
+        .weight(name)
+        .ok_or_else(|| LayerError::MissingWeight(name.into()))?;
+    if w.shape() != expected {
+        return Err(LayerError::WeightShape {
+            weight: name.into(),
+            got: w.shape().to_vec(),
+            expected: expected.to_vec(),
+        });
+    }
+    Ok(w)
+}
+
+/// An error about input `index` of a layer.
+pub(crate) fn input_error(index: usize, x: &ArrayD<f32>, message: impl Into<String>) -> LayerError {
+    LayerError::InputShape {
+        index,
+        shape: x.shape().to_vec(),
+        message: message.into(),
+    }
+}
+
+/// Checks that input `index` has rank `rank`.
+pub(crate) fn expect_rank(index: usize, x: &ArrayD<f32>, rank: usize) -> Result<(), LayerError> {
+    if x.ndim() != rank {
+        return Err(input_error(index, x, format!("expected rank {rank}, got rank {}", x.ndim())));
+    }
+    Ok(())
+}
+
+/// Resolves a Keras axis (negative counts from the end) against `rank`.
+pub(crate) fn resolve_axis(axis: i64, rank: usize) -> Option<usize> {
+    let rank_i = i64::try_from(rank).ok()?;
+    let a = if axis < 0 { axis + rank_i } else { axis };
+    if (0..rank_i).contains(&a) {
+        usize::try_from(a).ok()
+    } else {
+        None
+    }
+}
+
+/// Run the whole model; returns every layer's output (and every Input's
+/// value) keyed by layer/input name. `inputs` in `model.inputs` order. The
+/// batch dimension is whatever the arrays have.
+///
+/// Layers run as soon as all their inbound values exist, so the order of
+/// `model.layers` need not be topological (a hand-made model may list them in
+/// any order); a cycle or a dangling name is an error.
+pub fn run(
+    model: &Model,
+    inputs: &[ArrayD<f32>],
+) -> Result<HashMap<String, ArrayD<f32>>, InterpError> {
+    if inputs.len() != model.inputs.len() {
+        return Err(InterpError::ModelInputCount {
+            model: model.name.clone(),
+            expected: model.inputs.len(),
+            got: inputs.len(),
+        });
+    }
+    let mut names = HashSet::new();
+    for name in model
+        .inputs
+        .iter()
+        .map(|i| &i.name)
+        .chain(model.layers.iter().map(|l| &l.name))
+    {
+        if !names.insert(name.as_str()) {
+            return Err(InterpError::DuplicateName(name.clone()));
+        }
+    }
+    for layer in &model.layers {
+        if let Some(bad) = layer.inbound.iter().find(|n| !names.contains(n.as_str())) {
+            return Err(InterpError::UnknownInbound {
+                layer: layer.name.clone(),
+                class: layer.kind.class_name(),
+                inbound: bad.clone(),
+            });
+        }
+    }
+    if let Some(bad) = model.outputs.iter().find(|n| !names.contains(n.as_str())) {
+        return Err(InterpError::UnknownOutput(bad.clone()));
+    }
+
+    let mut values: HashMap<String, ArrayD<f32>> = HashMap::new();
+    for (spec, x) in model.inputs.iter().zip(inputs) {
+        let fits = x.ndim() == spec.shape.len() + 1
+            && spec
+                .shape
+                .iter()
+                .zip(&x.shape()[1..])
+                .all(|(want, got)| want.is_none_or(|w| w == *got));
+        if !fits {
+            let expected = spec
+                .shape
+                .iter()
+                .map(|d| d.map_or("None".to_string(), |v| v.to_string()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(InterpError::ModelInputShape {
+                input: spec.name.clone(),
+                expected,
+                got: x.shape().to_vec(),
+            });
+        }
+        values.insert(spec.name.clone(), x.clone());
+    }
+
+    let mut pending: Vec<&Layer> = model.layers.iter().collect();
+    while !pending.is_empty() {
+        let before = pending.len();
+        let mut still = Vec::new();
+        for layer in pending {
+            if layer.inbound.iter().all(|n| values.contains_key(n)) {
+                let args: Vec<&ArrayD<f32>> =
+                    layer.inbound.iter().filter_map(|n| values.get(n)).collect();
+                let y = run_layer(layer, &args)?;
+                values.insert(layer.name.clone(), y);
+            } else {
+                still.push(layer);
+            }
+        }
+        if still.len() == before {
+            return Err(InterpError::Cycle(still.iter().map(|l| l.name.clone()).collect()));
+        }
+        pending = still;
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keras::{Activation, DType, Input, Weight};
+    use ndarray::{ArrayD, IxDyn};
+
+    fn dense(name: &str, inbound: &str, k: Vec<f32>, kin: usize, units: usize) -> Layer {
+        Layer {
+            name: name.into(),
+            kind: LayerKind::Dense {
+                units,
+                use_bias: false,
+                activation: Activation::Linear,
+            },
+            inbound: vec![inbound.into()],
+            weights: vec![Weight {
+                name: "kernel".into(),
+                value: ArrayD::from_shape_vec(IxDyn(&[kin, units]), k).unwrap(),
+            }],
+        }
+    }
+
+    fn model(layers: Vec<Layer>) -> Model {
+        Model {
+            name: "m".into(),
+            inputs: vec![Input {
+                name: "x".into(),
+                shape: vec![Some(2)],
+                dtype: DType::F32,
+            }],
+            layers,
+            outputs: vec!["sum".into()],
+        }
+    }
+
+    fn x() -> ArrayD<f32> {
+        ArrayD::from_shape_vec(IxDyn(&[1, 2]), vec![1.0, 2.0]).unwrap()
+    }
+
+    #[test]
+    fn runs_a_diamond_given_out_of_order() {
+        // x=[1,2]; a = x·[[1],[1]] = 3 ... as 2 units: a = x·I*2 = [2,4]; b = x·I = [1,2];
+        // sum = a + b = [3, 6]. Layers are listed with `sum` first to check the scheduler.
+        let add = Layer {
+            name: "sum".into(),
+            kind: LayerKind::Add,
+            inbound: vec!["a".into(), "b".into()],
+            weights: vec![],
+        };
+        let m = model(vec![
+            add,
+            dense("a", "x", vec![2.0, 0.0, 0.0, 2.0], 2, 2),
+            dense("b", "x", vec![1.0, 0.0, 0.0, 1.0], 2, 2),
+        ]);
+        let out = run(&m, &[x()]).unwrap();
+        assert_eq!(out["sum"].as_slice().unwrap(), &[3.0, 6.0]);
+        assert_eq!(out["x"], x());
+        assert_eq!(out.len(), 4);
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let m = model(vec![dense("sum", "x", vec![1.0; 3], 3, 1)]);
+        // Wrong input count.
+        let e = run(&m, &[]).unwrap_err().to_string();
+        assert!(e.contains("has 1 input(s), got 0"), "{e}");
+        // Wrong input shape.
+        let bad = ArrayD::zeros(IxDyn(&[1, 3]));
+        let e = run(&m, &[bad]).unwrap_err().to_string();
+        assert!(e.contains("model input 'x'"), "{e}");
+        // Kernel (3,1) against 2 input features.
+        let e = run(&m, &[x()]).unwrap_err().to_string();
+        assert!(e.contains("layer 'sum' (Dense)"), "{e}");
+        // Missing weight.
+        let mut l = dense("sum", "x", vec![1.0; 2], 2, 1);
+        l.weights.clear();
+        let e = run(&model(vec![l]), &[x()]).unwrap_err().to_string();
+        assert!(e.contains("layer 'sum' (Dense): missing weight 'kernel'"), "{e}");
+        // Unknown inbound and cycles.
+        let e = run(&model(vec![dense("sum", "nope", vec![1.0; 2], 2, 1)]), &[x()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("inbound 'nope'"), "{e}");
+        let m = model(vec![
+            dense("sum", "c", vec![1.0; 4], 2, 2),
+            dense("c", "sum", vec![1.0; 4], 2, 2),
+        ]);
+        assert!(matches!(run(&m, &[x()]), Err(InterpError::Cycle(_))));
+        // Wrong input count to a single-input layer.
+        let l = dense("d", "x", vec![1.0; 2], 2, 1);
+        let e = run_layer(&l, &[&x(), &x()]).unwrap_err().to_string();
+        assert!(e.contains("layer 'd' (Dense): expected 1 input(s), got 2"), "{e}");
+    }
+
+    #[test]
+    fn supported_classes_cover_every_kind() {
+        // Keep the list in step with LayerKind (class_name is the IR's own list).
+        let classes = supported_classes();
+        assert_eq!(classes.len(), 15);
+        assert_eq!(classes.iter().collect::<HashSet<_>>().len(), 15);
+    }
+
+    #[test]
+    fn resolves_axes() {
+        assert_eq!(resolve_axis(-1, 4), Some(3));
+        assert_eq!(resolve_axis(1, 4), Some(1));
+        assert_eq!(resolve_axis(4, 4), None);
+        assert_eq!(resolve_axis(-5, 4), None);
+    }
+}
