@@ -419,3 +419,7 @@ mod tests {
         assert_eq!(resolve_axis(-5, 4), None);
     }
 }
+
+/// Real-Keras cross-check (data made by `testdata/gen.py`).
+#[cfg(test)]
+mod keras_cases;
