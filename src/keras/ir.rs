@@ -1,0 +1,211 @@
+//! The Keras model IR: what `convert/` produces, what `keras/` serialises and
+//! reads back, and what `interp/` executes.
+//!
+//! It is deliberately a plain data model with Keras's own vocabulary: one
+//! [`Layer`] per Keras layer, a typed config per class ([`LayerKind`]), weights
+//! in the exact order and layout Keras stores them (`kernel` as HWIO for
+//! Conv2D, `(in, out)` for Dense, …), and inbound connections by layer name.
+//! Nothing here knows about TensorFlow graphs.
+
+use ndarray::ArrayD;
+
+/// Element type of a model input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DType {
+    F32,
+    I32,
+}
+
+impl DType {
+    /// The Keras/NumPy spelling ("float32", "int32").
+    pub fn keras_name(self) -> &'static str {
+        match self {
+            DType::F32 => "float32",
+            DType::I32 => "int32",
+        }
+    }
+}
+
+/// A Keras `InputLayer`. `shape` excludes the batch dimension; `None` is an
+/// unknown (dynamic) dimension.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Input {
+    pub name: String,
+    pub shape: Vec<Option<usize>>,
+    pub dtype: DType,
+}
+
+/// Keras's `padding` argument for convolutions and pooling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Padding {
+    Valid,
+    /// TensorFlow SAME: total padding `max((ceil(in/s)-1)*s + (k-1)*d + 1 - in, 0)`,
+    /// the extra element (if odd) at the end.
+    Same,
+}
+
+impl Padding {
+    pub fn keras_name(self) -> &'static str {
+        match self {
+            Padding::Valid => "valid",
+            Padding::Same => "same",
+        }
+    }
+}
+
+/// Activation functions that Keras layers accept as `activation=`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    Linear,
+    Relu,
+    Sigmoid,
+    Tanh,
+    /// Softmax over the last axis.
+    Softmax,
+}
+
+impl Activation {
+    pub fn keras_name(self) -> &'static str {
+        match self {
+            Activation::Linear => "linear",
+            Activation::Relu => "relu",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Softmax => "softmax",
+        }
+    }
+}
+
+/// One Keras layer class with its typed config. Weight order per class is
+/// documented on each variant and must match Keras's `layer.weights` order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LayerKind {
+    /// weights: `kernel` (kh, kw, in/groups, filters), then `bias` (filters) if `use_bias`.
+    Conv2D {
+        filters: usize,
+        kernel_size: [usize; 2],
+        strides: [usize; 2],
+        padding: Padding,
+        dilation_rate: [usize; 2],
+        groups: usize,
+        use_bias: bool,
+        activation: Activation,
+    },
+    /// weights: `depthwise_kernel` (kh, kw, in, depth_multiplier), then `bias` (in*dm) if `use_bias`.
+    DepthwiseConv2D {
+        kernel_size: [usize; 2],
+        strides: [usize; 2],
+        padding: Padding,
+        depth_multiplier: usize,
+        dilation_rate: [usize; 2],
+        use_bias: bool,
+        activation: Activation,
+    },
+    /// weights: `kernel` (in, units), then `bias` (units) if `use_bias`.
+    Dense {
+        units: usize,
+        use_bias: bool,
+        activation: Activation,
+    },
+    /// `padding`: [[top, bottom], [left, right]].
+    ZeroPadding2D { padding: [[usize; 2]; 2] },
+    Activation { activation: Activation },
+    /// `max(x, threshold)`-style ReLU; `max_value = Some(6.0)` is relu6.
+    ReLU {
+        max_value: Option<f32>,
+        negative_slope: f32,
+        threshold: f32,
+    },
+    Softmax { axis: i64 },
+    MaxPooling2D {
+        pool_size: [usize; 2],
+        strides: [usize; 2],
+        padding: Padding,
+    },
+    /// Averages over the valid (unpadded) elements only, as TensorFlow does.
+    AveragePooling2D {
+        pool_size: [usize; 2],
+        strides: [usize; 2],
+        padding: Padding,
+    },
+    GlobalAveragePooling2D { keepdims: bool },
+    /// Row-major (channels-last) flatten of everything but the batch axis.
+    Flatten,
+    /// `target_shape` excludes the batch axis; may hold one -1.
+    Reshape { target_shape: Vec<i64> },
+    Add,
+    /// `axis` as Keras writes it (usually -1).
+    Concatenate { axis: i64 },
+    /// weights, in order, those that exist: `gamma` (if `scale`), `beta` (if `center`),
+    /// `moving_mean`, `moving_variance`.
+    BatchNormalization {
+        axis: i64,
+        epsilon: f32,
+        center: bool,
+        scale: bool,
+    },
+}
+
+impl LayerKind {
+    /// The Keras class name (`"Conv2D"`, …).
+    pub fn class_name(&self) -> &'static str {
+        match self {
+            LayerKind::Conv2D { .. } => "Conv2D",
+            LayerKind::DepthwiseConv2D { .. } => "DepthwiseConv2D",
+            LayerKind::Dense { .. } => "Dense",
+            LayerKind::ZeroPadding2D { .. } => "ZeroPadding2D",
+            LayerKind::Activation { .. } => "Activation",
+            LayerKind::ReLU { .. } => "ReLU",
+            LayerKind::Softmax { .. } => "Softmax",
+            LayerKind::MaxPooling2D { .. } => "MaxPooling2D",
+            LayerKind::AveragePooling2D { .. } => "AveragePooling2D",
+            LayerKind::GlobalAveragePooling2D { .. } => "GlobalAveragePooling2D",
+            LayerKind::Flatten => "Flatten",
+            LayerKind::Reshape { .. } => "Reshape",
+            LayerKind::Add => "Add",
+            LayerKind::Concatenate { .. } => "Concatenate",
+            LayerKind::BatchNormalization { .. } => "BatchNormalization",
+        }
+    }
+}
+
+/// A named weight, `name` being Keras's short name (`"kernel"`, `"bias"`,
+/// `"gamma"`, `"moving_mean"`, …).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Weight {
+    pub name: String,
+    pub value: ArrayD<f32>,
+}
+
+/// One layer of a Functional model. `inbound` names the layers (or inputs)
+/// whose single output feeds this layer, in argument order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layer {
+    pub name: String,
+    pub kind: LayerKind,
+    pub inbound: Vec<String>,
+    pub weights: Vec<Weight>,
+}
+
+impl Layer {
+    /// The weight called `name`, if the layer has one.
+    pub fn weight(&self, name: &str) -> Option<&ArrayD<f32>> {
+        self.weights.iter().find(|w| w.name == name).map(|w| &w.value)
+    }
+}
+
+/// A Keras Functional model. `layers` are in topological order; `outputs`
+/// names the layers (or inputs) whose outputs are the model's outputs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    pub name: String,
+    pub inputs: Vec<Input>,
+    pub layers: Vec<Layer>,
+    pub outputs: Vec<String>,
+}
+
+impl Model {
+    pub fn layer(&self, name: &str) -> Option<&Layer> {
+        self.layers.iter().find(|l| l.name == name)
+    }
+}

@@ -1,0 +1,12 @@
+//! The Keras side's data: the model IR, its Keras 3 / tf-keras config JSON and
+//! the `.h5` file format (write, and read back for `--keras`).
+
+pub mod config;
+pub mod error;
+pub mod h5;
+pub mod ir;
+#[cfg(test)]
+pub(crate) mod test_models;
+
+pub use error::KerasError;
+pub use ir::*;

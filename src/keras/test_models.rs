@@ -1,0 +1,275 @@
+//! Small IR models for the `keras/` tests (and the real-Keras load check):
+//! one holding every [`LayerKind`] variant, one with two inputs and two
+//! outputs, and a one-in/one-out CNN. Weights are deterministic pseudo-random
+//! values so a test failure reproduces.
+
+use ndarray::{ArrayD, IxDyn};
+
+use super::config::weight_names;
+use super::ir::{Activation as Act, DType, Input, Layer, LayerKind, Model, Padding, Weight};
+
+/// Deterministic values in [-1, 1) (xorshift64*), seeded per weight.
+pub fn pseudo_random(shape: &[usize], seed: u64) -> ArrayD<f32> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let n: usize = shape.iter().product();
+    let data = (0..n)
+        .map(|_| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            let x = state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40; // 24 bits
+            (x as f32 / (1u64 << 23) as f32) - 1.0
+        })
+        .collect();
+    ArrayD::from_shape_vec(IxDyn(shape), data).expect("shape product matches data length")
+}
+
+/// Builds a layer with pseudo-random weights of the given shapes (in
+/// [`weight_names`] order); moving variances are made positive.
+pub fn layer(name: &str, kind: LayerKind, inbound: &[&str], shapes: &[&[usize]]) -> Layer {
+    let names = weight_names(&kind);
+    assert_eq!(names.len(), shapes.len(), "test model bug in layer {name}");
+    let seed0 = name.bytes().fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+    let weights = names
+        .iter()
+        .zip(shapes)
+        .enumerate()
+        .map(|(i, (n, s))| {
+            let mut value = pseudo_random(s, seed0.wrapping_add(i as u64));
+            if *n == "moving_variance" {
+                value.mapv_inplace(|v| v.abs() + 0.5);
+            }
+            Weight {
+                name: n.to_string(),
+                value,
+            }
+        })
+        .collect();
+    Layer {
+        name: name.to_string(),
+        kind,
+        inbound: inbound.iter().map(|s| s.to_string()).collect(),
+        weights,
+    }
+}
+
+fn input(name: &str, shape: &[usize]) -> Input {
+    Input {
+        name: name.to_string(),
+        shape: shape.iter().map(|d| Some(*d)).collect(),
+        dtype: DType::F32,
+    }
+}
+
+/// Every `LayerKind` variant (several twice, with other config values), every
+/// activation, two outputs. Shapes are in the comments.
+pub fn every_layer_model() -> Model {
+    use LayerKind::*;
+    let layers = vec![
+        // 8x8x3 -> 9x9x3
+        layer("zp", ZeroPadding2D { padding: [[1, 0], [0, 1]] }, &["image"], &[]),
+        // -> 5x5x4
+        layer(
+            "c1",
+            Conv2D {
+                filters: 4,
+                kernel_size: [3, 3],
+                strides: [2, 2],
+                padding: Padding::Same,
+                dilation_rate: [1, 1],
+                groups: 1,
+                use_bias: true,
+                activation: Act::Relu,
+            },
+            &["zp"],
+            &[&[3, 3, 3, 4], &[4]],
+        ),
+        // grouped, dilated, no bias -> 5x5x4
+        layer(
+            "c2",
+            Conv2D {
+                filters: 4,
+                kernel_size: [3, 2],
+                strides: [1, 1],
+                padding: Padding::Same,
+                dilation_rate: [2, 1],
+                groups: 2,
+                use_bias: false,
+                activation: Act::Linear,
+            },
+            &["c1"],
+            &[&[3, 2, 2, 4]],
+        ),
+        layer(
+            "bn",
+            BatchNormalization { axis: -1, epsilon: 1e-3, center: true, scale: true },
+            &["c2"],
+            &[&[4], &[4], &[4], &[4]],
+        ),
+        // -> 3x3x8
+        layer(
+            "dw",
+            DepthwiseConv2D {
+                kernel_size: [3, 3],
+                strides: [2, 2],
+                padding: Padding::Same,
+                depth_multiplier: 2,
+                dilation_rate: [1, 1],
+                use_bias: true,
+                activation: Act::Linear,
+            },
+            &["bn"],
+            &[&[3, 3, 4, 2], &[8]],
+        ),
+        layer(
+            "bn_nocenter",
+            BatchNormalization { axis: 3, epsilon: 1e-5, center: false, scale: true },
+            &["dw"],
+            &[&[8], &[8], &[8]],
+        ),
+        layer(
+            "relu6",
+            ReLU { max_value: Some(6.0), negative_slope: 0.0, threshold: 0.0 },
+            &["bn_nocenter"],
+            &[],
+        ),
+        layer(
+            "mp",
+            MaxPooling2D { pool_size: [2, 2], strides: [1, 1], padding: Padding::Same },
+            &["relu6"],
+            &[],
+        ),
+        layer(
+            "ap",
+            AveragePooling2D { pool_size: [2, 2], strides: [1, 1], padding: Padding::Same },
+            &["relu6"],
+            &[],
+        ),
+        layer("add", Add, &["relu6", "mp", "ap"], &[]),
+        layer(
+            "leaky",
+            ReLU { max_value: None, negative_slope: 0.1, threshold: 0.25 },
+            &["add"],
+            &[],
+        ),
+        // -> 3x3x16
+        layer("cat", Concatenate { axis: -1 }, &["leaky", "mp"], &[]),
+        layer("sig", Activation { activation: Act::Sigmoid }, &["cat"], &[]),
+        // valid pooling -> 1x1x16
+        layer(
+            "ap_valid",
+            AveragePooling2D { pool_size: [2, 2], strides: [2, 2], padding: Padding::Valid },
+            &["sig"],
+            &[],
+        ),
+        layer("gap_keep", GlobalAveragePooling2D { keepdims: true }, &["ap_valid"], &[]),
+        layer("flat", Flatten, &["gap_keep"], &[]),
+        layer(
+            "d1",
+            Dense { units: 6, use_bias: true, activation: Act::Tanh },
+            &["flat"],
+            &[&[16, 6], &[6]],
+        ),
+        layer("softmax", Softmax { axis: -1 }, &["d1"], &[]),
+        // -> 16 -> 4x4 -> 4x3
+        layer("gap", GlobalAveragePooling2D { keepdims: false }, &["sig"], &[]),
+        layer("rs", Reshape { target_shape: vec![4, -1] }, &["gap"], &[]),
+        layer(
+            "d2",
+            Dense { units: 3, use_bias: false, activation: Act::Softmax },
+            &["rs"],
+            &[&[4, 3]],
+        ),
+        layer(
+            "bn_noscale",
+            BatchNormalization { axis: -1, epsilon: 0.01, center: true, scale: false },
+            &["d2"],
+            &[&[3], &[3], &[3]],
+        ),
+        layer(
+            "mp_valid",
+            MaxPooling2D { pool_size: [3, 3], strides: [2, 2], padding: Padding::Valid },
+            &["cat"],
+            &[],
+        ),
+        layer("act_relu", Activation { activation: Act::Relu }, &["mp_valid"], &[]),
+        layer("act_tanh", Activation { activation: Act::Tanh }, &["act_relu"], &[]),
+        layer("act_lin", Activation { activation: Act::Linear }, &["act_tanh"], &[]),
+        layer("act_sm", Activation { activation: Act::Softmax }, &["act_lin"], &[]),
+    ];
+    Model {
+        name: "every_layer".to_string(),
+        inputs: vec![input("image", &[8, 8, 3])],
+        layers,
+        outputs: vec!["softmax".into(), "bn_noscale".into(), "act_sm".into()],
+    }
+}
+
+/// Two inputs, two outputs, an Add and a Concatenate of both branches.
+pub fn two_in_two_out_model() -> Model {
+    use LayerKind::*;
+    let conv = |filters| Conv2D {
+        filters,
+        kernel_size: [3, 3],
+        strides: [1, 1],
+        padding: Padding::Valid,
+        dilation_rate: [1, 1],
+        groups: 1,
+        use_bias: true,
+        activation: Act::Relu,
+    };
+    Model {
+        name: "two_in_two_out".to_string(),
+        inputs: vec![input("a", &[6, 6, 2]), input("b", &[6, 6, 3])],
+        layers: vec![
+            layer("ca", conv(4), &["a"], &[&[3, 3, 2, 4], &[4]]),
+            layer("cb", conv(4), &["b"], &[&[3, 3, 3, 4], &[4]]),
+            layer("sum", Add, &["ca", "cb"], &[]),
+            layer("both", Concatenate { axis: -1 }, &["cb", "ca"], &[]),
+            layer("pool", GlobalAveragePooling2D { keepdims: false }, &["sum"], &[]),
+            layer(
+                "logits",
+                Dense { units: 2, use_bias: true, activation: Act::Linear },
+                &["pool"],
+                &[&[4, 2], &[2]],
+            ),
+            layer("flat", Flatten, &["both"], &[]),
+        ],
+        // Output order differs from layer order on purpose.
+        outputs: vec!["flat".into(), "logits".into()],
+    }
+}
+
+/// One input, one output: the common case.
+pub fn small_cnn_model() -> Model {
+    use LayerKind::*;
+    Model {
+        name: "small_cnn".to_string(),
+        inputs: vec![input("x", &[5, 5, 1])],
+        layers: vec![
+            layer(
+                "conv",
+                Conv2D {
+                    filters: 2,
+                    kernel_size: [3, 3],
+                    strides: [1, 1],
+                    padding: Padding::Same,
+                    dilation_rate: [1, 1],
+                    groups: 1,
+                    use_bias: true,
+                    activation: Act::Relu,
+                },
+                &["x"],
+                &[&[3, 3, 1, 2], &[2]],
+            ),
+            layer("flat", Flatten, &["conv"], &[]),
+            layer(
+                "out",
+                Dense { units: 3, use_bias: true, activation: Act::Softmax },
+                &["flat"],
+                &[&[50, 3], &[3]],
+            ),
+        ],
+        outputs: vec!["out".into()],
+    }
+}
