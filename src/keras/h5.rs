@@ -401,7 +401,8 @@ mod tests {
         // A failure half-way through the HDF5 writing (a NUL in a name passes
         // validation but cannot be an HDF5 string) removes the temporary file.
         let mut m = small_cnn_model();
-        m.name = "nul\0name".to_string();
+        m.layers[1].name = "fl\0at".to_string();
+        m.layers[2].inbound = vec![m.layers[1].name.clone()];
         let err = write(&path, &m).unwrap_err();
         assert!(matches!(err, KerasError::Hdf5 { .. }), "{err}");
         assert_eq!(std::fs::read(&path).unwrap(), b"previous");
