@@ -1,0 +1,439 @@
+//! The matching context: what rules see (the graph, which tensors already hold
+//! a Keras layer's output and their shapes, constants) and the main loop that
+//! applies rules and records the layer → tensor map.
+
+use super::{Conversion, ConvertError, ConvertOptions, LayerTensor, Unsupported, consts, rules, shape};
+use crate::graph::pb::NodeDef;
+use crate::graph::{Graph, NodeExt, TensorId, is_pass_through};
+use crate::keras::{DType, Input, Layer, LayerKind, Model, Weight};
+use ndarray::ArrayD;
+use std::collections::{HashMap, HashSet};
+
+/// A Keras shape: batch first, `None` where unknown.
+pub type Shape = Vec<Option<usize>>;
+
+/// One layer a rule wants to emit.
+#[derive(Clone, Debug)]
+pub struct Emit {
+    /// Layer-name hint (usually the TF name scope); made unique on emission.
+    pub name: String,
+    pub kind: LayerKind,
+    pub weights: Vec<Weight>,
+    /// TF tensors feeding the layer; each must be a layer's output by the time
+    /// this layer is emitted (an earlier `Emit` of the same match counts).
+    pub inputs: Vec<TensorId>,
+    /// The TF tensor holding the same value as the layer's output.
+    pub output: TensorId,
+    /// TF nodes this layer stands for.
+    pub nodes: Vec<String>,
+}
+
+/// A successful match: layers in order.
+#[derive(Clone, Debug, Default)]
+pub struct Match {
+    pub layers: Vec<Emit>,
+}
+
+impl Match {
+    pub fn one(emit: Emit) -> Match {
+        Match { layers: vec![emit] }
+    }
+}
+
+pub struct Ctx<'g> {
+    pub graph: &'g Graph,
+    /// TF tensor → name of the Keras layer (or input) whose output it is.
+    produced: HashMap<TensorId, String>,
+    shapes: HashMap<TensorId, Shape>,
+    consumed: HashSet<String>,
+    outputs: HashSet<TensorId>,
+    root: Option<String>,
+    /// Keras 3 freezes scopes with a uniquifying `_N` suffix (`model_1/conv1_1/…`).
+    strip_suffix: bool,
+    names: HashSet<String>,
+    inputs: Vec<Input>,
+    layers: Vec<Layer>,
+    tensors: Vec<LayerTensor>,
+    unsupported: Vec<Unsupported>,
+    model_name: String,
+}
+
+/// Placeholders as Keras inputs, with shapes from the graph or the options.
+pub(super) fn input_specs(graph: &Graph, opts: &ConvertOptions) -> Result<Vec<Input>, ConvertError> {
+    let placeholders = graph.placeholders();
+    if placeholders.is_empty() {
+        return Err(ConvertError::NoInputs);
+    }
+    for name in opts.input_shapes.keys() {
+        if graph.node(name).is_none_or(|n| n.op != "Placeholder") {
+            let known: Vec<_> = placeholders.iter().map(|p| p.name.as_str()).collect();
+            return Err(ConvertError::Input {
+                input: name.clone(),
+                msg: format!("no such Placeholder in the graph (inputs: {})", known.join(", ")),
+            });
+        }
+    }
+    placeholders
+        .into_iter()
+        .map(|p| {
+            let err = |msg: String| ConvertError::Input {
+                input: p.name.clone(),
+                msg,
+            };
+            let dtype = match p.attr_type("dtype").map(|t| t.as_str_name()) {
+                Ok("DT_FLOAT") | Err(_) => DType::F32,
+                Ok("DT_INT32") | Ok("DT_INT64") => DType::I32,
+                Ok(other) => return Err(err(format!("inputs of type {other} are not supported"))),
+            };
+            let shape: Vec<Option<usize>> = if let Some(s) = opts.input_shapes.get(&p.name) {
+                s.iter().map(|&d| Some(d)).collect()
+            } else {
+                let dims = p.attr_shape("shape").ok().flatten().ok_or_else(|| {
+                    err(format!(
+                        "the graph does not give its shape; pass --input {}:D1,D2,...",
+                        p.name
+                    ))
+                })?;
+                dims.iter().map(|&d| usize::try_from(d).ok()).collect()
+            };
+            if shape.is_empty() {
+                return Err(err("scalar inputs are not supported".into()));
+            }
+            if let Some(k) = shape.iter().skip(1).position(Option::is_none) {
+                return Err(err(format!(
+                    "dimension {} is unknown; pass --input {}:D1,D2,... with every dimension",
+                    k + 1,
+                    p.name
+                )));
+            }
+            Ok(Input {
+                name: p.name.clone(),
+                // Keras input shapes exclude the batch axis, which stays dynamic.
+                shape: shape[1..].to_vec(),
+                dtype,
+            })
+        })
+        .collect()
+}
+
+/// The common first scope segment of all scoped nodes, if any (`model` in
+/// `model/conv1/Conv2D`).
+fn root_scope(graph: &Graph) -> Option<String> {
+    let mut root: Option<&str> = None;
+    for n in graph.nodes() {
+        if matches!(n.op.as_str(), "Const" | "Placeholder" | "NoOp") {
+            continue;
+        }
+        let Some((first, _)) = n.name.split_once('/') else { continue };
+        match root {
+            None => root = Some(first),
+            Some(r) if r == first => {}
+            Some(_) => return None,
+        }
+    }
+    root.map(str::to_string)
+}
+
+fn strip_numeric_suffix(s: &str) -> &str {
+    match s.rsplit_once('_') {
+        Some((head, digits)) if !head.is_empty() && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => head,
+        _ => s,
+    }
+}
+
+impl<'g> Ctx<'g> {
+    pub(super) fn new(graph: &'g Graph, opts: &ConvertOptions) -> Result<Ctx<'g>, ConvertError> {
+        let inputs = input_specs(graph, opts)?;
+        let sinks = graph.sinks();
+        if sinks.is_empty() {
+            return Err(ConvertError::NoOutputs);
+        }
+        let outputs = sinks.iter().map(|t| graph.resolve(t)).collect();
+        let root = root_scope(graph);
+        let strip_suffix = root.as_deref().is_some_and(|r| strip_numeric_suffix(r) != r);
+        let model_name = opts.model_name.clone().unwrap_or_else(|| match &root {
+            Some(r) if strip_suffix => strip_numeric_suffix(r).to_string(),
+            Some(r) => r.clone(),
+            None => "model".to_string(),
+        });
+        let mut ctx = Ctx {
+            graph,
+            produced: HashMap::new(),
+            shapes: HashMap::new(),
+            consumed: HashSet::new(),
+            outputs,
+            root,
+            strip_suffix,
+            names: HashSet::new(),
+            inputs: Vec::new(),
+            layers: Vec::new(),
+            tensors: Vec::new(),
+            unsupported: Vec::new(),
+            model_name,
+        };
+        for input in inputs {
+            let t = TensorId::new(input.name.clone(), 0);
+            ctx.names.insert(input.name.clone());
+            ctx.produced.insert(t.clone(), input.name.clone());
+            ctx.shapes.insert(t.clone(), std::iter::once(None).chain(input.shape.iter().copied()).collect());
+            ctx.tensors.push(LayerTensor {
+                layer: input.name.clone(),
+                class_name: "InputLayer".into(),
+                tensor: t,
+                nodes: vec![input.name.clone()],
+            });
+            ctx.inputs.push(input);
+        }
+        Ok(ctx)
+    }
+
+    // ---- what rules use -------------------------------------------------
+
+    /// The `k`-th data input of `node`, which must be a Keras layer's output.
+    pub fn layer_input(&self, node: &NodeDef, k: usize) -> Result<TensorId, String> {
+        let t = self.graph.input(node, k).map_err(|e| e.to_string())?;
+        if self.produced.contains_key(&t) {
+            Ok(t)
+        } else {
+            Err(format!("input {k} ('{t}') is not the output of a converted layer"))
+        }
+    }
+
+    /// Whether `t` is a converted layer's output.
+    pub fn is_layer_output(&self, t: &TensorId) -> bool {
+        self.produced.contains_key(t)
+    }
+
+    /// Static Keras shape of a layer output (batch first).
+    pub fn shape(&self, t: &TensorId) -> Option<&Shape> {
+        self.shapes.get(t)
+    }
+
+    /// The `k`-th data input of `node` as an f32 constant (folded through
+    /// Identity/Reshape/Squeeze/ExpandDims/Cast and simple arithmetic).
+    pub fn const_f32(&self, node: &NodeDef, k: usize) -> Result<ArrayD<f32>, String> {
+        let t = self.graph.input(node, k).map_err(|e| e.to_string())?;
+        consts::fold_f32(self.graph, &t).ok_or_else(|| format!("input {k} ('{t}') is not a constant"))
+    }
+
+    /// The `k`-th data input of `node` as integers (shapes, axes, paddings),
+    /// with the batch size as [`consts::BATCH`] where it comes from `Shape`.
+    pub fn const_ints(&self, node: &NodeDef, k: usize) -> Result<Vec<i64>, String> {
+        let t = self.graph.input(node, k).map_err(|e| e.to_string())?;
+        consts::fold_ints(self.graph, &t, &self.shapes).ok_or_else(|| format!("input {k} ('{t}') is not a constant"))
+    }
+
+    /// The single node consuming `t` (through pass-through nodes), when `t`
+    /// is not also a graph output; `None` otherwise.
+    pub fn sole_consumer(&self, t: &TensorId) -> Option<&'g NodeDef> {
+        if self.outputs.contains(t) {
+            return None;
+        }
+        match self.graph.consumers(t).as_slice() {
+            [(c, _)] => Some(&self.graph.nodes()[*c]),
+            _ => None,
+        }
+    }
+
+    /// The Keras layer name a node's scope gives (`model/conv1/BiasAdd` →
+    /// `conv1`), or a name from its op when it sits at the root.
+    pub fn layer_name(&self, node: &NodeDef) -> String {
+        let mut segs: Vec<&str> = node.name.split('/').collect();
+        if let Some(root) = &self.root
+            && segs.first() == Some(&root.as_str())
+            && segs.len() > 1
+        {
+            segs.remove(0);
+        }
+        if segs.len() >= 2 {
+            let s = segs[0];
+            if self.strip_suffix { strip_numeric_suffix(s) } else { s }.to_string()
+        } else {
+            node.op.to_lowercase()
+        }
+    }
+
+    /// Whether two nodes sit in the same layer scope (a fused activation does;
+    /// a separate Activation layer does not).
+    pub fn same_layer(&self, a: &NodeDef, b: &NodeDef) -> bool {
+        a.name.contains('/') && b.name.contains('/') && self.layer_name(a) == self.layer_name(b)
+    }
+
+    // ---- the main loop -----------------------------------------------------
+
+    /// Nodes that only compute constants or shapes (skipped; rules read them).
+    fn constant_like(&self, memo: &mut HashMap<usize, bool>, idx: usize) -> bool {
+        if let Some(&v) = memo.get(&idx) {
+            return v;
+        }
+        let node = &self.graph.nodes()[idx];
+        let v = match node.op.as_str() {
+            "Const" | "Shape" => true,
+            "Placeholder" => false,
+            _ => {
+                let ins = node.data_inputs();
+                !ins.is_empty()
+                    && ins.iter().all(|i| {
+                        let t = TensorId::parse(i);
+                        self.graph.index_of(&t.node).is_some_and(|j| self.constant_like(memo, j))
+                    })
+            }
+        };
+        memo.insert(idx, v);
+        v
+    }
+
+    pub(super) fn run(mut self) -> Result<Conversion, ConvertError> {
+        let registry = rules::registry();
+        let mut memo = HashMap::new();
+        let graph = self.graph;
+        for &idx in graph.topo_order() {
+            let node = &graph.nodes()[idx];
+            if self.consumed.contains(&node.name)
+                || matches!(node.op.as_str(), "Placeholder" | "NoOp")
+                || is_pass_through(&node.op)
+                || self.constant_like(&mut memo, idx)
+            {
+                continue;
+            }
+            // Downstream of a node we could not convert: that node is the one
+            // to report, not the ones it blocks.
+            let blocked = node.data_inputs().iter().any(|i| {
+                let t = graph.resolve(&TensorId::parse(i));
+                let producer_const = graph.index_of(&t.node).is_some_and(|j| self.constant_like(&mut memo, j));
+                !producer_const && !self.produced.contains_key(&t)
+            });
+            if blocked {
+                log::debug!("skipping {} ({}): an input was not converted", node.name, node.op);
+                continue;
+            }
+            let candidates: Vec<_> = registry.iter().filter(|(op, _, _)| *op == node.op).collect();
+            if candidates.is_empty() {
+                self.unsupported.push(Unsupported {
+                    node: node.name.clone(),
+                    op: node.op.clone(),
+                    reason: format!("no conversion rule for op {}", node.op),
+                });
+                continue;
+            }
+            let mut reasons = Vec::new();
+            let mut matched = None;
+            for (_, rule_name, rule) in candidates {
+                match rule(&self, node) {
+                    Ok(m) => {
+                        matched = Some(m);
+                        break;
+                    }
+                    Err(why) => {
+                        log::debug!("keeping {} ({}): rule {rule_name} refused: {why}", node.name, node.op);
+                        reasons.push(format!("{rule_name}: {why}"));
+                    }
+                }
+            }
+            match matched {
+                Some(m) => {
+                    if let Err(why) = self.apply(m) {
+                        self.unsupported.push(Unsupported {
+                            node: node.name.clone(),
+                            op: node.op.clone(),
+                            reason: why,
+                        });
+                    }
+                }
+                None => self.unsupported.push(Unsupported {
+                    node: node.name.clone(),
+                    op: node.op.clone(),
+                    reason: reasons.join("; "),
+                }),
+            }
+        }
+        let mut outputs = Vec::new();
+        if self.unsupported.is_empty() {
+            for sink in graph.sinks() {
+                let t = graph.resolve(&sink);
+                match self.produced.get(&t) {
+                    Some(layer) => outputs.push(layer.clone()),
+                    None => self.unsupported.push(Unsupported {
+                        node: sink.node.clone(),
+                        op: graph.node(&sink.node).map(|n| n.op.clone()).unwrap_or_default(),
+                        reason: format!("graph output '{sink}' is not the output of any converted layer"),
+                    }),
+                }
+            }
+        }
+        Ok(Conversion {
+            model: Model {
+                name: self.model_name,
+                inputs: self.inputs,
+                layers: self.layers,
+                outputs,
+            },
+            tensors: self.tensors,
+            unsupported: self.unsupported,
+        })
+    }
+
+    fn unique_name(&mut self, hint: &str) -> String {
+        let base = if hint.is_empty() { "layer" } else { hint };
+        let mut name = base.to_string();
+        let mut k = 1;
+        while self.names.contains(&name) {
+            name = format!("{base}_{k}");
+            k += 1;
+        }
+        self.names.insert(name.clone());
+        name
+    }
+
+    /// Emits a match's layers, checking every input is available and computing
+    /// output shapes (which also validates the configs against the inputs).
+    fn apply(&mut self, m: Match) -> Result<(), String> {
+        // Validate the whole match before emitting anything.
+        let mut pending_outputs: HashSet<&TensorId> = HashSet::new();
+        for e in &m.layers {
+            for i in &e.inputs {
+                if !self.produced.contains_key(i) && !pending_outputs.contains(i) {
+                    return Err(format!("layer input '{i}' is not the output of a converted layer"));
+                }
+            }
+            pending_outputs.insert(&e.output);
+        }
+        for e in m.layers {
+            let in_shapes: Vec<Shape> = e
+                .inputs
+                .iter()
+                .map(|i| self.shapes.get(i).cloned().unwrap_or_default())
+                .collect();
+            let out_shape = shape::output_shape(&e.kind, &e.weights, &in_shapes)
+                .map_err(|why| format!("{} '{}': {why}", e.kind.class_name(), e.name))?;
+            let name = self.unique_name(&e.name);
+            let inbound = e.inputs.iter().map(|i| self.produced[i].clone()).collect();
+            for n in &e.nodes {
+                self.consumed.insert(n.clone());
+            }
+            self.produced.insert(e.output.clone(), name.clone());
+            self.shapes.insert(e.output.clone(), out_shape);
+            self.tensors.push(LayerTensor {
+                layer: name.clone(),
+                class_name: e.kind.class_name().to_string(),
+                tensor: e.output,
+                nodes: e.nodes,
+            });
+            self.layers.push(Layer {
+                name,
+                kind: e.kind,
+                inbound,
+                weights: e.weights,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A Keras weight.
+pub fn weight(name: &str, value: ArrayD<f32>) -> Weight {
+    Weight {
+        name: name.to_string(),
+        value,
+    }
+}

@@ -1,0 +1,112 @@
+//! Conversion: rules that match TensorFlow subgraphs on the consumer graph and
+//! emit Keras layers, plus the **layer → TF tensor map** the verifier uses to
+//! compare the two sides layer by layer.
+//!
+//! How it works: nodes are visited in topological order. A node whose data
+//! inputs are all either Keras-layer outputs or constants is an *anchor*: the
+//! rules registered for its op (see [`rules`]) try, in order, to match the
+//! pattern that starts there, following the node's consumers forward (a
+//! Conv2D's BiasAdd and fused activation, Keras 3's BatchNormalization
+//! arithmetic, …). The first rule that matches emits one or more layers and
+//! marks the TF nodes it covered; every refusal is logged at debug level with
+//! its reason. Nodes that only compute constants or shapes are skipped: rules
+//! read them when they need them. Nothing stops at the first unsupported op:
+//! all of them are collected.
+//!
+//! Files: one per layer family (`conv.rs`, `dense.rs`, `norm.rs`,
+//! `activation.rs`, `pool.rs`, `reshape.rs`, `merge.rs`), registered in
+//! [`rules::registry`]; `ctx.rs` holds the matching context, `consts.rs`
+//! constant and shape folding, `shape.rs` Keras output shapes.
+
+mod activation;
+mod consts;
+mod conv;
+mod ctx;
+mod dense;
+mod merge;
+mod norm;
+mod pool;
+mod reshape;
+pub mod rules;
+mod shape;
+
+use crate::graph::{Graph, TensorId};
+use crate::keras::Model;
+pub use ctx::{Emit, Match};
+use std::collections::HashMap;
+use thiserror::Error;
+
+/// Options that the command line can set.
+#[derive(Clone, Debug, Default)]
+pub struct ConvertOptions {
+    /// Shapes (batch included) for inputs, by placeholder name; override or
+    /// complete what the graph says.
+    pub input_shapes: HashMap<String, Vec<usize>>,
+    /// Name of the Keras model (defaults to the graph's root scope or "model").
+    pub model_name: Option<String>,
+}
+
+/// Which TF tensor holds a Keras layer's output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerTensor {
+    /// Keras layer (or input) name.
+    pub layer: String,
+    pub class_name: String,
+    /// The TF tensor with the same value, e.g. `model/conv1/Relu:0`.
+    pub tensor: TensorId,
+    /// The TF nodes this layer stands for.
+    pub nodes: Vec<String>,
+}
+
+/// A TF node no rule could convert.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unsupported {
+    pub node: String,
+    pub op: String,
+    /// Why: no rule for the op, or why each rule refused.
+    pub reason: String,
+}
+
+/// A converted graph.
+#[derive(Clone, Debug)]
+pub struct Conversion {
+    pub model: Model,
+    /// For every input and layer of `model`, in model order.
+    pub tensors: Vec<LayerTensor>,
+    /// Nodes that could not be converted (empty when the model is complete).
+    pub unsupported: Vec<Unsupported>,
+}
+
+impl Conversion {
+    pub fn tensor_of(&self, layer: &str) -> Option<&TensorId> {
+        self.tensors.iter().find(|t| t.layer == layer).map(|t| &t.tensor)
+    }
+}
+
+/// Errors that stop conversion altogether (as opposed to unsupported nodes,
+/// which are collected).
+#[derive(Debug, Error)]
+pub enum ConvertError {
+    #[error(transparent)]
+    Graph(#[from] crate::graph::GraphError),
+    #[error("input '{input}': {msg}")]
+    Input { input: String, msg: String },
+    #[error("the graph has no Placeholder input")]
+    NoInputs,
+    #[error("the graph has no output (no node carries data that nothing consumes)")]
+    NoOutputs,
+}
+
+/// Converts a graph into a Keras model. Unsupported nodes do not fail the
+/// conversion; they are listed in [`Conversion::unsupported`] and the model is
+/// then incomplete.
+pub fn convert(graph: &Graph, opts: &ConvertOptions) -> Result<Conversion, ConvertError> {
+    ctx::Ctx::new(graph, opts)?.run()
+}
+
+/// Input and output tensors of a graph with their shapes, as conversion sees
+/// them (for `thaw inspect` and the verifier).
+pub fn graph_io(graph: &Graph, opts: &ConvertOptions) -> Result<(Vec<(String, Vec<Option<usize>>)>, Vec<TensorId>), ConvertError> {
+    let inputs = ctx::input_specs(graph, opts)?;
+    Ok((inputs.into_iter().map(|i| (i.name, i.shape)).collect(), graph.sinks()))
+}

@@ -1,0 +1,106 @@
+//! Shape changes → `Flatten` or `Reshape`.
+//!
+//! - `Reshape(x, [B, -1])` or `[B, prod]` on a rank > 2 input → `Flatten`
+//!   (tf-keras freezes the target as `Const [-1, N]`; Keras 3 as
+//!   `Pack(StridedSlice(Shape(x), 0, 1), N)`; both fold here);
+//! - any other `Reshape` that keeps the batch axis first → `Reshape(rest)`
+//!   (TF1's `tf.reshape(x, [-1, ...])` included);
+//! - `Squeeze` (TF1 after a 1x1 spatial map) and `ExpandDims` → `Reshape`.
+//!
+//! Flatten is row-major over H, W, C, as TensorFlow's Reshape is, so a
+//! Flatten in front of a Dense keeps the kernel's row order.
+//!
+//! Not handled yet: reshapes that move the batch axis, `Permute` (Transpose).
+
+use super::consts::BATCH;
+use super::ctx::{Ctx, Emit, Match, Shape};
+use crate::graph::pb::NodeDef;
+use crate::graph::{NodeExt, TensorId};
+use crate::keras::LayerKind;
+
+fn input_shape(ctx: &Ctx, x: &TensorId) -> Result<Shape, String> {
+    ctx.shape(x).cloned().ok_or_else(|| "input shape unknown".to_string())
+}
+
+fn emit(ctx: &Ctx, node: &NodeDef, x: TensorId, kind: LayerKind) -> Match {
+    Match::one(Emit {
+        name: ctx.layer_name(node),
+        kind,
+        weights: vec![],
+        inputs: vec![x],
+        output: TensorId::new(node.name.clone(), 0),
+        nodes: vec![node.name.clone()],
+    })
+}
+
+/// Keras `Reshape` target for a non-batch shape with known dims.
+fn target(dims: &[Option<usize>]) -> Result<Vec<i64>, String> {
+    dims.iter()
+        .map(|d| d.map(|d| d as i64).ok_or_else(|| "a dimension is unknown".to_string()))
+        .collect()
+}
+
+pub fn reshape(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
+    let x = ctx.layer_input(node, 0)?;
+    let in_shape = input_shape(ctx, &x)?;
+    let t = ctx.const_ints(node, 1)?;
+    let Some((&first, rest)) = t.split_first() else {
+        return Err("reshapes to a scalar".into());
+    };
+    if first != BATCH && first != -1 {
+        return Err(format!("target {t:?} does not keep the batch axis first"));
+    }
+    if rest.iter().any(|&d| d == BATCH || d < -1) || (first == -1 && rest.contains(&-1)) {
+        return Err(format!("target {t:?} is not a reshape of the non-batch axes"));
+    }
+    let total: Option<usize> = in_shape.iter().skip(1).copied().product();
+    let flat = rest.len() == 1 && in_shape.len() > 2 && (rest[0] == -1 || total == Some(rest[0] as usize));
+    let kind = if flat {
+        LayerKind::Flatten
+    } else {
+        LayerKind::Reshape {
+            target_shape: rest.to_vec(),
+        }
+    };
+    Ok(emit(ctx, node, x, kind))
+}
+
+pub fn squeeze(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
+    let x = ctx.layer_input(node, 0)?;
+    let s = input_shape(ctx, &x)?;
+    let rank = s.len() as i64;
+    let dims: Vec<i64> = node
+        .attr_ints("squeeze_dims")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| if a < 0 { a + rank } else { a })
+        .collect();
+    if dims.contains(&0) {
+        return Err("squeezes the batch axis".into());
+    }
+    let kept: Vec<Option<usize>> = s
+        .iter()
+        .enumerate()
+        .skip(1)
+        .filter(|&(i, d)| {
+            let listed = dims.is_empty() || dims.contains(&(i as i64));
+            !(listed && *d == Some(1))
+        })
+        .map(|(_, d)| *d)
+        .collect();
+    Ok(emit(ctx, node, x, LayerKind::Reshape { target_shape: target(&kept)? }))
+}
+
+pub fn expand_dims(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
+    let x = ctx.layer_input(node, 0)?;
+    let s = input_shape(ctx, &x)?;
+    let axis = *ctx.const_ints(node, 1)?.first().ok_or("no axis")?;
+    let rank = s.len() as i64 + 1;
+    let axis = if axis < 0 { axis + rank } else { axis };
+    if axis < 1 || axis >= rank {
+        return Err(format!("axis {axis} would move the batch axis"));
+    }
+    let mut kept: Vec<Option<usize>> = s[1..].to_vec();
+    kept.insert(axis as usize - 1, Some(1));
+    Ok(emit(ctx, node, x, LayerKind::Reshape { target_shape: target(&kept)? }))
+}

@@ -1,0 +1,48 @@
+//! The one place conversion rules are registered: TF op of the anchor node →
+//! rules to try, in order. Adding a pattern is one function in its family file
+//! and one line here; `thaw inspect` lists coverage from this table.
+
+use super::ctx::{Ctx, Match};
+use super::{activation, conv, dense, merge, norm, pool, reshape};
+use crate::graph::pb::NodeDef;
+
+/// A rule: match the pattern anchored at `node`, or say why not.
+pub type Rule = fn(&Ctx, &NodeDef) -> Result<Match, String>;
+
+/// (anchor op, rule name, rule) in priority order.
+pub fn registry() -> Vec<(&'static str, &'static str, Rule)> {
+    vec![
+        ("Conv2D", "conv2d", conv::conv2d),
+        ("DepthwiseConv2dNative", "depthwise_conv2d", conv::depthwise),
+        ("SpaceToBatchND", "dilated_conv (SpaceToBatchND form)", conv::space_to_batch_conv),
+        ("Pad", "zero_padding2d", conv::zero_padding),
+        ("PadV2", "zero_padding2d", conv::zero_padding),
+        ("MatMul", "dense", dense::dense),
+        ("FusedBatchNorm", "batch_norm (fused)", norm::fused),
+        ("FusedBatchNormV3", "batch_norm (fused)", norm::fused),
+        ("Mul", "batch_norm (Keras 3 arithmetic form)", norm::arithmetic),
+        ("Relu", "activation", activation::activation),
+        ("Relu6", "relu6", activation::activation),
+        ("Sigmoid", "activation", activation::activation),
+        ("Tanh", "activation", activation::activation),
+        ("Softmax", "activation", activation::activation),
+        ("MaxPool", "max_pooling2d", pool::pool),
+        ("AvgPool", "average_pooling2d", pool::pool),
+        ("Mean", "global_average_pooling2d", pool::mean),
+        ("Reshape", "flatten / reshape", reshape::reshape),
+        ("Squeeze", "reshape (Squeeze)", reshape::squeeze),
+        ("ExpandDims", "reshape (ExpandDims)", reshape::expand_dims),
+        ("Add", "add", merge::add),
+        ("AddV2", "add", merge::add),
+        ("AddN", "add", merge::add),
+        ("ConcatV2", "concatenate", merge::concat),
+    ]
+}
+
+/// TF ops some rule anchors on (sorted, deduplicated).
+pub fn supported_ops() -> Vec<&'static str> {
+    let mut ops: Vec<_> = registry().into_iter().map(|(op, _, _)| op).collect();
+    ops.sort_unstable();
+    ops.dedup();
+    ops
+}

@@ -1,0 +1,158 @@
+//! Keras output shapes (batch first, `None` where unknown) for every layer
+//! class the converter emits. Conversion tracks them to read shape-dependent
+//! patterns (Flatten vs Reshape, concat axes, grouped convolutions) and to
+//! refuse a layer whose config does not fit its inputs before writing it.
+
+use super::ctx::Shape;
+use crate::keras::{LayerKind, Padding, Weight};
+
+fn conv_out(len: Option<usize>, k: usize, s: usize, d: usize, p: Padding) -> Result<Option<usize>, String> {
+    let Some(len) = len else { return Ok(None) };
+    let eff = (k - 1) * d + 1;
+    Ok(Some(match p {
+        Padding::Same => len.div_ceil(s),
+        Padding::Valid if len >= eff => (len - eff) / s + 1,
+        Padding::Valid => return Err(format!("window {eff} is larger than the input ({len})")),
+    }))
+}
+
+fn rank4(s: &Shape) -> Result<(), String> {
+    if s.len() == 4 {
+        Ok(())
+    } else {
+        Err(format!("expects a rank-4 NHWC input, got rank {}", s.len()))
+    }
+}
+
+fn kernel_dim(weights: &[Weight], name: &str, axis: usize) -> Result<usize, String> {
+    weights
+        .iter()
+        .find(|w| w.name == name)
+        .and_then(|w| w.value.shape().get(axis).copied())
+        .ok_or_else(|| format!("missing weight '{name}'"))
+}
+
+fn positive_axis(axis: i64, rank: usize) -> Result<usize, String> {
+    let a = if axis < 0 { axis + rank as i64 } else { axis };
+    usize::try_from(a)
+        .ok()
+        .filter(|&a| a < rank)
+        .ok_or_else(|| format!("axis {axis} is out of range for rank {rank}"))
+}
+
+pub fn output_shape(kind: &LayerKind, weights: &[Weight], inputs: &[Shape]) -> Result<Shape, String> {
+    let first = inputs.first().ok_or("has no input")?;
+    Ok(match kind {
+        LayerKind::Conv2D {
+            kernel_size,
+            strides,
+            padding,
+            dilation_rate,
+            ..
+        } => {
+            rank4(first)?;
+            let filters = kernel_dim(weights, "kernel", 3)?;
+            vec![
+                first[0],
+                conv_out(first[1], kernel_size[0], strides[0], dilation_rate[0], *padding)?,
+                conv_out(first[2], kernel_size[1], strides[1], dilation_rate[1], *padding)?,
+                Some(filters),
+            ]
+        }
+        LayerKind::DepthwiseConv2D {
+            kernel_size,
+            strides,
+            padding,
+            depth_multiplier,
+            dilation_rate,
+            ..
+        } => {
+            rank4(first)?;
+            vec![
+                first[0],
+                conv_out(first[1], kernel_size[0], strides[0], dilation_rate[0], *padding)?,
+                conv_out(first[2], kernel_size[1], strides[1], dilation_rate[1], *padding)?,
+                first[3].map(|c| c * depth_multiplier),
+            ]
+        }
+        LayerKind::Dense { units, .. } => {
+            let mut s = first.clone();
+            *s.last_mut().ok_or("expects an input of rank >= 2")? = Some(*units);
+            s
+        }
+        LayerKind::ZeroPadding2D { padding } => {
+            rank4(first)?;
+            vec![
+                first[0],
+                first[1].map(|h| h + padding[0][0] + padding[0][1]),
+                first[2].map(|w| w + padding[1][0] + padding[1][1]),
+                first[3],
+            ]
+        }
+        LayerKind::MaxPooling2D {
+            pool_size,
+            strides,
+            padding,
+        }
+        | LayerKind::AveragePooling2D {
+            pool_size,
+            strides,
+            padding,
+        } => {
+            rank4(first)?;
+            vec![
+                first[0],
+                conv_out(first[1], pool_size[0], strides[0], 1, *padding)?,
+                conv_out(first[2], pool_size[1], strides[1], 1, *padding)?,
+                first[3],
+            ]
+        }
+        LayerKind::GlobalAveragePooling2D { keepdims } => {
+            rank4(first)?;
+            if *keepdims {
+                vec![first[0], Some(1), Some(1), first[3]]
+            } else {
+                vec![first[0], first[3]]
+            }
+        }
+        LayerKind::Flatten => {
+            let rest: Option<usize> = first.iter().skip(1).copied().product();
+            vec![first[0], rest]
+        }
+        LayerKind::Reshape { target_shape } => {
+            let total: Option<usize> = first.iter().skip(1).copied().product();
+            let known: usize = target_shape.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
+            let mut s = vec![first[0]];
+            for &d in target_shape {
+                s.push(if d >= 0 {
+                    Some(d as usize)
+                } else {
+                    total.map(|t| t / known.max(1))
+                });
+            }
+            if let Some(t) = total {
+                let prod: Option<usize> = s.iter().skip(1).copied().product();
+                if prod != Some(t) {
+                    return Err(format!("cannot reshape {t} elements to {target_shape:?}"));
+                }
+            }
+            s
+        }
+        LayerKind::Add => {
+            if inputs.iter().any(|s| s.len() != first.len()) {
+                return Err("inputs have different ranks".into());
+            }
+            first.clone()
+        }
+        LayerKind::Concatenate { axis } => {
+            let a = positive_axis(*axis, first.len())?;
+            let mut s = first.clone();
+            s[a] = inputs.iter().map(|s| s.get(a).copied().flatten()).sum();
+            s
+        }
+        LayerKind::Activation { .. }
+        | LayerKind::ReLU { .. }
+        | LayerKind::Softmax { .. }
+        | LayerKind::BatchNormalization { .. } => first.clone(),
+    })
+}

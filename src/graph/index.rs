@@ -1,0 +1,321 @@
+//! The graph index: nodes by name, data consumers, a topological order, and
+//! pass-through nodes (Identity, IdentityN, StopGradient, Snapshot) that
+//! matching rules look straight through. Control edges (`^node`) order nodes
+//! but never carry data.
+
+use super::{GraphError, NodeExt, Tensor, load, pb};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+/// One output of one node: `node:slot` (`node` alone means slot 0).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TensorId {
+    pub node: String,
+    pub slot: usize,
+}
+
+impl TensorId {
+    pub fn new(node: impl Into<String>, slot: usize) -> Self {
+        TensorId {
+            node: node.into(),
+            slot,
+        }
+    }
+
+    /// Parses a NodeDef input (`a`, `a:1`, `^a`) or a user-given tensor name.
+    pub fn parse(s: &str) -> TensorId {
+        let s = s.strip_prefix('^').unwrap_or(s);
+        match s.rsplit_once(':') {
+            Some((node, slot)) if !node.is_empty() => match slot.parse() {
+                Ok(slot) => TensorId::new(node, slot),
+                Err(_) => TensorId::new(s, 0),
+            },
+            _ => TensorId::new(s, 0),
+        }
+    }
+}
+
+impl fmt::Display for TensorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.node, self.slot)
+    }
+}
+
+/// Ops that forward their inputs unchanged at inference (IdentityN forwards
+/// input k to output k).
+pub fn is_pass_through(op: &str) -> bool {
+    matches!(op, "Identity" | "IdentityN" | "StopGradient" | "Snapshot" | "PreventGradient")
+}
+
+/// Ops that never hold model data, so they are never model outputs.
+fn is_non_data(op: &str) -> bool {
+    matches!(
+        op,
+        "NoOp" | "Const" | "Placeholder" | "PlaceholderWithDefault" | "Assert" | "Print" | "PrintV2" | "SaveV2"
+            | "RestoreV2" | "VarHandleOp" | "VarIsInitializedOp" | "AssignVariableOp"
+    )
+}
+
+/// An indexed GraphDef.
+#[derive(Debug)]
+pub struct Graph {
+    def: pb::GraphDef,
+    by_name: HashMap<String, usize>,
+    /// Per node: its data consumers as (consumer index, input position).
+    consumers: Vec<Vec<(usize, usize)>>,
+    order: Vec<usize>,
+}
+
+impl Graph {
+    /// Reads and indexes a `.pb` or `.pbtxt` file.
+    pub fn load(path: &Path) -> Result<Graph, GraphError> {
+        Graph::new(load::load_graph_def(path)?)
+    }
+
+    /// Indexes a GraphDef: unique names, every input resolvable, acyclic
+    /// (ignoring `NextIteration` back edges of TF1 loops).
+    pub fn new(def: pb::GraphDef) -> Result<Graph, GraphError> {
+        let mut by_name = HashMap::with_capacity(def.node.len());
+        for (i, n) in def.node.iter().enumerate() {
+            if by_name.insert(n.name.clone(), i).is_some() {
+                return Err(GraphError::Duplicate(n.name.clone()));
+            }
+        }
+        let mut consumers = vec![Vec::new(); def.node.len()];
+        let mut preds = vec![Vec::new(); def.node.len()];
+        for (i, n) in def.node.iter().enumerate() {
+            let mut pos = 0;
+            for input in &n.input {
+                let t = TensorId::parse(input);
+                let &p = by_name.get(&t.node).ok_or_else(|| GraphError::DanglingInput {
+                    node: n.name.clone(),
+                    input: input.clone(),
+                })?;
+                if def.node[p].op != "NextIteration" {
+                    preds[i].push(p);
+                }
+                if !input.starts_with('^') {
+                    consumers[p].push((i, pos));
+                    pos += 1;
+                }
+            }
+        }
+        let order = topo_sort(&def, &preds)?;
+        Ok(Graph {
+            def,
+            by_name,
+            consumers,
+            order,
+        })
+    }
+
+    pub fn graph_def(&self) -> &pb::GraphDef {
+        &self.def
+    }
+
+    pub fn nodes(&self) -> &[pb::NodeDef] {
+        &self.def.node
+    }
+
+    pub fn node(&self, name: &str) -> Option<&pb::NodeDef> {
+        self.by_name.get(name).map(|&i| &self.def.node[i])
+    }
+
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    /// Node indices in a topological order (producers before consumers).
+    pub fn topo_order(&self) -> &[usize] {
+        &self.order
+    }
+
+    /// The tensor that really holds `t`'s value, looking back through
+    /// pass-through nodes.
+    pub fn resolve(&self, t: &TensorId) -> TensorId {
+        let mut t = t.clone();
+        while let Some(n) = self.node(&t.node) {
+            if !is_pass_through(&n.op) {
+                break;
+            }
+            let k = if n.op == "IdentityN" { t.slot } else { 0 };
+            match n.data_inputs().get(k) {
+                Some(i) => t = TensorId::parse(i),
+                None => break,
+            }
+        }
+        t
+    }
+
+    /// The `k`-th data input of `node`, resolved through pass-through nodes.
+    pub fn input(&self, node: &pb::NodeDef, k: usize) -> Result<TensorId, GraphError> {
+        let inputs = node.data_inputs();
+        let raw = inputs
+            .get(k)
+            .ok_or_else(|| GraphError::node(node, format!("expected at least {} inputs, has {}", k + 1, inputs.len())))?;
+        Ok(self.resolve(&TensorId::parse(raw)))
+    }
+
+    /// The node producing the `k`-th data input of `node` (resolved).
+    pub fn input_node(&self, node: &pb::NodeDef, k: usize) -> Result<&pb::NodeDef, GraphError> {
+        let t = self.input(node, k)?;
+        self.node(&t.node).ok_or_else(|| GraphError::DanglingInput {
+            node: node.name.clone(),
+            input: t.node.clone(),
+        })
+    }
+
+    /// The value of a tensor if it is (through pass-through nodes) a `Const`.
+    pub fn const_value(&self, t: &TensorId) -> Option<Result<Tensor, GraphError>> {
+        let t = self.resolve(t);
+        let n = self.node(&t.node)?;
+        (n.op == "Const" && t.slot == 0).then(|| n.attr_tensor("value"))
+    }
+
+    /// The `k`-th data input of `node` as a constant, if it is one.
+    pub fn const_input(&self, node: &pb::NodeDef, k: usize) -> Option<Result<Tensor, GraphError>> {
+        self.input(node, k).ok().and_then(|t| self.const_value(&t))
+    }
+
+    /// Data consumers of `t` as (node index, input position), looking through
+    /// pass-through nodes.
+    pub fn consumers(&self, t: &TensorId) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut stack = vec![t.clone()];
+        while let Some(t) = stack.pop() {
+            let Some(idx) = self.index_of(&t.node) else { continue };
+            for &(c, pos) in &self.consumers[idx] {
+                let cn = &self.def.node[c];
+                let fed = cn.data_inputs().get(pos).map(|i| TensorId::parse(i).slot);
+                if fed != Some(t.slot) {
+                    continue;
+                }
+                if is_pass_through(&cn.op) {
+                    let slot = if cn.op == "IdentityN" { pos } else { 0 };
+                    stack.push(TensorId::new(cn.name.clone(), slot));
+                } else {
+                    out.push((c, pos));
+                }
+            }
+        }
+        out
+    }
+
+    /// The graph's inputs: its `Placeholder` nodes, in file order.
+    pub fn placeholders(&self) -> Vec<&pb::NodeDef> {
+        self.def.node.iter().filter(|n| n.op == "Placeholder").collect()
+    }
+
+    /// The graph's outputs: data-carrying nodes that nothing consumes (so a
+    /// trailing `Identity` named by TensorFlow, not the op behind it), in file
+    /// order. IdentityN sinks give one output per input.
+    pub fn sinks(&self) -> Vec<TensorId> {
+        let mut out = Vec::new();
+        for (i, n) in self.def.node.iter().enumerate() {
+            if !self.consumers[i].is_empty() || is_non_data(&n.op) {
+                continue;
+            }
+            if n.op == "IdentityN" {
+                out.extend((0..n.data_inputs().len()).map(|k| TensorId::new(n.name.clone(), k)));
+            } else {
+                out.push(TensorId::new(n.name.clone(), 0));
+            }
+        }
+        out
+    }
+}
+
+fn topo_sort(def: &pb::GraphDef, preds: &[Vec<usize>]) -> Result<Vec<usize>, GraphError> {
+    let n = def.node.len();
+    let mut indegree: Vec<usize> = preds.iter().map(Vec::len).collect();
+    let mut succs = vec![Vec::new(); n];
+    for (i, ps) in preds.iter().enumerate() {
+        for &p in ps {
+            succs[p].push(i);
+        }
+    }
+    // File order among ready nodes keeps the order stable and familiar.
+    let mut ready: std::collections::BTreeSet<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &s in &succs[i] {
+            indegree[s] -= 1;
+            if indegree[s] == 0 {
+                ready.insert(s);
+            }
+        }
+    }
+    if order.len() != n {
+        let stuck = (0..n).find(|&i| indegree[i] > 0).unwrap_or(0);
+        return Err(GraphError::Cycle {
+            node: def.node[stuck].name.clone(),
+        });
+    }
+    Ok(order)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::parse_graph_def;
+
+    fn graph(text: &str) -> Graph {
+        Graph::new(parse_graph_def(text.as_bytes(), true, "t.pbtxt").unwrap()).unwrap()
+    }
+
+    const G: &str = r#"
+node { name: "out" op: "Identity" input: "n/y" }
+node { name: "x" op: "Placeholder" }
+node { name: "w" op: "Const" attr { key: "value" value { tensor { dtype: DT_FLOAT float_val: 2 } } } }
+node { name: "wi" op: "Identity" input: "w" }
+node { name: "n/y" op: "Mul" input: "idn:1" input: "wi" input: "^noop" }
+node { name: "idn" op: "IdentityN" input: "w" input: "x" }
+node { name: "noop" op: "NoOp" }
+"#;
+
+    #[test]
+    fn parses_tensor_names() {
+        assert_eq!(TensorId::parse("a/b:2"), TensorId::new("a/b", 2));
+        assert_eq!(TensorId::parse("^c"), TensorId::new("c", 0));
+        assert_eq!(TensorId::parse("d"), TensorId::new("d", 0));
+        assert_eq!(TensorId::new("e", 1).to_string(), "e:1");
+    }
+
+    #[test]
+    fn topo_order_respects_data_and_control_edges() {
+        let g = graph(G);
+        let pos = |name: &str| g.topo_order().iter().position(|&i| g.nodes()[i].name == name).unwrap();
+        assert!(pos("x") < pos("idn"));
+        assert!(pos("idn") < pos("n/y"));
+        assert!(pos("noop") < pos("n/y"));
+        assert!(pos("n/y") < pos("out"));
+    }
+
+    #[test]
+    fn pass_through_is_transparent() {
+        let g = graph(G);
+        let mul = g.node("n/y").unwrap();
+        assert_eq!(g.input(mul, 0).unwrap(), TensorId::new("x", 0));
+        assert_eq!(g.input(mul, 1).unwrap(), TensorId::new("w", 0));
+        assert_eq!(g.const_input(mul, 1).unwrap().unwrap().to_f32().sum(), 2.0);
+        let cons = g.consumers(&TensorId::new("x", 0));
+        assert_eq!(cons, vec![(g.index_of("n/y").unwrap(), 0)]);
+        assert_eq!(g.sinks(), vec![TensorId::new("out", 0)]);
+        assert_eq!(g.placeholders().len(), 1);
+    }
+
+    #[test]
+    fn dangling_input_and_cycle_are_errors() {
+        let d = parse_graph_def(b"node { name: \"a\" op: \"Relu\" input: \"nope\" }", true, "t").unwrap();
+        assert!(Graph::new(d).unwrap_err().to_string().contains("'nope'"));
+        let c = parse_graph_def(
+            b"node { name: \"a\" op: \"Relu\" input: \"b\" } node { name: \"b\" op: \"Relu\" input: \"a\" }",
+            true,
+            "t",
+        )
+        .unwrap();
+        assert!(matches!(Graph::new(c).unwrap_err(), GraphError::Cycle { .. }));
+    }
+}

@@ -1,0 +1,23 @@
+//! Frozen TensorFlow graphs: loading (`.pb`, `.pbtxt`), typed attribute access
+//! that names the node on error, `Const` → ndarray, and the graph index
+//! (consumers, topological order, pass-through nodes, inputs and outputs).
+//!
+//! This module imports nothing else from thaw.
+
+mod attr;
+mod error;
+mod index;
+mod load;
+mod tensor;
+
+/// prost types generated from `proto/` (package `tensorflow`).
+#[allow(clippy::all, missing_docs)]
+pub mod pb {
+    include!(concat!(env!("OUT_DIR"), "/tensorflow.rs"));
+}
+
+pub use attr::NodeExt;
+pub use error::GraphError;
+pub use index::{Graph, TensorId, is_pass_through};
+pub use load::{load_graph_def, parse_graph_def};
+pub use tensor::Tensor;
