@@ -66,7 +66,11 @@ fn softmax_inplace(x: &mut ArrayD<f32>, axis: Axis) {
 /// The Keras `Softmax` layer: softmax along `axis` (negative from the end).
 pub fn softmax_layer(x: &ArrayD<f32>, axis: i64) -> Result<ArrayD<f32>, LayerError> {
     let a = resolve_axis(axis, x.ndim()).ok_or_else(|| {
-        super::input_error(0, x, format!("axis {axis} is out of range for rank {}", x.ndim()))
+        super::input_error(
+            0,
+            x,
+            format!("axis {axis} is out of range for rank {}", x.ndim()),
+        )
     })?;
     let mut y = x.clone();
     softmax_inplace(&mut y, Axis(a));
@@ -80,7 +84,8 @@ pub fn relu_layer(
     negative_slope: f32,
     threshold: f32,
 ) -> Result<ArrayD<f32>, LayerError> {
-    if max_value.is_some_and(|m| m < 0.0) {
+    // NaN is rejected too (it would make `clamp` panic).
+    if max_value.is_some_and(|m| m < 0.0 || m.is_nan()) {
         return Err(LayerError::Config(format!(
             "max_value must be >= 0, got {max_value:?}"
         )));
@@ -132,16 +137,26 @@ mod tests {
         let x = arr1(&[-2.0f32, -0.5, 0.0, 0.5, 1.0, 3.0, 6.0, 7.0]).into_dyn();
         // relu6: clip to [0, 6].
         let y = relu_layer(&x, Some(6.0), 0.0, 0.0).unwrap();
-        assert_eq!(y.as_slice().unwrap(), &[0.0, 0.0, 0.0, 0.5, 1.0, 3.0, 6.0, 6.0]);
+        assert_eq!(
+            y.as_slice().unwrap(),
+            &[0.0, 0.0, 0.0, 0.5, 1.0, 3.0, 6.0, 6.0]
+        );
         // leaky 0.1: x<0 -> 0.1x.
         let y = relu_layer(&x, None, 0.1, 0.0).unwrap();
-        assert_eq!(y.as_slice().unwrap(), &[-0.2, -0.05, 0.0, 0.5, 1.0, 3.0, 6.0, 7.0]);
+        assert_eq!(
+            y.as_slice().unwrap(),
+            &[-0.2, -0.05, 0.0, 0.5, 1.0, 3.0, 6.0, 7.0]
+        );
         // threshold 1, slope 0.5, max 6: x<1 -> 0.5(x-1); x==1 -> 0 (Keras uses x > threshold);
         // 1<x<6 -> x; x>=6 -> 6.
         // -2 -> -1.5; -0.5 -> -0.75; 0 -> -0.5; 0.5 -> -0.25; 1 -> 0; 3 -> 3; 6 -> 6; 7 -> 6.
         let y = relu_layer(&x, Some(6.0), 0.5, 1.0).unwrap();
-        assert_eq!(y.as_slice().unwrap(), &[-1.5, -0.75, -0.5, -0.25, 0.0, 3.0, 6.0, 6.0]);
+        assert_eq!(
+            y.as_slice().unwrap(),
+            &[-1.5, -0.75, -0.5, -0.25, 0.0, 3.0, 6.0, 6.0]
+        );
         assert!(relu_layer(&x, Some(-1.0), 0.0, 0.0).is_err());
+        assert!(relu_layer(&x, Some(f32::NAN), 0.0, 0.0).is_err());
         assert!(relu_layer(&x, None, -0.1, 0.0).is_err());
     }
 
@@ -183,7 +198,10 @@ mod tests {
         }
         let t = apply(Activation::Tanh, x.clone());
         assert!((t[1] + 0.761_594_2).abs() < 1e-6);
-        assert_eq!(apply(Activation::Relu, x.clone()).as_slice().unwrap(), &[0.0, 0.0, 0.0, 1.0, 100.0]);
+        assert_eq!(
+            apply(Activation::Relu, x.clone()).as_slice().unwrap(),
+            &[0.0, 0.0, 0.0, 1.0, 100.0]
+        );
         assert_eq!(apply(Activation::Linear, x.clone()), x);
     }
 }

@@ -45,7 +45,12 @@ pub struct AxisPlan {
 /// `out = ceil(input/stride)`, total `max((out-1)*stride + (kernel-1)*dilation + 1 - input, 0)`,
 /// `before = floor(total/2)`, `after = total - before`.
 /// `kernel`, `stride` and `dilation` must be >= 1 (see [`plan_axis`]).
-pub fn tf_same_padding(input: usize, kernel: usize, stride: usize, dilation: usize) -> (usize, usize, usize) {
+pub fn tf_same_padding(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    dilation: usize,
+) -> (usize, usize, usize) {
     let stride = stride.max(1);
     let out = input.div_ceil(stride);
     let needed = out
@@ -58,22 +63,49 @@ pub fn tf_same_padding(input: usize, kernel: usize, stride: usize, dilation: usi
 
 /// `(k-1)*d + 1`: the span of a dilated kernel.
 fn effective_kernel(kernel: usize, dilation: usize) -> usize {
-    kernel.saturating_sub(1).saturating_mul(dilation).saturating_add(1)
+    kernel
+        .saturating_sub(1)
+        .saturating_mul(dilation)
+        .saturating_add(1)
 }
 
-/// Output size and padding along one spatial axis for Keras `padding`, or a
-/// message if the config or input size is impossible.
+/// Why a window cannot be placed along an axis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlanError {
+    /// The config itself is impossible (zero or absurdly large sizes).
+    Config(String),
+    /// The input is smaller than a VALID window.
+    InputTooSmall(String),
+}
+
+/// Output size and padding along one spatial axis for Keras `padding`.
 pub fn plan_axis(
     padding: Padding,
     input: usize,
     kernel: usize,
     stride: usize,
     dilation: usize,
-) -> Result<AxisPlan, String> {
+) -> Result<AxisPlan, PlanError> {
     if kernel == 0 || stride == 0 || dilation == 0 {
-        return Err(format!(
+        return Err(PlanError::Config(format!(
             "kernel size, stride and dilation must be >= 1, got {kernel}, {stride}, {dilation}"
-        ));
+        )));
+    }
+    // Reject sizes whose window arithmetic would overflow (only absurd configs).
+    let span = (kernel - 1)
+        .checked_mul(dilation)
+        .and_then(|v| v.checked_add(1))
+        .and_then(|eff| {
+            input
+                .div_ceil(stride)
+                .saturating_sub(1)
+                .checked_mul(stride)?
+                .checked_add(eff)
+        });
+    if span.is_none() {
+        return Err(PlanError::Config(format!(
+            "kernel size {kernel}, stride {stride} and dilation {dilation} are too large"
+        )));
     }
     match padding {
         Padding::Same => {
@@ -83,9 +115,9 @@ pub fn plan_axis(
         Padding::Valid => {
             let eff = effective_kernel(kernel, dilation);
             if input < eff {
-                return Err(format!(
+                return Err(PlanError::InputTooSmall(format!(
                     "spatial size {input} is smaller than the (dilated) window {eff} with padding 'valid'"
-                ));
+                )));
             }
             Ok(AxisPlan {
                 out: (input - eff) / stride + 1,
@@ -104,17 +136,23 @@ pub(crate) fn plan_2d(
     strides: [usize; 2],
     dilation: [usize; 2],
 ) -> Result<[AxisPlan; 2], LayerError> {
-    let mut plans = [AxisPlan { out: 0, before: 0, after: 0 }; 2];
+    let mut plans = [AxisPlan {
+        out: 0,
+        before: 0,
+        after: 0,
+    }; 2];
     for (i, plan) in plans.iter_mut().enumerate() {
-        *plan = plan_axis(padding, x.shape()[1 + i], kernel[i], strides[i], dilation[i]).map_err(
-            |m| {
-                if kernel[i] == 0 || strides[i] == 0 || dilation[i] == 0 {
-                    LayerError::Config(m)
-                } else {
-                    input_error(0, x, m)
-                }
-            },
-        )?;
+        *plan = plan_axis(
+            padding,
+            x.shape()[1 + i],
+            kernel[i],
+            strides[i],
+            dilation[i],
+        )
+        .map_err(|e| match e {
+            PlanError::Config(m) => LayerError::Config(m),
+            PlanError::InputTooSmall(m) => input_error(0, x, m),
+        })?;
     }
     Ok(plans)
 }
@@ -168,7 +206,12 @@ pub fn conv2d(
         )));
     }
     let (n, h, w, c) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
-    let (kh, kw, cg, f) = (kernel.shape()[0], kernel.shape()[1], kernel.shape()[2], kernel.shape()[3]);
+    let (kh, kw, cg, f) = (
+        kernel.shape()[0],
+        kernel.shape()[1],
+        kernel.shape()[2],
+        kernel.shape()[3],
+    );
     if groups == 0 || f % groups != 0 {
         return Err(LayerError::Config(format!(
             "filters {f} must be a multiple of groups {groups}"
@@ -201,7 +244,9 @@ pub fn conv2d(
     let patch = kh * kw * cg;
 
     let x = x.as_standard_layout();
-    let xs = x.as_slice().ok_or_else(|| input_error(0, &x.to_owned(), "not contiguous"))?;
+    let xs = x
+        .as_slice()
+        .ok_or_else(|| input_error(0, &x.to_owned(), "not contiguous"))?;
     let kernel = kernel.as_standard_layout();
     let kmat = kernel
         .view()
@@ -223,7 +268,8 @@ pub fn conv2d(
         for g in 0..groups {
             let cols = im2col(sample, &win, g * cg, cg);
             let kg = kmat.slice(s![.., g * fg..(g + 1) * fg]);
-            out.slice_mut(s![rows.clone(), g * fg..(g + 1) * fg]).assign(&cols.dot(&kg));
+            out.slice_mut(s![rows.clone(), g * fg..(g + 1) * fg])
+                .assign(&cols.dot(&kg));
         }
     }
     out.into_shape_with_order(IxDyn(&[n, oh, ow, f]))
@@ -240,7 +286,9 @@ fn im2col(sample: &[f32], win: &Window, c0: usize, cg: usize) -> Array2<f32> {
     let mut cols = Array2::<f32>::zeros((oh * ow, patch));
     for (r, mut row) in cols.axis_iter_mut(Axis(0)).enumerate() {
         let (oy, ox) = (r / ow, r % ow);
-        let Some(row) = row.as_slice_mut() else { continue };
+        let Some(row) = row.as_slice_mut() else {
+            continue;
+        };
         for ky in 0..win.kh {
             let Some(iy) = win.iy(oy, ky) else { continue };
             for kx in 0..win.kw {
@@ -271,9 +319,18 @@ pub fn depthwise_conv2d(
         )));
     }
     let (n, h, w, c) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
-    let (kh, kw, kc, dm) = (kernel.shape()[0], kernel.shape()[1], kernel.shape()[2], kernel.shape()[3]);
+    let (kh, kw, kc, dm) = (
+        kernel.shape()[0],
+        kernel.shape()[1],
+        kernel.shape()[2],
+        kernel.shape()[3],
+    );
     if kc != c {
-        return Err(input_error(0, x, format!("has {c} channels but the kernel expects {kc}")));
+        return Err(input_error(
+            0,
+            x,
+            format!("has {c} channels but the kernel expects {kc}"),
+        ));
     }
     let [py, px] = plan_2d(x, padding, [kh, kw], strides, dilation)?;
     let win = Window {
@@ -293,7 +350,9 @@ pub fn depthwise_conv2d(
     let (oh, ow, co) = (py.out, px.out, c * dm);
 
     let x = x.as_standard_layout();
-    let xs = x.as_slice().ok_or_else(|| input_error(0, &x.to_owned(), "not contiguous"))?;
+    let xs = x
+        .as_slice()
+        .ok_or_else(|| input_error(0, &x.to_owned(), "not contiguous"))?;
     let kernel = kernel.as_standard_layout();
     let ks = kernel
         .as_slice()
@@ -314,7 +373,11 @@ pub fn depthwise_conv2d(
                             *o += v * k;
                         }
                     } else {
-                        for ((o, &v), k) in out_px.chunks_exact_mut(dm).zip(in_px).zip(tap.chunks_exact(dm)) {
+                        for ((o, &v), k) in out_px
+                            .chunks_exact_mut(dm)
+                            .zip(in_px)
+                            .zip(tap.chunks_exact(dm))
+                        {
                             for (o, &k) in o.iter_mut().zip(k) {
                                 *o += v * k;
                             }
@@ -344,14 +407,22 @@ fn check_kernel<'a>(
     let k = layer
         .weight(name)
         .ok_or_else(|| LayerError::MissingWeight(name.into()))?;
-    let fits = k.ndim() == 4 && expected.iter().zip(k.shape()).all(|(e, g)| e.is_none_or(|e| e == *g));
+    let fits = k.ndim() == 4
+        && expected
+            .iter()
+            .zip(k.shape())
+            .all(|(e, g)| e.is_none_or(|e| e == *g));
     if !fits {
         // Report the free dimension as whatever the kernel has there (or 0).
         let got = k.shape().to_vec();
         let expected = (0..4)
             .map(|i| expected[i].unwrap_or_else(|| got.get(i).copied().unwrap_or(0)))
             .collect();
-        return Err(LayerError::WeightShape { weight: name.into(), got, expected });
+        return Err(LayerError::WeightShape {
+            weight: name.into(),
+            got,
+            expected,
+        });
     }
     Ok(k)
 }
@@ -375,7 +446,16 @@ pub fn conv2d_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, Layer
     if *groups == 0 {
         return Err(LayerError::Config("groups must be >= 1".into()));
     }
-    let kernel = check_kernel(layer, "kernel", [Some(kernel_size[0]), Some(kernel_size[1]), None, Some(*filters)])?;
+    let kernel = check_kernel(
+        layer,
+        "kernel",
+        [
+            Some(kernel_size[0]),
+            Some(kernel_size[1]),
+            None,
+            Some(*filters),
+        ],
+    )?;
     let mut y = conv2d(x, kernel, *strides, *dilation_rate, *padding, *groups)?;
     if *use_bias {
         add_bias(&mut y, weight(layer, "bias", &[*filters])?);
@@ -401,11 +481,19 @@ pub fn depthwise_conv2d_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f
     let kernel = check_kernel(
         layer,
         "depthwise_kernel",
-        [Some(kernel_size[0]), Some(kernel_size[1]), None, Some(*depth_multiplier)],
+        [
+            Some(kernel_size[0]),
+            Some(kernel_size[1]),
+            None,
+            Some(*depth_multiplier),
+        ],
     )?;
     let mut y = depthwise_conv2d(x, kernel, *strides, *dilation_rate, *padding)?;
     if *use_bias {
-        add_bias(&mut y, weight(layer, "bias", &[x.shape()[3] * depth_multiplier])?);
+        add_bias(
+            &mut y,
+            weight(layer, "bias", &[x.shape()[3] * depth_multiplier])?,
+        );
     }
     Ok(activation::apply(*activation, y))
 }
@@ -441,10 +529,18 @@ mod tests {
         assert_eq!(tf_same_padding(6, 4, 1, 1), (6, 1, 2));
         // in 1, k 1, s 3: out 1, total 0 (never negative).
         assert_eq!(tf_same_padding(1, 1, 3, 1), (1, 0, 0));
-        assert_eq!(plan_axis(Padding::Valid, 7, 3, 2, 1), Ok(AxisPlan { out: 3, before: 0, after: 0 }));
+        assert_eq!(
+            plan_axis(Padding::Valid, 7, 3, 2, 1),
+            Ok(AxisPlan {
+                out: 3,
+                before: 0,
+                after: 0
+            })
+        );
         assert_eq!(plan_axis(Padding::Valid, 7, 3, 1, 3).map(|p| p.out), Ok(1)); // span 7
         assert!(plan_axis(Padding::Valid, 6, 3, 1, 3).is_err()); // span 7 > 6
         assert!(plan_axis(Padding::Same, 6, 3, 0, 1).is_err());
+        assert!(plan_axis(Padding::Same, 6, 3, 1, usize::MAX / 2).is_err());
     }
 
     #[test]
@@ -481,7 +577,10 @@ mod tests {
         // out0 = 1*1 + 2*100 = 201, out1 = 1*10 + 2*1000 = 2010,
         // out2 = 3*1 + 4*100 = 403, out3 = 3*10 + 4*1000 = 4030.
         let x = arr(&[1, 1, 1, 4], vec![1.0, 2.0, 3.0, 4.0]);
-        let k = arr(&[1, 1, 2, 4], vec![1.0, 10.0, 1.0, 10.0, 100.0, 1000.0, 100.0, 1000.0]);
+        let k = arr(
+            &[1, 1, 2, 4],
+            vec![1.0, 10.0, 1.0, 10.0, 100.0, 1000.0, 100.0, 1000.0],
+        );
         let y = conv2d(&x, &k, [1, 1], [1, 1], Padding::Valid, 2).unwrap();
         assert_eq!(y.as_slice().unwrap(), &[201.0, 2010.0, 403.0, 4030.0]);
     }
@@ -502,21 +601,32 @@ mod tests {
         k.slice_mut(s![.., .., 0, 1]).fill(2.0);
         k.slice_mut(s![.., .., 1, 0]).fill(10.0);
         k.slice_mut(s![.., .., 1, 1]).fill(-1.0);
-        let y = depthwise_conv2d(&x.into_dyn(), &k.into_dyn(), [2, 2], [1, 1], Padding::Same).unwrap();
+        let y =
+            depthwise_conv2d(&x.into_dyn(), &k.into_dyn(), [2, 2], [1, 1], Padding::Same).unwrap();
         assert_eq!(y.shape(), &[1, 2, 2, 4]);
         let s = [8.0, 7.0, 13.0, 8.0];
         let n = [4.0, 2.0, 2.0, 1.0];
         for p in 0..4 {
             let px = y.slice(s![0, p / 2, p % 2, ..]);
-            assert_eq!(px.to_vec(), vec![s[p], 2.0 * s[p], 10.0 * n[p], -n[p]], "pixel {p}");
+            assert_eq!(
+                px.to_vec(),
+                vec![s[p], 2.0 * s[p], 10.0 * n[p], -n[p]],
+                "pixel {p}"
+            );
         }
     }
 
     fn conv_layer(kernel: ArrayD<f32>, bias: Option<Vec<f32>>, activation: Activation) -> Layer {
         let ks = kernel.shape().to_vec();
-        let mut weights = vec![Weight { name: "kernel".into(), value: kernel }];
+        let mut weights = vec![Weight {
+            name: "kernel".into(),
+            value: kernel,
+        }];
         if let Some(b) = &bias {
-            weights.push(Weight { name: "bias".into(), value: arr(&[b.len()], b.clone()) });
+            weights.push(Weight {
+                name: "bias".into(),
+                value: arr(&[b.len()], b.clone()),
+            });
         }
         Layer {
             name: "c".into(),
@@ -541,35 +651,59 @@ mod tests {
         let x = arr(&[1, 1, 1, 2], vec![1.0, 2.0]);
         let k = arr(&[1, 1, 2, 2], vec![1.0, -1.0, 1.0, -1.0]);
         let l = conv_layer(k.clone(), Some(vec![1.0, 1.0]), Activation::Relu);
-        assert_eq!(conv2d_layer(&l, &x).unwrap().as_slice().unwrap(), &[4.0, 0.0]);
+        assert_eq!(
+            conv2d_layer(&l, &x).unwrap().as_slice().unwrap(),
+            &[4.0, 0.0]
+        );
         // Channels not matching the kernel.
         let x3 = arr(&[1, 1, 1, 3], vec![1.0; 3]);
         let e = conv2d_layer(&l, &x3).unwrap_err().to_string();
         assert!(e.contains("has 3 channels"), "{e}");
         // Wrong rank.
-        let e = conv2d_layer(&l, &arr(&[1, 2], vec![1.0; 2])).unwrap_err().to_string();
+        let e = conv2d_layer(&l, &arr(&[1, 2], vec![1.0; 2]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("expected rank 4"), "{e}");
         // Bias of wrong shape.
         let mut bad = l.clone();
         bad.weights[1].value = arr(&[3], vec![0.0; 3]);
         let e = conv2d_layer(&bad, &x).unwrap_err().to_string();
-        assert!(e.contains("weight 'bias' has shape [3], expected [2]"), "{e}");
+        assert!(
+            e.contains("weight 'bias' has shape [3], expected [2]"),
+            "{e}"
+        );
         // Kernel not matching kernel_size.
         let mut bad = l.clone();
         bad.weights[0].value = arr(&[1, 2, 2, 2], vec![0.0; 8]);
-        assert!(matches!(conv2d_layer(&bad, &x), Err(LayerError::WeightShape { .. })));
+        assert!(matches!(
+            conv2d_layer(&bad, &x),
+            Err(LayerError::WeightShape { .. })
+        ));
         // Missing bias.
         let mut bad = l.clone();
         bad.weights.pop();
-        assert!(matches!(conv2d_layer(&bad, &x), Err(LayerError::MissingWeight(_))));
+        assert!(matches!(
+            conv2d_layer(&bad, &x),
+            Err(LayerError::MissingWeight(_))
+        ));
         // Input smaller than a VALID kernel.
         let big = conv_layer(arr(&[3, 3, 2, 1], vec![0.0; 18]), None, Activation::Linear);
-        assert!(matches!(conv2d_layer(&big, &x), Err(LayerError::InputShape { .. })));
+        assert!(matches!(
+            conv2d_layer(&big, &x),
+            Err(LayerError::InputShape { .. })
+        ));
     }
 
     /// Direct-definition Conv2D for the property tests: for each output element,
     /// sum over taps and channels of the group, skipping taps in the padding.
-    fn naive_conv(x: &Array4<f32>, k: &Array4<f32>, st: [usize; 2], dl: [usize; 2], pad: Padding, groups: usize) -> Array4<f32> {
+    fn naive_conv(
+        x: &Array4<f32>,
+        k: &Array4<f32>,
+        st: [usize; 2],
+        dl: [usize; 2],
+        pad: Padding,
+        groups: usize,
+    ) -> Array4<f32> {
         let (n, h, w, _c) = x.dim();
         let (kh, kw, cg, f) = k.dim();
         let py = plan_axis(pad, h, kh, st[0], dl[0]).unwrap();
@@ -586,7 +720,8 @@ mod tests {
                         continue;
                     }
                     for ci in 0..cg {
-                        acc += (x[[b, iy as usize, ix as usize, g * cg + ci]] * k[[ky, kx, ci, fo]]) as f64;
+                        acc += (x[[b, iy as usize, ix as usize, g * cg + ci]] * k[[ky, kx, ci, fo]])
+                            as f64;
                     }
                 }
             }
@@ -595,7 +730,13 @@ mod tests {
     }
 
     /// Direct-definition DepthwiseConv2D: output channel c*dm+m = sum over taps of x[.., c] * k[.., c, m].
-    fn naive_depthwise(x: &Array4<f32>, k: &Array4<f32>, st: [usize; 2], dl: [usize; 2], pad: Padding) -> Array4<f32> {
+    fn naive_depthwise(
+        x: &Array4<f32>,
+        k: &Array4<f32>,
+        st: [usize; 2],
+        dl: [usize; 2],
+        pad: Padding,
+    ) -> Array4<f32> {
         let (n, h, w, _c) = x.dim();
         let (kh, kw, c, dm) = k.dim();
         let py = plan_axis(pad, h, kh, st[0], dl[0]).unwrap();
@@ -634,9 +775,13 @@ mod tests {
 
     fn random(shape: (usize, usize, usize, usize), seed: u64) -> Array4<f32> {
         // A small LCG: deterministic per proptest case, values in [-1, 1).
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         Array::from_shape_simple_fn(shape, || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         })
     }

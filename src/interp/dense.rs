@@ -23,7 +23,11 @@ pub fn dense_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerE
         return Err(LayerError::Config("not a Dense".into()));
     };
     if x.ndim() < 2 {
-        return Err(input_error(0, x, "Dense needs rank >= 2 (batch, ..., features)"));
+        return Err(input_error(
+            0,
+            x,
+            "Dense needs rank >= 2 (batch, ..., features)",
+        ));
     }
     let features = x.shape()[x.ndim() - 1];
     let kernel = layer
@@ -40,7 +44,10 @@ pub fn dense_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerE
         return Err(input_error(
             0,
             x,
-            format!("has {features} features on its last axis but the kernel expects {}", kernel.shape()[0]),
+            format!(
+                "has {features} features on its last axis but the kernel expects {}",
+                kernel.shape()[0]
+            ),
         ));
     }
     let bias = if *use_bias {
@@ -88,13 +95,23 @@ mod tests {
 
     fn layer(kernel: ArrayD<f32>, bias: Option<Vec<f32>>, activation: Activation) -> Layer {
         let units = kernel.shape()[1];
-        let mut weights = vec![Weight { name: "kernel".into(), value: kernel }];
+        let mut weights = vec![Weight {
+            name: "kernel".into(),
+            value: kernel,
+        }];
         if let Some(b) = &bias {
-            weights.push(Weight { name: "bias".into(), value: arr(&[b.len()], b.clone()) });
+            weights.push(Weight {
+                name: "bias".into(),
+                value: arr(&[b.len()], b.clone()),
+            });
         }
         Layer {
             name: "fc".into(),
-            kind: LayerKind::Dense { units, use_bias: bias.is_some(), activation },
+            kind: LayerKind::Dense {
+                units,
+                use_bias: bias.is_some(),
+                activation,
+            },
             inbound: vec!["x".into()],
             weights,
         }
@@ -103,7 +120,11 @@ mod tests {
     #[test]
     fn dense_2d_with_bias_and_relu() {
         // x = [[1, 2]], kernel [[1, -1, 0], [2, 0, -1]] -> [5, -1, -2]; bias [0, 3, 1] -> [5, 2, -1]; relu -> [5, 2, 0].
-        let l = layer(arr(&[2, 3], vec![1.0, -1.0, 0.0, 2.0, 0.0, -1.0]), Some(vec![0.0, 3.0, 1.0]), Activation::Relu);
+        let l = layer(
+            arr(&[2, 3], vec![1.0, -1.0, 0.0, 2.0, 0.0, -1.0]),
+            Some(vec![0.0, 3.0, 1.0]),
+            Activation::Relu,
+        );
         let y = dense_layer(&l, &arr(&[1, 2], vec![1.0, 2.0])).unwrap();
         assert_eq!(y.shape(), &[1, 3]);
         assert_eq!(y.as_slice().unwrap(), &[5.0, 2.0, 0.0]);
@@ -121,11 +142,16 @@ mod tests {
     #[test]
     fn dense_errors() {
         let l = layer(arr(&[2, 1], vec![3.0, 4.0]), None, Activation::Linear);
-        let e = dense_layer(&l, &arr(&[1, 3], vec![0.0; 3])).unwrap_err().to_string();
+        let e = dense_layer(&l, &arr(&[1, 3], vec![0.0; 3]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("has 3 features"), "{e}");
         assert!(dense_layer(&l, &arr(&[3], vec![0.0; 3])).is_err());
         let mut bad = l.clone();
         bad.weights[0].value = arr(&[2, 2], vec![0.0; 4]); // units says 1
-        assert!(matches!(dense_layer(&bad, &arr(&[1, 2], vec![0.0; 2])), Err(LayerError::WeightShape { .. })));
+        assert!(matches!(
+            dense_layer(&bad, &arr(&[1, 2], vec![0.0; 2])),
+            Err(LayerError::WeightShape { .. })
+        ));
     }
 }

@@ -30,7 +30,11 @@ pub fn add(inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, LayerError> {
             return Err(input_error(
                 idx,
                 x,
-                format!("rank {} differs from input 0's rank {}", x.ndim(), first.ndim()),
+                format!(
+                    "rank {} differs from input 0's rank {}",
+                    x.ndim(),
+                    first.ndim()
+                ),
             ));
         }
         for (ax, (s, &d)) in shape.iter_mut().zip(x.shape()).enumerate() {
@@ -65,11 +69,19 @@ pub fn concatenate(inputs: &[&ArrayD<f32>], axis: i64) -> Result<ArrayD<f32>, La
         got: 0,
     })?;
     let a = resolve_axis(axis, first.ndim()).ok_or_else(|| {
-        input_error(0, first, format!("axis {axis} is out of range for rank {}", first.ndim()))
+        input_error(
+            0,
+            first,
+            format!("axis {axis} is out of range for rank {}", first.ndim()),
+        )
     })?;
     for (i, x) in inputs.iter().enumerate().skip(1) {
         let fits = x.ndim() == first.ndim()
-            && x.shape().iter().zip(first.shape()).enumerate().all(|(ax, (p, q))| ax == a || p == q);
+            && x.shape()
+                .iter()
+                .zip(first.shape())
+                .enumerate()
+                .all(|(ax, (p, q))| ax == a || p == q);
         if !fits {
             return Err(input_error(
                 i,
@@ -82,7 +94,8 @@ pub fn concatenate(inputs: &[&ArrayD<f32>], axis: i64) -> Result<ArrayD<f32>, La
         }
     }
     let views: Vec<ArrayViewD<f32>> = inputs.iter().map(|x| x.view()).collect();
-    ndarray::concatenate(Axis(a), &views).map_err(|e| input_error(0, first, format!("concatenate: {e}")))
+    ndarray::concatenate(Axis(a), &views)
+        .map_err(|e| input_error(0, first, format!("concatenate: {e}")))
 }
 
 #[cfg(test)]
@@ -99,7 +112,10 @@ mod tests {
         let b = arr(&[1, 2], vec![10.0, 20.0]);
         let c = arr(&[1, 1], vec![100.0]);
         // [1,2] + [10,20] + [100] broadcast = [111, 122].
-        assert_eq!(add(&[&a, &b, &c]).unwrap().as_slice().unwrap(), &[111.0, 122.0]);
+        assert_eq!(
+            add(&[&a, &b, &c]).unwrap().as_slice().unwrap(),
+            &[111.0, 122.0]
+        );
         let bad = arr(&[1, 3], vec![0.0; 3]);
         let e = add(&[&a, &bad]).unwrap_err().to_string();
         assert!(e.contains("input 1 has shape [1, 3]"), "{e}");

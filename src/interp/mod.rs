@@ -133,7 +133,9 @@ fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, Layer
                 LayerKind::DepthwiseConv2D { .. } => conv::depthwise_conv2d_layer(layer, x),
                 LayerKind::Dense { .. } => dense::dense_layer(layer, x),
                 LayerKind::ZeroPadding2D { padding } => reshape::zero_padding2d(x, *padding),
-                LayerKind::Activation { activation } => Ok(activation::apply(*activation, x.clone())),
+                LayerKind::Activation { activation } => {
+                    Ok(activation::apply(*activation, x.clone()))
+                }
                 LayerKind::ReLU {
                     max_value,
                     negative_slope,
@@ -205,7 +207,11 @@ pub(crate) fn input_error(index: usize, x: &ArrayD<f32>, message: impl Into<Stri
 /// Checks that input `index` has rank `rank`.
 pub(crate) fn expect_rank(index: usize, x: &ArrayD<f32>, rank: usize) -> Result<(), LayerError> {
     if x.ndim() != rank {
-        return Err(input_error(index, x, format!("expected rank {rank}, got rank {}", x.ndim())));
+        return Err(input_error(
+            index,
+            x,
+            format!("expected rank {rank}, got rank {}", x.ndim()),
+        ));
     }
     Ok(())
 }
@@ -302,7 +308,9 @@ pub fn run(
             }
         }
         if still.len() == before {
-            return Err(InterpError::Cycle(still.iter().map(|l| l.name.clone()).collect()));
+            return Err(InterpError::Cycle(
+                still.iter().map(|l| l.name.clone()).collect(),
+            ));
         }
         pending = still;
     }
@@ -386,11 +394,17 @@ mod tests {
         let mut l = dense("sum", "x", vec![1.0; 2], 2, 1);
         l.weights.clear();
         let e = run(&model(vec![l]), &[x()]).unwrap_err().to_string();
-        assert!(e.contains("layer 'sum' (Dense): missing weight 'kernel'"), "{e}");
+        assert!(
+            e.contains("layer 'sum' (Dense): missing weight 'kernel'"),
+            "{e}"
+        );
         // Unknown inbound and cycles.
-        let e = run(&model(vec![dense("sum", "nope", vec![1.0; 2], 2, 1)]), &[x()])
-            .unwrap_err()
-            .to_string();
+        let e = run(
+            &model(vec![dense("sum", "nope", vec![1.0; 2], 2, 1)]),
+            &[x()],
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("inbound 'nope'"), "{e}");
         let m = model(vec![
             dense("sum", "c", vec![1.0; 4], 2, 2),
@@ -400,7 +414,10 @@ mod tests {
         // Wrong input count to a single-input layer.
         let l = dense("d", "x", vec![1.0; 2], 2, 1);
         let e = run_layer(&l, &[&x(), &x()]).unwrap_err().to_string();
-        assert!(e.contains("layer 'd' (Dense): expected 1 input(s), got 2"), "{e}");
+        assert!(
+            e.contains("layer 'd' (Dense): expected 1 input(s), got 2"),
+            "{e}"
+        );
     }
 
     #[test]

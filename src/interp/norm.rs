@@ -31,7 +31,11 @@ pub fn batch_norm_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, L
         return Err(LayerError::Config("not a BatchNormalization".into()));
     };
     let a = resolve_axis(*axis, x.ndim()).ok_or_else(|| {
-        input_error(0, x, format!("axis {axis} is out of range for rank {}", x.ndim()))
+        input_error(
+            0,
+            x,
+            format!("axis {axis} is out of range for rank {}", x.ndim()),
+        )
     })?;
     let c = x.shape()[a];
     let vector = |name: &str| -> Result<Array1<f32>, LayerError> {
@@ -68,13 +72,21 @@ mod tests {
     use ndarray::IxDyn;
 
     fn w(name: &str, v: Vec<f32>) -> Weight {
-        Weight { name: name.into(), value: ArrayD::from_shape_vec(IxDyn(&[v.len()]), v).unwrap() }
+        Weight {
+            name: name.into(),
+            value: ArrayD::from_shape_vec(IxDyn(&[v.len()]), v).unwrap(),
+        }
     }
 
     fn bn(axis: i64, center: bool, scale: bool, weights: Vec<Weight>) -> Layer {
         Layer {
             name: "bn".into(),
-            kind: LayerKind::BatchNormalization { axis, epsilon: 1e-3, center, scale },
+            kind: LayerKind::BatchNormalization {
+                axis,
+                epsilon: 1e-3,
+                center,
+                scale,
+            },
             inbound: vec!["x".into()],
             weights,
         }
@@ -86,20 +98,32 @@ mod tests {
         let beta = [1.0f32, -1.0];
         let mean = [0.5f32, -2.0];
         let var = [4.0f32, 0.25];
-        let l = bn(-1, true, true, vec![
-            w("gamma", gamma.to_vec()),
-            w("beta", beta.to_vec()),
-            w("moving_mean", mean.to_vec()),
-            w("moving_variance", var.to_vec()),
-        ]);
-        let x = ArrayD::from_shape_fn(IxDyn(&[2, 3, 2]), |i| (i[0] * 6 + i[1] * 2 + i[2]) as f32 - 5.0);
+        let l = bn(
+            -1,
+            true,
+            true,
+            vec![
+                w("gamma", gamma.to_vec()),
+                w("beta", beta.to_vec()),
+                w("moving_mean", mean.to_vec()),
+                w("moving_variance", var.to_vec()),
+            ],
+        );
+        let x = ArrayD::from_shape_fn(IxDyn(&[2, 3, 2]), |i| {
+            (i[0] * 6 + i[1] * 2 + i[2]) as f32 - 5.0
+        });
         let y = batch_norm_layer(&l, &x).unwrap();
         for (i, (&xv, &yv)) in x.iter().zip(y.iter()).enumerate() {
             let c = i % 2;
             // The textbook formula, evaluated in f64.
-            let want = gamma[c] as f64 * (xv as f64 - mean[c] as f64) / (var[c] as f64 + 1e-3).sqrt() + beta[c] as f64;
+            let want = gamma[c] as f64 * (xv as f64 - mean[c] as f64)
+                / (var[c] as f64 + 1e-3).sqrt()
+                + beta[c] as f64;
             // Fused vs textbook order: a few f32 ULPs on values of magnitude <= ~15.
-            assert!((yv as f64 - want).abs() < 1e-5, "element {i}: {yv} vs {want}");
+            assert!(
+                (yv as f64 - want).abs() < 1e-5,
+                "element {i}: {yv} vs {want}"
+            );
         }
     }
 
@@ -107,7 +131,15 @@ mod tests {
     fn without_center_and_scale_on_axis_1() {
         // axis 1 of (1, 2, 2): channel = i[1]. mean [1, 0], var [1-eps, 4-eps] so sqrt(var+eps) = [1, 2].
         // x = [[3, 5], [4, 8]] -> channel 0: (3-1)/1, (5-1)/1 = [2, 4]; channel 1: 4/2, 8/2 = [2, 4].
-        let l = bn(1, false, false, vec![w("moving_mean", vec![1.0, 0.0]), w("moving_variance", vec![1.0 - 1e-3, 4.0 - 1e-3])]);
+        let l = bn(
+            1,
+            false,
+            false,
+            vec![
+                w("moving_mean", vec![1.0, 0.0]),
+                w("moving_variance", vec![1.0 - 1e-3, 4.0 - 1e-3]),
+            ],
+        );
         let x = ArrayD::from_shape_vec(IxDyn(&[1, 2, 2]), vec![3.0, 5.0, 4.0, 8.0]).unwrap();
         let y = batch_norm_layer(&l, &x).unwrap();
         for (a, b) in y.iter().zip([2.0, 4.0, 2.0, 4.0]) {
@@ -117,11 +149,27 @@ mod tests {
 
     #[test]
     fn errors() {
-        let l = bn(-1, true, true, vec![w("moving_mean", vec![0.0; 2]), w("moving_variance", vec![1.0; 2])]);
+        let l = bn(
+            -1,
+            true,
+            true,
+            vec![
+                w("moving_mean", vec![0.0; 2]),
+                w("moving_variance", vec![1.0; 2]),
+            ],
+        );
         let x = ArrayD::zeros(IxDyn(&[1, 2]));
-        assert!(matches!(batch_norm_layer(&l, &x), Err(LayerError::MissingWeight(n)) if n == "gamma"));
+        assert!(
+            matches!(batch_norm_layer(&l, &x), Err(LayerError::MissingWeight(n)) if n == "gamma")
+        );
         let x3 = ArrayD::zeros(IxDyn(&[1, 3]));
-        assert!(matches!(batch_norm_layer(&l, &x3), Err(LayerError::WeightShape { .. })));
-        assert!(matches!(batch_norm_layer(&bn(5, false, false, vec![]), &x), Err(LayerError::InputShape { .. })));
+        assert!(matches!(
+            batch_norm_layer(&l, &x3),
+            Err(LayerError::WeightShape { .. })
+        ));
+        assert!(matches!(
+            batch_norm_layer(&bn(5, false, false, vec![]), &x),
+            Err(LayerError::InputShape { .. })
+        ));
     }
 }

@@ -50,10 +50,14 @@ fn pool(
         for oy in 0..py.out {
             // Valid input rows of this window: [y0, y1).
             let y0 = (oy * strides[0]).saturating_sub(py.before);
-            let y1 = (oy * strides[0] + pool_size[0]).saturating_sub(py.before).min(h);
+            let y1 = (oy * strides[0] + pool_size[0])
+                .saturating_sub(py.before)
+                .min(h);
             for ox in 0..px.out {
                 let x0 = (ox * strides[1]).saturating_sub(px.before);
-                let x1 = (ox * strides[1] + pool_size[1]).saturating_sub(px.before).min(w);
+                let x1 = (ox * strides[1] + pool_size[1])
+                    .saturating_sub(px.before)
+                    .min(w);
                 let mut acc = out.slice_mut(ndarray::s![b, oy, ox, ..]);
                 for iy in y0..y1 {
                     for ix in x0..x1 {

@@ -15,7 +15,10 @@ use ndarray::{ArrayD, IxDyn, s};
 use super::{LayerError, expect_rank, input_error};
 
 /// The Keras `ZeroPadding2D` layer.
-pub fn zero_padding2d(x: &ArrayD<f32>, padding: [[usize; 2]; 2]) -> Result<ArrayD<f32>, LayerError> {
+pub fn zero_padding2d(
+    x: &ArrayD<f32>,
+    padding: [[usize; 2]; 2],
+) -> Result<ArrayD<f32>, LayerError> {
     expect_rank(0, x, 4)?;
     let (n, h, w, c) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
     let [[top, bottom], [left, right]] = padding;
@@ -28,7 +31,8 @@ pub fn zero_padding2d(x: &ArrayD<f32>, padding: [[usize; 2]; 2]) -> Result<Array
         .and_then(|v| v.checked_add(right))
         .ok_or_else(|| LayerError::Config(format!("padding {padding:?} is too large")))?;
     let mut y = ArrayD::zeros(IxDyn(&[n, oh, ow, c]));
-    y.slice_mut(s![.., top..top + h, left..left + w, ..]).assign(x);
+    y.slice_mut(s![.., top..top + h, left..left + w, ..])
+        .assign(x);
     Ok(y)
 }
 
@@ -72,9 +76,9 @@ pub fn reshape(x: &ArrayD<f32>, target_shape: &[i64]) -> Result<ArrayD<f32>, Lay
                     "target_shape {target_shape:?} has {d}; dimensions must be positive or a single -1"
                 ))
             })?;
-            known = known
-                .checked_mul(d)
-                .ok_or_else(|| LayerError::Config(format!("target_shape {target_shape:?} is too large")))?;
+            known = known.checked_mul(d).ok_or_else(|| {
+                LayerError::Config(format!("target_shape {target_shape:?} is too large"))
+            })?;
             dims.push(d);
         }
     }
@@ -113,7 +117,10 @@ mod tests {
         // [[0,0,0,0],[0,1,0,0]].
         let y = zero_padding2d(&iota(&[1, 1, 2, 1]), [[1, 0], [0, 2]]).unwrap();
         assert_eq!(y.shape(), &[1, 2, 4, 1]);
-        assert_eq!(y.as_slice().unwrap(), &[0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
+        assert_eq!(
+            y.as_slice().unwrap(),
+            &[0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+        );
         assert!(zero_padding2d(&iota(&[1, 2]), [[1, 1], [1, 1]]).is_err());
     }
 
@@ -127,7 +134,10 @@ mod tests {
         assert_eq!(y[[0, 5]], 5.0);
         // A non-standard-layout input still flattens in its logical order.
         let t = iota(&[1, 2, 2]).permuted_axes(IxDyn(&[0, 2, 1])); // [[0,2],[1,3]]
-        assert_eq!(flatten(&t).unwrap().as_slice().unwrap(), &[0.0, 2.0, 1.0, 3.0]);
+        assert_eq!(
+            flatten(&t).unwrap().as_slice().unwrap(),
+            &[0.0, 2.0, 1.0, 3.0]
+        );
         assert_eq!(flatten(&iota(&[3])).unwrap().shape(), &[3, 1]);
     }
 
