@@ -359,10 +359,83 @@ pub fn check_weight_shapes(kind: &LayerKind, shapes: &[&[usize]]) -> Result<(), 
     Ok(())
 }
 
+/// The order Keras gives `model.layers` (inputs included) when it rebuilds this
+/// model from its config. Both Keras 3 (`keras.src.ops.function.map_graph`) and
+/// tf-keras (`functional._map_graph_network`) compute it the same way: a
+/// depth-first walk from the outputs (in order, inbound tensors in argument
+/// order) numbers the layers; each layer's depth is the longest path from it to
+/// an output; layers are sorted by depth, deepest first, ties by walk number;
+/// inputs no output uses come last. Both `.h5` loaders assign the stored weights
+/// to `model.layers` **by position**, so `layer_names` must be in this order —
+/// the IR's own (topological) order is not enough: a model whose second
+/// branch is listed first loads its kernels into the wrong layers.
+/// Layers no output depends on are not part of a Keras model and are left out.
+pub fn keras_layer_order(model: &Model) -> Vec<&str> {
+    let inbound: std::collections::HashMap<&str, Vec<&str>> = model
+        .layers
+        .iter()
+        .map(|l| (l.name.as_str(), l.inbound.iter().map(String::as_str).collect()))
+        .collect();
+    let parents = |name: &str| inbound.get(name).cloned().unwrap_or_default();
+
+    // Depth-first walk: walk number per layer, and post-order (inputs -> outputs).
+    let mut index: Vec<&str> = Vec::new();
+    let mut post: Vec<&str> = Vec::new();
+    let mut finished: HashSet<&str> = HashSet::new();
+    let mut stack: Vec<(&str, usize)> = Vec::new();
+    for out in &model.outputs {
+        stack.push((out.as_str(), 0));
+        while let Some((node, next)) = stack.pop() {
+            if next == 0 {
+                if finished.contains(node) {
+                    continue;
+                }
+                if !index.contains(&node) {
+                    index.push(node);
+                }
+            }
+            let ps = parents(node);
+            if next < ps.len() {
+                stack.push((node, next + 1));
+                if !finished.contains(ps[next]) {
+                    stack.push((ps[next], 0));
+                }
+            } else if finished.insert(node) {
+                post.push(node);
+            }
+        }
+    }
+    // Depth: 0 at the outputs, parent depth = max(child depth + 1).
+    let mut depth: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for node in post.iter().rev() {
+        let d = *depth.entry(node).or_insert(0);
+        for p in parents(node) {
+            let e = depth.entry(p).or_insert(0);
+            *e = (*e).max(d + 1);
+        }
+    }
+    let mut order: Vec<&str> = post.clone();
+    let walk = |n: &str| index.iter().position(|x| *x == n).unwrap_or(usize::MAX);
+    order.sort_by(|a, b| depth[b].cmp(&depth[a]).then(walk(a).cmp(&walk(b))));
+    // Unused inputs: depth 0, walk number -1 (first among the depth-0 layers).
+    let unused: Vec<&str> = model
+        .inputs
+        .iter()
+        .map(|i| i.name.as_str())
+        .filter(|n| !finished.contains(n))
+        .collect();
+    if !unused.is_empty() {
+        let first_depth0 = order.iter().position(|n| depth[n] == 0).unwrap_or(order.len());
+        order.splice(first_depth0..first_depth0, unused);
+    }
+    order
+}
+
 /// Everything that would make Keras refuse (or mis-load) the IR model, all at
 /// once: empty/duplicate names, names with '/' (an HDF5 path separator, and
 /// refused by Keras 3), inbound names that are not an earlier layer or input,
-/// wrong input counts, weights that do not fit the class, non-finite floats.
+/// wrong input counts, weights that do not fit the class, non-finite floats,
+/// layers no output depends on.
 pub fn validate(model: &Model) -> Result<(), KerasError> {
     let mut problems = Vec::new();
     let mut known: HashSet<&str> = HashSet::new();
@@ -434,6 +507,18 @@ pub fn validate(model: &Model) -> Result<(), KerasError> {
     for out in &model.outputs {
         if !known.contains(out.as_str()) {
             problems.push(format!("output '{out}' is not a layer or input of the model"));
+        }
+    }
+    if problems.is_empty() {
+        let used: HashSet<&str> = keras_layer_order(model).into_iter().collect();
+        for layer in &model.layers {
+            if !used.contains(layer.name.as_str()) {
+                problems.push(format!(
+                    "layer '{}' ({}): no output depends on it, so Keras would drop it",
+                    layer.name,
+                    layer.kind.class_name()
+                ));
+            }
         }
     }
     if problems.is_empty() {
@@ -1437,6 +1522,34 @@ mod tests {
         for needle in ["'drop' (Dropout)", "'cf' (Conv2D): data_format", "activation 'gelu'", "'shared'"] {
             assert!(text.contains(needle), "{needle} missing from: {text}");
         }
+    }
+
+    /// Expected orders are `[l.name for l in model.layers]` printed by Keras 3.15.1
+    /// after loading thaw's file of the same model (load_check.py checks tf-keras
+    /// 2.21 gives the same order); the IR orders differ from them.
+    #[test]
+    fn layer_order_is_the_one_keras_rebuilds() {
+        assert_eq!(
+            keras_layer_order(&two_in_two_out_model()),
+            ["b", "a", "cb", "ca", "sum", "both", "pool", "flat", "logits"]
+        );
+        assert_eq!(
+            keras_layer_order(&every_layer_model()),
+            [
+                "image", "zp", "c1", "c2", "bn", "dw", "bn_nocenter", "relu6", "mp", "ap", "add",
+                "leaky", "cat", "sig", "ap_valid", "mp_valid", "gap_keep", "gap", "act_relu",
+                "flat", "rs", "act_tanh", "d1", "d2", "act_lin", "softmax", "bn_noscale", "act_sm"
+            ]
+        );
+        // An input no output uses comes first among the depth-0 layers.
+        let mut m = small_cnn_model();
+        m.inputs.push(Input { name: "unused".into(), shape: vec![Some(1)], dtype: DType::F32 });
+        assert_eq!(keras_layer_order(&m), ["x", "conv", "flat", "unused", "out"]);
+        // A layer no output depends on is refused by validate.
+        m.layers.push(m.layers[1].clone());
+        m.layers[3].name = "dead".into();
+        let err = validate(&m).unwrap_err().to_string();
+        assert!(err.contains("'dead' (Flatten): no output depends on it"), "{err}");
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //!
 //! ```text
 //! /                          attrs: backend = "tensorflow", keras_version, model_config (JSON)
-//! /model_weights             attrs: backend, keras_version, layer_names = [every layer, inputs too]
+//! /model_weights             attrs: backend, keras_version, layer_names = [every layer, inputs too,
+//!                            in Keras's `model.layers` order: see `config::keras_layer_order`]
 //! /model_weights/<layer>     attrs: weight_names = ["<layer>/kernel:0", "<layer>/bias:0"] (may be empty)
 //! /model_weights/<layer>/<layer>/kernel:0   float32 dataset, Keras layout (HWIO, (in, out), …)
 //! ```
@@ -39,7 +40,9 @@ use hdf5::types::{FixedAscii, FixedUnicode, TypeDescriptor, VarLenAscii, VarLenU
 use hdf5::{Attribute, Group, H5Type, Location};
 use ndarray::{ArrayD, IxDyn};
 
-use super::config::{check_weight_shapes, model_config, model_from_config, validate, weight_names};
+use super::config::{
+    check_weight_shapes, keras_layer_order, model_config, model_from_config, validate, weight_names,
+};
 use super::error::KerasError;
 use super::ir::{Model, Weight};
 
@@ -106,13 +109,8 @@ fn write_hdf5(path: &Path, model: &Model) -> H5Result<()> {
         .doing(|| "creating group model_weights".into())?;
     write_str_attr(&mw, "backend", BACKEND)?;
     write_str_attr(&mw, "keras_version", KERAS_VERSION)?;
-    let layer_names: Vec<&str> = model
-        .inputs
-        .iter()
-        .map(|i| i.name.as_str())
-        .chain(model.layers.iter().map(|l| l.name.as_str()))
-        .collect();
-    write_str_list_attr(&mw, "layer_names", &layer_names)?;
+    // Both loaders assign weights by position in this list: Keras's own order.
+    write_str_list_attr(&mw, "layer_names", &keras_layer_order(model))?;
 
     for input in &model.inputs {
         let g = mw
@@ -445,6 +443,24 @@ mod tests {
         let text = err.to_string();
         assert!(matches!(err, KerasError::Weights { .. }), "{text}");
         assert!(text.contains("layer 'out'") && text.contains("bias"), "{text}");
+    }
+
+    /// Writes the test models for the real-Keras check
+    /// (`src/keras/testdata/load_check.py`, which runs this test itself when
+    /// given no files) into `$THAW_KERAS_CHECK_DIR`, default
+    /// `<tmp>/thaw-keras-check`, and checks each reads back unchanged.
+    #[test]
+    fn write_models_for_load_check() {
+        let dir = std::env::var_os("THAW_KERAS_CHECK_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::env::temp_dir().join("thaw-keras-check"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for m in [every_layer_model(), two_in_two_out_model(), small_cnn_model()] {
+            let path = dir.join(format!("{}.h5", m.name));
+            write(&path, &m).unwrap();
+            assert_eq!(read(&path).unwrap(), m);
+            println!("wrote {}", path.display());
+        }
     }
 
     /// Keras files store strings in several ways; all must read the same.
