@@ -10,3 +10,4 @@ pub mod interp;
 pub mod keras;
 pub mod oracle;
 pub mod report;
+pub mod verify;

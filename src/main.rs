@@ -1,1 +1,291 @@
-fn main() {}
+//! The `thaw` command line.
+//!
+//! Exit codes (also in the README):
+//! - 0: equivalent — every layer within tolerance (or: converted, inspected);
+//! - 1: diverged — at least one layer out of tolerance;
+//! - 2: bad input or usage — unreadable/invalid graph, bad flag, unknown shape;
+//! - 3: unsupported ops — the graph holds nodes thaw cannot convert (all listed);
+//! - 4: internal failure — thaw failed on a graph it accepted (please report).
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use thaw::compare::Tolerance;
+use thaw::convert::ConvertOptions;
+use thaw::report::Verdict;
+use thaw::verify::{self, VerifyError, VerifyOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "thaw",
+    version,
+    about = "Turn a TensorFlow frozen graph into a Keras model, and prove they compute the same thing"
+)]
+struct Cli {
+    /// Log what conversion rules match and refuse (debug level).
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Convert, run both sides on seeded inputs, and compare every layer.
+    Verify(VerifyArgs),
+    /// Convert a frozen graph into a Keras .h5 model.
+    Convert {
+        #[command(flatten)]
+        graph: GraphArgs,
+        /// Where to write the Keras model.
+        #[arg(short, long, value_name = "FILE.h5")]
+        output: PathBuf,
+    },
+    /// Show inputs, outputs, op histogram, and which nodes map to which Keras layer.
+    Inspect {
+        #[command(flatten)]
+        graph: GraphArgs,
+    },
+}
+
+#[derive(Args)]
+struct GraphArgs {
+    /// The frozen graph (.pb binary, or .pbtxt text format).
+    #[arg(value_name = "MODEL.pb")]
+    model: PathBuf,
+    /// Shape of an input, batch included: NAME:D1,D2,... (repeatable).
+    #[arg(long = "input", value_name = "NAME:D1,D2,..", value_parser = parse_input)]
+    inputs: Vec<(String, Vec<usize>)>,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    #[command(flatten)]
+    graph: GraphArgs,
+    /// Number of random input samples (the batch size of the run).
+    #[arg(long, default_value_t = 4)]
+    samples: usize,
+    /// Seed of the random inputs.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Range of the uniform random inputs: LO,HI.
+    #[arg(long, value_name = "LO,HI", default_value = "-1,1", value_parser = parse_range)]
+    input_range: [f32; 2],
+    /// Absolute tolerance: pass when |keras - graph| <= atol + rtol * |graph|.
+    #[arg(long, default_value_t = Tolerance::default().atol)]
+    atol: f32,
+    /// Relative tolerance (see --atol).
+    #[arg(long, default_value_t = Tolerance::default().rtol)]
+    rtol: f32,
+    /// Output folder for report.json and the Keras model [default: reports/<stem>/].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+fn parse_input(s: &str) -> Result<(String, Vec<usize>), String> {
+    let (name, dims) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("'{s}' is not NAME:D1,D2,..."))?;
+    let dims = dims
+        .split(',')
+        .map(|d| {
+            d.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("'{d}' in '{s}' is not a dimension (a non-negative integer)"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if name.is_empty() || dims.is_empty() || dims.contains(&0) {
+        return Err(format!(
+            "'{s}' is not NAME:D1,D2,... with positive dimensions"
+        ));
+    }
+    Ok((name.to_string(), dims))
+}
+
+fn parse_range(s: &str) -> Result<[f32; 2], String> {
+    let (lo, hi) = s
+        .split_once(',')
+        .ok_or_else(|| format!("'{s}' is not LO,HI"))?;
+    let p = |v: &str| {
+        v.trim()
+            .parse::<f32>()
+            .map_err(|_| format!("'{v}' is not a number"))
+    };
+    let (lo, hi) = (p(lo)?, p(hi)?);
+    if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+        return Err(format!("'{s}' is not a finite range with LO <= HI"));
+    }
+    Ok([lo, hi])
+}
+
+impl GraphArgs {
+    fn convert_options(&self) -> ConvertOptions {
+        ConvertOptions {
+            input_shapes: self.inputs.iter().cloned().collect::<HashMap<_, _>>(),
+            model_name: None,
+        }
+    }
+}
+
+/// An error with the exit code it maps to.
+struct Failure(u8, anyhow::Error);
+
+fn classify(e: VerifyError) -> Failure {
+    let code = if e.is_user_error() { 2 } else { 4 };
+    Failure(code, anyhow::Error::new(e))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    env_logger::Builder::new()
+        .filter_level(if cli.verbose {
+            log::LevelFilter::Debug
+        } else {
+            log::LevelFilter::Warn
+        })
+        .filter_module("tract_core", log::LevelFilter::Warn)
+        .filter_module("tract_hir", log::LevelFilter::Warn)
+        .format_timestamp(None)
+        .init();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(Failure(code, e)) => {
+            eprintln!("thaw: error: {e:#}");
+            if code == 4 {
+                eprintln!(
+                    "thaw: this is a failure of thaw on a graph it accepted; please report it"
+                );
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8, Failure> {
+    match cli.cmd {
+        Cmd::Verify(a) => {
+            let stem = a
+                .graph
+                .model
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("model")
+                .to_string();
+            let opts = VerifyOptions {
+                model: a.graph.model.clone(),
+                out_dir: a
+                    .out
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("reports").join(&stem)),
+                convert: a.graph.convert_options(),
+                samples: a.samples,
+                seed: a.seed,
+                input_range: a.input_range,
+                tolerance: Tolerance {
+                    atol: a.atol,
+                    rtol: a.rtol,
+                },
+            };
+            let report = verify::verify(&opts).map_err(classify)?;
+            print!("{}", report.to_table());
+            println!("report: {}", opts.out_dir.join("report.json").display());
+            if let Some(k) = &report.keras_file {
+                println!("keras model: {k}");
+            }
+            Ok(match report.verdict {
+                Verdict::Pass => 0,
+                Verdict::Fail => 1,
+                Verdict::Unsupported => 3,
+            })
+        }
+        Cmd::Convert { graph, output } => {
+            let (_, conv) = verify::load_and_convert(&graph.model, &graph.convert_options())
+                .map_err(classify)?;
+            if !conv.unsupported.is_empty() {
+                eprintln!(
+                    "{}: {} node(s) cannot be converted:",
+                    graph.model.display(),
+                    conv.unsupported.len()
+                );
+                for u in &conv.unsupported {
+                    eprintln!("  {} ({}): {}", u.node, u.op, u.reason);
+                }
+                eprintln!("nothing was written");
+                return Ok(3);
+            }
+            thaw::keras::h5::write(&output, &conv.model)
+                .with_context(|| format!("writing {}", output.display()))
+                .map_err(|e| Failure(4, e))?;
+            println!(
+                "{}: {} layers written to {}",
+                graph.model.display(),
+                conv.model.layers.len(),
+                output.display()
+            );
+            Ok(0)
+        }
+        Cmd::Inspect { graph } => inspect(&graph),
+    }
+}
+
+fn inspect(args: &GraphArgs) -> Result<u8, Failure> {
+    let (graph, conv) =
+        verify::load_and_convert(&args.model, &args.convert_options()).map_err(classify)?;
+    println!("{}", args.model.display());
+    println!("inputs:");
+    for i in &conv.model.inputs {
+        let dims: Vec<String> = std::iter::once("batch".to_string())
+            .chain(
+                i.shape
+                    .iter()
+                    .map(|d| d.map_or("?".into(), |d| d.to_string())),
+            )
+            .collect();
+        println!(
+            "  {} [{}] {}",
+            i.name,
+            dims.join(", "),
+            i.dtype.keras_name()
+        );
+    }
+    println!("outputs:");
+    for s in graph.sinks() {
+        let real = graph.resolve(&s);
+        let layer = conv
+            .tensors
+            .iter()
+            .find(|t| t.tensor == real)
+            .map(|t| t.layer.as_str())
+            .unwrap_or("-");
+        println!("  {s} (= {real}, Keras layer {layer})");
+    }
+    let mut hist: BTreeMap<&str, usize> = BTreeMap::new();
+    for n in graph.nodes() {
+        *hist.entry(n.op.as_str()).or_default() += 1;
+    }
+    println!("ops ({} nodes):", graph.nodes().len());
+    for (op, n) in &hist {
+        println!("  {op:<24} {n}");
+    }
+    println!("keras layers ({}):", conv.model.layers.len());
+    for t in conv.tensors.iter().filter(|t| t.class_name != "InputLayer") {
+        println!(
+            "  {:<28} {:<24} <- {}",
+            t.layer,
+            t.class_name,
+            t.nodes.join(", ")
+        );
+    }
+    if conv.unsupported.is_empty() {
+        println!("unsupported ops: none");
+        Ok(0)
+    } else {
+        println!("unsupported ops ({}):", conv.unsupported.len());
+        for u in &conv.unsupported {
+            println!("  {} ({}): {}", u.node, u.op, u.reason);
+        }
+        Ok(3)
+    }
+}

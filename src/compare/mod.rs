@@ -20,7 +20,10 @@ pub struct Tolerance {
 
 impl Default for Tolerance {
     fn default() -> Self {
-        Tolerance { atol: 1e-4, rtol: 1e-3 }
+        Tolerance {
+            atol: 1e-4,
+            rtol: 1e-3,
+        }
     }
 }
 
@@ -41,7 +44,11 @@ pub struct Metrics {
 
 /// Compares `keras` against the reference `graph`. Shapes must be equal; the
 /// error says how they differ.
-pub fn compare(keras: &ArrayD<f32>, graph: &ArrayD<f32>, tol: Tolerance) -> Result<Metrics, String> {
+pub fn compare(
+    keras: &ArrayD<f32>,
+    graph: &ArrayD<f32>,
+    tol: Tolerance,
+) -> Result<Metrics, String> {
     if keras.shape() != graph.shape() {
         return Err(format!(
             "shape mismatch: Keras side {:?}, graph {:?}",
@@ -85,7 +92,11 @@ pub fn compare(keras: &ArrayD<f32>, graph: &ArrayD<f32>, tol: Tolerance) -> Resu
     Ok(Metrics {
         max_abs,
         max_rel,
-        mean_abs: if n == 0 { 0.0 } else { (sum_abs / n as f64) as f32 },
+        mean_abs: if n == 0 {
+            0.0
+        } else {
+            (sum_abs / n as f64) as f32
+        },
         cosine,
         elements: n,
         out_of_tolerance: bad,
@@ -99,7 +110,12 @@ mod tests {
     use ndarray::arr1;
 
     fn c(k: &[f32], g: &[f32]) -> Metrics {
-        compare(&arr1(k).into_dyn(), &arr1(g).into_dyn(), Tolerance::default()).unwrap()
+        compare(
+            &arr1(k).into_dyn(),
+            &arr1(g).into_dyn(),
+            Tolerance::default(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -129,7 +145,11 @@ mod tests {
 
     #[test]
     fn shape_mismatch_is_reported() {
-        let e = compare(&arr1(&[1.0f32]).into_dyn(), &arr1(&[1.0f32, 2.0]).into_dyn(), Tolerance::default());
+        let e = compare(
+            &arr1(&[1.0f32]).into_dyn(),
+            &arr1(&[1.0f32, 2.0]).into_dyn(),
+            Tolerance::default(),
+        );
         assert!(e.unwrap_err().contains("shape mismatch"));
     }
 }

@@ -32,7 +32,12 @@ fn f32_at(graph: &Graph, t: &TensorId, depth: usize) -> Option<ArrayD<f32>> {
         return None;
     }
     let node = graph.node(&t.node)?;
-    let input = |k: usize| graph.input(node, k).ok().and_then(|i| f32_at(graph, &i, depth + 1));
+    let input = |k: usize| {
+        graph
+            .input(node, k)
+            .ok()
+            .and_then(|i| f32_at(graph, &i, depth + 1))
+    };
     let binary = |f: fn(&ArrayD<f32>, &ArrayD<f32>) -> Option<ArrayD<f32>>| {
         let (a, b) = (input(0)?, input(1)?);
         f(&a, &b)
@@ -42,7 +47,12 @@ fn f32_at(graph: &Graph, t: &TensorId, depth: usize) -> Option<ArrayD<f32>> {
         "Cast" => input(0),
         "Reshape" => {
             let x = input(0)?;
-            let target = ints_at(graph, &graph.input(node, 1).ok()?, &HashMap::new(), depth + 1)?;
+            let target = ints_at(
+                graph,
+                &graph.input(node, 1).ok()?,
+                &HashMap::new(),
+                depth + 1,
+            )?;
             reshape(x, &target)
         }
         "Squeeze" => {
@@ -54,7 +64,9 @@ fn f32_at(graph: &Graph, t: &TensorId, depth: usize) -> Option<ArrayD<f32>> {
                 .iter()
                 .enumerate()
                 .filter(|&(i, &d)| {
-                    let listed = dims.iter().any(|&a| (if a < 0 { a + rank } else { a }) == i as i64);
+                    let listed = dims
+                        .iter()
+                        .any(|&a| (if a < 0 { a + rank } else { a }) == i as i64);
                     !(d == 1 && (dims.is_empty() || listed))
                 })
                 .map(|(_, &d)| d)
@@ -63,10 +75,18 @@ fn f32_at(graph: &Graph, t: &TensorId, depth: usize) -> Option<ArrayD<f32>> {
         }
         "ExpandDims" => {
             let x = input(0)?;
-            let axis = *ints_at(graph, &graph.input(node, 1).ok()?, &HashMap::new(), depth + 1)?.first()?;
+            let axis = *ints_at(
+                graph,
+                &graph.input(node, 1).ok()?,
+                &HashMap::new(),
+                depth + 1,
+            )?
+            .first()?;
             let rank = x.ndim() as i64 + 1;
             let axis = if axis < 0 { axis + rank } else { axis };
-            (0..rank).contains(&axis).then(|| x.insert_axis(Axis(axis as usize)))
+            (0..rank)
+                .contains(&axis)
+                .then(|| x.insert_axis(Axis(axis as usize)))
         }
         "Neg" => input(0).map(|x| -x),
         "Rsqrt" => input(0).map(|x| x.mapv(|v| 1.0 / v.sqrt())),
@@ -82,7 +102,11 @@ fn f32_at(graph: &Graph, t: &TensorId, depth: usize) -> Option<ArrayD<f32>> {
 
 fn broadcast(a: &ArrayD<f32>, b: &ArrayD<f32>, f: fn(f32, f32) -> f32) -> Option<ArrayD<f32>> {
     let rank = a.ndim().max(b.ndim());
-    let pad = |s: &[usize]| -> Vec<usize> { std::iter::repeat_n(1, rank - s.len()).chain(s.iter().copied()).collect() };
+    let pad = |s: &[usize]| -> Vec<usize> {
+        std::iter::repeat_n(1, rank - s.len())
+            .chain(s.iter().copied())
+            .collect()
+    };
     let (sa, sb) = (pad(a.shape()), pad(b.shape()));
     let mut out = Vec::with_capacity(rank);
     for (&x, &y) in sa.iter().zip(&sb) {
@@ -111,21 +135,38 @@ fn reshape(x: ArrayD<f32>, target: &[i64]) -> Option<ArrayD<f32>> {
             _ => return None,
         });
     }
-    x.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&dims)).ok()
+    x.as_standard_layout()
+        .into_owned()
+        .into_shape_with_order(IxDyn(&dims))
+        .ok()
 }
 
 /// Folds an integer tensor (flattened), with the batch size as [`BATCH`].
-pub fn fold_ints(graph: &Graph, t: &TensorId, shapes: &HashMap<TensorId, Shape>) -> Option<Vec<i64>> {
+pub fn fold_ints(
+    graph: &Graph,
+    t: &TensorId,
+    shapes: &HashMap<TensorId, Shape>,
+) -> Option<Vec<i64>> {
     ints_at(graph, t, shapes, 0)
 }
 
-fn ints_at(graph: &Graph, t: &TensorId, shapes: &HashMap<TensorId, Shape>, depth: usize) -> Option<Vec<i64>> {
+fn ints_at(
+    graph: &Graph,
+    t: &TensorId,
+    shapes: &HashMap<TensorId, Shape>,
+    depth: usize,
+) -> Option<Vec<i64>> {
     if depth > MAX_DEPTH {
         return None;
     }
     let t = graph.resolve(t);
     let node = graph.node(&t.node)?;
-    let input = |k: usize| graph.input(node, k).ok().and_then(|i| ints_at(graph, &i, shapes, depth + 1));
+    let input = |k: usize| {
+        graph
+            .input(node, k)
+            .ok()
+            .and_then(|i| ints_at(graph, &i, shapes, depth + 1))
+    };
     match node.op.as_str() {
         "Const" => {
             let v: Tensor = node.attr_tensor("value").ok()?;
@@ -147,7 +188,9 @@ fn ints_at(graph: &Graph, t: &TensorId, shapes: &HashMap<TensorId, Shape>, depth
         }
         "Pack" => {
             let n = node.data_inputs().len();
-            (0..n).map(|k| input(k).filter(|v| v.len() == 1).map(|v| v[0])).collect()
+            (0..n)
+                .map(|k| input(k).filter(|v| v.len() == 1).map(|v| v[0]))
+                .collect()
         }
         "ConcatV2" => {
             let n = node.data_inputs().len();
@@ -218,7 +261,10 @@ node { name: "p" op: "Pack" input: "ss" input: "n" }
         );
         let mut shapes = HashMap::new();
         shapes.insert(TensorId::new("x", 0), vec![None, Some(4), Some(4), Some(3)]);
-        assert_eq!(fold_ints(&g, &TensorId::new("p", 0), &shapes), Some(vec![BATCH, 48]));
+        assert_eq!(
+            fold_ints(&g, &TensorId::new("p", 0), &shapes),
+            Some(vec![BATCH, 48])
+        );
         // Without a known shape for x, nothing is invented.
         assert_eq!(fold_ints(&g, &TensorId::new("p", 0), &HashMap::new()), None);
     }

@@ -44,19 +44,34 @@ pub(super) fn tail(ctx: &Ctx, anchor: &NodeDef, mut out: TensorId, channels: usi
         && matches!(next.op.as_str(), "BiasAdd" | "Add" | "AddV2")
     {
         let data_fmt_ok = next.attr_str("data_format").map_or(true, |f| f == "NHWC");
-        let (x_pos, b_pos) = if ctx.graph.input(next, 0).ok().as_ref() == Some(&out) { (0, 1) } else { (1, 0) };
-        if data_fmt_ok && (next.op != "BiasAdd" || x_pos == 0) && ctx.graph.input(next, x_pos).ok().as_ref() == Some(&out) {
+        let (x_pos, b_pos) = if ctx.graph.input(next, 0).ok().as_ref() == Some(&out) {
+            (0, 1)
+        } else {
+            (1, 0)
+        };
+        if data_fmt_ok
+            && (next.op != "BiasAdd" || x_pos == 0)
+            && ctx.graph.input(next, x_pos).ok().as_ref() == Some(&out)
+        {
             match ctx.const_f32(next, b_pos) {
                 Ok(b) if b.len() == channels && b.shape().iter().rev().skip(1).all(|&d| d == 1) => {
-                    t.bias = Some(b.into_shape_with_order(channels).map(|b| b.into_dyn()).unwrap_or_else(|e| {
-                        // Unreachable: the length was just checked.
-                        log::debug!("bias reshape: {e}");
-                        ArrayD::zeros(ndarray::IxDyn(&[channels]))
-                    }));
+                    t.bias = Some(
+                        b.into_shape_with_order(channels)
+                            .map(|b| b.into_dyn())
+                            .unwrap_or_else(|e| {
+                                // Unreachable: the length was just checked.
+                                log::debug!("bias reshape: {e}");
+                                ArrayD::zeros(ndarray::IxDyn(&[channels]))
+                            }),
+                    );
                     out = TensorId::new(next.name.clone(), 0);
                     t.nodes.push(next.name.clone());
                 }
-                Ok(b) => log::debug!("{}: not a bias of {channels} channels (shape {:?})", next.name, b.shape()),
+                Ok(b) => log::debug!(
+                    "{}: not a bias of {channels} channels (shape {:?})",
+                    next.name,
+                    b.shape()
+                ),
                 Err(why) => log::debug!("{}: not a bias: {why}", next.name),
             }
         }
@@ -101,7 +116,11 @@ fn spatial(node: &NodeDef, attr: &str) -> Result<[usize; 2], String> {
 }
 
 pub(super) fn padding(node: &NodeDef) -> Result<Padding, String> {
-    match node.attr_str("padding").map_err(|e| e.to_string())?.as_str() {
+    match node
+        .attr_str("padding")
+        .map_err(|e| e.to_string())?
+        .as_str()
+    {
         "SAME" => Ok(Padding::Same),
         "VALID" => Ok(Padding::Valid),
         other => Err(format!("padding {other} is not supported")),
@@ -117,7 +136,13 @@ struct Linear {
 
 /// Builds the Keras conv layer for a TF conv node, given where its output
 /// really is (after BatchToSpaceND for the dilated form) and the dilation.
-fn conv_layer(ctx: &Ctx, node: &NodeDef, x: &TensorId, out: TensorId, dilation: Option<([usize; 2], Padding)>) -> Result<Linear, String> {
+fn conv_layer(
+    ctx: &Ctx,
+    node: &NodeDef,
+    x: &TensorId,
+    out: TensorId,
+    dilation: Option<([usize; 2], Padding)>,
+) -> Result<Linear, String> {
     nhwc(node)?;
     let kernel = ctx.const_f32(node, 1)?;
     let &[kh, kw, ci, co] = kernel.shape() else {
@@ -137,7 +162,9 @@ fn conv_layer(ctx: &Ctx, node: &NodeDef, x: &TensorId, out: TensorId, dilation: 
     let use_bias = t.bias.is_some();
     let (kind, kname) = if depthwise {
         if ci != in_ch {
-            return Err(format!("depthwise kernel expects {ci} channels, the input has {in_ch}"));
+            return Err(format!(
+                "depthwise kernel expects {ci} channels, the input has {in_ch}"
+            ));
         }
         (
             LayerKind::DepthwiseConv2D {
@@ -153,7 +180,9 @@ fn conv_layer(ctx: &Ctx, node: &NodeDef, x: &TensorId, out: TensorId, dilation: 
         )
     } else {
         if ci == 0 || in_ch % ci != 0 || co % (in_ch / ci) != 0 {
-            return Err(format!("kernel input depth {ci} does not divide the input's {in_ch} channels"));
+            return Err(format!(
+                "kernel input depth {ci} does not divide the input's {in_ch} channels"
+            ));
         }
         (
             LayerKind::Conv2D {
@@ -261,7 +290,9 @@ pub fn zero_padding(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     }
     let p = ctx.const_ints(node, 1)?;
     if p.len() != 8 || p[0] != 0 || p[1] != 0 || p[6] != 0 || p[7] != 0 {
-        return Err(format!("paddings {p:?} pad more than H and W of an NHWC tensor"));
+        return Err(format!(
+            "paddings {p:?} pad more than H and W of an NHWC tensor"
+        ));
     }
     if p.iter().any(|&v| v < 0) {
         return Err(format!("negative paddings {p:?}"));

@@ -2,7 +2,9 @@
 //! a Keras layer's output and their shapes, constants) and the main loop that
 //! applies rules and records the layer → tensor map.
 
-use super::{Conversion, ConvertError, ConvertOptions, LayerTensor, Unsupported, consts, rules, shape};
+use super::{
+    Conversion, ConvertError, ConvertOptions, LayerTensor, Unsupported, consts, rules, shape,
+};
 use crate::graph::pb::NodeDef;
 use crate::graph::{Graph, NodeExt, TensorId, is_pass_through};
 use crate::keras::{DType, Input, Layer, LayerKind, Model, Weight};
@@ -59,7 +61,10 @@ pub struct Ctx<'g> {
 }
 
 /// Placeholders as Keras inputs, with shapes from the graph or the options.
-pub(super) fn input_specs(graph: &Graph, opts: &ConvertOptions) -> Result<Vec<Input>, ConvertError> {
+pub(super) fn input_specs(
+    graph: &Graph,
+    opts: &ConvertOptions,
+) -> Result<Vec<Input>, ConvertError> {
     let placeholders = graph.placeholders();
     if placeholders.is_empty() {
         return Err(ConvertError::NoInputs);
@@ -69,7 +74,10 @@ pub(super) fn input_specs(graph: &Graph, opts: &ConvertOptions) -> Result<Vec<In
             let known: Vec<_> = placeholders.iter().map(|p| p.name.as_str()).collect();
             return Err(ConvertError::Input {
                 input: name.clone(),
-                msg: format!("no such Placeholder in the graph (inputs: {})", known.join(", ")),
+                msg: format!(
+                    "no such Placeholder in the graph (inputs: {})",
+                    known.join(", ")
+                ),
             });
         }
     }
@@ -124,7 +132,9 @@ fn root_scope(graph: &Graph) -> Option<String> {
         if matches!(n.op.as_str(), "Const" | "Placeholder" | "NoOp") {
             continue;
         }
-        let Some((first, _)) = n.name.split_once('/') else { continue };
+        let Some((first, _)) = n.name.split_once('/') else {
+            continue;
+        };
         match root {
             None => root = Some(first),
             Some(r) if r == first => {}
@@ -136,7 +146,13 @@ fn root_scope(graph: &Graph) -> Option<String> {
 
 fn strip_numeric_suffix(s: &str) -> &str {
     match s.rsplit_once('_') {
-        Some((head, digits)) if !head.is_empty() && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => head,
+        Some((head, digits))
+            if !head.is_empty()
+                && !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            head
+        }
         _ => s,
     }
 }
@@ -150,7 +166,9 @@ impl<'g> Ctx<'g> {
         }
         let outputs = sinks.iter().map(|t| graph.resolve(t)).collect();
         let root = root_scope(graph);
-        let strip_suffix = root.as_deref().is_some_and(|r| strip_numeric_suffix(r) != r);
+        let strip_suffix = root
+            .as_deref()
+            .is_some_and(|r| strip_numeric_suffix(r) != r);
         let model_name = opts.model_name.clone().unwrap_or_else(|| match &root {
             Some(r) if strip_suffix => strip_numeric_suffix(r).to_string(),
             Some(r) => r.clone(),
@@ -175,7 +193,12 @@ impl<'g> Ctx<'g> {
             let t = TensorId::new(input.name.clone(), 0);
             ctx.names.insert(input.name.clone());
             ctx.produced.insert(t.clone(), input.name.clone());
-            ctx.shapes.insert(t.clone(), std::iter::once(None).chain(input.shape.iter().copied()).collect());
+            ctx.shapes.insert(
+                t.clone(),
+                std::iter::once(None)
+                    .chain(input.shape.iter().copied())
+                    .collect(),
+            );
             ctx.tensors.push(LayerTensor {
                 layer: input.name.clone(),
                 class_name: "InputLayer".into(),
@@ -195,7 +218,9 @@ impl<'g> Ctx<'g> {
         if self.produced.contains_key(&t) {
             Ok(t)
         } else {
-            Err(format!("input {k} ('{t}') is not the output of a converted layer"))
+            Err(format!(
+                "input {k} ('{t}') is not the output of a converted layer"
+            ))
         }
     }
 
@@ -213,14 +238,16 @@ impl<'g> Ctx<'g> {
     /// Identity/Reshape/Squeeze/ExpandDims/Cast and simple arithmetic).
     pub fn const_f32(&self, node: &NodeDef, k: usize) -> Result<ArrayD<f32>, String> {
         let t = self.graph.input(node, k).map_err(|e| e.to_string())?;
-        consts::fold_f32(self.graph, &t).ok_or_else(|| format!("input {k} ('{t}') is not a constant"))
+        consts::fold_f32(self.graph, &t)
+            .ok_or_else(|| format!("input {k} ('{t}') is not a constant"))
     }
 
     /// The `k`-th data input of `node` as integers (shapes, axes, paddings),
     /// with the batch size as [`consts::BATCH`] where it comes from `Shape`.
     pub fn const_ints(&self, node: &NodeDef, k: usize) -> Result<Vec<i64>, String> {
         let t = self.graph.input(node, k).map_err(|e| e.to_string())?;
-        consts::fold_ints(self.graph, &t, &self.shapes).ok_or_else(|| format!("input {k} ('{t}') is not a constant"))
+        consts::fold_ints(self.graph, &t, &self.shapes)
+            .ok_or_else(|| format!("input {k} ('{t}') is not a constant"))
     }
 
     /// The single node consuming `t` (through pass-through nodes), when `t`
@@ -247,7 +274,12 @@ impl<'g> Ctx<'g> {
         }
         if segs.len() >= 2 {
             let s = segs[0];
-            if self.strip_suffix { strip_numeric_suffix(s) } else { s }.to_string()
+            if self.strip_suffix {
+                strip_numeric_suffix(s)
+            } else {
+                s
+            }
+            .to_string()
         } else {
             node.op.to_lowercase()
         }
@@ -275,7 +307,9 @@ impl<'g> Ctx<'g> {
                 !ins.is_empty()
                     && ins.iter().all(|i| {
                         let t = TensorId::parse(i);
-                        self.graph.index_of(&t.node).is_some_and(|j| self.constant_like(memo, j))
+                        self.graph
+                            .index_of(&t.node)
+                            .is_some_and(|j| self.constant_like(memo, j))
                     })
             }
         };
@@ -300,14 +334,23 @@ impl<'g> Ctx<'g> {
             // to report, not the ones it blocks.
             let blocked = node.data_inputs().iter().any(|i| {
                 let t = graph.resolve(&TensorId::parse(i));
-                let producer_const = graph.index_of(&t.node).is_some_and(|j| self.constant_like(&mut memo, j));
+                let producer_const = graph
+                    .index_of(&t.node)
+                    .is_some_and(|j| self.constant_like(&mut memo, j));
                 !producer_const && !self.produced.contains_key(&t)
             });
             if blocked {
-                log::debug!("skipping {} ({}): an input was not converted", node.name, node.op);
+                log::debug!(
+                    "skipping {} ({}): an input was not converted",
+                    node.name,
+                    node.op
+                );
                 continue;
             }
-            let candidates: Vec<_> = registry.iter().filter(|(op, _, _)| *op == node.op).collect();
+            let candidates: Vec<_> = registry
+                .iter()
+                .filter(|(op, _, _)| *op == node.op)
+                .collect();
             if candidates.is_empty() {
                 self.unsupported.push(Unsupported {
                     node: node.name.clone(),
@@ -325,7 +368,11 @@ impl<'g> Ctx<'g> {
                         break;
                     }
                     Err(why) => {
-                        log::debug!("keeping {} ({}): rule {rule_name} refused: {why}", node.name, node.op);
+                        log::debug!(
+                            "keeping {} ({}): rule {rule_name} refused: {why}",
+                            node.name,
+                            node.op
+                        );
                         reasons.push(format!("{rule_name}: {why}"));
                     }
                 }
@@ -355,8 +402,13 @@ impl<'g> Ctx<'g> {
                     Some(layer) => outputs.push(layer.clone()),
                     None => self.unsupported.push(Unsupported {
                         node: sink.node.clone(),
-                        op: graph.node(&sink.node).map(|n| n.op.clone()).unwrap_or_default(),
-                        reason: format!("graph output '{sink}' is not the output of any converted layer"),
+                        op: graph
+                            .node(&sink.node)
+                            .map(|n| n.op.clone())
+                            .unwrap_or_default(),
+                        reason: format!(
+                            "graph output '{sink}' is not the output of any converted layer"
+                        ),
                     }),
                 }
             }
@@ -393,7 +445,9 @@ impl<'g> Ctx<'g> {
         for e in &m.layers {
             for i in &e.inputs {
                 if !self.produced.contains_key(i) && !pending_outputs.contains(i) {
-                    return Err(format!("layer input '{i}' is not the output of a converted layer"));
+                    return Err(format!(
+                        "layer input '{i}' is not the output of a converted layer"
+                    ));
                 }
             }
             pending_outputs.insert(&e.output);

@@ -30,7 +30,11 @@ pub fn dense(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     let (inputs, units) = (w.shape()[0], w.shape()[1]);
     match ctx.shape(&x).map(Vec::as_slice) {
         Some([_, Some(d)]) if *d == inputs => {}
-        Some(s) => return Err(format!("input shape {s:?} does not fit a ({inputs}, {units}) kernel")),
+        Some(s) => {
+            return Err(format!(
+                "input shape {s:?} does not fit a ({inputs}, {units}) kernel"
+            ));
+        }
         None => return Err("input shape unknown".into()),
     }
     let t = tail(ctx, node, TensorId::new(node.name.clone(), 0), units);

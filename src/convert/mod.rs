@@ -79,7 +79,10 @@ pub struct Conversion {
 
 impl Conversion {
     pub fn tensor_of(&self, layer: &str) -> Option<&TensorId> {
-        self.tensors.iter().find(|t| t.layer == layer).map(|t| &t.tensor)
+        self.tensors
+            .iter()
+            .find(|t| t.layer == layer)
+            .map(|t| &t.tensor)
     }
 }
 
@@ -106,7 +109,13 @@ pub fn convert(graph: &Graph, opts: &ConvertOptions) -> Result<Conversion, Conve
 
 /// Input and output tensors of a graph with their shapes, as conversion sees
 /// them (for `thaw inspect` and the verifier).
-pub fn graph_io(graph: &Graph, opts: &ConvertOptions) -> Result<(Vec<(String, Vec<Option<usize>>)>, Vec<TensorId>), ConvertError> {
+pub fn graph_io(
+    graph: &Graph,
+    opts: &ConvertOptions,
+) -> Result<(Vec<(String, Vec<Option<usize>>)>, Vec<TensorId>), ConvertError> {
     let inputs = ctx::input_specs(graph, opts)?;
-    Ok((inputs.into_iter().map(|i| (i.name, i.shape)).collect(), graph.sinks()))
+    Ok((
+        inputs.into_iter().map(|i| (i.name, i.shape)).collect(),
+        graph.sinks(),
+    ))
 }

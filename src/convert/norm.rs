@@ -30,7 +30,8 @@ fn vector(name: &str, v: ArrayD<f32>, c: usize) -> Result<ArrayD<f32>, String> {
     if v.len() != c {
         return Err(format!("{name} has {} values for {c} channels", v.len()));
     }
-    v.into_shape_with_order(ndarray::IxDyn(&[c])).map_err(|e| e.to_string())
+    v.into_shape_with_order(ndarray::IxDyn(&[c]))
+        .map_err(|e| e.to_string())
 }
 
 struct Bn {
@@ -41,10 +42,20 @@ struct Bn {
     epsilon: f32,
 }
 
-fn emit(ctx: &Ctx, node: &NodeDef, x: TensorId, bn: Bn, output: TensorId, nodes: Vec<String>) -> Result<Match, String> {
+fn emit(
+    ctx: &Ctx,
+    node: &NodeDef,
+    x: TensorId,
+    bn: Bn,
+    output: TensorId,
+    nodes: Vec<String>,
+) -> Result<Match, String> {
     let c = channels_of(ctx, &x)?;
     if !(bn.epsilon.is_finite() && bn.epsilon >= 0.0) {
-        return Err(format!("epsilon {} is not a valid BatchNormalization epsilon", bn.epsilon));
+        return Err(format!(
+            "epsilon {} is not a valid BatchNormalization epsilon",
+            bn.epsilon
+        ));
     }
     let mut weights = Vec::new();
     let (scale, center) = (bn.gamma.is_some(), bn.beta.is_some());
@@ -55,7 +66,10 @@ fn emit(ctx: &Ctx, node: &NodeDef, x: TensorId, bn: Bn, output: TensorId, nodes:
         weights.push(weight("beta", vector("beta", b, c)?));
     }
     weights.push(weight("moving_mean", vector("moving mean", bn.mean, c)?));
-    weights.push(weight("moving_variance", vector("moving variance", bn.var, c)?));
+    weights.push(weight(
+        "moving_variance",
+        vector("moving variance", bn.var, c)?,
+    ));
     Ok(Match::one(Emit {
         name: ctx.layer_name(node),
         kind: LayerKind::BatchNormalization {
@@ -86,7 +100,14 @@ pub fn fused(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         var: ctx.const_f32(node, 4)?,
         epsilon: node.attr_float("epsilon").unwrap_or(1e-4),
     };
-    emit(ctx, node, x, bn, TensorId::new(node.name.clone(), 0), vec![node.name.clone()])
+    emit(
+        ctx,
+        node,
+        x,
+        bn,
+        TensorId::new(node.name.clone(), 0),
+        vec![node.name.clone()],
+    )
 }
 
 /// The operand of a binary node that is not `t`, as (index, tensor).
@@ -109,8 +130,14 @@ fn node_of<'a>(ctx: &Ctx<'a>, t: &TensorId) -> Option<&'a NodeDef> {
 pub fn arithmetic(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     // mul_1 = x * m
     let (x, m) = match (ctx.layer_input(node, 0), ctx.layer_input(node, 1)) {
-        (Ok(x), Err(_)) => (x.clone(), ctx.graph.input(node, 1).map_err(|e| e.to_string())?),
-        (Err(_), Ok(x)) => (x.clone(), ctx.graph.input(node, 0).map_err(|e| e.to_string())?),
+        (Ok(x), Err(_)) => (
+            x.clone(),
+            ctx.graph.input(node, 1).map_err(|e| e.to_string())?,
+        ),
+        (Err(_), Ok(x)) => (
+            x.clone(),
+            ctx.graph.input(node, 0).map_err(|e| e.to_string())?,
+        ),
         _ => return Err("not a layer output times a constant".into()),
     };
     let m_node = node_of(ctx, &m).ok_or("scale is not a node")?;
@@ -120,7 +147,11 @@ pub fn arithmetic(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         "Mul" => {
             let a = ctx.graph.input_node(m_node, 0).map_err(|e| e.to_string())?;
             let b = ctx.graph.input_node(m_node, 1).map_err(|e| e.to_string())?;
-            let (r, g) = if a.op == "Rsqrt" { (a, 1) } else if b.op == "Rsqrt" { (b, 0) } else {
+            let (r, g) = if a.op == "Rsqrt" {
+                (a, 1)
+            } else if b.op == "Rsqrt" {
+                (b, 0)
+            } else {
                 return Err("scale is not Rsqrt(var + eps) * gamma".into());
             };
             (r, Some(ctx.const_f32(m_node, g)?))
@@ -132,7 +163,11 @@ pub fn arithmetic(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         return Err("Rsqrt's input is not var + eps".into());
     }
     let (p, q) = (ctx.const_f32(add, 0)?, ctx.const_f32(add, 1)?);
-    let (var, eps) = if q.len() == 1 { (p, q) } else if p.len() == 1 { (q, p) } else {
+    let (var, eps) = if q.len() == 1 {
+        (p, q)
+    } else if p.len() == 1 {
+        (q, p)
+    } else {
         return Err("no scalar epsilon in var + eps".into());
     };
     let epsilon = eps.iter().next().copied().ok_or("empty epsilon")?;
@@ -147,16 +182,25 @@ pub fn arithmetic(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     let (beta, mean_mul) = match shift_node.op.as_str() {
         "Sub" => (
             Some(ctx.const_f32(shift_node, 0)?),
-            ctx.graph.input_node(shift_node, 1).map_err(|e| e.to_string())?,
+            ctx.graph
+                .input_node(shift_node, 1)
+                .map_err(|e| e.to_string())?,
         ),
-        "Neg" => (None, ctx.graph.input_node(shift_node, 0).map_err(|e| e.to_string())?),
+        "Neg" => (
+            None,
+            ctx.graph
+                .input_node(shift_node, 0)
+                .map_err(|e| e.to_string())?,
+        ),
         _ => return Err("shift is not beta - mean * scale".into()),
     };
     if mean_mul.op != "Mul" {
         return Err("shift does not hold mean * scale".into());
     }
-    let mean_t = other_operand(ctx, mean_mul, &m).ok_or("shift's product does not use the same scale")?;
-    let mean = super::consts::fold_f32(ctx.graph, &mean_t).ok_or("moving mean is not a constant")?;
+    let mean_t =
+        other_operand(ctx, mean_mul, &m).ok_or("shift's product does not use the same scale")?;
+    let mean =
+        super::consts::fold_f32(ctx.graph, &mean_t).ok_or("moving mean is not a constant")?;
     let bn = Bn {
         gamma,
         beta,
@@ -165,5 +209,12 @@ pub fn arithmetic(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         epsilon,
     };
     let nodes = vec![node.name.clone(), add_1.name.clone()];
-    emit(ctx, node, x, bn, TensorId::new(add_1.name.clone(), 0), nodes)
+    emit(
+        ctx,
+        node,
+        x,
+        bn,
+        TensorId::new(add_1.name.clone(), 0),
+        nodes,
+    )
 }

@@ -56,9 +56,15 @@ pub fn mean(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     let x = ctx.layer_input(node, 0)?;
     let rank = ctx.shape(&x).map_or(0, Vec::len) as i64;
     if rank != 4 {
-        return Err(format!("mean over a rank-{rank} tensor is not a global pooling"));
+        return Err(format!(
+            "mean over a rank-{rank} tensor is not a global pooling"
+        ));
     }
-    let mut axes: Vec<i64> = ctx.const_ints(node, 1)?.into_iter().map(|a| if a < 0 { a + rank } else { a }).collect();
+    let mut axes: Vec<i64> = ctx
+        .const_ints(node, 1)?
+        .into_iter()
+        .map(|a| if a < 0 { a + rank } else { a })
+        .collect();
     axes.sort_unstable();
     if axes != [1, 2] {
         return Err(format!("reduces axes {axes:?}, not H and W"));

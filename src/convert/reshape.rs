@@ -19,7 +19,9 @@ use crate::graph::{NodeExt, TensorId};
 use crate::keras::LayerKind;
 
 fn input_shape(ctx: &Ctx, x: &TensorId) -> Result<Shape, String> {
-    ctx.shape(x).cloned().ok_or_else(|| "input shape unknown".to_string())
+    ctx.shape(x)
+        .cloned()
+        .ok_or_else(|| "input shape unknown".to_string())
 }
 
 fn emit(ctx: &Ctx, node: &NodeDef, x: TensorId, kind: LayerKind) -> Match {
@@ -36,7 +38,10 @@ fn emit(ctx: &Ctx, node: &NodeDef, x: TensorId, kind: LayerKind) -> Match {
 /// Keras `Reshape` target for a non-batch shape with known dims.
 fn target(dims: &[Option<usize>]) -> Result<Vec<i64>, String> {
     dims.iter()
-        .map(|d| d.map(|d| d as i64).ok_or_else(|| "a dimension is unknown".to_string()))
+        .map(|d| {
+            d.map(|d| d as i64)
+                .ok_or_else(|| "a dimension is unknown".to_string())
+        })
         .collect()
 }
 
@@ -51,10 +56,13 @@ pub fn reshape(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         return Err(format!("target {t:?} does not keep the batch axis first"));
     }
     if rest.iter().any(|&d| d == BATCH || d < -1) || (first == -1 && rest.contains(&-1)) {
-        return Err(format!("target {t:?} is not a reshape of the non-batch axes"));
+        return Err(format!(
+            "target {t:?} is not a reshape of the non-batch axes"
+        ));
     }
     let total: Option<usize> = in_shape.iter().skip(1).copied().product();
-    let flat = rest.len() == 1 && in_shape.len() > 2 && (rest[0] == -1 || total == Some(rest[0] as usize));
+    let flat =
+        rest.len() == 1 && in_shape.len() > 2 && (rest[0] == -1 || total == Some(rest[0] as usize));
     let kind = if flat {
         LayerKind::Flatten
     } else {
@@ -88,7 +96,14 @@ pub fn squeeze(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         })
         .map(|(_, d)| *d)
         .collect();
-    Ok(emit(ctx, node, x, LayerKind::Reshape { target_shape: target(&kept)? }))
+    Ok(emit(
+        ctx,
+        node,
+        x,
+        LayerKind::Reshape {
+            target_shape: target(&kept)?,
+        },
+    ))
 }
 
 pub fn expand_dims(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
@@ -102,5 +117,12 @@ pub fn expand_dims(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     }
     let mut kept: Vec<Option<usize>> = s[1..].to_vec();
     kept.insert(axis as usize - 1, Some(1));
-    Ok(emit(ctx, node, x, LayerKind::Reshape { target_shape: target(&kept)? }))
+    Ok(emit(
+        ctx,
+        node,
+        x,
+        LayerKind::Reshape {
+            target_shape: target(&kept)?,
+        },
+    ))
 }

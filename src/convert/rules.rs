@@ -14,13 +14,21 @@ pub fn registry() -> Vec<(&'static str, &'static str, Rule)> {
     vec![
         ("Conv2D", "conv2d", conv::conv2d),
         ("DepthwiseConv2dNative", "depthwise_conv2d", conv::depthwise),
-        ("SpaceToBatchND", "dilated_conv (SpaceToBatchND form)", conv::space_to_batch_conv),
+        (
+            "SpaceToBatchND",
+            "dilated_conv (SpaceToBatchND form)",
+            conv::space_to_batch_conv,
+        ),
         ("Pad", "zero_padding2d", conv::zero_padding),
         ("PadV2", "zero_padding2d", conv::zero_padding),
         ("MatMul", "dense", dense::dense),
         ("FusedBatchNorm", "batch_norm (fused)", norm::fused),
         ("FusedBatchNormV3", "batch_norm (fused)", norm::fused),
-        ("Mul", "batch_norm (Keras 3 arithmetic form)", norm::arithmetic),
+        (
+            "Mul",
+            "batch_norm (Keras 3 arithmetic form)",
+            norm::arithmetic,
+        ),
         ("Relu", "activation", activation::activation),
         ("Relu6", "relu6", activation::activation),
         ("Sigmoid", "activation", activation::activation),

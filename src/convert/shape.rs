@@ -6,7 +6,13 @@
 use super::ctx::Shape;
 use crate::keras::{LayerKind, Padding, Weight};
 
-fn conv_out(len: Option<usize>, k: usize, s: usize, d: usize, p: Padding) -> Result<Option<usize>, String> {
+fn conv_out(
+    len: Option<usize>,
+    k: usize,
+    s: usize,
+    d: usize,
+    p: Padding,
+) -> Result<Option<usize>, String> {
     let Some(len) = len else { return Ok(None) };
     let eff = (k - 1) * d + 1;
     Ok(Some(match p {
@@ -40,7 +46,11 @@ fn positive_axis(axis: i64, rank: usize) -> Result<usize, String> {
         .ok_or_else(|| format!("axis {axis} is out of range for rank {rank}"))
 }
 
-pub fn output_shape(kind: &LayerKind, weights: &[Weight], inputs: &[Shape]) -> Result<Shape, String> {
+pub fn output_shape(
+    kind: &LayerKind,
+    weights: &[Weight],
+    inputs: &[Shape],
+) -> Result<Shape, String> {
     let first = inputs.first().ok_or("has no input")?;
     Ok(match kind {
         LayerKind::Conv2D {
@@ -54,8 +64,20 @@ pub fn output_shape(kind: &LayerKind, weights: &[Weight], inputs: &[Shape]) -> R
             let filters = kernel_dim(weights, "kernel", 3)?;
             vec![
                 first[0],
-                conv_out(first[1], kernel_size[0], strides[0], dilation_rate[0], *padding)?,
-                conv_out(first[2], kernel_size[1], strides[1], dilation_rate[1], *padding)?,
+                conv_out(
+                    first[1],
+                    kernel_size[0],
+                    strides[0],
+                    dilation_rate[0],
+                    *padding,
+                )?,
+                conv_out(
+                    first[2],
+                    kernel_size[1],
+                    strides[1],
+                    dilation_rate[1],
+                    *padding,
+                )?,
                 Some(filters),
             ]
         }
@@ -70,8 +92,20 @@ pub fn output_shape(kind: &LayerKind, weights: &[Weight], inputs: &[Shape]) -> R
             rank4(first)?;
             vec![
                 first[0],
-                conv_out(first[1], kernel_size[0], strides[0], dilation_rate[0], *padding)?,
-                conv_out(first[2], kernel_size[1], strides[1], dilation_rate[1], *padding)?,
+                conv_out(
+                    first[1],
+                    kernel_size[0],
+                    strides[0],
+                    dilation_rate[0],
+                    *padding,
+                )?,
+                conv_out(
+                    first[2],
+                    kernel_size[1],
+                    strides[1],
+                    dilation_rate[1],
+                    *padding,
+                )?,
                 first[3].map(|c| c * depth_multiplier),
             ]
         }
@@ -121,7 +155,11 @@ pub fn output_shape(kind: &LayerKind, weights: &[Weight], inputs: &[Shape]) -> R
         }
         LayerKind::Reshape { target_shape } => {
             let total: Option<usize> = first.iter().skip(1).copied().product();
-            let known: usize = target_shape.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
+            let known: usize = target_shape
+                .iter()
+                .filter(|&&d| d >= 0)
+                .map(|&d| d as usize)
+                .product();
             let mut s = vec![first[0]];
             for &d in target_shape {
                 s.push(if d >= 0 {

@@ -78,15 +78,18 @@ impl NodeExt for pb::NodeDef {
 
     fn attr_type(&self, name: &str) -> Result<pb::DataType, GraphError> {
         match self.attr(name) {
-            Some(Value::Type(t)) => pb::DataType::try_from(*t)
-                .map_err(|_| GraphError::node(self, format!("attribute '{name}' holds unknown dtype {t}"))),
+            Some(Value::Type(t)) => pb::DataType::try_from(*t).map_err(|_| {
+                GraphError::node(self, format!("attribute '{name}' holds unknown dtype {t}"))
+            }),
             _ => Err(expected(self, "type", name)),
         }
     }
 
     fn attr_tensor(&self, name: &str) -> Result<Tensor, GraphError> {
         match self.attr(name) {
-            Some(Value::Tensor(t)) => Tensor::from_proto(t).map_err(|msg| GraphError::node(self, msg)),
+            Some(Value::Tensor(t)) => {
+                Tensor::from_proto(t).map_err(|msg| GraphError::node(self, msg))
+            }
             _ => Err(expected(self, "tensor", name)),
         }
     }
@@ -149,8 +152,14 @@ mod tests {
     fn errors_name_node_op_and_attribute() {
         let n = node();
         let e = n.attr_int("strides").unwrap_err().to_string();
-        assert_eq!(e, "node 'conv/Conv2D' (Conv2D): expected int attribute 'strides'");
+        assert_eq!(
+            e,
+            "node 'conv/Conv2D' (Conv2D): expected int attribute 'strides'"
+        );
         let e = n.attr_float("epsilon").unwrap_err().to_string();
-        assert_eq!(e, "node 'conv/Conv2D' (Conv2D): missing float attribute 'epsilon'");
+        assert_eq!(
+            e,
+            "node 'conv/Conv2D' (Conv2D): missing float attribute 'epsilon'"
+        );
     }
 }

@@ -13,7 +13,11 @@ pub enum GraphError {
     #[error("{file}: not a TensorFlow GraphDef ({detail})")]
     NotAGraph { file: String, detail: String },
     #[error("node '{node}' ({op}): {msg}")]
-    Node { node: String, op: String, msg: String },
+    Node {
+        node: String,
+        op: String,
+        msg: String,
+    },
     #[error("node '{node}' refers to '{input}', which is not a node of the graph")]
     DanglingInput { node: String, input: String },
     #[error("the graph has a cycle through node '{node}'")]

@@ -45,15 +45,28 @@ impl fmt::Display for TensorId {
 /// Ops that forward their inputs unchanged at inference (IdentityN forwards
 /// input k to output k).
 pub fn is_pass_through(op: &str) -> bool {
-    matches!(op, "Identity" | "IdentityN" | "StopGradient" | "Snapshot" | "PreventGradient")
+    matches!(
+        op,
+        "Identity" | "IdentityN" | "StopGradient" | "Snapshot" | "PreventGradient"
+    )
 }
 
 /// Ops that never hold model data, so they are never model outputs.
 fn is_non_data(op: &str) -> bool {
     matches!(
         op,
-        "NoOp" | "Const" | "Placeholder" | "PlaceholderWithDefault" | "Assert" | "Print" | "PrintV2" | "SaveV2"
-            | "RestoreV2" | "VarHandleOp" | "VarIsInitializedOp" | "AssignVariableOp"
+        "NoOp"
+            | "Const"
+            | "Placeholder"
+            | "PlaceholderWithDefault"
+            | "Assert"
+            | "Print"
+            | "PrintV2"
+            | "SaveV2"
+            | "RestoreV2"
+            | "VarHandleOp"
+            | "VarIsInitializedOp"
+            | "AssignVariableOp"
     )
 }
 
@@ -88,10 +101,12 @@ impl Graph {
             let mut pos = 0;
             for input in &n.input {
                 let t = TensorId::parse(input);
-                let &p = by_name.get(&t.node).ok_or_else(|| GraphError::DanglingInput {
-                    node: n.name.clone(),
-                    input: input.clone(),
-                })?;
+                let &p = by_name
+                    .get(&t.node)
+                    .ok_or_else(|| GraphError::DanglingInput {
+                        node: n.name.clone(),
+                        input: input.clone(),
+                    })?;
                 if def.node[p].op != "NextIteration" {
                     preds[i].push(p);
                 }
@@ -151,9 +166,12 @@ impl Graph {
     /// The `k`-th data input of `node`, resolved through pass-through nodes.
     pub fn input(&self, node: &pb::NodeDef, k: usize) -> Result<TensorId, GraphError> {
         let inputs = node.data_inputs();
-        let raw = inputs
-            .get(k)
-            .ok_or_else(|| GraphError::node(node, format!("expected at least {} inputs, has {}", k + 1, inputs.len())))?;
+        let raw = inputs.get(k).ok_or_else(|| {
+            GraphError::node(
+                node,
+                format!("expected at least {} inputs, has {}", k + 1, inputs.len()),
+            )
+        })?;
         Ok(self.resolve(&TensorId::parse(raw)))
     }
 
@@ -184,7 +202,9 @@ impl Graph {
         let mut out = Vec::new();
         let mut stack = vec![t.clone()];
         while let Some(t) = stack.pop() {
-            let Some(idx) = self.index_of(&t.node) else { continue };
+            let Some(idx) = self.index_of(&t.node) else {
+                continue;
+            };
             for &(c, pos) in &self.consumers[idx] {
                 let cn = &self.def.node[c];
                 let fed = cn.data_inputs().get(pos).map(|i| TensorId::parse(i).slot);
@@ -204,7 +224,11 @@ impl Graph {
 
     /// The graph's inputs: its `Placeholder` nodes, in file order.
     pub fn placeholders(&self) -> Vec<&pb::NodeDef> {
-        self.def.node.iter().filter(|n| n.op == "Placeholder").collect()
+        self.def
+            .node
+            .iter()
+            .filter(|n| n.op == "Placeholder")
+            .collect()
     }
 
     /// The graph's outputs: data-carrying nodes that nothing consumes (so a
@@ -236,7 +260,8 @@ fn topo_sort(def: &pb::GraphDef, preds: &[Vec<usize>]) -> Result<Vec<usize>, Gra
         }
     }
     // File order among ready nodes keeps the order stable and familiar.
-    let mut ready: std::collections::BTreeSet<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
+    let mut ready: std::collections::BTreeSet<usize> =
+        (0..n).filter(|&i| indegree[i] == 0).collect();
     let mut order = Vec::with_capacity(n);
     while let Some(i) = ready.pop_first() {
         order.push(i);
@@ -286,7 +311,12 @@ node { name: "noop" op: "NoOp" }
     #[test]
     fn topo_order_respects_data_and_control_edges() {
         let g = graph(G);
-        let pos = |name: &str| g.topo_order().iter().position(|&i| g.nodes()[i].name == name).unwrap();
+        let pos = |name: &str| {
+            g.topo_order()
+                .iter()
+                .position(|&i| g.nodes()[i].name == name)
+                .unwrap()
+        };
         assert!(pos("x") < pos("idn"));
         assert!(pos("idn") < pos("n/y"));
         assert!(pos("noop") < pos("n/y"));
@@ -308,7 +338,12 @@ node { name: "noop" op: "NoOp" }
 
     #[test]
     fn dangling_input_and_cycle_are_errors() {
-        let d = parse_graph_def(b"node { name: \"a\" op: \"Relu\" input: \"nope\" }", true, "t").unwrap();
+        let d = parse_graph_def(
+            b"node { name: \"a\" op: \"Relu\" input: \"nope\" }",
+            true,
+            "t",
+        )
+        .unwrap();
         assert!(Graph::new(d).unwrap_err().to_string().contains("'nope'"));
         let c = parse_graph_def(
             b"node { name: \"a\" op: \"Relu\" input: \"b\" } node { name: \"b\" op: \"Relu\" input: \"a\" }",
@@ -316,6 +351,9 @@ node { name: "noop" op: "NoOp" }
             "t",
         )
         .unwrap();
-        assert!(matches!(Graph::new(c).unwrap_err(), GraphError::Cycle { .. }));
+        assert!(matches!(
+            Graph::new(c).unwrap_err(),
+            GraphError::Cycle { .. }
+        ));
     }
 }

@@ -29,8 +29,10 @@ pub fn parse_graph_def(bytes: &[u8], text: bool, origin: &str) -> Result<pb::Gra
         detail,
     };
     let graph = if text {
-        let src = std::str::from_utf8(bytes).map_err(|e| not_a_graph(format!("not UTF-8 text: {e}")))?;
-        let pool = DescriptorPool::decode(DESCRIPTOR).map_err(|e| not_a_graph(format!("schema: {e}")))?;
+        let src =
+            std::str::from_utf8(bytes).map_err(|e| not_a_graph(format!("not UTF-8 text: {e}")))?;
+        let pool =
+            DescriptorPool::decode(DESCRIPTOR).map_err(|e| not_a_graph(format!("schema: {e}")))?;
         let desc = pool
             .get_message_by_name("tensorflow.GraphDef")
             .ok_or_else(|| not_a_graph("schema lacks tensorflow.GraphDef".into()))?;
@@ -53,7 +55,11 @@ pub fn parse_graph_def(bytes: &[u8], text: bool, origin: &str) -> Result<pb::Gra
     if graph.node.is_empty() {
         return Err(not_a_graph("it holds no nodes".into()));
     }
-    if let Some(bad) = graph.node.iter().find(|n| n.name.is_empty() || n.op.is_empty()) {
+    if let Some(bad) = graph
+        .node
+        .iter()
+        .find(|n| n.name.is_empty() || n.op.is_empty())
+    {
         return Err(not_a_graph(format!(
             "a node has an empty name or op (name '{}', op '{}'): the file is corrupt or not a GraphDef",
             bad.name, bad.op
@@ -64,7 +70,10 @@ pub fn parse_graph_def(bytes: &[u8], text: bool, origin: &str) -> Result<pb::Gra
 
 fn looks_like_text(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(512)];
-    !head.is_empty() && head.iter().all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+    !head.is_empty()
+        && head
+            .iter()
+            .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
 }
 
 #[cfg(test)]
@@ -92,7 +101,9 @@ node { name: "y" op: "Relu" input: "x" attr { key: "T" value { type: DT_FLOAT } 
 
     #[test]
     fn text_renamed_pb_is_refused_with_hint() {
-        let err = parse_graph_def(TEXT.as_bytes(), false, "t.pb").unwrap_err().to_string();
+        let err = parse_graph_def(TEXT.as_bytes(), false, "t.pb")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("t.pb: not a TensorFlow GraphDef"), "{err}");
         assert!(err.contains(".pbtxt"), "{err}");
     }

@@ -65,7 +65,10 @@ impl Tensor {
             Some(s) => s
                 .dim
                 .iter()
-                .map(|d| usize::try_from(d.size).map_err(|_| format!("constant has negative dimension {}", d.size)))
+                .map(|d| {
+                    usize::try_from(d.size)
+                        .map_err(|_| format!("constant has negative dimension {}", d.size))
+                })
                 .collect::<Result<_, _>>()?,
         };
         let n = dims
@@ -73,17 +76,14 @@ impl Tensor {
             .try_fold(1usize, |acc, &d| acc.checked_mul(d))
             .filter(|&n| n <= MAX_ELEMENTS)
             .ok_or_else(|| format!("constant shape {dims:?} is too large"))?;
-        let dtype = DataType::try_from(t.dtype).map_err(|_| format!("unknown dtype {}", t.dtype))?;
+        let dtype =
+            DataType::try_from(t.dtype).map_err(|_| format!("unknown dtype {}", t.dtype))?;
         let raw = &t.tensor_content;
         let shape = IxDyn(&dims);
         Ok(match dtype {
-            DataType::DtFloat => Tensor::F32(arr_of(
-                shape.clone(),
-                n,
-                raw,
-                &t.float_val,
-                |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-            )?),
+            DataType::DtFloat => Tensor::F32(arr_of(shape.clone(), n, raw, &t.float_val, |b| {
+                f32::from_le_bytes([b[0], b[1], b[2], b[3]])
+            })?),
             DataType::DtDouble => Tensor::F64(arr_of(shape.clone(), n, raw, &t.double_val, |b| {
                 f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
             })?),
@@ -117,7 +117,12 @@ impl Tensor {
                 let vals = vals.into_iter().map(|b| widen(b as u16)).collect();
                 Tensor::F32(ArrayD::from_shape_vec(shape, vals).map_err(|e| e.to_string())?)
             }
-            other => return Err(format!("constants of type {} are not supported", other.as_str_name())),
+            other => {
+                return Err(format!(
+                    "constants of type {} are not supported",
+                    other.as_str_name()
+                ));
+            }
         })
     }
 }
@@ -129,7 +134,14 @@ fn arr_of<T: Copy + Default>(
     typed: &[T],
     from_le: impl Fn(&[u8]) -> T,
 ) -> Result<ArrayD<T>, String> {
-    let vals = splat(n, raw, typed, std::mem::size_of::<T>(), from_le, std::any::type_name::<T>())?;
+    let vals = splat(
+        n,
+        raw,
+        typed,
+        std::mem::size_of::<T>(),
+        from_le,
+        std::any::type_name::<T>(),
+    )?;
     ArrayD::from_shape_vec(shape, vals).map_err(|e| e.to_string())
 }
 
@@ -155,7 +167,10 @@ fn splat<T: Copy + Default>(
         return Ok(raw.chunks_exact(width).map(from_le).collect());
     }
     if typed.len() > n {
-        return Err(format!("constant holds {} values, its shape has {n}", typed.len()));
+        return Err(format!(
+            "constant holds {} values, its shape has {n}",
+            typed.len()
+        ));
     }
     let mut v = typed.to_vec();
     let fill = typed.last().copied().unwrap_or_default();
@@ -172,7 +187,13 @@ mod tests {
         pb::TensorProto {
             dtype: dtype as i32,
             tensor_shape: Some(pb::TensorShapeProto {
-                dim: dims.iter().map(|&size| Dim { size, name: String::new() }).collect(),
+                dim: dims
+                    .iter()
+                    .map(|&size| Dim {
+                        size,
+                        name: String::new(),
+                    })
+                    .collect(),
                 unknown_rank: false,
             }),
             ..Default::default()
@@ -182,8 +203,13 @@ mod tests {
     #[test]
     fn f32_from_content() {
         let mut t = proto(DataType::DtFloat, &[2, 2]);
-        t.tensor_content = [1.0f32, 2.0, 3.0, -4.5].iter().flat_map(|v| v.to_le_bytes()).collect();
-        let Tensor::F32(a) = Tensor::from_proto(&t).unwrap() else { panic!() };
+        t.tensor_content = [1.0f32, 2.0, 3.0, -4.5]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let Tensor::F32(a) = Tensor::from_proto(&t).unwrap() else {
+            panic!()
+        };
         assert_eq!(a.shape(), &[2, 2]);
         assert_eq!(a[[1, 1]], -4.5);
     }
@@ -192,39 +218,81 @@ mod tests {
     fn splat_of_single_value() {
         let mut t = proto(DataType::DtFloat, &[3]);
         t.float_val = vec![0.5];
-        assert_eq!(Tensor::from_proto(&t).unwrap().to_f32().as_slice().unwrap(), &[0.5, 0.5, 0.5]);
+        assert_eq!(
+            Tensor::from_proto(&t).unwrap().to_f32().as_slice().unwrap(),
+            &[0.5, 0.5, 0.5]
+        );
     }
 
     #[test]
     fn short_typed_field_repeats_last_and_empty_means_zero() {
         let mut t = proto(DataType::DtInt32, &[4]);
         t.int_val = vec![1, 2];
-        assert_eq!(Tensor::from_proto(&t).unwrap().to_i64().unwrap().into_raw_vec_and_offset().0, vec![1, 2, 2, 2]);
+        assert_eq!(
+            Tensor::from_proto(&t)
+                .unwrap()
+                .to_i64()
+                .unwrap()
+                .into_raw_vec_and_offset()
+                .0,
+            vec![1, 2, 2, 2]
+        );
         let t = proto(DataType::DtInt64, &[2]);
-        assert_eq!(Tensor::from_proto(&t).unwrap().to_i64().unwrap().into_raw_vec_and_offset().0, vec![0, 0]);
+        assert_eq!(
+            Tensor::from_proto(&t)
+                .unwrap()
+                .to_i64()
+                .unwrap()
+                .into_raw_vec_and_offset()
+                .0,
+            vec![0, 0]
+        );
     }
 
     #[test]
     fn scalar_f64_bool_i64() {
         let mut t = proto(DataType::DtDouble, &[]);
         t.double_val = vec![2.5];
-        assert_eq!(Tensor::from_proto(&t).unwrap(), Tensor::F64(ArrayD::from_elem(IxDyn(&[]), 2.5)));
+        assert_eq!(
+            Tensor::from_proto(&t).unwrap(),
+            Tensor::F64(ArrayD::from_elem(IxDyn(&[]), 2.5))
+        );
         let mut t = proto(DataType::DtBool, &[2]);
         t.bool_val = vec![true, false];
-        assert_eq!(Tensor::from_proto(&t).unwrap().to_f32().as_slice().unwrap(), &[1.0, 0.0]);
+        assert_eq!(
+            Tensor::from_proto(&t).unwrap().to_f32().as_slice().unwrap(),
+            &[1.0, 0.0]
+        );
         let mut t = proto(DataType::DtInt64, &[2]);
         t.tensor_content = [-1i64, 7].iter().flat_map(|v| v.to_le_bytes()).collect();
-        assert_eq!(Tensor::from_proto(&t).unwrap().to_i64().unwrap().as_slice().unwrap(), &[-1, 7]);
+        assert_eq!(
+            Tensor::from_proto(&t)
+                .unwrap()
+                .to_i64()
+                .unwrap()
+                .as_slice()
+                .unwrap(),
+            &[-1, 7]
+        );
     }
 
     #[test]
     fn half_and_bfloat16_widen() {
         let mut t = proto(DataType::DtHalf, &[2]);
-        t.half_val = vec![f16::from_f32(1.5).to_bits() as i32, f16::from_f32(-2.0).to_bits() as i32];
-        assert_eq!(Tensor::from_proto(&t).unwrap().to_f32().as_slice().unwrap(), &[1.5, -2.0]);
+        t.half_val = vec![
+            f16::from_f32(1.5).to_bits() as i32,
+            f16::from_f32(-2.0).to_bits() as i32,
+        ];
+        assert_eq!(
+            Tensor::from_proto(&t).unwrap().to_f32().as_slice().unwrap(),
+            &[1.5, -2.0]
+        );
         let mut t = proto(DataType::DtBfloat16, &[1]);
         t.tensor_content = bf16::from_f32(3.0).to_bits().to_le_bytes().to_vec();
-        assert_eq!(Tensor::from_proto(&t).unwrap().to_f32().as_slice().unwrap(), &[3.0]);
+        assert_eq!(
+            Tensor::from_proto(&t).unwrap().to_f32().as_slice().unwrap(),
+            &[3.0]
+        );
     }
 
     #[test]
@@ -235,6 +303,10 @@ mod tests {
         assert!(Tensor::from_proto(&t).unwrap_err().contains("negative"));
         let mut t = proto(DataType::DtFloat, &[4]);
         t.tensor_content = vec![0; 7];
-        assert!(Tensor::from_proto(&t).unwrap_err().contains("tensor_content"));
+        assert!(
+            Tensor::from_proto(&t)
+                .unwrap_err()
+                .contains("tensor_content")
+        );
     }
 }

@@ -1,0 +1,222 @@
+//! What a verification found, for people (a terminal table) and machines
+//! (`report.json`, documented field by field in `reports/README.md`).
+//!
+//! Changing or removing a JSON field is a versioned change: bump
+//! [`SCHEMA_VERSION`] and document it.
+
+use crate::compare::{Metrics, Tolerance};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Version of the `report.json` schema.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every layer and output within tolerance.
+    Pass,
+    /// At least one layer or output out of tolerance.
+    Fail,
+    /// Some TF nodes could not be converted; nothing was run.
+    Unsupported,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// The comparison could not be made (shape mismatch, a side failed).
+    Error,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct InputSpec {
+    pub name: String,
+    /// Shape fed to both sides, batch (= samples) first.
+    pub shape: Vec<usize>,
+    pub dtype: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerReport {
+    pub name: String,
+    pub class_name: String,
+    /// The TF tensor compared with the layer's output (`node:slot`).
+    pub tf_node: String,
+    /// Every TF node the layer stands for.
+    pub tf_nodes: Vec<String>,
+    pub status: Status,
+    pub max_abs: Option<f32>,
+    pub max_rel: Option<f32>,
+    pub mean_abs: Option<f32>,
+    pub cosine: Option<f32>,
+    pub out_of_tolerance: Option<usize>,
+    pub elements: Option<usize>,
+    /// Why the status is `error`, when it is.
+    pub detail: Option<String>,
+    /// Whether this layer is one of the model's outputs.
+    pub is_output: bool,
+}
+
+impl LayerReport {
+    pub fn from_metrics(mut self, m: &Metrics) -> Self {
+        self.status = if m.pass { Status::Pass } else { Status::Fail };
+        self.max_abs = Some(m.max_abs);
+        self.max_rel = Some(m.max_rel);
+        self.mean_abs = Some(m.mean_abs);
+        self.cosine = Some(m.cosine);
+        self.out_of_tolerance = Some(m.out_of_tolerance);
+        self.elements = Some(m.elements);
+        self
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct UnsupportedOp {
+    pub node: String,
+    pub op: String,
+    pub reason: String,
+}
+
+/// Wall-clock milliseconds per stage.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Timings {
+    pub load_ms: f64,
+    pub convert_ms: f64,
+    pub write_keras_ms: f64,
+    pub oracle_load_ms: f64,
+    pub oracle_run_ms: f64,
+    pub interp_run_ms: f64,
+    pub total_ms: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub thaw_version: String,
+    pub model: String,
+    pub verdict: Verdict,
+    pub seed: u64,
+    pub samples: usize,
+    pub input_range: [f32; 2],
+    pub tolerance: Tolerance,
+    pub inputs: Vec<InputSpec>,
+    pub layers: Vec<LayerReport>,
+    /// First layer, in topological order, whose output is out of tolerance.
+    pub first_divergence: Option<String>,
+    pub unsupported_ops: Vec<UnsupportedOp>,
+    /// The Keras model written, if any.
+    pub keras_file: Option<String>,
+    pub timings: Timings,
+}
+
+impl Report {
+    pub fn to_json(&self) -> String {
+        // Serialising plain data with string keys cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    /// Writes `report.json` atomically (temporary file, then rename).
+    pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut tmp, self.to_json().as_bytes())?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    /// The terminal table: one row per layer, then the verdict.
+    pub fn to_table(&self) -> String {
+        let mut s = String::new();
+        if !self.unsupported_ops.is_empty() {
+            let _ = writeln!(
+                s,
+                "{}: {} node(s) cannot be converted:",
+                self.model,
+                self.unsupported_ops.len()
+            );
+            for u in &self.unsupported_ops {
+                let _ = writeln!(s, "  {} ({}): {}", u.node, u.op, u.reason);
+            }
+            let _ = writeln!(s, "verdict: UNSUPPORTED");
+            return s;
+        }
+        let w_name = self
+            .layers
+            .iter()
+            .map(|l| l.name.len())
+            .max()
+            .unwrap_or(5)
+            .clamp(5, 40);
+        let w_class = self
+            .layers
+            .iter()
+            .map(|l| l.class_name.len())
+            .max()
+            .unwrap_or(5)
+            .clamp(5, 24);
+        let w_node = self
+            .layers
+            .iter()
+            .map(|l| l.tf_node.len())
+            .max()
+            .unwrap_or(7)
+            .clamp(7, 60);
+        let _ = writeln!(
+            s,
+            "{:<w_name$}  {:<w_class$}  {:<w_node$}  {:>10}  status",
+            "layer", "class", "TF node", "max abs"
+        );
+        for l in &self.layers {
+            let max_abs = l.max_abs.map_or("-".to_string(), |v| format!("{v:.3e}"));
+            let status = match l.status {
+                Status::Pass => "ok",
+                Status::Fail => "FAIL",
+                Status::Error => "ERROR",
+            };
+            let _ = writeln!(
+                s,
+                "{:<w_name$}  {:<w_class$}  {:<w_node$}  {:>10}  {status}{}",
+                l.name,
+                l.class_name,
+                l.tf_node,
+                max_abs,
+                l.detail
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            );
+        }
+        let failing = self
+            .layers
+            .iter()
+            .filter(|l| l.status != Status::Pass)
+            .count();
+        let _ = writeln!(
+            s,
+            "\n{} layers, {} failing; seed {}, {} samples, atol {:e}, rtol {:e}",
+            self.layers.len(),
+            failing,
+            self.seed,
+            self.samples,
+            self.tolerance.atol,
+            self.tolerance.rtol
+        );
+        if let Some(first) = &self.first_divergence {
+            let _ = writeln!(s, "first divergence: {first}");
+        }
+        let verdict = match self.verdict {
+            Verdict::Pass => "PASS: the Keras model computes what the graph computes",
+            Verdict::Fail => "FAIL: the Keras model diverges from the graph",
+            Verdict::Unsupported => "UNSUPPORTED",
+        };
+        let _ = writeln!(s, "verdict: {verdict}");
+        s
+    }
+}

@@ -1,0 +1,271 @@
+//! The `thaw verify` pipeline: load → convert → write the Keras model → run
+//! the original graph (oracle) and the Keras layers (interpreter) on the same
+//! seeded inputs → compare every layer → report.
+//!
+//! This is the only module that sees both witnesses; it hands each one only
+//! what it needs (the oracle gets the file and tensor names, the interpreter
+//! gets the Keras model) and compares plain arrays.
+
+use crate::compare::{self, Tolerance};
+use crate::convert::{self, Conversion, ConvertOptions};
+use crate::graph::{Graph, GraphError};
+use crate::interp;
+use crate::keras::{self, DType};
+use crate::oracle::{Oracle, OracleInput};
+use crate::report::{InputSpec, LayerReport, Report, Status, Timings, UnsupportedOp, Verdict};
+use ndarray::ArrayD;
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use thiserror::Error;
+
+#[derive(Clone, Debug)]
+pub struct VerifyOptions {
+    pub model: PathBuf,
+    pub out_dir: PathBuf,
+    pub convert: ConvertOptions,
+    pub samples: usize,
+    pub seed: u64,
+    pub input_range: [f32; 2],
+    pub tolerance: Tolerance,
+}
+
+/// Why verification could not be carried out (as opposed to a verdict).
+#[derive(Debug, Error)]
+pub enum VerifyError {
+    /// The user's input is at fault: unreadable or invalid graph, bad shape.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    #[error(transparent)]
+    Convert(#[from] convert::ConvertError),
+    #[error("{0}")]
+    Usage(String),
+    /// A part of thaw failed on a graph it accepted.
+    #[error("writing the Keras model: {0}")]
+    Keras(#[from] keras::KerasError),
+    #[error("running the original graph: {0}")]
+    Oracle(#[from] crate::oracle::OracleError),
+    #[error("running the Keras model: {0}")]
+    Interp(#[from] interp::InterpError),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl VerifyError {
+    /// Whether the user's input (file, flags) is at fault rather than thaw.
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            VerifyError::Graph(_) | VerifyError::Convert(_) | VerifyError::Usage(_)
+        )
+    }
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+/// Seeded inputs for every model input: uniform in `range`, batch = samples.
+pub fn random_inputs(
+    model: &keras::Model,
+    samples: usize,
+    seed: u64,
+    range: [f32; 2],
+) -> Vec<ArrayD<f32>> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    model
+        .inputs
+        .iter()
+        .map(|i| {
+            let shape: Vec<usize> = std::iter::once(samples)
+                .chain(i.shape.iter().map(|d| d.unwrap_or(1)))
+                .collect();
+            let n = shape.iter().product();
+            let v: Vec<f32> = (0..n)
+                .map(|_| {
+                    let x = rng.random_range(range[0]..=range[1]);
+                    if i.dtype == DType::I32 { x.round() } else { x }
+                })
+                .collect();
+            ArrayD::from_shape_vec(shape, v).unwrap_or_else(|_| ArrayD::zeros(vec![0]))
+        })
+        .collect()
+}
+
+/// Loads and converts; the shared first half of `verify`, `convert` and `inspect`.
+pub fn load_and_convert(
+    model: &Path,
+    opts: &ConvertOptions,
+) -> Result<(Graph, Conversion), VerifyError> {
+    let graph = Graph::load(model)?;
+    let conv = convert::convert(&graph, opts)?;
+    Ok((graph, conv))
+}
+
+/// Runs the whole pipeline and returns the report (also written to
+/// `out_dir/report.json`, with the Keras model as `out_dir/<stem>.h5`).
+pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
+    if opts.samples == 0 {
+        return Err(VerifyError::Usage("--samples must be at least 1".into()));
+    }
+    if !(opts.input_range[0] <= opts.input_range[1])
+        || !opts.input_range.iter().all(|v| v.is_finite())
+    {
+        return Err(VerifyError::Usage(format!(
+            "--input-range {:?} is not a finite lo,hi range",
+            opts.input_range
+        )));
+    }
+    let start = Instant::now();
+    let mut timings = Timings::default();
+    let t = Instant::now();
+    let graph = Graph::load(&opts.model)?;
+    timings.load_ms = ms(t);
+    let t = Instant::now();
+    let conv = convert::convert(&graph, &opts.convert)?;
+    timings.convert_ms = ms(t);
+
+    let stem = opts
+        .model
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("model")
+        .to_string();
+    let mut report = Report {
+        schema_version: crate::report::SCHEMA_VERSION,
+        thaw_version: env!("CARGO_PKG_VERSION").to_string(),
+        model: opts.model.display().to_string(),
+        verdict: Verdict::Pass,
+        seed: opts.seed,
+        samples: opts.samples,
+        input_range: opts.input_range,
+        tolerance: opts.tolerance,
+        inputs: conv
+            .model
+            .inputs
+            .iter()
+            .map(|i| InputSpec {
+                name: i.name.clone(),
+                shape: std::iter::once(opts.samples)
+                    .chain(i.shape.iter().map(|d| d.unwrap_or(1)))
+                    .collect(),
+                dtype: i.dtype.keras_name().to_string(),
+            })
+            .collect(),
+        layers: Vec::new(),
+        first_divergence: None,
+        unsupported_ops: Vec::new(),
+        keras_file: None,
+        timings: Timings::default(),
+    };
+    std::fs::create_dir_all(&opts.out_dir).map_err(|source| VerifyError::Io {
+        path: opts.out_dir.display().to_string(),
+        source,
+    })?;
+    if !conv.unsupported.is_empty() {
+        report.verdict = Verdict::Unsupported;
+        report.unsupported_ops = conv
+            .unsupported
+            .iter()
+            .map(|u| UnsupportedOp {
+                node: u.node.clone(),
+                op: u.op.clone(),
+                reason: u.reason.clone(),
+            })
+            .collect();
+        timings.total_ms = ms(start);
+        report.timings = timings;
+        write_report(&report, &opts.out_dir)?;
+        return Ok(report);
+    }
+
+    let t = Instant::now();
+    let h5 = opts.out_dir.join(format!("{stem}.h5"));
+    keras::h5::write(&h5, &conv.model)?;
+    report.keras_file = Some(h5.display().to_string());
+    timings.write_keras_ms = ms(t);
+
+    let inputs = random_inputs(&conv.model, opts.samples, opts.seed, opts.input_range);
+    let layer_tensors: Vec<_> = conv
+        .tensors
+        .iter()
+        .filter(|t| t.class_name != "InputLayer")
+        .collect();
+    let oracle_inputs: Vec<OracleInput> = conv
+        .model
+        .inputs
+        .iter()
+        .zip(&inputs)
+        .map(|(i, a)| OracleInput {
+            name: i.name.clone(),
+            shape: a.shape().to_vec(),
+        })
+        .collect();
+    let outputs: Vec<String> = layer_tensors.iter().map(|t| t.tensor.to_string()).collect();
+    let t = Instant::now();
+    let oracle = Oracle::load(&opts.model, &oracle_inputs, &outputs)?;
+    timings.oracle_load_ms = ms(t);
+    let t = Instant::now();
+    let graph_values = oracle.run(&inputs)?;
+    timings.oracle_run_ms = ms(t);
+    let t = Instant::now();
+    let keras_values = interp::run(&conv.model, &inputs)?;
+    timings.interp_run_ms = ms(t);
+
+    for (lt, g) in layer_tensors.iter().zip(&graph_values) {
+        let base = LayerReport {
+            name: lt.layer.clone(),
+            class_name: lt.class_name.clone(),
+            tf_node: lt.tensor.to_string(),
+            tf_nodes: lt.nodes.clone(),
+            status: Status::Error,
+            max_abs: None,
+            max_rel: None,
+            mean_abs: None,
+            cosine: None,
+            out_of_tolerance: None,
+            elements: None,
+            detail: None,
+            is_output: conv.model.outputs.contains(&lt.layer),
+        };
+        let row = match keras_values.get(&lt.layer) {
+            None => LayerReport {
+                detail: Some("the interpreter produced no value".into()),
+                ..base
+            },
+            Some(k) => match compare::compare(k, g, opts.tolerance) {
+                Ok(m) => base.from_metrics(&m),
+                Err(e) => LayerReport {
+                    detail: Some(e),
+                    ..base
+                },
+            },
+        };
+        report.layers.push(row);
+    }
+    report.first_divergence = report
+        .layers
+        .iter()
+        .find(|l| l.status != Status::Pass)
+        .map(|l| l.name.clone());
+    if report.first_divergence.is_some() {
+        report.verdict = Verdict::Fail;
+    }
+    timings.total_ms = ms(start);
+    report.timings = timings;
+    write_report(&report, &opts.out_dir)?;
+    Ok(report)
+}
+
+fn write_report(report: &Report, dir: &Path) -> Result<(), VerifyError> {
+    let path = dir.join("report.json");
+    report.write_json(&path).map_err(|source| VerifyError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
