@@ -285,7 +285,9 @@ pub fn check_weight_shapes(kind: &LayerKind, shapes: &[&[usize]]) -> Result<(), 
         ));
     }
     let bad = |name: &str, want: String, got: &[usize]| {
-        Err(format!("weight '{name}' should have shape {want}, has {got:?}"))
+        Err(format!(
+            "weight '{name}' should have shape {want}, has {got:?}"
+        ))
     };
     match kind {
         LayerKind::Conv2D {
@@ -299,12 +301,17 @@ pub fn check_weight_shapes(kind: &LayerKind, shapes: &[&[usize]]) -> Result<(), 
             {
                 return bad(
                     "kernel",
-                    format!("[{}, {}, in/groups, {filters}]", kernel_size[0], kernel_size[1]),
+                    format!(
+                        "[{}, {}, in/groups, {filters}]",
+                        kernel_size[0], kernel_size[1]
+                    ),
                     k,
                 );
             }
             if *groups == 0 || filters % groups != 0 {
-                return Err(format!("filters {filters} is not a multiple of groups {groups}"));
+                return Err(format!(
+                    "filters {filters} is not a multiple of groups {groups}"
+                ));
             }
             if let Some(b) = shapes.get(1)
                 && *b != [*filters]
@@ -325,7 +332,10 @@ pub fn check_weight_shapes(kind: &LayerKind, shapes: &[&[usize]]) -> Result<(), 
             {
                 return bad(
                     "depthwise_kernel",
-                    format!("[{}, {}, in, {depth_multiplier}]", kernel_size[0], kernel_size[1]),
+                    format!(
+                        "[{}, {}, in, {depth_multiplier}]",
+                        kernel_size[0], kernel_size[1]
+                    ),
                     k,
                 );
             }
@@ -374,7 +384,12 @@ pub fn keras_layer_order(model: &Model) -> Vec<&str> {
     let inbound: std::collections::HashMap<&str, Vec<&str>> = model
         .layers
         .iter()
-        .map(|l| (l.name.as_str(), l.inbound.iter().map(String::as_str).collect()))
+        .map(|l| {
+            (
+                l.name.as_str(),
+                l.inbound.iter().map(String::as_str).collect(),
+            )
+        })
         .collect();
     let parents = |name: &str| inbound.get(name).cloned().unwrap_or_default();
 
@@ -425,7 +440,10 @@ pub fn keras_layer_order(model: &Model) -> Vec<&str> {
         .filter(|n| !finished.contains(n))
         .collect();
     if !unused.is_empty() {
-        let first_depth0 = order.iter().position(|n| depth[n] == 0).unwrap_or(order.len());
+        let first_depth0 = order
+            .iter()
+            .position(|n| depth[n] == 0)
+            .unwrap_or(order.len());
         order.splice(first_depth0..first_depth0, unused);
     }
     order
@@ -463,7 +481,13 @@ pub fn validate(model: &Model) -> Result<(), KerasError> {
     for layer in &model.layers {
         let what = format!("layer ({})", layer.kind.class_name());
         check_name(&layer.name, &what, &mut problems);
-        let at = |msg: String| format!("layer '{}' ({}): {msg}", layer.name, layer.kind.class_name());
+        let at = |msg: String| {
+            format!(
+                "layer '{}' ({}): {msg}",
+                layer.name,
+                layer.kind.class_name()
+            )
+        };
         for src in &layer.inbound {
             if !known.contains(src.as_str()) {
                 problems.push(at(format!(
@@ -506,7 +530,9 @@ pub fn validate(model: &Model) -> Result<(), KerasError> {
     }
     for out in &model.outputs {
         if !known.contains(out.as_str()) {
-            problems.push(format!("output '{out}' is not a layer or input of the model"));
+            problems.push(format!(
+                "output '{out}' is not a layer or input of the model"
+            ));
         }
     }
     if problems.is_empty() {
@@ -538,7 +564,10 @@ fn non_finite(kind: &LayerKind) -> Option<String> {
             negative_slope,
             threshold,
         } => {
-            let mut v = vec![("negative_slope", *negative_slope), ("threshold", *threshold)];
+            let mut v = vec![
+                ("negative_slope", *negative_slope),
+                ("threshold", *threshold),
+            ];
             if let Some(m) = max_value {
                 v.push(("max_value", *m));
             }
@@ -594,7 +623,11 @@ fn entry(v: &Value, index: usize) -> Result<Entry<'_>, String> {
     let config = match v.get("config") {
         Some(Value::Object(m)) => m,
         None | Some(Value::Null) => EMPTY.get_or_init(Map::new),
-        Some(_) => return Err(format!("layer #{index} ({class}): \"config\" is not an object")),
+        Some(_) => {
+            return Err(format!(
+                "layer #{index} ({class}): \"config\" is not an object"
+            ));
+        }
     };
     let name = v
         .get("name")
@@ -684,7 +717,9 @@ fn functional_from_config(config: &Value) -> Result<Model, KerasError> {
     for name in &input_order {
         match inputs.iter().position(|i: &Input| &i.name == name) {
             Some(p) => ordered.push(inputs.remove(p)),
-            None => problems.push(format!("input_layers names '{name}', which is not an InputLayer")),
+            None => problems.push(format!(
+                "input_layers names '{name}', which is not an InputLayer"
+            )),
         }
     }
     let layers = topological(pending, &input_names, &mut problems);
@@ -777,7 +812,10 @@ fn sequential_from_config(config: &Value) -> Result<Model, KerasError> {
                     Err(p) => problems.push(p),
                 }
             } else {
-                problems.push(format!("layer '{}': InputLayer in the middle of a Sequential", e.name));
+                problems.push(format!(
+                    "layer '{}': InputLayer in the middle of a Sequential",
+                    e.name
+                ));
             }
             continue;
         }
@@ -873,7 +911,10 @@ fn input_from_config(e: &Entry) -> Result<Input, String> {
     if e.config.get("sparse").and_then(Value::as_bool) == Some(true)
         || e.config.get("ragged").and_then(Value::as_bool) == Some(true)
     {
-        return Err(format!("InputLayer '{}': sparse/ragged inputs not supported", e.name));
+        return Err(format!(
+            "InputLayer '{}': sparse/ragged inputs not supported",
+            e.name
+        ));
     }
     Ok(Input {
         name: e.name.clone(),
@@ -884,7 +925,10 @@ fn input_from_config(e: &Entry) -> Result<Input, String> {
 
 /// The per-sample shape from `batch_shape`/`batch_input_shape` (batch axis
 /// dropped) or `input_shape`/`shape` (no batch axis); `None` if none is present.
-fn shape_from(config: &Map<String, Value>, layer: &str) -> Result<Option<Vec<Option<usize>>>, String> {
+fn shape_from(
+    config: &Map<String, Value>,
+    layer: &str,
+) -> Result<Option<Vec<Option<usize>>>, String> {
     for key in ["batch_shape", "batch_input_shape"] {
         if let Some(v) = config.get(key).filter(|v| !v.is_null()) {
             let dims = v
@@ -970,7 +1014,11 @@ fn inbound_from_config(e: &Entry) -> Result<Vec<String>, String> {
         Some(_) => return Err(at("inbound_nodes is not a list".to_string())),
     };
     match nodes.len() {
-        0 => return Err(at("not connected to anything (empty inbound_nodes)".to_string())),
+        0 => {
+            return Err(at(
+                "not connected to anything (empty inbound_nodes)".to_string()
+            ));
+        }
         1 => {}
         n => return Err(at(format!("shared layer called {n} times: not supported"))),
     }
@@ -979,7 +1027,9 @@ fn inbound_from_config(e: &Entry) -> Result<Vec<String>, String> {
         // Legacy: a list of [name, node_index, tensor_index, kwargs].
         Value::Array(refs) => {
             for r in refs {
-                let a = r.as_array().filter(|a| a.first().is_some_and(Value::is_string));
+                let a = r
+                    .as_array()
+                    .filter(|a| a.first().is_some_and(Value::is_string));
                 let a = a.ok_or_else(|| at(format!("unexpected inbound entry {r}")))?;
                 push_ref(a, &mut out).map_err(at)?;
             }
@@ -1028,7 +1078,9 @@ fn push_ref(a: &[Value], out: &mut Vec<String>) -> Result<(), String> {
 
 fn collect_keras_tensors(v: &Value, out: &mut Vec<String>) -> Result<(), String> {
     match v {
-        Value::Object(o) if o.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__") => {
+        Value::Object(o)
+            if o.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__") =>
+        {
             let hist = o
                 .get("config")
                 .and_then(|c| c.get("keras_history"))
@@ -1120,7 +1172,11 @@ impl Cfg<'_> {
     }
 
     fn padding(&self) -> Result<Padding, String> {
-        match self.get("padding").and_then(Value::as_str).map(str::to_ascii_lowercase) {
+        match self
+            .get("padding")
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase)
+        {
             None => Ok(Padding::Valid),
             Some(p) if p == "valid" => Ok(Padding::Valid),
             Some(p) if p == "same" => Ok(Padding::Same),
@@ -1136,7 +1192,9 @@ impl Cfg<'_> {
             Some(Value::Object(o)) => match (o.get("class_name"), o.get("config")) {
                 (Some(Value::String(c)), Some(Value::String(f))) if c == "function" => f.as_str(),
                 (Some(Value::String(c)), _) => c.as_str(),
-                _ => return Err(self.err(format!("unreadable '{key}' {}", Value::Object(o.clone())))),
+                _ => {
+                    return Err(self.err(format!("unreadable '{key}' {}", Value::Object(o.clone()))));
+                }
             },
             Some(v) => return Err(self.err(format!("unreadable '{key}' {v}"))),
         };
@@ -1156,7 +1214,9 @@ impl Cfg<'_> {
     fn channels_last(&self) -> Result<(), String> {
         match self.get("data_format").and_then(Value::as_str) {
             None | Some("channels_last") => Ok(()),
-            Some(f) => Err(self.err(format!("data_format '{f}' not supported (channels_last only)"))),
+            Some(f) => Err(self.err(format!(
+                "data_format '{f}' not supported (channels_last only)"
+            ))),
         }
     }
 
@@ -1175,7 +1235,11 @@ impl Cfg<'_> {
 
 fn zero_padding(c: &Cfg) -> Result<[[usize; 2]; 2], String> {
     let v = c.get("padding").cloned().unwrap_or(json!(1));
-    let bad = || c.err(format!("padding = {v} is not n, [h, w] or [[top, bottom], [left, right]]"));
+    let bad = || {
+        c.err(format!(
+            "padding = {v} is not n, [h, w] or [[top, bottom], [left, right]]"
+        ))
+    };
     if let Some(n) = v.as_u64() {
         let n = n as usize;
         return Ok([[n, n], [n, n]]);
@@ -1290,7 +1354,9 @@ fn layer_kind(e: &Entry) -> Result<LayerKind, String> {
             LayerKind::Flatten
         }
         "Reshape" => {
-            let v = c.get("target_shape").ok_or_else(|| c.err("missing 'target_shape'"))?;
+            let v = c
+                .get("target_shape")
+                .ok_or_else(|| c.err("missing 'target_shape'"))?;
             let dims = v
                 .as_array()
                 .and_then(|a| a.iter().map(Value::as_i64).collect::<Option<Vec<_>>>())
@@ -1337,7 +1403,10 @@ mod tests {
         let input = layer_entry(&cfg, "image");
         assert_eq!(input["class_name"], "InputLayer");
         assert_eq!(input["config"]["batch_input_shape"], json!([null, 8, 8, 3]));
-        assert!(input["config"].get("batch_shape").is_none(), "tf-keras rejects batch_shape");
+        assert!(
+            input["config"].get("batch_shape").is_none(),
+            "tf-keras rejects batch_shape"
+        );
         assert_eq!(input["inbound_nodes"], json!([]));
         assert_eq!(cfg["config"]["input_layers"], json!([["image", 0, 0]]));
         assert_eq!(
@@ -1374,7 +1443,10 @@ mod tests {
         assert_eq!(c("c1")["activation"], "relu");
         let dw = c("dw");
         assert_eq!(dw["depth_multiplier"], 2);
-        assert!(dw.get("groups").is_none(), "Keras 3 rejects groups on DepthwiseConv2D");
+        assert!(
+            dw.get("groups").is_none(),
+            "Keras 3 rejects groups on DepthwiseConv2D"
+        );
         assert_eq!(c("zp")["padding"], json!([[1, 0], [0, 1]]));
         assert_eq!(c("relu6")["max_value"], json!(6.0));
         assert_eq!(c("leaky")["max_value"], Value::Null);
@@ -1407,7 +1479,11 @@ mod tests {
 
     #[test]
     fn own_config_parses_back_to_the_same_ir() {
-        for m in [every_layer_model(), two_in_two_out_model(), small_cnn_model()] {
+        for m in [
+            every_layer_model(),
+            two_in_two_out_model(),
+            small_cnn_model(),
+        ] {
             let back = model_from_config(&model_config(&m)).unwrap();
             assert_eq!(back, without_weights(m));
         }
@@ -1420,9 +1496,11 @@ mod tests {
     fn parses_keras3_functional_config() {
         let policy = json!({"module": "keras", "class_name": "DTypePolicy",
                             "config": {"name": "float32"}, "registered_name": null});
-        let kt = |name: &str| json!({"class_name": "__keras_tensor__",
+        let kt = |name: &str| {
+            json!({"class_name": "__keras_tensor__",
                   "config": {"shape": [null, 4, 4, 2], "dtype": "float32",
-                             "keras_history": [name, 0, 0]}});
+                             "keras_history": [name, 0, 0]}})
+        };
         let cfg = json!({"module": "keras", "class_name": "Functional", "config": {
             "name": "k3", "trainable": true,
             "layers": [
@@ -1452,7 +1530,10 @@ mod tests {
         assert_eq!(m.layers[1].inbound, vec!["c", "in"]);
         assert!(matches!(
             m.layers[0].kind,
-            LayerKind::Conv2D { activation: Activation::Sigmoid, .. }
+            LayerKind::Conv2D {
+                activation: Activation::Sigmoid,
+                ..
+            }
         ));
         assert_eq!(
             m.layers[2].kind,
@@ -1494,7 +1575,12 @@ mod tests {
         let m = model_from_config(&f).unwrap();
         assert_eq!(m.inputs[0].dtype, DType::I32);
         assert_eq!(m.layers[0].name, "zp");
-        assert_eq!(m.layers[0].kind, LayerKind::ZeroPadding2D { padding: [[1, 1], [2, 2]] });
+        assert_eq!(
+            m.layers[0].kind,
+            LayerKind::ZeroPadding2D {
+                padding: [[1, 1], [2, 2]]
+            }
+        );
         assert_eq!(m.layers[1].name, "fl");
     }
 
@@ -1519,7 +1605,12 @@ mod tests {
         };
         assert_eq!(problems.len(), 4, "{err}");
         let text = err.to_string();
-        for needle in ["'drop' (Dropout)", "'cf' (Conv2D): data_format", "activation 'gelu'", "'shared'"] {
+        for needle in [
+            "'drop' (Dropout)",
+            "'cf' (Conv2D): data_format",
+            "activation 'gelu'",
+            "'shared'",
+        ] {
             assert!(text.contains(needle), "{needle} missing from: {text}");
         }
     }
@@ -1531,25 +1622,62 @@ mod tests {
     fn layer_order_is_the_one_keras_rebuilds() {
         assert_eq!(
             keras_layer_order(&two_in_two_out_model()),
-            ["b", "a", "cb", "ca", "sum", "both", "pool", "flat", "logits"]
+            [
+                "b", "a", "cb", "ca", "sum", "both", "pool", "flat", "logits"
+            ]
         );
         assert_eq!(
             keras_layer_order(&every_layer_model()),
             [
-                "image", "zp", "c1", "c2", "bn", "dw", "bn_nocenter", "relu6", "mp", "ap", "add",
-                "leaky", "cat", "sig", "ap_valid", "mp_valid", "gap_keep", "gap", "act_relu",
-                "flat", "rs", "act_tanh", "d1", "d2", "act_lin", "softmax", "bn_noscale", "act_sm"
+                "image",
+                "zp",
+                "c1",
+                "c2",
+                "bn",
+                "dw",
+                "bn_nocenter",
+                "relu6",
+                "mp",
+                "ap",
+                "add",
+                "leaky",
+                "cat",
+                "sig",
+                "ap_valid",
+                "mp_valid",
+                "gap_keep",
+                "gap",
+                "act_relu",
+                "flat",
+                "rs",
+                "act_tanh",
+                "d1",
+                "d2",
+                "act_lin",
+                "softmax",
+                "bn_noscale",
+                "act_sm"
             ]
         );
         // An input no output uses comes first among the depth-0 layers.
         let mut m = small_cnn_model();
-        m.inputs.push(Input { name: "unused".into(), shape: vec![Some(1)], dtype: DType::F32 });
-        assert_eq!(keras_layer_order(&m), ["x", "conv", "flat", "unused", "out"]);
+        m.inputs.push(Input {
+            name: "unused".into(),
+            shape: vec![Some(1)],
+            dtype: DType::F32,
+        });
+        assert_eq!(
+            keras_layer_order(&m),
+            ["x", "conv", "flat", "unused", "out"]
+        );
         // A layer no output depends on is refused by validate.
         m.layers.push(m.layers[1].clone());
         m.layers[3].name = "dead".into();
         let err = validate(&m).unwrap_err().to_string();
-        assert!(err.contains("'dead' (Flatten): no output depends on it"), "{err}");
+        assert!(
+            err.contains("'dead' (Flatten): no output depends on it"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1560,7 +1688,12 @@ mod tests {
         m.layers[1].inbound = vec!["nowhere".into()];
         m.outputs.push("ghost".into());
         let err = validate(&m).unwrap_err().to_string();
-        for needle in ["'conv/1'", "Keras expects [kernel, bias]", "'nowhere'", "'ghost'"] {
+        for needle in [
+            "'conv/1'",
+            "Keras expects [kernel, bias]",
+            "'nowhere'",
+            "'ghost'",
+        ] {
             assert!(err.contains(needle), "{needle} missing from: {err}");
         }
         validate(&every_layer_model()).unwrap();

@@ -64,7 +64,10 @@ pub enum KerasError {
     /// The IR model cannot be written as a Keras model (duplicate or invalid
     /// names, dangling inbound names, weights that do not fit the class).
     #[error("model '{model}' cannot be written as a Keras model:\n  - {}", problems.join("\n  - "))]
-    InvalidModel { model: String, problems: Vec<String> },
+    InvalidModel {
+        model: String,
+        problems: Vec<String>,
+    },
 }
 
 fn file_prefix(file: &Option<PathBuf>) -> String {
@@ -78,7 +81,10 @@ impl KerasError {
     /// Attach the file a config error came from (no-op for other variants).
     pub fn in_file(self, path: &std::path::Path) -> Self {
         match self {
-            KerasError::Config { file: None, problems } => KerasError::Config {
+            KerasError::Config {
+                file: None,
+                problems,
+            } => KerasError::Config {
                 file: Some(path.to_path_buf()),
                 problems,
             },

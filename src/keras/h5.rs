@@ -79,8 +79,12 @@ pub fn write(path: &Path, model: &Model) -> Result<(), KerasError> {
         what,
         source,
     })?;
-    tmp.persist(path)
-        .map_err(|e| io_err("cannot rename the finished temporary file into place", e.error))?;
+    tmp.persist(path).map_err(|e| {
+        io_err(
+            "cannot rename the finished temporary file into place",
+            e.error,
+        )
+    })?;
     Ok(())
 }
 
@@ -183,7 +187,11 @@ pub fn read(path: &Path) -> Result<Model, KerasError> {
         Ok(f) => f,
         Err(e) => return Err(open_error(path, e)),
     };
-    if !file.attr_names().map_err(|e| h5err("listing root attributes".into(), e))?.contains(&"model_config".to_string()) {
+    if !file
+        .attr_names()
+        .map_err(|e| h5err("listing root attributes".into(), e))?
+        .contains(&"model_config".to_string())
+    {
         return Err(KerasError::NoModelConfig {
             path: path.to_path_buf(),
         });
@@ -191,17 +199,25 @@ pub fn read(path: &Path) -> Result<Model, KerasError> {
     let config = read_strings(&file, "model_config")
         .map_err(|(w, e)| h5err(w, e))?
         .concat();
-    let json: serde_json::Value = serde_json::from_str(&config).map_err(|source| KerasError::Json {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let json: serde_json::Value =
+        serde_json::from_str(&config).map_err(|source| KerasError::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let mut model = model_from_config(&json).map_err(|e| e.in_file(path))?;
 
     let mw = match file.group("model_weights") {
         Ok(g) => g,
         // Only whole-model files are supported; model_config without weights is odd,
         // but a model without weighted layers needs none.
-        Err(_) if model.layers.iter().all(|l| weight_names(&l.kind).is_empty()) => return Ok(model),
+        Err(_)
+            if model
+                .layers
+                .iter()
+                .all(|l| weight_names(&l.kind).is_empty()) =>
+        {
+            return Ok(model);
+        }
         Err(e) => return Err(h5err("opening group model_weights".into(), e)),
     };
     for layer in &mut model.layers {
@@ -216,13 +232,15 @@ pub fn read(path: &Path) -> Result<Model, KerasError> {
             Err(_) if expected.is_empty() => continue,
             Err(_) => return Err(wrong("no weights group in model_weights".to_string())),
         };
-        let stored = read_strings(&group, "weight_names").map_err(|(w, e)| {
-            h5err(format!("{w} of layer '{}'", layer.name), e)
-        })?;
+        let stored = read_strings(&group, "weight_names")
+            .map_err(|(w, e)| h5err(format!("{w} of layer '{}'", layer.name), e))?;
         let mut values = Vec::with_capacity(stored.len());
         for name in &stored {
             values.push(read_f32(&group, name).map_err(|e| {
-                h5err(format!("reading weight '{name}' of layer '{}'", layer.name), e)
+                h5err(
+                    format!("reading weight '{name}' of layer '{}'", layer.name),
+                    e,
+                )
             })?);
         }
         let shapes: Vec<&[usize]> = values.iter().map(|v| v.shape()).collect();
@@ -284,7 +302,9 @@ fn read_f32(group: &Group, name: &str) -> hdf5::Result<ArrayD<f32>> {
 fn read_strings(loc: &Location, name: &str) -> H5Result<Vec<String>> {
     let names = loc.attr_names().doing(|| "listing attributes".into())?;
     if names.iter().any(|n| n == name) {
-        let attr = loc.attr(name).doing(|| format!("opening attribute {name}"))?;
+        let attr = loc
+            .attr(name)
+            .doing(|| format!("opening attribute {name}"))?;
         return attr_strings(&attr).doing(|| format!("reading attribute {name}"));
     }
     let mut out = Vec::new();
@@ -345,7 +365,11 @@ mod tests {
     #[test]
     fn round_trip_equals_the_ir() {
         let dir = tempfile::tempdir().unwrap();
-        for m in [every_layer_model(), two_in_two_out_model(), small_cnn_model()] {
+        for m in [
+            every_layer_model(),
+            two_in_two_out_model(),
+            small_cnn_model(),
+        ] {
             let path = dir.path().join(format!("{}.h5", m.name));
             write(&path, &m).unwrap();
             let back = read(&path).unwrap();
@@ -357,7 +381,10 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(names, ["every_layer.h5", "small_cnn.h5", "two_in_two_out.h5"]);
+        assert_eq!(
+            names,
+            ["every_layer.h5", "small_cnn.h5", "two_in_two_out.h5"]
+        );
     }
 
     #[test]
@@ -368,16 +395,26 @@ mod tests {
         write(&path, &m).unwrap();
         let f = hdf5::File::open(&path).unwrap();
         let desc = |a: hdf5::Attribute| a.dtype().unwrap().to_descriptor().unwrap();
-        assert_eq!(desc(f.attr("model_config").unwrap()), TypeDescriptor::VarLenUnicode);
+        assert_eq!(
+            desc(f.attr("model_config").unwrap()),
+            TypeDescriptor::VarLenUnicode
+        );
         assert_eq!(read_strings(&f, "backend").unwrap(), ["tensorflow"]);
         let mw = f.group("model_weights").unwrap();
-        assert_eq!(read_strings(&mw, "layer_names").unwrap(), ["x", "conv", "flat", "out"]);
+        assert_eq!(
+            read_strings(&mw, "layer_names").unwrap(),
+            ["x", "conv", "flat", "out"]
+        );
         assert_eq!(mw.attr("layer_names").unwrap().shape(), [4]);
         assert_eq!(
             read_strings(&mw.group("conv").unwrap(), "weight_names").unwrap(),
             ["conv/kernel:0", "conv/bias:0"]
         );
-        assert!(read_strings(&mw.group("flat").unwrap(), "weight_names").unwrap().is_empty());
+        assert!(
+            read_strings(&mw.group("flat").unwrap(), "weight_names")
+                .unwrap()
+                .is_empty()
+        );
         let k = f.dataset("model_weights/conv/conv/kernel:0").unwrap();
         assert_eq!(k.shape(), [3, 3, 1, 2]);
         let expected = m.layers[0].weight("kernel").unwrap();
@@ -390,7 +427,10 @@ mod tests {
         let path = dir.path().join("bad.h5");
         let mut m = small_cnn_model();
         m.layers[0].weights.clear();
-        assert!(matches!(write(&path, &m), Err(KerasError::InvalidModel { .. })));
+        assert!(matches!(
+            write(&path, &m),
+            Err(KerasError::InvalidModel { .. })
+        ));
         // An existing file is not replaced by a failed write.
         std::fs::write(&path, b"previous").unwrap();
         assert!(write(&path, &m).is_err());
@@ -420,7 +460,10 @@ mod tests {
         assert!(err.to_string().contains("notes.h5"));
 
         let weights_only = dir.path().join("weights.h5");
-        hdf5::File::create(&weights_only).unwrap().create_group("conv").unwrap();
+        hdf5::File::create(&weights_only)
+            .unwrap()
+            .create_group("conv")
+            .unwrap();
         let err = read(&weights_only).unwrap_err();
         assert!(matches!(err, KerasError::NoModelConfig { .. }), "{err}");
 
@@ -442,7 +485,10 @@ mod tests {
         let err = read(&path).unwrap_err();
         let text = err.to_string();
         assert!(matches!(err, KerasError::Weights { .. }), "{text}");
-        assert!(text.contains("layer 'out'") && text.contains("bias"), "{text}");
+        assert!(
+            text.contains("layer 'out'") && text.contains("bias"),
+            "{text}"
+        );
     }
 
     /// Writes the test models for the real-Keras check
@@ -455,12 +501,108 @@ mod tests {
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|| std::env::temp_dir().join("thaw-keras-check"));
         std::fs::create_dir_all(&dir).unwrap();
-        for m in [every_layer_model(), two_in_two_out_model(), small_cnn_model()] {
+        for m in [
+            every_layer_model(),
+            two_in_two_out_model(),
+            small_cnn_model(),
+        ] {
             let path = dir.join(format!("{}.h5", m.name));
             write(&path, &m).unwrap();
             assert_eq!(read(&path).unwrap(), m);
             println!("wrote {}", path.display());
         }
+        // Models tf-keras and Keras 3 wrote, read and written again by thaw.
+        let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/keras/testdata");
+        for case in ["tk_cnn", "k3_cnn", "tk_seq", "k3_seq"] {
+            let m = read(&testdata.join(format!("{case}.h5"))).unwrap();
+            let path = dir.join(format!("rewritten_{case}.h5"));
+            write(&path, &m).unwrap();
+            assert_eq!(read(&path).unwrap(), m);
+            println!("wrote {}", path.display());
+        }
+    }
+
+    /// Files written by tf-keras 2.21 (`model.save`) and Keras 3.15 (legacy h5),
+    /// made by `testdata/make_foreign.py`, against what Keras itself reported
+    /// about the models (`*.expected.json`).
+    #[test]
+    fn reads_files_keras_wrote() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/keras/testdata");
+        for case in ["tk_cnn", "k3_cnn", "tk_seq", "k3_seq"] {
+            let m = read(&dir.join(format!("{case}.h5"))).unwrap_or_else(|e| panic!("{e}"));
+            let text = std::fs::read_to_string(dir.join(format!("{case}.expected.json"))).unwrap();
+            let want: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let names = |v: &serde_json::Value| -> Vec<String> {
+                v.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_str().unwrap().to_string())
+                    .collect()
+            };
+            let inputs: Vec<String> = m.inputs.iter().map(|i| i.name.clone()).collect();
+            assert_eq!(inputs, names(&want["inputs"]), "{case}");
+            assert_eq!(m.outputs, names(&want["outputs"]), "{case}");
+            let layers = want["layers"].as_array().unwrap();
+            assert_eq!(m.layers.len(), layers.len(), "{case}");
+            for wl in layers {
+                let name = wl["name"].as_str().unwrap();
+                let l = m
+                    .layer(name)
+                    .unwrap_or_else(|| panic!("{case}: no layer {name}"));
+                assert_eq!(l.kind.class_name(), wl["class"], "{case} {name}");
+                assert_eq!(l.inbound, names(&wl["inbound"]), "{case} {name}");
+                let ws = wl["weights"].as_array().unwrap();
+                assert_eq!(l.weights.len(), ws.len(), "{case} {name}");
+                for (w, ww) in l.weights.iter().zip(ws) {
+                    let shape: Vec<usize> = ww["shape"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|d| d.as_u64().unwrap() as usize)
+                        .collect();
+                    assert_eq!(
+                        w.value.shape(),
+                        shape.as_slice(),
+                        "{case} {name}/{}",
+                        w.name
+                    );
+                    // Same f32 values summed in f64 in another order: equal to ~1e-12
+                    // relative; a wrong or permuted-in-another-layer weight is off by O(0.1).
+                    let sum: f64 = w.value.iter().map(|&x| x as f64).sum();
+                    let want_sum = ww["sum"].as_f64().unwrap();
+                    assert!(
+                        (sum - want_sum).abs() <= 1e-9 * (1.0 + want_sum.abs()),
+                        "{case} {name}/{}: sum {sum} vs Keras {want_sum}",
+                        w.name
+                    );
+                }
+            }
+        }
+        // Spot-check typed configs survive: the tf-keras DepthwiseConv2D (with its
+        // `groups` key) and the Keras 3 BatchNormalization (DTypePolicy dtype).
+        let tk = read(&dir.join("tk_cnn.h5")).unwrap();
+        assert!(matches!(
+            tk.layer("dw").unwrap().kind,
+            crate::keras::LayerKind::DepthwiseConv2D {
+                use_bias: false,
+                depth_multiplier: 1,
+                ..
+            }
+        ));
+        let k3 = read(&dir.join("k3_cnn.h5")).unwrap();
+        assert_eq!(
+            k3.layer("relu6").unwrap().kind,
+            crate::keras::LayerKind::ReLU {
+                max_value: Some(6.0),
+                negative_slope: 0.0,
+                threshold: 0.0
+            }
+        );
+        assert!(matches!(
+            k3.layer("bn1").unwrap().kind,
+            crate::keras::LayerKind::BatchNormalization { epsilon, center: true, scale: true, .. }
+                if epsilon == 1e-3
+        ));
     }
 
     /// Keras files store strings in several ways; all must read the same.
@@ -481,7 +623,10 @@ mod tests {
             .create("names1")
             .unwrap();
         f.new_attr::<f64>().shape([0]).create("empty").unwrap();
-        assert_eq!(read_strings(&f, "names").unwrap(), ["conv", "dense_1", "last"]);
+        assert_eq!(
+            read_strings(&f, "names").unwrap(),
+            ["conv", "dense_1", "last"]
+        );
         assert!(read_strings(&f, "empty").unwrap().is_empty());
         assert!(read_strings(&f, "absent").is_err());
     }

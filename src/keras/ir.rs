@@ -108,15 +108,21 @@ pub enum LayerKind {
         activation: Activation,
     },
     /// `padding`: [[top, bottom], [left, right]].
-    ZeroPadding2D { padding: [[usize; 2]; 2] },
-    Activation { activation: Activation },
+    ZeroPadding2D {
+        padding: [[usize; 2]; 2],
+    },
+    Activation {
+        activation: Activation,
+    },
     /// `max(x, threshold)`-style ReLU; `max_value = Some(6.0)` is relu6.
     ReLU {
         max_value: Option<f32>,
         negative_slope: f32,
         threshold: f32,
     },
-    Softmax { axis: i64 },
+    Softmax {
+        axis: i64,
+    },
     MaxPooling2D {
         pool_size: [usize; 2],
         strides: [usize; 2],
@@ -128,14 +134,20 @@ pub enum LayerKind {
         strides: [usize; 2],
         padding: Padding,
     },
-    GlobalAveragePooling2D { keepdims: bool },
+    GlobalAveragePooling2D {
+        keepdims: bool,
+    },
     /// Row-major (channels-last) flatten of everything but the batch axis.
     Flatten,
     /// `target_shape` excludes the batch axis; may hold one -1.
-    Reshape { target_shape: Vec<i64> },
+    Reshape {
+        target_shape: Vec<i64>,
+    },
     Add,
     /// `axis` as Keras writes it (usually -1).
-    Concatenate { axis: i64 },
+    Concatenate {
+        axis: i64,
+    },
     /// weights, in order, those that exist: `gamma` (if `scale`), `beta` (if `center`),
     /// `moving_mean`, `moving_variance`.
     BatchNormalization {
@@ -190,7 +202,10 @@ pub struct Layer {
 impl Layer {
     /// The weight called `name`, if the layer has one.
     pub fn weight(&self, name: &str) -> Option<&ArrayD<f32>> {
-        self.weights.iter().find(|w| w.name == name).map(|w| &w.value)
+        self.weights
+            .iter()
+            .find(|w| w.name == name)
+            .map(|w| &w.value)
     }
 }
 

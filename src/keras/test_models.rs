@@ -29,7 +29,9 @@ pub fn pseudo_random(shape: &[usize], seed: u64) -> ArrayD<f32> {
 pub fn layer(name: &str, kind: LayerKind, inbound: &[&str], shapes: &[&[usize]]) -> Layer {
     let names = weight_names(&kind);
     assert_eq!(names.len(), shapes.len(), "test model bug in layer {name}");
-    let seed0 = name.bytes().fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+    let seed0 = name
+        .bytes()
+        .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
     let weights = names
         .iter()
         .zip(shapes)
@@ -67,7 +69,14 @@ pub fn every_layer_model() -> Model {
     use LayerKind::*;
     let layers = vec![
         // 8x8x3 -> 9x9x3
-        layer("zp", ZeroPadding2D { padding: [[1, 0], [0, 1]] }, &["image"], &[]),
+        layer(
+            "zp",
+            ZeroPadding2D {
+                padding: [[1, 0], [0, 1]],
+            },
+            &["image"],
+            &[],
+        ),
         // -> 5x5x4
         layer(
             "c1",
@@ -102,7 +111,12 @@ pub fn every_layer_model() -> Model {
         ),
         layer(
             "bn",
-            BatchNormalization { axis: -1, epsilon: 1e-3, center: true, scale: true },
+            BatchNormalization {
+                axis: -1,
+                epsilon: 1e-3,
+                center: true,
+                scale: true,
+            },
             &["c2"],
             &[&[4], &[4], &[4], &[4]],
         ),
@@ -123,79 +137,173 @@ pub fn every_layer_model() -> Model {
         ),
         layer(
             "bn_nocenter",
-            BatchNormalization { axis: 3, epsilon: 1e-5, center: false, scale: true },
+            BatchNormalization {
+                axis: 3,
+                epsilon: 1e-5,
+                center: false,
+                scale: true,
+            },
             &["dw"],
             &[&[8], &[8], &[8]],
         ),
         layer(
             "relu6",
-            ReLU { max_value: Some(6.0), negative_slope: 0.0, threshold: 0.0 },
+            ReLU {
+                max_value: Some(6.0),
+                negative_slope: 0.0,
+                threshold: 0.0,
+            },
             &["bn_nocenter"],
             &[],
         ),
         layer(
             "mp",
-            MaxPooling2D { pool_size: [2, 2], strides: [1, 1], padding: Padding::Same },
+            MaxPooling2D {
+                pool_size: [2, 2],
+                strides: [1, 1],
+                padding: Padding::Same,
+            },
             &["relu6"],
             &[],
         ),
         layer(
             "ap",
-            AveragePooling2D { pool_size: [2, 2], strides: [1, 1], padding: Padding::Same },
+            AveragePooling2D {
+                pool_size: [2, 2],
+                strides: [1, 1],
+                padding: Padding::Same,
+            },
             &["relu6"],
             &[],
         ),
         layer("add", Add, &["relu6", "mp", "ap"], &[]),
         layer(
             "leaky",
-            ReLU { max_value: None, negative_slope: 0.1, threshold: 0.25 },
+            ReLU {
+                max_value: None,
+                negative_slope: 0.1,
+                threshold: 0.25,
+            },
             &["add"],
             &[],
         ),
         // -> 3x3x16
         layer("cat", Concatenate { axis: -1 }, &["leaky", "mp"], &[]),
-        layer("sig", Activation { activation: Act::Sigmoid }, &["cat"], &[]),
+        layer(
+            "sig",
+            Activation {
+                activation: Act::Sigmoid,
+            },
+            &["cat"],
+            &[],
+        ),
         // valid pooling -> 1x1x16
         layer(
             "ap_valid",
-            AveragePooling2D { pool_size: [2, 2], strides: [2, 2], padding: Padding::Valid },
+            AveragePooling2D {
+                pool_size: [2, 2],
+                strides: [2, 2],
+                padding: Padding::Valid,
+            },
             &["sig"],
             &[],
         ),
-        layer("gap_keep", GlobalAveragePooling2D { keepdims: true }, &["ap_valid"], &[]),
+        layer(
+            "gap_keep",
+            GlobalAveragePooling2D { keepdims: true },
+            &["ap_valid"],
+            &[],
+        ),
         layer("flat", Flatten, &["gap_keep"], &[]),
         layer(
             "d1",
-            Dense { units: 6, use_bias: true, activation: Act::Tanh },
+            Dense {
+                units: 6,
+                use_bias: true,
+                activation: Act::Tanh,
+            },
             &["flat"],
             &[&[16, 6], &[6]],
         ),
         layer("softmax", Softmax { axis: -1 }, &["d1"], &[]),
         // -> 16 -> 4x4 -> 4x3
-        layer("gap", GlobalAveragePooling2D { keepdims: false }, &["sig"], &[]),
-        layer("rs", Reshape { target_shape: vec![4, -1] }, &["gap"], &[]),
+        layer(
+            "gap",
+            GlobalAveragePooling2D { keepdims: false },
+            &["sig"],
+            &[],
+        ),
+        layer(
+            "rs",
+            Reshape {
+                target_shape: vec![4, -1],
+            },
+            &["gap"],
+            &[],
+        ),
         layer(
             "d2",
-            Dense { units: 3, use_bias: false, activation: Act::Softmax },
+            Dense {
+                units: 3,
+                use_bias: false,
+                activation: Act::Softmax,
+            },
             &["rs"],
             &[&[4, 3]],
         ),
         layer(
             "bn_noscale",
-            BatchNormalization { axis: -1, epsilon: 0.01, center: true, scale: false },
+            BatchNormalization {
+                axis: -1,
+                epsilon: 0.01,
+                center: true,
+                scale: false,
+            },
             &["d2"],
             &[&[3], &[3], &[3]],
         ),
         layer(
             "mp_valid",
-            MaxPooling2D { pool_size: [3, 3], strides: [2, 2], padding: Padding::Valid },
+            MaxPooling2D {
+                pool_size: [3, 3],
+                strides: [2, 2],
+                padding: Padding::Valid,
+            },
             &["cat"],
             &[],
         ),
-        layer("act_relu", Activation { activation: Act::Relu }, &["mp_valid"], &[]),
-        layer("act_tanh", Activation { activation: Act::Tanh }, &["act_relu"], &[]),
-        layer("act_lin", Activation { activation: Act::Linear }, &["act_tanh"], &[]),
-        layer("act_sm", Activation { activation: Act::Softmax }, &["act_lin"], &[]),
+        layer(
+            "act_relu",
+            Activation {
+                activation: Act::Relu,
+            },
+            &["mp_valid"],
+            &[],
+        ),
+        layer(
+            "act_tanh",
+            Activation {
+                activation: Act::Tanh,
+            },
+            &["act_relu"],
+            &[],
+        ),
+        layer(
+            "act_lin",
+            Activation {
+                activation: Act::Linear,
+            },
+            &["act_tanh"],
+            &[],
+        ),
+        layer(
+            "act_sm",
+            Activation {
+                activation: Act::Softmax,
+            },
+            &["act_lin"],
+            &[],
+        ),
     ];
     Model {
         name: "every_layer".to_string(),
@@ -226,10 +334,19 @@ pub fn two_in_two_out_model() -> Model {
             layer("cb", conv(4), &["b"], &[&[3, 3, 3, 4], &[4]]),
             layer("sum", Add, &["ca", "cb"], &[]),
             layer("both", Concatenate { axis: -1 }, &["cb", "ca"], &[]),
-            layer("pool", GlobalAveragePooling2D { keepdims: false }, &["sum"], &[]),
+            layer(
+                "pool",
+                GlobalAveragePooling2D { keepdims: false },
+                &["sum"],
+                &[],
+            ),
             layer(
                 "logits",
-                Dense { units: 2, use_bias: true, activation: Act::Linear },
+                Dense {
+                    units: 2,
+                    use_bias: true,
+                    activation: Act::Linear,
+                },
                 &["pool"],
                 &[&[4, 2], &[2]],
             ),
@@ -265,7 +382,11 @@ pub fn small_cnn_model() -> Model {
             layer("flat", Flatten, &["conv"], &[]),
             layer(
                 "out",
-                Dense { units: 3, use_bias: true, activation: Act::Softmax },
+                Dense {
+                    units: 3,
+                    use_bias: true,
+                    activation: Act::Softmax,
+                },
                 &["flat"],
                 &[&[50, 3], &[3]],
             ),
