@@ -1,0 +1,567 @@
+//! The oracle: runs the ORIGINAL frozen graph with tract-tensorflow and exposes the
+//! value of any tensor of it.
+//!
+//! It is one of thaw's two independent witnesses, so it never imports `keras`,
+//! `interp` or `convert`. tract itself is used as published: for TensorFlow ops that
+//! tract lacks or mishandles, thaw inserts its own builders into tract's public op
+//! register (see [`ops`], and [`thaw_ops`] for the list).
+//!
+//! Loading (`Oracle::load` / `Oracle::from_bytes`):
+//! 1. decode the GraphDef and check the requested inputs and outputs name real
+//!    nodes and output slots;
+//! 2. list every op in the cone of the outputs that no builder knows, and refuse them
+//!    all together ([`OracleError::UnsupportedOps`]);
+//! 3. parse with tract + thaw's builders, set inputs (concrete shapes) and outputs,
+//!    drop the nodes the outputs do not need, type the model;
+//! 4. optimise it (`into_optimized`, much faster to run); if an optimiser pass fails
+//!    on a graph, fall back to the decluttered, then to the plain typed model, and
+//!    log why at debug level.
+//!
+//! Not handled yet: graphs with control flow (`Switch`/`Merge`/loops), string or
+//! resource tensors, and inputs whose shape is not known at load time.
+
+pub mod ops;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ndarray::ArrayD;
+use tract_tensorflow::prelude::*;
+use tract_tensorflow::tfpb::tensorflow::{GraphDef, NodeDef};
+
+/// One graph input: the Placeholder node's name and the concrete shape (batch
+/// included) the oracle is loaded for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OracleInput {
+    pub name: String,
+    pub shape: Vec<usize>,
+}
+
+/// How far tract's optimiser got with a graph (see the module doc, step 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Optimized,
+    Decluttered,
+    Typed,
+}
+
+/// A typed, optimised, runnable tract plan of a frozen graph.
+pub struct Oracle {
+    origin: String,
+    plan: Arc<TypedSimplePlan>,
+    inputs: Vec<OracleInput>,
+    input_types: Vec<DatumType>,
+    outputs: Vec<String>,
+    stage: Stage,
+}
+
+impl std::fmt::Debug for Oracle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Oracle")
+            .field("origin", &self.origin)
+            .field("inputs", &self.inputs)
+            .field("outputs", &self.outputs.len())
+            .field("stage", &self.stage)
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OracleError {
+    #[error("{path}: cannot read the graph: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{origin}: not a TensorFlow GraphDef: {message}")]
+    Decode { origin: String, message: String },
+    #[error("{origin}: bad tensor name '{tensor}' (expected \"node\" or \"node:K\")")]
+    BadTensorName { origin: String, tensor: String },
+    #[error("{origin}: the graph has no node named '{node}' (asked for as {role})")]
+    NoSuchNode {
+        origin: String,
+        node: String,
+        role: &'static str,
+    },
+    #[error("{origin}: input '{node}' is a {op} node, not a Placeholder")]
+    NotPlaceholder {
+        origin: String,
+        node: String,
+        op: String,
+    },
+    #[error(
+        "{origin}: tensor '{tensor}' does not exist: node '{node}' ({op}) has {arity} output(s)"
+    )]
+    NoSuchOutput {
+        origin: String,
+        tensor: String,
+        node: String,
+        op: String,
+        arity: usize,
+    },
+    #[error("{origin}: {} node(s) use ops thaw's oracle cannot run: {}", .ops.len(), format_ops(.ops))]
+    UnsupportedOps {
+        origin: String,
+        /// (node name, op) pairs, in graph order.
+        ops: Vec<(String, String)>,
+    },
+    #[error("{origin}: node '{node}' ({op}): {message}")]
+    Node {
+        origin: String,
+        node: String,
+        op: String,
+        message: String,
+    },
+    #[error("{origin}: tract failed to {step}: {message}")]
+    Tract {
+        origin: String,
+        step: &'static str,
+        message: String,
+    },
+    #[error("{origin}: expected {expected} input array(s), got {got}")]
+    InputCount {
+        origin: String,
+        expected: usize,
+        got: usize,
+    },
+    #[error(
+        "{origin}: input '{node}' has shape {got:?}, but the oracle was loaded for {expected:?}"
+    )]
+    InputShape {
+        origin: String,
+        node: String,
+        expected: Vec<usize>,
+        got: Vec<usize>,
+    },
+}
+
+fn format_ops(ops: &[(String, String)]) -> String {
+    ops.iter()
+        .map(|(n, o)| format!("{n} ({o})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Names of the TF ops thaw registers into tract itself (for `thaw inspect`, docs).
+pub fn thaw_ops() -> Vec<&'static str> {
+    ops::thaw_ops()
+}
+
+/// tract's TensorFlow front end with thaw's builders registered.
+pub fn framework() -> tract_tensorflow::Tensorflow {
+    let mut tf = tract_tensorflow::tensorflow();
+    ops::register(&mut tf.op_register);
+    tf
+}
+
+/// Splits a TF tensor name: "node" is "node:0"; "^node" (control) is refused.
+fn split_tensor_name(origin: &str, tensor: &str) -> Result<(String, usize), OracleError> {
+    let bad = || OracleError::BadTensorName {
+        origin: origin.to_string(),
+        tensor: tensor.to_string(),
+    };
+    if tensor.is_empty() || tensor.starts_with('^') {
+        return Err(bad());
+    }
+    match tensor.rsplit_once(':') {
+        Some((node, slot)) if slot.chars().all(|c| c.is_ascii_digit()) => {
+            let slot = slot.parse::<usize>().map_err(|_| bad())?;
+            if node.is_empty() {
+                return Err(bad());
+            }
+            Ok((node.to_string(), slot))
+        }
+        _ => Ok((tensor.to_string(), 0)),
+    }
+}
+
+/// Formats an error chain on one line, root cause last.
+fn chain(e: &anyhow::Error) -> String {
+    format!("{e:#}")
+}
+
+impl Oracle {
+    /// Loads a frozen graph. `outputs` are TF tensor names: "node" (= "node:0") or "node:K".
+    pub fn load(
+        path: &Path,
+        inputs: &[OracleInput],
+        outputs: &[String],
+    ) -> Result<Oracle, OracleError> {
+        let bytes = std::fs::read(path).map_err(|source| OracleError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_bytes(&bytes, &path.display().to_string(), inputs, outputs)
+    }
+
+    /// Same as [`Oracle::load`], from the bytes of the `.pb`; `origin` names it in errors.
+    pub fn from_bytes(
+        bytes: &[u8],
+        origin: &str,
+        inputs: &[OracleInput],
+        outputs: &[String],
+    ) -> Result<Oracle, OracleError> {
+        let tf = framework();
+        let graph = tf
+            .read_frozen_model(&mut &bytes[..])
+            .map_err(|e| OracleError::Decode {
+                origin: origin.to_string(),
+                message: chain(&e),
+            })?;
+        Self::from_graph(&tf, &graph, origin, inputs, outputs)
+    }
+
+    fn from_graph(
+        tf: &tract_tensorflow::Tensorflow,
+        graph: &GraphDef,
+        origin: &str,
+        inputs: &[OracleInput],
+        outputs: &[String],
+    ) -> Result<Oracle, OracleError> {
+        let index = GraphIndex::new(graph);
+        let input_types = index.check_inputs(origin, inputs)?;
+        let wanted = outputs
+            .iter()
+            .map(|t| index.check_output(origin, t))
+            .collect::<Result<Vec<_>, _>>()?;
+        index.check_supported(origin, tf, inputs, &wanted)?;
+
+        let tract_err = |step: &'static str| {
+            move |e: anyhow::Error| OracleError::Tract {
+                origin: origin.to_string(),
+                step,
+                message: chain(&e),
+            }
+        };
+        let parsed = match tf.parse_graph(graph) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                return Err(index
+                    .blame_builder(origin, tf)
+                    .unwrap_or_else(|| tract_err("parse the graph")(e)));
+            }
+        };
+        let mut model = parsed.0;
+        let mut input_outlets = vec![];
+        for (input, dt) in inputs.iter().zip(&input_types) {
+            let id = model
+                .node_id_by_name(&input.name)
+                .map_err(tract_err("find an input"))?;
+            let outlet = OutletId::new(id, 0);
+            model
+                .set_outlet_fact(outlet, InferenceFact::dt_shape(*dt, input.shape.clone()))
+                .map_err(tract_err("set an input shape"))?;
+            input_outlets.push(outlet);
+        }
+        let mut output_outlets = vec![];
+        for (node, slot) in &wanted {
+            let id = model
+                .node_id_by_name(node)
+                .map_err(tract_err("find an output"))?;
+            if *slot >= model.node(id).outputs.len() {
+                // The builder made fewer outputs than the graph says the op has.
+                return Err(OracleError::Node {
+                    origin: origin.to_string(),
+                    node: node.clone(),
+                    op: model.node(id).op.name().to_string(),
+                    message: format!(
+                        "output {slot} was asked for, but the builder made {} output(s)",
+                        model.node(id).outputs.len()
+                    ),
+                });
+            }
+            output_outlets.push(OutletId::new(id, *slot));
+        }
+        model
+            .set_input_outlets(&input_outlets)
+            .map_err(tract_err("set the inputs"))?;
+        model
+            .select_output_outlets(&output_outlets)
+            .map_err(tract_err("set the outputs"))?;
+        // Placeholders the outputs do not need (keras_learning_phase, other heads) and
+        // everything else off the outputs' cone go away here.
+        let model = model.into_compact().map_err(tract_err("prune the graph"))?;
+        let start = std::time::Instant::now();
+        let typed = model
+            .into_typed()
+            .map_err(|e| index.blame(origin, "type the graph", e))?;
+        log::debug!(
+            "{origin}: typed {} nodes in {:?}",
+            typed.nodes().len(),
+            start.elapsed()
+        );
+        let (model, stage) =
+            optimise(origin, typed).map_err(|e| index.blame(origin, "declutter the graph", e))?;
+        log::debug!(
+            "{origin}: {stage:?}, {} nodes, in {:?}",
+            model.nodes().len(),
+            start.elapsed()
+        );
+        let plan = tract_tensorflow::tract_core::plan::SimplePlan::new(model)
+            .map_err(tract_err("plan the graph"))?;
+        Ok(Oracle {
+            origin: origin.to_string(),
+            plan,
+            inputs: inputs.to_vec(),
+            input_types,
+            outputs: outputs.to_vec(),
+            stage,
+        })
+    }
+
+    /// Runs the graph. `inputs` come in the order given at load; returns one f32 array
+    /// per requested output, in order (integer and bool tensors are cast to f32).
+    pub fn run(&self, inputs: &[ArrayD<f32>]) -> Result<Vec<ArrayD<f32>>, OracleError> {
+        if inputs.len() != self.inputs.len() {
+            return Err(OracleError::InputCount {
+                origin: self.origin.clone(),
+                expected: self.inputs.len(),
+                got: inputs.len(),
+            });
+        }
+        let tract_err = |step: &'static str| {
+            move |e: anyhow::Error| OracleError::Tract {
+                origin: self.origin.clone(),
+                step,
+                message: chain(&e),
+            }
+        };
+        let mut values = TVec::new();
+        for ((array, spec), dt) in inputs.iter().zip(&self.inputs).zip(&self.input_types) {
+            if array.shape() != spec.shape.as_slice() {
+                return Err(OracleError::InputShape {
+                    origin: self.origin.clone(),
+                    node: spec.name.clone(),
+                    expected: spec.shape.clone(),
+                    got: array.shape().to_vec(),
+                });
+            }
+            let tensor = Tensor::from(array.clone());
+            let tensor = if *dt == f32::datum_type() {
+                tensor
+            } else {
+                tensor
+                    .cast_to_dt(*dt)
+                    .map_err(tract_err("cast an input"))?
+                    .into_owned()
+            };
+            values.push(tensor.into_tvalue());
+        }
+        let results = self.plan.run(values).map_err(tract_err("run the graph"))?;
+        results
+            .into_iter()
+            .map(|value| {
+                let tensor = value.into_tensor();
+                let tensor = if tensor.datum_type() == f32::datum_type() {
+                    tensor
+                } else {
+                    tensor
+                        .cast_to::<f32>()
+                        .map_err(tract_err("cast an output to f32"))?
+                        .into_owned()
+                };
+                tensor
+                    .into_plain_array::<f32>()
+                    .map_err(tract_err("read an output"))
+            })
+            .collect()
+    }
+
+    /// The TF tensor names this oracle returns, in order.
+    pub fn outputs(&self) -> &[String] {
+        &self.outputs
+    }
+
+    /// The inputs this oracle was loaded for, in order.
+    pub fn inputs(&self) -> &[OracleInput] {
+        &self.inputs
+    }
+
+    /// How far tract's optimiser got (see the module doc).
+    pub fn stage(&self) -> Stage {
+        self.stage
+    }
+}
+
+/// Optimises a typed model, falling back to less transformed forms when a pass fails.
+fn optimise(origin: &str, typed: TypedModel) -> TractResult<(TypedModel, Stage)> {
+    log::debug!("{origin}: optimising");
+    match typed.clone().into_optimized() {
+        Ok(m) => return Ok((m, Stage::Optimized)),
+        Err(e) => log::debug!("{origin}: into_optimized failed, trying decluttered: {e:#}"),
+    }
+    match typed.clone().into_decluttered() {
+        Ok(m) => return Ok((m, Stage::Decluttered)),
+        Err(e) => log::debug!("{origin}: into_decluttered failed, using the typed model: {e:#}"),
+    }
+    Ok((typed, Stage::Typed))
+}
+
+/// Name → node lookups over the GraphDef, for checks and error messages.
+struct GraphIndex<'g> {
+    graph: &'g GraphDef,
+    by_name: std::collections::HashMap<&'g str, usize>,
+}
+
+impl<'g> GraphIndex<'g> {
+    fn new(graph: &'g GraphDef) -> Self {
+        let by_name = graph
+            .node
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect();
+        GraphIndex { graph, by_name }
+    }
+
+    fn node(&self, name: &str) -> Option<&'g NodeDef> {
+        self.by_name.get(name).map(|&i| &self.graph.node[i])
+    }
+
+    fn check_inputs(
+        &self,
+        origin: &str,
+        inputs: &[OracleInput],
+    ) -> Result<Vec<DatumType>, OracleError> {
+        inputs
+            .iter()
+            .map(|input| {
+                let node = self
+                    .node(&input.name)
+                    .ok_or_else(|| OracleError::NoSuchNode {
+                        origin: origin.to_string(),
+                        node: input.name.clone(),
+                        role: "an input",
+                    })?;
+                if node.op != "Placeholder" && node.op != "PlaceholderWithDefault" {
+                    return Err(OracleError::NotPlaceholder {
+                        origin: origin.to_string(),
+                        node: input.name.clone(),
+                        op: node.op.clone(),
+                    });
+                }
+                node.get_attr_datum_type("dtype")
+                    .map_err(|e| OracleError::Node {
+                        origin: origin.to_string(),
+                        node: node.name.clone(),
+                        op: node.op.clone(),
+                        message: chain(&e),
+                    })
+            })
+            .collect()
+    }
+
+    /// Checks a requested output and splits it into (node, slot).
+    fn check_output(&self, origin: &str, tensor: &str) -> Result<(String, usize), OracleError> {
+        let (name, slot) = split_tensor_name(origin, tensor)?;
+        let node = self.node(&name).ok_or_else(|| OracleError::NoSuchNode {
+            origin: origin.to_string(),
+            node: name.clone(),
+            role: "an output",
+        })?;
+        if let Some(arity) = ops::known_arity(node)
+            && slot >= arity
+        {
+            return Err(OracleError::NoSuchOutput {
+                origin: origin.to_string(),
+                tensor: tensor.to_string(),
+                node: name,
+                op: node.op.clone(),
+                arity,
+            });
+        }
+        Ok((name, slot))
+    }
+
+    /// Refuses, all at once, every op in the outputs' cone that no builder knows.
+    fn check_supported(
+        &self,
+        origin: &str,
+        tf: &tract_tensorflow::Tensorflow,
+        inputs: &[OracleInput],
+        wanted: &[(String, usize)],
+    ) -> Result<(), OracleError> {
+        let mut seen = vec![false; self.graph.node.len()];
+        let mut stack: Vec<usize> = wanted
+            .iter()
+            .filter_map(|(n, _)| self.by_name.get(n.as_str()).copied())
+            .collect();
+        let is_input = |name: &str| inputs.iter().any(|i| i.name == name);
+        while let Some(i) = stack.pop() {
+            if std::mem::replace(&mut seen[i], true) {
+                continue;
+            }
+            let node = &self.graph.node[i];
+            if is_input(&node.name) {
+                continue;
+            }
+            for input in node.input.iter().filter(|s| !s.starts_with('^')) {
+                let name = input.split(':').next().unwrap_or(input);
+                if let Some(&j) = self.by_name.get(name) {
+                    stack.push(j);
+                }
+            }
+        }
+        let missing: Vec<(String, String)> = self
+            .graph
+            .node
+            .iter()
+            .zip(&seen)
+            .filter(|(n, seen)| **seen && !tf.op_register.0.contains_key(&n.op))
+            .map(|(n, _)| (n.name.clone(), n.op.clone()))
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(OracleError::UnsupportedOps {
+                origin: origin.to_string(),
+                ops: missing,
+            })
+        }
+    }
+
+    /// tract's parser does not say which builder failed: find it by re-running them.
+    fn blame_builder(
+        &self,
+        origin: &str,
+        tf: &tract_tensorflow::Tensorflow,
+    ) -> Option<OracleError> {
+        let ctx = tract_tensorflow::model::ParsingContext::default();
+        self.graph.node.iter().find_map(|node| {
+            let builder = tf.op_register.0.get(&node.op)?;
+            builder(&ctx, node).err().map(|e| OracleError::Node {
+                origin: origin.to_string(),
+                node: node.name.clone(),
+                op: node.op.clone(),
+                message: chain(&e),
+            })
+        })
+    }
+
+    /// Turns a tract error into one naming the node when the chain quotes one.
+    fn blame(&self, origin: &str, step: &'static str, e: anyhow::Error) -> OracleError {
+        let message = chain(&e);
+        let named = message
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .find_map(|quoted| self.node(quoted.split(':').next().unwrap_or(quoted)));
+        match named {
+            Some(node) => OracleError::Node {
+                origin: origin.to_string(),
+                node: node.name.clone(),
+                op: node.op.clone(),
+                message: format!("tract failed to {step}: {message}"),
+            },
+            None => OracleError::Tract {
+                origin: origin.to_string(),
+                step,
+                message,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,48 @@
+//! Element-wise math, activations and matrix products tract-tensorflow 0.23 lacks or
+//! gets wrong: `Sqrt`, `Square`, `Exp`, `Elu`, `LeakyRelu`, `Softmax`,
+//! `BatchMatMul`/`BatchMatMulV2`.
+//!
+//! Why thaw has its own:
+//! - `Sqrt`, `Square`, `Exp`, `Elu`, `LeakyRelu`, `BatchMatMul(V2)` are not registered.
+//! - `Softmax` is registered as ONNX-1 `LayerSoftmax(axis 1, coerce to 2-D)`: on a
+//!   rank-4 NHWC tensor it normalises over H*W*C instead of TF's last axis only.
+//!   thaw's builder normalises over the last axis, as TF does for any rank.
+//!
+//! Not handled: `LogSoftmax`, `Selu`, `SelectV2`, `Erf`-based GELU patterns (they go
+//! through tract's own builders if it has them, else are reported unsupported).
+
+use super::Builder;
+use tract_tensorflow::model::ParsingContext;
+use tract_tensorflow::tfpb::tensorflow::NodeDef;
+use tract_tensorflow::tract_hir::internal::*;
+use tract_tensorflow::tract_hir::ops::activations::{Elu, LeakyRelu};
+use tract_tensorflow::tract_hir::ops::math;
+use tract_tensorflow::tract_hir::ops::matmul::MatMulInference;
+use tract_tensorflow::tract_hir::ops::nn::LayerSoftmax;
+
+pub const BUILDERS: &[(&str, Builder)] = &[
+    ("Sqrt", |_, _| Ok(math::sqrt().into_hir())),
+    ("Square", |_, _| Ok(math::square().into_hir())),
+    ("Exp", |_, _| Ok(math::exp().into_hir())),
+    ("Elu", |_, _| Ok(expand(Elu(1.0)))),
+    ("LeakyRelu", leaky_relu),
+    ("Softmax", |_, _| Ok(expand(LayerSoftmax::new(-1, false)))),
+    ("BatchMatMul", batch_mat_mul),
+    ("BatchMatMulV2", batch_mat_mul),
+];
+
+fn leaky_relu(_ctx: &ParsingContext, node: &NodeDef) -> TractResult<Box<dyn InferenceOp>> {
+    // TF's default alpha is 0.2.
+    let alpha = node.get_attr_opt_float::<f32>("alpha")?.unwrap_or(0.2);
+    Ok(expand(LeakyRelu(alpha)))
+}
+
+fn batch_mat_mul(_ctx: &ParsingContext, node: &NodeDef) -> TractResult<Box<dyn InferenceOp>> {
+    let adj_x = node.get_attr_opt_bool("adj_x")?.unwrap_or(false);
+    let adj_y = node.get_attr_opt_bool("adj_y")?.unwrap_or(false);
+    Ok(expand(
+        MatMulInference::default()
+            .with_a_trans(adj_x)
+            .with_b_trans(adj_y),
+    ))
+}

@@ -1,0 +1,124 @@
+//! Oracle tests: every committed test graph (`testdata/`, made by `testdata/gen.py`)
+//! and every project fixture (`fixtures/<case>/`) is run with all its recorded
+//! tensors as outputs and compared with TensorFlow's values.
+
+use super::*;
+use ndarray::IxDyn;
+use ndarray_npy::NpzReader;
+use std::path::{Path, PathBuf};
+
+/// TensorFlow's recorded values of one graph, as `gen.py` and the fixture harness write them.
+struct Recorded {
+    inputs: Vec<(String, ArrayD<f32>)>,
+    tensors: Vec<(String, ArrayD<f32>)>,
+}
+
+fn read_npz(path: &Path) -> Recorded {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut npz = NpzReader::new(file).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut names = npz.names().expect("npz names");
+    names.sort();
+    let mut rec = Recorded {
+        inputs: vec![],
+        tensors: vec![],
+    };
+    for key in names {
+        let arr: ArrayD<f32> = match npz.by_name::<ndarray::OwnedRepr<f32>, IxDyn>(&key) {
+            Ok(a) => a,
+            Err(e) => panic!("{}: {key}: {e}", path.display()),
+        };
+        let key = key.strip_suffix(".npy").unwrap_or(&key).to_string();
+        if let Some(name) = key.strip_prefix("input:") {
+            rec.inputs.push((name.to_string(), arr));
+        } else if let Some(name) = key.strip_prefix("tensor:") {
+            rec.tensors.push((name.to_string(), arr));
+        } else if let Some(name) = key.strip_prefix("output:") {
+            rec.tensors.push((name.to_string(), arr));
+        }
+    }
+    rec
+}
+
+/// Loads `pb` with every recorded tensor as an output, runs it on the recorded inputs
+/// and returns the mismatches (empty when tract agrees with TensorFlow).
+///
+/// Tolerance: |tract - tf| <= 1e-4 + 1e-3 * |tf|. Both run f32 kernels that sum in
+/// different orders (tract's im2col/matmul vs TF's oneDNN), so values differ by a few
+/// ULPs per accumulation; 1e-3 relative leaves room for that through ~20 layers while
+/// any real semantic error (wrong padding, axis, epsilon) is orders of magnitude larger.
+fn check_graph(pb: &Path, npz: &Path) -> Result<(Stage, usize), String> {
+    let rec = read_npz(npz);
+    let inputs: Vec<OracleInput> = rec
+        .inputs
+        .iter()
+        .map(|(n, a)| OracleInput {
+            name: n.clone(),
+            shape: a.shape().to_vec(),
+        })
+        .collect();
+    let names: Vec<String> = rec.tensors.iter().map(|(n, _)| n.clone()).collect();
+    let oracle = Oracle::load(pb, &inputs, &names).map_err(|e| e.to_string())?;
+    let arrays: Vec<ArrayD<f32>> = rec.inputs.iter().map(|(_, a)| a.clone()).collect();
+    let got = oracle.run(&arrays).map_err(|e| e.to_string())?;
+    let mut bad = vec![];
+    for ((name, want), got) in rec.tensors.iter().zip(&got) {
+        if want.shape() != got.shape() {
+            bad.push(format!(
+                "{name}: shape {:?} vs TF {:?}",
+                got.shape(),
+                want.shape()
+            ));
+            continue;
+        }
+        let worst = want
+            .iter()
+            .zip(got.iter())
+            .map(|(w, g)| ((g - w).abs() - (1e-4 + 1e-3 * w.abs()), *w, *g))
+            .fold((f32::NEG_INFINITY, 0.0, 0.0), |a, b| {
+                if b.0 > a.0 || b.0.is_nan() { b } else { a }
+            });
+        if !(worst.0 <= 0.0) {
+            bad.push(format!("{name}: tract {} vs TF {}", worst.2, worst.1));
+        }
+    }
+    if bad.is_empty() {
+        Ok((oracle.stage(), names.len()))
+    } else {
+        Err(bad.join("\n  "))
+    }
+}
+
+fn testdata(case: &str) -> (PathBuf, PathBuf) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/oracle/testdata");
+    (
+        dir.join(format!("{case}.pb")),
+        dir.join(format!("{case}.npz")),
+    )
+}
+
+fn check_case(case: &str) {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let (pb, npz) = testdata(case);
+    match check_graph(&pb, &npz) {
+        Ok((stage, n)) => {
+            eprintln!("{case}: {n} tensors match TensorFlow ({stage:?})");
+            assert_eq!(stage, Stage::Optimized, "{case}: tract's optimiser failed");
+        }
+        Err(e) => panic!("{case}:\n  {e}"),
+    }
+}
+
+#[test]
+fn keras3_graph_matches_tensorflow() {
+    check_case("keras3");
+}
+
+#[test]
+fn tfkeras_graph_matches_tensorflow() {
+    check_case("tfkeras");
+}
+
+#[test]
+fn tf1_graph_matches_tensorflow() {
+    check_case("tf1");
+}
