@@ -1193,7 +1193,9 @@ impl Cfg<'_> {
                 (Some(Value::String(c)), Some(Value::String(f))) if c == "function" => f.as_str(),
                 (Some(Value::String(c)), _) => c.as_str(),
                 _ => {
-                    return Err(self.err(format!("unreadable '{key}' {}", Value::Object(o.clone()))));
+                    return Err(
+                        self.err(format!("unreadable '{key}' {}", Value::Object(o.clone())))
+                    );
                 }
             },
             Some(v) => return Err(self.err(format!("unreadable '{key}' {v}"))),
