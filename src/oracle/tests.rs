@@ -122,3 +122,38 @@ fn tfkeras_graph_matches_tensorflow() {
 fn tf1_graph_matches_tensorflow() {
     check_case("tf1");
 }
+
+/// Every project fixture (`fixtures/<case>/model.pb` + `io.npz`, written by the
+/// harness with TensorFlow): all recorded tensors must match. Failures are collected
+/// so that one run lists every broken case.
+#[test]
+fn every_fixture_matches_tensorflow() {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let Ok(dir) = std::fs::read_dir(&root) else {
+        eprintln!("no fixtures/ folder: nothing to check");
+        return;
+    };
+    let mut cases: Vec<PathBuf> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    cases.sort();
+    let mut failures = vec![];
+    let mut checked = 0;
+    for case in cases {
+        let (pb, npz) = (case.join("model.pb"), case.join("io.npz"));
+        if !pb.exists() || !npz.exists() {
+            continue;
+        }
+        checked += 1;
+        match check_graph(&pb, &npz) {
+            Ok((stage, n)) => {
+                eprintln!("{}: {n} tensors match ({stage:?})", case.display());
+                if stage != Stage::Optimized {
+                    failures.push(format!("{}: tract's optimiser failed ({stage:?})", case.display()));
+                }
+            }
+            Err(e) => failures.push(format!("{}:\n  {e}", case.display())),
+        }
+    }
+    eprintln!("{checked} fixture(s) checked");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
