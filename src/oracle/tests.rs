@@ -157,3 +157,46 @@ fn every_fixture_matches_tensorflow() {
     eprintln!("{checked} fixture(s) checked");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// MobileNetV2 from Keras 3 and tf-keras (generate with `testdata/gen_mobilenet.py`;
+/// ignored because the graphs live in ~/.cache, not in the repository). Checks every
+/// tensor against TensorFlow and prints load / first-run / per-run times.
+#[test]
+#[ignore]
+fn mobilenet_v2_matches_tensorflow() {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let Some(home) = std::env::var_os("HOME") else { panic!("HOME is not set") };
+    let dir = Path::new(&home).join(".cache/thaw/oracle");
+    for flavour in ["keras3", "tfkeras"] {
+        let pb = dir.join(format!("mnv2_{flavour}.pb"));
+        let npz = dir.join(format!("mnv2_{flavour}.npz"));
+        let rec = read_npz(&npz);
+        let inputs: Vec<OracleInput> =
+            rec.inputs.iter().map(|(n, a)| OracleInput { name: n.clone(), shape: a.shape().to_vec() }).collect();
+        let arrays: Vec<ArrayD<f32>> = rec.inputs.iter().map(|(_, a)| a.clone()).collect();
+        let all: Vec<String> = rec.tensors.iter().map(|(n, _)| n.clone()).collect();
+        let last = vec!["Identity:0".to_string()];
+        for (what, outputs) in [("final output", &last), ("every tensor", &all)] {
+            let t = std::time::Instant::now();
+            let oracle = Oracle::load(&pb, &inputs, outputs).unwrap_or_else(|e| panic!("{e}"));
+            let load = t.elapsed();
+            let t = std::time::Instant::now();
+            oracle.run(&arrays).unwrap_or_else(|e| panic!("{e}"));
+            let first = t.elapsed();
+            let t = std::time::Instant::now();
+            for _ in 0..10 {
+                oracle.run(&arrays).unwrap_or_else(|e| panic!("{e}"));
+            }
+            let per_run = t.elapsed() / 10;
+            eprintln!(
+                "mnv2 {flavour} ({what}, {} outputs, {:?}): load {load:?}, first run {first:?}, per run {per_run:?}",
+                outputs.len(),
+                oracle.stage()
+            );
+        }
+        match check_graph(&pb, &npz) {
+            Ok((stage, n)) => eprintln!("mnv2 {flavour}: {n} tensors match TensorFlow ({stage:?})"),
+            Err(e) => panic!("mnv2 {flavour}:\n  {e}"),
+        }
+    }
+}
