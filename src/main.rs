@@ -58,6 +58,10 @@ struct GraphArgs {
     /// Shape of an input, batch included: NAME:D1,D2,... (repeatable).
     #[arg(long = "input", value_name = "NAME:D1,D2,..", value_parser = parse_input)]
     inputs: Vec<(String, Vec<usize>)>,
+    /// A graph output tensor (repeatable, in order); default: every tensor
+    /// nothing consumes, in natural name order (Identity, Identity_1, ...).
+    #[arg(long = "output-tensor", value_name = "TENSOR")]
+    outputs: Vec<String>,
 }
 
 #[derive(Args)]
@@ -124,6 +128,7 @@ impl GraphArgs {
     fn convert_options(&self) -> ConvertOptions {
         ConvertOptions {
             input_shapes: self.inputs.iter().cloned().collect::<HashMap<_, _>>(),
+            outputs: self.outputs.clone(),
             model_name: None,
         }
     }
@@ -215,6 +220,17 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 eprintln!("nothing was written");
                 return Ok(3);
             }
+            if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| {
+                        format!(
+                            "-o {}: cannot create the folder {}",
+                            output.display(),
+                            dir.display()
+                        )
+                    })
+                    .map_err(|e| Failure(2, e))?;
+            }
             thaw::keras::h5::write(&output, &conv.model)
                 .with_context(|| format!("writing {}", output.display()))
                 .map_err(|e| Failure(4, e))?;
@@ -251,7 +267,9 @@ fn inspect(args: &GraphArgs) -> Result<u8, Failure> {
         );
     }
     println!("outputs:");
-    for s in graph.sinks() {
+    let (_, outputs) =
+        thaw::convert::graph_io(&graph, &args.convert_options()).map_err(|e| classify(e.into()))?;
+    for s in outputs {
         let real = graph.resolve(&s);
         let layer = conv
             .tensors
@@ -287,5 +305,29 @@ fn inspect(args: &GraphArgs) -> Result<u8, Failure> {
             println!("  {} ({}): {}", u.node, u.op, u.reason);
         }
         Ok(3)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn input_flag_parses_and_names_bad_parts() {
+        assert_eq!(
+            parse_input("x:1,8,8,3").unwrap(),
+            ("x".to_string(), vec![1, 8, 8, 3])
+        );
+        assert!(parse_input("x:1,b").unwrap_err().contains("'b'"));
+        assert!(parse_input("x1,2").is_err());
+        assert!(parse_input("x:0,2").is_err());
+        assert_eq!(parse_range("-2,3").unwrap(), [-2.0, 3.0]);
+        assert!(parse_range("3,-2").is_err());
     }
 }

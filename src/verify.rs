@@ -12,7 +12,9 @@ use crate::graph::{Graph, GraphError};
 use crate::interp;
 use crate::keras::{self, DType};
 use crate::oracle::{Oracle, OracleInput};
-use crate::report::{InputSpec, LayerReport, Report, Status, Timings, UnsupportedOp, Verdict};
+use crate::report::{
+    InputSpec, LayerReport, OutputSpec, Report, Status, Timings, UnsupportedOp, Verdict,
+};
 use ndarray::ArrayD;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
@@ -157,6 +159,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
                 dtype: i.dtype.keras_name().to_string(),
             })
             .collect(),
+        outputs: Vec::new(),
         layers: Vec::new(),
         first_divergence: None,
         unsupported_ops: Vec::new(),
@@ -184,6 +187,15 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
         return Ok(report);
     }
 
+    let (_, sinks) = convert::graph_io(&graph, &opts.convert)?;
+    report.outputs = sinks
+        .iter()
+        .zip(&conv.model.outputs)
+        .map(|(t, layer)| OutputSpec {
+            tensor: t.to_string(),
+            layer: layer.clone(),
+        })
+        .collect();
     let t = Instant::now();
     let h5 = opts.out_dir.join(format!("{stem}.h5"));
     keras::h5::write(&h5, &conv.model)?;

@@ -49,6 +49,8 @@ pub struct Ctx<'g> {
     shapes: HashMap<TensorId, Shape>,
     consumed: HashSet<String>,
     outputs: HashSet<TensorId>,
+    /// The requested graph outputs, in order (unresolved names).
+    sinks: Vec<TensorId>,
     root: Option<String>,
     /// Keras 3 freezes scopes with a uniquifying `_N` suffix (`model_1/conv1_1/…`).
     strip_suffix: bool,
@@ -124,6 +126,38 @@ pub(super) fn input_specs(
         .collect()
 }
 
+/// The graph outputs: the ones asked for, or every sink.
+pub(super) fn output_tensors(
+    graph: &Graph,
+    opts: &ConvertOptions,
+) -> Result<Vec<TensorId>, ConvertError> {
+    if opts.outputs.is_empty() {
+        let sinks = graph.sinks();
+        return if sinks.is_empty() {
+            Err(ConvertError::NoOutputs)
+        } else {
+            Ok(sinks)
+        };
+    }
+    opts.outputs
+        .iter()
+        .map(|o| {
+            let t = TensorId::parse(o);
+            match graph.node(&t.node) {
+                None => Err(ConvertError::Output {
+                    output: o.clone(),
+                    msg: "no such node in the graph".into(),
+                }),
+                Some(n) if matches!(n.op.as_str(), "Const" | "NoOp") => Err(ConvertError::Output {
+                    output: o.clone(),
+                    msg: format!("node is a {}, which carries no model data", n.op),
+                }),
+                Some(_) => Ok(t),
+            }
+        })
+        .collect()
+}
+
 /// The common first scope segment of all scoped nodes, if any (`model` in
 /// `model/conv1/Conv2D`).
 fn root_scope(graph: &Graph) -> Option<String> {
@@ -160,10 +194,7 @@ fn strip_numeric_suffix(s: &str) -> &str {
 impl<'g> Ctx<'g> {
     pub(super) fn new(graph: &'g Graph, opts: &ConvertOptions) -> Result<Ctx<'g>, ConvertError> {
         let inputs = input_specs(graph, opts)?;
-        let sinks = graph.sinks();
-        if sinks.is_empty() {
-            return Err(ConvertError::NoOutputs);
-        }
+        let sinks = output_tensors(graph, opts)?;
         let outputs = sinks.iter().map(|t| graph.resolve(t)).collect();
         let root = root_scope(graph);
         let strip_suffix = root
@@ -180,6 +211,7 @@ impl<'g> Ctx<'g> {
             shapes: HashMap::new(),
             consumed: HashSet::new(),
             outputs,
+            sinks,
             root,
             strip_suffix,
             names: HashSet::new(),
@@ -396,7 +428,7 @@ impl<'g> Ctx<'g> {
         }
         let mut outputs = Vec::new();
         if self.unsupported.is_empty() {
-            for sink in graph.sinks() {
+            for sink in self.sinks.clone() {
                 let t = graph.resolve(&sink);
                 match self.produced.get(&t) {
                     Some(layer) => outputs.push(layer.clone()),

@@ -42,6 +42,9 @@ pub struct ConvertOptions {
     /// Shapes (batch included) for inputs, by placeholder name; override or
     /// complete what the graph says.
     pub input_shapes: HashMap<String, Vec<usize>>,
+    /// Graph outputs (TF tensor names), in the order the Keras model's outputs
+    /// should have; empty = every sink of the graph in natural name order.
+    pub outputs: Vec<String>,
     /// Name of the Keras model (defaults to the graph's root scope or "model").
     pub model_name: Option<String>,
 }
@@ -94,6 +97,8 @@ pub enum ConvertError {
     Graph(#[from] crate::graph::GraphError),
     #[error("input '{input}': {msg}")]
     Input { input: String, msg: String },
+    #[error("--output {output}: {msg}")]
+    Output { output: String, msg: String },
     #[error("the graph has no Placeholder input")]
     NoInputs,
     #[error("the graph has no output (no node carries data that nothing consumes)")]
@@ -116,6 +121,6 @@ pub fn graph_io(
     let inputs = ctx::input_specs(graph, opts)?;
     Ok((
         inputs.into_iter().map(|i| (i.name, i.shape)).collect(),
-        graph.sinks(),
+        ctx::output_tensors(graph, opts)?,
     ))
 }

@@ -232,8 +232,12 @@ impl Graph {
     }
 
     /// The graph's outputs: data-carrying nodes that nothing consumes (so a
-    /// trailing `Identity` named by TensorFlow, not the op behind it), in file
-    /// order. IdentityN sinks give one output per input.
+    /// trailing `Identity` named by TensorFlow, not the op behind it).
+    /// IdentityN sinks give one output per input.
+    ///
+    /// A GraphDef does not record an output order, and tools rewrite node
+    /// order, so outputs come in natural name order: `Identity`, `Identity_1`,
+    /// …, `Identity_10`, which is the order of a frozen Keras model's outputs.
     pub fn sinks(&self) -> Vec<TensorId> {
         let mut out = Vec::new();
         for (i, n) in self.def.node.iter().enumerate() {
@@ -246,7 +250,22 @@ impl Graph {
                 out.push(TensorId::new(n.name.clone(), 0));
             }
         }
+        out.sort_by(|a, b| {
+            natural_key(&a.node)
+                .cmp(&natural_key(&b.node))
+                .then(a.slot.cmp(&b.slot))
+        });
         out
+    }
+}
+
+/// `name_12` sorts after `name_2` and after `name`.
+fn natural_key(name: &str) -> (&str, u64) {
+    match name.rsplit_once('_') {
+        Some((head, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            (head, n.parse().unwrap_or(u64::MAX))
+        }
+        _ => (name, 0),
     }
 }
 
@@ -334,6 +353,20 @@ node { name: "noop" op: "NoOp" }
         assert_eq!(cons, vec![(g.index_of("n/y").unwrap(), 0)]);
         assert_eq!(g.sinks(), vec![TensorId::new("out", 0)]);
         assert_eq!(g.placeholders().len(), 1);
+    }
+
+    #[test]
+    fn outputs_come_in_natural_name_order() {
+        let g = graph(
+            r#"
+node { name: "x" op: "Placeholder" }
+node { name: "Identity_10" op: "Identity" input: "x" }
+node { name: "Identity_2" op: "Identity" input: "x" }
+node { name: "Identity" op: "Identity" input: "x" }
+"#,
+        );
+        let names: Vec<_> = g.sinks().into_iter().map(|t| t.node).collect();
+        assert_eq!(names, ["Identity", "Identity_2", "Identity_10"]);
     }
 
     #[test]

@@ -41,6 +41,14 @@ pub struct InputSpec {
 }
 
 #[derive(Clone, Debug, Serialize)]
+pub struct OutputSpec {
+    /// Graph output tensor (`Identity:0`).
+    pub tensor: String,
+    /// Keras layer whose output it is.
+    pub layer: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
 pub struct LayerReport {
     pub name: String,
     pub class_name: String,
@@ -104,6 +112,8 @@ pub struct Report {
     pub input_range: [f32; 2],
     pub tolerance: Tolerance,
     pub inputs: Vec<InputSpec>,
+    /// The Keras model's outputs in order, with the TF tensor each stands for.
+    pub outputs: Vec<OutputSpec>,
     pub layers: Vec<LayerReport>,
     /// First layer, in topological order, whose output is out of tolerance.
     pub first_divergence: Option<String>,
