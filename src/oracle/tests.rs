@@ -148,7 +148,10 @@ fn every_fixture_matches_tensorflow() {
             Ok((stage, n)) => {
                 eprintln!("{}: {n} tensors match ({stage:?})", case.display());
                 if stage != Stage::Optimized {
-                    failures.push(format!("{}: tract's optimiser failed ({stage:?})", case.display()));
+                    failures.push(format!(
+                        "{}: tract's optimiser failed ({stage:?})",
+                        case.display()
+                    ));
                 }
             }
             Err(e) => failures.push(format!("{}:\n  {e}", case.display())),
@@ -165,14 +168,22 @@ fn every_fixture_matches_tensorflow() {
 #[ignore]
 fn mobilenet_v2_matches_tensorflow() {
     let _ = env_logger::builder().is_test(true).try_init();
-    let Some(home) = std::env::var_os("HOME") else { panic!("HOME is not set") };
+    let Some(home) = std::env::var_os("HOME") else {
+        panic!("HOME is not set")
+    };
     let dir = Path::new(&home).join(".cache/thaw/oracle");
     for flavour in ["keras3", "tfkeras"] {
         let pb = dir.join(format!("mnv2_{flavour}.pb"));
         let npz = dir.join(format!("mnv2_{flavour}.npz"));
         let rec = read_npz(&npz);
-        let inputs: Vec<OracleInput> =
-            rec.inputs.iter().map(|(n, a)| OracleInput { name: n.clone(), shape: a.shape().to_vec() }).collect();
+        let inputs: Vec<OracleInput> = rec
+            .inputs
+            .iter()
+            .map(|(n, a)| OracleInput {
+                name: n.clone(),
+                shape: a.shape().to_vec(),
+            })
+            .collect();
         let arrays: Vec<ArrayD<f32>> = rec.inputs.iter().map(|(_, a)| a.clone()).collect();
         let all: Vec<String> = rec.tensors.iter().map(|(n, _)| n.clone()).collect();
         let last = vec!["Identity:0".to_string()];
@@ -198,5 +209,171 @@ fn mobilenet_v2_matches_tensorflow() {
             Ok((stage, n)) => eprintln!("mnv2 {flavour}: {n} tensors match TensorFlow ({stage:?})"),
             Err(e) => panic!("mnv2 {flavour}:\n  {e}"),
         }
+    }
+}
+
+mod small_graphs {
+    //! Hand-built GraphDefs (tract-tensorflow's `tfpb` builder) for the error paths and
+    //! for the multi-output pass-through; expected values are computed in the test.
+    use super::*;
+    use tract_tensorflow::tfpb::{self, tensorflow::DataType};
+
+    /// x[1,3] -> IdentityN(x, Square(x)) -> add = idn:0 + idn:1; two unknown ops hang
+    /// off x (`foo` -> `bar`) and a NoOp sits aside, as Keras 3 graphs have.
+    fn graph() -> Vec<u8> {
+        tfpb::graph()
+            .node(
+                tfpb::node()
+                    .name("x")
+                    .op("Placeholder")
+                    .attr("dtype", DataType::DtFloat),
+            )
+            .node(
+                tfpb::node()
+                    .name("sq")
+                    .op("Square")
+                    .input("x")
+                    .attr("T", DataType::DtFloat),
+            )
+            .node(
+                tfpb::node()
+                    .name("idn")
+                    .op("IdentityN")
+                    .input("x")
+                    .input("sq"),
+            )
+            .node(
+                tfpb::node()
+                    .name("add")
+                    .op("AddV2")
+                    .input("idn")
+                    .input("idn:1"),
+            )
+            .node(tfpb::node().name("foo").op("FooBar").input("x"))
+            .node(
+                tfpb::node()
+                    .name("bar")
+                    .op("BazQux")
+                    .input("foo")
+                    .input("add"),
+            )
+            .node(tfpb::node().name("noop").op("NoOp").input("^add"))
+            .write_to_bytes()
+            .expect("encode")
+    }
+
+    fn x_input() -> Vec<OracleInput> {
+        vec![OracleInput {
+            name: "x".into(),
+            shape: vec![1, 3],
+        }]
+    }
+
+    fn load(outputs: &[&str]) -> Result<Oracle, OracleError> {
+        let outputs: Vec<String> = outputs.iter().map(|s| s.to_string()).collect();
+        Oracle::from_bytes(&graph(), "small.pb", &x_input(), &outputs)
+    }
+
+    #[test]
+    fn identity_n_forwards_every_input_to_its_own_output() {
+        let oracle = load(&["idn:1", "add", "idn:0"]).expect("load");
+        let x = ndarray::arr2(&[[1.0f32, -2.0, 3.0]]).into_dyn();
+        let got = oracle.run(&[x.clone()]).expect("run");
+        assert_eq!(got[0], x.mapv(|v| v * v));
+        assert_eq!(got[1], x.mapv(|v| v + v * v));
+        assert_eq!(got[2], x);
+    }
+
+    #[test]
+    fn unsupported_ops_in_the_cone_are_reported_together() {
+        match load(&["bar"]) {
+            Err(OracleError::UnsupportedOps { origin, ops }) => {
+                assert_eq!(origin, "small.pb");
+                let names: Vec<&str> = ops.iter().map(|(n, _)| n.as_str()).collect();
+                assert_eq!(names, ["foo", "bar"]);
+            }
+            other => panic!("expected UnsupportedOps, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_output_names_name_the_file_and_node() {
+        let err = load(&["nope:0"]).unwrap_err();
+        assert!(
+            matches!(&err, OracleError::NoSuchNode { node, .. } if node == "nope"),
+            "{err:?}"
+        );
+        assert!(err.to_string().starts_with("small.pb:"), "{err}");
+        let err = load(&["idn:2"]).unwrap_err();
+        assert!(
+            matches!(&err, OracleError::NoSuchOutput { arity: 2, .. }),
+            "{err:?}"
+        );
+        let err = load(&["^add"]).unwrap_err();
+        assert!(matches!(&err, OracleError::BadTensorName { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn inputs_must_be_placeholders_and_runs_must_match_them() {
+        let err = Oracle::from_bytes(
+            &graph(),
+            "small.pb",
+            &[OracleInput {
+                name: "sq".into(),
+                shape: vec![1, 3],
+            }],
+            &["add".to_string()],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, OracleError::NotPlaceholder { op, .. } if op == "Square"),
+            "{err:?}"
+        );
+        let oracle = load(&["add"]).expect("load");
+        let err = oracle.run(&[ArrayD::zeros(IxDyn(&[1, 4]))]).unwrap_err();
+        assert!(matches!(&err, OracleError::InputShape { .. }), "{err:?}");
+        let err = oracle.run(&[]).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                OracleError::InputCount {
+                    expected: 1,
+                    got: 0,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn garbage_is_not_a_graph() {
+        let err = Oracle::from_bytes(&[0xff; 16], "junk.pb", &x_input(), &["add".to_string()])
+            .unwrap_err();
+        assert!(matches!(&err, OracleError::Decode { .. }), "{err:?}");
+        let err = Oracle::load(Path::new("/nonexistent/model.pb"), &x_input(), &[]).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/model.pb"), "{err}");
+    }
+
+    #[test]
+    fn thaw_ops_lists_the_registered_builders() {
+        let ops = thaw_ops();
+        for op in [
+            "Const",
+            "ConcatV2",
+            "FusedBatchNormV3",
+            "IdentityN",
+            "Pad",
+            "Softmax",
+            "SpaceToBatchND",
+        ] {
+            assert!(ops.contains(&op), "{op} missing from {ops:?}");
+        }
+        assert!(
+            ops.windows(2).all(|w| w[0] < w[1]),
+            "not sorted or duplicated: {ops:?}"
+        );
+        let tf = framework();
+        assert!(ops.iter().all(|op| tf.op_register.0.contains_key(*op)));
     }
 }

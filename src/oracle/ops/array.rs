@@ -19,7 +19,10 @@ use tract_tensorflow::model::ParsingContext;
 use tract_tensorflow::tfpb::tensorflow::NodeDef;
 use tract_tensorflow::tract_hir::internal::*;
 
-pub const BUILDERS: &[(&str, Builder)] = &[("ExpandDims", expand_dims), ("ConcatV2", |_, _| Ok(expand(ConcatV2)))];
+pub const BUILDERS: &[(&str, Builder)] = &[
+    ("ExpandDims", expand_dims),
+    ("ConcatV2", |_, _| Ok(expand(ConcatV2))),
+];
 
 fn expand_dims(_ctx: &ParsingContext, _node: &NodeDef) -> TractResult<Box<dyn InferenceOp>> {
     Ok(expand(ExpandDims))
@@ -92,7 +95,9 @@ struct ConcatV2;
 fn concat_axis(axis: &Tensor, rank: usize) -> TractResult<usize> {
     let axis = axis.cast_to::<i64>()?;
     let axis = axis.try_as_plain_ram()?.as_slice::<i64>()?;
-    let [axis] = axis else { bail!("axis must hold one value, found {axis:?}") };
+    let [axis] = axis else {
+        bail!("axis must hold one value, found {axis:?}")
+    };
     let resolved = if *axis < 0 { axis + rank as i64 } else { *axis };
     if !(0..rank as i64).contains(&resolved) {
         bail!("axis {axis} is out of range for inputs of rank {rank}");
@@ -136,13 +141,21 @@ impl Expansion for ConcatV2 {
         })
     }
 
-    fn wire(&self, prefix: &str, target: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-        let (axis, values) = inputs.split_last().ok_or_else(|| format_err!("ConcatV2 without inputs"))?;
+    fn wire(
+        &self,
+        prefix: &str,
+        target: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
+        let (axis, values) = inputs
+            .split_last()
+            .ok_or_else(|| format_err!("ConcatV2 without inputs"))?;
         let Some(axis) = target.outlet_fact(*axis)?.konst.clone() else {
             bail!("axis is not a constant");
         };
         let rank = target.outlet_fact(values[0])?.rank();
-        let op = tract_tensorflow::tract_hir::ops::array::TypedConcat::new(concat_axis(&axis, rank)?);
+        let op =
+            tract_tensorflow::tract_hir::ops::array::TypedConcat::new(concat_axis(&axis, rank)?);
         target.wire_node(prefix, op, values)
     }
 }
