@@ -17,6 +17,14 @@
 //!   `inbound_nodes` `[[["src", 0, 0, {}], …]]`, and `input_layers` /
 //!   `output_layers` as lists of `[name, 0, 0]`.
 //!
+//! * Keras 3 cannot load its own MobileNetV3 `.h5` ("Only input tensors may be
+//!   passed as positional arguments … 3.0"): hard-sigmoid's `x + 3.0` is saved as
+//!   an `Add` layer node whose args are `(tensor, 3.0)`. thaw only writes layers
+//!   called on tensors, so its files never contain such a node (and
+//!   [`model_from_config`] refuses one rather than reading a one-input `Add`).
+//! * Both loaders assign weights to `model.layers` by position, and rebuild that
+//!   order from the graph, not from the config: see [`keras_layer_order`].
+//!
 //! So thaw writes the tf-keras dialect, **minus `groups` on DepthwiseConv2D**,
 //! and only the keys that change what the layer computes (no initializers,
 //! regularizers or constraints: both frameworks default them):
@@ -688,12 +696,18 @@ fn functional_from_config(config: &Value) -> Result<Model, KerasError> {
         let kind = layer_kind(&e);
         let inbound = inbound_from_config(&e);
         match (kind, inbound) {
-            (Ok(kind), Ok(inbound)) => pending.push(Layer {
-                name: e.name,
-                kind,
-                inbound,
-                weights: Vec::new(),
-            }),
+            (Ok(kind), Ok(inbound)) => {
+                if let Err(p) = check_arity(&e, &kind, inbound.len()) {
+                    problems.push(p);
+                    continue;
+                }
+                pending.push(Layer {
+                    name: e.name,
+                    kind,
+                    inbound,
+                    weights: Vec::new(),
+                })
+            }
             (k, i) => problems.extend(k.err().into_iter().chain(i.err())),
         }
     }
@@ -1037,11 +1051,11 @@ fn inbound_from_config(e: &Entry) -> Result<Vec<String>, String> {
         // Keras 3: {"args": [...], "kwargs": {...}} with __keras_tensor__ leaves.
         Value::Object(node) => {
             if let Some(args) = node.get("args") {
-                collect_keras_tensors(args, &mut out).map_err(at)?;
+                collect_keras_tensors(args, false, &mut out).map_err(at)?;
             }
             let mut in_kwargs = Vec::new();
             if let Some(kwargs) = node.get("kwargs") {
-                collect_keras_tensors(kwargs, &mut in_kwargs).map_err(at)?;
+                collect_keras_tensors(kwargs, true, &mut in_kwargs).map_err(at)?;
             }
             if !in_kwargs.is_empty() {
                 return Err(at(format!(
@@ -1056,6 +1070,23 @@ fn inbound_from_config(e: &Entry) -> Result<Vec<String>, String> {
         return Err(at("no inbound tensors".to_string()));
     }
     Ok(out)
+}
+
+/// Merge layers take two or more tensors, every other class exactly one.
+fn check_arity(e: &Entry, kind: &LayerKind, n: usize) -> Result<(), String> {
+    let merge = matches!(kind, LayerKind::Add | LayerKind::Concatenate { .. });
+    match (merge, n) {
+        (true, n) if n >= 2 => Ok(()),
+        (false, 1) => Ok(()),
+        (true, n) => Err(format!(
+            "layer '{}' ({}): a merge of {n} tensor(s) is not supported (needs 2 or more)",
+            e.name, e.class
+        )),
+        (false, n) => Err(format!(
+            "layer '{}' ({}): called on {n} tensors, expected 1",
+            e.name, e.class
+        )),
+    }
 }
 
 fn push_ref(a: &[Value], out: &mut Vec<String>) -> Result<(), String> {
@@ -1076,7 +1107,15 @@ fn push_ref(a: &[Value], out: &mut Vec<String>) -> Result<(), String> {
     Ok(())
 }
 
-fn collect_keras_tensors(v: &Value, out: &mut Vec<String>) -> Result<(), String> {
+/// Collects the `__keras_tensor__` leaves of a Keras 3 node's args/kwargs. With
+/// `constants_ok == false` (positional args) any other leaf is an error: Keras 3
+/// records `x + 3.0` as an `Add` called with `(x, 3.0)` (its own MobileNetV3 has
+/// these), which the IR's `Add` cannot express.
+fn collect_keras_tensors(
+    v: &Value,
+    constants_ok: bool,
+    out: &mut Vec<String>,
+) -> Result<(), String> {
     match v {
         Value::Object(o)
             if o.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__") =>
@@ -1089,9 +1128,17 @@ fn collect_keras_tensors(v: &Value, out: &mut Vec<String>) -> Result<(), String>
                 .ok_or_else(|| "a __keras_tensor__ without keras_history".to_string())?;
             push_ref(hist, out)
         }
-        Value::Object(o) => o.values().try_for_each(|x| collect_keras_tensors(x, out)),
-        Value::Array(a) => a.iter().try_for_each(|x| collect_keras_tensors(x, out)),
-        _ => Ok(()),
+        Value::Array(a) => a
+            .iter()
+            .try_for_each(|x| collect_keras_tensors(x, constants_ok, out)),
+        Value::Object(o) if constants_ok => o
+            .values()
+            .try_for_each(|x| collect_keras_tensors(x, constants_ok, out)),
+        Value::Null => Ok(()),
+        _ if constants_ok => Ok(()),
+        other => Err(format!(
+            "called with the constant argument {other} (like `x + 3.0`): not supported"
+        )),
     }
 }
 
@@ -1678,6 +1725,33 @@ mod tests {
         let err = validate(&m).unwrap_err().to_string();
         assert!(
             err.contains("'dead' (Flatten): no output depends on it"),
+            "{err}"
+        );
+    }
+
+    /// Keras 3's own MobileNetV3 h5 holds `Add` called as `(x, 3.0)` (Keras 3
+    /// cannot load it either); it must not parse as a one-input Add.
+    #[test]
+    fn constant_arguments_are_refused() {
+        let kt = |name: &str| {
+            json!({"class_name": "__keras_tensor__",
+                  "config": {"keras_history": [name, 0, 0]}})
+        };
+        let f = json!({"class_name": "Functional", "config": {"name": "f", "layers": [
+            {"class_name": "InputLayer", "name": "x",
+             "config": {"name": "x", "batch_shape": [null, 4]}, "inbound_nodes": []},
+            {"class_name": "Add", "name": "plus3", "config": {"name": "plus3"},
+             "inbound_nodes": [{"args": [kt("x"), 3.0], "kwargs": {}}]},
+            {"class_name": "Add", "name": "lonely", "config": {"name": "lonely"},
+             "inbound_nodes": [{"args": [[kt("x")]], "kwargs": {}}]}],
+            "input_layers": [["x", 0, 0]], "output_layers": [["plus3", 0, 0]]}});
+        let err = model_from_config(&f).unwrap_err().to_string();
+        assert!(
+            err.contains("'plus3' (Add): called with the constant argument 3.0"),
+            "{err}"
+        );
+        assert!(
+            err.contains("'lonely' (Add): a merge of 1 tensor(s)"),
             "{err}"
         );
     }
