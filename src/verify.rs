@@ -13,11 +13,12 @@ use crate::interp;
 use crate::keras::{self, DType};
 use crate::oracle::{Oracle, OracleInput};
 use crate::report::{
-    InputSpec, LayerReport, OutputSpec, Report, Status, Timings, UnsupportedOp, Verdict,
+    Check, InputSpec, LayerReport, OutputSpec, Report, Status, Timings, UnsupportedOp, Verdict,
 };
 use ndarray::ArrayD;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use thiserror::Error;
@@ -131,7 +132,19 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
     let t = Instant::now();
     let conv = convert::convert(&graph, &opts.convert)?;
     timings.convert_ms = ms(t);
+    verify_conversion(opts, &graph, &conv, timings, start)
+}
 
+/// Verifies a given conversion of `opts.model` (normally [`verify`]'s own; a
+/// test or a hand-made model may supply another): writes the Keras model,
+/// runs both sides, compares every layer, cumulatively and in isolation.
+pub fn verify_conversion(
+    opts: &VerifyOptions,
+    graph: &Graph,
+    conv: &Conversion,
+    mut timings: Timings,
+    start: Instant,
+) -> Result<Report, VerifyError> {
     let stem = opts
         .model
         .file_stem()
@@ -187,7 +200,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
         return Ok(report);
     }
 
-    let (_, sinks) = convert::graph_io(&graph, &opts.convert)?;
+    let (_, sinks) = convert::graph_io(graph, &opts.convert)?;
     report.outputs = sinks
         .iter()
         .zip(&conv.model.outputs)
@@ -229,6 +242,17 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
     let keras_values = interp::run(&conv.model, &inputs)?;
     timings.interp_run_ms = ms(t);
 
+    // The original graph's value of every layer output and model input, by
+    // Keras name: what isolated checks feed each layer.
+    let mut graph_by_name: HashMap<&str, &ArrayD<f32>> = HashMap::new();
+    for (i, a) in conv.model.inputs.iter().zip(&inputs) {
+        graph_by_name.insert(i.name.as_str(), a);
+    }
+    for (lt, g) in layer_tensors.iter().zip(&graph_values) {
+        graph_by_name.insert(lt.layer.as_str(), g);
+    }
+    // Per layer: the first layer at or above it that fails in isolation.
+    let mut root_cause: HashMap<String, String> = HashMap::new();
     for (lt, g) in layer_tensors.iter().zip(&graph_values) {
         let base = LayerReport {
             name: lt.layer.clone(),
@@ -244,8 +268,10 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
             elements: None,
             detail: None,
             is_output: conv.model.outputs.contains(&lt.layer),
+            isolated: None,
+            downstream_of: None,
         };
-        let row = match keras_values.get(&lt.layer) {
+        let mut row = match keras_values.get(&lt.layer) {
             None => LayerReport {
                 detail: Some("the interpreter produced no value".into()),
                 ..base
@@ -258,12 +284,31 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
                 },
             },
         };
+        let layer = conv.model.layer(&lt.layer);
+        let isolated = isolated_check(layer, &graph_by_name, g, opts.tolerance);
+        let inbound = layer.map(|l| l.inbound.clone()).unwrap_or_default();
+        if isolated.status != Status::Pass {
+            root_cause.insert(lt.layer.clone(), lt.layer.clone());
+        } else if let Some(cause) = inbound.iter().find_map(|i| root_cause.get(i)).cloned() {
+            if row.status != Status::Pass {
+                row.downstream_of = Some(cause.clone());
+            }
+            root_cause.insert(lt.layer.clone(), cause);
+        }
+        row.isolated = Some(isolated);
         report.layers.push(row);
     }
+    // The first layer that is wrong by itself; failing that (errors that only
+    // accumulate), the first that fails at all.
     report.first_divergence = report
         .layers
         .iter()
-        .find(|l| l.status != Status::Pass)
+        .find(|l| {
+            l.isolated
+                .as_ref()
+                .is_some_and(|i| i.status != Status::Pass)
+        })
+        .or_else(|| report.layers.iter().find(|l| l.status != Status::Pass))
         .map(|l| l.name.clone());
     if report.first_divergence.is_some() {
         report.verdict = Verdict::Fail;
@@ -272,6 +317,43 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
     report.timings = timings;
     write_report(&report, &opts.out_dir)?;
     Ok(report)
+}
+
+/// Runs one Keras layer on the original graph's values of its inputs and
+/// compares with the graph's value of its output: only the layer's own error
+/// shows.
+fn isolated_check(
+    layer: Option<&keras::Layer>,
+    graph_by_name: &HashMap<&str, &ArrayD<f32>>,
+    expected: &ArrayD<f32>,
+    tol: Tolerance,
+) -> Check {
+    let fail = |detail: String| Check {
+        status: Status::Error,
+        max_abs: None,
+        max_rel: None,
+        mean_abs: None,
+        cosine: None,
+        out_of_tolerance: None,
+        detail: Some(detail),
+    };
+    let Some(layer) = layer else {
+        return fail("the layer is not in the model".into());
+    };
+    let mut ins = Vec::with_capacity(layer.inbound.len());
+    for name in &layer.inbound {
+        match graph_by_name.get(name.as_str()) {
+            Some(v) => ins.push(*v),
+            None => return fail(format!("no graph value for its input '{name}'")),
+        }
+    }
+    match interp::run_layer(layer, &ins) {
+        Err(e) => fail(e.to_string()),
+        Ok(v) => match compare::compare(&v, expected, tol) {
+            Ok(m) => Check::from(&m),
+            Err(e) => fail(e),
+        },
+    }
 }
 
 fn write_report(report: &Report, dir: &Path) -> Result<(), VerifyError> {

@@ -67,6 +67,39 @@ pub struct LayerReport {
     pub detail: Option<String>,
     /// Whether this layer is one of the model's outputs.
     pub is_output: bool,
+    /// The layer fed the original graph's values of its inputs: only its own
+    /// error shows. The flat metrics above are the cumulative check (each
+    /// side run on its own from the model inputs).
+    pub isolated: Option<Check>,
+    /// For a layer that fails cumulatively but passes in isolation: the
+    /// upstream layer, failing in isolation, whose error it inherits.
+    pub downstream_of: Option<String>,
+}
+
+/// One judgement of a layer's output against the graph's.
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    pub status: Status,
+    pub max_abs: Option<f32>,
+    pub max_rel: Option<f32>,
+    pub mean_abs: Option<f32>,
+    pub cosine: Option<f32>,
+    pub out_of_tolerance: Option<usize>,
+    pub detail: Option<String>,
+}
+
+impl From<&Metrics> for Check {
+    fn from(m: &Metrics) -> Self {
+        Check {
+            status: if m.pass { Status::Pass } else { Status::Fail },
+            max_abs: Some(m.max_abs),
+            max_rel: Some(m.max_rel),
+            mean_abs: Some(m.mean_abs),
+            cosine: Some(m.cosine),
+            out_of_tolerance: Some(m.out_of_tolerance),
+            detail: None,
+        }
+    }
 }
 
 impl LayerReport {
@@ -180,33 +213,48 @@ impl Report {
             .clamp(7, 60);
         let _ = writeln!(
             s,
-            "{:<w_name$}  {:<w_class$}  {:<w_node$}  {:>10}  status",
-            "layer", "class", "TF node", "max abs"
+            "{:<w_name$}  {:<w_class$}  {:<w_node$}  {:>10}  {:>10}  status",
+            "layer", "class", "TF node", "max abs", "isolated"
         );
         for l in &self.layers {
             let max_abs = l.max_abs.map_or("-".to_string(), |v| format!("{v:.3e}"));
-            let status = match l.status {
-                Status::Pass => "ok",
-                Status::Fail => "FAIL",
-                Status::Error => "ERROR",
+            let iso = l.isolated.as_ref();
+            let iso_abs = iso
+                .and_then(|i| i.max_abs)
+                .map_or("-".to_string(), |v| format!("{v:.3e}"));
+            let status = match (l.status, iso.map(|i| i.status)) {
+                (Status::Pass, Some(Status::Pass) | None) => "ok".to_string(),
+                (_, Some(Status::Fail | Status::Error)) => "FAIL (broken here)".to_string(),
+                (Status::Error, _) => "ERROR".to_string(),
+                (Status::Fail, _) => match &l.downstream_of {
+                    Some(up) => format!("fail (downstream of {up})"),
+                    None => "FAIL (accumulated error)".to_string(),
+                },
             };
+            let detail = l
+                .detail
+                .as_deref()
+                .or(iso.and_then(|i| i.detail.as_deref()));
             let _ = writeln!(
                 s,
-                "{:<w_name$}  {:<w_class$}  {:<w_node$}  {:>10}  {status}{}",
+                "{:<w_name$}  {:<w_class$}  {:<w_node$}  {:>10}  {:>10}  {status}{}",
                 l.name,
                 l.class_name,
                 l.tf_node,
                 max_abs,
-                l.detail
-                    .as_deref()
-                    .map(|d| format!(" ({d})"))
-                    .unwrap_or_default()
+                iso_abs,
+                detail.map(|d| format!(" ({d})")).unwrap_or_default()
             );
         }
         let failing = self
             .layers
             .iter()
-            .filter(|l| l.status != Status::Pass)
+            .filter(|l| {
+                l.status != Status::Pass
+                    || l.isolated
+                        .as_ref()
+                        .is_some_and(|i| i.status != Status::Pass)
+            })
             .count();
         let _ = writeln!(
             s,
