@@ -13,8 +13,16 @@ fn conv_out(
     d: usize,
     p: Padding,
 ) -> Result<Option<usize>, String> {
+    if k == 0 || s == 0 || d == 0 {
+        return Err(format!(
+            "window {k}, stride {s}, dilation {d}: none may be 0"
+        ));
+    }
+    let eff = (k - 1)
+        .checked_mul(d)
+        .and_then(|e| e.checked_add(1))
+        .ok_or_else(|| format!("window {k} with dilation {d} is too large"))?;
     let Some(len) = len else { return Ok(None) };
-    let eff = (k - 1) * d + 1;
     Ok(Some(match p {
         Padding::Same => len.div_ceil(s),
         Padding::Valid if len >= eff => (len - eff) / s + 1,
@@ -141,7 +149,8 @@ pub fn output_shape(
                 first[3],
             ]
         }
-        LayerKind::GlobalAveragePooling2D { keepdims } => {
+        LayerKind::GlobalAveragePooling2D { keepdims }
+        | LayerKind::GlobalMaxPooling2D { keepdims } => {
             rank4(first)?;
             if *keepdims {
                 vec![first[0], Some(1), Some(1), first[3]]
@@ -176,7 +185,11 @@ pub fn output_shape(
             }
             s
         }
-        LayerKind::Add => {
+        LayerKind::Add
+        | LayerKind::Multiply
+        | LayerKind::Subtract
+        | LayerKind::Maximum
+        | LayerKind::Minimum => {
             if inputs.iter().any(|s| s.len() != first.len()) {
                 return Err("inputs have different ranks".into());
             }
@@ -190,7 +203,30 @@ pub fn output_shape(
         }
         LayerKind::Activation { .. }
         | LayerKind::ReLU { .. }
+        | LayerKind::LeakyReLU { .. }
         | LayerKind::Softmax { .. }
         | LayerKind::BatchNormalization { .. } => first.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tf_output_sizes() {
+        // SAME: ceil(in / s); VALID: (in - ((k-1)*d + 1)) / s + 1.
+        assert_eq!(conv_out(Some(7), 3, 2, 1, Padding::Same), Ok(Some(4)));
+        assert_eq!(conv_out(Some(7), 3, 2, 1, Padding::Valid), Ok(Some(3)));
+        assert_eq!(conv_out(Some(9), 3, 1, 2, Padding::Valid), Ok(Some(5)));
+        assert_eq!(conv_out(None, 3, 1, 1, Padding::Same), Ok(None));
+    }
+
+    #[test]
+    fn hostile_windows_are_errors() {
+        assert!(conv_out(Some(7), 0, 1, 1, Padding::Valid).is_err());
+        assert!(conv_out(Some(7), 3, 0, 1, Padding::Same).is_err());
+        assert!(conv_out(Some(7), usize::MAX, 1, 2, Padding::Valid).is_err());
+        assert!(conv_out(Some(2), 3, 1, 1, Padding::Valid).is_err());
+    }
 }
