@@ -4,6 +4,15 @@
 //! Changing or removing a JSON field is a versioned change: bump
 //! [`SCHEMA_VERSION`] and document it.
 
+pub mod baseline;
+pub mod escape;
+pub mod html;
+pub mod junit;
+pub mod markdown;
+pub mod outputs;
+pub mod progress;
+pub mod view;
+
 use crate::compare::{Metrics, Tolerance};
 use serde::Serialize;
 use std::fmt::Write as _;

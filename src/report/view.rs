@@ -1,0 +1,307 @@
+//! A lenient, read-only view of a `report.json`, shared by the HTML, JUnit and
+//! Markdown renderers and by the baseline gate.
+//!
+//! Why a separate view rather than [`super::Report`] itself: baselines are
+//! report files written by *earlier* versions of thaw, and the schema grows
+//! (issue 4: `first_divergence` becomes an object with `causes`, layers gain a
+//! `cumulative{}` metric object). The view reads every schema version seen so
+//! far: unknown fields are ignored, missing ones take defaults, and
+//! `first_divergence` may be a layer name (schema 1) or an object
+//! {`layer`, `causes[]`}. Metrics it does not know by name are kept in
+//! [`CheckView::extra`] so renderers can still show them.
+//!
+//! Not handled: reports that are not JSON objects at all (a read error).
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use thiserror::Error;
+
+/// Why a report file could not be read.
+#[derive(Debug, Error)]
+pub enum ReadError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a thaw report.json: {source}")]
+    Json {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ReportView {
+    pub schema_version: u32,
+    pub thaw_version: String,
+    pub model: String,
+    /// `pass`, `fail` or `unsupported`.
+    pub verdict: String,
+    pub seed: u64,
+    pub samples: u64,
+    pub tolerance: ToleranceView,
+    pub layers: Vec<LayerView>,
+    #[serde(deserialize_with = "divergence")]
+    pub first_divergence: Option<Divergence>,
+    pub unsupported_ops: Vec<UnsupportedView>,
+    pub timings: TimingsView,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ToleranceView {
+    pub atol: f64,
+    pub rtol: f64,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TimingsView {
+    pub total_ms: f64,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UnsupportedView {
+    pub node: String,
+    pub op: String,
+    pub reason: String,
+}
+
+/// The layer found broken by itself, and what would fix it (when known).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Divergence {
+    pub layer: String,
+    pub causes: Vec<CauseView>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct CauseView {
+    pub kind: String,
+    pub detail: String,
+    pub max_abs_after_fix: Option<f64>,
+}
+
+/// `first_divergence`: null, a layer name (schema 1) or {`layer`, `causes`}.
+fn divergence<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Divergence>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Name(String),
+        Object {
+            layer: String,
+            #[serde(default)]
+            causes: Vec<CauseView>,
+        },
+    }
+    Ok(match Option::<Raw>::deserialize(d)? {
+        None => None,
+        Some(Raw::Name(layer)) => Some(Divergence {
+            layer,
+            causes: Vec::new(),
+        }),
+        Some(Raw::Object { layer, causes }) => Some(Divergence { layer, causes }),
+    })
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LayerView {
+    pub name: String,
+    pub class_name: String,
+    pub tf_node: String,
+    pub tf_nodes: Vec<String>,
+    /// Schema 1 keeps the cumulative check's fields flat on the layer.
+    #[serde(flatten)]
+    flat: CheckView,
+    cumulative: Option<CheckView>,
+    pub isolated: Option<CheckView>,
+    pub downstream_of: Option<String>,
+    pub is_output: bool,
+    pub elements: Option<u64>,
+}
+
+/// One judgement (cumulative or isolated) of a layer.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CheckView {
+    /// `pass`, `fail` or `error` (empty when the report has none).
+    pub status: String,
+    pub max_abs: Option<f64>,
+    pub max_rel: Option<f64>,
+    pub mean_abs: Option<f64>,
+    pub cosine: Option<f64>,
+    pub out_of_tolerance: Option<u64>,
+    pub detail: Option<String>,
+    /// Any other field (newer metrics such as RMSE or ULP distance).
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+impl CheckView {
+    pub fn passed(&self) -> bool {
+        self.status == "pass"
+    }
+
+    /// The metrics as `name=value` pairs, known ones first, for messages.
+    pub fn metrics_text(&self) -> String {
+        let mut parts = Vec::new();
+        let mut num = |name: &str, v: Option<f64>| {
+            if let Some(v) = v {
+                parts.push(format!("{name}={}", fmt_num(v)));
+            }
+        };
+        num("max_abs", self.max_abs);
+        num("max_rel", self.max_rel);
+        num("mean_abs", self.mean_abs);
+        num("cosine", self.cosine);
+        num("out_of_tolerance", self.out_of_tolerance.map(|v| v as f64));
+        for (k, v) in &self.extra {
+            if let Some(x) = v.as_f64() {
+                parts.push(format!("{k}={}", fmt_num(x)));
+            }
+        }
+        parts.join(" ")
+    }
+}
+
+/// A number short enough for a table cell, exact enough to compare runs.
+pub fn fmt_num(v: f64) -> String {
+    if v == 0.0 || v.fract() == 0.0 && v.abs() < 1e9 {
+        format!("{v}")
+    } else if (1e-3..1e4).contains(&v.abs()) {
+        format!("{v:.4}")
+    } else {
+        format!("{v:.3e}")
+    }
+}
+
+/// How a layer fared overall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerOutcome {
+    Pass,
+    /// Wrong by itself: fails (or errors) in isolation.
+    Broken,
+    /// Fails cumulatively only, inheriting an upstream layer's error.
+    Downstream,
+    /// Fails cumulatively only, with no upstream culprit (error accumulated).
+    Accumulated,
+    /// Cumulative comparison impossible (shape mismatch, a side failed).
+    Error,
+}
+
+impl LayerView {
+    /// The cumulative check (each side run on its own from the model inputs).
+    pub fn cumulative(&self) -> &CheckView {
+        self.cumulative.as_ref().unwrap_or(&self.flat)
+    }
+
+    pub fn outcome(&self) -> LayerOutcome {
+        let cum = self.cumulative();
+        if self.isolated.as_ref().is_some_and(|i| !i.passed()) {
+            LayerOutcome::Broken
+        } else if cum.status == "error" {
+            LayerOutcome::Error
+        } else if cum.passed() {
+            LayerOutcome::Pass
+        } else if self.downstream_of.is_some() {
+            LayerOutcome::Downstream
+        } else {
+            LayerOutcome::Accumulated
+        }
+    }
+}
+
+impl ReportView {
+    pub fn from_value(v: Value) -> Result<Self, serde_json::Error> {
+        serde_json::from_value(v)
+    }
+
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// The view of a report thaw just produced.
+    pub fn of(report: &super::Report) -> Result<Self, serde_json::Error> {
+        Self::from_value(serde_json::to_value(report)?)
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ReadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_json(&text).map_err(|source| ReadError::Json {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    pub fn failing(&self) -> usize {
+        self.layers
+            .iter()
+            .filter(|l| l.outcome() != LayerOutcome::Pass)
+            .count()
+    }
+
+    /// `PASS`, `FAIL`, `UNSUPPORTED` (or the raw verdict uppercased).
+    pub fn verdict_word(&self) -> String {
+        self.verdict.to_uppercase()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_schema_1_flat_metrics_and_name_divergence() {
+        let r = ReportView::from_json(
+            r#"{"schema_version":1,"verdict":"fail","first_divergence":"bn",
+                "layers":[{"name":"bn","class_name":"BatchNormalization","status":"fail",
+                "max_abs":0.5,"isolated":{"status":"fail","max_abs":0.25,"ulp":7}}]}"#,
+        )
+        .unwrap();
+        let l = &r.layers[0];
+        assert_eq!(l.cumulative().max_abs, Some(0.5));
+        assert_eq!(l.isolated.as_ref().unwrap().max_abs, Some(0.25));
+        assert!(
+            l.isolated
+                .as_ref()
+                .unwrap()
+                .metrics_text()
+                .contains("ulp=7")
+        );
+        assert_eq!(l.outcome(), LayerOutcome::Broken);
+        assert_eq!(r.first_divergence.unwrap().layer, "bn");
+    }
+
+    #[test]
+    fn reads_cumulative_object_and_divergence_with_causes() {
+        let r = ReportView::from_json(
+            r#"{"verdict":"fail","first_divergence":{"layer":"c","causes":[
+                {"kind":"padding","detail":"SAME","max_abs_after_fix":1e-7}]},
+                "layers":[{"name":"d","cumulative":{"status":"fail","max_abs":2.0},
+                "isolated":{"status":"pass","max_abs":0.0},"downstream_of":"c"}]}"#,
+        )
+        .unwrap();
+        let d = r.first_divergence.as_ref().unwrap();
+        assert_eq!(d.causes[0].kind, "padding");
+        assert_eq!(r.layers[0].cumulative().max_abs, Some(2.0));
+        assert_eq!(r.layers[0].outcome(), LayerOutcome::Downstream);
+        assert_eq!(r.failing(), 1);
+    }
+
+    #[test]
+    fn rejects_non_reports() {
+        assert!(ReportView::from_json("[1,2]").is_err());
+        assert!(ReportView::from_json("{\"layers\": 3}").is_err());
+    }
+}
