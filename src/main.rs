@@ -15,6 +15,9 @@ use std::process::ExitCode;
 use thaw::compare::Tolerance;
 use thaw::convert::ConvertOptions;
 use thaw::report::Verdict;
+use thaw::report::baseline::{self, GateRule};
+use thaw::report::progress::Progress;
+use thaw::report::view::ReportView;
 use thaw::verify::{self, VerifyError, VerifyOptions};
 
 #[derive(Parser)]
@@ -48,6 +51,44 @@ enum Cmd {
         #[command(flatten)]
         graph: GraphArgs,
     },
+    /// Compare two report.json files (baseline, then new): print what changed;
+    /// exit 1 if anything regressed (rule in reports/README.md), else 0.
+    Diff {
+        #[arg(value_name = "OLD.json")]
+        old: PathBuf,
+        #[arg(value_name = "NEW.json")]
+        new: PathBuf,
+        #[command(flatten)]
+        gate: GateArgs,
+    },
+}
+
+/// The CI gate's error-growth rule (see `thaw::report::baseline`).
+#[derive(Args)]
+struct GateArgs {
+    /// Regression when a layer's max abs error > FACTOR x max(baseline's, --gate-floor).
+    #[arg(long, value_name = "FACTOR", default_value_t = GateRule::default().factor)]
+    gate_factor: f64,
+    /// Errors below this count as this (float noise floor of the gate).
+    #[arg(long, value_name = "ABS", default_value_t = GateRule::default().floor)]
+    gate_floor: f64,
+}
+
+impl GateArgs {
+    fn rule(&self) -> Result<GateRule, Failure> {
+        if !(self.gate_factor >= 1.0 && self.gate_factor.is_finite())
+            || !(self.gate_floor >= 0.0 && self.gate_floor.is_finite())
+        {
+            return Err(Failure(
+                2,
+                anyhow::anyhow!("--gate-factor must be >= 1 and --gate-floor >= 0 (finite)"),
+            ));
+        }
+        Ok(GateRule {
+            factor: self.gate_factor,
+            floor: self.gate_floor,
+        })
+    }
 }
 
 #[derive(Args)]
@@ -83,9 +124,16 @@ struct VerifyArgs {
     /// Relative tolerance (see --atol).
     #[arg(long, default_value_t = Tolerance::default().rtol)]
     rtol: f32,
-    /// Output folder for report.json and the Keras model [default: reports/<stem>/].
+    /// Output folder for report.json, report.html, junit.xml, summary.md and
+    /// the Keras model [default: reports/<stem>/].
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// A baseline report.json (e.g. reports/baselines/<case>.json): exit 1 if
+    /// this run regressed against it (see `thaw diff`).
+    #[arg(long, value_name = "FILE.json")]
+    baseline: Option<PathBuf>,
+    #[command(flatten)]
+    gate: GateArgs,
 }
 
 fn parse_input(s: &str) -> Result<(String, Vec<usize>), String> {
@@ -143,6 +191,20 @@ fn classify(e: VerifyError) -> Failure {
 }
 
 fn main() -> ExitCode {
+    // A bug (ours or a dependency's) must still end as one clear line and the
+    // documented exit code, never a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("thaw: internal error: {msg}{at}");
+        eprintln!("thaw: this is a failure of thaw; please report it with the model that triggered it");
+        std::process::exit(4);
+    }));
     let cli = Cli::parse();
     env_logger::Builder::new()
         .filter_level(if cli.verbose {
@@ -193,17 +255,31 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     rtol: a.rtol,
                 },
             };
+            let rule = a.gate.rule()?;
+            let progress = Progress::start(&format!("verifying {}", opts.model.display()));
             let report = verify::verify(&opts).map_err(classify)?;
+            drop(progress);
             print!("{}", report.to_table());
             println!("report: {}", opts.out_dir.join("report.json").display());
             if let Some(k) = &report.keras_file {
                 println!("keras model: {k}");
             }
-            Ok(match report.verdict {
+            let code = match report.verdict {
                 Verdict::Pass => 0,
                 Verdict::Fail => 1,
                 Verdict::Unsupported => 3,
-            })
+            };
+            let regressed =
+                renderings_and_gate(&report, &opts.out_dir, a.baseline.as_deref(), rule)?;
+            Ok(if regressed && code == 0 { 1 } else { code })
+        }
+        Cmd::Diff { old, new, gate } => {
+            let rule = gate.rule()?;
+            let load = |p: &std::path::Path| ReportView::load(p).map_err(|e| Failure(2, e.into()));
+            let d = baseline::diff(&load(&old)?, &load(&new)?, rule);
+            println!("thaw diff {} -> {}", old.display(), new.display());
+            print!("{}", d.to_text());
+            Ok(u8::from(d.regressed()))
         }
         Cmd::Convert { graph, output } => {
             let (_, conv) = verify::load_and_convert(&graph.model, &graph.convert_options())
@@ -306,6 +382,36 @@ fn inspect(args: &GraphArgs) -> Result<u8, Failure> {
         }
         Ok(3)
     }
+}
+
+/// Writes report.html, junit.xml and summary.md next to report.json; with a
+/// baseline, prints the gate's findings and returns whether it regressed.
+fn renderings_and_gate(
+    report: &thaw::report::Report,
+    dir: &std::path::Path,
+    baseline_file: Option<&std::path::Path>,
+    rule: GateRule,
+) -> Result<bool, Failure> {
+    let view = ReportView::of(report)
+        .context("reading back the report")
+        .map_err(|e| Failure(4, e))?;
+    thaw::report::outputs::write_all(&view, dir)
+        .with_context(|| {
+            format!(
+                "writing report.html, junit.xml, summary.md to {}",
+                dir.display()
+            )
+        })
+        .map_err(|e| Failure(4, e))?;
+    println!("html: {}", dir.join("report.html").display());
+    let Some(b) = baseline_file else {
+        return Ok(false);
+    };
+    let old = ReportView::load(b).map_err(|e| Failure(2, e.into()))?;
+    let d = baseline::diff(&old, &view, rule);
+    println!("baseline {}:", b.display());
+    print!("{}", d.to_text());
+    Ok(d.regressed())
 }
 
 #[cfg(test)]
