@@ -6,7 +6,8 @@
 //!   them (`first_divergence.causes[]`);
 //! - a per-layer error chart (`svg#error-chart`): max abs error of the
 //!   cumulative and isolated checks per layer on a log scale, the atol line,
-//!   the broken layer's column shaded red. Exact zeros sit on the bottom line;
+//!   the broken layer's column shaded red. Exact zeros sit on the bottom
+//!   line, labelled `0`;
 //!   a layer whose check could not be made has no point;
 //! - the layer ↔ TF node table, failing rows highlighted.
 //!
@@ -246,9 +247,16 @@ fn chart(r: &ReportView) -> String {
     }
     for d in lo_dec..=hi_dec {
         let yy = y(10f64.powi(d));
+        // No value lies in the bottom decade (it is one below the smallest),
+        // so its line holds only the exact zeros.
+        let label = if d == lo_dec {
+            "0".to_string()
+        } else {
+            format!("1e{d}")
+        };
         let _ = writeln!(
             s,
-            "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" stroke=\"#eaeef2\"/><text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\">1e{d}</text>",
+            "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" stroke=\"#eaeef2\"/><text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\">{label}</text>",
             left + plot_w,
             left - 6.0,
             yy + 4.0

@@ -46,8 +46,13 @@ impl Progress {
         self.bar.is_hidden()
     }
 
-    /// Removes the spinner line (before the results are printed).
-    pub fn finish(self) {
+    /// Removes the spinner line (before the results are printed); dropping
+    /// the spinner does the same, so an early error return leaves no line.
+    pub fn finish(self) {}
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
         self.bar.finish_and_clear();
     }
 }

@@ -228,9 +228,11 @@ impl ReportView {
         serde_json::from_str(text)
     }
 
-    /// The view of a report thaw just produced.
+    /// The view of a report thaw just produced, read back from its JSON
+    /// text so that it is exactly what a later reader of `report.json` sees
+    /// (f32 values printed shortest, e.g. atol `0.0001`, not widened to f64).
     pub fn of(report: &super::Report) -> Result<Self, serde_json::Error> {
-        Self::from_value(serde_json::to_value(report)?)
+        Self::from_json(&serde_json::to_string(report)?)
     }
 
     pub fn load(path: &Path) -> Result<Self, ReadError> {
