@@ -76,9 +76,11 @@ struct GateArgs {
 
 impl GateArgs {
     fn rule(&self) -> Result<GateRule, Failure> {
-        if !(self.gate_factor >= 1.0 && self.gate_factor.is_finite())
-            || !(self.gate_floor >= 0.0 && self.gate_floor.is_finite())
-        {
+        let ok = self.gate_factor.is_finite()
+            && self.gate_factor >= 1.0
+            && self.gate_floor.is_finite()
+            && self.gate_floor >= 0.0;
+        if !ok {
             return Err(Failure(
                 2,
                 anyhow::anyhow!("--gate-factor must be >= 1 and --gate-floor >= 0 (finite)"),

@@ -36,7 +36,11 @@ fn verify_writes_junit_with_one_case_per_layer() {
     let out = tempfile::tempdir().unwrap();
     // A tolerance below float32 noise makes some layers fail (verdict fail).
     assert_eq!(
-        verify("tf1_vgg_style", out.path(), &["--atol", "1e-9", "--rtol", "0"]),
+        verify(
+            "tf1_vgg_style",
+            out.path(),
+            &["--atol", "1e-9", "--rtol", "0"]
+        ),
         Some(1)
     );
     let report = report_json(out.path());
@@ -81,7 +85,11 @@ fn verify_writes_junit_with_one_case_per_layer() {
 fn html_renders_in_headless_chromium() {
     let out = tempfile::tempdir().unwrap();
     assert_eq!(
-        verify("tf1_vgg_style", out.path(), &["--atol", "1e-9", "--rtol", "0"]),
+        verify(
+            "tf1_vgg_style",
+            out.path(),
+            &["--atol", "1e-9", "--rtol", "0"]
+        ),
         Some(1)
     );
     let html_path = out.path().join("report.html");
@@ -103,7 +111,10 @@ fn html_renders_in_headless_chromium() {
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg("--dump-dom")
-        .arg(format!("file://{}", html_path.canonicalize().unwrap().display()))
+        .arg(format!(
+            "file://{}",
+            html_path.canonicalize().unwrap().display()
+        ))
         .output()
         .expect("chromium runs (apt-get install -y chromium)");
     let dom = String::from_utf8_lossy(&o.stdout);

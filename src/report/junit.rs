@@ -56,9 +56,9 @@ pub fn render(r: &ReportView) -> String {
         tests = r.layers.len();
         for l in &r.layers {
             let name = xml(&format!("{} ({})", l.name, l.class_name));
-            let _ = write!(
+            let _ = writeln!(
                 cases,
-                "    <testcase name=\"{name}\" classname=\"{}\" time=\"0\">\n",
+                "    <testcase name=\"{name}\" classname=\"{}\" time=\"0\">",
                 xml(&classname)
             );
             let outcome = l.outcome();
