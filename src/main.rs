@@ -134,6 +134,10 @@ struct VerifyArgs {
     /// this run regressed against it (see `thaw diff`).
     #[arg(long, value_name = "FILE.json")]
     baseline: Option<PathBuf>,
+    /// Verify this hand-built Keras model (.h5) instead of thaw's conversion:
+    /// its layers are aligned with the graph's (alignment.json in --out).
+    #[arg(long, value_name = "FILE.h5")]
+    keras: Option<PathBuf>,
     #[command(flatten)]
     gate: GateArgs,
 }
@@ -259,7 +263,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             };
             let rule = a.gate.rule()?;
             let progress = Progress::start(&format!("verifying {}", opts.model.display()));
-            let report = verify::verify(&opts).map_err(classify)?;
+            let report = match &a.keras {
+                Some(k) => verify::verify_keras(&opts, k).map(|(r, _)| r),
+                None => verify::verify(&opts),
+            }
+            .map_err(classify)?;
             drop(progress);
             print!("{}", report.to_table());
             println!("report: {}", opts.out_dir.join("report.json").display());

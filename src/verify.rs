@@ -6,18 +6,22 @@
 //! what it needs (the oracle gets the file and tensor names, the interpreter
 //! gets the Keras model) and compares plain arrays.
 
+use crate::compare::align::{self, Alignment};
+use crate::compare::diagnose::{self, WeightCheck};
 use crate::compare::{self, Tolerance};
-use crate::convert::{self, Conversion, ConvertOptions};
+use crate::convert::{self, Conversion, ConvertOptions, LayerTensor};
 use crate::graph::{Graph, GraphError};
 use crate::interp;
 use crate::keras::{self, DType};
 use crate::oracle::{Oracle, OracleInput};
 use crate::report::{
-    Check, InputSpec, LayerReport, OutputSpec, Report, Status, Timings, UnsupportedOp, Verdict,
+    Check, FirstDivergence, InputSpec, LayerReport, OutputSpec, Report, Status, Timings,
+    UnsupportedOp, Verdict,
 };
 use ndarray::ArrayD;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
+use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -113,17 +117,7 @@ pub fn load_and_convert(
 /// Runs the whole pipeline and returns the report (also written to
 /// `out_dir/report.json`, with the Keras model as `out_dir/<stem>.h5`).
 pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
-    if opts.samples == 0 {
-        return Err(VerifyError::Usage("--samples must be at least 1".into()));
-    }
-    if !(opts.input_range[0] <= opts.input_range[1])
-        || !opts.input_range.iter().all(|v| v.is_finite())
-    {
-        return Err(VerifyError::Usage(format!(
-            "--input-range {:?} is not a finite lo,hi range",
-            opts.input_range
-        )));
-    }
+    check_options(opts)?;
     let start = Instant::now();
     let mut timings = Timings::default();
     let t = Instant::now();
@@ -135,6 +129,21 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
     verify_conversion(opts, &graph, &conv, timings, start)
 }
 
+fn check_options(opts: &VerifyOptions) -> Result<(), VerifyError> {
+    if opts.samples == 0 {
+        return Err(VerifyError::Usage("--samples must be at least 1".into()));
+    }
+    if !(opts.input_range[0] <= opts.input_range[1])
+        || !opts.input_range.iter().all(|v| v.is_finite())
+    {
+        return Err(VerifyError::Usage(format!(
+            "--input-range {:?} is not a finite lo,hi range",
+            opts.input_range
+        )));
+    }
+    Ok(())
+}
+
 /// Verifies a given conversion of `opts.model` (normally [`verify`]'s own; a
 /// test or a hand-made model may supply another): writes the Keras model,
 /// runs both sides, compares every layer, cumulatively and in isolation.
@@ -142,6 +151,146 @@ pub fn verify_conversion(
     opts: &VerifyOptions,
     graph: &Graph,
     conv: &Conversion,
+    timings: Timings,
+    start: Instant,
+) -> Result<Report, VerifyError> {
+    verify_models(opts, graph, conv, None, timings, start)
+}
+
+/// How a user's model lines up with the converted one (`alignment.json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct KerasAlignment {
+    pub keras_file: String,
+    #[serde(flatten)]
+    pub alignment: Alignment,
+    /// Per aligned weighted layer: its weights vs the graph's constants.
+    pub weights: Vec<LayerWeights>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerWeights {
+    pub user: String,
+    pub converted: String,
+    pub checks: Vec<WeightCheck>,
+}
+
+/// `thaw verify MODEL --keras FILE`: verifies a user's Keras model (`.h5`,
+/// Keras 2 or 3) against the graph instead of thaw's own conversion. The
+/// conversion is still made, for its layer ↔ TF tensor map: the user's layers
+/// are aligned with the converted ones ([`align::align`]), their weights
+/// compared with the graph's constants, and every aligned layer checked
+/// cumulatively and in isolation against its twin's TF tensor. Writes
+/// `report.json` and `alignment.json` (pairs, unaligned layers, weight
+/// checks) in `out_dir`. Returns the alignment with the report.
+pub fn verify_keras(
+    opts: &VerifyOptions,
+    keras_file: &Path,
+) -> Result<(Report, KerasAlignment), VerifyError> {
+    check_options(opts)?;
+    let start = Instant::now();
+    let mut timings = Timings::default();
+    let t = Instant::now();
+    let graph = Graph::load(&opts.model)?;
+    timings.load_ms = ms(t);
+    let t = Instant::now();
+    let conv = convert::convert(&graph, &opts.convert)?;
+    timings.convert_ms = ms(t);
+    let ext = keras_file
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("");
+    if ext == "keras" {
+        return Err(VerifyError::Usage(format!(
+            "--keras {}: the .keras zip format is not read yet; save the model as .h5",
+            keras_file.display()
+        )));
+    }
+    let mut user = keras::h5::read(keras_file)
+        .map_err(|e| VerifyError::Usage(format!("--keras {}: {e}", keras_file.display())))?;
+    if user.inputs.len() != conv.model.inputs.len() {
+        return Err(VerifyError::Usage(format!(
+            "--keras {}: the model has {} input(s), the graph {}",
+            keras_file.display(),
+            user.inputs.len(),
+            conv.model.inputs.len()
+        )));
+    }
+    let alignment = align::align(&user, &conv.model);
+    // The oracle feeds the graph's placeholders by the Keras input names.
+    for (ui, ci) in user.inputs.iter_mut().zip(&conv.model.inputs) {
+        let old = std::mem::replace(&mut ui.name, ci.name.clone());
+        for l in &mut user.layers {
+            for i in &mut l.inbound {
+                if *i == old {
+                    *i = ci.name.clone();
+                }
+            }
+        }
+        for o in &mut user.outputs {
+            if *o == old {
+                *o = ci.name.clone();
+            }
+        }
+    }
+    let mut tensors = Vec::new();
+    let mut weights = Vec::new();
+    for lt in conv.tensors.iter().filter(|t| t.class_name == "InputLayer") {
+        tensors.push(lt.clone());
+    }
+    for u in &user.layers {
+        let Some(c) = alignment.twin(&u.name) else {
+            continue;
+        };
+        let Some(lt) = conv.tensors.iter().find(|t| t.layer == c) else {
+            continue;
+        };
+        tensors.push(LayerTensor {
+            layer: u.name.clone(),
+            class_name: u.kind.class_name().to_string(),
+            tensor: lt.tensor.clone(),
+            nodes: lt.nodes.clone(),
+        });
+        if let Some(cl) = conv.model.layer(c)
+            && !cl.weights.is_empty()
+        {
+            weights.push(LayerWeights {
+                user: u.name.clone(),
+                converted: c.to_string(),
+                checks: diagnose::weight_check(u, cl),
+            });
+        }
+    }
+    let user_conv = Conversion {
+        model: user,
+        tensors,
+        unsupported: conv.unsupported.clone(),
+    };
+    let info = KerasAlignment {
+        keras_file: keras_file.display().to_string(),
+        alignment,
+        weights,
+    };
+    std::fs::create_dir_all(&opts.out_dir).map_err(|source| VerifyError::Io {
+        path: opts.out_dir.display().to_string(),
+        source,
+    })?;
+    let path = opts.out_dir.join("alignment.json");
+    let json = serde_json::to_string_pretty(&info).unwrap_or_default();
+    std::fs::write(&path, json).map_err(|source| VerifyError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let report = verify_models(opts, &graph, &user_conv, Some(keras_file), timings, start)?;
+    Ok((report, info))
+}
+
+/// The shared second half: `keras_file` is the user's model when given (then
+/// nothing is written but the report), else `conv.model` is written as .h5.
+fn verify_models(
+    opts: &VerifyOptions,
+    graph: &Graph,
+    conv: &Conversion,
+    keras_file: Option<&Path>,
     mut timings: Timings,
     start: Instant,
 ) -> Result<Report, VerifyError> {
@@ -210,9 +359,14 @@ pub fn verify_conversion(
         })
         .collect();
     let t = Instant::now();
-    let h5 = opts.out_dir.join(format!("{stem}.h5"));
-    keras::h5::write(&h5, &conv.model)?;
-    report.keras_file = Some(h5.display().to_string());
+    match keras_file {
+        Some(f) => report.keras_file = Some(f.display().to_string()),
+        None => {
+            let h5 = opts.out_dir.join(format!("{stem}.h5"));
+            keras::h5::write(&h5, &conv.model)?;
+            report.keras_file = Some(h5.display().to_string());
+        }
+    }
     timings.write_keras_ms = ms(t);
 
     let inputs = random_inputs(&conv.model, opts.samples, opts.seed, opts.input_range);
@@ -300,7 +454,7 @@ pub fn verify_conversion(
     }
     // The first layer that is wrong by itself; failing that (errors that only
     // accumulate), the first that fails at all.
-    report.first_divergence = report
+    let first = report
         .layers
         .iter()
         .find(|l| {
@@ -310,6 +464,13 @@ pub fn verify_conversion(
         })
         .or_else(|| report.layers.iter().find(|l| l.status != Status::Pass))
         .map(|l| l.name.clone());
+    report.first_divergence = first.map(|name| {
+        let causes = diagnose_layer(conv, &name, &graph_by_name, opts.tolerance);
+        FirstDivergence {
+            layer: name,
+            causes,
+        }
+    });
     if report.first_divergence.is_some() {
         report.verdict = Verdict::Fail;
     }
@@ -317,6 +478,40 @@ pub fn verify_conversion(
     report.timings = timings;
     write_report(&report, &opts.out_dir)?;
     Ok(report)
+}
+
+/// Hypotheses on the failing layer alone, fed the graph's values.
+fn diagnose_layer(
+    conv: &Conversion,
+    name: &str,
+    graph_by_name: &HashMap<&str, &ArrayD<f32>>,
+    tol: Tolerance,
+) -> Vec<diagnose::Cause> {
+    let other = |detail: String| {
+        vec![diagnose::Cause {
+            kind: diagnose::CauseKind::Other,
+            detail,
+            max_abs_after_fix: f32::INFINITY,
+        }]
+    };
+    let Some(layer) = conv.model.layer(name) else {
+        return other(format!("layer '{name}' is not in the model"));
+    };
+    let Some(expected) = graph_by_name.get(name) else {
+        return other(format!("no graph value for layer '{name}'"));
+    };
+    let mut ins = Vec::with_capacity(layer.inbound.len());
+    for i in &layer.inbound {
+        match graph_by_name.get(i.as_str()) {
+            Some(v) => ins.push(*v),
+            None => return other(format!("no graph value for its input '{i}'")),
+        }
+    }
+    let ctx = diagnose::Context {
+        model: &conv.model,
+        values: graph_by_name,
+    };
+    diagnose::diagnose(layer, &ins, expected, tol, &ctx)
 }
 
 /// Runs one Keras layer on the original graph's values of its inputs and

@@ -105,7 +105,7 @@ fn a_broken_tolerance_is_caught_as_divergence() {
     );
     let r = json(&out.path().join("report.json"));
     assert_eq!(r["verdict"], "fail");
-    assert!(r["first_divergence"].is_string());
+    assert!(r["first_divergence"]["layer"].is_string());
 }
 
 #[test]

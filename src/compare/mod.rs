@@ -8,6 +8,9 @@
 //! wrong epsilon, padding or kernel layout moves values by far more.
 //! This module sees plain arrays only; it knows nothing of tract or Keras.
 
+pub mod align;
+pub mod diagnose;
+
 use ndarray::ArrayD;
 use serde::Serialize;
 

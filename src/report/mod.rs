@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// Version of the `report.json` schema.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -124,6 +124,15 @@ impl LayerReport {
     }
 }
 
+/// The layer that is wrong by itself, and why (schema 2).
+#[derive(Clone, Debug, Serialize)]
+pub struct FirstDivergence {
+    pub layer: String,
+    /// Hypotheses that make the layer pass in isolation, most specific first;
+    /// a single `other` when none does.
+    pub causes: Vec<crate::compare::diagnose::Cause>,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct UnsupportedOp {
     pub node: String,
@@ -157,8 +166,9 @@ pub struct Report {
     /// The Keras model's outputs in order, with the TF tensor each stands for.
     pub outputs: Vec<OutputSpec>,
     pub layers: Vec<LayerReport>,
-    /// First layer, in topological order, whose output is out of tolerance.
-    pub first_divergence: Option<String>,
+    /// First layer, in topological order, that fails in isolation (failing
+    /// that, the first that fails at all), with the hypotheses that fix it.
+    pub first_divergence: Option<FirstDivergence>,
     pub unsupported_ops: Vec<UnsupportedOp>,
     /// The Keras model written, if any.
     pub keras_file: Option<String>,
@@ -276,7 +286,18 @@ impl Report {
             self.tolerance.rtol
         );
         if let Some(first) = &self.first_divergence {
-            let _ = writeln!(s, "first divergence: {first}");
+            let _ = writeln!(s, "first divergence: {}", first.layer);
+            for c in &first.causes {
+                let kind = serde_json::to_value(c.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    s,
+                    "  likely cause: {kind}: {} (max abs after fix {:.3e})",
+                    c.detail, c.max_abs_after_fix
+                );
+            }
         }
         let verdict = match self.verdict {
             Verdict::Pass => "PASS: the Keras model computes what the graph computes",

@@ -1,0 +1,177 @@
+//! Aligning a user's hand-built Keras model with thaw's conversion of the
+//! same graph, layer by layer, so each user layer can be compared with the
+//! TF tensor its converted twin stands for.
+//!
+//! Inputs are paired in order. Then, in the user's topological order, a
+//! layer is paired with a converted layer fed by the twins of its own inputs
+//! (so branches may come in any order): the one with the same name and class
+//! if there is one, otherwise the first of the same class (ReLU/Activation
+//! count as one family) whose weights have the same shapes (up to order of
+//! dimensions, so a transposed kernel still aligns). A converted layer fed
+//! through weightless single-input layers the user fused or left out
+//! (a separate ReLU, a Reshape) is also a candidate. A weightless
+//! single-input user layer with no twin passes its input's twin on, so an
+//! extra layer does not cut the alignment of everything after it.
+//!
+//! Not handled yet: a user layer standing for several converted weighted
+//! layers (a BatchNormalization folded into a Conv2D), nested models.
+
+use crate::keras::{LayerKind, Model};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+
+/// One aligned pair.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Pair {
+    pub user: String,
+    pub converted: String,
+    /// `name` (same name and class) or `topology` (same inputs, class, shapes).
+    pub by: &'static str,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Alignment {
+    /// User inputs and layers with their converted twins, in the user's order.
+    pub pairs: Vec<Pair>,
+    /// User layers with no twin.
+    pub unaligned_user: Vec<String>,
+    /// Converted layers no user layer stands for.
+    pub unaligned_converted: Vec<String>,
+}
+
+impl Alignment {
+    pub fn twin(&self, user: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|p| p.user == user)
+            .map(|p| p.converted.as_str())
+    }
+}
+
+fn family(kind: &LayerKind) -> &'static str {
+    match kind {
+        LayerKind::ReLU { .. } | LayerKind::Activation { .. } | LayerKind::Softmax { .. } => {
+            "activation"
+        }
+        LayerKind::Flatten | LayerKind::Reshape { .. } => "reshape",
+        k => k.class_name(),
+    }
+}
+
+fn sorted_shapes(l: &crate::keras::Layer) -> Vec<Vec<usize>> {
+    l.weights
+        .iter()
+        .map(|w| {
+            let mut s = w.value.shape().to_vec();
+            s.sort_unstable();
+            s
+        })
+        .collect()
+}
+
+/// Aligns `user` with `converted` (see the module header).
+pub fn align(user: &Model, converted: &Model) -> Alignment {
+    let mut al = Alignment::default();
+    // user name -> converted name whose output it should equal.
+    let mut twin: HashMap<String, String> = HashMap::new();
+    for (u, c) in user.inputs.iter().zip(&converted.inputs) {
+        twin.insert(u.name.clone(), c.name.clone());
+        al.pairs.push(Pair {
+            user: u.name.clone(),
+            converted: c.name.clone(),
+            by: if u.name == c.name { "name" } else { "topology" },
+        });
+    }
+    let mut taken: HashSet<&str> = HashSet::new();
+    // converted layer -> its inbound, resolved through weightless
+    // single-input layers (each such layer is reachable from its source).
+    let passthrough = |name: &str| {
+        converted
+            .layer(name)
+            .filter(|l| l.weights.is_empty() && l.inbound.len() == 1)
+            .is_some()
+    };
+    for u in &user.layers {
+        let wanted: Option<Vec<&str>> = u
+            .inbound
+            .iter()
+            .map(|i| twin.get(i).map(String::as_str))
+            .collect();
+        let Some(wanted) = wanted else {
+            al.unaligned_user.push(u.name.clone());
+            continue;
+        };
+        let fed_right = |c: &crate::keras::Layer| {
+            if c.inbound.len() != wanted.len() {
+                return false;
+            }
+            let mut ins: Vec<&str> = c.inbound.iter().map(String::as_str).collect();
+            let mut want = wanted.clone();
+            ins.sort_unstable();
+            want.sort_unstable();
+            if ins == want {
+                return true;
+            }
+            // One input through up to two skipped converted layers.
+            if ins.len() == 1 {
+                let mut cur = ins[0];
+                for _ in 0..2 {
+                    if !passthrough(cur) || taken.contains(cur) {
+                        return false;
+                    }
+                    cur = match converted.layer(cur) {
+                        Some(l) => l.inbound[0].as_str(),
+                        None => return false,
+                    };
+                    if cur == want[0] {
+                        return true;
+                    }
+                }
+            }
+            false
+        };
+        let shapes = sorted_shapes(u);
+        let fits = |c: &crate::keras::Layer| {
+            !taken.contains(c.name.as_str())
+                && family(&c.kind) == family(&u.kind)
+                && sorted_shapes(c) == shapes
+                && fed_right(c)
+        };
+        let found = converted
+            .layers
+            .iter()
+            .find(|c| c.name == u.name && c.kind.class_name() == u.kind.class_name() && fits(c))
+            .map(|c| (c, "name"))
+            .or_else(|| {
+                converted
+                    .layers
+                    .iter()
+                    .find(|c| fits(c))
+                    .map(|c| (c, "topology"))
+            });
+        match found {
+            Some((c, by)) => {
+                taken.insert(c.name.as_str());
+                twin.insert(u.name.clone(), c.name.clone());
+                al.pairs.push(Pair {
+                    user: u.name.clone(),
+                    converted: c.name.clone(),
+                    by,
+                });
+            }
+            None => {
+                al.unaligned_user.push(u.name.clone());
+                if u.weights.is_empty() && wanted.len() == 1 {
+                    twin.insert(u.name.clone(), wanted[0].to_string());
+                }
+            }
+        }
+    }
+    al.unaligned_converted = converted
+        .layers
+        .iter()
+        .filter(|c| !taken.contains(c.name.as_str()))
+        .map(|c| c.name.clone())
+        .collect();
+    al
+}
