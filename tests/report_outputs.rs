@@ -78,6 +78,28 @@ fn verify_writes_junit_with_one_case_per_layer() {
     assert!(summary.contains("thaw verify: FAIL"), "{summary}");
 }
 
+#[test]
+fn no_progress_drawn_when_stderr_is_not_a_terminal() {
+    let out = tempfile::tempdir().unwrap();
+    let o = thaw()
+        .args([
+            "verify",
+            "fixtures/tf1_vgg_style/model.pb",
+            "--out",
+            out.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    // assert_cmd pipes stderr: the spinner must stay hidden, so CI logs get
+    // no control sequences.
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// Run with `cargo test -- --ignored html_renders_in_headless_chromium`
 /// (needs `apt-get install -y chromium`).
 #[test]

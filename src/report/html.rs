@@ -32,7 +32,7 @@ h1{margin:0 0 4px;font-size:28px} h1.pass{color:#1a7f37} h1.fail{color:#cf222e} 
 table{border-collapse:collapse;font-size:13px} th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums;font-family:ui-monospace,monospace}
 tr.broken td{background:#ffebe9;font-weight:600} tr.downstream td{background:#fff8c5} tr.error td{background:#fbefff}
-code{font-family:ui-monospace,monospace;font-size:12px}
+code{font-family:ui-monospace,monospace;font-size:12px} td{max-width:420px} td code{overflow-wrap:anywhere}
 .chart{overflow-x:auto} svg text{font:11px system-ui,sans-serif;fill:#57606a}
 .legend span{display:inline-block;margin-right:16px} .sw{display:inline-block;width:18px;height:3px;vertical-align:middle;margin-right:4px}
 "#;

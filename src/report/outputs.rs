@@ -23,6 +23,14 @@ pub fn write_all(view: &ReportView, dir: &Path) -> io::Result<Vec<PathBuf>> {
         let path = dir.join(name);
         let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
         io::Write::write_all(&mut tmp, text.as_bytes())?;
+        // Temporary files are private (0600); these are meant to be shared
+        // (CI artifacts, web servers): readable by all, like any new file.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        }
         tmp.persist(&path).map_err(|e| e.error)?;
         paths.push(path);
     }
@@ -49,7 +57,13 @@ mod tests {
         names.sort();
         assert_eq!(names, ["junit.xml", "report.html", "summary.md"]);
         for p in paths {
-            assert!(std::fs::metadata(p).unwrap().len() > 100);
+            let meta = std::fs::metadata(p).unwrap();
+            assert!(meta.len() > 100);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+            }
         }
     }
 }
