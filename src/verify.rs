@@ -238,10 +238,11 @@ pub fn verify_keras(
         tensors.push(lt.clone());
     }
     for u in &user.layers {
-        let Some(c) = alignment.twin(&u.name) else {
+        let Some(pair) = alignment.pair(&u.name) else {
             continue;
         };
-        let Some(lt) = conv.tensors.iter().find(|t| t.layer == c) else {
+        let c = pair.converted.as_str();
+        let Some(lt) = conv.tensors.iter().find(|t| t.layer == pair.output) else {
             continue;
         };
         tensors.push(LayerTensor {

@@ -25,6 +25,10 @@ use std::collections::{HashMap, HashSet};
 pub struct Pair {
     pub user: String,
     pub converted: String,
+    /// The converted layer whose TF tensor stands for the user layer's output:
+    /// `converted`, or the activation layer after it when the user fused
+    /// that activation into the layer (`Dense(activation="tanh")`).
+    pub output: String,
     /// `name` (same name and class) or `topology` (same inputs, class, shapes).
     pub by: &'static str,
 }
@@ -40,11 +44,8 @@ pub struct Alignment {
 }
 
 impl Alignment {
-    pub fn twin(&self, user: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|p| p.user == user)
-            .map(|p| p.converted.as_str())
+    pub fn pair(&self, user: &str) -> Option<&Pair> {
+        self.pairs.iter().find(|p| p.user == user)
     }
 }
 
@@ -55,6 +56,16 @@ fn family(kind: &LayerKind) -> &'static str {
         }
         LayerKind::Flatten | LayerKind::Reshape { .. } => "reshape",
         k => k.class_name(),
+    }
+}
+
+/// Whether a Conv2D/DepthwiseConv2D/Dense applies a non-linear activation.
+fn fused_activation(kind: &LayerKind) -> bool {
+    match kind {
+        LayerKind::Conv2D { activation, .. }
+        | LayerKind::DepthwiseConv2D { activation, .. }
+        | LayerKind::Dense { activation, .. } => *activation != crate::keras::Activation::Linear,
+        _ => false,
     }
 }
 
@@ -79,6 +90,7 @@ pub fn align(user: &Model, converted: &Model) -> Alignment {
         al.pairs.push(Pair {
             user: u.name.clone(),
             converted: c.name.clone(),
+            output: c.name.clone(),
             by: if u.name == c.name { "name" } else { "topology" },
         });
     }
@@ -152,10 +164,23 @@ pub fn align(user: &Model, converted: &Model) -> Alignment {
         match found {
             Some((c, by)) => {
                 taken.insert(c.name.as_str());
-                twin.insert(u.name.clone(), c.name.clone());
+                let mut output = c.name.as_str();
+                if fused_activation(&u.kind)
+                    && !fused_activation(&c.kind)
+                    && let Some(a) = converted.layers.iter().find(|a| {
+                        !taken.contains(a.name.as_str())
+                            && family(&a.kind) == "activation"
+                            && a.inbound == [c.name.clone()]
+                    })
+                {
+                    taken.insert(a.name.as_str());
+                    output = a.name.as_str();
+                }
+                twin.insert(u.name.clone(), output.to_string());
                 al.pairs.push(Pair {
                     user: u.name.clone(),
                     converted: c.name.clone(),
+                    output: output.to_string(),
                     by,
                 });
             }

@@ -121,6 +121,13 @@ pub fn diagnose(
             });
         }
     }
+    // Within one kind, the closest fix first (stable: ties keep the order tried).
+    let rank = |k: CauseKind| k as u8;
+    causes.sort_by(|a, b| {
+        rank(a.kind)
+            .cmp(&rank(b.kind))
+            .then(a.max_abs_after_fix.total_cmp(&b.max_abs_after_fix))
+    });
     if causes.is_empty() {
         let own = interp::run_layer(layer, inputs)
             .ok()

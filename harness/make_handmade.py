@@ -1,0 +1,111 @@
+"""Hand-built Keras models of a fixture, written the way "rebuild it in Keras by hand" recipes do.
+
+The recipe: read the frozen graph's constants by node name, rebuild the architecture with
+tf-keras layers under their DEFAULT names (input_1, zero_padding2d, conv2d, batch_normalization,
+re_lu, ...), copy the weights in with set_weights, save as legacy .h5. thaw's `--keras` must
+align such a model with the graph and verify it (tests/keras_flag.rs).
+
+Writes, for fixtures/tf1_mobilenet_v1_tail/model.pb:
+  tests/data/handmade_mobilenet_v1_tail.h5           the faithful rebuild
+  tests/data/handmade_mobilenet_v1_tail_kernel_t.h5  stem kernel spatially transposed (kh <-> kw)
+  tests/data/handmade_mobilenet_v1_tail_eps.h5       BatchNormalization left at Keras's default
+                                                     epsilon 1e-3 (the graph uses 1.001e-5)
+
+Deterministic: no random numbers (all weights come from the graph); pinned versions in
+requirements.txt (tf-keras 2.21.0). Prints the check it makes: each rebuild's outputs vs
+TensorFlow's stored outputs in io.npz (the faithful one must match, the faulty ones must not).
+
+    $PY harness/make_handmade.py [--out tests/data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tf_keras  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+CASE = ROOT / "fixtures" / "tf1_mobilenet_v1_tail"
+
+
+def graph_constants(pb: Path) -> dict[str, np.ndarray]:
+    g = tf.compat.v1.GraphDef()
+    g.ParseFromString(pb.read_bytes())
+    return {n.name: tf.make_ndarray(n.attr["value"].tensor) for n in g.node if n.op == "Const"}
+
+
+def build(c: dict[str, np.ndarray], fault: str | None) -> tf_keras.Model:
+    """The recipe's model. Layer names are left to Keras (defaults)."""
+    tf_keras.backend.clear_session()  # default names restart at conv2d, conv2d_1, ...
+    L = tf_keras.layers
+    eps = 1e-3 if fault == "eps" else 1.001e-5
+    x_in = tf_keras.Input((12, 12, 3))
+    x = L.ZeroPadding2D(1)(x_in)
+    stem = L.Conv2D(8, 3, strides=2, padding="valid", use_bias=False)
+    x = stem(x)
+    bn = L.BatchNormalization(epsilon=eps)
+    x = bn(x)
+    x = L.ReLU(6.0)(x)
+    dw = L.DepthwiseConv2D(3, padding="same")
+    x = dw(x)
+    x = L.ReLU(6.0)(x)
+    pw = L.Conv2D(12, 1, activation="relu")
+    y = pw(x)
+    y = L.AveragePooling2D(3, strides=2, padding="same")(y)
+    a = L.AveragePooling2D(3, strides=1, padding="valid")(y)
+    logits = L.Conv2D(5, 1)
+    a = logits(a)
+    a = L.Reshape((5,))(a)
+    a = L.Softmax()(a)
+    b = L.Flatten()(y)
+    fc = L.Dense(4, activation="tanh")
+    b = fc(b)
+    model = tf_keras.Model(x_in, [a, b])
+    kernel = c["stem/weights"]
+    if fault == "kernel_t":
+        kernel = np.transpose(kernel, (1, 0, 2, 3))
+    stem.set_weights([kernel])
+    bn.set_weights([c["stem/gamma"], c["stem/beta"], c["stem/moving_mean"], c["stem/moving_variance"]])
+    dw.set_weights([c["dw/depthwise_weights"], c["dw/biases"]])
+    pw.set_weights([c["pw/weights"], c["pw/biases"]])
+    logits.set_weights([c["logits/weights"], c["logits/biases"]])
+    fc.set_weights([c["fc/weights"], c["fc/biases"]])
+    return model
+
+
+def matches_tf(model: tf_keras.Model) -> bool:
+    io = np.load(CASE / "io.npz")
+    x = io["input:input"]
+    got = model.predict(x, verbose=0)
+    want = [io[k] for k in io.files if k.startswith("output:")]
+    # Same rule and tolerances as thaw's defaults (atol 1e-4, rtol 1e-3).
+    return all(np.allclose(g, w, atol=1e-4, rtol=1e-3) for g, w in zip(got, want))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=ROOT / "tests" / "data")
+    args = ap.parse_args(argv)
+    consts = graph_constants(CASE / "model.pb")
+    ok = True
+    for fault, suffix in [(None, ""), ("kernel_t", "_kernel_t"), ("eps", "_eps")]:
+        model = build(consts, fault)
+        path = args.out / f"handmade_mobilenet_v1_tail{suffix}.h5"
+        model.save(path, save_format="h5", include_optimizer=False)
+        same = matches_tf(model)
+        expected = fault is None
+        print(f"{path.name}: {'matches' if same else 'differs from'} TensorFlow "
+              f"({'as expected' if same == expected else 'UNEXPECTED'})")
+        ok &= same == expected
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+//! `thaw verify MODEL --keras FILE`: a hand-built tf-keras model of
+//! `tf1_mobilenet_v1_tail` (default layer names, weights copied from the
+//! graph; made by `harness/make_handmade.py`) aligns with the graph and
+//! verifies; faulty copies are located at the right layer with the right
+//! cause.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use thaw::compare::Tolerance;
+use thaw::compare::diagnose::CauseKind;
+use thaw::convert::ConvertOptions;
+use thaw::report::{Report, Status, Verdict};
+use thaw::verify::{KerasAlignment, VerifyOptions, verify_keras};
+
+const GRAPH: &str = "fixtures/tf1_mobilenet_v1_tail/model.pb";
+
+fn run(h5: &str) -> (Report, KerasAlignment) {
+    let out = tempfile::tempdir().unwrap();
+    let opts = VerifyOptions {
+        model: PathBuf::from(GRAPH),
+        out_dir: out.path().to_path_buf(),
+        convert: ConvertOptions::default(),
+        samples: 2,
+        seed: 0,
+        input_range: [-1.0, 1.0],
+        tolerance: Tolerance::default(),
+    };
+    let r = verify_keras(&opts, Path::new(h5)).unwrap();
+    assert!(out.path().join("alignment.json").is_file());
+    r
+}
+
+#[test]
+fn handmade_model_aligns_and_verifies() {
+    let (r, al) = run("tests/data/handmade_mobilenet_v1_tail.h5");
+    // Every user layer has a twin; the default names differ from the
+    // graph's scopes, so the pairing is by topology.
+    assert!(al.alignment.unaligned_user.is_empty(), "{:?}", al.alignment);
+    assert!(
+        al.alignment.unaligned_converted.is_empty(),
+        "{:?}",
+        al.alignment
+    );
+    let pair = |u: &str| al.alignment.pair(u).unwrap();
+    assert_eq!(pair("conv2d").converted, "stem_1");
+    assert_eq!(pair("batch_normalization").converted, "stem_2");
+    assert_eq!(pair("conv2d_1").converted, "pw");
+    // Dense(activation="tanh") stands for the converted Dense + tanh layer.
+    assert_eq!(pair("dense").converted, "fc_1");
+    assert_eq!(pair("dense").output, "tanh");
+    // The weight-level check: every weight is the graph's constant.
+    assert!(!al.weights.is_empty());
+    for lw in &al.weights {
+        for c in &lw.checks {
+            assert_eq!(c.verdict, "equal", "{}: {c:?}", lw.user);
+        }
+    }
+    assert_eq!(r.verdict, Verdict::Pass, "{}", r.to_table());
+    assert_eq!(r.layers.len(), 14);
+    assert!(r.layers.iter().all(|l| l.status == Status::Pass));
+}
+
+#[test]
+fn transposed_stem_kernel_is_located() {
+    let (r, al) = run("tests/data/handmade_mobilenet_v1_tail_kernel_t.h5");
+    assert_eq!(r.verdict, Verdict::Fail);
+    let d = r.first_divergence.as_ref().unwrap();
+    assert_eq!(d.layer, "conv2d", "{}", r.to_table());
+    assert_eq!(
+        d.causes[0].kind,
+        CauseKind::KernelTransposed,
+        "{:?}",
+        d.causes
+    );
+    // The weight check sees it before anything runs.
+    let w = al.weights.iter().find(|w| w.user == "conv2d").unwrap();
+    assert_eq!(w.checks[0].verdict, "permuted");
+    // Everything after it is blamed on it, not on itself.
+    let after: Vec<_> = r
+        .layers
+        .iter()
+        .skip(2)
+        .filter(|l| l.status != Status::Pass)
+        .collect();
+    assert!(!after.is_empty());
+    assert!(
+        after
+            .iter()
+            .all(|l| l.downstream_of.as_deref() == Some("conv2d"))
+    );
+}
+
+#[test]
+fn default_epsilon_is_located() {
+    let (r, al) = run("tests/data/handmade_mobilenet_v1_tail_eps.h5");
+    let d = r.first_divergence.as_ref().unwrap();
+    assert_eq!(d.layer, "batch_normalization", "{}", r.to_table());
+    assert!(
+        d.causes.iter().all(|c| c.kind == CauseKind::BnEpsilon),
+        "{:?}",
+        d.causes
+    );
+    assert!(
+        d.causes.iter().any(|c| c.detail.contains("1.001e-5")),
+        "{:?}",
+        d.causes
+    );
+    // The weights themselves are right: only the config is wrong.
+    let w = al
+        .weights
+        .iter()
+        .find(|w| w.user == "batch_normalization")
+        .unwrap();
+    assert!(w.checks.iter().all(|c| c.verdict == "equal"));
+}
+
+fn cli(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_thaw"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn cli_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = dir.path().to_str().unwrap();
+    let (code, stdout) = cli(&[
+        "verify",
+        GRAPH,
+        "--keras",
+        "tests/data/handmade_mobilenet_v1_tail.h5",
+        "--out",
+        o,
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    let (code, stdout) = cli(&[
+        "verify",
+        GRAPH,
+        "--keras",
+        "tests/data/handmade_mobilenet_v1_tail_eps.h5",
+        "--out",
+        o,
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("bn_epsilon"), "{stdout}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["first_divergence"]["layer"], "batch_normalization");
+    assert_eq!(json["first_divergence"]["causes"][0]["kind"], "bn_epsilon");
+    // A file that is not a Keras model is the user's error.
+    let (code, _) = cli(&["verify", GRAPH, "--keras", GRAPH, "--out", o]);
+    assert_eq!(code, 2);
+    let (code, _) = cli(&["verify", GRAPH, "--keras", "missing.h5", "--out", o]);
+    assert_eq!(code, 2);
+}
