@@ -12,9 +12,17 @@ use thaw::convert::{ConvertOptions, convert};
 use thaw::graph::Graph;
 use thaw::keras::{Activation, Layer, LayerKind, Model, Padding};
 use thaw::report::{Report, Verdict};
-use thaw::verify::{VerifyOptions, verify_conversion};
+use thaw::verify::{VerifyOptions, verify_conversion, verify_keras};
 
+/// Runs the converted-model check, then the same faulty model through
+/// `--keras` (written as .h5, read back, aligned with a clean conversion):
+/// returns both reports.
 fn verify_with(case: &str, fault: impl FnOnce(&mut Model) -> String) -> (Report, String) {
+    let (r, broken, _) = verify_both(case, fault);
+    (r, broken)
+}
+
+fn verify_both(case: &str, fault: impl FnOnce(&mut Model) -> String) -> (Report, String, Report) {
     let out = tempfile::tempdir().unwrap();
     let opts = VerifyOptions {
         model: PathBuf::from(format!("fixtures/{case}/model.pb")),
@@ -30,7 +38,14 @@ fn verify_with(case: &str, fault: impl FnOnce(&mut Model) -> String) -> (Report,
     let broken = fault(&mut conv.model);
     let report =
         verify_conversion(&opts, &graph, &conv, Timings::default(), Instant::now()).unwrap();
-    (report, broken)
+    let h5 = out.path().join("faulty.h5");
+    thaw::keras::h5::write(&h5, &conv.model).unwrap();
+    let keras_opts = VerifyOptions {
+        out_dir: out.path().join("keras"),
+        ..opts
+    };
+    let (keras_report, _) = verify_keras(&keras_opts, &h5).unwrap();
+    (report, broken, keras_report)
 }
 
 use thaw::report::Timings;
@@ -285,7 +300,7 @@ fn bias_missing() {
 #[test]
 fn weights_swapped_between_two_batchnorms() {
     // b1_expand_bn and b1_dw_bn both have 12 channels; swap their weights.
-    let (r, broken) = verify_with("tk_inverted_residual", |m| {
+    let (r, broken, kr) = verify_both("tk_inverted_residual", |m| {
         let bns: Vec<usize> = m
             .layers
             .iter()
@@ -303,13 +318,15 @@ fn weights_swapped_between_two_batchnorms() {
         m.layers[b].weights = wa;
         m.layers[a].name.clone()
     });
-    let d = r.first_divergence.as_ref().unwrap();
-    assert_eq!(d.layer, broken);
-    assert!(
-        d.causes.iter().any(|c| c.kind == CauseKind::WeightsSwapped),
-        "{:?}",
-        d.causes
-    );
+    for r in [&r, &kr] {
+        let d = r.first_divergence.as_ref().unwrap();
+        assert_eq!(d.layer, broken);
+        assert!(
+            d.causes.iter().any(|c| c.kind == CauseKind::WeightsSwapped),
+            "{:?}",
+            d.causes
+        );
+    }
 }
 
 #[test]
