@@ -14,7 +14,7 @@ for case in fixtures/*/; do
   # a stable, relative output folder keeps keras_file the same across refreshes
   out="target/thaw-baselines/$c"
   code=0
-  target/debug/thaw verify "$case/model.pb" --out "$out" > /dev/null || code=$?
+  target/debug/thaw verify "fixtures/$c/model.pb" --out "$out" > /dev/null || code=$?
   if [ "$code" -ne 0 ]; then
     echo "$c: thaw verify exited $code; a baseline records a passing run, fix that first" >&2
     exit 1

@@ -20,9 +20,9 @@
 //! crosses the pass rule.
 //!
 //! Also listed, never failing the gate: improvements (error shrank by the
-//! same factor, status or verdict improved) and notes (different seed,
-//! samples, tolerance, schema, or TF tensor compared), which say the two runs
-//! are not like for like.
+//! same factor, status or verdict improved) and notes (different model path,
+//! seed, samples, tolerance, schema, or TF tensor compared), which say the
+//! two runs are not like for like.
 //!
 //! Not handled: comparing layers across a rename (a renamed layer is one
 //! removed and one added).
@@ -156,6 +156,7 @@ pub fn diff(old: &ReportView, new: &ReportView, rule: GateRule) -> Diff {
         );
     }
     for (what, o, n) in [
+        ("model", old.model.clone(), new.model.clone()),
         ("seed", old.seed.to_string(), new.seed.to_string()),
         ("samples", old.samples.to_string(), new.samples.to_string()),
         (
