@@ -133,8 +133,11 @@ fn check_options(opts: &VerifyOptions) -> Result<(), VerifyError> {
     if opts.samples == 0 {
         return Err(VerifyError::Usage("--samples must be at least 1".into()));
     }
-    if !(opts.input_range[0] <= opts.input_range[1])
-        || !opts.input_range.iter().all(|v| v.is_finite())
+    let [lo, hi] = opts.input_range;
+    if !matches!(
+        lo.partial_cmp(&hi),
+        Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
+    ) || !opts.input_range.iter().all(|v| v.is_finite())
     {
         return Err(VerifyError::Usage(format!(
             "--input-range {:?} is not a finite lo,hi range",

@@ -770,3 +770,94 @@ fn permutations(n: usize) -> Vec<Vec<usize>> {
         _ => Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keras::Weight;
+
+    fn dense(kernel: ArrayD<f32>, activation: Activation) -> Layer {
+        let units = kernel.shape()[1];
+        Layer {
+            name: "d".into(),
+            kind: LayerKind::Dense {
+                units,
+                use_bias: false,
+                activation,
+            },
+            inbound: vec!["x".into()],
+            weights: vec![Weight {
+                name: "kernel".into(),
+                value: kernel,
+            }],
+        }
+    }
+
+    fn run(layer: &Layer, x: &ArrayD<f32>) -> ArrayD<f32> {
+        interp::run_layer(layer, &[x]).unwrap()
+    }
+
+    fn diag(faulty: &Layer, x: &ArrayD<f32>, expected: &ArrayD<f32>) -> Vec<Cause> {
+        let model = Model {
+            name: "m".into(),
+            inputs: Vec::new(),
+            layers: vec![faulty.clone()],
+            outputs: Vec::new(),
+        };
+        let values = HashMap::new();
+        let ctx = Context {
+            model: &model,
+            values: &values,
+        };
+        diagnose(faulty, &[x], expected, Tolerance::default(), &ctx)
+    }
+
+    fn ramp(shape: &[usize], scale: f32) -> ArrayD<f32> {
+        let n: usize = shape.iter().product();
+        ArrayD::from_shape_vec(
+            IxDyn(shape),
+            (0..n).map(|i| ((i * 7 % 11) as f32 - 5.0) * scale).collect(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn transposed_square_dense_kernel_is_named() {
+        let k = ramp(&[3, 3], 0.3);
+        let x = ramp(&[2, 3], 0.5);
+        let good = dense(k.clone(), Activation::Linear);
+        let expected = run(&good, &x);
+        let bad = dense(k.t().as_standard_layout().to_owned(), Activation::Linear);
+        let causes = diag(&bad, &x, &expected);
+        assert_eq!(causes[0].kind, CauseKind::DenseTransposed, "{causes:?}");
+    }
+
+    #[test]
+    fn wrong_activation_is_named_and_unfixable_is_other() {
+        let k = ramp(&[3, 2], 0.3);
+        let x = ramp(&[4, 3], 0.5);
+        let expected = run(&dense(k.clone(), Activation::Relu), &x);
+        let causes = diag(&dense(k.clone(), Activation::Linear), &x, &expected);
+        assert!(
+            causes
+                .iter()
+                .any(|c| c.kind == CauseKind::Activation && c.detail.contains("relu")),
+            "{causes:?}"
+        );
+        // A kernel of different values: no single change explains it.
+        let causes = diag(&dense(k.mapv(|v| v * 1.5 + 0.1), Activation::Relu), &x, &expected);
+        assert_eq!(causes.len(), 1);
+        assert_eq!(causes[0].kind, CauseKind::Other);
+    }
+
+    #[test]
+    fn weight_check_names_equal_permuted_different() {
+        let k = ramp(&[2, 3], 1.0);
+        let r = dense(k.clone(), Activation::Linear);
+        assert_eq!(weight_check(&r, &r)[0].verdict, "equal");
+        let t = dense(k.t().as_standard_layout().to_owned(), Activation::Linear);
+        assert_eq!(weight_check(&t, &r)[0].verdict, "permuted");
+        let d = dense(k.mapv(|v| v + 1.0), Activation::Linear);
+        assert_eq!(weight_check(&d, &r)[0].verdict, "different");
+    }
+}

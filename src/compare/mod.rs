@@ -66,10 +66,8 @@ pub fn compare(
         let d = (k - g).abs();
         // NaN on exactly one side, or at a different place, is a failure.
         let nan_mismatch = k.is_nan() != g.is_nan();
-        if nan_mismatch || d > tol.atol + tol.rtol * g.abs() {
-            if !(k.is_nan() && g.is_nan()) {
-                bad += 1;
-            }
+        if (nan_mismatch || d > tol.atol + tol.rtol * g.abs()) && !(k.is_nan() && g.is_nan()) {
+            bad += 1;
         }
         if d.is_finite() {
             max_abs = max_abs.max(d);
