@@ -235,7 +235,16 @@ impl ReportView {
         Self::from_json(&serde_json::to_string(report)?)
     }
 
+    /// Reads a `report.json`, or the `report.json` inside a folder (an
+    /// output folder of `thaw verify`).
     pub fn load(path: &Path) -> Result<Self, ReadError> {
+        let joined;
+        let path = if path.is_dir() {
+            joined = path.join("report.json");
+            joined.as_path()
+        } else {
+            path
+        };
         let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io {
             path: path.display().to_string(),
             source,
@@ -299,6 +308,17 @@ mod tests {
         assert_eq!(r.layers[0].cumulative().max_abs, Some(2.0));
         assert_eq!(r.layers[0].outcome(), LayerOutcome::Downstream);
         assert_eq!(r.failing(), 1);
+    }
+
+    #[test]
+    fn loads_a_file_or_the_report_in_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("report.json"), r#"{"verdict":"pass"}"#).unwrap();
+        assert_eq!(ReportView::load(dir.path()).unwrap().verdict, "pass");
+        let f = ReportView::load(&dir.path().join("report.json")).unwrap();
+        assert_eq!(f.verdict, "pass");
+        let e = ReportView::load(&dir.path().join("nope.json")).unwrap_err();
+        assert!(e.to_string().contains("nope.json"), "{e}");
     }
 
     #[test]
