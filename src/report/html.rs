@@ -377,6 +377,21 @@ mod tests {
     }
 
     #[test]
+    fn unsupported_page_lists_the_nodes_and_has_no_chart() {
+        let r = ReportView::from_json(
+            r#"{"model":"m.pb","verdict":"unsupported","unsupported_ops":[
+              {"node":"a/b","op":"Einsum","reason":"no rule for <Einsum>"}]}"#,
+        )
+        .unwrap();
+        let h = render(&r);
+        assert!(h.contains("<h1 id=\"verdict\" class=\"unsupported\">UNSUPPORTED</h1>"));
+        assert!(h.contains(
+            "<td><code>a/b</code></td><td>Einsum</td><td>no rule for &lt;Einsum&gt;</td>"
+        ));
+        assert!(!h.contains("<svg"));
+    }
+
+    #[test]
     fn log_scale_orders_points_by_error() {
         let h = render(&sample());
         let cy = |label: &str, name: &str| -> f64 {
