@@ -21,13 +21,13 @@ use thiserror::Error;
 /// Why a report file could not be read.
 #[derive(Debug, Error)]
 pub enum ReadError {
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read")]
     Io {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: not a thaw report.json: {source}")]
+    #[error("{path}: not a thaw report.json")]
     Json {
         path: String,
         #[source]
