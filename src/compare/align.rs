@@ -200,3 +200,96 @@ pub fn align(user: &Model, converted: &Model) -> Alignment {
         .collect();
     al
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keras::{Activation, DType, Input, Layer, Weight};
+    use ndarray::ArrayD;
+
+    fn layer(name: &str, kind: LayerKind, inbound: &str, shapes: &[&[usize]]) -> Layer {
+        Layer {
+            name: name.into(),
+            kind,
+            inbound: vec![inbound.into()],
+            weights: shapes
+                .iter()
+                .map(|s| Weight {
+                    name: "w".into(),
+                    value: ArrayD::zeros(s.to_vec()),
+                })
+                .collect(),
+        }
+    }
+
+    fn dense(units: usize, activation: Activation) -> LayerKind {
+        LayerKind::Dense {
+            units,
+            use_bias: false,
+            activation,
+        }
+    }
+
+    fn model(input: &str, layers: Vec<Layer>) -> Model {
+        Model {
+            name: "m".into(),
+            inputs: vec![Input {
+                name: input.into(),
+                shape: vec![Some(4)],
+                dtype: DType::F32,
+            }],
+            outputs: vec![layers.last().unwrap().name.clone()],
+            layers,
+        }
+    }
+
+    #[test]
+    fn default_names_align_by_topology_and_fused_activation_by_its_layer() {
+        let converted = model(
+            "x",
+            vec![
+                layer("fc", dense(3, Activation::Linear), "x", &[&[4, 3]]),
+                layer(
+                    "fc_relu",
+                    LayerKind::Activation {
+                        activation: Activation::Relu,
+                    },
+                    "fc",
+                    &[],
+                ),
+                layer("out", dense(2, Activation::Linear), "fc_relu", &[&[3, 2]]),
+            ],
+        );
+        let user = model(
+            "input_1",
+            vec![
+                layer("dense", dense(3, Activation::Relu), "input_1", &[&[4, 3]]),
+                layer("dense_1", dense(2, Activation::Linear), "dense", &[&[3, 2]]),
+            ],
+        );
+        let al = align(&user, &converted);
+        assert!(
+            al.unaligned_user.is_empty() && al.unaligned_converted.is_empty(),
+            "{al:?}"
+        );
+        let p = al.pair("dense").unwrap();
+        assert_eq!((p.converted.as_str(), p.output.as_str()), ("fc", "fc_relu"));
+        assert_eq!(al.pair("dense_1").unwrap().converted, "out");
+        assert_eq!(al.pair("dense_1").unwrap().by, "topology");
+    }
+
+    #[test]
+    fn a_layer_of_other_shapes_is_reported_unaligned() {
+        let converted = model(
+            "x",
+            vec![layer("fc", dense(3, Activation::Linear), "x", &[&[4, 3]])],
+        );
+        let user = model(
+            "x",
+            vec![layer("fc", dense(5, Activation::Linear), "x", &[&[4, 5]])],
+        );
+        let al = align(&user, &converted);
+        assert_eq!(al.unaligned_user, vec!["fc".to_string()]);
+        assert_eq!(al.unaligned_converted, vec!["fc".to_string()]);
+    }
+}
