@@ -184,6 +184,49 @@ def build_default_names(K):
     return K.Model(x_in, x), [("input", [9, 9, 2])]
 
 
+def build_activations(K):
+    """Activations both Kerases load as strings: Conv2D with fused elu, standalone selu, softplus,
+    softsign, exponential, swish (tf.nn.silu's IdentityN custom-gradient form), LeakyReLU(0.1), a
+    Dense with fused selu; outputs a concatenation and the dense head. (hard_sigmoid is left out:
+    tf-keras's is clip(0.2x + 0.5), Keras 3's relu6(x + 3) / 6.)"""
+    L = K.layers
+    x_in = K.Input((6, 6, 3), name="input")
+    x = L.Conv2D(4, 3, padding="same", activation="elu", name="conv_elu")(x_in)
+    a = L.Activation("selu", name="selu")(x)
+    b = L.Activation("softplus", name="softplus")(x)
+    c = L.Activation("softsign", name="softsign")(x)
+    d = L.Activation("exponential", name="exponential")(c)
+    e = L.Activation("swish", name="swish")(x)
+    f = L.LeakyReLU(0.1, name="leaky")(x)
+    y = L.Concatenate(name="concat")([a, b, d, e, f])
+    h = L.Conv2D(3, 1, activation="softsign", name="conv_softsign")(y)
+    h = L.Flatten(name="flatten")(h)
+    h = L.Dense(4, activation="selu", name="dense_selu")(h)
+    return K.Model(x_in, [y, h], name="model"), [("input", [6, 6, 3])]
+
+
+def build_merges_global_pool(K):
+    """Multiply, Subtract (order matters), Maximum, Minimum of two conv branches; a
+    squeeze-and-excitation block (GlobalAveragePooling2D keepdims=True, 1x1 convs, broadcast
+    Multiply); GlobalMaxPooling2D with and without keepdims."""
+    L = K.layers
+    x_in = K.Input((6, 6, 3), name="input")
+    a = L.Conv2D(4, 3, padding="same", name="conv_a")(x_in)
+    b = L.Conv2D(4, 1, name="conv_b")(x_in)
+    m = L.Multiply(name="multiply")([a, b])
+    s = L.Subtract(name="subtract")([m, a])
+    hi = L.Maximum(name="maximum")([s, b])
+    lo = L.Minimum(name="minimum")([hi, a])
+    se = L.GlobalAveragePooling2D(keepdims=True, name="se_squeeze")(lo)
+    se = L.Conv2D(2, 1, activation="relu", name="se_reduce")(se)
+    se = L.Conv2D(4, 1, activation="sigmoid", name="se_expand")(se)
+    x = L.Multiply(name="se_excite")([lo, se])
+    g = L.GlobalMaxPooling2D(name="gmp")(x)
+    gk = L.GlobalMaxPooling2D(keepdims=True, name="gmp_keep")(x)
+    gk = L.Conv2D(3, 1, name="head")(gk)
+    return K.Model(x_in, [g, gk], name="model"), [("input", [6, 6, 3])]
+
+
 # --------------------------------------------------------------------------- TF1 builders
 # Each returns (graph_def frozen, input_specs, output node names, keras_layers a rebuild needs).
 
@@ -313,11 +356,15 @@ CASES = {
     "k3_add_concat_two_inputs": ("keras3", 104, build_add_concat_two_inputs),
     "k3_inverted_residual": ("keras3", 105, build_inverted_residual),
     "k3_default_names": ("keras3", 106, build_default_names),
+    "k3_activations": ("keras3", 107, build_activations),
+    "k3_merges_global_pool": ("keras3", 108, build_merges_global_pool),
     "tk_conv_strides_dilation": ("tf_keras", 201, build_conv_strides_dilation),
     "tk_bn_depthwise_relu6": ("tf_keras", 202, build_bn_depthwise_relu6),
     "tk_pool_flatten_dense": ("tf_keras", 203, build_pool_flatten_dense),
     "tk_add_concat_two_inputs": ("tf_keras", 204, build_add_concat_two_inputs),
     "tk_inverted_residual": ("tf_keras", 205, build_inverted_residual),
+    "tk_activations": ("tf_keras", 206, build_activations),
+    "tk_merges_global_pool": ("tf_keras", 207, build_merges_global_pool),
     "tf1_mobilenet_v1_tail": ("tf1", 301, build_tf1_mobilenet_v1_tail),
     "tf1_vgg_style": ("tf1", 302, build_tf1_vgg_style),
 }

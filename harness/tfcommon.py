@@ -291,7 +291,11 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
             info.compress_type = zipfile.ZIP_STORED
             info.external_attr = 0o644 << 16
             item = io.BytesIO()
-            np.lib.format.write_array(item, np.ascontiguousarray(arr), allow_pickle=False)
+            # ascontiguousarray turns a 0-d array (e.g. swish's scalar beta forwarded by
+            # IdentityN) into shape (1,); a 0-d array is contiguous already.
+            arr = np.asarray(arr)
+            arr = arr if arr.ndim == 0 else np.ascontiguousarray(arr)
+            np.lib.format.write_array(item, arr, allow_pickle=False)
             zf.writestr(info, item.getvalue())
     return buf.getvalue()
 

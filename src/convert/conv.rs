@@ -3,9 +3,12 @@
 //! Matches, in every form Keras 3, tf-keras and TF1 code freeze them:
 //! - `Conv2D` (NHWC, strides, dilations, SAME/VALID) with its bias as
 //!   `BiasAdd(conv, b)` (tf-keras, TF1), `BiasAdd(conv, Squeeze(Reshape(b)))`
-//!   (Keras 3) or `Add(conv, b)`, and an activation (Relu/Sigmoid/Tanh/Softmax)
-//!   fused when it sits in the same layer scope. The kernel is HWIO, which is
-//!   Keras's own layout, so it is copied as is. A grouped convolution shows as
+//!   (Keras 3) or `Add(conv, b)`, and an activation (Relu/Sigmoid/Tanh/Softmax/
+//!   Elu/Selu/Softplus/Softsign/Exp) fused when it sits in the same layer scope
+//!   (Conv2D, DepthwiseConv2D and Dense share this). Multi-node activations
+//!   (swish, gelu) stay separate `Activation` layers named after the scope.
+//!   The kernel is HWIO, which is Keras's own layout, so it is copied as is.
+//!   A grouped convolution shows as
 //!   a kernel with fewer input channels than the input: `groups = C_in / I`.
 //! - `DepthwiseConv2dNative` (kernel `(kh, kw, C, M)`, Keras's layout too).
 //! - dilated convolutions frozen as `SpaceToBatchND → Conv2D → BatchToSpaceND`
@@ -84,6 +87,11 @@ pub(super) fn tail(ctx: &Ctx, anchor: &NodeDef, mut out: TensorId, channels: usi
             "Sigmoid" => Some(Activation::Sigmoid),
             "Tanh" => Some(Activation::Tanh),
             "Softmax" => Some(Activation::Softmax),
+            "Elu" => Some(Activation::Elu),
+            "Selu" => Some(Activation::Selu),
+            "Softplus" => Some(Activation::Softplus),
+            "Softsign" => Some(Activation::Softsign),
+            "Exp" => Some(Activation::Exponential),
             _ => None,
         };
         if let Some(a) = act {

@@ -1,18 +1,40 @@
-//! Merges: `Add`/`AddV2`/`AddN` of layer outputs → `Add`; `ConcatV2` →
-//! `Concatenate` (axis written as Keras writes it: -1 for the last axis).
+//! Merges: `Add`/`AddV2`/`AddN` of layer outputs → `Add`; `Mul` → `Multiply`,
+//! `Sub` → `Subtract`, `Maximum` → `Maximum`, `Minimum` → `Minimum` (Keras 3
+//! and tf-keras freeze each merge as that one op on the two layer outputs, in
+//! argument order); `ConcatV2` → `Concatenate` (axis written as Keras writes
+//! it: -1 for the last axis).
 //!
 //! An `Add` with a constant operand is not a merge (a bias, or Rescaling):
 //! the conv/dense rules take biases; the rest is refused here.
 //!
-//! Not handled yet: Subtract, Multiply, Maximum, Minimum, Average, broadcasting adds.
+//! Not handled yet: Average (`AddV2` then `RealDiv` by n: the Add is taken
+//! first), merges of 3+ tensors other than AddN (frozen as chains of binary
+//! ops, they become chains of 2-input merges), merges of different ranks,
+//! scalar arithmetic (Rescaling). Size-1 axes broadcast as in Keras.
 
-use super::ctx::{Ctx, Emit, Match};
+use super::ctx::{Ctx, Emit, Match, Shape};
 use crate::graph::NodeExt;
 use crate::graph::TensorId;
 use crate::graph::pb::NodeDef;
 use crate::keras::LayerKind;
 
 pub fn add(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
+    elementwise(ctx, node, LayerKind::Add)
+}
+
+/// `Mul`/`Sub`/`Maximum`/`Minimum` of two layer outputs.
+pub fn binary(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
+    let kind = match node.op.as_str() {
+        "Mul" => LayerKind::Multiply,
+        "Sub" => LayerKind::Subtract,
+        "Maximum" => LayerKind::Maximum,
+        "Minimum" => LayerKind::Minimum,
+        other => return Err(format!("{other} is not a merge this rule knows")),
+    };
+    elementwise(ctx, node, kind)
+}
+
+fn elementwise(ctx: &Ctx, node: &NodeDef, kind: LayerKind) -> Result<Match, String> {
     let n = node.data_inputs().len();
     let inputs = (0..n)
         .map(|k| ctx.layer_input(node, k))
@@ -21,19 +43,35 @@ pub fn add(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         return Err("fewer than two inputs".into());
     }
     let shapes: Vec<_> = inputs.iter().map(|t| ctx.shape(t)).collect();
-    if shapes.windows(2).any(|w| w[0] != w[1]) {
+    if shapes.windows(2).any(|w| !broadcastable(w[0], w[1])) {
         return Err(format!(
-            "operand shapes differ ({shapes:?}); Keras's Add does not broadcast"
+            "operand shapes ({shapes:?}) differ beyond Keras {}'s broadcasting of size-1 axes",
+            kind.class_name()
         ));
     }
     Ok(Match::one(Emit {
         name: ctx.layer_name(node),
-        kind: LayerKind::Add,
+        kind,
         weights: vec![],
         inputs,
         output: TensorId::new(node.name.clone(), 0),
         nodes: vec![node.name.clone()],
     }))
+}
+
+/// Keras merges broadcast an axis of size 1 against any size (same rank; the
+/// batch axis must agree), as squeeze-and-excitation's `x * se` needs.
+fn broadcastable(a: Option<&Shape>, b: Option<&Shape>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .enumerate()
+                    .all(|(ax, (p, q))| p == q || (ax > 0 && (*p == Some(1) || *q == Some(1))))
+        }
+        _ => a == b,
+    }
 }
 
 pub fn concat(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {

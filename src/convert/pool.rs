@@ -1,11 +1,13 @@
 //! Pooling: `MaxPool` → `MaxPooling2D`, `AvgPool` → `AveragePooling2D`,
-//! `Mean` over H and W → `GlobalAveragePooling2D` (`keep_dims` → `keepdims`).
+//! `Mean` over H and W → `GlobalAveragePooling2D`, `Max` over H and W →
+//! `GlobalMaxPooling2D` (`keep_dims` → `keepdims`, so the squeeze-and-excitation
+//! form `keepdims=True` round-trips; Keras 3 and tf-keras freeze the same op).
 //!
 //! TF's AvgPool with SAME padding divides by the number of valid elements in
 //! each window, which is also what Keras's AveragePooling2D does.
 //!
 //! Not handled yet: 1-D and 3-D pooling, `MaxPoolV2` (ksize as input),
-//! global max pooling (`Max`), NCHW.
+//! NCHW, reductions over other axes.
 
 use super::conv::padding;
 use super::ctx::{Ctx, Emit, Match};
@@ -52,7 +54,8 @@ pub fn pool(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     }))
 }
 
-pub fn mean(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
+/// `Mean` or `Max` over axes 1 and 2 of a rank-4 layer output.
+pub fn global(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     let x = ctx.layer_input(node, 0)?;
     let rank = ctx.shape(&x).map_or(0, Vec::len) as i64;
     if rank != 4 {
@@ -69,11 +72,15 @@ pub fn mean(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     if axes != [1, 2] {
         return Err(format!("reduces axes {axes:?}, not H and W"));
     }
+    let keepdims = node.attr_bool("keep_dims").unwrap_or(false);
+    let kind = match node.op.as_str() {
+        "Mean" => LayerKind::GlobalAveragePooling2D { keepdims },
+        "Max" => LayerKind::GlobalMaxPooling2D { keepdims },
+        other => return Err(format!("{other} is not a global pooling")),
+    };
     Ok(Match::one(Emit {
         name: ctx.layer_name(node),
-        kind: LayerKind::GlobalAveragePooling2D {
-            keepdims: node.attr_bool("keep_dims").unwrap_or(false),
-        },
+        kind,
         weights: vec![],
         inputs: vec![x],
         output: TensorId::new(node.name.clone(), 0),

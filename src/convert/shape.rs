@@ -193,7 +193,16 @@ pub fn output_shape(
             if inputs.iter().any(|s| s.len() != first.len()) {
                 return Err("inputs have different ranks".into());
             }
-            first.clone()
+            // Size-1 axes broadcast (Keras's merge-shape rule).
+            let mut out = first.clone();
+            for s in &inputs[1..] {
+                for (o, d) in out.iter_mut().zip(s) {
+                    if *o == Some(1) {
+                        *o = *d;
+                    }
+                }
+            }
+            out
         }
         LayerKind::Concatenate { axis } => {
             let a = positive_axis(*axis, first.len())?;

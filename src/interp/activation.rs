@@ -18,8 +18,18 @@
 //!   Negative `max_value`, `negative_slope` or `threshold` are rejected, as
 //!   Keras's `ReLU.__init__` rejects them.
 //!
-//! Not handled yet: activations outside [`Activation`] (elu, gelu, swish, …),
-//! a tuple of axes for `Softmax`, masks.
+//! - `elu` (alpha 1) is `x` for `x > 0`, else `exp(x) - 1`; `selu` is
+//!   `scale * elu(x, alpha)` with Keras's constants alpha = 1.67326324,
+//!   scale = 1.05070098; `softplus` is `log(1 + exp(x))` computed as
+//!   `max(x, 0) + log1p(exp(-|x|))` (no overflow); `softsign` is `x / (1 + |x|)`;
+//!   `exponential` is `exp(x)`; `swish` (Keras 3's silu) is `x * sigmoid(x)`;
+//!   `gelu` is the exact form `0.5 * x * (1 + erf(x / sqrt 2))`, with `erf` from
+//!   Abramowitz & Stegun 7.1.26 in f64 (absolute error <= 1.5e-7, below f32
+//!   resolution of the result for |x| < 1 and far below compare tolerances);
+//! - `LeakyReLU(alpha)` is `x` for `x >= 0`, else `alpha * x`.
+//!
+//! Not handled yet: gelu `approximate=True`, hard_sigmoid / hard_swish (the two
+//! Kerases disagree on hard_sigmoid), PReLU, a tuple of axes for `Softmax`, masks.
 
 use ndarray::{ArrayD, Axis, Zip};
 
@@ -39,8 +49,52 @@ pub fn apply(activation: Activation, mut x: ArrayD<f32>) -> ArrayD<f32> {
                 softmax_inplace(&mut x, last);
             }
         }
+        Activation::Elu => x.mapv_inplace(elu),
+        Activation::Selu => {
+            x.mapv_inplace(|v| SELU_SCALE * if v > 0.0 { v } else { SELU_ALPHA * v.exp_m1() })
+        }
+        Activation::Softplus => x.mapv_inplace(|v| v.max(0.0) + (-v.abs()).exp().ln_1p()),
+        Activation::Softsign => x.mapv_inplace(|v| v / (1.0 + v.abs())),
+        Activation::Exponential => x.mapv_inplace(f32::exp),
+        Activation::Swish => x.mapv_inplace(|v| v * sigmoid(v)),
+        Activation::Gelu => x.mapv_inplace(gelu),
     }
     x
+}
+
+/// `keras.activations.selu`'s constants.
+const SELU_ALPHA: f32 = 1.673_263_2;
+const SELU_SCALE: f32 = 1.050_701;
+
+fn elu(v: f32) -> f32 {
+    if v > 0.0 { v } else { v.exp_m1() }
+}
+
+/// Exact GELU, `0.5 x (1 + erf(x / sqrt 2))`, evaluated in f64.
+fn gelu(v: f32) -> f32 {
+    let x = f64::from(v);
+    (0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2))) as f32
+}
+
+/// Abramowitz & Stegun 7.1.26: |error| <= 1.5e-7 for every x.
+fn erf(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let y = 1.0 - poly * (-x * x).exp();
+    if x < 0.0 { -y } else { y }
+}
+
+/// The Keras `LeakyReLU` layer: `x` where `x >= 0`, `alpha * x` elsewhere.
+pub fn leaky_relu_layer(x: &ArrayD<f32>, alpha: f32) -> Result<ArrayD<f32>, LayerError> {
+    if !alpha.is_finite() {
+        return Err(LayerError::Config(format!(
+            "alpha must be finite, got {alpha}"
+        )));
+    }
+    Ok(x.mapv(|v| if v >= 0.0 { v } else { alpha * v }))
 }
 
 /// `1 / (1 + e^-x)` in a form that never computes `e^` of a large positive number.
@@ -185,6 +239,69 @@ mod tests {
         }
         assert!(softmax_layer(&x, 3).is_err());
         assert!(softmax_layer(&x, -4).is_err());
+    }
+
+    #[test]
+    fn elu_selu_softplus_softsign_exponential() {
+        let x = arr1(&[-2.0f32, -0.5, 0.0, 0.5, 2.0]).into_dyn();
+        let close = |got: &ArrayD<f32>, want: [f32; 5]| {
+            for (a, b) in got.iter().zip(want) {
+                // 1e-6: the hand values below are rounded to 7 significant digits.
+                assert!((a - b).abs() < 1e-6, "{got} vs {want:?}");
+            }
+        };
+        // elu: e^-2 - 1 = -0.8646647, e^-0.5 - 1 = -0.3934693, identity for x >= 0.
+        close(
+            &apply(Activation::Elu, x.clone()),
+            [-0.864_664_7, -0.393_469_3, 0.0, 0.5, 2.0],
+        );
+        // selu = 1.0507010 * (x > 0 ? x : 1.6732632 (e^x - 1)):
+        // -2 -> -1.5201665, -0.5 -> -0.6917582, 0.5 -> 0.5253505, 2 -> 2.1014020.
+        close(
+            &apply(Activation::Selu, x.clone()),
+            [-1.520_166_5, -0.691_758_2, 0.0, 0.525_350_5, 2.101_402],
+        );
+        // softplus = ln(1 + e^x): 0.1269280, 0.4740770, ln 2 = 0.6931472, 0.9740770, 2.1269280.
+        close(
+            &apply(Activation::Softplus, x.clone()),
+            [0.126_928, 0.474_077, 0.693_147_2, 0.974_077, 2.126_928],
+        );
+        // Large |x| neither overflows nor loses the linear part.
+        let big = apply(Activation::Softplus, arr1(&[-200.0f32, 200.0]).into_dyn());
+        assert_eq!(big.as_slice().unwrap(), &[0.0, 200.0]);
+        // softsign = x / (1 + |x|): -2/3, -1/3, 0, 1/3, 2/3.
+        close(
+            &apply(Activation::Softsign, x.clone()),
+            [-2.0 / 3.0, -1.0 / 3.0, 0.0, 1.0 / 3.0, 2.0 / 3.0],
+        );
+        // exponential: e^-2 = 0.1353353, e^-0.5 = 0.6065307, 1, 1.6487213, 7.3890561.
+        close(
+            &apply(Activation::Exponential, x.clone()),
+            [0.135_335_3, 0.606_530_7, 1.0, 1.648_721_3, 7.389_056],
+        );
+    }
+
+    #[test]
+    fn swish_gelu_leaky() {
+        let x = arr1(&[-2.0f32, -0.5, 0.0, 0.5, 2.0]).into_dyn();
+        // swish = x sigmoid(x): sigmoid(2) = 0.8807971, sigmoid(0.5) = 0.6224593.
+        // -2 * 0.1192029 = -0.2384058, -0.5 * 0.3775407 = -0.1887703, 0.3112297, 1.7615942.
+        let want = [-0.238_405_8, -0.188_770_3, 0.0, 0.311_229_7, 1.761_594_2];
+        for (a, b) in apply(Activation::Swish, x.clone()).iter().zip(want) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        // gelu exact = 0.5 x (1 + erf(x / sqrt 2)) = x * Phi(x), Phi the normal CDF:
+        // Phi(-2) = 0.0227501, Phi(-0.5) = 0.3085375, Phi(0.5) = 0.6914625, Phi(2) = 0.9772499.
+        // -> -0.0455003, -0.1542688, 0, 0.3457312, 1.9544997.
+        let want = [-0.045_500_3, -0.154_268_8, 0.0, 0.345_731_2, 1.954_499_7];
+        for (a, b) in apply(Activation::Gelu, x.clone()).iter().zip(want) {
+            // 1e-6: erf's A&S error (<= 1.5e-7) times |x|/2, plus the rounding of the hand values.
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        // LeakyReLU(0.2): negatives scaled, non-negatives kept.
+        let y = leaky_relu_layer(&x, 0.2).unwrap();
+        assert_eq!(y.as_slice().unwrap(), &[-0.4, -0.1, 0.0, 0.5, 2.0]);
+        assert!(leaky_relu_layer(&x, f32::NAN).is_err());
     }
 
     #[test]

@@ -1,16 +1,20 @@
-//! Merging: the Keras classes `Add` and `Concatenate`.
+//! Merging: the Keras classes `Add`, `Multiply`, `Subtract`, `Maximum`,
+//! `Minimum` and `Concatenate`.
 //!
 //! Semantics (Keras 3.15 / tf-keras 2.21):
 //! - `Add` sums n >= 1 inputs of the same rank. Like Keras's merge-shape check
 //!   (`_compute_elemwise_op_output_shape`) it broadcasts an axis of size 1
 //!   against any size; other differing sizes are an error naming both shapes.
 //!   The batch axis must agree exactly (Keras: "Cannot merge tensors with
-//!   different batch sizes").
+//!   different batch sizes"). `Multiply`, `Maximum` and `Minimum` are the
+//!   same with product / element-wise max / min; `Subtract` takes exactly 2
+//!   inputs and returns `inputs[0] - inputs[1]` (Keras: "A `Subtract` layer
+//!   should be called on exactly 2 inputs").
 //! - `Concatenate(axis)` joins inputs of the same rank along `axis` (negative
 //!   counts from the end); every other axis must match.
 //!
 //! Not handled yet: inputs of different ranks for `Add` (Keras expands the
-//! smaller ones at axis 1), Subtract/Multiply/Average/Maximum, masks.
+//! smaller ones at axis 1), Average, Dot, masks.
 
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 
@@ -18,6 +22,38 @@ use super::{LayerError, input_error, resolve_axis};
 
 /// The Keras `Add` layer.
 pub fn add(inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, LayerError> {
+    fold(inputs, |a, b| a + b)
+}
+
+/// The Keras `Multiply` layer.
+pub fn multiply(inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, LayerError> {
+    fold(inputs, |a, b| a * b)
+}
+
+/// The Keras `Maximum` layer.
+pub fn maximum(inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, LayerError> {
+    fold(inputs, f32::max)
+}
+
+/// The Keras `Minimum` layer.
+pub fn minimum(inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, LayerError> {
+    fold(inputs, f32::min)
+}
+
+/// The Keras `Subtract` layer: exactly two inputs, `inputs[0] - inputs[1]`.
+pub fn subtract(inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, LayerError> {
+    if inputs.len() != 2 {
+        return Err(LayerError::InputCount {
+            expected: "exactly 2".into(),
+            got: inputs.len(),
+        });
+    }
+    fold(inputs, |a, b| a - b)
+}
+
+/// Folds `op` over the inputs, left to right, after Keras's merge-shape check
+/// (see the module header).
+fn fold(inputs: &[&ArrayD<f32>], op: impl Fn(f32, f32) -> f32) -> Result<ArrayD<f32>, LayerError> {
     let (first, rest) = inputs.split_first().ok_or_else(|| LayerError::InputCount {
         expected: "at least 1".into(),
         got: 0,
@@ -52,12 +88,15 @@ pub fn add(inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, LayerError> {
             }
         }
     }
-    let mut y = ArrayD::<f32>::zeros(IxDyn(&shape));
-    for x in inputs {
+    let mut y = first
+        .broadcast(IxDyn(&shape))
+        .ok_or_else(|| input_error(0, first, format!("cannot broadcast to {shape:?}")))?
+        .to_owned();
+    for (i, x) in rest.iter().enumerate() {
         let b = x
             .broadcast(IxDyn(&shape))
-            .ok_or_else(|| input_error(0, x, format!("cannot broadcast to {shape:?}")))?;
-        y += &b;
+            .ok_or_else(|| input_error(i + 1, x, format!("cannot broadcast to {shape:?}")))?;
+        y.zip_mut_with(&b, |a, &b| *a = op(*a, b));
     }
     Ok(y)
 }
@@ -123,6 +162,38 @@ mod tests {
         assert!(add(&[&a, &arr(&[2, 2], vec![0.0; 4])]).is_err());
         assert!(add(&[&a, &arr(&[2], vec![0.0; 2])]).is_err());
         assert!(add(&[]).is_err());
+    }
+
+    #[test]
+    fn multiply_subtract_maximum_minimum() {
+        let a = arr(&[1, 3], vec![1.0, -2.0, 3.0]);
+        let b = arr(&[1, 3], vec![4.0, 5.0, -6.0]);
+        let c = arr(&[1, 1], vec![-1.0]);
+        // [1,-2,3] * [4,5,-6] * [-1] broadcast = [-4, 10, 18].
+        assert_eq!(
+            multiply(&[&a, &b, &c]).unwrap().as_slice().unwrap(),
+            &[-4.0, 10.0, 18.0]
+        );
+        // Order matters for Subtract: [1-4, -2-5, 3+6].
+        assert_eq!(
+            subtract(&[&a, &b]).unwrap().as_slice().unwrap(),
+            &[-3.0, -7.0, 9.0]
+        );
+        assert_eq!(
+            subtract(&[&b, &a]).unwrap().as_slice().unwrap(),
+            &[3.0, 7.0, -9.0]
+        );
+        assert!(subtract(&[&a, &b, &c]).is_err());
+        assert!(subtract(&[&a]).is_err());
+        assert_eq!(
+            maximum(&[&a, &b, &c]).unwrap().as_slice().unwrap(),
+            &[4.0, 5.0, 3.0]
+        );
+        assert_eq!(
+            minimum(&[&a, &b, &c]).unwrap().as_slice().unwrap(),
+            &[-1.0, -2.0, -6.0]
+        );
+        assert!(maximum(&[&a, &arr(&[1, 2], vec![0.0; 2])]).is_err());
     }
 
     #[test]

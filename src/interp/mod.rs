@@ -100,12 +100,18 @@ pub fn supported_classes() -> Vec<&'static str> {
         "Activation",
         "ReLU",
         "Softmax",
+        "LeakyReLU",
         "MaxPooling2D",
         "AveragePooling2D",
         "GlobalAveragePooling2D",
+        "GlobalMaxPooling2D",
         "Flatten",
         "Reshape",
         "Add",
+        "Multiply",
+        "Subtract",
+        "Maximum",
+        "Minimum",
         "Concatenate",
         "BatchNormalization",
     ]
@@ -125,6 +131,10 @@ pub fn run_layer(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, 
 fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, LayerError> {
     match &layer.kind {
         LayerKind::Add => merge::add(inputs),
+        LayerKind::Multiply => merge::multiply(inputs),
+        LayerKind::Subtract => merge::subtract(inputs),
+        LayerKind::Maximum => merge::maximum(inputs),
+        LayerKind::Minimum => merge::minimum(inputs),
         LayerKind::Concatenate { axis } => merge::concatenate(inputs, *axis),
         kind => {
             let x = single_input(inputs)?;
@@ -142,6 +152,7 @@ fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, Layer
                     threshold,
                 } => activation::relu_layer(x, *max_value, *negative_slope, *threshold),
                 LayerKind::Softmax { axis } => activation::softmax_layer(x, *axis),
+                LayerKind::LeakyReLU { alpha } => activation::leaky_relu_layer(x, *alpha),
                 LayerKind::MaxPooling2D {
                     pool_size,
                     strides,
@@ -155,10 +166,16 @@ fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, Layer
                 LayerKind::GlobalAveragePooling2D { keepdims } => {
                     pool::global_avg_pool2d(x, *keepdims)
                 }
+                LayerKind::GlobalMaxPooling2D { keepdims } => pool::global_max_pool2d(x, *keepdims),
                 LayerKind::Flatten => reshape::flatten(x),
                 LayerKind::Reshape { target_shape } => reshape::reshape(x, target_shape),
                 LayerKind::BatchNormalization { .. } => norm::batch_norm_layer(layer, x),
-                LayerKind::Add | LayerKind::Concatenate { .. } => {
+                LayerKind::Add
+                | LayerKind::Multiply
+                | LayerKind::Subtract
+                | LayerKind::Maximum
+                | LayerKind::Minimum
+                | LayerKind::Concatenate { .. } => {
                     unreachable!("multi-input layers are dispatched above")
                 }
             }
@@ -424,8 +441,8 @@ mod tests {
     fn supported_classes_cover_every_kind() {
         // Keep the list in step with LayerKind (class_name is the IR's own list).
         let classes = supported_classes();
-        assert_eq!(classes.len(), 15);
-        assert_eq!(classes.iter().collect::<HashSet<_>>().len(), 15);
+        assert_eq!(classes.len(), 21);
+        assert_eq!(classes.iter().collect::<HashSet<_>>().len(), 21);
     }
 
     #[test]

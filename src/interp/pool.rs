@@ -9,9 +9,11 @@
 //!   elements in each window, not by `pool_h * pool_w`;
 //! - `GlobalAveragePooling2D` is the mean over height and width, shape
 //!   `(n, c)` or `(n, 1, 1, c)` with `keepdims`; an empty spatial extent
-//!   yields NaN, like `reduce_mean`.
+//!   yields NaN, like `reduce_mean`;
+//! - `GlobalMaxPooling2D` is the maximum over height and width (same shapes);
+//!   an empty spatial extent yields -inf, like `reduce_max`.
 //!
-//! Not handled yet: channels-first, GlobalMaxPooling2D, 1-D/3-D pooling.
+//! Not handled yet: channels-first, 1-D/3-D pooling.
 
 use ndarray::{Array4, ArrayD, Axis, IxDyn};
 
@@ -113,9 +115,38 @@ pub fn global_avg_pool2d(x: &ArrayD<f32>, keepdims: bool) -> Result<ArrayD<f32>,
     }
 }
 
+/// The Keras `GlobalMaxPooling2D` layer.
+pub fn global_max_pool2d(x: &ArrayD<f32>, keepdims: bool) -> Result<ArrayD<f32>, LayerError> {
+    expect_rank(0, x, 4)?;
+    let (n, c) = (x.shape()[0], x.shape()[3]);
+    let max = x
+        .fold_axis(Axis(1), f32::NEG_INFINITY, |m, &v| m.max(v))
+        .fold_axis(Axis(1), f32::NEG_INFINITY, |m, &v| m.max(v));
+    if keepdims {
+        max.into_shape_with_order(IxDyn(&[n, 1, 1, c]))
+            .map_err(|e| LayerError::Config(format!("output reshape: {e}")))
+    } else {
+        Ok(max)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn global_max_pool_over_h_and_w() {
+        // x[0, h, w, c] = iota: channel 0 holds 0,2,4,6,8,10, channel 1 holds 1,3,..,11
+        // over a 2x3 grid; the maxima are 10 and 11. A negative-only input keeps its sign.
+        let x = iota(&[1, 2, 3, 2]);
+        let y = global_max_pool2d(&x, false).unwrap();
+        assert_eq!(y.shape(), &[1, 2]);
+        assert_eq!(y.as_slice().unwrap(), &[10.0, 11.0]);
+        let y = global_max_pool2d(&x.mapv(|v| -v - 1.0), true).unwrap();
+        assert_eq!(y.shape(), &[1, 1, 1, 2]);
+        assert_eq!(y.as_slice().unwrap(), &[-1.0, -2.0]);
+        assert!(global_max_pool2d(&iota(&[2, 3]), false).is_err());
+    }
 
     fn iota(shape: &[usize]) -> ArrayD<f32> {
         let len = shape.iter().product::<usize>();

@@ -57,7 +57,13 @@
 //! [`LayerKind`] (Dropout, SeparableConv2D, nested models, custom layers…),
 //! shared layers (called more than once), multi-output layers, `channels_first`,
 //! non-float32 layer dtypes, LoRA-enabled layers, activations other than
-//! linear/relu/sigmoid/tanh/softmax.
+//! linear/relu/sigmoid/tanh/softmax/elu/selu/softplus/softsign/exponential/
+//! swish (silu)/gelu (exact; `approximate=True` is not a string activation).
+//!
+//! `LeakyReLU` is written with `alpha` (tf-keras's key; Keras 3 reads it as its
+//! `negative_slope`) and read from either. `hard_sigmoid` is deliberately not an
+//! activation thaw writes: tf-keras computes `clip(0.2x + 0.5)`, Keras 3
+//! `relu6(x + 3) / 6`, so the same string means two functions.
 
 use std::collections::HashSet;
 
@@ -205,6 +211,8 @@ fn layer_config(layer: &Layer) -> Value {
             put("threshold", num_f32(*threshold));
         }
         LayerKind::Softmax { axis } => put("axis", json!(axis)),
+        // tf-keras only knows `alpha`; Keras 3 reads it as `negative_slope`.
+        LayerKind::LeakyReLU { alpha } => put("alpha", num_f32(*alpha)),
         LayerKind::MaxPooling2D {
             pool_size,
             strides,
@@ -220,13 +228,18 @@ fn layer_config(layer: &Layer) -> Value {
             put("padding", json!(padding.keras_name()));
             put("data_format", json!("channels_last"));
         }
-        LayerKind::GlobalAveragePooling2D { keepdims } => {
+        LayerKind::GlobalAveragePooling2D { keepdims }
+        | LayerKind::GlobalMaxPooling2D { keepdims } => {
             put("data_format", json!("channels_last"));
             put("keepdims", json!(keepdims));
         }
         LayerKind::Flatten => put("data_format", json!("channels_last")),
         LayerKind::Reshape { target_shape } => put("target_shape", json!(target_shape)),
-        LayerKind::Add => {}
+        LayerKind::Add
+        | LayerKind::Multiply
+        | LayerKind::Subtract
+        | LayerKind::Maximum
+        | LayerKind::Minimum => {}
         LayerKind::Concatenate { axis } => put("axis", json!(axis)),
         LayerKind::BatchNormalization {
             axis,
@@ -503,8 +516,13 @@ pub fn validate(model: &Model) -> Result<(), KerasError> {
                 )));
             }
         }
-        let merge = matches!(layer.kind, LayerKind::Add | LayerKind::Concatenate { .. });
-        if merge && layer.inbound.len() < 2 {
+        let merge = layer.kind.is_merge();
+        if layer.kind == LayerKind::Subtract && layer.inbound.len() != 2 {
+            problems.push(at(format!(
+                "Subtract needs exactly 2 inbound tensors, has {}",
+                layer.inbound.len()
+            )));
+        } else if merge && layer.inbound.len() < 2 {
             problems.push(at(format!(
                 "a merge layer needs at least 2 inbound tensors, has {}",
                 layer.inbound.len()
@@ -582,6 +600,7 @@ fn non_finite(kind: &LayerKind) -> Option<String> {
             v
         }
         LayerKind::BatchNormalization { epsilon, .. } => vec![("epsilon", *epsilon)],
+        LayerKind::LeakyReLU { alpha } => vec![("alpha", *alpha)],
         _ => vec![],
     };
     vals.iter()
@@ -1074,7 +1093,13 @@ fn inbound_from_config(e: &Entry) -> Result<Vec<String>, String> {
 
 /// Merge layers take two or more tensors, every other class exactly one.
 fn check_arity(e: &Entry, kind: &LayerKind, n: usize) -> Result<(), String> {
-    let merge = matches!(kind, LayerKind::Add | LayerKind::Concatenate { .. });
+    let merge = kind.is_merge();
+    if *kind == LayerKind::Subtract && n != 2 {
+        return Err(format!(
+            "layer '{}' ({}): called on {n} tensor(s), Subtract takes exactly 2",
+            e.name, e.class
+        ));
+    }
     match (merge, n) {
         (true, n) if n >= 2 => Ok(()),
         (false, 1) => Ok(()),
@@ -1253,8 +1278,16 @@ impl Cfg<'_> {
             "sigmoid" => Ok(Activation::Sigmoid),
             "tanh" => Ok(Activation::Tanh),
             "softmax" => Ok(Activation::Softmax),
+            "elu" => Ok(Activation::Elu),
+            "selu" => Ok(Activation::Selu),
+            "softplus" => Ok(Activation::Softplus),
+            "softsign" => Ok(Activation::Softsign),
+            "exponential" => Ok(Activation::Exponential),
+            "swish" | "silu" => Ok(Activation::Swish),
+            "gelu" => Ok(Activation::Gelu),
             other => Err(self.err(format!(
-                "activation '{other}' not supported yet (linear, relu, sigmoid, tanh, softmax)"
+                "activation '{other}' not supported yet (linear, relu, sigmoid, tanh, softmax, \
+                 elu, selu, softplus, softsign, exponential, swish/silu, gelu)"
             ))),
         }
     }
@@ -1373,6 +1406,14 @@ fn layer_kind(e: &Entry) -> Result<LayerKind, String> {
         "Softmax" => LayerKind::Softmax {
             axis: c.i64("axis", -1)?,
         },
+        // tf-keras writes `alpha`, Keras 3 `negative_slope`; both default to 0.3.
+        "LeakyReLU" => LayerKind::LeakyReLU {
+            alpha: if c.get("negative_slope").is_some() {
+                c.f32("negative_slope", 0.3)?
+            } else {
+                c.f32("alpha", 0.3)?
+            },
+        },
         "MaxPooling2D" | "MaxPool2D" | "AveragePooling2D" | "AvgPool2D" => {
             c.channels_last()?;
             let pool_size = c.pair("pool_size", Some([2, 2]))?;
@@ -1398,6 +1439,12 @@ fn layer_kind(e: &Entry) -> Result<LayerKind, String> {
                 keepdims: c.bool("keepdims", false)?,
             }
         }
+        "GlobalMaxPooling2D" | "GlobalMaxPool2D" => {
+            c.channels_last()?;
+            LayerKind::GlobalMaxPooling2D {
+                keepdims: c.bool("keepdims", false)?,
+            }
+        }
         "Flatten" => {
             c.channels_last()?;
             LayerKind::Flatten
@@ -1413,6 +1460,10 @@ fn layer_kind(e: &Entry) -> Result<LayerKind, String> {
             LayerKind::Reshape { target_shape: dims }
         }
         "Add" => LayerKind::Add,
+        "Multiply" => LayerKind::Multiply,
+        "Subtract" => LayerKind::Subtract,
+        "Maximum" => LayerKind::Maximum,
+        "Minimum" => LayerKind::Minimum,
         "Concatenate" => LayerKind::Concatenate {
             axis: c.i64("axis", -1)?,
         },
@@ -1601,6 +1652,39 @@ mod tests {
     /// tf-keras Sequential, input shape on the first layer (Keras 2 style), and
     /// a layer order that is not topological in a Functional config.
     #[test]
+    fn parses_leaky_relu_in_both_spellings_and_subtract_arity() {
+        // tf-keras writes `alpha`, Keras 3 `negative_slope`; Keras 3 silu is our swish.
+        let seq = |leaky: Value| {
+            json!({"class_name": "Sequential", "config": {"name": "s", "layers": [
+                {"class_name": "Activation", "config": {"name": "a",
+                 "batch_input_shape": [null, 5], "activation": "silu"}},
+                {"class_name": "LeakyReLU", "config": leaky}]}})
+        };
+        let m = model_from_config(&seq(json!({"name": "l", "alpha": 0.25}))).unwrap();
+        assert_eq!(
+            m.layers[0].kind,
+            LayerKind::Activation {
+                activation: Activation::Swish
+            }
+        );
+        assert_eq!(m.layers[1].kind, LayerKind::LeakyReLU { alpha: 0.25 });
+        let m = model_from_config(&seq(json!({"name": "l", "negative_slope": 0.5}))).unwrap();
+        assert_eq!(m.layers[1].kind, LayerKind::LeakyReLU { alpha: 0.5 });
+        // Keras's default slope is 0.3 in both lines.
+        let m = model_from_config(&seq(json!({"name": "l"}))).unwrap();
+        assert_eq!(m.layers[1].kind, LayerKind::LeakyReLU { alpha: 0.3 });
+
+        let f = json!({"class_name": "Functional", "config": {"name": "f", "layers": [
+            {"class_name": "InputLayer", "name": "x",
+             "config": {"name": "x", "batch_input_shape": [null, 2]}, "inbound_nodes": []},
+            {"class_name": "Subtract", "name": "sub", "config": {"name": "sub"},
+             "inbound_nodes": [[["x", 0, 0, {}], ["x", 0, 0, {}], ["x", 0, 0, {}]]]}],
+            "input_layers": [["x", 0, 0]], "output_layers": [["sub", 0, 0]]}});
+        let err = model_from_config(&f).unwrap_err().to_string();
+        assert!(err.contains("Subtract takes exactly 2"), "{err}");
+    }
+
+    #[test]
     fn parses_legacy_sequential_and_unordered_functional() {
         let seq = json!({"class_name": "Sequential", "config": {"name": "s", "layers": [
             {"class_name": "Dense", "config": {"name": "d", "units": 3,
@@ -1643,11 +1727,11 @@ mod tests {
             {"class_name": "Conv2D", "name": "cf", "config": {"name": "cf", "filters": 1,
              "kernel_size": 1, "data_format": "channels_first"},
              "inbound_nodes": [[["x", 0, 0, {}]]]},
-            {"class_name": "Dense", "name": "gelu", "config": {"name": "gelu", "units": 1,
-             "activation": "gelu"}, "inbound_nodes": [[["x", 0, 0, {}]]]},
+            {"class_name": "Dense", "name": "hs", "config": {"name": "hs", "units": 1,
+             "activation": "hard_sigmoid"}, "inbound_nodes": [[["x", 0, 0, {}]]]},
             {"class_name": "Dense", "name": "shared", "config": {"name": "shared", "units": 1},
              "inbound_nodes": [[["x", 0, 0, {}]], [["x", 0, 0, {}]]]}],
-            "input_layers": [["x", 0, 0]], "output_layers": [["gelu", 0, 0]]}});
+            "input_layers": [["x", 0, 0]], "output_layers": [["hs", 0, 0]]}});
         let err = model_from_config(&f).unwrap_err();
         let KerasError::Config { problems, .. } = &err else {
             panic!("wrong error {err}")
@@ -1657,7 +1741,7 @@ mod tests {
         for needle in [
             "'drop' (Dropout)",
             "'cf' (Conv2D): data_format",
-            "activation 'gelu'",
+            "activation 'hard_sigmoid'",
             "'shared'",
         ] {
             assert!(text.contains(needle), "{needle} missing from: {text}");

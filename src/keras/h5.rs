@@ -360,7 +360,9 @@ fn attr_strings(attr: &Attribute) -> hdf5::Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keras::test_models::{every_layer_model, small_cnn_model, two_in_two_out_model};
+    use crate::keras::test_models::{
+        activations_merges_model, every_layer_model, small_cnn_model, two_in_two_out_model,
+    };
 
     #[test]
     fn round_trip_equals_the_ir() {
@@ -369,6 +371,7 @@ mod tests {
             every_layer_model(),
             two_in_two_out_model(),
             small_cnn_model(),
+            activations_merges_model(),
         ] {
             let path = dir.path().join(format!("{}.h5", m.name));
             write(&path, &m).unwrap();
@@ -383,7 +386,12 @@ mod tests {
         names.sort();
         assert_eq!(
             names,
-            ["every_layer.h5", "small_cnn.h5", "two_in_two_out.h5"]
+            [
+                "activations_merges.h5",
+                "every_layer.h5",
+                "small_cnn.h5",
+                "two_in_two_out.h5"
+            ]
         );
     }
 
@@ -505,6 +513,7 @@ mod tests {
             every_layer_model(),
             two_in_two_out_model(),
             small_cnn_model(),
+            activations_merges_model(),
         ] {
             let path = dir.join(format!("{}.h5", m.name));
             write(&path, &m).unwrap();

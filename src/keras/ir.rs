@@ -62,6 +62,20 @@ pub enum Activation {
     Tanh,
     /// Softmax over the last axis.
     Softmax,
+    /// `x if x > 0 else exp(x) - 1` (alpha 1).
+    Elu,
+    /// `scale * elu(x, alpha)` with Keras's fixed alpha/scale constants.
+    Selu,
+    /// `log(1 + exp(x))`.
+    Softplus,
+    /// `x / (1 + |x|)`.
+    Softsign,
+    /// `exp(x)`.
+    Exponential,
+    /// `x * sigmoid(x)` (Keras 3 calls it silu; both Kerases load "swish").
+    Swish,
+    /// Exact GELU: `0.5 * x * (1 + erf(x / sqrt(2)))` (Keras's default, `approximate=False`).
+    Gelu,
 }
 
 impl Activation {
@@ -72,6 +86,13 @@ impl Activation {
             Activation::Sigmoid => "sigmoid",
             Activation::Tanh => "tanh",
             Activation::Softmax => "softmax",
+            Activation::Elu => "elu",
+            Activation::Selu => "selu",
+            Activation::Softplus => "softplus",
+            Activation::Softsign => "softsign",
+            Activation::Exponential => "exponential",
+            Activation::Swish => "swish",
+            Activation::Gelu => "gelu",
         }
     }
 }
@@ -123,6 +144,10 @@ pub enum LayerKind {
     Softmax {
         axis: i64,
     },
+    /// `x if x >= 0 else alpha * x`.
+    LeakyReLU {
+        alpha: f32,
+    },
     MaxPooling2D {
         pool_size: [usize; 2],
         strides: [usize; 2],
@@ -137,6 +162,10 @@ pub enum LayerKind {
     GlobalAveragePooling2D {
         keepdims: bool,
     },
+    /// Maximum over H and W.
+    GlobalMaxPooling2D {
+        keepdims: bool,
+    },
     /// Row-major (channels-last) flatten of everything but the batch axis.
     Flatten,
     /// `target_shape` excludes the batch axis; may hold one -1.
@@ -144,6 +173,14 @@ pub enum LayerKind {
         target_shape: Vec<i64>,
     },
     Add,
+    /// Element-wise product of 2 or more inputs.
+    Multiply,
+    /// `inputs[0] - inputs[1]` (exactly 2 inputs).
+    Subtract,
+    /// Element-wise maximum of 2 or more inputs.
+    Maximum,
+    /// Element-wise minimum of 2 or more inputs.
+    Minimum,
     /// `axis` as Keras writes it (usually -1).
     Concatenate {
         axis: i64,
@@ -169,15 +206,34 @@ impl LayerKind {
             LayerKind::Activation { .. } => "Activation",
             LayerKind::ReLU { .. } => "ReLU",
             LayerKind::Softmax { .. } => "Softmax",
+            LayerKind::LeakyReLU { .. } => "LeakyReLU",
             LayerKind::MaxPooling2D { .. } => "MaxPooling2D",
             LayerKind::AveragePooling2D { .. } => "AveragePooling2D",
             LayerKind::GlobalAveragePooling2D { .. } => "GlobalAveragePooling2D",
+            LayerKind::GlobalMaxPooling2D { .. } => "GlobalMaxPooling2D",
             LayerKind::Flatten => "Flatten",
             LayerKind::Reshape { .. } => "Reshape",
             LayerKind::Add => "Add",
+            LayerKind::Multiply => "Multiply",
+            LayerKind::Subtract => "Subtract",
+            LayerKind::Maximum => "Maximum",
+            LayerKind::Minimum => "Minimum",
             LayerKind::Concatenate { .. } => "Concatenate",
             LayerKind::BatchNormalization { .. } => "BatchNormalization",
         }
+    }
+
+    /// Whether the class is a merge layer (called on a list of tensors).
+    pub fn is_merge(&self) -> bool {
+        matches!(
+            self,
+            LayerKind::Add
+                | LayerKind::Multiply
+                | LayerKind::Subtract
+                | LayerKind::Maximum
+                | LayerKind::Minimum
+                | LayerKind::Concatenate { .. }
+        )
     }
 }
 

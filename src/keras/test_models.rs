@@ -313,6 +313,72 @@ pub fn every_layer_model() -> Model {
     }
 }
 
+/// Every activation string and the merge / global-max classes added for
+/// issue 3: one branch per activation, merged by Multiply, Subtract, Maximum
+/// and Minimum (one broadcast from a keepdims global pooling).
+pub fn activations_merges_model() -> Model {
+    use LayerKind::*;
+    let act =
+        |name: &str, a: Act, from: &str| layer(name, Activation { activation: a }, &[from], &[]);
+    let layers = vec![
+        layer(
+            "c",
+            Conv2D {
+                filters: 4,
+                kernel_size: [3, 3],
+                strides: [1, 1],
+                padding: Padding::Same,
+                dilation_rate: [1, 1],
+                groups: 1,
+                use_bias: true,
+                activation: Act::Elu,
+            },
+            &["image"],
+            &[&[3, 3, 3, 4], &[4]],
+        ),
+        act("selu", Act::Selu, "c"),
+        act("softplus", Act::Softplus, "c"),
+        act("softsign", Act::Softsign, "c"),
+        act("exponential", Act::Exponential, "softsign"),
+        act("swish", Act::Swish, "c"),
+        act("gelu", Act::Gelu, "c"),
+        layer("leaky", LeakyReLU { alpha: 0.15 }, &["c"], &[]),
+        layer("mul", Multiply, &["selu", "softplus", "exponential"], &[]),
+        layer("sub", Subtract, &["mul", "swish"], &[]),
+        layer("max", Maximum, &["sub", "gelu"], &[]),
+        layer("min", Minimum, &["max", "leaky"], &[]),
+        layer(
+            "gmp_keep",
+            GlobalMaxPooling2D { keepdims: true },
+            &["min"],
+            &[],
+        ),
+        layer("scaled", Multiply, &["min", "gmp_keep"], &[]),
+        layer(
+            "gmp",
+            GlobalMaxPooling2D { keepdims: false },
+            &["scaled"],
+            &[],
+        ),
+        layer(
+            "d",
+            Dense {
+                units: 3,
+                use_bias: true,
+                activation: Act::Swish,
+            },
+            &["gmp"],
+            &[&[4, 3], &[3]],
+        ),
+    ];
+    Model {
+        name: "activations_merges".to_string(),
+        inputs: vec![input("image", &[5, 5, 3])],
+        layers,
+        outputs: vec!["d".into()],
+    }
+}
+
 /// Two inputs, two outputs, an Add and a Concatenate of both branches.
 pub fn two_in_two_out_model() -> Model {
     use LayerKind::*;

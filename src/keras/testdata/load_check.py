@@ -45,6 +45,12 @@ FRAMEWORKS = ("keras3", "tf_keras")
 ATOL = 1e-5
 FLOAT_RTOL = 1e-6
 IGNORED_KEYS = {"name", "trainable", "dtype"}
+# Keys thaw writes in tf-keras's spelling that Keras 3 reads under another name:
+# (class, key thaw writes) -> key in Keras 3's get_config().
+KERAS3_KEY_ALIASES = {("LeakyReLU", "alpha"): "negative_slope"}
+# Values Keras 3 reports under its own name: thaw writes "swish" (the one spelling both load),
+# Keras 3's get_config() gives back its canonical "silu".
+KERAS3_VALUE_ALIASES = {("activation", "swish"): "silu"}
 
 
 # --------------------------------------------------------------------------- worker side
@@ -130,12 +136,16 @@ def worker(framework: str, h5_path: str, inputs_npz: str, outputs_npz: str) -> N
             for key, want in entry["config"].items():
                 if key in IGNORED_KEYS:
                     continue
+                if framework == "keras3":
+                    key = KERAS3_KEY_ALIASES.get((cls, key), key)
                 if key not in got_cfg:
                     problems.append(f"layer {name} ({cls}): key {key!r} missing from the loaded config")
                     continue
                 got = got_cfg[key]
                 if key == "axis":
                     got, want = _norm_axis(got, rank), _norm_axis(want, rank)
+                if framework == "keras3" and isinstance(want, str):
+                    want = KERAS3_VALUE_ALIASES.get((key, want), want)
                 if not _same(got, want):
                     problems.append(f"layer {name} ({cls}): {key} = {got!r}, file says {want!r}")
         want_w = stored.get(name, [])

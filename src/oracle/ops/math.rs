@@ -1,21 +1,25 @@
 //! Element-wise math, activations and matrix products tract-tensorflow 0.23 lacks or
-//! gets wrong: `Sqrt`, `Square`, `Exp`, `Elu`, `LeakyRelu`, `Softmax`,
-//! `BatchMatMul`/`BatchMatMulV2`.
+//! gets wrong: `Sqrt`, `Square`, `Exp`, `Elu`, `Selu`, `Softplus`, `Softsign`,
+//! `LeakyRelu`, `Softmax`, `BatchMatMul`/`BatchMatMulV2`.
 //!
 //! Why thaw has its own:
-//! - `Sqrt`, `Square`, `Exp`, `Elu`, `LeakyRelu`, `BatchMatMul(V2)` are not registered.
+//! - `Sqrt`, `Square`, `Exp`, `Elu`, `Selu`, `Softplus`, `Softsign`, `LeakyRelu`,
+//!   `BatchMatMul(V2)` are not registered. `Selu` uses TF's fixed constants
+//!   (alpha 1.6732632423543772, scale 1.0507009873554805); `Softplus` is tract's
+//!   `ln(1 + exp(x))`, which overflows to inf for x > ~88 where TF returns x
+//!   (fine for verification inputs; noted in case a graph saturates).
 //! - `Softmax` is registered as ONNX-1 `LayerSoftmax(axis 1, coerce to 2-D)`: on a
 //!   rank-4 NHWC tensor it normalises over H*W*C instead of TF's last axis only.
 //!   thaw's builder normalises over the last axis, as TF does for any rank.
 //!
-//! Not handled: `LogSoftmax`, `Selu`, `SelectV2`, `Erf`-based GELU patterns (they go
+//! Not handled: `LogSoftmax`, `SelectV2`, `Erf`/`Erfc`-based GELU patterns (they go
 //! through tract's own builders if it has them, else are reported unsupported).
 
 use super::Builder;
 use tract_tensorflow::model::ParsingContext;
 use tract_tensorflow::tfpb::tensorflow::NodeDef;
 use tract_tensorflow::tract_hir::internal::*;
-use tract_tensorflow::tract_hir::ops::activations::{Elu, LeakyRelu};
+use tract_tensorflow::tract_hir::ops::activations::{Elu, LeakyRelu, Selu, Softplus, Softsign};
 use tract_tensorflow::tract_hir::ops::math;
 use tract_tensorflow::tract_hir::ops::matmul::MatMulInference;
 use tract_tensorflow::tract_hir::ops::nn::LayerSoftmax;
@@ -26,6 +30,9 @@ pub const BUILDERS: &[(&str, Builder)] = &[
     ("Exp", |_, _| Ok(math::exp().into_hir())),
     ("Elu", |_, _| Ok(expand(Elu(1.0)))),
     ("LeakyRelu", leaky_relu),
+    ("Selu", |_, _| Ok(expand(Selu(1.673_263_2, 1.050_701)))),
+    ("Softplus", |_, _| Ok(expand(Softplus))),
+    ("Softsign", |_, _| Ok(expand(Softsign))),
     ("Softmax", |_, _| Ok(expand(LayerSoftmax::new(-1, false)))),
     ("BatchMatMul", batch_mat_mul),
     ("BatchMatMulV2", batch_mat_mul),
