@@ -205,6 +205,18 @@ def build_activations(K):
     return K.Model(x_in, [y, h], name="model"), [("input", [6, 6, 3])]
 
 
+def build_gelu(K):
+    """Exact gelu (tf.nn.gelu's Erfc form) fused into a Conv2D (activation="gelu"), as a
+    standalone Activation("gelu"), and fused into a Dense."""
+    L = K.layers
+    x_in = K.Input((5, 5, 3), name="input")
+    x = L.Conv2D(4, 3, padding="same", activation="gelu", name="conv_gelu")(x_in)
+    x = L.Activation("gelu", name="gelu")(x)
+    x = L.Flatten(name="flatten")(x)
+    x = L.Dense(3, activation="gelu", name="dense_gelu")(x)
+    return K.Model(x_in, x, name="model"), [("input", [5, 5, 3])]
+
+
 def build_merges_global_pool(K):
     """Multiply, Subtract (order matters), Maximum, Minimum of two conv branches; a
     squeeze-and-excitation block (GlobalAveragePooling2D keepdims=True, 1x1 convs, broadcast
@@ -358,6 +370,7 @@ CASES = {
     "k3_default_names": ("keras3", 106, build_default_names),
     "k3_activations": ("keras3", 107, build_activations),
     "k3_merges_global_pool": ("keras3", 108, build_merges_global_pool),
+    "k3_gelu": ("keras3", 109, build_gelu),
     "tk_conv_strides_dilation": ("tf_keras", 201, build_conv_strides_dilation),
     "tk_bn_depthwise_relu6": ("tf_keras", 202, build_bn_depthwise_relu6),
     "tk_pool_flatten_dense": ("tf_keras", 203, build_pool_flatten_dense),
@@ -365,6 +378,7 @@ CASES = {
     "tk_inverted_residual": ("tf_keras", 205, build_inverted_residual),
     "tk_activations": ("tf_keras", 206, build_activations),
     "tk_merges_global_pool": ("tf_keras", 207, build_merges_global_pool),
+    "tk_gelu": ("tf_keras", 208, build_gelu),
     "tf1_mobilenet_v1_tail": ("tf1", 301, build_tf1_mobilenet_v1_tail),
     "tf1_vgg_style": ("tf1", 302, build_tf1_vgg_style),
 }

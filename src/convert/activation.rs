@@ -13,14 +13,18 @@
 //!   `beta == 1` (the custom-gradient wrapper; IdentityN is a pass-through) →
 //!   `Activation("swish")` (Keras 3 loads "swish" as its silu). The plain
 //!   `x * sigmoid(x)` form without beta becomes `Activation("sigmoid")` +
-//!   `Multiply`, which computes the same.
+//!   `Multiply`, which computes the same;
+//! - exact gelu as `tf.nn.gelu(approximate=False)` freezes it in both Kerases:
+//!   `h = 0.5 * x; n = Neg(x); a = n * 0.70710677; e = Erfc(a); y = h * e`
+//!   → `Activation("gelu")`. It is anchored at whichever of `Neg` / `0.5 * x`
+//!   comes first in topological order (both only depend on x).
 //!
 //! Activations in the same scope as a Conv2D/Dense are fused by those rules
 //! instead; a Relu6 there (Keras 3's `activation="relu6"`) stays a separate
 //! `ReLU` layer named `<layer>_relu6`.
 //!
 //! Not handled yet: PReLU, ELU with alpha != 1 (`Elu`/`Greater`/`SelectV2`),
-//! gelu (`Erfc` form; tract lacks `Erfc`), hard_sigmoid (tf-keras's
+//! gelu `approximate=True` (`Tanh`/`Pow` form) and the `Erf` form, hard_sigmoid (tf-keras's
 //! `clip(0.2x + 0.5)` and Keras 3's `relu6(x + 3) / 6` share one name, so no
 //! string is loadable with one meaning in both), hard_swish, swish with beta != 1.
 
@@ -108,5 +112,86 @@ pub fn swish(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         inputs: vec![x],
         output: TensorId::new(mul.name.clone(), 0),
         nodes: vec![node.name.clone(), sig.name.clone(), mul.name.clone()],
+    }))
+}
+
+/// The scalar constant operand of a binary node and the index of the other.
+fn scalar_operand(ctx: &Ctx, node: &NodeDef) -> Option<(f32, usize)> {
+    (0..2).find_map(|k| {
+        let c = ctx.const_f32(node, k).ok()?;
+        (c.len() == 1).then(|| (c.iter().copied().next().unwrap_or(f32::NAN), 1 - k))
+    })
+}
+
+/// Exact gelu (see the module header), anchored at its `Neg` or `0.5 * x`.
+pub fn gelu(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
+    let x = match node.op.as_str() {
+        "Neg" => ctx.layer_input(node, 0)?,
+        "Mul" => match scalar_operand(ctx, node) {
+            Some((h, k)) if h == 0.5 => ctx.layer_input(node, k)?,
+            _ => return Err("not 0.5 * x".into()),
+        },
+        other => return Err(format!("{other} does not start a gelu")),
+    };
+    let consumers: Vec<&NodeDef> = ctx
+        .graph
+        .consumers(&x)
+        .into_iter()
+        .map(|(c, _)| &ctx.graph.nodes()[c])
+        .collect();
+    let out = |n: &NodeDef| TensorId::new(n.name.clone(), 0);
+    let neg = consumers
+        .iter()
+        .find(|n| n.op == "Neg" && ctx.same_layer(n, node))
+        .ok_or("x has no Neg consumer in this scope")?;
+    let half = consumers
+        .iter()
+        .find(|n| {
+            n.op == "Mul"
+                && ctx.same_layer(n, node)
+                && scalar_operand(ctx, n).is_some_and(|(h, _)| h == 0.5)
+        })
+        .ok_or("x has no 0.5 * x consumer in this scope")?;
+    let scaled = ctx
+        .sole_consumer(&out(neg))
+        .filter(|n| n.op == "Mul")
+        .ok_or("Neg does not feed a lone Mul")?;
+    // 1/sqrt(2) as TF casts it to f32; 1e-6 allows another rounding of the literal.
+    match scalar_operand(ctx, scaled) {
+        Some((c, _)) if (c - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6 => {}
+        _ => return Err(format!("'{}' is not -x * (1/sqrt 2)", scaled.name)),
+    }
+    let erfc = ctx
+        .sole_consumer(&out(scaled))
+        .filter(|n| n.op == "Erfc")
+        .ok_or("-x / sqrt 2 does not feed a lone Erfc")?;
+    let y = ctx
+        .sole_consumer(&out(erfc))
+        .filter(|n| n.op == "Mul")
+        .ok_or("Erfc does not feed a lone Mul")?;
+    let ins = [
+        ctx.graph.input(y, 0).map_err(|e| e.to_string())?,
+        ctx.graph.input(y, 1).map_err(|e| e.to_string())?,
+    ];
+    if !ins.contains(&out(half)) || !ins.contains(&out(erfc)) {
+        return Err(format!("'{}' is not (0.5 * x) * erfc(..)", y.name));
+    }
+    let mut name = ctx.layer_name(node);
+    // `activation="gelu"` of a Conv2D/Dense: the gelu sits in that layer's scope.
+    if let Some(producer) = ctx.graph.node(&x.node)
+        && ctx.same_layer(producer, node)
+    {
+        name = format!("{name}_gelu");
+    }
+    Ok(Match::one(Emit {
+        name,
+        kind: act(Activation::Gelu),
+        weights: vec![],
+        inputs: vec![x],
+        output: out(y),
+        nodes: [*neg, *half, scaled, erfc, y]
+            .iter()
+            .map(|n| n.name.clone())
+            .collect(),
     }))
 }

@@ -41,6 +41,8 @@ pub fn registry() -> Vec<(&'static str, &'static str, Rule)> {
         ("Exp", "activation", activation::activation),
         ("LeakyRelu", "leaky_relu", activation::activation),
         ("Mul", "swish (tf.nn.silu form)", activation::swish),
+        ("Mul", "gelu (exact, Erfc form)", activation::gelu),
+        ("Neg", "gelu (exact, Erfc form)", activation::gelu),
         ("Mul", "multiply", merge::binary),
         ("Sub", "subtract", merge::binary),
         ("Maximum", "maximum", merge::binary),
