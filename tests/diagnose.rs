@@ -362,3 +362,51 @@ fn flatten_order_channels_first() {
         CauseKind::FlattenOrder,
     );
 }
+
+/// MobileNetV2 (from `harness/gen_zoo.py`, cached outside the repo): a BN
+/// epsilon planted deep in the network is located and named, and the
+/// diagnosis adds little to the run. `cargo test --test diagnose -- --ignored`.
+#[test]
+#[ignore = "needs ~/.cache/thaw/zoo (harness/gen_zoo.py)"]
+fn mobilenet_v2_planted_epsilon() {
+    let home = std::env::var("HOME").unwrap();
+    let pb = format!("{home}/.cache/thaw/zoo/mobilenet_v2_tk/model.pb");
+    let out = tempfile::tempdir().unwrap();
+    let opts = VerifyOptions {
+        model: PathBuf::from(&pb),
+        out_dir: out.path().to_path_buf(),
+        convert: ConvertOptions::default(),
+        samples: 2,
+        seed: 0,
+        input_range: [-1.0, 1.0],
+        tolerance: Tolerance::default(),
+    };
+    let graph = Graph::load(&opts.model).unwrap();
+    let mut conv = convert(&graph, &opts.convert).unwrap();
+    let t = Instant::now();
+    let clean =
+        verify_conversion(&opts, &graph, &conv, Timings::default(), Instant::now()).unwrap();
+    let clean_ms = t.elapsed().as_millis();
+    assert_eq!(clean.verdict, Verdict::Pass);
+    let l = conv
+        .model
+        .layers
+        .iter_mut()
+        .filter(|l| matches!(l.kind, LayerKind::BatchNormalization { .. }))
+        .nth(20)
+        .unwrap();
+    if let LayerKind::BatchNormalization { epsilon, .. } = &mut l.kind {
+        *epsilon = if *epsilon > 1e-4 { 1e-5 } else { 1e-3 };
+    }
+    let broken = l.name.clone();
+    let t = Instant::now();
+    let r = verify_conversion(&opts, &graph, &conv, Timings::default(), Instant::now()).unwrap();
+    let faulty_ms = t.elapsed().as_millis();
+    let d = r.first_divergence.as_ref().unwrap();
+    assert_eq!(d.layer, broken);
+    assert_eq!(d.causes[0].kind, CauseKind::BnEpsilon, "{:?}", d.causes);
+    eprintln!(
+        "{} layers; clean run {clean_ms} ms, with diagnosis {faulty_ms} ms",
+        r.layers.len()
+    );
+}
