@@ -217,6 +217,18 @@ def build_gelu(K):
     return K.Model(x_in, x, name="model"), [("input", [5, 5, 3])]
 
 
+def build_average(K):
+    """Average of two conv branches (frozen as AddV2 then RealDiv by 2), then Add of the
+    average and one branch (a plain Add must stay an Add)."""
+    L = K.layers
+    x_in = K.Input((5, 5, 3), name="input")
+    a = L.Conv2D(4, 3, padding="same", name="conv_a")(x_in)
+    b = L.Conv2D(4, 1, name="conv_b")(x_in)
+    m = L.Average(name="average")([a, b])
+    y = L.Add(name="add")([m, b])
+    return K.Model(x_in, y, name="model"), [("input", [5, 5, 3])]
+
+
 def build_merges_global_pool(K):
     """Multiply, Subtract (order matters), Maximum, Minimum of two conv branches; a
     squeeze-and-excitation block (GlobalAveragePooling2D keepdims=True, 1x1 convs, broadcast
@@ -371,6 +383,7 @@ CASES = {
     "k3_activations": ("keras3", 107, build_activations),
     "k3_merges_global_pool": ("keras3", 108, build_merges_global_pool),
     "k3_gelu": ("keras3", 109, build_gelu),
+    "k3_average": ("keras3", 110, build_average),
     "tk_conv_strides_dilation": ("tf_keras", 201, build_conv_strides_dilation),
     "tk_bn_depthwise_relu6": ("tf_keras", 202, build_bn_depthwise_relu6),
     "tk_pool_flatten_dense": ("tf_keras", 203, build_pool_flatten_dense),
@@ -379,6 +392,7 @@ CASES = {
     "tk_activations": ("tf_keras", 206, build_activations),
     "tk_merges_global_pool": ("tf_keras", 207, build_merges_global_pool),
     "tk_gelu": ("tf_keras", 208, build_gelu),
+    "tk_average": ("tf_keras", 209, build_average),
     "tf1_mobilenet_v1_tail": ("tf1", 301, build_tf1_mobilenet_v1_tail),
     "tf1_vgg_style": ("tf1", 302, build_tf1_vgg_style),
 }

@@ -183,7 +183,11 @@ def freeze_keras(model, input_specs: list[tuple[str, list[int]]]):
 
 def canonical_node_order(graph_def):
     """Return a copy of graph_def with its nodes in a deterministic topological order
-    (Kahn's algorithm, ready nodes taken by name). Node contents are untouched.
+    (Kahn's algorithm, ready nodes taken by name). Node contents are untouched, except the
+    `_gradient_op_type` attribute tf.custom_gradient puts on its IdentityN (e.g. swish):
+    its value, "CustomGradient-<process-wide counter>", depends on what ran before in the
+    process, so it is renumbered 0, 1, ... in node order. It only names a gradient function
+    for training, which a frozen graph never uses.
 
     Why: tf.function tracing + convert_variables_to_constants_v2 place some Const nodes in an
     order that changes from run to run (seen with models that have parallel branches), so the raw
@@ -217,6 +221,11 @@ def canonical_node_order(graph_def):
     out.CopyFrom(graph_def)
     del out.node[:]
     out.node.extend(nodes[name] for name in order)
+    k = 0
+    for n in out.node:
+        if "_gradient_op_type" in n.attr:
+            n.attr["_gradient_op_type"].s = f"CustomGradient-{k}".encode()
+            k += 1
     return out
 
 

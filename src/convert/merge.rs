@@ -1,4 +1,6 @@
-//! Merges: `Add`/`AddV2`/`AddN` of layer outputs → `Add`; `Mul` → `Multiply`,
+//! Merges: `Add`/`AddV2`/`AddN` of layer outputs → `Add`, or `Average` when a
+//! `RealDiv` by the input count follows in the same scope (how Keras 3 and
+//! tf-keras freeze `Average` of 2 tensors); `Mul` → `Multiply`,
 //! `Sub` → `Subtract`, `Maximum` → `Maximum`, `Minimum` → `Minimum` (Keras 3
 //! and tf-keras freeze each merge as that one op on the two layer outputs, in
 //! argument order); `ConcatV2` → `Concatenate` (axis written as Keras writes
@@ -7,9 +9,9 @@
 //! An `Add` with a constant operand is not a merge (a bias, or Rescaling):
 //! the conv/dense rules take biases; the rest is refused here.
 //!
-//! Not handled yet: Average (`AddV2` then `RealDiv` by n: the Add is taken
-//! first), merges of 3+ tensors other than AddN (frozen as chains of binary
-//! ops, they become chains of 2-input merges), merges of different ranks,
+//! Not handled yet: merges of 3+ tensors other than AddN (frozen as chains of
+//! binary ops, they become chains of 2-input merges; an Average of 3+ is then
+//! refused at its `RealDiv`), merges of different ranks,
 //! scalar arithmetic (Rescaling). Size-1 axes broadcast as in Keras.
 
 use super::ctx::{Ctx, Emit, Match, Shape};
@@ -19,7 +21,23 @@ use crate::graph::pb::NodeDef;
 use crate::keras::LayerKind;
 
 pub fn add(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
-    elementwise(ctx, node, LayerKind::Add)
+    let mut m = elementwise(ctx, node, LayerKind::Add)?;
+    // Keras's Average: `add(a, b) / 2` in the same layer scope.
+    let n = m.layers[0].inputs.len();
+    if let Some(div) = ctx.sole_consumer(&TensorId::new(node.name.clone(), 0))
+        && div.op == "RealDiv"
+        && ctx.same_layer(node, div)
+        && ctx.graph.input(div, 0).is_ok_and(|t| t.node == node.name)
+        && ctx
+            .const_f32(div, 1)
+            .is_ok_and(|d| d.len() == 1 && d.iter().all(|&d| d == n as f32))
+    {
+        let e = &mut m.layers[0];
+        e.kind = LayerKind::Average;
+        e.output = TensorId::new(div.name.clone(), 0);
+        e.nodes.push(div.name.clone());
+    }
+    Ok(m)
 }
 
 /// `Mul`/`Sub`/`Maximum`/`Minimum` of two layer outputs.

@@ -189,7 +189,8 @@ pub fn output_shape(
         | LayerKind::Multiply
         | LayerKind::Subtract
         | LayerKind::Maximum
-        | LayerKind::Minimum => {
+        | LayerKind::Minimum
+        | LayerKind::Average => {
             if inputs.iter().any(|s| s.len() != first.len()) {
                 return Err("inputs have different ranks".into());
             }

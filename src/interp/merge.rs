@@ -1,5 +1,5 @@
 //! Merging: the Keras classes `Add`, `Multiply`, `Subtract`, `Maximum`,
-//! `Minimum` and `Concatenate`.
+//! `Minimum`, `Average` and `Concatenate`.
 //!
 //! Semantics (Keras 3.15 / tf-keras 2.21):
 //! - `Add` sums n >= 1 inputs of the same rank. Like Keras's merge-shape check
@@ -9,12 +9,13 @@
 //!   different batch sizes"). `Multiply`, `Maximum` and `Minimum` are the
 //!   same with product / element-wise max / min; `Subtract` takes exactly 2
 //!   inputs and returns `inputs[0] - inputs[1]` (Keras: "A `Subtract` layer
-//!   should be called on exactly 2 inputs").
+//!   should be called on exactly 2 inputs"). `Average` is the sum divided
+//!   by the number of inputs (Keras: `add(...) / len(inputs)`).
 //! - `Concatenate(axis)` joins inputs of the same rank along `axis` (negative
 //!   counts from the end); every other axis must match.
 //!
 //! Not handled yet: inputs of different ranks for `Add` (Keras expands the
-//! smaller ones at axis 1), Average, Dot, masks.
+//! smaller ones at axis 1), Dot, masks.
 
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 
@@ -38,6 +39,11 @@ pub fn maximum(inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, LayerError> {
 /// The Keras `Minimum` layer.
 pub fn minimum(inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, LayerError> {
     fold(inputs, f32::min)
+}
+
+/// The Keras `Average` layer: the sum, then divided by the input count.
+pub fn average(inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, LayerError> {
+    Ok(add(inputs)? / inputs.len() as f32)
 }
 
 /// The Keras `Subtract` layer: exactly two inputs, `inputs[0] - inputs[1]`.
@@ -194,6 +200,11 @@ mod tests {
             &[-1.0, -2.0, -6.0]
         );
         assert!(maximum(&[&a, &arr(&[1, 2], vec![0.0; 2])]).is_err());
+        // (a + b + c) / 3 = [4, 2, -4] / 3.
+        let avg = average(&[&a, &b, &c]).unwrap();
+        for (g, w) in avg.iter().zip([4.0f32 / 3.0, 2.0 / 3.0, -4.0 / 3.0]) {
+            assert!((g - w).abs() < 1e-6, "{avg}");
+        }
     }
 
     #[test]

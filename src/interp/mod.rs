@@ -112,6 +112,7 @@ pub fn supported_classes() -> Vec<&'static str> {
         "Subtract",
         "Maximum",
         "Minimum",
+        "Average",
         "Concatenate",
         "BatchNormalization",
     ]
@@ -135,6 +136,7 @@ fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, Layer
         LayerKind::Subtract => merge::subtract(inputs),
         LayerKind::Maximum => merge::maximum(inputs),
         LayerKind::Minimum => merge::minimum(inputs),
+        LayerKind::Average => merge::average(inputs),
         LayerKind::Concatenate { axis } => merge::concatenate(inputs, *axis),
         kind => {
             let x = single_input(inputs)?;
@@ -175,6 +177,7 @@ fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, Layer
                 | LayerKind::Subtract
                 | LayerKind::Maximum
                 | LayerKind::Minimum
+                | LayerKind::Average
                 | LayerKind::Concatenate { .. } => {
                     unreachable!("multi-input layers are dispatched above")
                 }
@@ -441,8 +444,8 @@ mod tests {
     fn supported_classes_cover_every_kind() {
         // Keep the list in step with LayerKind (class_name is the IR's own list).
         let classes = supported_classes();
-        assert_eq!(classes.len(), 21);
-        assert_eq!(classes.iter().collect::<HashSet<_>>().len(), 21);
+        assert_eq!(classes.len(), 22);
+        assert_eq!(classes.iter().collect::<HashSet<_>>().len(), 22);
     }
 
     #[test]

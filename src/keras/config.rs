@@ -239,7 +239,8 @@ fn layer_config(layer: &Layer) -> Value {
         | LayerKind::Multiply
         | LayerKind::Subtract
         | LayerKind::Maximum
-        | LayerKind::Minimum => {}
+        | LayerKind::Minimum
+        | LayerKind::Average => {}
         LayerKind::Concatenate { axis } => put("axis", json!(axis)),
         LayerKind::BatchNormalization {
             axis,
@@ -1464,6 +1465,7 @@ fn layer_kind(e: &Entry) -> Result<LayerKind, String> {
         "Subtract" => LayerKind::Subtract,
         "Maximum" => LayerKind::Maximum,
         "Minimum" => LayerKind::Minimum,
+        "Average" => LayerKind::Average,
         "Concatenate" => LayerKind::Concatenate {
             axis: c.i64("axis", -1)?,
         },

@@ -181,6 +181,8 @@ pub enum LayerKind {
     Maximum,
     /// Element-wise minimum of 2 or more inputs.
     Minimum,
+    /// Element-wise mean of 2 or more inputs.
+    Average,
     /// `axis` as Keras writes it (usually -1).
     Concatenate {
         axis: i64,
@@ -218,6 +220,7 @@ impl LayerKind {
             LayerKind::Subtract => "Subtract",
             LayerKind::Maximum => "Maximum",
             LayerKind::Minimum => "Minimum",
+            LayerKind::Average => "Average",
             LayerKind::Concatenate { .. } => "Concatenate",
             LayerKind::BatchNormalization { .. } => "BatchNormalization",
         }
@@ -232,6 +235,7 @@ impl LayerKind {
                 | LayerKind::Subtract
                 | LayerKind::Maximum
                 | LayerKind::Minimum
+                | LayerKind::Average
                 | LayerKind::Concatenate { .. }
         )
     }

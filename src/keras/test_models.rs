@@ -347,13 +347,14 @@ pub fn activations_merges_model() -> Model {
         layer("sub", Subtract, &["mul", "swish"], &[]),
         layer("max", Maximum, &["sub", "gelu"], &[]),
         layer("min", Minimum, &["max", "leaky"], &[]),
+        layer("avg", Average, &["min", "leaky"], &[]),
         layer(
             "gmp_keep",
             GlobalMaxPooling2D { keepdims: true },
             &["min"],
             &[],
         ),
-        layer("scaled", Multiply, &["min", "gmp_keep"], &[]),
+        layer("scaled", Multiply, &["avg", "gmp_keep"], &[]),
         layer(
             "gmp",
             GlobalMaxPooling2D { keepdims: false },
