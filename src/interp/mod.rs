@@ -6,11 +6,11 @@
 //! Layout:
 //! - [`conv`] — Conv2D, DepthwiseConv2D and the shared TF padding math;
 //! - [`dense`] — Dense;
-//! - [`activation`] — Activation, ReLU, Softmax (and the fused `activation=`);
-//! - [`pool`] — MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D;
+//! - [`activation`] — Activation, ReLU, LeakyReLU, Softmax (and the fused `activation=`);
+//! - [`pool`] — MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D;
 //! - [`norm`] — BatchNormalization;
 //! - [`reshape`] — ZeroPadding2D, Flatten, Reshape;
-//! - [`merge`] — Add, Concatenate.
+//! - [`merge`] — Add, Multiply, Subtract, Maximum, Minimum, Average, Concatenate.
 //!
 //! [`run_layer`] is the one dispatcher from [`LayerKind`] to the family code;
 //! [`run`] walks a whole Functional model. Every error names the layer and its
