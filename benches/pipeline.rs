@@ -44,7 +44,9 @@ fn stages(c: &mut Criterion) {
         .collect();
     let dir = tempfile::tempdir().expect("temp dir");
 
-    c.bench_function("load_and_convert", |b| b.iter(|| load_and_convert(black_box(&path), &opts).map(|_| ())));
+    c.bench_function("load_and_convert", |b| {
+        b.iter(|| load_and_convert(black_box(&path), &opts).map(|_| ()))
+    });
     c.bench_function("write_h5", |b| {
         b.iter(|| thaw::keras::h5::write(&dir.path().join("m.h5"), black_box(&conv.model)))
     });
@@ -52,8 +54,12 @@ fn stages(c: &mut Criterion) {
         b.iter(|| Oracle::load(black_box(&path), &oracle_inputs, &outputs).map(|_| ()))
     });
     let oracle = Oracle::load(&path, &oracle_inputs, &outputs).expect("oracle loads");
-    c.bench_function("oracle_run_4_samples", |b| b.iter(|| oracle.run(black_box(&inputs))));
-    c.bench_function("interp_run_4_samples", |b| b.iter(|| thaw::interp::run(&conv.model, black_box(&inputs))));
+    c.bench_function("oracle_run_4_samples", |b| {
+        b.iter(|| oracle.run(black_box(&inputs)))
+    });
+    c.bench_function("interp_run_4_samples", |b| {
+        b.iter(|| thaw::interp::run(&conv.model, black_box(&inputs)))
+    });
     let vopts = VerifyOptions {
         model: path.clone(),
         out_dir: dir.path().join("verify"),
@@ -63,7 +69,9 @@ fn stages(c: &mut Criterion) {
         input_range: [-1.0, 1.0],
         tolerance: Tolerance::default(),
     };
-    c.bench_function("verify_whole", |b| b.iter(|| verify(black_box(&vopts)).map(|_| ())));
+    c.bench_function("verify_whole", |b| {
+        b.iter(|| verify(black_box(&vopts)).map(|_| ()))
+    });
 }
 
 criterion_group! {
