@@ -183,14 +183,7 @@ impl Report {
 
     /// Writes `report.json` atomically (temporary file, then rename).
     pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        std::io::Write::write_all(&mut tmp, self.to_json().as_bytes())?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+        outputs::write_atomic(path, self.to_json().as_bytes())
     }
 
     /// The terminal table: one row per layer, then the verdict.

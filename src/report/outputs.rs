@@ -12,6 +12,27 @@ use std::path::{Path, PathBuf};
 pub const FILES: [&str; 3] = ["report.html", "junit.xml", "summary.md"];
 
 /// Renders `view` and writes the three files into `dir`; returns their paths.
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder,
+/// renamed into place, so a crash never leaves a half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    io::Write::write_all(&mut tmp, bytes)?;
+    // Temporary files are private (0600); reports are meant to be shared
+    // (CI artifacts, web servers): readable by all, like any new file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 pub fn write_all(view: &ReportView, dir: &Path) -> io::Result<Vec<PathBuf>> {
     let texts = [
         super::html::render(view),
@@ -21,17 +42,7 @@ pub fn write_all(view: &ReportView, dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut paths = Vec::new();
     for (name, text) in FILES.iter().zip(texts) {
         let path = dir.join(name);
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        io::Write::write_all(&mut tmp, text.as_bytes())?;
-        // Temporary files are private (0600); these are meant to be shared
-        // (CI artifacts, web servers): readable by all, like any new file.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            tmp.as_file()
-                .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-        }
-        tmp.persist(&path).map_err(|e| e.error)?;
+        write_atomic(&path, text.as_bytes())?;
         paths.push(path);
     }
     Ok(paths)
