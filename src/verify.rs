@@ -425,6 +425,7 @@ fn verify_models(
             out_of_tolerance: None,
             elements: None,
             detail: None,
+            extra: None,
             is_output: conv.model.outputs.contains(&lt.layer),
             isolated: None,
             downstream_of: None,
@@ -535,6 +536,7 @@ fn isolated_check(
         cosine: None,
         out_of_tolerance: None,
         detail: Some(detail),
+        extra: None,
     };
     let Some(layer) = layer else {
         return fail("the layer is not in the model".into());

@@ -816,7 +816,9 @@ mod tests {
         let n: usize = shape.iter().product();
         ArrayD::from_shape_vec(
             IxDyn(shape),
-            (0..n).map(|i| ((i * 7 % 11) as f32 - 5.0) * scale).collect(),
+            (0..n)
+                .map(|i| ((i * 7 % 11) as f32 - 5.0) * scale)
+                .collect(),
         )
         .unwrap()
     }
@@ -845,7 +847,11 @@ mod tests {
             "{causes:?}"
         );
         // A kernel of different values: no single change explains it.
-        let causes = diag(&dense(k.mapv(|v| v * 1.5 + 0.1), Activation::Relu), &x, &expected);
+        let causes = diag(
+            &dense(k.mapv(|v| v * 1.5 + 0.1), Activation::Relu),
+            &x,
+            &expected,
+        );
         assert_eq!(causes.len(), 1);
         assert_eq!(causes[0].kind, CauseKind::Other);
     }

@@ -43,6 +43,49 @@ pub struct Metrics {
     /// Elements outside `atol + rtol * |graph|`, NaN mismatches included.
     pub out_of_tolerance: usize,
     pub pass: bool,
+    pub extra: Extra,
+}
+
+/// The element with the largest absolute error.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Worst {
+    /// Its index in the tensor (batch first).
+    pub index: Vec<usize>,
+    pub keras: f32,
+    pub graph: f32,
+}
+
+/// Metrics that say *how* two tensors differ, beyond pass/fail.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Extra {
+    /// Root mean square of `keras - graph`.
+    pub rmse: f32,
+    /// Largest distance in float32 units in the last place (adjacent floats
+    /// are 1 apart; +0 and -0 are 0 apart; NaN on one side counts as `u64::MAX`).
+    pub max_ulp: u64,
+    /// The element with the largest |keras - graph| (none for empty tensors).
+    pub worst: Option<Worst>,
+    /// Range of the graph's tensor (its own scale, to read errors against).
+    pub graph_min: f32,
+    pub graph_max: f32,
+    /// Smallest `atol` that would have passed with the same `rtol`
+    /// (infinite when a NaN or infinity differs).
+    pub min_atol: f32,
+}
+
+/// Monotonic integer key of a float for ULP distances.
+fn ulp_key(x: f32) -> i64 {
+    let b = i64::from(x.to_bits() as i32);
+    if b < 0 { i64::from(i32::MIN) - b } else { b }
+}
+
+/// Distance in ULPs between two floats (NaN on one side: `u64::MAX`).
+pub fn ulp_distance(a: f32, b: f32) -> u64 {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => 0,
+        (false, false) => ulp_key(a).abs_diff(ulp_key(b)),
+        _ => u64::MAX,
+    }
 }
 
 /// Compares `keras` against the reference `graph`. Shapes must be equal; the
@@ -62,8 +105,29 @@ pub fn compare(
     let (mut max_abs, mut max_rel, mut sum_abs) = (0f32, 0f32, 0f64);
     let (mut dot, mut nk, mut ng) = (0f64, 0f64, 0f64);
     let mut bad = 0usize;
-    for (&k, &g) in keras.iter().zip(graph.iter()) {
+    let (mut sum_sq, mut max_ulp, mut min_atol) = (0f64, 0u64, 0f32);
+    let (mut gmin, mut gmax) = (f32::INFINITY, f32::NEG_INFINITY);
+    let mut worst: Option<(usize, f32)> = None;
+    for (pos, (&k, &g)) in keras.iter().zip(graph.iter()).enumerate() {
         let d = (k - g).abs();
+        max_ulp = max_ulp.max(ulp_distance(k, g));
+        gmin = gmin.min(g);
+        gmax = gmax.max(g);
+        if !(k.is_nan() && g.is_nan()) {
+            let need = if d.is_nan() {
+                f32::INFINITY
+            } else {
+                (d - tol.rtol * g.abs()).max(0.0)
+            };
+            min_atol = min_atol.max(need);
+            let dd = if d.is_nan() { f32::INFINITY } else { d };
+            if worst.is_none_or(|(_, w)| dd > w) {
+                worst = Some((pos, dd));
+            }
+        }
+        if d.is_finite() {
+            sum_sq += f64::from(d) * f64::from(d);
+        }
         // NaN on exactly one side, or at a different place, is a failure.
         let nan_mismatch = k.is_nan() != g.is_nan();
         if (nan_mismatch || d > tol.atol + tol.rtol * g.abs()) && !(k.is_nan() && g.is_nan()) {
@@ -102,7 +166,35 @@ pub fn compare(
         elements: n,
         out_of_tolerance: bad,
         pass: bad == 0,
+        extra: Extra {
+            rmse: if n == 0 {
+                0.0
+            } else {
+                (sum_sq / n as f64).sqrt() as f32
+            },
+            max_ulp,
+            worst: worst.map(|(pos, _)| Worst {
+                index: unravel(pos, keras.shape()),
+                keras: keras.iter().nth(pos).copied().unwrap_or(f32::NAN),
+                graph: graph.iter().nth(pos).copied().unwrap_or(f32::NAN),
+            }),
+            graph_min: if n == 0 { 0.0 } else { gmin },
+            graph_max: if n == 0 { 0.0 } else { gmax },
+            min_atol,
+        },
     })
+}
+
+/// The multi-dimensional index of a row-major flat position.
+fn unravel(mut pos: usize, shape: &[usize]) -> Vec<usize> {
+    let mut idx = vec![0; shape.len()];
+    for (i, &d) in shape.iter().enumerate().rev() {
+        if d > 0 {
+            idx[i] = pos % d;
+            pos /= d;
+        }
+    }
+    idx
 }
 
 #[cfg(test)]
@@ -152,5 +244,41 @@ mod tests {
             Tolerance::default(),
         );
         assert!(e.unwrap_err().contains("shape mismatch"));
+    }
+
+    #[test]
+    fn extra_metrics_describe_the_worst_element() {
+        let k = ndarray::arr2(&[[1.0f32, 2.0], [3.0, 4.5]]).into_dyn();
+        let g = ndarray::arr2(&[[1.0f32, 2.0], [3.0, 4.0]]).into_dyn();
+        let m = compare(&k, &g, Tolerance::default()).unwrap();
+        let w = m.extra.worst.unwrap();
+        assert_eq!(w.index, vec![1, 1]);
+        assert_eq!((w.keras, w.graph), (4.5, 4.0));
+        // rmse = sqrt(0.25 / 4)
+        assert!((m.extra.rmse - 0.25).abs() < 1e-7);
+        assert_eq!((m.extra.graph_min, m.extra.graph_max), (1.0, 4.0));
+        // Smallest passing atol with rtol 1e-3: 0.5 - 1e-3 * 4.
+        assert!((m.extra.min_atol - 0.496).abs() < 1e-6);
+        assert!(!m.pass);
+        let m = compare(
+            &k,
+            &g,
+            Tolerance {
+                atol: 0.4961,
+                rtol: 1e-3,
+            },
+        )
+        .unwrap();
+        assert!(m.pass, "min_atol must be the passing threshold");
+    }
+
+    #[test]
+    fn ulp_distance_counts_representable_floats() {
+        assert_eq!(ulp_distance(1.0, 1.0), 0);
+        assert_eq!(ulp_distance(1.0, f32::from_bits(1.0f32.to_bits() + 3)), 3);
+        assert_eq!(ulp_distance(0.0, -0.0), 0);
+        // The smallest positive and negative subnormals are 2 apart (through 0).
+        assert_eq!(ulp_distance(f32::from_bits(1), -f32::from_bits(1)), 2);
+        assert_eq!(ulp_distance(f32::NAN, 1.0), u64::MAX);
     }
 }

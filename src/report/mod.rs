@@ -74,6 +74,10 @@ pub struct LayerReport {
     pub elements: Option<usize>,
     /// Why the status is `error`, when it is.
     pub detail: Option<String>,
+    /// RMSE, max ULP distance, worst element, the graph tensor's range and
+    /// the smallest passing atol of the cumulative check (flattened).
+    #[serde(flatten)]
+    pub extra: Option<crate::compare::Extra>,
     /// Whether this layer is one of the model's outputs.
     pub is_output: bool,
     /// The layer fed the original graph's values of its inputs: only its own
@@ -95,6 +99,9 @@ pub struct Check {
     pub cosine: Option<f32>,
     pub out_of_tolerance: Option<usize>,
     pub detail: Option<String>,
+    /// As for the cumulative check (flattened).
+    #[serde(flatten)]
+    pub extra: Option<crate::compare::Extra>,
 }
 
 impl From<&Metrics> for Check {
@@ -107,6 +114,7 @@ impl From<&Metrics> for Check {
             cosine: Some(m.cosine),
             out_of_tolerance: Some(m.out_of_tolerance),
             detail: None,
+            extra: Some(m.extra.clone()),
         }
     }
 }
@@ -120,6 +128,7 @@ impl LayerReport {
         self.cosine = Some(m.cosine);
         self.out_of_tolerance = Some(m.out_of_tolerance);
         self.elements = Some(m.elements);
+        self.extra = Some(m.extra.clone());
         self
     }
 }
