@@ -206,9 +206,14 @@ fn main() -> ExitCode {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         eprintln!("thaw: internal error: {msg}{at}");
-        eprintln!("thaw: this is a failure of thaw; please report it with the model that triggered it");
+        eprintln!(
+            "thaw: this is a failure of thaw; please report it with the model that triggered it"
+        );
         std::process::exit(4);
     }));
     let cli = Cli::parse();
