@@ -118,14 +118,18 @@ struct VerifyArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Range of the uniform random inputs: LO,HI.
-    #[arg(long, value_name = "LO,HI", default_value = "-1,1", value_parser = parse_range)]
+    #[arg(allow_hyphen_values = true, long, value_name = "LO,HI", default_value = "-1,1", value_parser = parse_range)]
     input_range: [f32; 2],
-    /// Absolute tolerance: pass when |keras - graph| <= atol + rtol * |graph|.
-    #[arg(long, default_value_t = Tolerance::default().atol)]
-    atol: f32,
-    /// Relative tolerance (see --atol).
-    #[arg(long, default_value_t = Tolerance::default().rtol)]
-    rtol: f32,
+    /// Named tolerance: exact (0, 0), close (1e-5, 1e-4), approximate (1e-4, 1e-3),
+    /// very-approximate (1e-2, 1e-2) as (atol, rtol); --atol/--rtol override either part.
+    #[arg(long, value_name = "PRESET", default_value = "approximate", value_parser = Tolerance::preset)]
+    tolerance: Tolerance,
+    /// Absolute tolerance: pass when |keras - graph| <= atol + rtol * |graph| [default: from --tolerance].
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_tolerance_part)]
+    atol: Option<f32>,
+    /// Relative tolerance (see --atol) [default: from --tolerance].
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_tolerance_part)]
+    rtol: Option<f32>,
     /// Output folder for report.json, report.html, junit.xml, summary.md and
     /// the Keras model [default: reports/<stem>/].
     #[arg(long, value_name = "DIR")]
@@ -160,6 +164,13 @@ fn parse_input(s: &str) -> Result<(String, Vec<usize>), String> {
         ));
     }
     Ok((name.to_string(), dims))
+}
+
+fn parse_tolerance_part(s: &str) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a finite, non-negative number")),
+    }
 }
 
 fn parse_range(s: &str) -> Result<[f32; 2], String> {
@@ -262,8 +273,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 seed: a.seed,
                 input_range: a.input_range,
                 tolerance: Tolerance {
-                    atol: a.atol,
-                    rtol: a.rtol,
+                    atol: a.atol.unwrap_or(a.tolerance.atol),
+                    rtol: a.rtol.unwrap_or(a.tolerance.rtol),
                 },
             };
             let rule = a.gate.rule()?;

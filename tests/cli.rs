@@ -307,3 +307,42 @@ fn bad_flags_are_usage_errors() {
     );
     expect_error(&["frobnicate"], 2, &["frobnicate"]);
 }
+
+#[test]
+fn tolerance_presets_and_overrides() {
+    let case = "fixtures/tk_bn_depthwise_relu6/model.pb";
+    let run = |args: &[&str]| {
+        let out = tempfile::tempdir().unwrap();
+        let mut all = vec!["verify", case, "--out", out.path().to_str().unwrap()];
+        all.extend_from_slice(args);
+        let o = thaw().args(&all).output().unwrap();
+        (o.status.code(), json(&out.path().join("report.json")))
+    };
+    let (code, r) = run(&["--tolerance", "exact"]);
+    assert_eq!(
+        (
+            r["tolerance"]["atol"].as_f64(),
+            r["tolerance"]["rtol"].as_f64()
+        ),
+        (Some(0.0), Some(0.0))
+    );
+    assert_eq!(
+        code,
+        Some(1),
+        "float reordering between the two sides must fail an exact comparison"
+    );
+    let (code, r) = run(&["--tolerance", "very-approximate", "--atol", "0.5"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(r["tolerance"]["atol"].as_f64(), Some(0.5));
+    assert!((r["tolerance"]["rtol"].as_f64().unwrap() - 1e-2).abs() < 1e-9);
+    expect_error(
+        &["verify", case, "--tolerance", "loose"],
+        2,
+        &["--tolerance", "very-approximate"],
+    );
+    expect_error(
+        &["verify", case, "--atol", "-1"],
+        2,
+        &["--atol", "non-negative"],
+    );
+}

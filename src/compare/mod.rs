@@ -21,6 +21,60 @@ pub struct Tolerance {
     pub rtol: f32,
 }
 
+/// Named tolerance levels (`--tolerance`), loosest last. `approximate` is the
+/// default: float32 kernels that sum in a different order (tract's conv vs
+/// the interpreter's im2col) stay below it even 150 layers deep
+/// (MobileNetV2: worst cumulative max abs 9.2e-5 on values of scale ~1, passing
+/// through the rtol term), while a wrong BatchNorm epsilon, padding or
+/// kernel layout moves values by 1e-3 and more.
+pub const PRESETS: &[(&str, Tolerance)] = &[
+    (
+        "exact",
+        Tolerance {
+            atol: 0.0,
+            rtol: 0.0,
+        },
+    ),
+    (
+        "close",
+        Tolerance {
+            atol: 1e-5,
+            rtol: 1e-4,
+        },
+    ),
+    (
+        "approximate",
+        Tolerance {
+            atol: 1e-4,
+            rtol: 1e-3,
+        },
+    ),
+    (
+        "very-approximate",
+        Tolerance {
+            atol: 1e-2,
+            rtol: 1e-2,
+        },
+    ),
+];
+
+impl Tolerance {
+    /// The preset called `name`, or an error listing the names.
+    pub fn preset(name: &str) -> Result<Tolerance, String> {
+        PRESETS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| {
+                let names: Vec<_> = PRESETS.iter().map(|(n, _)| *n).collect();
+                format!(
+                    "unknown tolerance preset '{name}' (known: {})",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
 impl Default for Tolerance {
     fn default() -> Self {
         Tolerance {
@@ -280,5 +334,21 @@ mod tests {
         // The smallest positive and negative subnormals are 2 apart (through 0).
         assert_eq!(ulp_distance(f32::from_bits(1), -f32::from_bits(1)), 2);
         assert_eq!(ulp_distance(f32::NAN, 1.0), u64::MAX);
+    }
+
+    #[test]
+    fn default_is_the_approximate_preset_and_presets_tighten_in_order() {
+        assert_eq!(
+            Tolerance::preset("approximate").unwrap(),
+            Tolerance::default()
+        );
+        for w in PRESETS.windows(2) {
+            assert!(w[0].1.atol <= w[1].1.atol && w[0].1.rtol <= w[1].1.rtol);
+        }
+        assert!(
+            Tolerance::preset("loose")
+                .unwrap_err()
+                .contains("very-approximate")
+        );
     }
 }
