@@ -346,3 +346,22 @@ fn tolerance_presets_and_overrides() {
         &["--atol", "non-negative"],
     );
 }
+
+#[test]
+fn closed_stdout_is_not_an_internal_error() {
+    // Regression: `thaw inspect model.pb | head -1` made println! panic on the
+    // broken pipe and the tool reported an internal error (exit 4).
+    use std::process::{Command as StdCommand, Stdio};
+    let bin = assert_cmd::cargo::cargo_bin("thaw");
+    let mut child = StdCommand::new(bin)
+        .args(["inspect", "fixtures/k3_inverted_residual/model.pb"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before anything is read
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("internal error"), "{err}");
+    assert_ne!(out.status.code(), Some(4), "{err}");
+}

@@ -211,27 +211,18 @@ impl Report {
             let _ = writeln!(s, "verdict: UNSUPPORTED");
             return s;
         }
-        let w_name = self
-            .layers
-            .iter()
-            .map(|l| l.name.len())
-            .max()
-            .unwrap_or(5)
-            .clamp(5, 40);
-        let w_class = self
-            .layers
-            .iter()
-            .map(|l| l.class_name.len())
-            .max()
-            .unwrap_or(5)
-            .clamp(5, 24);
-        let w_node = self
-            .layers
-            .iter()
-            .map(|l| l.tf_node.len())
-            .max()
-            .unwrap_or(7)
-            .clamp(7, 60);
+        // Column width: the longest entry, kept within [lo, hi].
+        let width = |len: fn(&LayerReport) -> usize, lo: usize, hi: usize| {
+            self.layers
+                .iter()
+                .map(len)
+                .max()
+                .unwrap_or(lo)
+                .clamp(lo, hi)
+        };
+        let w_name = width(|l| l.name.len(), 5, 40);
+        let w_class = width(|l| l.class_name.len(), 5, 24);
+        let w_node = width(|l| l.tf_node.len(), 7, 60);
         let _ = writeln!(
             s,
             "{:<w_name$}  {:<w_class$}  {:<w_node$}  {:>10}  {:>10}  status",
