@@ -131,7 +131,7 @@ struct VerifyArgs {
     #[arg(long, allow_hyphen_values = true, value_parser = parse_tolerance_part)]
     rtol: Option<f32>,
     /// Output folder for report.json, report.html, junit.xml, summary.md and
-    /// the Keras model [default: reports/<stem>/].
+    /// the Keras model [default: reports/<name>/, <name> = file stem, or the folder of a model.pb].
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// A baseline report.json (e.g. reports/baselines/<case>.json): exit 1 if
@@ -164,6 +164,25 @@ fn parse_input(s: &str) -> Result<(String, Vec<usize>), String> {
         ));
     }
     Ok((name.to_string(), dims))
+}
+
+/// Name of the default output folder `reports/<name>/`: the file's stem, or,
+/// for the generic `model.pb` (how fixtures and exported models are usually
+/// laid out, `<case>/model.pb`), its folder's name, so runs on different
+/// models do not overwrite each other.
+fn report_name(model: &std::path::Path) -> String {
+    let stem = model
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("model");
+    let parent = model
+        .parent()
+        .and_then(|p| p.canonicalize().ok().or_else(|| Some(p.to_path_buf())))
+        .and_then(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_string));
+    match parent {
+        Some(dir) if stem == "model" && !dir.is_empty() => dir,
+        _ => stem.to_string(),
+    }
 }
 
 fn parse_tolerance_part(s: &str) -> Result<f32, String> {
@@ -260,19 +279,13 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.cmd {
         Cmd::Verify(a) => {
-            let stem = a
-                .graph
-                .model
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("model")
-                .to_string();
+            let name = report_name(&a.graph.model);
             let opts = VerifyOptions {
                 model: a.graph.model.clone(),
                 out_dir: a
                     .out
                     .clone()
-                    .unwrap_or_else(|| PathBuf::from("reports").join(&stem)),
+                    .unwrap_or_else(|| PathBuf::from("reports").join(&name)),
                 convert: a.graph.convert_options(),
                 samples: a.samples,
                 seed: a.seed,
@@ -453,6 +466,16 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn default_report_folder_is_named_after_the_model() {
+        use std::path::Path;
+        assert_eq!(
+            report_name(Path::new("fixtures/tk_gelu/model.pb")),
+            "tk_gelu"
+        );
+        assert_eq!(report_name(Path::new("graphs/resnet50.pb")), "resnet50");
     }
 
     #[test]
