@@ -114,11 +114,10 @@ pub fn load_and_convert(
     Ok((graph, conv))
 }
 
-/// Runs the whole pipeline and returns the report (also written to
-/// `out_dir/report.json`, with the Keras model as `out_dir/<stem>.h5`).
-pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
-    check_options(opts)?;
-    let start = Instant::now();
+/// Loads and converts `opts.model`, timing both stages.
+fn load_and_convert_timed(
+    opts: &VerifyOptions,
+) -> Result<(Graph, Conversion, Timings), VerifyError> {
     let mut timings = Timings::default();
     let t = Instant::now();
     let graph = Graph::load(&opts.model)?;
@@ -126,6 +125,15 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
     let t = Instant::now();
     let conv = convert::convert(&graph, &opts.convert)?;
     timings.convert_ms = ms(t);
+    Ok((graph, conv, timings))
+}
+
+/// Runs the whole pipeline and returns the report (also written to
+/// `out_dir/report.json`, with the Keras model as `out_dir/<stem>.h5`).
+pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
+    check_options(opts)?;
+    let start = Instant::now();
+    let (graph, conv, timings) = load_and_convert_timed(opts)?;
     verify_conversion(opts, &graph, &conv, timings, start)
 }
 
@@ -191,13 +199,7 @@ pub fn verify_keras(
 ) -> Result<(Report, KerasAlignment), VerifyError> {
     check_options(opts)?;
     let start = Instant::now();
-    let mut timings = Timings::default();
-    let t = Instant::now();
-    let graph = Graph::load(&opts.model)?;
-    timings.load_ms = ms(t);
-    let t = Instant::now();
-    let conv = convert::convert(&graph, &opts.convert)?;
-    timings.convert_ms = ms(t);
+    let (graph, conv, timings) = load_and_convert_timed(opts)?;
     let ext = keras_file
         .extension()
         .and_then(|e| e.to_str())

@@ -68,11 +68,7 @@ pub fn activation(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     }
     Ok(Match::one(Emit {
         name,
-        kind,
-        weights: vec![],
-        inputs: vec![x],
-        output: TensorId::new(node.name.clone(), 0),
-        nodes: vec![node.name.clone()],
+        ..Emit::single(ctx, node, kind, vec![x])
     }))
 }
 

@@ -306,14 +306,8 @@ pub fn zero_padding(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         return Err(format!("negative paddings {p:?}"));
     }
     let u = |i: usize| p[i] as usize;
-    Ok(Match::one(Emit {
-        name: ctx.layer_name(node),
-        kind: LayerKind::ZeroPadding2D {
-            padding: [[u(2), u(3)], [u(4), u(5)]],
-        },
-        weights: vec![],
-        inputs: vec![x],
-        output: TensorId::new(node.name.clone(), 0),
-        nodes: vec![node.name.clone()],
-    }))
+    let kind = LayerKind::ZeroPadding2D {
+        padding: [[u(2), u(3)], [u(4), u(5)]],
+    };
+    Ok(Match::one(Emit::single(ctx, node, kind, vec![x])))
 }

@@ -30,6 +30,21 @@ pub struct Emit {
     pub nodes: Vec<String>,
 }
 
+impl Emit {
+    /// A layer that stands for `node` alone: named after its scope, its
+    /// output is the node's first output.
+    pub fn single(ctx: &Ctx, node: &NodeDef, kind: LayerKind, inputs: Vec<TensorId>) -> Emit {
+        Emit {
+            name: ctx.layer_name(node),
+            kind,
+            weights: vec![],
+            inputs,
+            output: TensorId::new(node.name.clone(), 0),
+            nodes: vec![node.name.clone()],
+        }
+    }
+}
+
 /// A successful match: layers in order.
 #[derive(Clone, Debug, Default)]
 pub struct Match {

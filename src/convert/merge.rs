@@ -67,14 +67,7 @@ fn elementwise(ctx: &Ctx, node: &NodeDef, kind: LayerKind) -> Result<Match, Stri
             kind.class_name()
         ));
     }
-    Ok(Match::one(Emit {
-        name: ctx.layer_name(node),
-        kind,
-        weights: vec![],
-        inputs,
-        output: TensorId::new(node.name.clone(), 0),
-        nodes: vec![node.name.clone()],
-    }))
+    Ok(Match::one(Emit::single(ctx, node, kind, inputs)))
 }
 
 /// Keras merges broadcast an axis of size 1 against any size (same rank; the
@@ -109,12 +102,10 @@ pub fn concat(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         ));
     }
     let axis = if axis == rank - 1 { -1 } else { axis };
-    Ok(Match::one(Emit {
-        name: ctx.layer_name(node),
-        kind: LayerKind::Concatenate { axis },
-        weights: vec![],
+    Ok(Match::one(Emit::single(
+        ctx,
+        node,
+        LayerKind::Concatenate { axis },
         inputs,
-        output: TensorId::new(node.name.clone(), 0),
-        nodes: vec![node.name.clone()],
-    }))
+    )))
 }

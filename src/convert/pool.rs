@@ -11,8 +11,8 @@
 
 use super::conv::padding;
 use super::ctx::{Ctx, Emit, Match};
+use crate::graph::NodeExt;
 use crate::graph::pb::NodeDef;
-use crate::graph::{NodeExt, TensorId};
 use crate::keras::LayerKind;
 
 fn window(node: &NodeDef, attr: &str) -> Result<[usize; 2], String> {
@@ -44,14 +44,7 @@ pub fn pool(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
             padding,
         }
     };
-    Ok(Match::one(Emit {
-        name: ctx.layer_name(node),
-        kind,
-        weights: vec![],
-        inputs: vec![x],
-        output: TensorId::new(node.name.clone(), 0),
-        nodes: vec![node.name.clone()],
-    }))
+    Ok(Match::one(Emit::single(ctx, node, kind, vec![x])))
 }
 
 /// `Mean` or `Max` over axes 1 and 2 of a rank-4 layer output.
@@ -78,12 +71,5 @@ pub fn global(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         "Max" => LayerKind::GlobalMaxPooling2D { keepdims },
         other => return Err(format!("{other} is not a global pooling")),
     };
-    Ok(Match::one(Emit {
-        name: ctx.layer_name(node),
-        kind,
-        weights: vec![],
-        inputs: vec![x],
-        output: TensorId::new(node.name.clone(), 0),
-        nodes: vec![node.name.clone()],
-    }))
+    Ok(Match::one(Emit::single(ctx, node, kind, vec![x])))
 }

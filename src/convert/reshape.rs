@@ -25,14 +25,7 @@ fn input_shape(ctx: &Ctx, x: &TensorId) -> Result<Shape, String> {
 }
 
 fn emit(ctx: &Ctx, node: &NodeDef, x: TensorId, kind: LayerKind) -> Match {
-    Match::one(Emit {
-        name: ctx.layer_name(node),
-        kind,
-        weights: vec![],
-        inputs: vec![x],
-        output: TensorId::new(node.name.clone(), 0),
-        nodes: vec![node.name.clone()],
-    })
+    Match::one(Emit::single(ctx, node, kind, vec![x]))
 }
 
 /// Keras `Reshape` target for a non-batch shape with known dims.
