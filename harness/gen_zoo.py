@@ -37,8 +37,22 @@ def _applications(K, cls: str, shape, **kwargs):
 
 
 # name -> (seed, builder(K) -> (model, input_specs)). Small inputs and widths keep tract quick.
+# One (the smallest) member per keras.applications family; CI runs a subset (see .ci/run).
 ARCHS = {
     "mobilenet_v2": (401, lambda K: _applications(K, "MobileNetV2", (96, 96, 3), alpha=0.35, classes=10)),
+    "mobilenet": (402, lambda K: _applications(K, "MobileNet", (64, 64, 3), alpha=0.25, classes=10)),
+    "mobilenet_v3_small": (403, lambda K: _applications(K, "MobileNetV3Small", (64, 64, 3), classes=10)),
+    "mobilenet_v3_large": (404, lambda K: _applications(K, "MobileNetV3Large", (64, 64, 3), classes=10)),
+    "resnet50": (405, lambda K: _applications(K, "ResNet50", (64, 64, 3), classes=10)),
+    "resnet50_v2": (406, lambda K: _applications(K, "ResNet50V2", (64, 64, 3), classes=10)),
+    "densenet121": (407, lambda K: _applications(K, "DenseNet121", (64, 64, 3), classes=10)),
+    "efficientnet_b0": (408, lambda K: _applications(K, "EfficientNetB0", (64, 64, 3), classes=10)),
+    "efficientnet_v2_b0": (409, lambda K: _applications(K, "EfficientNetV2B0", (64, 64, 3), classes=10)),
+    "inception_v3": (410, lambda K: _applications(K, "InceptionV3", (75, 75, 3), classes=10)),
+    "xception": (411, lambda K: _applications(K, "Xception", (71, 71, 3), classes=10)),
+    "nasnet_mobile": (412, lambda K: _applications(K, "NASNetMobile", (64, 64, 3), classes=10)),
+    "convnext_tiny": (413, lambda K: _applications(K, "ConvNeXtTiny", (64, 64, 3), classes=10)),
+    "vgg16": (414, lambda K: _applications(K, "VGG16", (64, 64, 3), classes=10)),
 }
 
 FRAMEWORKS = {"k3": "keras3", "tk": "tf_keras"}
