@@ -11,6 +11,14 @@ Writes, for fixtures/tf1_mobilenet_v1_tail/model.pb:
   tests/data/handmade_mobilenet_v1_tail_eps.h5       BatchNormalization left at Keras's default
                                                      epsilon 1e-3 (the graph uses 1.001e-5)
 
+And the same rebuild in Keras 3 (default Keras 3 names: input_layer, conv2d, re_lu, ...), saved
+as a `.keras` archive (zip of config.json + model.weights.h5), for `--keras m.keras`:
+  tests/data/handmade_mobilenet_v1_tail_k3.keras         the faithful rebuild
+  tests/data/handmade_mobilenet_v1_tail_k3_flatten.keras Dense rows copied in channels-first
+                                                         (C, H, W) order after the Flatten
+  tests/data/handmade_mobilenet_v1_tail_k3_nobias.keras  the 1x1 conv built with use_bias=False
+                                                         (the graph's BiasAdd left out)
+
 Deterministic: no random numbers (all weights come from the graph); pinned versions in
 requirements.txt (tf-keras 2.21.0). Prints the check it makes: each rebuild's outputs vs
 TensorFlow's stored outputs in io.npz (the faithful one must match, the faulty ones must not).
@@ -30,6 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
+import keras  # noqa: E402  (Keras 3, for the .keras archives)
 
 ROOT = Path(__file__).resolve().parent.parent
 CASE = ROOT / "fixtures" / "tf1_mobilenet_v1_tail"
@@ -80,7 +89,46 @@ def build(c: dict[str, np.ndarray], fault: str | None) -> tf_keras.Model:
     return model
 
 
-def matches_tf(model: tf_keras.Model) -> bool:
+def build_k3(c: dict[str, np.ndarray], fault: str | None) -> keras.Model:
+    """The same recipe in Keras 3 (default Keras 3 layer names)."""
+    keras.backend.clear_session()  # default names restart at conv2d, conv2d_1, ...
+    L = keras.layers
+    x_in = keras.Input((12, 12, 3))
+    x = L.ZeroPadding2D(1)(x_in)
+    stem = L.Conv2D(8, 3, strides=2, padding="valid", use_bias=False)
+    x = stem(x)
+    bn = L.BatchNormalization(epsilon=1.001e-5)
+    x = bn(x)
+    x = L.ReLU(6.0)(x)
+    dw = L.DepthwiseConv2D(3, padding="same")
+    x = dw(x)
+    x = L.ReLU(6.0)(x)
+    pw = L.Conv2D(12, 1, activation="relu", use_bias=fault != "nobias")
+    y = pw(x)
+    y = L.AveragePooling2D(3, strides=2, padding="same")(y)
+    a = L.AveragePooling2D(3, strides=1, padding="valid")(y)
+    logits = L.Conv2D(5, 1)
+    a = logits(a)
+    a = L.Reshape((5,))(a)
+    a = L.Softmax()(a)
+    b = L.Flatten()(y)
+    fc = L.Dense(4, activation="tanh")
+    b = fc(b)
+    model = keras.Model(x_in, [a, b])
+    stem.set_weights([c["stem/weights"]])
+    bn.set_weights([c["stem/gamma"], c["stem/beta"], c["stem/moving_mean"], c["stem/moving_variance"]])
+    dw.set_weights([c["dw/depthwise_weights"], c["dw/biases"]])
+    pw.set_weights([c["pw/weights"]] if fault == "nobias" else [c["pw/weights"], c["pw/biases"]])
+    logits.set_weights([c["logits/weights"], c["logits/biases"]])
+    fc_w = c["fc/weights"]
+    if fault == "flatten":
+        # Rows for a channels-first flatten of the (3, 3, 12) map, as a PyTorch port has them.
+        fc_w = fc_w.reshape(3, 3, 12, 4).transpose(2, 0, 1, 3).reshape(108, 4)
+    fc.set_weights([fc_w, c["fc/biases"]])
+    return model
+
+
+def matches_tf(model) -> bool:
     io = np.load(CASE / "io.npz")
     x = io["input:input"]
     got = model.predict(x, verbose=0)
@@ -99,6 +147,15 @@ def main(argv=None) -> int:
         model = build(consts, fault)
         path = args.out / f"handmade_mobilenet_v1_tail{suffix}.h5"
         model.save(path, save_format="h5", include_optimizer=False)
+        same = matches_tf(model)
+        expected = fault is None
+        print(f"{path.name}: {'matches' if same else 'differs from'} TensorFlow "
+              f"({'as expected' if same == expected else 'UNEXPECTED'})")
+        ok &= same == expected
+    for fault, suffix in [(None, ""), ("flatten", "_flatten"), ("nobias", "_nobias")]:
+        model = build_k3(consts, fault)
+        path = args.out / f"handmade_mobilenet_v1_tail_k3{suffix}.keras"
+        model.save(path)
         same = matches_tf(model)
         expected = fault is None
         print(f"{path.name}: {'matches' if same else 'differs from'} TensorFlow "

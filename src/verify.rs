@@ -204,13 +204,12 @@ pub fn verify_keras(
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("");
-    if ext == "keras" {
-        return Err(VerifyError::Usage(format!(
-            "--keras {}: the .keras zip format is not read yet; save the model as .h5",
-            keras_file.display()
-        )));
-    }
-    let mut user = keras::h5::read(keras_file)
+    let read = if ext == "keras" {
+        keras::archive::read
+    } else {
+        keras::h5::read
+    };
+    let mut user = read(keras_file)
         .map_err(|e| VerifyError::Usage(format!("--keras {}: {e}", keras_file.display())))?;
     if user.inputs.len() != conv.model.inputs.len() {
         return Err(VerifyError::Usage(format!(

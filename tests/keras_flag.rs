@@ -1,8 +1,8 @@
-//! `thaw verify MODEL --keras FILE`: a hand-built tf-keras model of
-//! `tf1_mobilenet_v1_tail` (default layer names, weights copied from the
-//! graph; made by `harness/make_handmade.py`) aligns with the graph and
-//! verifies; faulty copies are located at the right layer with the right
-//! cause.
+//! `thaw verify MODEL --keras FILE`: a hand-built tf-keras `.h5` and a Keras 3
+//! `.keras` archive of `tf1_mobilenet_v1_tail` (default layer names, weights
+//! copied from the graph; made by `harness/make_handmade.py`) align with the
+//! graph and verify; faulty copies are located at the right layer with the
+//! right cause.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -157,5 +157,121 @@ fn cli_exit_codes() {
     let (code, _) = cli(&["verify", GRAPH, "--keras", GRAPH, "--out", o]);
     assert_eq!(code, 2);
     let (code, _) = cli(&["verify", GRAPH, "--keras", "missing.h5", "--out", o]);
+    assert_eq!(code, 2);
+}
+
+// --- Keras 3 `.keras` archives (src/keras/archive.rs) ---------------------------------------
+// The same rebuild in Keras 3, saved with model.save("m.keras") (harness/make_handmade.py):
+// default Keras 3 names (input_layer, conv2d, re_lu, ...), so pairs are by topology.
+
+#[test]
+fn keras3_archive_aligns_and_verifies() {
+    let (r, al) = run("tests/data/handmade_mobilenet_v1_tail_k3.keras");
+    assert!(al.alignment.unaligned_user.is_empty(), "{:?}", al.alignment);
+    assert!(
+        al.alignment.unaligned_converted.is_empty(),
+        "{:?}",
+        al.alignment
+    );
+    let pair = |u: &str| al.alignment.pair(u).unwrap();
+    assert_eq!(pair("conv2d").converted, "stem_1");
+    assert_eq!(pair("batch_normalization").converted, "stem_2");
+    assert_eq!(pair("conv2d_1").converted, "pw");
+    assert_eq!(pair("dense").output, "tanh");
+    // Weights were read from model.weights.h5's class-keyed groups into the
+    // right layers: each equals the graph's constant.
+    assert!(!al.weights.is_empty());
+    for lw in &al.weights {
+        for c in &lw.checks {
+            assert_eq!(c.verdict, "equal", "{}: {c:?}", lw.user);
+        }
+    }
+    assert_eq!(r.verdict, Verdict::Pass, "{}", r.to_table());
+    assert!(r.layers.iter().all(|l| l.status == Status::Pass));
+}
+
+#[test]
+fn keras3_archive_channels_first_dense_rows_are_located() {
+    let (r, _) = run("tests/data/handmade_mobilenet_v1_tail_k3_flatten.keras");
+    assert_eq!(r.verdict, Verdict::Fail);
+    let d = r.first_divergence.as_ref().unwrap();
+    assert_eq!(d.layer, "dense", "{}", r.to_table());
+    assert!(
+        d.causes.iter().any(|c| c.kind == CauseKind::FlattenOrder),
+        "{:?}",
+        d.causes
+    );
+}
+
+/// A rebuild with use_bias=False where the graph adds a bias: once cut the
+/// alignment at that layer (so the rest went unchecked and the run PASSED);
+/// now aligned, located and named (harness/faults.py `bias` rows).
+#[test]
+fn keras3_archive_missing_bias_is_located() {
+    let (r, al) = run("tests/data/handmade_mobilenet_v1_tail_k3_nobias.keras");
+    assert!(al.alignment.unaligned_user.is_empty(), "{:?}", al.alignment);
+    assert_eq!(r.verdict, Verdict::Fail, "{}", r.to_table());
+    let d = r.first_divergence.as_ref().unwrap();
+    assert_eq!(d.layer, "conv2d_1", "{}", r.to_table());
+    assert!(
+        d.causes.iter().any(|c| c.kind == CauseKind::Bias),
+        "{:?}",
+        d.causes
+    );
+    let w = al.weights.iter().find(|w| w.user == "conv2d_1").unwrap();
+    assert!(w.checks.iter().any(|c| c.verdict == "missing"), "{w:?}");
+}
+
+#[test]
+fn keras3_archive_cli_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = dir.path().to_str().unwrap();
+    let (code, stdout) = cli(&[
+        "verify",
+        GRAPH,
+        "--keras",
+        "tests/data/handmade_mobilenet_v1_tail_k3.keras",
+        "--out",
+        o,
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    let (code, stdout) = cli(&[
+        "verify",
+        GRAPH,
+        "--keras",
+        "tests/data/handmade_mobilenet_v1_tail_k3_flatten.keras",
+        "--out",
+        o,
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("flatten_order"), "{stdout}");
+    // Not a zip, or a zip without the entries: the user's error, named.
+    let junk = dir.path().join("junk.keras");
+    std::fs::write(&junk, b"not a zip").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_thaw"))
+        .args([
+            "verify",
+            GRAPH,
+            "--keras",
+            junk.to_str().unwrap(),
+            "--out",
+            o,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a .keras archive"), "{stderr}");
+    // An .h5 renamed .keras is not an archive either.
+    let renamed = dir.path().join("renamed.keras");
+    std::fs::copy("tests/data/handmade_mobilenet_v1_tail.h5", &renamed).unwrap();
+    let (code, _) = cli(&[
+        "verify",
+        GRAPH,
+        "--keras",
+        renamed.to_str().unwrap(),
+        "--out",
+        o,
+    ]);
     assert_eq!(code, 2);
 }

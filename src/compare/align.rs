@@ -7,7 +7,8 @@
 //! (so branches may come in any order): the one with the same name and class
 //! if there is one, otherwise the first of the same class (ReLU/Activation
 //! count as one family) whose weights have the same shapes (up to order of
-//! dimensions, so a transposed kernel still aligns). A converted layer fed
+//! dimensions, so a transposed kernel still aligns; a bias one side lacks is
+//! allowed, so a `use_bias=False` rebuild is diagnosed). A converted layer fed
 //! through weightless single-input layers the user fused or left out
 //! (a separate ReLU, a Reshape) is also a candidate. A weightless
 //! single-input user layer with no twin passes its input's twin on, so an
@@ -80,6 +81,23 @@ fn sorted_shapes(l: &crate::keras::Layer) -> Vec<Vec<usize>> {
         .collect()
 }
 
+/// Whether two layers' weight shapes agree, up to a bias one side lacks
+/// (`use_bias=False` in a rebuild of a biased layer, or the reverse): that is
+/// a fault to diagnose on an aligned pair, not a reason to cut the alignment
+/// of everything after it.
+fn same_but_bias(a: &[Vec<usize>], b: &[Vec<usize>], kind: &LayerKind) -> bool {
+    let has_bias_slot = matches!(
+        kind,
+        LayerKind::Conv2D { .. } | LayerKind::DepthwiseConv2D { .. } | LayerKind::Dense { .. }
+    );
+    let (long, short) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+    long == short
+        || (has_bias_slot
+            && long.len() == short.len() + 1
+            && long.last().is_some_and(|s| s.len() == 1)
+            && long[..short.len()] == *short)
+}
+
 /// Aligns `user` with `converted` (see the module header).
 pub fn align(user: &Model, converted: &Model) -> Alignment {
     let mut al = Alignment::default();
@@ -146,7 +164,7 @@ pub fn align(user: &Model, converted: &Model) -> Alignment {
         let fits = |c: &crate::keras::Layer| {
             !taken.contains(c.name.as_str())
                 && family(&c.kind) == family(&u.kind)
-                && sorted_shapes(c) == shapes
+                && same_but_bias(&sorted_shapes(c), &shapes, &u.kind)
                 && fed_right(c)
         };
         let found = converted
@@ -276,6 +294,47 @@ mod tests {
         assert_eq!((p.converted.as_str(), p.output.as_str()), ("fc", "fc_relu"));
         assert_eq!(al.pair("dense_1").unwrap().converted, "out");
         assert_eq!(al.pair("dense_1").unwrap().by, "topology");
+    }
+
+    /// harness/faults.py `bias` fault: a rebuild with use_bias=False used to
+    /// cut the alignment there, leaving the rest of the model unchecked.
+    #[test]
+    fn a_missing_bias_still_aligns() {
+        let converted = model(
+            "x",
+            vec![
+                layer("fc", dense(3, Activation::Linear), "x", &[&[4, 3], &[3]]),
+                layer("out", dense(2, Activation::Linear), "fc", &[&[3, 2]]),
+            ],
+        );
+        let user = model(
+            "input_1",
+            vec![
+                layer("dense", dense(3, Activation::Linear), "input_1", &[&[4, 3]]),
+                layer(
+                    "dense_1",
+                    dense(2, Activation::Linear),
+                    "dense",
+                    &[&[3, 2], &[2]],
+                ),
+            ],
+        );
+        let al = align(&user, &converted);
+        assert!(
+            al.unaligned_user.is_empty() && al.unaligned_converted.is_empty(),
+            "{al:?}"
+        );
+        assert_eq!(al.pair("dense").unwrap().converted, "fc");
+        assert_eq!(al.pair("dense_1").unwrap().converted, "out");
+        // Not any 1-D weight: a kernel of another shape still does not align.
+        let other = model(
+            "x",
+            vec![layer("fc", dense(3, Activation::Linear), "x", &[&[5, 3]])],
+        );
+        assert_eq!(
+            align(&other, &converted).unaligned_user,
+            vec!["fc".to_string()]
+        );
     }
 
     #[test]

@@ -53,6 +53,11 @@ pub enum KerasError {
         problems: Vec<String>,
     },
 
+    /// A `.keras` file that is not a readable Keras 3 archive (not a zip, or
+    /// an entry missing or unreadable).
+    #[error("{}: {message}", path.display())]
+    Archive { path: PathBuf, message: String },
+
     /// A layer's weights in the file do not fit its class/config.
     #[error("{}: layer '{layer}': {message}", path.display())]
     Weights {

@@ -1,6 +1,8 @@
 //! The Keras side's data: the model IR, its Keras 3 / tf-keras config JSON and
-//! the `.h5` file format (write, and read back for `--keras`).
+//! the `.h5` file format (write, and read back for `--keras`), Keras 3 `.keras`
+//! archives (read, for `--keras`).
 
+pub mod archive;
 pub mod config;
 pub mod error;
 pub mod h5;

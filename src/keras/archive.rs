@@ -1,0 +1,293 @@
+//! Reading Keras 3 `.keras` archives (`model.save("m.keras")`) into the IR,
+//! for `thaw verify --keras m.keras`.
+//!
+//! A `.keras` file is a zip (entries stored or deflated) holding:
+//! - `config.json`: the model's config, the same JSON a Keras 3 `.h5` keeps in
+//!   its `model_config` attribute (parsed by [`config::model_from_config`]);
+//! - `model.weights.h5`: one group per layer, `layers/<key>/vars/<i>`, with the
+//!   variables in creation order (the order of [`config::weight_names`]:
+//!   kernel, bias; gamma, beta, moving_mean, moving_variance). `<key>` is NOT
+//!   the layer's name: Keras 3 (`saving_lib._save_container_state`) names the
+//!   groups after the snake-cased class, numbered per class in `model.layers`
+//!   order (`conv2d`, `conv2d_1`, `batch_normalization`, …). Keras 3.15 also
+//!   writes the layer's name as the `name` attribute of `vars`; thaw pairs
+//!   groups with layers by that attribute and falls back to the class key;
+//! - `metadata.json` (Keras version, date): not needed, not read.
+//!
+//! `model.weights.h5` is extracted to a temporary file (the HDF5 library
+//! reads files, not memory) that is removed when reading ends.
+//!
+//! Not handled yet: layers with nested sub-layers (their variables sit under
+//! `layers/<key>/<sublayer>/vars`; no layer class thaw knows has them),
+//! nested models, archives with assets.
+
+use super::config::{self, check_weight_shapes, weight_names};
+use super::error::KerasError;
+use super::ir::{Model, Weight};
+use hdf5::types::{VarLenAscii, VarLenUnicode};
+use hdf5_metno as hdf5;
+use ndarray::{ArrayD, IxDyn};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+
+const CONFIG: &str = "config.json";
+const WEIGHTS: &str = "model.weights.h5";
+
+/// Reads a Keras 3 `.keras` archive (config and weights) into the IR.
+pub fn read(path: &Path) -> Result<Model, KerasError> {
+    let bad = |message: String| KerasError::Archive {
+        path: path.to_path_buf(),
+        message,
+    };
+    let file = std::fs::File::open(path).map_err(|source| KerasError::Io {
+        path: path.to_path_buf(),
+        what: "cannot read the file".to_string(),
+        source,
+    })?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| {
+        bad(format!(
+            "not a .keras archive (a zip file with {CONFIG} and {WEIGHTS}, as written by \
+             Keras 3's model.save(\"m.keras\")): {e}"
+        ))
+    })?;
+    let entries: Vec<String> = zip.file_names().map(str::to_string).collect();
+    let mut entry = |name: &str| -> Result<Vec<u8>, KerasError> {
+        let mut f = zip.by_name(name).map_err(|e| {
+            bad(format!(
+                "no readable `{name}` entry ({e}); the archive holds [{}]",
+                entries.join(", ")
+            ))
+        })?;
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes)
+            .map_err(|e| bad(format!("reading entry `{name}`: {e}")))?;
+        Ok(bytes)
+    };
+    let config_bytes = entry(CONFIG)?;
+    let weights_bytes = entry(WEIGHTS)?;
+
+    let json: Value = serde_json::from_slice(&config_bytes)
+        .map_err(|e| bad(format!("{CONFIG}: not JSON: {e}")))?;
+    let mut model = config::model_from_config(&json).map_err(|e| e.in_file(path))?;
+
+    let mut tmp = tempfile::Builder::new()
+        .prefix("thaw-keras-weights-")
+        .suffix(".h5")
+        .tempfile()
+        .map_err(|source| KerasError::Io {
+            path: path.to_path_buf(),
+            what: format!("creating a temporary file for {WEIGHTS}"),
+            source,
+        })?;
+    std::io::Write::write_all(&mut tmp, &weights_bytes).map_err(|source| KerasError::Io {
+        path: path.to_path_buf(),
+        what: format!("extracting {WEIGHTS}"),
+        source,
+    })?;
+    let h5err = |what: String, source| KerasError::Hdf5 {
+        path: path.to_path_buf(),
+        what: format!("{what} (in its {WEIGHTS})"),
+        source,
+    };
+    let weights = hdf5::File::open(tmp.path()).map_err(|e| h5err("opening".into(), e))?;
+    let groups = layer_groups(&weights, &json);
+
+    for layer in &mut model.layers {
+        let expected = weight_names(&layer.kind);
+        if expected.is_empty() {
+            continue;
+        }
+        let wrong = |message: String| KerasError::Weights {
+            path: path.to_path_buf(),
+            layer: layer.name.clone(),
+            message,
+        };
+        let Some(key) = groups.get(&layer.name) else {
+            return Err(wrong(format!("no weights group for it in {WEIGHTS}")));
+        };
+        let vars = weights
+            .group(&format!("layers/{key}/vars"))
+            .map_err(|e| h5err(format!("opening layers/{key}/vars"), e))?;
+        let mut values = Vec::with_capacity(expected.len());
+        // Variables are datasets 0, 1, … ; read them all, in order.
+        for i in 0.. {
+            let Ok(ds) = vars.dataset(&i.to_string()) else {
+                break;
+            };
+            values.push(
+                read_f32(&ds).map_err(|e| h5err(format!("reading layers/{key}/vars/{i}"), e))?,
+            );
+        }
+        let shapes: Vec<&[usize]> = values.iter().map(|v| v.shape()).collect();
+        check_weight_shapes(&layer.kind, &shapes).map_err(|m| {
+            wrong(format!(
+                "{m} (layers/{key}/vars has {} variables)",
+                shapes.len()
+            ))
+        })?;
+        layer.weights = expected
+            .iter()
+            .zip(values)
+            .map(|(n, value)| Weight {
+                name: n.to_string(),
+                value,
+            })
+            .collect();
+    }
+    Ok(model)
+}
+
+/// Layer name → its group key under `layers/`: by the `name` attribute of
+/// `layers/<key>/vars` when present, else by Keras 3's class-based key.
+fn layer_groups(weights: &hdf5::File, config: &Value) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    // Fallback first: the keys Keras 3 derives from classes, in config order.
+    let entries = config.get("config").and_then(|c| {
+        c.as_array()
+            .or_else(|| c.get("layers").and_then(Value::as_array))
+    });
+    let mut used: HashMap<String, usize> = HashMap::new();
+    for e in entries.into_iter().flatten() {
+        let class = e.get("class_name").and_then(Value::as_str).unwrap_or("");
+        let name = e
+            .get("name")
+            .or_else(|| e.get("config").and_then(|c| c.get("name")))
+            .and_then(Value::as_str);
+        let base = snake_case(class);
+        let n = used.entry(base.clone()).or_insert(0);
+        let key = if *n == 0 {
+            base.clone()
+        } else {
+            format!("{base}_{n}")
+        };
+        *n += 1;
+        if let Some(name) = name {
+            out.insert(name.to_string(), key);
+        }
+    }
+    // Then what the file says, which wins.
+    if let Ok(layers) = weights.group("layers")
+        && let Ok(keys) = layers.member_names()
+    {
+        for key in keys {
+            let name = layers
+                .group(&format!("{key}/vars"))
+                .ok()
+                .and_then(|g| g.attr("name").ok())
+                .and_then(|a| {
+                    a.read_scalar::<VarLenUnicode>()
+                        .map(|s| s.as_str().to_string())
+                        .or_else(|_| {
+                            a.read_scalar::<VarLenAscii>()
+                                .map(|s| s.as_str().to_string())
+                        })
+                        .ok()
+                });
+            if let Some(name) = name {
+                out.insert(name, key);
+            }
+        }
+    }
+    out
+}
+
+/// Keras's `naming.to_snake_case`: `Conv2D` → `conv2d`, `BatchNormalization`
+/// → `batch_normalization`, `ReLU` → `re_lu`, `DepthwiseConv2D` →
+/// `depthwise_conv2d`. (Its two regexes: `_` before an upper-case letter that
+/// starts a lower-case run, then between a lower-case and an upper-case one.)
+fn snake_case(class: &str) -> String {
+    let c: Vec<char> = class
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    let mut out = String::new();
+    for (i, &ch) in c.iter().enumerate() {
+        let starts_word = i > 0
+            && ch.is_ascii_uppercase()
+            && c.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+        let after_lower = i > 0 && ch.is_ascii_uppercase() && c[i - 1].is_ascii_lowercase();
+        if (starts_word || after_lower) && !out.ends_with('_') {
+            out.push('_');
+        }
+        out.push(ch.to_ascii_lowercase());
+    }
+    out
+}
+
+/// A variable as f32 (float16/float64 are converted by HDF5).
+fn read_f32(ds: &hdf5::Dataset) -> hdf5::Result<ArrayD<f32>> {
+    let shape = ds.shape();
+    let data = ds.read_raw::<f32>()?;
+    ArrayD::from_shape_vec(IxDyn(&shape), data)
+        .map_err(|e| hdf5::Error::from(format!("dataset shape {shape:?}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn snake_case_matches_keras() {
+        // Values from keras.src.utils.naming.to_snake_case (Keras 3.15).
+        for (class, key) in [
+            ("Conv2D", "conv2d"),
+            ("BatchNormalization", "batch_normalization"),
+            ("ReLU", "re_lu"),
+            ("DepthwiseConv2D", "depthwise_conv2d"),
+            ("Dense", "dense"),
+            ("ZeroPadding2D", "zero_padding2d"),
+            ("GlobalAveragePooling2D", "global_average_pooling2d"),
+            ("InputLayer", "input_layer"),
+        ] {
+            assert_eq!(snake_case(class), key, "{class}");
+        }
+    }
+
+    fn zip_with(entries: &[(&str, &[u8])]) -> tempfile::NamedTempFile {
+        let f = tempfile::Builder::new()
+            .suffix(".keras")
+            .tempfile()
+            .unwrap();
+        let mut z = zip::ZipWriter::new(f.reopen().unwrap());
+        for (name, bytes) in entries {
+            z.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            z.write_all(bytes).unwrap();
+        }
+        z.finish().unwrap();
+        f
+    }
+
+    #[test]
+    fn not_a_zip_and_missing_entries_are_named() {
+        let mut junk = tempfile::Builder::new()
+            .suffix(".keras")
+            .tempfile()
+            .unwrap();
+        junk.write_all(b"definitely not a zip").unwrap();
+        let err = read(junk.path()).unwrap_err();
+        assert!(matches!(err, KerasError::Archive { .. }), "{err}");
+        assert!(err.to_string().contains("not a .keras archive"), "{err}");
+
+        let only_meta = zip_with(&[("metadata.json", b"{}")]);
+        let err = read(only_meta.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("`config.json`") && err.contains("metadata.json"),
+            "{err}"
+        );
+
+        let no_weights = zip_with(&[("config.json", b"{}")]);
+        let err = read(no_weights.path()).unwrap_err().to_string();
+        assert!(err.contains("`model.weights.h5`"), "{err}");
+
+        let bad_json = zip_with(&[("config.json", b"{"), ("model.weights.h5", b"")]);
+        let err = read(bad_json.path()).unwrap_err().to_string();
+        assert!(err.contains("config.json: not JSON"), "{err}");
+
+        let missing = read(Path::new("no/such/model.keras")).unwrap_err();
+        assert!(matches!(missing, KerasError::Io { .. }), "{missing}");
+    }
+}
