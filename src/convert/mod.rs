@@ -21,6 +21,7 @@
 mod activation;
 mod consts;
 mod conv;
+mod conv1d;
 mod ctx;
 mod dense;
 mod merge;
@@ -29,6 +30,7 @@ mod pool;
 mod reshape;
 pub mod rules;
 mod shape;
+mod text;
 
 use crate::graph::{Graph, TensorId};
 use crate::keras::Model;

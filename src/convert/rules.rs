@@ -4,6 +4,7 @@
 
 use super::ctx::{Ctx, Match};
 use super::{activation, conv, dense, merge, norm, pool, reshape};
+use super::{conv1d, text};
 use crate::graph::pb::NodeDef;
 
 /// A rule: match the pattern anchored at `node`, or say why not.
@@ -12,6 +13,28 @@ pub type Rule = fn(&Ctx, &NodeDef) -> Result<Match, String>;
 /// (anchor op, rule name, rule) in priority order.
 pub fn registry() -> Vec<(&'static str, &'static str, Rule)> {
     vec![
+        // Text models (conv1d.rs, text.rs): each anchors on the first node of
+        // its chain, so it must come before the generic ExpandDims/Reshape/Add rules.
+        ("ExpandDims", "conv1d", conv1d::conv1d),
+        ("Pad", "conv1d (causal)", conv1d::conv1d),
+        ("SpaceToBatchND", "conv1d (dilated)", conv1d::conv1d),
+        ("ExpandDims", "max/average_pooling1d", conv1d::pool1d),
+        ("Mean", "global_average_pooling1d", conv1d::global1d),
+        ("Max", "global_max_pooling1d", conv1d::global1d),
+        ("GatherV2", "embedding", text::embedding),
+        ("Gather", "embedding", text::embedding),
+        ("ResourceGather", "embedding", text::embedding),
+        ("Cast", "embedding (id cast)", text::embedding),
+        ("Less", "embedding (Keras 3 id wrap)", text::embedding),
+        ("SelectV2", "embedding (Keras 3 id wrap)", text::embedding),
+        ("AddV2", "embedding (Keras 3 id wrap)", text::embedding),
+        ("Transpose", "permute", text::permute),
+        (
+            "ExpandDims",
+            "repeat_vector (tf-keras)",
+            text::repeat_vector,
+        ),
+        ("Reshape", "repeat_vector (Keras 3)", text::repeat_vector),
         ("Conv2D", "conv2d", conv::conv2d),
         ("DepthwiseConv2dNative", "depthwise_conv2d", conv::depthwise),
         (

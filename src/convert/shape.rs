@@ -4,7 +4,7 @@
 //! refuse a layer whose config does not fit its inputs before writing it.
 
 use super::ctx::Shape;
-use crate::keras::{LayerKind, Padding, Weight};
+use crate::keras::{LayerKind, Padding, Padding1D, Weight};
 
 fn conv_out(
     len: Option<usize>,
@@ -35,6 +35,17 @@ fn rank4(s: &Shape) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("expects a rank-4 NHWC input, got rank {}", s.len()))
+    }
+}
+
+fn rank3(s: &Shape) -> Result<(), String> {
+    if s.len() == 3 {
+        Ok(())
+    } else {
+        Err(format!(
+            "expects a rank-3 (batch, steps, channels) input, got rank {}",
+            s.len()
+        ))
     }
 }
 
@@ -210,6 +221,84 @@ pub fn output_shape(
             let mut s = first.clone();
             s[a] = inputs.iter().map(|s| s.get(a).copied().flatten()).sum();
             s
+        }
+        LayerKind::Embedding { output_dim, .. } => {
+            let mut s = first.clone();
+            s.push(Some(*output_dim));
+            s
+        }
+        LayerKind::Conv1D {
+            kernel_size,
+            strides,
+            padding,
+            dilation_rate,
+            ..
+        } => {
+            rank3(first)?;
+            let filters = kernel_dim(weights, "kernel", 2)?;
+            let (len, pad) = match padding {
+                Padding1D::Valid => (first[1], Padding::Valid),
+                Padding1D::Same => (first[1], Padding::Same),
+                // Causal: (k-1)*d zeros in front, then valid.
+                Padding1D::Causal => (
+                    first[1].map(|l| l + kernel_size.saturating_sub(1) * dilation_rate),
+                    Padding::Valid,
+                ),
+            };
+            vec![
+                first[0],
+                conv_out(len, *kernel_size, *strides, *dilation_rate, pad)?,
+                Some(filters),
+            ]
+        }
+        LayerKind::MaxPooling1D {
+            pool_size,
+            strides,
+            padding,
+        }
+        | LayerKind::AveragePooling1D {
+            pool_size,
+            strides,
+            padding,
+        } => {
+            rank3(first)?;
+            vec![
+                first[0],
+                conv_out(first[1], *pool_size, *strides, 1, *padding)?,
+                first[2],
+            ]
+        }
+        LayerKind::GlobalAveragePooling1D { keepdims }
+        | LayerKind::GlobalMaxPooling1D { keepdims } => {
+            rank3(first)?;
+            if *keepdims {
+                vec![first[0], Some(1), first[2]]
+            } else {
+                vec![first[0], first[2]]
+            }
+        }
+        LayerKind::Permute { dims } => {
+            let mut sorted = dims.clone();
+            sorted.sort_unstable();
+            if first.len() != dims.len() + 1 || !sorted.iter().enumerate().all(|(i, &d)| d == i + 1)
+            {
+                return Err(format!(
+                    "dims {dims:?} is not a permutation of the {} non-batch axes",
+                    first.len().saturating_sub(1)
+                ));
+            }
+            std::iter::once(first[0])
+                .chain(dims.iter().map(|&d| first[d]))
+                .collect()
+        }
+        LayerKind::RepeatVector { n } => {
+            if first.len() != 2 {
+                return Err(format!(
+                    "expects (batch, features), got rank {}",
+                    first.len()
+                ));
+            }
+            vec![first[0], Some(*n), first[1]]
         }
         LayerKind::Activation { .. }
         | LayerKind::ReLU { .. }

@@ -19,11 +19,14 @@
 
 pub mod activation;
 pub mod conv;
+pub mod conv1d;
 pub mod dense;
+pub mod embedding;
 pub mod merge;
 pub mod norm;
 pub mod pool;
 pub mod reshape;
+pub mod sequence;
 
 use std::collections::{HashMap, HashSet};
 
@@ -115,6 +118,14 @@ pub fn supported_classes() -> Vec<&'static str> {
         "Average",
         "Concatenate",
         "BatchNormalization",
+        "Embedding",
+        "Conv1D",
+        "MaxPooling1D",
+        "AveragePooling1D",
+        "GlobalAveragePooling1D",
+        "GlobalMaxPooling1D",
+        "Permute",
+        "RepeatVector",
     ]
 }
 
@@ -172,6 +183,26 @@ fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, Layer
                 LayerKind::Flatten => reshape::flatten(x),
                 LayerKind::Reshape { target_shape } => reshape::reshape(x, target_shape),
                 LayerKind::BatchNormalization { .. } => norm::batch_norm_layer(layer, x),
+                LayerKind::Embedding { .. } => embedding::embedding_layer(layer, x),
+                LayerKind::Conv1D { .. } => conv1d::conv1d_layer(layer, x),
+                LayerKind::MaxPooling1D {
+                    pool_size,
+                    strides,
+                    padding,
+                } => conv1d::max_pool1d(x, *pool_size, *strides, *padding),
+                LayerKind::AveragePooling1D {
+                    pool_size,
+                    strides,
+                    padding,
+                } => conv1d::avg_pool1d(x, *pool_size, *strides, *padding),
+                LayerKind::GlobalAveragePooling1D { keepdims } => {
+                    conv1d::global_avg_pool1d(x, *keepdims)
+                }
+                LayerKind::GlobalMaxPooling1D { keepdims } => {
+                    conv1d::global_max_pool1d(x, *keepdims)
+                }
+                LayerKind::Permute { dims } => sequence::permute(x, dims),
+                LayerKind::RepeatVector { n } => sequence::repeat_vector(x, *n),
                 LayerKind::Add
                 | LayerKind::Multiply
                 | LayerKind::Subtract
@@ -444,8 +475,8 @@ mod tests {
     fn supported_classes_cover_every_kind() {
         // Keep the list in step with LayerKind (class_name is the IR's own list).
         let classes = supported_classes();
-        assert_eq!(classes.len(), 22);
-        assert_eq!(classes.iter().collect::<HashSet<_>>().len(), 22);
+        assert_eq!(classes.len(), 30);
+        assert_eq!(classes.iter().collect::<HashSet<_>>().len(), 30);
     }
 
     #[test]

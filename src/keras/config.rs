@@ -70,6 +70,7 @@ use std::collections::HashSet;
 use serde_json::{Map, Value, json};
 
 use super::error::KerasError;
+use super::ir::Padding1D;
 use super::ir::{Activation, DType, Input, Layer, LayerKind, Model, Padding};
 
 // ----------------------------------------------------------------------------
@@ -242,6 +243,55 @@ fn layer_config(layer: &Layer) -> Value {
         | LayerKind::Minimum
         | LayerKind::Average => {}
         LayerKind::Concatenate { axis } => put("axis", json!(axis)),
+        LayerKind::Embedding {
+            input_dim,
+            output_dim,
+        } => {
+            put("input_dim", json!(input_dim));
+            put("output_dim", json!(output_dim));
+            put("mask_zero", json!(false));
+        }
+        LayerKind::Conv1D {
+            filters,
+            kernel_size,
+            strides,
+            padding,
+            dilation_rate,
+            use_bias,
+            activation,
+        } => {
+            put("filters", json!(filters));
+            put("kernel_size", json!([kernel_size]));
+            put("strides", json!([strides]));
+            put("padding", json!(padding.keras_name()));
+            put("data_format", json!("channels_last"));
+            put("dilation_rate", json!([dilation_rate]));
+            put("groups", json!(1));
+            put("activation", json!(activation.keras_name()));
+            put("use_bias", json!(use_bias));
+        }
+        LayerKind::MaxPooling1D {
+            pool_size,
+            strides,
+            padding,
+        }
+        | LayerKind::AveragePooling1D {
+            pool_size,
+            strides,
+            padding,
+        } => {
+            put("pool_size", json!([pool_size]));
+            put("strides", json!([strides]));
+            put("padding", json!(padding.keras_name()));
+            put("data_format", json!("channels_last"));
+        }
+        LayerKind::GlobalAveragePooling1D { keepdims }
+        | LayerKind::GlobalMaxPooling1D { keepdims } => {
+            put("data_format", json!("channels_last"));
+            put("keepdims", json!(keepdims));
+        }
+        LayerKind::Permute { dims } => put("dims", json!(dims)),
+        LayerKind::RepeatVector { n } => put("n", json!(n)),
         LayerKind::BatchNormalization {
             axis,
             epsilon,
@@ -275,6 +325,14 @@ pub fn weight_names(kind: &LayerKind) -> Vec<&'static str> {
                 vec!["depthwise_kernel", "bias"]
             } else {
                 vec!["depthwise_kernel"]
+            }
+        }
+        LayerKind::Embedding { .. } => vec!["embeddings"],
+        LayerKind::Conv1D { use_bias, .. } => {
+            if *use_bias {
+                vec!["kernel", "bias"]
+            } else {
+                vec!["kernel"]
             }
         }
         LayerKind::BatchNormalization { center, scale, .. } => {
@@ -376,6 +434,31 @@ pub fn check_weight_shapes(kind: &LayerKind, shapes: &[&[usize]]) -> Result<(), 
                 && *b != [*units]
             {
                 return bad("bias", format!("[{units}]"), b);
+            }
+        }
+        LayerKind::Embedding {
+            input_dim,
+            output_dim,
+        } if shapes[0] != [*input_dim, *output_dim] => {
+            return bad(
+                "embeddings",
+                format!("[{input_dim}, {output_dim}]"),
+                shapes[0],
+            );
+        }
+        LayerKind::Conv1D {
+            filters,
+            kernel_size,
+            ..
+        } => {
+            let k = shapes[0];
+            if k.len() != 3 || k[0] != *kernel_size || k[2] != *filters {
+                return bad("kernel", format!("[{kernel_size}, in, {filters}]"), k);
+            }
+            if let Some(b) = shapes.get(1)
+                && *b != [*filters]
+            {
+                return bad("bias", format!("[{filters}]"), b);
             }
         }
         LayerKind::BatchNormalization { .. } => {
@@ -1244,6 +1327,33 @@ impl Cfg<'_> {
         }
     }
 
+    /// A 1-D size: an integer or a one-element list.
+    fn one(&self, key: &str, default: Option<usize>) -> Result<usize, String> {
+        match self.get(key) {
+            Some(Value::Array(a)) if a.len() == 1 => a[0]
+                .as_u64()
+                .map(|n| n as usize)
+                .ok_or_else(|| self.err(format!("'{key}' = {a:?} is not a size"))),
+            _ => self.usize(key, default),
+        }
+    }
+
+    /// Conv1D's padding: valid, same or causal.
+    fn padding1d(&self) -> Result<Padding1D, String> {
+        match self
+            .get("padding")
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("causal") => Ok(Padding1D::Causal),
+            _ => Ok(match self.padding()? {
+                Padding::Valid => Padding1D::Valid,
+                Padding::Same => Padding1D::Same,
+            }),
+        }
+    }
+
     fn padding(&self) -> Result<Padding, String> {
         match self
             .get("padding")
@@ -1478,6 +1588,77 @@ fn layer_kind(e: &Entry) -> Result<LayerKind, String> {
                 scale: c.bool("scale", true)?,
             }
         }
+        "Embedding" => {
+            c.refuse_if_set(&["mask_zero"])?;
+            LayerKind::Embedding {
+                input_dim: c.usize("input_dim", None)?,
+                output_dim: c.usize("output_dim", None)?,
+            }
+        }
+        "Conv1D" | "Convolution1D" => {
+            c.channels_last()?;
+            if c.usize("groups", Some(1))? != 1 {
+                return Err(c.err("groups != 1 not supported"));
+            }
+            LayerKind::Conv1D {
+                filters: c.usize("filters", None)?,
+                kernel_size: c.one("kernel_size", None)?,
+                strides: c.one("strides", Some(1))?,
+                padding: c.padding1d()?,
+                dilation_rate: c.one("dilation_rate", Some(1))?,
+                use_bias: c.bool("use_bias", true)?,
+                activation: c.activation("activation")?,
+            }
+        }
+        "MaxPooling1D" | "MaxPool1D" | "AveragePooling1D" | "AvgPool1D" => {
+            c.channels_last()?;
+            let pool_size = c.one("pool_size", Some(2))?;
+            let strides = match c.get("strides") {
+                None | Some(Value::Null) => pool_size,
+                Some(_) => c.one("strides", None)?,
+            };
+            let padding = c.padding()?;
+            if e.class.starts_with("Max") {
+                LayerKind::MaxPooling1D {
+                    pool_size,
+                    strides,
+                    padding,
+                }
+            } else {
+                LayerKind::AveragePooling1D {
+                    pool_size,
+                    strides,
+                    padding,
+                }
+            }
+        }
+        "GlobalAveragePooling1D" | "GlobalAvgPool1D" => {
+            c.channels_last()?;
+            LayerKind::GlobalAveragePooling1D {
+                keepdims: c.bool("keepdims", false)?,
+            }
+        }
+        "GlobalMaxPooling1D" | "GlobalMaxPool1D" => {
+            c.channels_last()?;
+            LayerKind::GlobalMaxPooling1D {
+                keepdims: c.bool("keepdims", false)?,
+            }
+        }
+        "Permute" => {
+            let v = c.get("dims").ok_or_else(|| c.err("missing 'dims'"))?;
+            let dims = v
+                .as_array()
+                .and_then(|a| {
+                    a.iter()
+                        .map(|d| d.as_u64().map(|d| d as usize))
+                        .collect::<Option<Vec<_>>>()
+                })
+                .ok_or_else(|| c.err(format!("dims = {v} is not a list of axes")))?;
+            LayerKind::Permute { dims }
+        }
+        "RepeatVector" => LayerKind::RepeatVector {
+            n: c.usize("n", None)?,
+        },
         "Functional" | "Model" | "Sequential" => {
             return Err(c.err("nested models are not supported yet (flatten the model first)"));
         }

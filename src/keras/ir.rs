@@ -53,6 +53,27 @@ impl Padding {
     }
 }
 
+/// Keras's `padding` argument for `Conv1D`, which also knows `causal`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Padding1D {
+    Valid,
+    /// TensorFlow SAME on the steps axis (see [`Padding::Same`]).
+    Same,
+    /// `(kernel_size - 1) * dilation_rate` zeros before the first step, none
+    /// after, then `valid`: step `t` of the output never sees later steps.
+    Causal,
+}
+
+impl Padding1D {
+    pub fn keras_name(self) -> &'static str {
+        match self {
+            Padding1D::Valid => "valid",
+            Padding1D::Same => "same",
+            Padding1D::Causal => "causal",
+        }
+    }
+}
+
 /// Activation functions that Keras layers accept as `activation=`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Activation {
@@ -195,6 +216,52 @@ pub enum LayerKind {
         center: bool,
         scale: bool,
     },
+    /// Integer ids (any shape, each in `[0, input_dim)`) → `ids.shape + (output_dim,)`.
+    /// weights: `embeddings` (input_dim, output_dim).
+    Embedding {
+        input_dim: usize,
+        output_dim: usize,
+    },
+    /// Convolution over `(batch, steps, channels)`.
+    /// weights: `kernel` (kernel_size, in, filters), then `bias` (filters) if `use_bias`.
+    Conv1D {
+        filters: usize,
+        kernel_size: usize,
+        strides: usize,
+        padding: Padding1D,
+        dilation_rate: usize,
+        use_bias: bool,
+        activation: Activation,
+    },
+    /// Maximum over windows of the steps axis of `(batch, steps, channels)`.
+    MaxPooling1D {
+        pool_size: usize,
+        strides: usize,
+        padding: Padding,
+    },
+    /// Mean over windows of the steps axis (SAME: over the valid steps only).
+    AveragePooling1D {
+        pool_size: usize,
+        strides: usize,
+        padding: Padding,
+    },
+    /// Mean over the steps axis.
+    GlobalAveragePooling1D {
+        keepdims: bool,
+    },
+    /// Maximum over the steps axis.
+    GlobalMaxPooling1D {
+        keepdims: bool,
+    },
+    /// `dims`: the non-batch axes in their new order, 1-based as Keras writes
+    /// them (`Permute((2, 1))` swaps steps and channels).
+    Permute {
+        dims: Vec<usize>,
+    },
+    /// `(batch, features)` → `(batch, n, features)`.
+    RepeatVector {
+        n: usize,
+    },
 }
 
 impl LayerKind {
@@ -223,6 +290,14 @@ impl LayerKind {
             LayerKind::Average => "Average",
             LayerKind::Concatenate { .. } => "Concatenate",
             LayerKind::BatchNormalization { .. } => "BatchNormalization",
+            LayerKind::Embedding { .. } => "Embedding",
+            LayerKind::Conv1D { .. } => "Conv1D",
+            LayerKind::MaxPooling1D { .. } => "MaxPooling1D",
+            LayerKind::AveragePooling1D { .. } => "AveragePooling1D",
+            LayerKind::GlobalAveragePooling1D { .. } => "GlobalAveragePooling1D",
+            LayerKind::GlobalMaxPooling1D { .. } => "GlobalMaxPooling1D",
+            LayerKind::Permute { .. } => "Permute",
+            LayerKind::RepeatVector { .. } => "RepeatVector",
         }
     }
 

@@ -5,6 +5,7 @@
 
 mod array;
 mod conv;
+mod gather;
 mod konst;
 mod math;
 mod norm;
@@ -23,6 +24,7 @@ fn families() -> Vec<&'static [(&'static str, Builder)]> {
     vec![
         array::BUILDERS,
         conv::BUILDERS,
+        gather::BUILDERS,
         konst::BUILDERS,
         math::BUILDERS,
         norm::BUILDERS,

@@ -1,0 +1,246 @@
+//! Text-model layers → `Embedding`, `Permute`, `RepeatVector`.
+//!
+//! Forms matched:
+//! - Embedding: `GatherV2(table, ids, axis 0)` (also `Gather`, and
+//!   `ResourceGather` whose resource froze to a constant). The ids may come
+//!   through a `Cast` (a float model input, or int64 → int32), and Keras 3
+//!   wraps negative ids first: `SelectV2(Less(ids, 0), AddV2(ids, n), ids)`.
+//!   tf-keras freezes `embedding_lookup` as a plain `GatherV2` (+ Identity).
+//!   Those index nodes come *before* the gather in topological order, so the
+//!   rule is also anchored on `Cast`, `Less`, `AddV2` and `SelectV2`: from
+//!   such an anchor it walks forward (at most three consumers deep) to a
+//!   gather whose index chain contains the anchor.
+//! - Permute: `Transpose(x, perm)` with `perm[0] == 0` → `Permute(perm[1..])`
+//!   (Keras's 1-based dims are exactly TF's perm entries after the batch axis).
+//! - RepeatVector: tf-keras `ExpandDims(x, 1) → Tile([1, n, 1])`; Keras 3
+//!   `Reshape(x, [B, 1, d]) → ExpandDims(2) → Tile([1, 1, n, 1]) → Reshape`.
+//!
+//! Not handled yet: `batch_dims != 0` gathers, gathers on other axes (not an
+//! Embedding), `mask_zero` (the mask never reaches a frozen graph's outputs),
+//! TF1 partitioned embedding tables (`DynamicStitch`).
+
+use super::consts::{BATCH, fold_f32};
+use super::ctx::{Ctx, Emit, Match, weight};
+use crate::graph::pb::NodeDef;
+use crate::graph::{NodeExt, TensorId};
+use crate::keras::LayerKind;
+
+fn out0(node: &NodeDef) -> TensorId {
+    TensorId::new(node.name.clone(), 0)
+}
+
+const GATHERS: [&str; 3] = ["GatherV2", "Gather", "ResourceGather"];
+
+/// The producer of `node`'s `k`-th input, if it has op `op`.
+fn producer<'g>(ctx: &Ctx<'g>, node: &NodeDef, k: usize, op: &str) -> Option<&'g NodeDef> {
+    ctx.graph.input_node(node, k).ok().filter(|n| n.op == op)
+}
+
+/// The ids feeding a gather, back to a layer output: (that output, the index
+/// nodes in between).
+fn index_chain(ctx: &Ctx, gather: &NodeDef) -> Result<(TensorId, Vec<String>), String> {
+    let mut nodes = Vec::new();
+    let mut ids = ctx.graph.input(gather, 1).map_err(|e| e.to_string())?;
+    // Keras 3: SelectV2(Less(ids, 0), AddV2(ids, n), ids).
+    if let Some(select) = producer(ctx, gather, 1, "SelectV2") {
+        let raw = ctx.graph.input(select, 2).map_err(|e| e.to_string())?;
+        let less = producer(ctx, select, 0, "Less").ok_or("SelectV2 condition is not Less")?;
+        let add = producer(ctx, select, 1, "AddV2").ok_or("SelectV2 branch is not AddV2")?;
+        let zero = ctx.const_ints(less, 1)?;
+        if ctx.graph.input(less, 0).ok().as_ref() != Some(&raw)
+            || ctx.graph.input(add, 0).ok().as_ref() != Some(&raw)
+            || zero != [0]
+        {
+            return Err("SelectV2 is not Keras 3's negative-id wrap".into());
+        }
+        ctx.const_ints(add, 1)?;
+        nodes.extend([select.name.clone(), less.name.clone(), add.name.clone()]);
+        ids = raw;
+    }
+    if let Some(cast) = ctx.graph.node(&ids.node).filter(|n| n.op == "Cast") {
+        nodes.push(cast.name.clone());
+        ids = ctx.graph.input(cast, 0).map_err(|e| e.to_string())?;
+    }
+    if !ctx.is_layer_output(&ids) {
+        return Err(format!(
+            "ids '{ids}' are not the output of a converted layer"
+        ));
+    }
+    Ok((ids, nodes))
+}
+
+fn embedding_at(ctx: &Ctx, gather: &NodeDef) -> Result<Match, String> {
+    if gather.attr_int("batch_dims").unwrap_or(0) != 0 {
+        return Err("batch_dims != 0 is not an embedding lookup".into());
+    }
+    if gather.op == "GatherV2" && ctx.const_ints(gather, 2)? != [0] {
+        return Err("gathers on an axis other than 0".into());
+    }
+    let table = ctx.const_f32(gather, 0)?;
+    let &[input_dim, output_dim] = table.shape() else {
+        return Err(format!(
+            "table shape {:?} is not (input_dim, output_dim)",
+            table.shape()
+        ));
+    };
+    let (ids, mut nodes) = index_chain(ctx, gather)?;
+    nodes.insert(0, gather.name.clone());
+    Ok(Match::one(Emit {
+        name: ctx.layer_name(gather),
+        kind: LayerKind::Embedding {
+            input_dim,
+            output_dim,
+        },
+        weights: vec![weight("embeddings", table)],
+        inputs: vec![ids],
+        output: out0(gather),
+        nodes,
+    }))
+}
+
+/// Embedding anchored at the gather or at any node of its index chain.
+pub fn embedding(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
+    if GATHERS.contains(&node.op.as_str()) {
+        return embedding_at(ctx, node);
+    }
+    let mut frontier = vec![node];
+    for _ in 0..3 {
+        let mut next = Vec::new();
+        for n in frontier {
+            for (c, _) in ctx.graph.consumers(&out0(n)) {
+                let c = &ctx.graph.nodes()[c];
+                if GATHERS.contains(&c.op.as_str()) {
+                    if let Ok((_, chain)) = index_chain(ctx, c)
+                        && chain.contains(&node.name)
+                    {
+                        return embedding_at(ctx, c);
+                    }
+                } else {
+                    next.push(c);
+                }
+            }
+        }
+        frontier = next;
+    }
+    Err(format!(
+        "{} does not feed the ids of an embedding lookup",
+        node.name
+    ))
+}
+
+/// `Transpose` that keeps the batch axis first → `Permute`.
+pub fn permute(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
+    let x = ctx.layer_input(node, 0)?;
+    let perm = ctx.const_ints(node, 1)?;
+    let rank = ctx.shape(&x).map_or(0, Vec::len);
+    let Some((&0, rest)) = perm.split_first() else {
+        return Err(format!("perm {perm:?} moves the batch axis"));
+    };
+    if perm.len() != rank {
+        return Err(format!("perm {perm:?} does not fit a rank-{rank} input"));
+    }
+    let dims = rest
+        .iter()
+        .map(|&d| usize::try_from(d).ok().filter(|&d| d >= 1 && d < rank))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| format!("perm {perm:?} is not a permutation"))?;
+    Ok(Match::one(Emit::single(
+        ctx,
+        node,
+        LayerKind::Permute { dims },
+        vec![x],
+    )))
+}
+
+/// The one consumer of `t` with op `op`, when every other consumer is a `Shape`
+/// (which only reads the static shape).
+fn data_consumer<'g>(ctx: &Ctx<'g>, t: &TensorId, op: &str) -> Option<&'g NodeDef> {
+    let mut data = ctx
+        .graph
+        .consumers(t)
+        .into_iter()
+        .map(|(c, _)| &ctx.graph.nodes()[c])
+        .filter(|c| c.op != "Shape");
+    match (data.next(), data.next()) {
+        (Some(c), None) if c.op == op => Some(c),
+        _ => None,
+    }
+}
+
+/// A Tile's multiples; Keras 3 builds them as `Pack(1, 1, Reshape(Cast(n)), 1)`,
+/// which the integer folder does not see through, so fall back to folding each
+/// packed scalar as a float (small integers are exact).
+fn multiples(ctx: &Ctx, tile: &NodeDef) -> Result<Vec<i64>, String> {
+    if let Ok(m) = ctx.const_ints(tile, 1) {
+        return Ok(m);
+    }
+    let pack = producer(ctx, tile, 1, "Pack").ok_or("Tile multiples are not a constant")?;
+    (0..pack.data_inputs().len())
+        .map(|k| {
+            let t = ctx.graph.input(pack, k).map_err(|e| e.to_string())?;
+            match fold_f32(ctx.graph, &t) {
+                Some(v) if v.len() == 1 => Ok(v.iter().next().map_or(0, |&f| f as i64)),
+                _ => Err("Tile multiples are not a constant".to_string()),
+            }
+        })
+        .collect()
+}
+
+/// RepeatVector, anchored at `ExpandDims` (tf-keras) or `Reshape` (Keras 3).
+pub fn repeat_vector(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
+    let x = ctx.layer_input(node, 0)?;
+    let shape = ctx.shape(&x).cloned().unwrap_or_default();
+    let [_, Some(d)] = shape[..] else {
+        return Err(format!("input shape {shape:?} is not (batch, features)"));
+    };
+    let mut nodes = vec![node.name.clone()];
+    let (expand, lifted_axis) = if node.op == "Reshape" {
+        let target = ctx.const_ints(node, 1)?;
+        if target != [BATCH, 1, d as i64] && target != [-1, 1, d as i64] {
+            return Err(format!("Reshape target {target:?} is not (batch, 1, {d})"));
+        }
+        // Keras 3 also reads this Reshape's Shape for the final Reshape's target.
+        let e = data_consumer(ctx, &out0(node), "ExpandDims")
+            .ok_or("Reshape is not followed by ExpandDims")?;
+        nodes.push(e.name.clone());
+        (e, 2)
+    } else {
+        (node, 1)
+    };
+    let axis = *ctx.const_ints(expand, 1)?.first().ok_or("no axis")?;
+    let rank_after = if node.op == "Reshape" { 4 } else { 3 };
+    if (if axis < 0 { axis + rank_after } else { axis }) != lifted_axis {
+        return Err(format!("ExpandDims axis {axis} is not RepeatVector's"));
+    }
+    let tile = ctx
+        .sole_consumer(&out0(expand))
+        .filter(|c| c.op == "Tile")
+        .ok_or("ExpandDims is not followed by Tile")?;
+    nodes.push(tile.name.clone());
+    let m = multiples(ctx, tile)?;
+    let n = match (node.op.as_str(), m.as_slice()) {
+        ("Reshape", [1, 1, n, 1]) | (_, [1, n, 1]) if *n >= 1 => *n as usize,
+        _ => {
+            return Err(format!(
+                "Tile multiples {m:?} do not repeat along the new axis"
+            ));
+        }
+    };
+    let mut output = out0(tile);
+    if node.op == "Reshape" {
+        let last = ctx
+            .sole_consumer(&output)
+            .filter(|c| c.op == "Reshape")
+            .ok_or("Keras 3 RepeatVector's final Reshape is missing")?;
+        nodes.push(last.name.clone());
+        output = out0(last);
+    }
+    Ok(Match::one(Emit {
+        name: ctx.layer_name(tile),
+        kind: LayerKind::RepeatVector { n },
+        weights: vec![],
+        inputs: vec![x],
+        output,
+        nodes,
+    }))
+}
