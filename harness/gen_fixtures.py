@@ -255,6 +255,45 @@ def build_merges_global_pool(K):
 # Each returns (graph_def frozen, input_specs, output node names, keras_layers a rebuild needs).
 
 
+def build_text_cnn(K):
+    """Text CNN on int32 token ids (20 steps, vocabulary 50): Embedding(50, 8), Conv1D SAME + relu,
+    MaxPooling1D, causal dilated Conv1D + tanh, strided VALID Conv1D, GlobalMaxPooling1D; a second
+    branch AveragePooling1D SAME on an odd length + GlobalAveragePooling1D; Concatenate, Dense relu,
+    Dense softmax."""
+    L = K.layers
+    x_in = K.Input((20,), dtype="int32", name="tokens")
+    e = L.Embedding(50, 8, name="embed")(x_in)
+    c = L.Conv1D(12, 3, padding="same", activation="relu", name="conv_same_relu")(e)
+    c = L.MaxPooling1D(2, name="maxpool")(c)  # 20 -> 10
+    d = L.Conv1D(8, 3, padding="causal", dilation_rate=2, activation="tanh", name="conv_causal_d2")(c)
+    d = L.Conv1D(8, 2, strides=2, padding="valid", name="conv_valid_s2")(d)  # 10 -> 5
+    a = L.GlobalMaxPooling1D(name="gmp")(d)
+    b = L.AveragePooling1D(3, strides=2, padding="same", name="avgpool_same")(c)  # 10 -> 5
+    b = L.GlobalAveragePooling1D(name="gap")(b)
+    h = L.Concatenate(name="concat")([a, b])
+    h = L.Dense(16, activation="relu", name="dense_relu")(h)
+    out = L.Dense(4, activation="softmax", name="dense_softmax")(h)
+    return K.Model(x_in, out, name="model"), [("tokens", [20], "int32", 50)]
+
+
+def build_seq_shapes(K):
+    """Sequence shape layers on a float (6, 4) input: Permute((2, 1)), causal Conv1D (no dilation),
+    GlobalAveragePooling1D, RepeatVector(3), pointwise Conv1D + sigmoid, Reshape((-1, 2)),
+    Permute((2, 1)) again, Flatten, Dense."""
+    L = K.layers
+    x_in = K.Input((6, 4), name="input")
+    p = L.Permute((2, 1), name="permute")(x_in)  # (4, 6)
+    p = L.Conv1D(5, 2, padding="causal", name="conv_causal")(p)  # (4, 5)
+    g = L.GlobalAveragePooling1D(name="gap")(p)  # (5,)
+    r = L.RepeatVector(3, name="repeat")(g)  # (3, 5)
+    r = L.Conv1D(4, 1, activation="sigmoid", name="conv_pointwise")(r)  # (3, 4)
+    r = L.Reshape((-1, 2), name="reshape_m1")(r)  # (6, 2)
+    r = L.Permute((2, 1), name="permute_back")(r)  # (2, 6)
+    f = L.Flatten(name="flatten")(r)
+    out = L.Dense(3, name="dense")(f)
+    return K.Model(x_in, out, name="model"), [("input", [6, 4])]
+
+
 def _tf1_var(name, value):
     # use_resource=False: classic TF1 VariableV2 + "<name>/read" Identity, as old frozen graphs have.
     return tf.compat.v1.get_variable(name, initializer=tf.constant(value), use_resource=False)
@@ -393,16 +432,34 @@ CASES = {
     "tk_merges_global_pool": ("tf_keras", 207, build_merges_global_pool),
     "tk_gelu": ("tf_keras", 208, build_gelu),
     "tk_average": ("tf_keras", 209, build_average),
+    "k3_text_cnn": ("keras3", 131, build_text_cnn),
+    "tk_text_cnn": ("tf_keras", 231, build_text_cnn),
+    "k3_seq_shapes": ("keras3", 132, build_seq_shapes),
+    "tk_seq_shapes": ("tf_keras", 232, build_seq_shapes),
     "tf1_mobilenet_v1_tail": ("tf1", 301, build_tf1_mobilenet_v1_tail),
     "tf1_vgg_style": ("tf1", 302, build_tf1_vgg_style),
 }
 
 
 def make_inputs(input_specs, seed):
+    """float32 uniform in [-1, 1] per input; an integer input, spec (name, shape, "int32", high),
+    gets ids uniform in [0, high) instead. Every input is returned (and stored in io.npz) as
+    float32, integers as whole numbers, because thaw's readers take float32; meta.json records the
+    real dtype and generate_case feeds TensorFlow and Keras the int32 values."""
     rng = np.random.default_rng([seed, 1])
-    return {
-        name: rng.uniform(-1.0, 1.0, (BATCH, *shape)).astype(np.float32) for name, shape in input_specs
-    }
+    out = {}
+    for spec in input_specs:
+        name, shape = spec[0], spec[1]
+        if len(spec) > 2:
+            out[name] = rng.integers(0, spec[3], (BATCH, *shape)).astype(np.float32)
+        else:
+            out[name] = rng.uniform(-1.0, 1.0, (BATCH, *shape)).astype(np.float32)
+    return out
+
+
+def typed_inputs(input_specs, inputs):
+    """inputs with every integer input cast back to its dtype (what the graph and model take)."""
+    return {s[0]: inputs[s[0]].astype(s[2]) if len(s) > 2 else inputs[s[0]] for s in input_specs}
 
 
 def generate_case(
@@ -432,11 +489,13 @@ def generate_case(
         graph_def, outputs = tfcommon.freeze_keras(model, input_specs)
         keras_layers = tfcommon.keras_layer_histogram(model)
         inputs = make_inputs(input_specs, seed)
-        feed = [inputs[n] for n, _ in input_specs]
+        typed = typed_inputs(input_specs, inputs)
+        feed = [typed[s[0]] for s in input_specs]
         reference = model(feed[0] if len(feed) == 1 else feed, training=False)
         reference = [np.asarray(r) for r in (reference if isinstance(reference, (list, tuple)) else [reference])]
 
-    outs, tensors = tfcommon.run_frozen(graph_def, inputs, outputs, all_tensors=all_tensors)
+    feeds = typed_inputs(input_specs, inputs)
+    outs, tensors = tfcommon.run_frozen(graph_def, feeds, outputs, all_tensors=all_tensors)
     if reference is not None:
         # The frozen graph must compute what the Keras model computes.
         for tname, ref in zip(outputs, reference):
@@ -453,7 +512,8 @@ def generate_case(
         "source": source,
         "description": " ".join(doc.split()),
         "inputs": [
-            {"name": n, "shape": [None, *shape], "dtype": "float32"} for n, shape in input_specs
+            {"name": s[0], "shape": [None, *s[1]], "dtype": s[2] if len(s) > 2 else "float32"}
+            for s in input_specs
         ],
         "outputs": outputs,
         "op_histogram": tfcommon.op_histogram(graph_def),

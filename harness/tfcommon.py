@@ -12,7 +12,8 @@ What lives here:
   * write_case()          -- writes model.pb / io.npz / meta.json with deterministic bytes.
 
 io.npz convention (the Rust side depends on it):
-  input:<placeholder node name>  -> the fed inputs (float32)
+  input:<placeholder node name>  -> the fed inputs (float32; integer inputs as float32 whole numbers,
+                                    their real dtype in meta.json)
   output:<tensor name>           -> TensorFlow's value of each graph output, e.g. "Identity:0"
   tensor:<tensor name>           -> TensorFlow's value of every output slot of every non-Const node
                                     whose dtype is float32 (these include the Identity "ReadVariableOp"
@@ -116,6 +117,10 @@ def random_weight(layer_class: str, name: str, shape: tuple, rng: np.random.Gene
         v = rng.uniform(0.5, 1.5, shape)
     elif name in ("beta", "moving_mean", "bias"):
         v = rng.normal(0.0, 0.3, shape)
+    elif name == "embeddings":
+        # Embedding table: unit-scale rows (Keras's own init is uniform(-0.05, 0.05), too small
+        # to tell rows apart after a few layers).
+        v = rng.normal(0.0, 1.0, shape)
     elif name in ("kernel", "depthwise_kernel", "pointwise_kernel"):
         if name == "depthwise_kernel" or layer_class == "DepthwiseConv2D":
             fan_in = int(np.prod(shape[:-2]))  # (kh, kw, cin, multiplier): one channel at a time
@@ -166,10 +171,14 @@ def keras_layer_histogram(model) -> dict:
 def freeze_keras(model, input_specs: list[tuple[str, list[int]]]):
     """Freeze a Keras 3 or tf-keras model with TensorFlow's own tools.
 
-    input_specs: [(placeholder name, shape without batch)], in model input order.
+    input_specs: [(placeholder name, shape without batch[, dtype, id bound])], in model input
+    order; the dtype (e.g. "int32" for token ids) defaults to float32.
     Returns (graph_def, output tensor names in the concrete function's output order).
     """
-    specs = [tf.TensorSpec([None, *shape], tf.float32, name=name) for name, shape in input_specs]
+    specs = [
+        tf.TensorSpec([None, *s[1]], s[2] if len(s) > 2 else tf.float32, name=s[0])
+        for s in input_specs
+    ]
     if len(specs) == 1:
         fn = tf.function(lambda x: model(x, training=False))
     else:

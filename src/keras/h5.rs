@@ -361,7 +361,8 @@ fn attr_strings(attr: &Attribute) -> hdf5::Result<Vec<String>> {
 mod tests {
     use super::*;
     use crate::keras::test_models::{
-        activations_merges_model, every_layer_model, small_cnn_model, two_in_two_out_model,
+        activations_merges_model, every_layer_model, small_cnn_model, text_model,
+        two_in_two_out_model,
     };
 
     #[test]
@@ -514,6 +515,7 @@ mod tests {
             two_in_two_out_model(),
             small_cnn_model(),
             activations_merges_model(),
+            text_model(),
         ] {
             let path = dir.join(format!("{}.h5", m.name));
             write(&path, &m).unwrap();

@@ -461,3 +461,102 @@ pub fn small_cnn_model() -> Model {
         outputs: vec!["out".into()],
     }
 }
+
+/// Text-model layers: an int32 token input through Embedding, causal dilated
+/// and strided SAME Conv1D, the 1-D poolings (global ones with and without
+/// keepdims), Permute and RepeatVector; three outputs.
+pub fn text_model() -> Model {
+    use super::ir::Padding1D;
+    use LayerKind::*;
+    Model {
+        name: "text".to_string(),
+        inputs: vec![Input {
+            name: "tokens".to_string(),
+            shape: vec![Some(12)],
+            dtype: DType::I32,
+        }],
+        layers: vec![
+            // (12,) ids in [0, 7) -> (12, 5)
+            layer(
+                "embed",
+                Embedding {
+                    input_dim: 7,
+                    output_dim: 5,
+                },
+                &["tokens"],
+                &[&[7, 5]],
+            ),
+            // -> (12, 4)
+            layer(
+                "conv_causal",
+                Conv1D {
+                    filters: 4,
+                    kernel_size: 3,
+                    strides: 1,
+                    padding: Padding1D::Causal,
+                    dilation_rate: 2,
+                    use_bias: true,
+                    activation: Act::Relu,
+                },
+                &["embed"],
+                &[&[3, 5, 4], &[4]],
+            ),
+            // -> (6, 3)
+            layer(
+                "conv_same",
+                Conv1D {
+                    filters: 3,
+                    kernel_size: 2,
+                    strides: 2,
+                    padding: Padding1D::Same,
+                    dilation_rate: 1,
+                    use_bias: false,
+                    activation: Act::Tanh,
+                },
+                &["conv_causal"],
+                &[&[2, 4, 3]],
+            ),
+            // -> (3, 3)
+            layer(
+                "maxpool",
+                MaxPooling1D {
+                    pool_size: 2,
+                    strides: 2,
+                    padding: Padding::Valid,
+                },
+                &["conv_same"],
+                &[],
+            ),
+            // -> (12, 4)
+            layer(
+                "avgpool",
+                AveragePooling1D {
+                    pool_size: 3,
+                    strides: 1,
+                    padding: Padding::Same,
+                },
+                &["conv_causal"],
+                &[],
+            ),
+            // -> (4,)
+            layer(
+                "gap",
+                GlobalAveragePooling1D { keepdims: false },
+                &["avgpool"],
+                &[],
+            ),
+            // -> (1, 3)
+            layer(
+                "gmp",
+                GlobalMaxPooling1D { keepdims: true },
+                &["maxpool"],
+                &[],
+            ),
+            // -> (3, 3), axes swapped
+            layer("perm", Permute { dims: vec![2, 1] }, &["maxpool"], &[]),
+            // -> (2, 4)
+            layer("rep", RepeatVector { n: 2 }, &["gap"], &[]),
+        ],
+        outputs: vec!["perm".into(), "rep".into(), "gmp".into()],
+    }
+}
