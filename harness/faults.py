@@ -1,0 +1,394 @@
+"""Deliberately broken reconstructions of fixture models: is each fault found, and named?
+
+For every cause kind thaw's diagnosis can name (issue 4: kernel_transposed, kernel_flipped,
+kernel_axes, dense_transposed, padding, activation, bn_epsilon, bn_stats_swapped,
+bn_affine_swapped, bias, weights_swapped, flatten_order), this script takes the `.h5` that
+`thaw convert` writes for a fixture and breaks ONE layer of it with h5py, the way a hand rebuild
+goes wrong: a config value left at the Keras default or mistyped in model_config (padding,
+activation, epsilon, use_bias=False), or weights copied in the wrong layout or into the wrong
+slot (HW transposed, flipped, OIHW/HWOI, a PyTorch (out, in) Dense matrix reshaped, CHW-ordered
+Flatten rows, mean/variance or gamma/beta swapped, another layer's weights).
+
+Each broken file is then checked in BOTH of thaw's modes:
+
+- `--keras`: `thaw verify fixtures/<case>/model.pb --keras broken.h5` (the CLI, exit code 1
+  expected), i.e. the user's hand-built model is aligned with the graph and verified;
+- `converted`: the same broken model stands in for thaw's own conversion (as if the converter
+  had the bug): `tests/faults.rs::converted_mode_from_manifest`, an ignored Rust test driven by
+  the manifest this script writes, swaps the broken model into the Conversion (its layer names
+  are the converted ones, so the layer -> TF tensor map still holds) and calls
+  `thaw::verify::verify_conversion`. thaw's CLI has no fault-injection flag on purpose.
+
+A row is OK when the report's verdict is `fail`, `first_divergence.layer` is the faulted layer and
+the expected kind is among its causes. Rows marked `known=` are documented gaps (shown as KNOWN,
+not failures; they FAIL once they start passing, so the note gets removed). Before the faults, every clean converted model must verify
+with `--keras` (no false alarm). Prints one Markdown table; exit 1 on any FAIL.
+
+    $PY harness/faults.py [--thaw target/debug/thaw] [--work DIR] [--only KIND,KIND] [--skip-converted]
+
+Deterministic: no random numbers (faults are fixed permutations/edits of the converted weights;
+thaw's inputs are seeded). Needs only h5py and numpy from the pinned venv; builds thaw with cargo
+unless --thaw is given. About 1 minute once the Rust test binary is built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import h5py
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+
+
+class H5Model:
+    """A thaw-written (Keras 2 layout) .h5 opened for editing: model_config and weights."""
+
+    def __init__(self, path: Path):
+        self.f = h5py.File(path, "r+")
+        self.config = json.loads(self.f.attrs["model_config"])
+
+    def layer_config(self, layer: str) -> dict:
+        for entry in self.config["config"]["layers"]:
+            if entry["name"] == layer:
+                return entry["config"]
+        raise KeyError(f"no layer {layer!r} in model_config")
+
+    def _names(self, layer: str) -> list[str]:
+        g = self.f["model_weights"][layer]
+        return [n.decode() if isinstance(n, bytes) else str(n) for n in g.attrs["weight_names"]]
+
+    def _path(self, layer: str, weight: str) -> str:
+        for n in self._names(layer):
+            if n.split("/")[-1].split(":")[0] == weight:
+                return f"model_weights/{layer}/{n}"
+        raise KeyError(f"layer {layer!r} has no weight {weight!r} (has {self._names(layer)})")
+
+    def weight(self, layer: str, weight: str) -> np.ndarray:
+        return self.f[self._path(layer, weight)][()]
+
+    def set_weight(self, layer: str, weight: str, value: np.ndarray) -> None:
+        ds = self.f[self._path(layer, weight)]
+        if ds.shape != value.shape:
+            raise ValueError(f"{layer}/{weight}: shape {value.shape}, file has {ds.shape}")
+        ds[...] = value.astype(ds.dtype)
+
+    def drop_weight(self, layer: str, weight: str) -> None:
+        path = self._path(layer, weight)
+        del self.f[path]
+        g = self.f["model_weights"][layer]
+        keep = [n for n in self._names(layer) if f"model_weights/{layer}/{n}" != path]
+        g.attrs["weight_names"] = np.array([n.encode() for n in keep], dtype=object)
+
+    def close(self) -> None:
+        self.f.attrs["model_config"] = json.dumps(self.config)
+        self.f.close()
+
+
+# --- the faults: each edits one layer the way a hand rebuild gets it wrong -------------------
+
+
+def kernel_transposed(m: H5Model, layer: str) -> str:
+    m.set_weight(layer, "kernel", np.transpose(m.weight(layer, "kernel"), (1, 0, 2, 3)))
+    return "3x3 kernel copied with kh and kw swapped"
+
+
+def kernel_flipped(m: H5Model, layer: str) -> str:
+    m.set_weight(layer, "depthwise_kernel", m.weight(layer, "depthwise_kernel")[:, ::-1])
+    return "depthwise kernel flipped left-right"
+
+
+def kernel_axes_hwoi(m: H5Model, layer: str) -> str:
+    m.set_weight(layer, "kernel", np.transpose(m.weight(layer, "kernel"), (0, 1, 3, 2)))
+    return "kernel copied as HWOI (in/out swapped; 6x6 so the shape still fits)"
+
+
+def kernel_axes_oihw_reshaped(m: H5Model, layer: str) -> str:
+    k = m.weight(layer, "kernel")
+    m.set_weight(layer, "kernel", np.ascontiguousarray(np.transpose(k, (3, 2, 0, 1))).reshape(k.shape))
+    return "OIHW (PyTorch) kernel reshaped, not transposed, to HWIO"
+
+
+def dense_transposed(m: H5Model, layer: str) -> str:
+    k = m.weight(layer, "kernel")
+    m.set_weight(layer, "kernel", np.ascontiguousarray(k.T).reshape(k.shape))
+    return "Dense (out, in) matrix reshaped, not transposed, to (in, out)"
+
+
+def padding_valid(m: H5Model, layer: str) -> str:
+    cfg = m.layer_config(layer)
+    assert cfg["padding"] == "same", cfg
+    cfg["padding"] = "valid"
+    return "padding='valid' (Keras's default) where the graph pads SAME"
+
+
+def activation(new: str) -> Callable[[H5Model, str], str]:
+    def f(m: H5Model, layer: str) -> str:
+        cfg = m.layer_config(layer)
+        old = cfg["activation"]
+        cfg["activation"] = new
+        return f"activation={new!r} instead of {old!r}"
+
+    return f
+
+
+def relu_uncapped(m: H5Model, layer: str) -> str:
+    cfg = m.layer_config(layer)
+    assert cfg["max_value"] == 6.0, cfg
+    cfg["max_value"] = None
+    return "ReLU() where the graph has relu6"
+
+
+def bn_epsilon_default(m: H5Model, layer: str) -> str:
+    cfg = m.layer_config(layer)
+    old = cfg["epsilon"]
+    assert abs(old - 1.001e-5) < 1e-9, cfg
+    cfg["epsilon"] = 1e-3
+    return f"epsilon left at Keras's default 1e-3 (graph: {old:g})"
+
+
+def swap(a: str, b: str, what: str) -> Callable[[H5Model, str], str]:
+    def f(m: H5Model, layer: str) -> str:
+        va, vb = m.weight(layer, a), m.weight(layer, b)
+        m.set_weight(layer, a, vb)
+        m.set_weight(layer, b, va)
+        return what
+
+    return f
+
+
+def bias_missing(m: H5Model, layer: str) -> str:
+    m.layer_config(layer)["use_bias"] = False
+    m.drop_weight(layer, "bias")
+    return "use_bias=False: the graph's BiasAdd was not carried over"
+
+
+def weights_swapped_with(other: str) -> Callable[[H5Model, str], str]:
+    def f(m: H5Model, layer: str) -> str:
+        for w in ("gamma", "beta", "moving_mean", "moving_variance"):
+            va, vb = m.weight(layer, w), m.weight(other, w)
+            m.set_weight(layer, w, vb)
+            m.set_weight(other, w, va)
+        return f"set_weights of '{layer}' and '{other}' crossed (same shapes)"
+
+    return f
+
+
+def flatten_chw(h: int, w: int, c: int) -> Callable[[H5Model, str], str]:
+    def f(m: H5Model, layer: str) -> str:
+        k = m.weight(layer, "kernel")
+        assert k.shape[0] == h * w * c, k.shape
+        # Row (h, w, c) of the channels-last kernel lands where a channels-first
+        # (PyTorch / Keras channels_first) Flatten would have it.
+        chw = k.reshape(h, w, c, -1).transpose(2, 0, 1, 3).reshape(k.shape)
+        m.set_weight(layer, "kernel", chw)
+        return f"Dense rows in (C, H, W) order after Flatten of ({h}, {w}, {c})"
+
+    return f
+
+
+@dataclass
+class Fault:
+    kind: str  # the cause kind thaw must name
+    case: str  # fixture
+    layer: str  # the layer that is broken (and must be located)
+    apply: Callable[[H5Model, str], str]
+    # Why this fault is expected NOT to be located (a known gap, shown as KNOWN in the table and
+    # not counted as a failure; if it starts being located, the row FAILs until this is removed).
+    known: str | None = None
+
+    @property
+    def ident(self) -> str:
+        return f"{self.kind}-{self.case}-{self.layer}"
+
+
+FAULTS = [
+    Fault("kernel_transposed", "k3_conv_strides_dilation", "conv_s2_same_relu", kernel_transposed),
+    Fault("kernel_transposed", "tf1_vgg_style", "conv1", kernel_transposed),
+    Fault("kernel_flipped", "k3_bn_depthwise_relu6", "dw1", kernel_flipped),
+    Fault("kernel_flipped", "tk_inverted_residual", "b1_dw", kernel_flipped),
+    Fault("kernel_axes", "tf1_vgg_style", "conv2", kernel_axes_hwoi),
+    Fault("kernel_axes", "tk_conv_strides_dilation", "conv_s2_same_relu", kernel_axes_oihw_reshaped),
+    Fault("dense_transposed", "tk_pool_flatten_dense", "dense_logits", dense_transposed),
+    Fault("dense_transposed", "tf1_vgg_style", "logits", dense_transposed),
+    Fault("padding", "tk_conv_strides_dilation", "conv_d2_same_tanh", padding_valid,
+          known="VALID makes the dilated 5x5 window larger than the 4x2 input: the Keras model "
+                "cannot run at all, and thaw stops with an internal error (exit 4) instead of "
+                "failing that layer and diagnosing it"),
+    Fault("padding", "k3_bn_depthwise_relu6", "dw1", padding_valid),
+    Fault("padding", "tf1_vgg_style", "conv1", padding_valid),
+    Fault("activation", "k3_pool_flatten_dense", "conv_tanh", activation("linear")),
+    Fault("activation", "tk_pool_flatten_dense", "dense_sigmoid", activation("tanh")),
+    Fault("activation", "k3_conv_strides_dilation", "relu_standalone", activation("linear")),
+    # relu6 -> relu is NOT observable here: with inputs in [-1, 1] no pre-activation of this
+    # fixture reaches 6, so both models compute the same values (thaw rightly passes).
+    Fault("activation", "k3_bn_depthwise_relu6", "stem_relu6", relu_uncapped,
+          known="unobservable: no value of stem_bn reaches 6 with inputs in [-1, 1]"),
+    Fault("bn_epsilon", "k3_bn_depthwise_relu6", "stem_bn", bn_epsilon_default),
+    Fault("bn_epsilon", "tf1_mobilenet_v1_tail", "stem_2", bn_epsilon_default),
+    Fault("bn_stats_swapped", "tk_inverted_residual", "b1_expand_bn",
+          swap("moving_mean", "moving_variance", "moving_mean and moving_variance swapped")),
+    Fault("bn_stats_swapped", "k3_bn_depthwise_relu6", "dw1_bn",
+          swap("moving_mean", "moving_variance", "moving_mean and moving_variance swapped")),
+    Fault("bn_affine_swapped", "k3_inverted_residual", "b1_dw_bn", swap("gamma", "beta", "gamma and beta swapped")),
+    Fault("bn_affine_swapped", "tf1_mobilenet_v1_tail", "stem_2", swap("gamma", "beta", "gamma and beta swapped")),
+    Fault("bias", "tf1_mobilenet_v1_tail", "pw", bias_missing),
+    Fault("bias", "k3_bn_depthwise_relu6", "pw_relu6", bias_missing),
+    Fault("weights_swapped", "tk_inverted_residual", "b1_expand_bn", weights_swapped_with("b1_dw_bn")),
+    Fault("weights_swapped", "k3_inverted_residual", "b1_expand_bn", weights_swapped_with("b1_dw_bn")),
+    Fault("flatten_order", "tk_pool_flatten_dense", "dense_relu", flatten_chw(3, 3, 4)),
+    Fault("flatten_order", "tf1_mobilenet_v1_tail", "fc_1", flatten_chw(3, 3, 12)),
+]
+
+KINDS = sorted({f.kind for f in FAULTS})
+
+
+def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, **kw)
+
+
+def judge(fault: Fault, report_path: Path) -> dict:
+    """The row's outcome from a report.json."""
+    if not report_path.is_file():
+        err = report_path.parent / "error.txt"
+        why = err.read_text().strip().splitlines()[0][:120] if err.is_file() else "no report"
+        return {"located": "-", "kinds": f"({why})", "after": "-", "ok": False, "verdict": "-"}
+    r = json.loads(report_path.read_text())
+    fd = r.get("first_divergence") or {}
+    causes = fd.get("causes") or []
+    kinds = []
+    for c in causes:
+        if c["kind"] not in kinds:
+            kinds.append(c["kind"])
+    matching = [c["max_abs_after_fix"] for c in causes if c["kind"] == fault.kind]
+    after = f"{min(matching):.2e}" if matching else "-"
+    ok = r.get("verdict") == "fail" and fd.get("layer") == fault.layer and bool(matching)
+    return {"located": fd.get("layer", "-"), "kinds": ", ".join(kinds) or "-", "after": after, "ok": ok,
+            "verdict": r.get("verdict")}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--thaw", type=Path, help="thaw binary (default: cargo build, target/debug/thaw)")
+    ap.add_argument("--work", type=Path, help="keep the broken models and reports here (default: a temp dir)")
+    ap.add_argument("--only", help="comma-separated cause kinds")
+    ap.add_argument("--skip-converted", action="store_true", help="only the --keras mode (no cargo test)")
+    args = ap.parse_args(argv)
+    t0 = time.monotonic()
+
+    faults = FAULTS
+    if args.only:
+        wanted = set(args.only.split(","))
+        unknown = wanted - set(KINDS)
+        if unknown:
+            ap.error(f"unknown kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
+        faults = [f for f in FAULTS if f.kind in wanted]
+
+    thaw = args.thaw
+    if thaw is None:
+        b = run(["cargo", "build", "--quiet", "--bin", "thaw"])
+        if b.returncode != 0:
+            print(b.stderr, file=sys.stderr)
+            return 1
+        thaw = ROOT / "target" / "debug" / "thaw"
+    thaw = thaw.resolve()
+
+    tmp = None
+    if args.work is None:
+        tmp = tempfile.TemporaryDirectory(prefix="thaw-faults-")
+        work = Path(tmp.name)
+    else:
+        work = args.work.resolve()
+        work.mkdir(parents=True, exist_ok=True)
+
+    problems = []
+    # 1. Clean conversions: written once per case, and no false alarm with --keras.
+    clean = {}
+    for case in sorted({f.case for f in faults}):
+        pb = FIXTURES / case / "model.pb"
+        h5 = work / "clean" / f"{case}.h5"
+        h5.parent.mkdir(parents=True, exist_ok=True)
+        c = run([str(thaw), "convert", str(pb), "-o", str(h5)])
+        if c.returncode != 0:
+            problems.append(f"thaw convert {case}: exit {c.returncode}: {c.stderr.strip()}")
+            continue
+        v = run([str(thaw), "verify", str(pb), "--keras", str(h5), "--out", str(work / "clean" / case)])
+        if v.returncode != 0:
+            problems.append(f"clean {case} with --keras: exit {v.returncode} (expected 0)\n{v.stdout}{v.stderr}")
+        clean[case] = h5
+
+    # 2. One broken copy per fault; --keras mode through the CLI.
+    rows = []
+    manifest = []
+    for f in faults:
+        if f.case not in clean:
+            continue
+        d = work / f.ident
+        d.mkdir(parents=True, exist_ok=True)
+        broken = d / "broken.h5"
+        shutil.copyfile(clean[f.case], broken)
+        m = H5Model(broken)
+        what = f.apply(m, f.layer)
+        m.close()
+        pb = FIXTURES / f.case / "model.pb"
+        v = run([str(thaw), "verify", str(pb), "--keras", str(broken), "--out", str(d / "keras")])
+        row = judge(f, d / "keras" / "report.json")
+        if v.returncode != 1:
+            row["ok"] = False
+            why = v.stderr.strip().splitlines()[0][:120] if v.stderr.strip() else f"verdict {row['verdict']}"
+            row["kinds"] = f"(exit {v.returncode}: {why})"
+        rows.append((f, what, "--keras", row))
+        manifest.append({"model": str(pb), "h5": str(broken), "out": str(d / "converted")})
+
+    # 3. The converted-model mode, in one cargo test run over the manifest.
+    if not args.skip_converted and manifest:
+        mf = work / "manifest.json"
+        mf.write_text(json.dumps(manifest, indent=1))
+        env = dict(os.environ, THAW_FAULTS_MANIFEST=str(mf))
+        t = run(["cargo", "test", "--quiet", "--test", "faults", "--", "--ignored", "--exact",
+                 "converted_mode_from_manifest"], env=env)
+        if t.returncode != 0:
+            problems.append(f"cargo test --test faults converted_mode_from_manifest failed:\n{t.stdout[-3000:]}{t.stderr[-3000:]}")
+        for f in faults:
+            if f.case in clean:
+                rows.append((f, "", "converted", judge(f, work / f.ident / "converted" / "report.json")))
+
+    rows.sort(key=lambda r: (KINDS.index(r[0].kind), r[0].case, r[0].layer, r[2]))
+    def result(f: Fault, row: dict) -> str:
+        if f.known:
+            return "FAIL (located: remove `known`)" if row["ok"] else "KNOWN"
+        return "OK" if row["ok"] else "FAIL"
+
+    print("| fault kind | fixture | faulted layer | mode | located layer | kinds found | max_abs_after_fix | result |")
+    print("|---|---|---|---|---|---|---|---|")
+    for f, _, mode, row in rows:
+        print(f"| {f.kind} | {f.case} | {f.layer} | {mode} | {row['located']} | {row['kinds']} | "
+              f"{row['after']} | {result(f, row)} |")
+    print()
+    for f, what, mode, _ in rows:
+        if mode == "--keras":
+            print(f"- {f.ident}: {what}" + (f" — KNOWN GAP: {f.known}" if f.known else ""))
+    failed = sum(result(r[0], r[3]).startswith("FAIL") for r in rows)
+    known = sum(result(r[0], r[3]) == "KNOWN" for r in rows)
+    for p in problems:
+        print(f"\nPROBLEM: {p}", file=sys.stderr)
+    print(f"\nfaults: {len(rows) - failed - known} OK, {failed} FAIL, {known} KNOWN ({len(clean)} clean models checked, "
+          f"{len(problems)} problems) in {time.monotonic() - t0:.0f} s")
+    if tmp is not None:
+        tmp.cleanup()
+    return 1 if failed or problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
