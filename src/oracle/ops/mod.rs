@@ -12,6 +12,7 @@ mod norm;
 mod pad;
 mod passthrough;
 mod s2b;
+mod tile;
 
 use tract_tensorflow::model::{ParsingContext, TfOpRegister};
 use tract_tensorflow::tfpb::tensorflow::NodeDef;
@@ -31,6 +32,7 @@ fn families() -> Vec<&'static [(&'static str, Builder)]> {
         pad::BUILDERS,
         passthrough::BUILDERS,
         s2b::BUILDERS,
+        tile::BUILDERS,
     ]
 }
 
