@@ -278,3 +278,137 @@ pub fn global1d(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     };
     Ok(Match::one(Emit::single(ctx, node, kind, vec![x])))
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use crate::convert::{ConvertOptions, convert};
+    use crate::graph::Graph;
+    use crate::keras::{Activation, LayerKind, Model, Padding, Padding1D};
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    /// Converts a committed fixture; expected values below come from its
+    /// builder in `harness/gen_fixtures.py` (`build_text_cnn`, `build_seq_shapes`).
+    pub(crate) fn fixture(case: &str) -> (Model, serde_json::Value) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(case);
+        let graph = Graph::load(&dir.join("model.pb")).expect("fixture loads");
+        let c = convert(&graph, &ConvertOptions::default()).expect("converts");
+        assert!(c.unsupported.is_empty(), "{case}: {:?}", c.unsupported);
+        let meta = std::fs::read_to_string(dir.join("meta.json")).expect("meta.json");
+        (
+            c.model,
+            serde_json::from_str(&meta).expect("meta.json parses"),
+        )
+    }
+
+    fn kind<'m>(m: &'m Model, name: &str) -> &'m LayerKind {
+        &m.layer(name)
+            .unwrap_or_else(|| panic!("no layer {name}"))
+            .kind
+    }
+
+    /// Keras's own layer count per class (meta.json `keras_layers`, written by
+    /// the harness from the Keras model) against what thaw reconstructed.
+    pub(crate) fn assert_same_classes(case: &str, m: &Model, meta: &serde_json::Value) {
+        let mut got: BTreeMap<String, u64> = BTreeMap::new();
+        for l in &m.layers {
+            *got.entry(l.kind.class_name().to_string()).or_default() += 1;
+        }
+        let want: BTreeMap<String, u64> = meta["keras_layers"]
+            .as_object()
+            .expect("keras_layers")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+            .collect();
+        assert_eq!(got, want, "{case}");
+    }
+
+    #[test]
+    fn text_cnn_conv_and_pool_configs_are_recovered() {
+        for case in ["k3_text_cnn", "tk_text_cnn"] {
+            let (m, meta) = fixture(case);
+            assert_same_classes(case, &m, &meta);
+            let conv = |filters, kernel_size, strides, padding, dilation_rate, activation| {
+                LayerKind::Conv1D {
+                    filters,
+                    kernel_size,
+                    strides,
+                    padding,
+                    dilation_rate,
+                    use_bias: true,
+                    activation,
+                }
+            };
+            assert_eq!(
+                kind(&m, "conv_same_relu"),
+                &conv(12, 3, 1, Padding1D::Same, 1, Activation::Relu),
+                "{case}"
+            );
+            // Pad (4 steps) + SpaceToBatchND/BatchToSpaceND (block 2) is causal, dilation 2.
+            assert_eq!(
+                kind(&m, "conv_causal_d2"),
+                &conv(8, 3, 1, Padding1D::Causal, 2, Activation::Tanh),
+                "{case}"
+            );
+            assert_eq!(
+                kind(&m, "conv_valid_s2"),
+                &conv(8, 2, 2, Padding1D::Valid, 1, Activation::Linear),
+                "{case}"
+            );
+            // Keras 3 pools on axis 2 of ExpandDims(axis 1), tf-keras on axis 1 of ExpandDims(axis 2).
+            assert_eq!(
+                kind(&m, "maxpool"),
+                &LayerKind::MaxPooling1D {
+                    pool_size: 2,
+                    strides: 2,
+                    padding: Padding::Valid
+                },
+                "{case}"
+            );
+            assert_eq!(
+                kind(&m, "avgpool_same"),
+                &LayerKind::AveragePooling1D {
+                    pool_size: 3,
+                    strides: 2,
+                    padding: Padding::Same
+                },
+                "{case}"
+            );
+            assert_eq!(
+                kind(&m, "gmp"),
+                &LayerKind::GlobalMaxPooling1D { keepdims: false },
+                "{case}"
+            );
+            // The kernel keeps Keras's (k, in, filters) layout.
+            let k = m.layer("conv_causal_d2").and_then(|l| l.weight("kernel"));
+            assert_eq!(
+                k.map(|k| k.shape().to_vec()),
+                Some(vec![3, 12, 8]),
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn causal_conv_without_dilation_is_recovered() {
+        for case in ["k3_seq_shapes", "tk_seq_shapes"] {
+            let (m, meta) = fixture(case);
+            assert_same_classes(case, &m, &meta);
+            assert_eq!(
+                kind(&m, "conv_causal"),
+                &LayerKind::Conv1D {
+                    filters: 5,
+                    kernel_size: 2,
+                    strides: 1,
+                    padding: Padding1D::Causal,
+                    dilation_rate: 1,
+                    use_bias: true,
+                    activation: Activation::Linear,
+                },
+                "{case}"
+            );
+        }
+    }
+}

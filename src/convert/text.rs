@@ -244,3 +244,89 @@ pub fn repeat_vector(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         nodes,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::convert::conv1d::tests::{assert_same_classes, fixture};
+    use crate::convert::{ConvertOptions, convert};
+    use crate::graph::{Graph, parse_graph_def};
+    use crate::keras::{DType, LayerKind};
+
+    #[test]
+    fn embedding_permute_repeat_vector_are_recovered() {
+        for case in ["k3_text_cnn", "tk_text_cnn"] {
+            let (m, _) = fixture(case);
+            assert_eq!(m.inputs[0].dtype, DType::I32, "{case}");
+            let embed = m.layer("embed").expect("embed");
+            assert_eq!(
+                embed.kind,
+                LayerKind::Embedding {
+                    input_dim: 50,
+                    output_dim: 8
+                },
+                "{case}"
+            );
+            // Keras 3's SelectV2/Less/AddV2 id wrap belongs to the Embedding: it reads the input.
+            assert_eq!(embed.inbound, ["tokens"], "{case}");
+        }
+        for case in ["k3_seq_shapes", "tk_seq_shapes"] {
+            let (m, meta) = fixture(case);
+            assert_same_classes(case, &m, &meta);
+            let kind = |n: &str| m.layer(n).map(|l| l.kind.clone());
+            assert_eq!(
+                kind("permute"),
+                Some(LayerKind::Permute { dims: vec![2, 1] }),
+                "{case}"
+            );
+            assert_eq!(
+                kind("repeat"),
+                Some(LayerKind::RepeatVector { n: 3 }),
+                "{case}"
+            );
+        }
+    }
+
+    fn unsupported(pbtxt: &str) -> Vec<(String, String)> {
+        let graph =
+            Graph::new(parse_graph_def(pbtxt.as_bytes(), true, "t.pbtxt").unwrap()).expect("graph");
+        let c = convert(&graph, &ConvertOptions::default()).expect("converts");
+        c.unsupported
+            .into_iter()
+            .map(|u| (u.node, u.reason))
+            .collect()
+    }
+
+    const INPUT: &str = r#"
+node { name: "x" op: "Placeholder" attr { key: "dtype" value { type: DT_FLOAT } }
+  attr { key: "shape" value { shape { dim { size: -1 } dim { size: 4 } dim { size: 3 } } } } }
+"#;
+
+    #[test]
+    fn transpose_of_the_batch_axis_is_not_a_permute() {
+        let g = format!(
+            r#"{INPUT}
+node {{ name: "perm" op: "Const" attr {{ key: "value" value {{ tensor {{ dtype: DT_INT32 tensor_shape {{ dim {{ size: 3 }} }} int_val: 1 int_val: 0 int_val: 2 }} }} }} }}
+node {{ name: "t" op: "Transpose" input: "x" input: "perm" }}
+"#
+        );
+        let u = unsupported(&g);
+        assert_eq!(u.len(), 1, "{u:?}");
+        assert_eq!(u[0].0, "t");
+        assert!(u[0].1.contains("moves the batch axis"), "{}", u[0].1);
+    }
+
+    #[test]
+    fn gather_on_a_layer_output_table_is_not_an_embedding() {
+        // The table is the input itself, not a constant: no Embedding.
+        let g = format!(
+            r#"{INPUT}
+node {{ name: "ids" op: "Const" attr {{ key: "value" value {{ tensor {{ dtype: DT_INT32 tensor_shape {{ dim {{ size: 2 }} }} int_val: 0 int_val: 1 }} }} }} }}
+node {{ name: "axis" op: "Const" attr {{ key: "value" value {{ tensor {{ dtype: DT_INT32 int_val: 0 }} }} }} }}
+node {{ name: "g" op: "GatherV2" input: "x" input: "ids" input: "axis" }}
+"#
+        );
+        let u = unsupported(&g);
+        assert_eq!(u.len(), 1, "{u:?}");
+        assert!(u[0].1.contains("embedding"), "{}", u[0].1);
+    }
+}
