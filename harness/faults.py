@@ -12,7 +12,10 @@ Flatten rows, mean/variance or gamma/beta swapped, another layer's weights).
 Each broken file is then checked in BOTH of thaw's modes:
 
 - `--keras`: `thaw verify fixtures/<case>/model.pb --keras broken.h5` (the CLI, exit code 1
-  expected), i.e. the user's hand-built model is aligned with the graph and verified;
+  expected), i.e. the user's hand-built model is aligned with the graph and verified; twice:
+  with the converted layer names (aligned by name) and renamed to Keras's default names
+  (`conv2d`, `batch_normalization_1`, `re_lu`, ..., as a rebuild that never sets `name=`;
+  aligned by topology);
 - `converted`: the same broken model stands in for thaw's own conversion (as if the converter
   had the bug): `tests/faults.rs::converted_mode_from_manifest`, an ignored Rust test driven by
   the manifest this script writes, swaps the broken model into the Conversion (its layer names
@@ -21,14 +24,16 @@ Each broken file is then checked in BOTH of thaw's modes:
 
 A row is OK when the report's verdict is `fail`, `first_divergence.layer` is the faulted layer and
 the expected kind is among its causes. Rows marked `known=` are documented gaps (shown as KNOWN,
-not failures; they FAIL once they start passing, so the note gets removed). Before the faults, every clean converted model must verify
-with `--keras` (no false alarm). Prints one Markdown table; exit 1 on any FAIL.
+not failures; they FAIL once they start passing, so the note gets removed). Before the faults,
+every clean converted model must verify with `--keras`, under both namings, with every layer
+aligned (no false alarm). Prints one Markdown table; exit 1 on any FAIL.
 
     $PY harness/faults.py [--thaw target/debug/thaw] [--work DIR] [--only KIND,KIND] [--skip-converted]
 
 Deterministic: no random numbers (faults are fixed permutations/edits of the converted weights;
 thaw's inputs are seeded). Needs only h5py and numpy from the pinned venv; builds thaw with cargo
-unless --thaw is given. About 1 minute once the Rust test binary is built.
+unless --thaw is given. About 5 s once thaw and the Rust test binary are built (CI builds them
+in `cargo test` first).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,6 +56,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
+
+
+def str_array(names: list[str]) -> np.ndarray:
+    """A string-list attribute as Keras and thaw write it (variable-length UTF-8; may be empty)."""
+    return np.array(names, dtype=h5py.string_dtype("utf-8"))
 
 
 class H5Model:
@@ -89,11 +100,61 @@ class H5Model:
         del self.f[path]
         g = self.f["model_weights"][layer]
         keep = [n for n in self._names(layer) if f"model_weights/{layer}/{n}" != path]
-        g.attrs["weight_names"] = np.array([n.encode() for n in keep], dtype=object)
+        g.attrs["weight_names"] = str_array(keep)
+
+    def rename_to_defaults(self) -> dict[str, str]:
+        """Gives every layer the name Keras would (class in snake case, numbered per class in
+        config order: conv2d, conv2d_1, batch_normalization, re_lu, ...; inputs input_1, ...),
+        as a hand rebuild that never sets `name=` has. Returns old name -> new name."""
+        cfg = self.config["config"]
+        used: dict[str, int] = {}
+        new: dict[str, str] = {}
+        for entry in cfg["layers"]:
+            base = "input" if entry["class_name"] == "InputLayer" else snake_case(entry["class_name"])
+            n = used.get(base, 0)
+            used[base] = n + 1
+            if base == "input":
+                new[entry["name"]] = f"input_{n + 1}"
+            else:
+                new[entry["name"]] = base if n == 0 else f"{base}_{n}"
+        for entry in cfg["layers"]:
+            entry["name"] = entry["config"]["name"] = new[entry["name"]]
+            for node in entry["inbound_nodes"]:
+                for ref in node:
+                    ref[0] = new[ref[0]]
+        for key in ("input_layers", "output_layers"):
+            for ref in cfg[key]:
+                ref[0] = new[ref[0]]
+        mw = self.f["model_weights"]
+        for old, name in new.items():
+            if old not in mw:
+                continue
+            mw.move(old, f"tmp__{name}")
+        for old, name in new.items():
+            if f"tmp__{name}" not in mw:
+                continue
+            mw.move(f"tmp__{name}", name)
+            g = mw[name]
+            if old in g:
+                g.move(old, name)
+            renamed = [n.decode() if isinstance(n, bytes) else str(n) for n in g.attrs["weight_names"]]
+            renamed = [name + n[len(old):] if n.startswith(old + "/") else n for n in renamed]
+            g.attrs["weight_names"] = str_array(renamed)
+        if "layer_names" in mw.attrs:
+            names = [n.decode() if isinstance(n, bytes) else str(n) for n in mw.attrs["layer_names"]]
+            mw.attrs["layer_names"] = str_array([new.get(n, n) for n in names])
+        return new
 
     def close(self) -> None:
         self.f.attrs["model_config"] = json.dumps(self.config)
         self.f.close()
+
+
+def snake_case(name: str) -> str:
+    """keras.src.utils.naming.to_snake_case: Conv2D -> conv2d, ReLU -> re_lu."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 # --- the faults: each edits one layer the way a hand rebuild gets it wrong -------------------
@@ -258,8 +319,10 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, **kw)
 
 
-def judge(fault: Fault, report_path: Path) -> dict:
-    """The row's outcome from a report.json."""
+def judge(fault: Fault, report_path: Path, layer: str | None = None) -> dict:
+    """The row's outcome from a report.json; `layer` is the faulted layer's name in that model
+    (default: its converted name)."""
+    layer = layer or fault.layer
     if not report_path.is_file():
         err = report_path.parent / "error.txt"
         why = err.read_text().strip().splitlines()[0][:120] if err.is_file() else "no report"
@@ -273,7 +336,7 @@ def judge(fault: Fault, report_path: Path) -> dict:
             kinds.append(c["kind"])
     matching = [c["max_abs_after_fix"] for c in causes if c["kind"] == fault.kind]
     after = f"{min(matching):.2e}" if matching else "-"
-    ok = r.get("verdict") == "fail" and fd.get("layer") == fault.layer and bool(matching)
+    ok = r.get("verdict") == "fail" and fd.get("layer") == layer and bool(matching)
     return {"located": fd.get("layer", "-"), "kinds": ", ".join(kinds) or "-", "after": after, "ok": ok,
             "verdict": r.get("verdict")}
 
@@ -323,9 +386,21 @@ def main(argv=None) -> int:
         if c.returncode != 0:
             problems.append(f"thaw convert {case}: exit {c.returncode}: {c.stderr.strip()}")
             continue
-        v = run([str(thaw), "verify", str(pb), "--keras", str(h5), "--out", str(work / "clean" / case)])
-        if v.returncode != 0:
-            problems.append(f"clean {case} with --keras: exit {v.returncode} (expected 0)\n{v.stdout}{v.stderr}")
+        renamed = work / "clean" / f"{case}_default_names.h5"
+        shutil.copyfile(h5, renamed)
+        m = H5Model(renamed)
+        m.rename_to_defaults()
+        m.close()
+        for model, out in [(h5, case), (renamed, f"{case}_default_names")]:
+            v = run([str(thaw), "verify", str(pb), "--keras", str(model), "--out", str(work / "clean" / out)])
+            if v.returncode != 0:
+                problems.append(f"clean {model.name} with --keras: exit {v.returncode} (expected 0)\n{v.stdout}{v.stderr}")
+            al = work / "clean" / out / "alignment.json"
+            if al.is_file():
+                a = json.loads(al.read_text())
+                if a["unaligned_user"] or a["unaligned_converted"]:
+                    problems.append(f"clean {model.name}: unaligned layers {a['unaligned_user']} / "
+                                    f"{a['unaligned_converted']}")
         clean[case] = h5
 
     # 2. One broken copy per fault; --keras mode through the CLI.
@@ -342,13 +417,21 @@ def main(argv=None) -> int:
         what = f.apply(m, f.layer)
         m.close()
         pb = FIXTURES / f.case / "model.pb"
-        v = run([str(thaw), "verify", str(pb), "--keras", str(broken), "--out", str(d / "keras")])
-        row = judge(f, d / "keras" / "report.json")
-        if v.returncode != 1:
-            row["ok"] = False
-            why = v.stderr.strip().splitlines()[0][:120] if v.stderr.strip() else f"verdict {row['verdict']}"
-            row["kinds"] = f"(exit {v.returncode}: {why})"
-        rows.append((f, what, "--keras", row))
+        # The same fault in a rebuild with Keras's default names (aligned by topology, not name).
+        renamed = d / "broken_default_names.h5"
+        shutil.copyfile(broken, renamed)
+        m = H5Model(renamed)
+        new = m.rename_to_defaults()
+        m.close()
+        for mode, h5, out, layer in [("--keras", broken, "keras", f.layer),
+                                     ("--keras, default names", renamed, "keras_default_names", new[f.layer])]:
+            v = run([str(thaw), "verify", str(pb), "--keras", str(h5), "--out", str(d / out)])
+            row = judge(f, d / out / "report.json", layer)
+            if v.returncode != 1:
+                row["ok"] = False
+                why = v.stderr.strip().splitlines()[0][:120] if v.stderr.strip() else f"verdict {row['verdict']}"
+                row["kinds"] = f"(exit {v.returncode}: {why})"
+            rows.append((f, what, mode, row))
         manifest.append({"model": str(pb), "h5": str(broken), "out": str(d / "converted")})
 
     # 3. The converted-model mode, in one cargo test run over the manifest.
@@ -370,7 +453,7 @@ def main(argv=None) -> int:
             return "FAIL (located: remove `known`)" if row["ok"] else "KNOWN"
         return "OK" if row["ok"] else "FAIL"
 
-    print("| fault kind | fixture | faulted layer | mode | located layer | kinds found | max_abs_after_fix | result |")
+    print("| fault kind | fixture | faulted layer (converted name) | mode | located layer | kinds found | max_abs_after_fix | result |")
     print("|---|---|---|---|---|---|---|---|")
     for f, _, mode, row in rows:
         print(f"| {f.kind} | {f.case} | {f.layer} | {mode} | {row['located']} | {row['kinds']} | "
@@ -383,7 +466,7 @@ def main(argv=None) -> int:
     known = sum(result(r[0], r[3]) == "KNOWN" for r in rows)
     for p in problems:
         print(f"\nPROBLEM: {p}", file=sys.stderr)
-    print(f"\nfaults: {len(rows) - failed - known} OK, {failed} FAIL, {known} KNOWN ({len(clean)} clean models checked, "
+    print(f"\nfaults: {len(rows) - failed - known} OK, {failed} FAIL, {known} KNOWN ({2 * len(clean)} clean models checked, "
           f"{len(problems)} problems) in {time.monotonic() - t0:.0f} s")
     if tmp is not None:
         tmp.cleanup()
