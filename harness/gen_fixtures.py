@@ -251,6 +251,109 @@ def build_merges_global_pool(K):
     return K.Model(x_in, [g, gk], name="model"), [("input", [6, 6, 3])]
 
 
+def build_preprocess(K):
+    """Rescaling(2, -0.5); Normalization with adapted statistics (weights) and with
+    mean/variance in its config; BatchNormalization without scale and without center; PReLU
+    shared over H, W and unshared; hard_swish (Keras 3: Activation("hard_swish"); tf-keras: the
+    application's Multiply([x, ReLU(6)(x + 3) * (1/6)])) and a squeeze-and-excitation block with
+    MobileNetV3's hard_sigmoid (ReLU(6)(x + 3) * (1/6)); gelu approximate=True; scalar
+    arithmetic (x - 0.25) / 4."""
+    L = K.layers
+    keras3 = K.__name__ == "keras"
+    x_in = K.Input((6, 6, 3), name="input")
+    x = L.Rescaling(2.0, -0.5, name="rescaling")(x_in)
+    x = L.Normalization(name="norm_adapted")(x)
+    x = L.Normalization(mean=[0.1, -0.2, 0.3], variance=[0.5, 2.0, 1.5], name="norm_config")(x)
+    x = L.Conv2D(8, 3, padding="same", name="conv")(x)
+    x = L.BatchNormalization(scale=False, name="bn_no_scale")(x)
+    x = L.PReLU(shared_axes=[1, 2], name="prelu_shared")(x)
+    if keras3:
+        h = L.Activation("hard_swish", name="hard_swish")(x)
+    else:
+        h = L.Multiply(name="hard_swish")([x, L.ReLU(6.0, name="hs_relu6")(x + 3.0) * (1.0 / 6.0)])
+    se = L.GlobalAveragePooling2D(keepdims=True, name="se_squeeze")(h)
+    se = L.Conv2D(4, 1, activation="relu", name="se_reduce")(se)
+    se = L.Conv2D(8, 1, name="se_expand")(se)
+    se = L.ReLU(6.0, name="se_relu6")(se + 3.0) * (1.0 / 6.0)
+    x = L.Multiply(name="se_excite")([h, se])
+    x = L.Conv2D(6, 1, name="project")(x)
+    x = L.BatchNormalization(center=False, name="bn_no_center")(x)
+    x = L.PReLU(name="prelu_full")(x)
+    x = L.Activation(lambda t: K.activations.gelu(t, approximate=True), name="gelu_tanh")(x)
+    x = (x - 0.25) / 4.0
+    return K.Model(x_in, x, name="model"), [("input", [6, 6, 3])]
+
+
+def build_unet_small(K):
+    """A small U-Net on 12x12x3: two encoder stages (Conv2D same + relu, MaxPooling2D), a
+    bottleneck conv, a decoder with Conv2DTranspose (3x3, strides 2, same, fused relu) and
+    UpSampling2D (nearest), each followed by a Concatenate skip connection and a conv, a 1x1
+    sigmoid head, and a side output through a bilinear UpSampling2D. Two outputs."""
+    L = K.layers
+    x_in = K.Input((12, 12, 3), name="input")
+    e1 = L.Conv2D(4, 3, padding="same", activation="relu", name="enc1")(x_in)  # 12x12x4
+    p1 = L.MaxPooling2D(2, name="pool1")(e1)  # 6x6
+    e2 = L.Conv2D(8, 3, padding="same", activation="relu", name="enc2")(p1)  # 6x6x8
+    p2 = L.MaxPooling2D(2, name="pool2")(e2)  # 3x3
+    b = L.Conv2D(12, 3, padding="same", activation="relu", name="bottleneck")(p2)  # 3x3x12
+    u1 = L.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu", name="up1_deconv")(b)
+    c1 = L.Concatenate(name="skip1")([u1, e2])  # 6x6x16
+    d1 = L.Conv2D(6, 3, padding="same", activation="relu", name="dec1")(c1)
+    u2 = L.UpSampling2D(2, name="up2_nearest")(d1)  # 12x12x6
+    c2 = L.Concatenate(name="skip2")([u2, e1])  # 12x12x10
+    d2 = L.Conv2D(4, 3, padding="same", activation="relu", name="dec2")(c2)
+    out = L.Conv2D(1, 1, activation="sigmoid", name="head")(d2)
+    side = L.UpSampling2D(2, interpolation="bilinear", name="side_bilinear")(d1)  # 12x12x6
+    side = L.Conv2D(2, 1, name="side_head")(side)
+    return K.Model(x_in, [out, side], name="model"), [("input", [12, 12, 3])]
+
+
+def build_upsample_deconv(K):
+    """Conv2DTranspose and UpSampling2D variants on odd sizes (5x6x3): 3x3 strides 2 valid without
+    bias, 4x4 strides 2 same (padding before the first row), 2x2 strides 2 valid + tanh (taps
+    never overlap), 1x1 strides (1, 2) valid (a kernel smaller than the stride leaves zero
+    columns), 3x3 strides 1 same; UpSampling2D nearest (3, 2) and bilinear (2, 3)."""
+    L = K.layers
+    x_in = K.Input((5, 6, 3), name="input")
+    a = L.Conv2DTranspose(4, 3, strides=2, padding="valid", use_bias=False, name="ct_k3_s2_valid")(x_in)
+    a = L.Conv2DTranspose(3, 4, strides=2, padding="same", name="ct_k4_s2_same")(a)  # 11x13 -> 22x26
+    b = L.Conv2DTranspose(4, 2, strides=2, padding="valid", activation="tanh", name="ct_k2_s2_tanh")(x_in)
+    b = L.Conv2DTranspose(3, 1, strides=(1, 2), padding="valid", name="ct_k1_s12")(b)  # 10x12 -> 10x24
+    b = L.Conv2DTranspose(2, 3, padding="same", name="ct_k3_s1_same")(b)
+    c = L.UpSampling2D((3, 2), name="up_nearest_32")(x_in)  # 15x12
+    d = L.UpSampling2D((2, 3), interpolation="bilinear", name="up_bilinear_23")(x_in)  # 10x18
+    return K.Model(x_in, [a, b, c, d], name="model"), [("input", [5, 6, 3])]
+
+
+def build_fallback_ops(K):
+    """Ops with no Keras layer, which thaw converts to fallback ThawTfOp layers: sin, cos,
+    atan2(sin, cos), atan2(x, a constant vector) (a weight of the fallback layer), cumsum over the features, round (half to even), sign, abs, square,
+    log1p(|x|), sum over the last axis with keepdims (Keras 3: keras.ops.*; tf-keras: the tf.math
+    functions, frozen through TFOpLambda layers), between native Dense layers."""
+    L = K.layers
+    if K.__name__ == "keras":
+        ops = K.ops
+        atan2, rsum = ops.arctan2, lambda t: ops.sum(t, axis=-1, keepdims=True)
+    else:
+        ops = tf.math
+        atan2, rsum = tf.math.atan2, lambda t: tf.reduce_sum(t, axis=-1, keepdims=True)
+    x_in = K.Input((8,), name="input")
+    x = L.Dense(8, name="dense_in")(x_in)
+    s = ops.sin(x)
+    c = ops.cos(x)
+    a = atan2(s, c)
+    ac = atan2(x, np.linspace(-1.0, 1.5, 8).astype("float32"))
+    cs = ops.cumsum(x, axis=1)
+    r = ops.round(x)
+    sg = ops.sign(x)
+    lp = ops.log1p(ops.abs(x))
+    sq = ops.square(x)
+    sm = rsum(x)
+    y = L.Concatenate(name="concat")([s, c, a, ac, cs, r, sg, lp, sq, sm])
+    out = L.Dense(3, name="dense_out")(y)
+    return K.Model(x_in, out, name="model"), [("input", [8])]
+
+
 # --------------------------------------------------------------------------- TF1 builders
 # Each returns (graph_def frozen, input_specs, output node names, keras_layers a rebuild needs).
 
@@ -372,6 +475,35 @@ def build_tf1_mobilenet_v1_tail(rng):
     return _tf1_freeze(g, outputs), [("input", [12, 12, 3])], outputs, keras_layers
 
 
+def build_tf1_text_cnn(rng):
+    """tf.compat.v1 text CNN on int64 ids (16 steps, vocabulary 30): tf.nn.embedding_lookup on a
+    VariableV2 table, tf.nn.conv1d SAME + bias_add + relu, tf.nn.conv1d VALID stride 2 without
+    bias, reduce_max over the steps (global max pooling), matmul + bias, softmax."""
+    rw = tfcommon.random_weight
+    g = tf.Graph()
+    with g.as_default():
+        ids = tf.compat.v1.placeholder(tf.int64, [None, 16], name="ids")
+        with tf.compat.v1.variable_scope("embed"):
+            table = _tf1_var("table", rw("Embedding", "embeddings", (30, 6), rng))
+            e = tf.nn.embedding_lookup(table, ids)
+        with tf.compat.v1.variable_scope("conv1"):
+            w = _tf1_var("weights", rw("Conv1D", "kernel", (3, 6, 8), rng))
+            y = tf.nn.conv1d(e, w, stride=1, padding="SAME")
+            y = tf.nn.relu(tf.nn.bias_add(y, _tf1_var("biases", rw("Conv1D", "bias", (8,), rng))))
+        with tf.compat.v1.variable_scope("conv2"):
+            w = _tf1_var("weights", rw("Conv1D", "kernel", (2, 8, 8), rng))
+            y = tf.nn.conv1d(y, w, stride=2, padding="VALID")  # 16 -> 8
+        m = tf.reduce_max(y, axis=1, name="global_max")
+        with tf.compat.v1.variable_scope("logits"):
+            w = _tf1_var("weights", rw("Dense", "kernel", (8, 4), rng))
+            b = _tf1_var("biases", rw("Dense", "bias", (4,), rng))
+            logits = tf.matmul(m, w) + b
+        tf.nn.softmax(logits, name="prob")
+    outputs = ["prob"]
+    keras_layers = {"Embedding": 1, "Conv1D": 2, "GlobalMaxPooling1D": 1, "Dense": 1, "Softmax": 1}
+    return _tf1_freeze(g, outputs), [("ids", [16], "int64", 30)], outputs, keras_layers
+
+
 def build_tf1_vgg_style(rng):
     """tf.compat.v1 graph in the older style: conv2d SAME + bias_add + relu, max_pool VALID,
     conv2d SAME without bias + sigmoid, tf.add of two branches, tf.concat on axis 3,
@@ -410,8 +542,157 @@ def build_tf1_vgg_style(rng):
     return _tf1_freeze(g, outputs), [("images", [10, 10, 3])], outputs, keras_layers
 
 
+def _canonical_function_names(graph_def):
+    """Rename library functions to fn_0, fn_1, ... (in library order) and update the call nodes:
+    TensorFlow's names (`__inference_block_frozen_28`) carry a process-wide counter, which would
+    make the fixture's bytes depend on what else ran in the process."""
+    renames = {f.signature.name: f"fn_{i}" for i, f in enumerate(graph_def.library.function)}
+    for f in graph_def.library.function:
+        f.signature.name = renames[f.signature.name]
+    for n in list(graph_def.node) + [n for f in graph_def.library.function for n in f.node_def]:
+        if "f" in n.attr and n.attr["f"].func.name in renames:
+            n.attr["f"].func.name = renames[n.attr["f"].func.name]
+    return graph_def
+
+
+def _canonical_numbered_consts(graph_def):
+    """Rename Const nodes named by a bare number (`model/conv_groups2/255`: the captured kernel of
+    a function call, numbered by a process-wide counter) to `<scope>/captured_<k>` in node order,
+    updating every input that names them."""
+    renames = {}
+    for n in graph_def.node:
+        scope, _, last = n.name.rpartition("/")
+        if n.op == "Const" and last.isdigit():
+            renames[n.name] = f"{scope}/captured_{len(renames)}" if scope else f"captured_{len(renames)}"
+    if not renames:
+        return graph_def
+
+    def fix(inp):
+        ctrl = inp.startswith("^")
+        name, colon, port = inp.lstrip("^").partition(":")
+        name = renames.get(name, name)
+        return ("^" if ctrl else "") + name + colon + port
+
+    for n in graph_def.node:
+        if n.name in renames:
+            n.name = renames[n.name]
+        n.input[:] = [fix(i) for i in n.input]
+    return graph_def
+
+
+def build_tf1_function_call(rng):
+    """tf.compat.v1 graph calling a tf.function twice (two StatefulPartitionedCall nodes and a
+    function library, as TF1 code mixing tf.function leaves after convert_variables_to_constants,
+    which does not inline): conv SAME + FusedBatchNormV3 (read through its `y` output argument) +
+    relu6 inside the function, then reduce_mean, matmul + bias, softmax outside."""
+    rw = tfcommon.random_weight
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 8, 8, 3], name="input")
+
+        @tf.function
+        def block(t, k, scale, offset, mean, var):
+            y = tf.nn.conv2d(t, k, strides=1, padding="SAME")
+            y, _, _ = tf.compat.v1.nn.fused_batch_norm(
+                y, scale, offset, mean=mean, variance=var, epsilon=1e-3, is_training=False
+            )
+            return tf.nn.relu6(y)
+
+        y = x
+        for i, (cin, cout) in enumerate([(3, 6), (6, 6)]):
+            with tf.compat.v1.variable_scope(f"block{i + 1}"):
+                y = block(
+                    y,
+                    _tf1_var("kernel", rw("Conv2D", "kernel", (3, 3, cin, cout), rng)),
+                    _tf1_var("gamma", rw("BN", "gamma", (cout,), rng)),
+                    _tf1_var("beta", rw("BN", "beta", (cout,), rng)),
+                    _tf1_var("moving_mean", rw("BN", "moving_mean", (cout,), rng)),
+                    _tf1_var("moving_variance", rw("BN", "moving_variance", (cout,), rng)),
+                )
+        m = tf.reduce_mean(y, axis=[1, 2], name="global_pool")
+        with tf.compat.v1.variable_scope("logits"):
+            w = _tf1_var("weights", rw("Dense", "kernel", (6, 4), rng))
+            b = _tf1_var("biases", rw("Dense", "bias", (4,), rng))
+            logits = tf.nn.bias_add(tf.matmul(m, w), b)
+        tf.nn.softmax(logits, name="prob")
+    outputs = ["prob"]
+    keras_layers = {"Conv2D": 2, "BatchNormalization": 2, "ReLU": 2, "GlobalAveragePooling2D": 1, "Dense": 1,
+                    "Softmax": 1}
+    frozen = _canonical_function_names(_tf1_freeze(g, outputs))
+    return frozen, [("input", [8, 8, 3])], outputs, keras_layers
+
+
+def build_separable_crop_groups(K):
+    """SeparableConv2D: SAME + bias + fused relu, stride 2 VALID depth_multiplier 2 without bias,
+    dilation 2 SAME (the SpaceToBatchND form) + bias; NASNet's ZeroPadding2D((0,1),(0,1)) +
+    Cropping2D((1,0),(1,0)); Cropping2D with all four sides non-zero; grouped Conv2D (groups 2)
+    + relu; DepthwiseConv2D then a separate 1x1 Conv2D layer (must stay two layers)."""
+    L = K.layers
+    x_in = K.Input((13, 13, 4), name="input")
+    x = L.SeparableConv2D(8, 3, padding="same", activation="relu", name="sep_same_relu")(x_in)
+    x = L.SeparableConv2D(
+        6, 3, strides=2, padding="valid", depth_multiplier=2, use_bias=False, name="sep_s2_valid_dm2"
+    )(x)
+    x = L.SeparableConv2D(6, 3, dilation_rate=2, padding="same", name="sep_d2_same")(x)
+    x = L.ZeroPadding2D(((0, 1), (0, 1)), name="pad_br")(x)
+    x = L.Cropping2D(((1, 0), (1, 0)), name="crop_tl")(x)
+    x = L.Conv2D(8, 3, groups=2, padding="same", activation="relu", name="conv_groups2")(x)
+    x = L.Cropping2D(((1, 2), (2, 1)), name="crop_all")(x)
+    x = L.DepthwiseConv2D(2, name="dw")(x)
+    x = L.Conv2D(4, 1, name="pw")(x)
+    return K.Model(x_in, x, name="model"), [("input", [13, 13, 4])]
+
+
+def build_tf1_separable_slice(rng):
+    """tf.compat.v1 graph: tf.nn.separable_conv2d SAME (+ bias_add + relu), separable_conv2d with
+    rate 2 VALID (SpaceToBatchND form, no bias), tf.slice crop of H and W (size -1 on batch and
+    channels), a grouped tf.nn.conv2d (kernel with half the input channels) + bias_add."""
+    rw = tfcommon.random_weight
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 12, 12, 4], name="input")
+        with tf.compat.v1.variable_scope("sep1"):
+            dk = _tf1_var("depthwise_weights", rw("SeparableConv2D", "depthwise_kernel", (3, 3, 4, 1), rng))
+            pk = _tf1_var("pointwise_weights", rw("SeparableConv2D", "pointwise_kernel", (1, 1, 4, 6), rng))
+            y = tf.nn.separable_conv2d(x, dk, pk, strides=[1, 1, 1, 1], padding="SAME", name="sep")
+            y = tf.nn.bias_add(y, _tf1_var("biases", rw("SeparableConv2D", "bias", (6,), rng)), name="bias_add")
+            y = tf.nn.relu(y, name="relu")
+        with tf.compat.v1.variable_scope("sep2"):
+            dk = _tf1_var("depthwise_weights", rw("SeparableConv2D", "depthwise_kernel", (3, 3, 6, 2), rng))
+            pk = _tf1_var("pointwise_weights", rw("SeparableConv2D", "pointwise_kernel", (1, 1, 12, 8), rng))
+            y = tf.nn.separable_conv2d(y, dk, pk, strides=[1, 1, 1, 1], padding="VALID", dilations=[2, 2],
+                                       name="sep")  # 12 -> 8
+        with tf.compat.v1.variable_scope("crop"):
+            y = tf.slice(y, [0, 1, 2, 0], [-1, 6, -1, -1], name="slice")  # 8x8 -> 6x6
+        with tf.compat.v1.variable_scope("gconv"):
+            w = _tf1_var("weights", rw("Conv2D", "kernel", (3, 3, 4, 6), rng))  # 8 channels, 2 groups
+            y = tf.nn.conv2d(y, w, strides=[1, 2, 2, 1], padding="SAME", name="conv")
+            y = tf.nn.bias_add(y, _tf1_var("biases", rw("Conv2D", "bias", (6,), rng)), name="bias_add")
+        tf.identity(y, name="output")
+    outputs = ["output"]
+    keras_layers = {"SeparableConv2D": 2, "Cropping2D": 1, "Conv2D": 1}
+    return _tf1_freeze(g, outputs), [("input", [12, 12, 4])], outputs, keras_layers
+
+
 # --------------------------------------------------------------------------- registry
 # name -> (source, seed, builder). Keras builders take the Keras module; tf1 builders take an rng.
+def build_transformer_block(K):
+    """Transformer encoder block on (seq 8, dim 16): MultiHeadAttention(2 heads, key_dim 8)
+    self-attention + Add + LayerNormalization, then Dense(32, gelu) + Dropout + Dense(16) on the
+    rank-3 sequence (tf.tensordot form) + Add + LayerNormalization."""
+    L = K.layers
+    x_in = K.Input((8, 16), name="input")
+    a = L.MultiHeadAttention(num_heads=2, key_dim=8, name="mha")(x_in, x_in)
+    x = L.Add(name="add_attn")([x_in, a])
+    x = L.LayerNormalization(epsilon=1e-6, name="ln_attn")(x)
+    h = L.Dense(32, activation="gelu", name="ffn_1")(x)
+    h = L.Dropout(0.1, name="dropout")(h)
+    h = L.Dense(16, name="ffn_2")(h)
+    y = L.Add(name="add_ffn")([x, h])
+    y = L.LayerNormalization(epsilon=1e-6, name="ln_ffn")(y)
+    return K.Model(x_in, y, name="model"), [("input", [8, 16])]
+
+
 CASES = {
     "k3_conv_strides_dilation": ("keras3", 101, build_conv_strides_dilation),
     "k3_bn_depthwise_relu6": ("keras3", 102, build_bn_depthwise_relu6),
@@ -432,12 +713,27 @@ CASES = {
     "tk_merges_global_pool": ("tf_keras", 207, build_merges_global_pool),
     "tk_gelu": ("tf_keras", 208, build_gelu),
     "tk_average": ("tf_keras", 209, build_average),
+    "k3_preprocess": ("keras3", 111, build_preprocess),
+    "tk_preprocess": ("tf_keras", 210, build_preprocess),
     "k3_text_cnn": ("keras3", 131, build_text_cnn),
     "tk_text_cnn": ("tf_keras", 231, build_text_cnn),
     "k3_seq_shapes": ("keras3", 132, build_seq_shapes),
     "tk_seq_shapes": ("tf_keras", 232, build_seq_shapes),
+    "k3_unet_small": ("keras3", 141, build_unet_small),
+    "tk_unet_small": ("tf_keras", 241, build_unet_small),
+    "k3_upsample_deconv": ("keras3", 142, build_upsample_deconv),
+    "tk_upsample_deconv": ("tf_keras", 242, build_upsample_deconv),
+    "k3_fallback_ops": ("keras3", 141, build_fallback_ops),
+    "tk_fallback_ops": ("tf_keras", 241, build_fallback_ops),
     "tf1_mobilenet_v1_tail": ("tf1", 301, build_tf1_mobilenet_v1_tail),
     "tf1_vgg_style": ("tf1", 302, build_tf1_vgg_style),
+    "tf1_text_cnn": ("tf1", 331, build_tf1_text_cnn),
+    "tf1_function_call": ("tf1", 303, build_tf1_function_call),
+    "k3_separable_crop_groups": ("keras3", 151, build_separable_crop_groups),
+    "tk_separable_crop_groups": ("tf_keras", 251, build_separable_crop_groups),
+    "tf1_separable_slice": ("tf1", 351, build_tf1_separable_slice),
+    "k3_transformer_block": ("keras3", 161, build_transformer_block),
+    "tk_transformer_block": ("tf_keras", 261, build_transformer_block),
 }
 
 
@@ -487,6 +783,9 @@ def generate_case(
         n = tfcommon.randomize_weights(model, w_rng)
         log(f"[{name}] randomised {n} weight arrays")
         graph_def, outputs = tfcommon.freeze_keras(model, input_specs)
+        # Keras leaves some ops as function calls (grouped Conv2D's XLA-compiled convolution):
+        # their names carry a process-wide counter.
+        graph_def = _canonical_numbered_consts(_canonical_function_names(graph_def))
         keras_layers = tfcommon.keras_layer_histogram(model)
         inputs = make_inputs(input_specs, seed)
         typed = typed_inputs(input_specs, inputs)

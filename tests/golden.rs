@@ -56,9 +56,18 @@ fn converted_models_reproduce_tensorflow_at_every_layer() {
         let values = thaw::interp::run(&conv.model, &inputs).unwrap();
         for lt in conv.tensors.iter().filter(|t| t.class_name != "InputLayer") {
             let key = format!("tensor:{}", lt.tensor);
-            let tf = io
-                .get(&key)
-                .unwrap_or_else(|| panic!("{}: io.npz lacks {key}", case.display()));
+            let Some(tf) = io.get(&key) else {
+                // Nodes that exist only after inlining a function call have no
+                // TF value in io.npz (TF ran the call as one node); the graph
+                // outputs below still check them end to end.
+                let raw = thaw::graph::load_graph_def(&case.join("model.pb")).unwrap();
+                assert!(
+                    graph.inlined_calls() > 0 && raw.node.iter().all(|n| n.name != lt.tensor.node),
+                    "{}: io.npz lacks {key}",
+                    case.display()
+                );
+                continue;
+            };
             let m = compare(&values[&lt.layer], tf, Tolerance::default()).unwrap();
             assert!(
                 m.pass,

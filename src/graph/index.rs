@@ -78,6 +78,8 @@ pub struct Graph {
     /// Per node: its data consumers as (consumer index, input position).
     consumers: Vec<Vec<(usize, usize)>>,
     order: Vec<usize>,
+    /// Function calls replaced by their bodies (see [`super::inline_calls`]).
+    inlined_calls: usize,
 }
 
 impl Graph {
@@ -86,9 +88,11 @@ impl Graph {
         Graph::new(load::load_graph_def(path)?)
     }
 
-    /// Indexes a GraphDef: unique names, every input resolvable, acyclic
-    /// (ignoring `NextIteration` back edges of TF1 loops).
-    pub fn new(def: pb::GraphDef) -> Result<Graph, GraphError> {
+    /// Indexes a GraphDef: function calls inlined first, then unique names,
+    /// every input resolvable, acyclic (ignoring `NextIteration` back edges of
+    /// TF1 loops).
+    pub fn new(mut def: pb::GraphDef) -> Result<Graph, GraphError> {
+        let inlined_calls = super::inline_calls(&mut def)?;
         let mut by_name = HashMap::with_capacity(def.node.len());
         for (i, n) in def.node.iter().enumerate() {
             if by_name.insert(n.name.clone(), i).is_some() {
@@ -122,7 +126,14 @@ impl Graph {
             by_name,
             consumers,
             order,
+            inlined_calls,
         })
+    }
+
+    /// How many function calls were inlined while loading (0: the GraphDef
+    /// is exactly the file's).
+    pub fn inlined_calls(&self) -> usize {
+        self.inlined_calls
     }
 
     pub fn graph_def(&self) -> &pb::GraphDef {

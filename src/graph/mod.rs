@@ -7,6 +7,7 @@
 mod attr;
 mod error;
 mod index;
+mod inline;
 mod load;
 mod tensor;
 
@@ -19,5 +20,6 @@ pub mod pb {
 pub use attr::NodeExt;
 pub use error::GraphError;
 pub use index::{Graph, TensorId, is_pass_through};
+pub use inline::inline_calls;
 pub use load::{load_graph_def, parse_graph_def};
 pub use tensor::Tensor;

@@ -1,0 +1,420 @@
+//! Function-call inlining: `PartitionedCall` / `StatefulPartitionedCall` nodes
+//! (and nodes whose op is the name of a library function) are replaced by the
+//! function's body before anything else looks at the graph, so rules and the
+//! oracle see one flat GraphDef.
+//!
+//! For a call node `C` of function `F`:
+//! - every body node `n` becomes `C/n` (TensorFlow's own inliner names them the
+//!   same way), its data inputs rewired: a function argument → the call's k-th
+//!   data input; `node:out_arg:i` (FunctionDef's output-argument spelling) →
+//!   `C/node:flat_slot`; control inputs keep being control inputs;
+//! - `C` itself becomes an `IdentityN` over the function's return values, so
+//!   every consumer of `C:k` (and `^C`) is untouched.
+//!
+//! Nested calls are inlined in turn (at most [`MAX_DEPTH`] levels, so a
+//! recursive library cannot loop). An output argument name becomes a flat slot
+//! through a table of the multi-output ops frozen graphs hold; any other op is
+//! taken to have one output argument (possibly a list), and a body that names
+//! two different output arguments of such an op is refused rather than guessed.
+//!
+//! Not handled (refused with the node named): functions with list-typed input
+//! arguments, attribute placeholders (`$T`) in bodies.
+
+use std::collections::{HashMap, HashSet};
+
+use super::GraphError;
+use super::pb::{self, NodeDef, attr_value};
+
+/// Nesting depth beyond which a library is taken to be recursive.
+pub const MAX_DEPTH: usize = 32;
+
+const CALL_OPS: &[&str] = &["PartitionedCall", "StatefulPartitionedCall"];
+
+/// Output arguments, in order, of the multi-output ops frozen graphs contain
+/// (each a single tensor).
+fn output_args(op: &str) -> Option<&'static [&'static str]> {
+    const BN: &[&str] = &[
+        "y",
+        "batch_mean",
+        "batch_variance",
+        "reserve_space_1",
+        "reserve_space_2",
+        "reserve_space_3",
+    ];
+    Some(match op {
+        "FusedBatchNorm" | "FusedBatchNormV2" => &BN[..5],
+        "FusedBatchNormV3" => BN,
+        "Switch" | "RefSwitch" => &["output_false", "output_true"],
+        "Merge" | "RefMerge" => &["output", "value_index"],
+        "TopK" | "TopKV2" => &["values", "indices"],
+        "Unique" => &["y", "idx"],
+        "MaxPoolWithArgmax" => &["output", "argmax"],
+        _ => return None,
+    })
+}
+
+/// The library function a node calls, if it is a call.
+fn called<'a>(
+    node: &NodeDef,
+    library: &'a HashMap<&str, &pb::FunctionDef>,
+) -> Option<&'a pb::FunctionDef> {
+    let name = if CALL_OPS.contains(&node.op.as_str()) {
+        match node.attr.get("f").and_then(|a| a.value.as_ref()) {
+            Some(attr_value::Value::Func(f)) => f.name.as_str(),
+            _ => return None,
+        }
+    } else {
+        node.op.as_str()
+    };
+    library.get(name).copied()
+}
+
+/// Inlines every function call of `def` in place. Returns how many call
+/// nodes were inlined (0 leaves `def` untouched).
+pub fn inline_calls(def: &mut pb::GraphDef) -> Result<usize, GraphError> {
+    let Some(lib) = def.library.take() else {
+        return Ok(0);
+    };
+    let library: HashMap<&str, &pb::FunctionDef> = lib
+        .function
+        .iter()
+        .filter_map(|f| f.signature.as_ref().map(|s| (s.name.as_str(), f)))
+        .collect();
+    let mut total = 0;
+    for depth in 0.. {
+        let calls: Vec<usize> = (0..def.node.len())
+            .filter(|&i| called(&def.node[i], &library).is_some())
+            .collect();
+        if calls.is_empty() {
+            break;
+        }
+        if depth == MAX_DEPTH {
+            let node = &def.node[calls[0]];
+            return Err(GraphError::node(
+                node,
+                format!("function calls nest deeper than {MAX_DEPTH} levels (recursive library?)"),
+            ));
+        }
+        let mut names: HashSet<String> = def.node.iter().map(|n| n.name.clone()).collect();
+        let mut added = Vec::new();
+        for &i in &calls {
+            let call = def.node[i].clone();
+            let Some(f) = called(&call, &library) else {
+                continue;
+            };
+            let (body, identity) = expand(&call, f)?;
+            for n in &body {
+                if !names.insert(n.name.clone()) {
+                    return Err(GraphError::node(
+                        &call,
+                        format!("inlining makes a second node named '{}'", n.name),
+                    ));
+                }
+            }
+            def.node[i] = identity;
+            added.extend(body);
+            total += 1;
+        }
+        def.node.extend(added);
+    }
+    if total == 0 {
+        def.library = Some(lib);
+    }
+    Ok(total)
+}
+
+/// The body of `f` as nodes of the outer graph, and the `IdentityN` that
+/// replaces the call node.
+fn expand(call: &NodeDef, f: &pb::FunctionDef) -> Result<(Vec<NodeDef>, NodeDef), GraphError> {
+    let sig = f
+        .signature
+        .as_ref()
+        .ok_or_else(|| GraphError::node(call, "called function has no signature"))?;
+    let err = |msg: String| GraphError::node(call, format!("function '{}': {msg}", sig.name));
+    let data_inputs: Vec<&String> = call.input.iter().filter(|s| !s.starts_with('^')).collect();
+    if data_inputs.len() != sig.input_arg.len() {
+        return Err(err(format!(
+            "called with {} inputs, the function takes {}",
+            data_inputs.len(),
+            sig.input_arg.len()
+        )));
+    }
+    let mut args: HashMap<&str, &str> = HashMap::new();
+    for (a, input) in sig.input_arg.iter().zip(&data_inputs) {
+        if !a.number_attr.is_empty() || !a.type_list_attr.is_empty() {
+            return Err(err(format!(
+                "list-typed argument '{}' is not supported",
+                a.name
+            )));
+        }
+        args.insert(a.name.as_str(), input.as_str());
+    }
+    let ops: HashMap<&str, &str> = f
+        .node_def
+        .iter()
+        .map(|n| (n.name.as_str(), n.op.as_str()))
+        .collect();
+    let mut arg_names_seen: HashMap<String, String> = HashMap::new();
+    let prefix = &call.name;
+    // A reference inside the body → a reference in the outer graph.
+    let mut outer = |r: &str| -> Result<String, GraphError> {
+        if let Some(ctrl) = r.strip_prefix('^') {
+            return Ok(if let Some(a) = args.get(ctrl) {
+                format!("^{}", super::TensorId::parse(a).node)
+            } else {
+                format!("^{prefix}/{ctrl}")
+            });
+        }
+        let parts: Vec<&str> = r.split(':').collect();
+        match parts.as_slice() {
+            [name] => match args.get(name) {
+                Some(a) => Ok(a.to_string()),
+                None if ops.contains_key(name) => Ok(format!("{prefix}/{name}")),
+                None => Err(err(format!("body refers to unknown '{r}'"))),
+            },
+            [node, arg, idx] => {
+                let op = ops
+                    .get(node)
+                    .ok_or_else(|| err(format!("body refers to unknown node '{node}'")))?;
+                let idx: usize = idx
+                    .parse()
+                    .map_err(|_| err(format!("bad output index in '{r}'")))?;
+                let slot = match output_args(op) {
+                    Some(names) => {
+                        names.iter().position(|n| n == arg).ok_or_else(|| {
+                            err(format!("op {op} has no output argument '{arg}' ('{r}')"))
+                        })? + idx
+                    }
+                    None => {
+                        if let Some(prev) = arg_names_seen.insert(node.to_string(), arg.to_string())
+                            && prev != *arg
+                        {
+                            return Err(err(format!(
+                                "op {op} ('{node}') is used through two output arguments \
+                                 ('{prev}', '{arg}'); thaw does not know their order"
+                            )));
+                        }
+                        idx
+                    }
+                };
+                Ok(if slot == 0 {
+                    format!("{prefix}/{node}")
+                } else {
+                    format!("{prefix}/{node}:{slot}")
+                })
+            }
+            _ => Err(err(format!("cannot read the reference '{r}'"))),
+        }
+    };
+    let mut body = Vec::with_capacity(f.node_def.len());
+    for n in &f.node_def {
+        if n.attr
+            .values()
+            .any(|a| matches!(&a.value, Some(attr_value::Value::Placeholder(_))))
+        {
+            return Err(err(format!(
+                "node '{}' has an attribute placeholder",
+                n.name
+            )));
+        }
+        let mut m = n.clone();
+        m.name = format!("{prefix}/{}", n.name);
+        m.input = n.input.iter().map(|r| outer(r)).collect::<Result<_, _>>()?;
+        body.push(m);
+    }
+    let mut rets = Vec::with_capacity(sig.output_arg.len());
+    for o in &sig.output_arg {
+        let r = f
+            .ret
+            .get(&o.name)
+            .ok_or_else(|| err(format!("no return value for output '{}'", o.name)))?;
+        rets.push(outer(r)?);
+    }
+    let types = match call.attr.get("Tout").and_then(|a| a.value.clone()) {
+        Some(v @ attr_value::Value::List(_)) => v,
+        _ => attr_value::Value::List(attr_value::ListValue {
+            r#type: sig.output_arg.iter().map(|o| o.r#type).collect(),
+            ..Default::default()
+        }),
+    };
+    let identity = NodeDef {
+        name: call.name.clone(),
+        // a call without results only orders side effects: nothing to compute
+        op: if rets.is_empty() { "NoOp" } else { "IdentityN" }.into(),
+        input: rets
+            .into_iter()
+            .chain(call.input.iter().filter(|s| s.starts_with('^')).cloned())
+            .collect(),
+        attr: [("T".to_string(), pb::AttrValue { value: Some(types) })]
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    };
+    Ok((body, identity))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, op: &str, inputs: &[&str]) -> NodeDef {
+        NodeDef {
+            name: name.into(),
+            op: op.into(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn call(name: &str, f: &str, inputs: &[&str]) -> NodeDef {
+        let mut n = node(name, "PartitionedCall", inputs);
+        n.attr.insert(
+            "f".into(),
+            pb::AttrValue {
+                value: Some(attr_value::Value::Func(pb::NameAttrList {
+                    name: f.into(),
+                    ..Default::default()
+                })),
+            },
+        );
+        n
+    }
+
+    fn function(
+        name: &str,
+        args: &[&str],
+        outs: &[(&str, &str)],
+        body: Vec<NodeDef>,
+    ) -> pb::FunctionDef {
+        let arg = |n: &&str| pb::op_def::ArgDef {
+            name: n.to_string(),
+            r#type: pb::DataType::DtFloat as i32,
+            ..Default::default()
+        };
+        pb::FunctionDef {
+            signature: Some(pb::OpDef {
+                name: name.into(),
+                input_arg: args.iter().map(arg).collect(),
+                output_arg: outs.iter().map(|(o, _)| arg(o)).collect(),
+                ..Default::default()
+            }),
+            node_def: body,
+            ret: outs
+                .iter()
+                .map(|(o, r)| (o.to_string(), r.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn graph(nodes: Vec<NodeDef>, fns: Vec<pb::FunctionDef>) -> pb::GraphDef {
+        pb::GraphDef {
+            node: nodes,
+            library: Some(pb::FunctionDefLibrary {
+                function: fns,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn nested_calls_are_inlined_with_output_arguments_mapped_to_slots() {
+        // outer(x) = inner(x) + 1 where inner returns FusedBatchNormV3's `y` and Relu's output
+        let inner = function(
+            "inner",
+            &["t"],
+            &[("a", "bn:y:0"), ("b", "r:activations:0")],
+            vec![
+                node("bn", "FusedBatchNormV3", &["t", "t", "t", "t", "t"]),
+                node("r", "Relu", &["bn:batch_mean:0"]),
+            ],
+        );
+        let outer = function(
+            "outer",
+            &["u"],
+            &[("o", "add:z:0")],
+            vec![
+                call("c", "inner", &["u"]),
+                node("add", "AddV2", &["c:output:0", "c:output:1"]),
+            ],
+        );
+        let mut g = graph(
+            vec![
+                node("x", "Placeholder", &[]),
+                call("top", "outer", &["x", "^x"]),
+                node("out", "Identity", &["top"]),
+            ],
+            vec![inner, outer],
+        );
+        assert_eq!(inline_calls(&mut g).unwrap(), 2);
+        let by: HashMap<&str, &NodeDef> = g.node.iter().map(|n| (n.name.as_str(), n)).collect();
+        assert_eq!(by["top"].op, "IdentityN");
+        assert_eq!(by["top"].input, ["top/add", "^x"]);
+        assert_eq!(by["top/add"].input, ["top/c", "top/c:1"]);
+        assert_eq!(by["top/c"].op, "IdentityN");
+        assert_eq!(by["top/c"].input, ["top/c/bn", "top/c/r"]);
+        assert_eq!(
+            by["top/c/r"].input,
+            ["top/c/bn:1"],
+            "batch_mean is FusedBatchNormV3's slot 1"
+        );
+        assert_eq!(by["top/c/bn"].input, ["x"; 5]);
+        assert!(g.library.is_none() || g.library.as_ref().unwrap().function.is_empty());
+    }
+
+    #[test]
+    fn recursion_and_ambiguous_output_arguments_are_refused() {
+        let rec = function(
+            "rec",
+            &["t"],
+            &[("o", "c:output:0")],
+            vec![call("c", "rec", &["t"])],
+        );
+        let mut g = graph(
+            vec![node("x", "Placeholder", &[]), call("top", "rec", &["x"])],
+            vec![rec],
+        );
+        let e = inline_calls(&mut g).unwrap_err().to_string();
+        assert!(e.contains("nest deeper"), "{e}");
+
+        let two = function(
+            "two",
+            &["t"],
+            &[("a", "s:left:0"), ("b", "s:right:0")],
+            vec![node("s", "SomeUnknownOp", &["t"])],
+        );
+        let mut g = graph(
+            vec![node("x", "Placeholder", &[]), call("top", "two", &["x"])],
+            vec![two],
+        );
+        let e = inline_calls(&mut g).unwrap_err().to_string();
+        assert!(
+            e.contains("two output arguments") && e.contains("'top'"),
+            "{e}"
+        );
+
+        let bad = function("bad", &["t", "k"], &[("o", "t")], vec![]);
+        let mut g = graph(
+            vec![node("x", "Placeholder", &[]), call("top", "bad", &["x"])],
+            vec![bad],
+        );
+        let e = inline_calls(&mut g).unwrap_err().to_string();
+        assert!(
+            e.contains("called with 1 inputs, the function takes 2"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_graph_without_calls_is_untouched() {
+        let f = function("unused", &["t"], &[("o", "t")], vec![]);
+        let mut g = graph(
+            vec![node("x", "Placeholder", &[]), node("y", "Relu", &["x"])],
+            vec![f],
+        );
+        let before = g.clone();
+        assert_eq!(inline_calls(&mut g).unwrap(), 0);
+        assert_eq!(g, before);
+    }
+}
