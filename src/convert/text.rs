@@ -316,6 +316,37 @@ node {{ name: "t" op: "Transpose" input: "x" input: "perm" }}
     }
 
     #[test]
+    fn keras3_float_input_embedding_takes_the_cast_and_id_wrap() {
+        // Keras 3 Embedding on a float input: Cast, then SelectV2(Less, AddV2) wraps
+        // negative ids, then GatherV2. Every index node belongs to the one layer,
+        // whichever of them the converter meets first.
+        let g = r#"
+node { name: "x" op: "Placeholder" attr { key: "dtype" value { type: DT_FLOAT } }
+  attr { key: "shape" value { shape { dim { size: -1 } dim { size: 3 } } } } }
+node { name: "e/table" op: "Const" attr { key: "value" value { tensor { dtype: DT_FLOAT tensor_shape { dim { size: 4 } dim { size: 2 } } float_val: 0 float_val: 1 float_val: 2 float_val: 3 float_val: 4 float_val: 5 float_val: 6 float_val: 7 } } } }
+node { name: "e/zero" op: "Const" attr { key: "value" value { tensor { dtype: DT_INT32 int_val: 0 } } } }
+node { name: "e/n" op: "Const" attr { key: "value" value { tensor { dtype: DT_INT32 int_val: 4 } } } }
+node { name: "e/Cast" op: "Cast" input: "x" attr { key: "DstT" value { type: DT_INT32 } } attr { key: "SrcT" value { type: DT_FLOAT } } }
+node { name: "e/Less" op: "Less" input: "e/Cast" input: "e/zero" }
+node { name: "e/add" op: "AddV2" input: "e/Cast" input: "e/n" }
+node { name: "e/SelectV2" op: "SelectV2" input: "e/Less" input: "e/add" input: "e/Cast" }
+node { name: "e/GatherV2" op: "GatherV2" input: "e/table" input: "e/SelectV2" input: "e/zero" }
+"#;
+        assert_eq!(unsupported(g), vec![]);
+        let graph = Graph::new(parse_graph_def(g.as_bytes(), true, "t.pbtxt").unwrap()).unwrap();
+        let m = convert(&graph, &ConvertOptions::default()).unwrap().model;
+        assert_eq!(m.layers.len(), 1, "{:?}", m.layers);
+        assert_eq!(
+            m.layers[0].kind,
+            LayerKind::Embedding {
+                input_dim: 4,
+                output_dim: 2
+            }
+        );
+        assert_eq!(m.layers[0].inbound, ["x"]);
+    }
+
+    #[test]
     fn gather_on_a_layer_output_table_is_not_an_embedding() {
         // The table is the input itself, not a constant: no Embedding.
         let g = format!(

@@ -4,14 +4,16 @@
 //! integer ids of any shape `(batch, ...)`; the output is `input.shape +
 //! (output_dim,)` with `out[..., :] = embeddings[id, :]`. The interpreter works
 //! on f32 arrays, so ids arrive as f32 holding whole numbers (exact up to 2^24,
-//! far above any vocabulary this handles).
+//! far above any vocabulary this handles). A float model input is cast to
+//! int32 first, truncating toward zero, as both Kerases' `Embedding.call` do
+//! (`ops.cast` / `tf.cast` when the input is not int32/int64).
 //!
 //! A negative id in `[-input_dim, 0)` counts from the end of the table, as in
 //! Keras 3 (its `ops.take` freezes as `SelectV2(Less(ids, 0), AddV2(ids, n),
 //! ids)`; tract's Gather wraps the same way). tf-keras's `embedding_lookup`
 //! would fail on such an id in TensorFlow on CPU, so verify should draw ids in
-//! `[0, input_dim)`. Any other value (fractional, `< -input_dim`,
-//! `>= input_dim`) is an error naming the element and its value.
+//! `[0, input_dim)`. Any other id (`< -input_dim`, `>= input_dim`, not
+//! finite) is an error naming the element and its value.
 //!
 //! Not handled yet: `mask_zero=True` (the mask itself; the lookup would be the
 //! same), sparse inputs, LoRA.
@@ -49,8 +51,8 @@ pub fn embedding(x: &ArrayD<f32>, table: &ArrayD<f32>) -> Result<ArrayD<f32>, La
     let mut data = Vec::with_capacity(x.len() * output_dim);
     for (pos, &v) in x.iter().enumerate() {
         let n = input_dim as f32;
-        let id = Some(v)
-            .filter(|v| v.fract() == 0.0 && *v >= -n && *v < n)
+        let id = Some(v.trunc())
+            .filter(|v| *v >= -n && *v < n)
             .map(|v| if v < 0.0 { v + n } else { v } as usize)
             .ok_or_else(|| {
                 input_error(
@@ -102,8 +104,19 @@ mod tests {
     }
 
     #[test]
-    fn out_of_range_and_fractional_ids_are_errors_naming_the_element() {
-        for bad in [3.0f32, -4.0, 0.5, f32::NAN, f32::INFINITY] {
+    fn float_ids_truncate_toward_zero_as_keras_casts_them() {
+        // tf.cast(float -> int32) truncates: 2.9 -> 2, -0.7 -> 0, -1.5 -> -1 (last row).
+        let x = array![[2.9f32, -0.7, -1.5]].into_dyn();
+        let y = embedding(&x, &table()).unwrap();
+        assert_eq!(
+            y,
+            array![[[20.0f32, 21.0], [0.0, 1.0], [20.0, 21.0]]].into_dyn()
+        );
+    }
+
+    #[test]
+    fn out_of_range_and_non_finite_ids_are_errors_naming_the_element() {
+        for bad in [3.0f32, -4.0, 3.5, f32::NAN, f32::INFINITY] {
             let x = array![[0.0f32, bad]].into_dyn();
             let e = embedding(&x, &table()).unwrap_err().to_string();
             assert!(e.contains("element 1"), "{e}");
