@@ -11,6 +11,10 @@
 //! - [`norm`] — BatchNormalization;
 //! - [`reshape`] — ZeroPadding2D, Flatten, Reshape;
 //! - [`merge`] — Add, Multiply, Subtract, Maximum, Minimum, Average, Concatenate.
+//! - [`embedding`] — Embedding;
+//! - [`conv1d`] — Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D,
+//!   GlobalAveragePooling1D;
+//! - [`sequence`] — Permute, RepeatVector.
 //!
 //! [`run_layer`] is the one dispatcher from [`LayerKind`] to the family code;
 //! [`run`] walks a whole Functional model. Every error names the layer and its
