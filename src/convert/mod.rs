@@ -22,6 +22,7 @@ mod activation;
 mod consts;
 mod conv;
 mod conv1d;
+mod conv_transpose;
 mod ctx;
 mod dense;
 mod merge;
@@ -31,6 +32,7 @@ mod reshape;
 pub mod rules;
 mod shape;
 mod text;
+mod upsample;
 
 use crate::graph::{Graph, TensorId};
 use crate::keras::Model;

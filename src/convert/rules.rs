@@ -4,6 +4,7 @@
 
 use super::ctx::{Ctx, Match};
 use super::{activation, conv, dense, merge, norm, pool, reshape};
+use super::{conv_transpose, upsample};
 use super::{conv1d, text};
 use crate::graph::pb::NodeDef;
 
@@ -36,6 +37,21 @@ pub fn registry() -> Vec<(&'static str, &'static str, Rule)> {
         ),
         ("Reshape", "repeat_vector (Keras 3)", text::repeat_vector),
         ("Conv2D", "conv2d", conv::conv2d),
+        (
+            "Conv2DBackpropInput",
+            "conv2d_transpose",
+            conv_transpose::conv2d_transpose,
+        ),
+        (
+            "ResizeNearestNeighbor",
+            "upsampling2d (nearest)",
+            upsample::resize,
+        ),
+        (
+            "ResizeBilinear",
+            "upsampling2d (bilinear)",
+            upsample::resize,
+        ),
         ("DepthwiseConv2dNative", "depthwise_conv2d", conv::depthwise),
         (
             "SpaceToBatchND",
@@ -76,6 +92,11 @@ pub fn registry() -> Vec<(&'static str, &'static str, Rule)> {
         ("Max", "global_max_pooling2d", pool::global),
         ("Reshape", "flatten / reshape", reshape::reshape),
         ("Squeeze", "reshape (Squeeze)", reshape::squeeze),
+        (
+            "ExpandDims",
+            "upsampling2d (Keras 3 repeat form)",
+            upsample::repeat,
+        ),
         ("ExpandDims", "reshape (ExpandDims)", reshape::expand_dims),
         ("Add", "add", merge::add),
         ("AddV2", "add", merge::add),

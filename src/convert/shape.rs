@@ -216,6 +216,51 @@ pub fn output_shape(
             }
             out
         }
+        LayerKind::Conv2DTranspose {
+            kernel_size,
+            strides,
+            padding,
+            ..
+        } => {
+            rank4(first)?;
+            let filters = kernel_dim(weights, "kernel", 2)?;
+            let out = |len: Option<usize>, k: usize, s: usize| -> Result<Option<usize>, String> {
+                if k == 0 || s == 0 {
+                    return Err(format!("kernel {k} and stride {s} must be >= 1"));
+                }
+                let Some(len) = len else { return Ok(None) };
+                let base = len.checked_mul(s);
+                match padding {
+                    Padding::Same => base,
+                    Padding::Valid => base.and_then(|b| b.checked_add(k.saturating_sub(s))),
+                }
+                .map(Some)
+                .ok_or_else(|| format!("output of {len} x stride {s} overflows"))
+            };
+            vec![
+                first[0],
+                out(first[1], kernel_size[0], strides[0])?,
+                out(first[2], kernel_size[1], strides[1])?,
+                Some(filters),
+            ]
+        }
+        LayerKind::UpSampling2D { size, .. } => {
+            rank4(first)?;
+            if size.contains(&0) {
+                return Err(format!("size {size:?} must be >= 1"));
+            }
+            let up = |d: Option<usize>, f: usize| {
+                d.map(|d| d.checked_mul(f))
+                    .map(|v| v.ok_or("size overflows"))
+                    .transpose()
+            };
+            vec![
+                first[0],
+                up(first[1], size[0])?,
+                up(first[2], size[1])?,
+                first[3],
+            ]
+        }
         LayerKind::Concatenate { axis } => {
             let a = positive_axis(*axis, first.len())?;
             let mut s = first.clone();

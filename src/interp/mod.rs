@@ -11,6 +11,8 @@
 //! - [`norm`] — BatchNormalization;
 //! - [`reshape`] — ZeroPadding2D, Flatten, Reshape;
 //! - [`merge`] — Add, Multiply, Subtract, Maximum, Minimum, Average, Concatenate.
+//! - [`conv_transpose`] — Conv2DTranspose;
+//! - [`upsample`] — UpSampling2D (nearest, bilinear).
 //! - [`embedding`] — Embedding;
 //! - [`conv1d`] — Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D,
 //!   GlobalAveragePooling1D;
@@ -23,6 +25,7 @@
 
 pub mod activation;
 pub mod conv;
+pub mod conv_transpose;
 pub mod conv1d;
 pub mod dense;
 pub mod embedding;
@@ -30,6 +33,7 @@ pub mod merge;
 pub mod norm;
 pub mod pool;
 pub mod reshape;
+pub mod upsample;
 pub mod sequence;
 
 use std::collections::{HashMap, HashSet};
@@ -122,6 +126,8 @@ pub fn supported_classes() -> Vec<&'static str> {
         "Average",
         "Concatenate",
         "BatchNormalization",
+        "Conv2DTranspose",
+        "UpSampling2D",
         "Embedding",
         "Conv1D",
         "MaxPooling1D",
@@ -187,6 +193,13 @@ fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, Layer
                 LayerKind::Flatten => reshape::flatten(x),
                 LayerKind::Reshape { target_shape } => reshape::reshape(x, target_shape),
                 LayerKind::BatchNormalization { .. } => norm::batch_norm_layer(layer, x),
+                LayerKind::Conv2DTranspose { .. } => {
+                    conv_transpose::conv2d_transpose_layer(layer, x)
+                }
+                LayerKind::UpSampling2D {
+                    size,
+                    interpolation,
+                } => upsample::upsampling2d(x, *size, *interpolation),
                 LayerKind::Embedding { .. } => embedding::embedding_layer(layer, x),
                 LayerKind::Conv1D { .. } => conv1d::conv1d_layer(layer, x),
                 LayerKind::MaxPooling1D {
@@ -479,8 +492,8 @@ mod tests {
     fn supported_classes_cover_every_kind() {
         // Keep the list in step with LayerKind (class_name is the IR's own list).
         let classes = supported_classes();
-        assert_eq!(classes.len(), 30);
-        assert_eq!(classes.iter().collect::<HashSet<_>>().len(), 30);
+        assert_eq!(classes.len(), 32);
+        assert_eq!(classes.iter().collect::<HashSet<_>>().len(), 32);
     }
 
     #[test]

@@ -71,7 +71,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::KerasError;
 use super::ir::Padding1D;
-use super::ir::{Activation, DType, Input, Layer, LayerKind, Model, Padding};
+use super::ir::{Activation, DType, Input, Interpolation, Layer, LayerKind, Model, Padding};
 
 // ----------------------------------------------------------------------------
 // IR -> JSON
@@ -243,6 +243,33 @@ fn layer_config(layer: &Layer) -> Value {
         | LayerKind::Minimum
         | LayerKind::Average => {}
         LayerKind::Concatenate { axis } => put("axis", json!(axis)),
+        LayerKind::Conv2DTranspose {
+            filters,
+            kernel_size,
+            strides,
+            padding,
+            use_bias,
+            activation,
+        } => {
+            // No "groups": neither Kerases' Conv2DTranspose takes it.
+            put("filters", json!(filters));
+            put("kernel_size", json!(kernel_size));
+            put("strides", json!(strides));
+            put("padding", json!(padding.keras_name()));
+            put("output_padding", Value::Null);
+            put("data_format", json!("channels_last"));
+            put("dilation_rate", json!([1, 1]));
+            put("activation", json!(activation.keras_name()));
+            put("use_bias", json!(use_bias));
+        }
+        LayerKind::UpSampling2D {
+            size,
+            interpolation,
+        } => {
+            put("size", json!(size));
+            put("data_format", json!("channels_last"));
+            put("interpolation", json!(interpolation.keras_name()));
+        }
         LayerKind::Embedding {
             input_dim,
             output_dim,
@@ -313,7 +340,9 @@ fn layer_config(layer: &Layer) -> Value {
 /// (the order both frameworks' `.h5` loaders assign values in).
 pub fn weight_names(kind: &LayerKind) -> Vec<&'static str> {
     match kind {
-        LayerKind::Conv2D { use_bias, .. } | LayerKind::Dense { use_bias, .. } => {
+        LayerKind::Conv2D { use_bias, .. }
+        | LayerKind::Dense { use_bias, .. }
+        | LayerKind::Conv2DTranspose { use_bias, .. } => {
             if *use_bias {
                 vec!["kernel", "bias"]
             } else {
@@ -423,6 +452,26 @@ pub fn check_weight_shapes(kind: &LayerKind, shapes: &[&[usize]]) -> Result<(), 
                 && *b != [k[2] * k[3]]
             {
                 return bad("bias", format!("[{}]", k[2] * k[3]), b);
+            }
+        }
+        LayerKind::Conv2DTranspose {
+            filters,
+            kernel_size,
+            ..
+        } => {
+            let k = shapes[0];
+            if k.len() != 4 || k[0] != kernel_size[0] || k[1] != kernel_size[1] || k[2] != *filters
+            {
+                return bad(
+                    "kernel",
+                    format!("[{}, {}, {filters}, in]", kernel_size[0], kernel_size[1]),
+                    k,
+                );
+            }
+            if let Some(b) = shapes.get(1)
+                && *b != [*filters]
+            {
+                return bad("bias", format!("[{filters}]"), b);
             }
         }
         LayerKind::Dense { units, .. } => {
@@ -1576,6 +1625,41 @@ fn layer_kind(e: &Entry) -> Result<LayerKind, String> {
         "Maximum" => LayerKind::Maximum,
         "Minimum" => LayerKind::Minimum,
         "Average" => LayerKind::Average,
+        "Conv2DTranspose" | "Convolution2DTranspose" => {
+            c.channels_last()?;
+            if c.pair("dilation_rate", Some([1, 1]))? != [1, 1] {
+                return Err(c.err("dilation_rate != 1 not supported"));
+            }
+            if !matches!(c.get("output_padding"), None | Some(Value::Null)) {
+                return Err(c.err("output_padding not supported"));
+            }
+            if c.usize("groups", Some(1))? != 1 {
+                return Err(c.err("groups != 1 not supported"));
+            }
+            LayerKind::Conv2DTranspose {
+                filters: c.usize("filters", None)?,
+                kernel_size: c.pair("kernel_size", None)?,
+                strides: c.pair("strides", Some([1, 1]))?,
+                padding: c.padding()?,
+                use_bias: c.bool("use_bias", true)?,
+                activation: c.activation("activation")?,
+            }
+        }
+        "UpSampling2D" => {
+            c.channels_last()?;
+            LayerKind::UpSampling2D {
+                size: c.pair("size", Some([2, 2]))?,
+                interpolation: match c.get("interpolation").and_then(Value::as_str) {
+                    None | Some("nearest") => Interpolation::Nearest,
+                    Some("bilinear") => Interpolation::Bilinear,
+                    Some(other) => {
+                        return Err(c.err(format!(
+                            "interpolation '{other}' not supported (nearest, bilinear)"
+                        )));
+                    }
+                },
+            }
+        }
         "Concatenate" => LayerKind::Concatenate {
             axis: c.i64("axis", -1)?,
         },

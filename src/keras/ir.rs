@@ -74,6 +74,24 @@ impl Padding1D {
     }
 }
 
+/// `UpSampling2D`'s `interpolation`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interpolation {
+    /// Each pixel repeated `size` times.
+    Nearest,
+    /// `tf.image.resize` bilinear: half-pixel centres, no corner alignment.
+    Bilinear,
+}
+
+impl Interpolation {
+    pub fn keras_name(self) -> &'static str {
+        match self {
+            Interpolation::Nearest => "nearest",
+            Interpolation::Bilinear => "bilinear",
+        }
+    }
+}
+
 /// Activation functions that Keras layers accept as `activation=`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Activation {
@@ -204,6 +222,23 @@ pub enum LayerKind {
     Minimum,
     /// Element-wise mean of 2 or more inputs.
     Average,
+    /// Transposed convolution (TF `Conv2DBackpropInput`), dilation 1, no `output_padding`:
+    /// output `in*s` (same) or `in*s + max(k-s, 0)` (valid) per axis.
+    /// weights: `kernel` (kh, kw, filters, in) — output channels first, as Keras
+    /// stores it — then `bias` (filters) if `use_bias`.
+    Conv2DTranspose {
+        filters: usize,
+        kernel_size: [usize; 2],
+        strides: [usize; 2],
+        padding: Padding,
+        use_bias: bool,
+        activation: Activation,
+    },
+    /// Upsampling by integer factors `size` = (rows, cols).
+    UpSampling2D {
+        size: [usize; 2],
+        interpolation: Interpolation,
+    },
     /// `axis` as Keras writes it (usually -1).
     Concatenate {
         axis: i64,
@@ -289,6 +324,8 @@ impl LayerKind {
             LayerKind::Minimum => "Minimum",
             LayerKind::Average => "Average",
             LayerKind::Concatenate { .. } => "Concatenate",
+            LayerKind::Conv2DTranspose { .. } => "Conv2DTranspose",
+            LayerKind::UpSampling2D { .. } => "UpSampling2D",
             LayerKind::BatchNormalization { .. } => "BatchNormalization",
             LayerKind::Embedding { .. } => "Embedding",
             LayerKind::Conv1D { .. } => "Conv1D",

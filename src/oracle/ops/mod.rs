@@ -5,11 +5,13 @@
 
 mod array;
 mod conv;
+mod deconv;
 mod gather;
 mod konst;
 mod math;
 mod norm;
 mod pad;
+mod resize;
 mod passthrough;
 mod s2b;
 mod tile;
@@ -25,11 +27,13 @@ fn families() -> Vec<&'static [(&'static str, Builder)]> {
     vec![
         array::BUILDERS,
         conv::BUILDERS,
+        deconv::BUILDERS,
         gather::BUILDERS,
         konst::BUILDERS,
         math::BUILDERS,
         norm::BUILDERS,
         pad::BUILDERS,
+        resize::BUILDERS,
         passthrough::BUILDERS,
         s2b::BUILDERS,
         tile::BUILDERS,
