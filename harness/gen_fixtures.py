@@ -354,6 +354,39 @@ def build_fallback_ops(K):
     return K.Model(x_in, out, name="model"), [("input", [8])]
 
 
+def build_preprocess(K):
+    """Rescaling(2, -0.5); Normalization with adapted statistics (weights) and with
+    mean/variance in its config; BatchNormalization without scale and without center; PReLU
+    shared over H, W and unshared; hard_swish (Keras 3: Activation("hard_swish"); tf-keras: the
+    application's Multiply([x, ReLU(6)(x + 3) * (1/6)])) and a squeeze-and-excitation block with
+    MobileNetV3's hard_sigmoid (ReLU(6)(x + 3) * (1/6)); gelu approximate=True; scalar
+    arithmetic (x - 0.25) / 4."""
+    L = K.layers
+    keras3 = K.__name__ == "keras"
+    x_in = K.Input((6, 6, 3), name="input")
+    x = L.Rescaling(2.0, -0.5, name="rescaling")(x_in)
+    x = L.Normalization(name="norm_adapted")(x)
+    x = L.Normalization(mean=[0.1, -0.2, 0.3], variance=[0.5, 2.0, 1.5], name="norm_config")(x)
+    x = L.Conv2D(8, 3, padding="same", name="conv")(x)
+    x = L.BatchNormalization(scale=False, name="bn_no_scale")(x)
+    x = L.PReLU(shared_axes=[1, 2], name="prelu_shared")(x)
+    if keras3:
+        h = L.Activation("hard_swish", name="hard_swish")(x)
+    else:
+        h = L.Multiply(name="hard_swish")([x, L.ReLU(6.0, name="hs_relu6")(x + 3.0) * (1.0 / 6.0)])
+    se = L.GlobalAveragePooling2D(keepdims=True, name="se_squeeze")(h)
+    se = L.Conv2D(4, 1, activation="relu", name="se_reduce")(se)
+    se = L.Conv2D(8, 1, name="se_expand")(se)
+    se = L.ReLU(6.0, name="se_relu6")(se + 3.0) * (1.0 / 6.0)
+    x = L.Multiply(name="se_excite")([h, se])
+    x = L.Conv2D(6, 1, name="project")(x)
+    x = L.BatchNormalization(center=False, name="bn_no_center")(x)
+    x = L.PReLU(name="prelu_full")(x)
+    x = L.Activation(lambda t: K.activations.gelu(t, approximate=True), name="gelu_tanh")(x)
+    x = (x - 0.25) / 4.0
+    return K.Model(x_in, x, name="model"), [("input", [6, 6, 3])]
+
+
 # --------------------------------------------------------------------------- TF1 builders
 # Each returns (graph_def frozen, input_specs, output node names, keras_layers a rebuild needs).
 
@@ -725,6 +758,8 @@ CASES = {
     "tk_upsample_deconv": ("tf_keras", 242, build_upsample_deconv),
     "k3_fallback_ops": ("keras3", 141, build_fallback_ops),
     "tk_fallback_ops": ("tf_keras", 241, build_fallback_ops),
+    "k3_preprocess": ("keras3", 111, build_preprocess),
+    "tk_preprocess": ("tf_keras", 210, build_preprocess),
     "tf1_mobilenet_v1_tail": ("tf1", 301, build_tf1_mobilenet_v1_tail),
     "tf1_vgg_style": ("tf1", 302, build_tf1_vgg_style),
     "tf1_text_cnn": ("tf1", 331, build_tf1_text_cnn),

@@ -115,6 +115,14 @@ def random_weight(layer_class: str, name: str, shape: tuple, rng: np.random.Gene
         v = rng.uniform(0.5, 2.0, shape)
     elif name == "gamma":
         v = rng.uniform(0.5, 1.5, shape)
+    elif layer_class == "PReLU" and name == "alpha":
+        v = rng.uniform(0.05, 0.5, shape)
+    elif layer_class == "Normalization" and name == "mean":
+        v = rng.normal(0.0, 0.3, shape)
+    elif layer_class == "Normalization" and name == "variance":
+        v = rng.uniform(0.5, 2.0, shape)
+    elif layer_class == "Normalization" and name == "count":
+        return np.zeros(shape, np.int64)  # an int variable; only adapt() reads it
     elif name in ("beta", "moving_mean", "bias"):
         v = rng.normal(0.0, 0.3, shape)
     elif name == "embeddings":

@@ -23,10 +23,21 @@
 //! instead; a Relu6 there (Keras 3's `activation="relu6"`) stays a separate
 //! `ReLU` layer named `<layer>_relu6`.
 //!
-//! Not handled yet: PReLU, ELU with alpha != 1 (`Elu`/`Greater`/`SelectV2`),
-//! gelu `approximate=True` (`Tanh`/`Pow` form) and the `Erf` form, hard_sigmoid (tf-keras's
-//! `clip(0.2x + 0.5)` and Keras 3's `relu6(x + 3) / 6` share one name, so no
-//! string is loadable with one meaning in both), hard_swish, swish with beta != 1.
+//! - PReLU (`Relu(x) + Neg(alpha) * Relu(Neg(x))`, both Kerases) → `PReLU`
+//!   with `alpha` and `shared_axes`;
+//! - `Pow(x, 2 | 3)` → `Multiply([x, x(, x)])`: with the generic scalar
+//!   rules (`preprocess.rs`) this converts gelu `approximate=True`
+//!   (`0.5x * (1 + tanh(0.79788456 * (x + 0.044715 * Pow(x, 3))))`, the same
+//!   ops in both Kerases) into Multiply / Rescaling / Add / Activation("tanh")
+//!   layers, one per TF op, which both Kerases load (neither has an activation
+//!   string for the tanh form).
+//!
+//! hard_sigmoid / hard_swish are in `preprocess.rs` (tf-keras's
+//! `clip(0.2x + 0.5)` and Keras 3's `relu6(x + 3) / 6` share the name
+//! hard_sigmoid, so they become Rescaling + ReLU(6) + Rescaling (+ Multiply)).
+//!
+//! Not handled yet: ELU with alpha != 1 (`Elu`/`Greater`/`SelectV2`), the `Erf`
+//! form of exact gelu, swish with beta != 1.
 
 use super::ctx::{Ctx, Emit, Match};
 use crate::graph::pb::NodeDef;
@@ -190,4 +201,107 @@ pub fn gelu(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
             .map(|n| n.name.clone())
             .collect(),
     }))
+}
+
+/// PReLU as both Kerases freeze it: `pos = Relu(x); n = Neg(x); r = Relu(n);
+/// mul = Neg(alpha) * r; y = pos + mul`, one scope, anchored at whichever of
+/// `Neg(x)` / `Relu(x)` comes first. `shared_axes` are the axes where alpha
+/// has size 1 and the input does not.
+pub fn prelu(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
+    let x = ctx.layer_input(node, 0)?;
+    let out = |n: &NodeDef| TensorId::new(n.name.clone(), 0);
+    let consumers: Vec<&NodeDef> = ctx
+        .graph
+        .consumers(&x)
+        .into_iter()
+        .map(|(c, _)| &ctx.graph.nodes()[c])
+        .filter(|n| ctx.same_layer(n, node))
+        .collect();
+    let neg = consumers
+        .iter()
+        .find(|n| n.op == "Neg")
+        .ok_or("x has no Neg consumer in this scope")?;
+    let pos = consumers
+        .iter()
+        .find(|n| n.op == "Relu")
+        .ok_or("x has no Relu consumer in this scope")?;
+    let relu_neg = ctx
+        .sole_consumer(&out(neg))
+        .filter(|n| n.op == "Relu")
+        .ok_or("Neg(x) does not feed a lone Relu")?;
+    let mul = ctx
+        .sole_consumer(&out(relu_neg))
+        .filter(|n| n.op == "Mul" && ctx.same_layer(n, node))
+        .ok_or("Relu(-x) does not feed a lone Mul in this scope")?;
+    let k = (0..2)
+        .find(|&k| ctx.graph.input(mul, k).is_ok_and(|t| t == out(relu_neg)))
+        .ok_or("the Mul does not read Relu(-x)")?;
+    let neg_alpha = ctx.const_f32(mul, 1 - k)?;
+    let add = ctx
+        .sole_consumer(&out(mul))
+        .filter(|n| matches!(n.op.as_str(), "Add" | "AddV2") && ctx.same_layer(n, node))
+        .ok_or("-alpha * relu(-x) does not feed a lone Add in this scope")?;
+    let ins = [
+        ctx.graph.input(add, 0).map_err(|e| e.to_string())?,
+        ctx.graph.input(add, 1).map_err(|e| e.to_string())?,
+    ];
+    if !ins.contains(&out(pos)) || !ins.contains(&out(mul)) {
+        return Err(format!(
+            "'{}' is not relu(x) + (-alpha * relu(-x))",
+            add.name
+        ));
+    }
+    // alpha has the input's shape without the batch axis (leading 1s may be
+    // left out of the frozen constant); size 1 where shared.
+    let shape = ctx.shape(&x).ok_or("the input's shape is unknown")?;
+    let dims: Vec<usize> = shape[1..]
+        .iter()
+        .map(|d| d.ok_or("the input has an unknown dimension"))
+        .collect::<Result<_, _>>()?;
+    let a = neg_alpha.shape();
+    if a.len() > dims.len() {
+        return Err(format!("alpha {a:?} has a higher rank than the input"));
+    }
+    let mut alpha_shape = vec![1; dims.len() - a.len()];
+    alpha_shape.extend_from_slice(a);
+    let mut shared_axes = Vec::new();
+    for (i, (&ad, &d)) in alpha_shape.iter().zip(&dims).enumerate() {
+        if ad == 1 && d != 1 {
+            shared_axes.push(i as i64 + 1);
+        } else if ad != d {
+            return Err(format!("alpha {a:?} does not fit the input {dims:?}"));
+        }
+    }
+    let alpha = (-neg_alpha)
+        .into_shape_with_order(ndarray::IxDyn(&alpha_shape))
+        .map_err(|e| e.to_string())?;
+    Ok(Match::one(Emit {
+        name: ctx.layer_name(node),
+        kind: LayerKind::PReLU { shared_axes },
+        weights: vec![super::ctx::weight("alpha", alpha)],
+        inputs: vec![x],
+        output: out(add),
+        nodes: [*neg, *pos, relu_neg, mul, add]
+            .iter()
+            .map(|n| n.name.clone())
+            .collect(),
+    }))
+}
+
+/// `Pow(x, 2)` / `Pow(x, 3)` (tanh-approximate gelu's cube) → `Multiply` of x
+/// with itself (`x * x * x` may differ from TF's `pow` in the last bit).
+pub fn pow(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
+    let x = ctx.layer_input(node, 0)?;
+    let e = ctx.const_f32(node, 1)?;
+    let n = match e.iter().copied().collect::<Vec<_>>().as_slice() {
+        [2.0] => 2,
+        [3.0] => 3,
+        _ => return Err(format!("exponent {e} is not the scalar 2 or 3")),
+    };
+    Ok(Match::one(Emit::single(
+        ctx,
+        node,
+        LayerKind::Multiply,
+        vec![x; n],
+    )))
 }

@@ -28,6 +28,7 @@ mod dense;
 mod merge;
 mod norm;
 mod pool;
+mod preprocess;
 mod reshape;
 pub mod rules;
 mod shape;

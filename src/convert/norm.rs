@@ -9,7 +9,14 @@
 //! - the arithmetic that `tf.nn.batch_normalization` leaves (Keras 3 and TF1
 //!   `tf.nn.batch_normalization`), anchored at `mul_1 = x * m`:
 //!   `m = Rsqrt(var + eps) [* gamma]`, then `add_1 = mul_1 + (beta - mean * m)`
-//!   or, without center, `mul_1 + Neg(mean * m)`.
+//!   or, without center, `mul_1 + Neg(mean * m)` (TF1) or `mul_1 + Neg(mean) * m`
+//!   (Keras 3);
+//! - BatchNormalization without scale (InceptionV3's `scale=False`): the
+//!   arithmetic form has no `* gamma`; the fused form gets a plain `Const` of
+//!   ones as gamma (tf-keras/TF1 pass `constant(1.0)` where there is no
+//!   variable), and without center a plain `Const` of zeros as beta; those
+//!   become `scale=False` / `center=False`. A gamma read from a variable
+//!   (`Identity` of `ReadVariableOp`) stays a weight even if it is all ones.
 //!
 //! Not handled yet: NCHW, BN over a non-last axis, the moments of a
 //! training-mode graph.
@@ -93,9 +100,11 @@ pub fn fused(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     if node.attr_str("data_format").is_ok_and(|f| f != "NHWC") {
         return Err("only NHWC is supported".into());
     }
+    let gamma = ctx.const_f32(node, 1)?;
+    let beta = ctx.const_f32(node, 2)?;
     let bn = Bn {
-        gamma: Some(ctx.const_f32(node, 1)?),
-        beta: Some(ctx.const_f32(node, 2)?),
+        gamma: (!literal_fill(ctx, node, 1, &gamma, 1.0)).then_some(gamma),
+        beta: (!literal_fill(ctx, node, 2, &beta, 0.0)).then_some(beta),
         mean: ctx.const_f32(node, 3)?,
         var: ctx.const_f32(node, 4)?,
         epsilon: node.attr_float("epsilon").unwrap_or(1e-4),
@@ -108,6 +117,18 @@ pub fn fused(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         TensorId::new(node.name.clone(), 0),
         vec![node.name.clone()],
     )
+}
+
+/// Whether input `k` of `node` is a plain `Const` (not a variable read) whose
+/// every value is `fill`: what tf-keras and TF1 pass for a missing gamma/beta.
+fn literal_fill(ctx: &Ctx, node: &NodeDef, k: usize, v: &ArrayD<f32>, fill: f32) -> bool {
+    let direct = node
+        .data_inputs()
+        .get(k)
+        .map(|i| TensorId::parse(i).node)
+        .and_then(|n| ctx.graph.node(&n))
+        .is_some_and(|n| n.op == "Const");
+    direct && v.iter().all(|&x| x == fill)
 }
 
 /// The operand of a binary node that is not `t`, as (index, tensor).
@@ -179,6 +200,28 @@ pub fn arithmetic(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         .ok_or("x * scale is not followed by an Add")?;
     let shift = other_operand(ctx, add_1, &mul_1).ok_or("Add does not take x * scale")?;
     let shift_node = node_of(ctx, &shift).ok_or("shift is not a node")?;
+    // Keras 3 without center: `mul_2 = Neg(mean) * m`, the shift itself.
+    if shift_node.op == "Mul"
+        && let Some(neg_mean) = other_operand(ctx, shift_node, &m)
+        && let Some(neg_mean) = super::consts::fold_f32(ctx.graph, &neg_mean)
+    {
+        let bn = Bn {
+            gamma,
+            beta: None,
+            mean: -neg_mean,
+            var,
+            epsilon,
+        };
+        let nodes = vec![node.name.clone(), add_1.name.clone()];
+        return emit(
+            ctx,
+            node,
+            x,
+            bn,
+            TensorId::new(add_1.name.clone(), 0),
+            nodes,
+        );
+    }
     let (beta, mean_mul) = match shift_node.op.as_str() {
         "Sub" => (
             Some(ctx.const_f32(shift_node, 0)?),

@@ -3,7 +3,7 @@
 //! and one line here; `thaw inspect` lists coverage from this table.
 
 use super::ctx::{Ctx, Match};
-use super::{activation, conv, dense, merge, norm, pool, reshape};
+use super::{activation, conv, dense, merge, norm, pool, preprocess, reshape};
 use super::{conv_transpose, upsample};
 use super::{conv1d, text};
 use crate::graph::pb::NodeDef;
@@ -68,6 +68,8 @@ pub fn registry() -> Vec<(&'static str, &'static str, Rule)> {
             "batch_norm (Keras 3 arithmetic form)",
             norm::arithmetic,
         ),
+        ("Neg", "prelu", activation::prelu),
+        ("Relu", "prelu", activation::prelu),
         ("Relu", "activation", activation::activation),
         ("Relu6", "relu6", activation::activation),
         ("Sigmoid", "activation", activation::activation),
@@ -83,7 +85,12 @@ pub fn registry() -> Vec<(&'static str, &'static str, Rule)> {
         ("Mul", "gelu (exact, Erfc form)", activation::gelu),
         ("Neg", "gelu (exact, Erfc form)", activation::gelu),
         ("Mul", "multiply", merge::binary),
+        ("Mul", "rescaling (x * c [+ o])", preprocess::scalar),
         ("Sub", "subtract", merge::binary),
+        ("Sub", "normalization", preprocess::normalization),
+        ("Sub", "rescaling (x - c, c - x)", preprocess::scalar),
+        ("RealDiv", "rescaling (x / c)", preprocess::scalar),
+        ("Pow", "multiply (x ** 2, x ** 3)", activation::pow),
         ("Maximum", "maximum", merge::binary),
         ("Minimum", "minimum", merge::binary),
         ("MaxPool", "max_pooling2d", pool::pool),
@@ -101,6 +108,18 @@ pub fn registry() -> Vec<(&'static str, &'static str, Rule)> {
         ("Add", "add", merge::add),
         ("AddV2", "add", merge::add),
         ("AddN", "add", merge::add),
+        (
+            "Add",
+            "hard_swish (x + 3, Relu6, / 6, * x)",
+            preprocess::hard_swish,
+        ),
+        (
+            "AddV2",
+            "hard_swish (x + 3, Relu6, / 6, * x)",
+            preprocess::hard_swish,
+        ),
+        ("Add", "rescaling (x + c)", preprocess::scalar),
+        ("AddV2", "rescaling (x + c)", preprocess::scalar),
         ("ConcatV2", "concatenate", merge::concat),
     ]
 }

@@ -349,7 +349,10 @@ pub fn output_shape(
         | LayerKind::ReLU { .. }
         | LayerKind::LeakyReLU { .. }
         | LayerKind::Softmax { .. }
-        | LayerKind::BatchNormalization { .. } => first.clone(),
+        | LayerKind::BatchNormalization { .. }
+        | LayerKind::Rescaling { .. }
+        | LayerKind::Normalization { .. }
+        | LayerKind::PReLU { .. } => first.clone(),
     })
 }
 

@@ -32,6 +32,7 @@ pub mod embedding;
 pub mod merge;
 pub mod norm;
 pub mod pool;
+pub mod preprocess;
 pub mod reshape;
 pub mod upsample;
 pub mod sequence;
@@ -126,6 +127,9 @@ pub fn supported_classes() -> Vec<&'static str> {
         "Average",
         "Concatenate",
         "BatchNormalization",
+        "Rescaling",
+        "Normalization",
+        "PReLU",
         "Conv2DTranspose",
         "UpSampling2D",
         "Embedding",
@@ -193,6 +197,15 @@ fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, Layer
                 LayerKind::Flatten => reshape::flatten(x),
                 LayerKind::Reshape { target_shape } => reshape::reshape(x, target_shape),
                 LayerKind::BatchNormalization { .. } => norm::batch_norm_layer(layer, x),
+                LayerKind::Rescaling { scale, offset } => {
+                    Ok(preprocess::rescaling(x, *scale, *offset))
+                }
+                LayerKind::Normalization {
+                    axis,
+                    mean,
+                    variance,
+                } => preprocess::normalization(x, *axis, mean, variance),
+                LayerKind::PReLU { .. } => preprocess::prelu_layer(layer, x),
                 LayerKind::Conv2DTranspose { .. } => {
                     conv_transpose::conv2d_transpose_layer(layer, x)
                 }
@@ -492,8 +505,8 @@ mod tests {
     fn supported_classes_cover_every_kind() {
         // Keep the list in step with LayerKind (class_name is the IR's own list).
         let classes = supported_classes();
-        assert_eq!(classes.len(), 32);
-        assert_eq!(classes.iter().collect::<HashSet<_>>().len(), 32);
+        assert_eq!(classes.len(), 35);
+        assert_eq!(classes.iter().collect::<HashSet<_>>().len(), 35);
     }
 
     #[test]

@@ -332,6 +332,35 @@ fn layer_config(layer: &Layer) -> Value {
             put("center", json!(center));
             put("scale", json!(scale));
         }
+        LayerKind::Rescaling { scale, offset } => {
+            put("scale", num_f32(*scale));
+            put("offset", num_f32(*offset));
+        }
+        LayerKind::Normalization {
+            axis,
+            mean,
+            variance,
+        } => {
+            // mean/variance in the config (no weights): both Kerases build
+            // from them, as for `Normalization(mean=..., variance=...)`.
+            put("axis", json!([axis]));
+            put("invert", json!(false));
+            put("mean", Value::Array(mean.iter().map(|v| num_f32(*v)).collect()));
+            put(
+                "variance",
+                Value::Array(variance.iter().map(|v| num_f32(*v)).collect()),
+            );
+        }
+        LayerKind::PReLU { shared_axes } => {
+            put(
+                "shared_axes",
+                if shared_axes.is_empty() {
+                    Value::Null
+                } else {
+                    json!(shared_axes)
+                },
+            );
+        }
     }
     Value::Object(c)
 }
@@ -375,6 +404,7 @@ pub fn weight_names(kind: &LayerKind) -> Vec<&'static str> {
             v.extend(["moving_mean", "moving_variance"]);
             v
         }
+        LayerKind::PReLU { .. } => vec!["alpha"],
         _ => Vec::new(),
     }
 }
@@ -734,6 +764,12 @@ fn non_finite(kind: &LayerKind) -> Option<String> {
         }
         LayerKind::BatchNormalization { epsilon, .. } => vec![("epsilon", *epsilon)],
         LayerKind::LeakyReLU { alpha } => vec![("alpha", *alpha)],
+        LayerKind::Rescaling { scale, offset } => vec![("scale", *scale), ("offset", *offset)],
+        LayerKind::Normalization { mean, variance, .. } => mean
+            .iter()
+            .map(|v| ("mean", *v))
+            .chain(variance.iter().map(|v| ("variance", *v)))
+            .collect(),
         _ => vec![],
     };
     vals.iter()
@@ -1504,6 +1540,38 @@ fn zero_padding(c: &Cfg) -> Result<[[usize; 2]; 2], String> {
     Ok(out)
 }
 
+/// `Normalization` with `mean`/`variance` in its config (a layer whose
+/// statistics are weights needs them read from the file: not supported yet).
+fn normalization_from_config(c: &Cfg) -> Result<LayerKind, String> {
+    if c.bool("invert", false)? {
+        return Err(c.err("invert=True not supported"));
+    }
+    let axis = match c.get("axis") {
+        None => -1,
+        Some(Value::Number(n)) => n.as_i64().ok_or_else(|| c.err("bad axis"))?,
+        Some(Value::Array(a)) if a.len() == 1 => a[0].as_i64().ok_or_else(|| c.err("bad axis"))?,
+        Some(v) => return Err(c.err(format!("axis = {v}: only one axis is supported"))),
+    };
+    let list = |key: &str| -> Result<Vec<f32>, String> {
+        match c.get(key) {
+            Some(Value::Number(n)) => Ok(vec![n.as_f64().unwrap_or(f64::NAN) as f32]),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| v.as_f64().map(|f| f as f32))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| c.err(format!("'{key}' is not a flat list of numbers"))),
+            _ => Err(c.err(format!(
+                "'{key}' is not in the config (adapted statistics stored as weights are not supported yet)"
+            ))),
+        }
+    };
+    Ok(LayerKind::Normalization {
+        axis,
+        mean: list("mean")?,
+        variance: list("variance")?,
+    })
+}
+
 /// The typed config of one (non-Input) layer entry.
 fn layer_kind(e: &Entry) -> Result<LayerKind, String> {
     let c = Cfg { e };
@@ -1619,6 +1687,21 @@ fn layer_kind(e: &Entry) -> Result<LayerKind, String> {
                 .ok_or_else(|| c.err(format!("target_shape = {v} is not a list of integers")))?;
             LayerKind::Reshape { target_shape: dims }
         }
+        "Rescaling" => LayerKind::Rescaling {
+            scale: c.f32("scale", 1.0)?,
+            offset: c.f32("offset", 0.0)?,
+        },
+        "Normalization" => normalization_from_config(&c)?,
+        "PReLU" => LayerKind::PReLU {
+            shared_axes: match c.get("shared_axes") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Number(n)) => vec![n.as_i64().ok_or_else(|| c.err("bad shared_axes"))?],
+                Some(v) => v
+                    .as_array()
+                    .and_then(|a| a.iter().map(Value::as_i64).collect::<Option<Vec<_>>>())
+                    .ok_or_else(|| c.err(format!("shared_axes = {v} is not a list of integers")))?,
+            },
+        },
         "Add" => LayerKind::Add,
         "Multiply" => LayerKind::Multiply,
         "Subtract" => LayerKind::Subtract,

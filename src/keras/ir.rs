@@ -251,6 +251,24 @@ pub enum LayerKind {
         center: bool,
         scale: bool,
     },
+    /// `x * scale + offset` (scalars; both Kerases compute it in that order).
+    Rescaling {
+        scale: f32,
+        offset: f32,
+    },
+    /// `(x - mean) / max(sqrt(variance), 1e-7)` along `axis` (`invert=False`).
+    /// `mean`/`variance` (one value per position of `axis`) live in the config,
+    /// as `Normalization(mean=..., variance=...)` keeps them: no weights.
+    Normalization {
+        axis: i64,
+        mean: Vec<f32>,
+        variance: Vec<f32>,
+    },
+    /// `x` where `x >= 0`, else `alpha * x`. weights: `alpha`, the input's shape
+    /// without the batch axis, size 1 along `shared_axes` (1-based, batch = 0).
+    PReLU {
+        shared_axes: Vec<i64>,
+    },
     /// Integer ids (any shape, each in `[0, input_dim)`) → `ids.shape + (output_dim,)`.
     /// weights: `embeddings` (input_dim, output_dim).
     Embedding {
@@ -327,6 +345,9 @@ impl LayerKind {
             LayerKind::Conv2DTranspose { .. } => "Conv2DTranspose",
             LayerKind::UpSampling2D { .. } => "UpSampling2D",
             LayerKind::BatchNormalization { .. } => "BatchNormalization",
+            LayerKind::Rescaling { .. } => "Rescaling",
+            LayerKind::Normalization { .. } => "Normalization",
+            LayerKind::PReLU { .. } => "PReLU",
             LayerKind::Embedding { .. } => "Embedding",
             LayerKind::Conv1D { .. } => "Conv1D",
             LayerKind::MaxPooling1D { .. } => "MaxPooling1D",
