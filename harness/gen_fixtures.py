@@ -412,6 +412,24 @@ def build_text_cnn(K):
     return K.Model(x_in, out, name="model"), [("tokens", [20], "int32", 50)]
 
 
+def build_conv1d_forms(K):
+    """Conv1D forms on a float (16, 3) input: SAME dilated (odd kernel, d=2; even kernel 4, d=3, +
+    sigmoid; both frozen as SpaceToBatchND/BatchToSpaceND with SAME's leading padding), SAME stride 2
+    without bias, VALID dilated; MaxPooling1D SAME (3, stride 2), GlobalMaxPooling1D and
+    GlobalAveragePooling1D with keepdims=True, Concatenate on the steps axis."""
+    L = K.layers
+    x_in = K.Input((16, 3), name="input")
+    x = L.Conv1D(4, 3, padding="same", dilation_rate=2, name="c_same_d2")(x_in)
+    x = L.Conv1D(4, 4, padding="same", dilation_rate=3, activation="sigmoid", name="c_same_k4_d3")(x)
+    x = L.Conv1D(4, 2, strides=2, padding="same", use_bias=False, name="c_same_s2")(x)  # 16 -> 8
+    x = L.Conv1D(4, 3, padding="valid", dilation_rate=2, name="c_valid_d2")(x)  # 8 -> 4
+    a = L.MaxPooling1D(3, strides=2, padding="same", name="mp_same")(x)  # 4 -> 2
+    a = L.GlobalMaxPooling1D(keepdims=True, name="gmp_keep")(a)
+    b = L.GlobalAveragePooling1D(keepdims=True, name="gap_keep")(x)
+    y = L.Concatenate(axis=1, name="cat")([a, b])
+    return K.Model(x_in, y, name="model"), [("input", [16, 3])]
+
+
 def build_seq_shapes(K):
     """Sequence shape layers on a float (6, 4) input: Permute((2, 1)), causal Conv1D (no dilation),
     GlobalAveragePooling1D, RepeatVector(3), pointwise Conv1D + sigmoid, Reshape((-1, 2)),
@@ -752,6 +770,8 @@ CASES = {
     "tk_text_cnn": ("tf_keras", 231, build_text_cnn),
     "k3_seq_shapes": ("keras3", 132, build_seq_shapes),
     "tk_seq_shapes": ("tf_keras", 232, build_seq_shapes),
+    "k3_conv1d_forms": ("keras3", 133, build_conv1d_forms),
+    "tk_conv1d_forms": ("tf_keras", 233, build_conv1d_forms),
     "k3_unet_small": ("keras3", 141, build_unet_small),
     "tk_unet_small": ("tf_keras", 241, build_unet_small),
     "k3_upsample_deconv": ("keras3", 142, build_upsample_deconv),
