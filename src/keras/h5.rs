@@ -516,6 +516,7 @@ mod tests {
             small_cnn_model(),
             activations_merges_model(),
             text_model(),
+            crate::keras::test_models::preprocess_model(),
         ] {
             let path = dir.join(format!("{}.h5", m.name));
             write(&path, &m).unwrap();

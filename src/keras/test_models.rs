@@ -560,3 +560,67 @@ pub fn text_model() -> Model {
         outputs: vec!["perm".into(), "rep".into(), "gmp".into()],
     }
 }
+
+/// Rescaling, Normalization (statistics in the config) and PReLU (shared over
+/// H and W, and unshared), as the issue-3 preprocess rules emit them.
+pub fn preprocess_model() -> Model {
+    use LayerKind::*;
+    Model {
+        name: "preprocess".to_string(),
+        inputs: vec![input("image", &[4, 4, 3])],
+        layers: vec![
+            layer(
+                "rescaling",
+                Rescaling {
+                    scale: 1.0 / 127.5,
+                    offset: -1.0,
+                },
+                &["image"],
+                &[],
+            ),
+            layer(
+                "normalization",
+                Normalization {
+                    axis: -1,
+                    mean: vec![0.1, -0.2, 0.3],
+                    variance: vec![0.5, 2.0, 1.5],
+                },
+                &["rescaling"],
+                &[],
+            ),
+            // 4x4x3 -> 4x4x4
+            layer(
+                "conv",
+                Conv2D {
+                    filters: 4,
+                    kernel_size: [1, 1],
+                    strides: [1, 1],
+                    padding: Padding::Valid,
+                    dilation_rate: [1, 1],
+                    groups: 1,
+                    use_bias: true,
+                    activation: Act::Linear,
+                },
+                &["normalization"],
+                &[&[1, 1, 3, 4], &[4]],
+            ),
+            layer(
+                "prelu_shared",
+                PReLU {
+                    shared_axes: vec![1, 2],
+                },
+                &["conv"],
+                &[&[1, 1, 4]],
+            ),
+            layer(
+                "prelu_full",
+                PReLU {
+                    shared_axes: vec![],
+                },
+                &["prelu_shared"],
+                &[&[4, 4, 4]],
+            ),
+        ],
+        outputs: vec!["prelu_full".into()],
+    }
+}
