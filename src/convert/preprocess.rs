@@ -337,7 +337,12 @@ mod tests {
             assert_eq!(alpha.shape(), &[1, 1, 8]);
             assert!(alpha.iter().all(|a| (0.05..=0.5).contains(a)), "{case}");
             let full = layer(&m, "prelu_full");
-            assert_eq!(full.kind, LayerKind::PReLU { shared_axes: vec![] });
+            assert_eq!(
+                full.kind,
+                LayerKind::PReLU {
+                    shared_axes: vec![]
+                }
+            );
             assert_eq!(full.weight("alpha").expect("alpha").shape(), &[6, 6, 6]);
         }
     }
