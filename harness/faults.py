@@ -268,10 +268,13 @@ class Fault:
     # Why this fault is expected NOT to be located (a known gap, shown as KNOWN in the table and
     # not counted as a failure; if it starts being located, the row FAILs until this is removed).
     known: str | None = None
+    # thaw's --input-range for this fault (both modes); the CLI's default otherwise.
+    input_range: tuple[float, float] = (-1.0, 1.0)
 
     @property
     def ident(self) -> str:
-        return f"{self.kind}-{self.case}-{self.layer}"
+        wide = "" if self.input_range == (-1.0, 1.0) else f"-range{self.input_range[1]:g}"
+        return f"{self.kind}-{self.case}-{self.layer}{wide}"
 
 
 FAULTS = [
@@ -296,6 +299,8 @@ FAULTS = [
     # fixture reaches 6, so both models compute the same values (thaw rightly passes).
     Fault("activation", "k3_bn_depthwise_relu6", "stem_relu6", relu_uncapped,
           known="unobservable: no value of stem_bn reaches 6 with inputs in [-1, 1]"),
+    # ... and found once the inputs are wide enough for the cap to bite.
+    Fault("activation", "k3_bn_depthwise_relu6", "stem_relu6", relu_uncapped, input_range=(-10, 10)),
     Fault("bn_epsilon", "k3_bn_depthwise_relu6", "stem_bn", bn_epsilon_default),
     Fault("bn_epsilon", "tf1_mobilenet_v1_tail", "stem_2", bn_epsilon_default),
     Fault("bn_stats_swapped", "tk_inverted_residual", "b1_expand_bn",
@@ -337,7 +342,8 @@ def judge(fault: Fault, report_path: Path, layer: str | None = None) -> dict:
     matching = [c["max_abs_after_fix"] for c in causes if c["kind"] == fault.kind]
     after = f"{min(matching):.2e}" if matching else "-"
     ok = r.get("verdict") == "fail" and fd.get("layer") == layer and bool(matching)
-    return {"located": fd.get("layer", "-"), "kinds": ", ".join(kinds) or "-", "after": after, "ok": ok,
+    return {"located": fd.get("layer", "-"), "kinds": ", ".join(kinds) or f"(verdict {r.get('verdict')})",
+            "after": after, "ok": ok,
             "verdict": r.get("verdict")}
 
 
@@ -425,14 +431,17 @@ def main(argv=None) -> int:
         m.close()
         for mode, h5, out, layer in [("--keras", broken, "keras", f.layer),
                                      ("--keras, default names", renamed, "keras_default_names", new[f.layer])]:
-            v = run([str(thaw), "verify", str(pb), "--keras", str(h5), "--out", str(d / out)])
+            lo, hi = f.input_range
+            v = run([str(thaw), "verify", str(pb), "--keras", str(h5), "--out", str(d / out),
+                     f"--input-range={lo:g},{hi:g}"])
             row = judge(f, d / out / "report.json", layer)
             if v.returncode != 1:
                 row["ok"] = False
                 why = v.stderr.strip().splitlines()[0][:120] if v.stderr.strip() else f"verdict {row['verdict']}"
                 row["kinds"] = f"(exit {v.returncode}: {why})"
             rows.append((f, what, mode, row))
-        manifest.append({"model": str(pb), "h5": str(broken), "out": str(d / "converted")})
+        manifest.append({"model": str(pb), "h5": str(broken), "out": str(d / "converted"),
+                         "input_range": list(f.input_range)})
 
     # 3. The converted-model mode, in one cargo test run over the manifest.
     if not args.skip_converted and manifest:
@@ -447,7 +456,7 @@ def main(argv=None) -> int:
             if f.case in clean:
                 rows.append((f, "", "converted", judge(f, work / f.ident / "converted" / "report.json")))
 
-    rows.sort(key=lambda r: (KINDS.index(r[0].kind), r[0].case, r[0].layer, r[2]))
+    rows.sort(key=lambda r: (KINDS.index(r[0].kind), r[0].case, r[0].layer, r[0].input_range, r[2]))
     def result(f: Fault, row: dict) -> str:
         if f.known:
             return "FAIL (located: remove `known`)" if row["ok"] else "KNOWN"
@@ -456,6 +465,8 @@ def main(argv=None) -> int:
     print("| fault kind | fixture | faulted layer (converted name) | mode | located layer | kinds found | max_abs_after_fix | result |")
     print("|---|---|---|---|---|---|---|---|")
     for f, _, mode, row in rows:
+        if f.input_range != (-1.0, 1.0):
+            mode += f", inputs in [{f.input_range[0]:g}, {f.input_range[1]:g}]"
         print(f"| {f.kind} | {f.case} | {f.layer} | {mode} | {row['located']} | {row['kinds']} | "
               f"{row['after']} | {result(f, row)} |")
     print()

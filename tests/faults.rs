@@ -26,13 +26,16 @@ struct Row {
     h5: PathBuf,
     /// Where report.json goes.
     out: PathBuf,
+    /// The inputs' range (the CLI's `--input-range`).
+    input_range: [f32; 2],
 }
 
 /// For each manifest row: convert the graph, replace the converted model by
 /// the broken one and verify; the report lands in the row's `out` (or, when
 /// verification itself fails, the error in `out/error.txt`, and the script
-/// shows it). Same options as the CLI's defaults (4 samples, seed 0, inputs
-/// in [-1, 1], the `approximate` tolerance), so both modes see the same inputs.
+/// shows it). Same options as the CLI's defaults (4 samples, seed 0, the
+/// `approximate` tolerance) and the row's input range, so both modes see the
+/// same inputs.
 #[test]
 #[ignore = "driven by harness/faults.py (THAW_FAULTS_MANIFEST=manifest.json)"]
 fn converted_mode_from_manifest() {
@@ -48,7 +51,7 @@ fn converted_mode_from_manifest() {
             convert: ConvertOptions::default(),
             samples: 4,
             seed: 0,
-            input_range: [-1.0, 1.0],
+            input_range: row.input_range,
             tolerance: Tolerance::default(),
         };
         let graph = Graph::load(&row.model).unwrap();
