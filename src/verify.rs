@@ -392,14 +392,7 @@ fn verify_models(
         .collect();
     let outputs: Vec<String> = layer_tensors.iter().map(|t| t.tensor.to_string()).collect();
     let t = Instant::now();
-    let oracle = if graph.inlined_calls() > 0 {
-        // tract cannot run the file's function calls: it runs the same
-        // inlined GraphDef the rules matched (see graph::inline_calls).
-        let bytes = prost::Message::encode_to_vec(graph.graph_def());
-        Oracle::from_bytes(&bytes, &opts.model.display().to_string(), &oracle_inputs, &outputs)?
-    } else {
-        Oracle::load(&opts.model, &oracle_inputs, &outputs)?
-    };
+    let oracle = Oracle::load(&opts.model, &oracle_inputs, &outputs)?;
     timings.oracle_load_ms = ms(t);
     let t = Instant::now();
     let graph_values = oracle.run(&inputs)?;

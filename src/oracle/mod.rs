@@ -7,7 +7,8 @@
 //! register (see [`ops`], and [`thaw_ops`] for the list).
 //!
 //! Loading (`Oracle::load` / `Oracle::from_bytes`):
-//! 1. decode the GraphDef and check the requested inputs and outputs name real
+//! 1. decode the GraphDef (function calls inlined by `graph::inline_calls`, as
+//!    tract runs none), check the requested inputs and outputs name real
 //!    nodes and output slots;
 //! 2. list every op in the cone of the outputs that no builder knows, and refuse them
 //!    all together ([`OracleError::UnsupportedOps`]);
@@ -203,12 +204,37 @@ impl Oracle {
         outputs: &[String],
     ) -> Result<Oracle, OracleError> {
         let tf = framework();
-        let graph = tf
-            .read_frozen_model(&mut &bytes[..])
-            .map_err(|e| OracleError::Decode {
-                origin: origin.to_string(),
-                message: chain(&e),
+        let decode = |bytes: &[u8]| {
+            tf.read_frozen_model(&mut &bytes[..])
+                .map_err(|e| OracleError::Decode {
+                    origin: origin.to_string(),
+                    message: chain(&e),
+                })
+        };
+        let mut graph = decode(bytes)?;
+        if graph
+            .library
+            .as_ref()
+            .is_some_and(|l| !l.function.is_empty())
+        {
+            // tract cannot run function calls: inline them exactly as the
+            // rest of thaw sees the graph (graph::inline_calls), via thaw's
+            // own decoding of the same bytes.
+            let mut def = crate::graph::parse_graph_def(bytes, false, origin).map_err(|e| {
+                OracleError::Decode {
+                    origin: origin.to_string(),
+                    message: e.to_string(),
+                }
             })?;
+            let inlined =
+                crate::graph::inline_calls(&mut def).map_err(|e| OracleError::Decode {
+                    origin: origin.to_string(),
+                    message: e.to_string(),
+                })?;
+            if inlined > 0 {
+                graph = decode(&prost::Message::encode_to_vec(&def))?;
+            }
+        }
         Self::from_graph(&tf, &graph, origin, inputs, outputs)
     }
 
