@@ -109,10 +109,15 @@ def random_weight(layer_class: str, name: str, shape: tuple, rng: np.random.Gene
 
     Kernels: He-normal (std = sqrt(2 / fan_in)) so activations keep their scale through a few
     layers; biases/beta/moving_mean: normal * 0.3; gamma: uniform(0.5, 1.5);
-    moving_variance: uniform(0.5, 2) (must stay positive).
+    moving_variance: uniform(0.5, 2) (must stay positive); LayerScale: uniform(0.5, 1.5);
+    PReLU alpha: uniform(0.05, 0.5); Normalization mean: normal * 0.3, variance: uniform(0.5, 2).
     """
     if name == "moving_variance":
         v = rng.uniform(0.5, 2.0, shape)
+    elif layer_class == "LayerScale":
+        # ConvNeXt's per-channel scale (Keras 3 calls it "variable", tf-keras "gamma"); real
+        # init is 1e-6, which would make every block an identity: use gamma's range instead.
+        v = rng.uniform(0.5, 1.5, shape)
     elif name == "gamma":
         v = rng.uniform(0.5, 1.5, shape)
     elif layer_class == "PReLU" and name == "alpha":

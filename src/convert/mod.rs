@@ -19,12 +19,15 @@
 //! constant and shape folding, `shape.rs` Keras output shapes.
 
 mod activation;
+mod attention;
 mod consts;
 mod conv;
 mod conv1d;
 mod conv_transpose;
 mod ctx;
 mod dense;
+mod dense_nd;
+mod layer_norm;
 mod merge;
 mod norm;
 mod pool;

@@ -6,6 +6,7 @@ use super::ctx::{Ctx, Match};
 use super::{activation, conv, dense, merge, norm, pool, preprocess, reshape};
 use super::{conv_transpose, upsample};
 use super::{conv1d, text};
+use super::{attention, dense_nd, layer_norm};
 use crate::graph::pb::NodeDef;
 
 /// A rule: match the pattern anchored at `node`, or say why not.
@@ -14,6 +15,15 @@ pub type Rule = fn(&Ctx, &NodeDef) -> Result<Match, String>;
 /// (anchor op, rule name, rule) in priority order.
 pub fn registry() -> Vec<(&'static str, &'static str, Rule)> {
     vec![
+        // Transformer/ConvNeXt families (attention.rs, layer_norm.rs, dense_nd.rs): each anchors
+        // on the first node of its chain, so it comes before the generic Mean/Transpose/Reshape
+        // rules (an identity Transpose is a Tensordot, not a Permute).
+        ("Einsum", "multi_head_attention", attention::mha),
+        ("BatchMatMulV2", "multi_head_attention", attention::mha),
+        ("BatchMatMulV2", "dense (batched MatMul, rank >= 3)", dense_nd::batch_matmul),
+        ("Mean", "layer_normalization", layer_norm::layer_norm),
+        ("Transpose", "dense (Tensordot form)", dense_nd::tensordot),
+        ("Reshape", "dense (Tensordot form, static shape)", dense_nd::tensordot),
         // Text models (conv1d.rs, text.rs): each anchors on the first node of
         // its chain, so it must come before the generic ExpandDims/Reshape/Add rules.
         ("ExpandDims", "conv1d", conv1d::conv1d),

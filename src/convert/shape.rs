@@ -350,9 +350,20 @@ pub fn output_shape(
         | LayerKind::LeakyReLU { .. }
         | LayerKind::Softmax { .. }
         | LayerKind::BatchNormalization { .. }
+        | LayerKind::LayerNormalization { .. }
         | LayerKind::Rescaling { .. }
         | LayerKind::Normalization { .. }
         | LayerKind::PReLU { .. } => first.clone(),
+        LayerKind::MultiHeadAttention { output_shape, .. } => {
+            if first.len() != 3 {
+                return Err(format!("expects (batch, seq, features), got {first:?}"));
+            }
+            let mut s = first.clone();
+            if let Some(e) = output_shape {
+                s[2] = Some(*e);
+            }
+            s
+        }
     })
 }
 

@@ -9,6 +9,8 @@
 //! - [`activation`] — Activation, ReLU, LeakyReLU, Softmax (and the fused `activation=`);
 //! - [`pool`] — MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D;
 //! - [`norm`] — BatchNormalization;
+//! - [`layer_norm`] — LayerNormalization;
+//! - [`attention`] — MultiHeadAttention;
 //! - [`reshape`] — ZeroPadding2D, Flatten, Reshape;
 //! - [`merge`] — Add, Multiply, Subtract, Maximum, Minimum, Average, Concatenate.
 //! - [`conv_transpose`] — Conv2DTranspose;
@@ -24,10 +26,12 @@
 //! are checked before any indexing.
 
 pub mod activation;
+pub mod attention;
 pub mod conv;
 pub mod conv_transpose;
 pub mod conv1d;
 pub mod dense;
+pub mod layer_norm;
 pub mod embedding;
 pub mod merge;
 pub mod norm;
@@ -127,6 +131,8 @@ pub fn supported_classes() -> Vec<&'static str> {
         "Average",
         "Concatenate",
         "BatchNormalization",
+        "LayerNormalization",
+        "MultiHeadAttention",
         "Rescaling",
         "Normalization",
         "PReLU",
@@ -163,6 +169,7 @@ fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, Layer
         LayerKind::Minimum => merge::minimum(inputs),
         LayerKind::Average => merge::average(inputs),
         LayerKind::Concatenate { axis } => merge::concatenate(inputs, *axis),
+        LayerKind::MultiHeadAttention { .. } => attention::mha_layer(layer, inputs),
         kind => {
             let x = single_input(inputs)?;
             match kind {
@@ -197,6 +204,7 @@ fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, Layer
                 LayerKind::Flatten => reshape::flatten(x),
                 LayerKind::Reshape { target_shape } => reshape::reshape(x, target_shape),
                 LayerKind::BatchNormalization { .. } => norm::batch_norm_layer(layer, x),
+                LayerKind::LayerNormalization { .. } => layer_norm::layer_norm_layer(layer, x),
                 LayerKind::Rescaling { scale, offset } => {
                     Ok(preprocess::rescaling(x, *scale, *offset))
                 }
@@ -239,7 +247,8 @@ fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, Layer
                 | LayerKind::Maximum
                 | LayerKind::Minimum
                 | LayerKind::Average
-                | LayerKind::Concatenate { .. } => {
+                | LayerKind::Concatenate { .. }
+                | LayerKind::MultiHeadAttention { .. } => {
                     unreachable!("multi-input layers are dispatched above")
                 }
             }
@@ -505,8 +514,8 @@ mod tests {
     fn supported_classes_cover_every_kind() {
         // Keep the list in step with LayerKind (class_name is the IR's own list).
         let classes = supported_classes();
-        assert_eq!(classes.len(), 35);
-        assert_eq!(classes.iter().collect::<HashSet<_>>().len(), 35);
+        assert_eq!(classes.len(), 37);
+        assert_eq!(classes.iter().collect::<HashSet<_>>().len(), 37);
     }
 
     #[test]

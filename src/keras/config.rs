@@ -82,11 +82,21 @@ use super::ir::{Activation, DType, Input, Interpolation, Layer, LayerKind, Model
 pub fn model_config(model: &Model) -> Value {
     let mut layers: Vec<Value> = model.inputs.iter().map(input_layer_config).collect();
     for layer in &model.layers {
-        let inbound: Vec<Value> = layer
-            .inbound
-            .iter()
-            .map(|src| json!([src, 0, 0, {}]))
-            .collect();
+        let inbound: Vec<Value> = match (&layer.kind, layer.inbound.as_slice()) {
+            // mha(query, value=…, key=…): the tf-keras form of keyword tensor arguments.
+            (LayerKind::MultiHeadAttention { .. }, [q, rest @ ..]) => {
+                let mut kwargs = Map::new();
+                for (key, src) in ["value", "key"].iter().zip(rest) {
+                    kwargs.insert((*key).into(), json!([src, 0, 0]));
+                }
+                vec![json!([q, 0, 0, kwargs])]
+            }
+            _ => layer
+                .inbound
+                .iter()
+                .map(|src| json!([src, 0, 0, {}]))
+                .collect(),
+        };
         layers.push(json!({
             "class_name": layer.kind.class_name(),
             "name": layer.name,
@@ -319,6 +329,44 @@ fn layer_config(layer: &Layer) -> Value {
         }
         LayerKind::Permute { dims } => put("dims", json!(dims)),
         LayerKind::RepeatVector { n } => put("n", json!(n)),
+        LayerKind::LayerNormalization {
+            axis,
+            epsilon,
+            center,
+            scale,
+        } => {
+            put("axis", json!(axis));
+            put("epsilon", num_f32(*epsilon));
+            put("center", json!(center));
+            put("scale", json!(scale));
+        }
+        LayerKind::MultiHeadAttention {
+            num_heads,
+            key_dim,
+            value_dim,
+            use_bias,
+            output_shape,
+        } => {
+            put("num_heads", json!(num_heads));
+            put("key_dim", json!(key_dim));
+            put("value_dim", json!(value_dim));
+            put("dropout", json!(0.0));
+            put("use_bias", json!(use_bias));
+            put("output_shape", json!(output_shape));
+            put("attention_axes", Value::Null);
+            // tf-keras's from_config requires these (rank 3, feature size from the kernels);
+            // Keras 3 rejects them: see the module header.
+            for (key, kernel) in [
+                ("query_shape", "query/kernel"),
+                ("key_shape", "key/kernel"),
+                ("value_shape", "value/kernel"),
+            ] {
+                let dim = layer
+                    .weight(kernel)
+                    .and_then(|k| k.shape().first().copied());
+                put(key, json!([Value::Null, Value::Null, dim]));
+            }
+        }
         LayerKind::BatchNormalization {
             axis,
             epsilon,
@@ -392,6 +440,32 @@ pub fn weight_names(kind: &LayerKind) -> Vec<&'static str> {
             } else {
                 vec!["kernel"]
             }
+        }
+        LayerKind::LayerNormalization { center, scale, .. } => {
+            let mut v = Vec::new();
+            if *scale {
+                v.push("gamma");
+            }
+            if *center {
+                v.push("beta");
+            }
+            v
+        }
+        LayerKind::MultiHeadAttention { use_bias, .. } => {
+            let mut v = Vec::new();
+            for part in ["query", "key", "value", "attention_output"] {
+                let (kernel, bias) = match part {
+                    "query" => ("query/kernel", "query/bias"),
+                    "key" => ("key/kernel", "key/bias"),
+                    "value" => ("value/kernel", "value/bias"),
+                    _ => ("attention_output/kernel", "attention_output/bias"),
+                };
+                v.push(kernel);
+                if *use_bias {
+                    v.push(bias);
+                }
+            }
+            v
         }
         LayerKind::BatchNormalization { center, scale, .. } => {
             let mut v = Vec::new();
@@ -540,6 +614,38 @@ pub fn check_weight_shapes(kind: &LayerKind, shapes: &[&[usize]]) -> Result<(), 
                 return bad("bias", format!("[{filters}]"), b);
             }
         }
+        LayerKind::LayerNormalization { .. } if !shapes.is_empty() => {
+            let n = shapes[0].first().copied().unwrap_or(0);
+            for (name, s) in names.iter().zip(shapes) {
+                if *s != [n] {
+                    return bad(name, format!("[{n}] like the first one"), s);
+                }
+            }
+        }
+        LayerKind::MultiHeadAttention {
+            num_heads,
+            key_dim,
+            value_dim,
+            output_shape,
+            ..
+        } => {
+            let (n, hk, hv) = (*num_heads, *key_dim, *value_dim);
+            for (name, s) in names.iter().zip(shapes) {
+                let ok = match *name {
+                    "query/kernel" | "key/kernel" => s.len() == 3 && s[1..] == [n, hk],
+                    "value/kernel" => s.len() == 3 && s[1..] == [n, hv],
+                    "query/bias" | "key/bias" => *s == [n, hk],
+                    "value/bias" => *s == [n, hv],
+                    "attention_output/kernel" => {
+                        s.len() == 3 && s[..2] == [n, hv] && output_shape.is_none_or(|e| s[2] == e)
+                    }
+                    _ => s.len() == 1 && output_shape.is_none_or(|e| s[0] == e),
+                };
+                if !ok {
+                    return bad(name, format!("heads {n}, key_dim {hk}, value_dim {hv}"), s);
+                }
+            }
+        }
         LayerKind::BatchNormalization { .. } => {
             let n = shapes[0].first().copied().unwrap_or(0);
             for (name, s) in names.iter().zip(shapes) {
@@ -685,6 +791,14 @@ pub fn validate(model: &Model) -> Result<(), KerasError> {
                 "Subtract needs exactly 2 inbound tensors, has {}",
                 layer.inbound.len()
             )));
+        } else if matches!(layer.kind, LayerKind::MultiHeadAttention { .. }) {
+            if !(2..=3).contains(&layer.inbound.len()) {
+                problems.push(at(format!(
+                    "MultiHeadAttention needs 2 (query, value) or 3 (query, value, key) \
+                     inbound tensors, has {}",
+                    layer.inbound.len()
+                )));
+            }
         } else if merge && layer.inbound.len() < 2 {
             problems.push(at(format!(
                 "a merge layer needs at least 2 inbound tensors, has {}",
@@ -762,7 +876,8 @@ fn non_finite(kind: &LayerKind) -> Option<String> {
             }
             v
         }
-        LayerKind::BatchNormalization { epsilon, .. } => vec![("epsilon", *epsilon)],
+        LayerKind::BatchNormalization { epsilon, .. }
+        | LayerKind::LayerNormalization { epsilon, .. } => vec![("epsilon", *epsilon)],
         LayerKind::LeakyReLU { alpha } => vec![("alpha", *alpha)],
         LayerKind::Rescaling { scale, offset } => vec![("scale", *scale), ("offset", *offset)],
         LayerKind::Normalization { mean, variance, .. } => mean
@@ -1826,6 +1941,46 @@ fn layer_kind(e: &Entry) -> Result<LayerKind, String> {
         "RepeatVector" => LayerKind::RepeatVector {
             n: c.usize("n", None)?,
         },
+        "LayerNormalization" => {
+            c.refuse_if_set(&["rms_scaling"])?;
+            let axis = match c.get("axis") {
+                Some(Value::Array(a)) if a.len() == 1 => a[0].as_i64(),
+                Some(v) => v.as_i64(),
+                None => Some(-1),
+            }
+            .ok_or_else(|| c.err("axis must be one integer"))?;
+            LayerKind::LayerNormalization {
+                axis,
+                epsilon: c.f32("epsilon", 1e-3)?,
+                center: c.bool("center", true)?,
+                scale: c.bool("scale", true)?,
+            }
+        }
+        "MultiHeadAttention" => {
+            if c.get("attention_axes").is_some_and(|v| !v.is_null()) {
+                return Err(c.err("attention_axes is not supported yet"));
+            }
+            let key_dim = c.usize("key_dim", None)?;
+            let output_shape = match c.get("output_shape") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(
+                    v.as_u64()
+                        .or_else(|| v.as_array().filter(|a| a.len() == 1).and_then(|a| a[0].as_u64()))
+                        .and_then(|n| usize::try_from(n).ok())
+                        .ok_or_else(|| c.err(format!("output_shape = {v} is not one size")))?,
+                ),
+            };
+            LayerKind::MultiHeadAttention {
+                num_heads: c.usize("num_heads", None)?,
+                key_dim,
+                value_dim: match c.get("value_dim") {
+                    None | Some(Value::Null) => key_dim,
+                    Some(_) => c.usize("value_dim", None)?,
+                },
+                use_bias: c.bool("use_bias", true)?,
+                output_shape,
+            }
+        }
         "Functional" | "Model" | "Sequential" => {
             return Err(c.err("nested models are not supported yet (flatten the model first)"));
         }

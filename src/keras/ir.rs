@@ -251,6 +251,29 @@ pub enum LayerKind {
         center: bool,
         scale: bool,
     },
+    /// Normalises over `axis` (the last one), then `* gamma + beta`.
+    /// weights, in order, those that exist: `gamma` (if `scale`), `beta` (if `center`), each
+    /// of the axis' length.
+    LayerNormalization {
+        axis: i64,
+        epsilon: f32,
+        center: bool,
+        scale: bool,
+    },
+    /// Scaled dot-product attention over `num_heads` heads (no mask, inference), called as
+    /// `mha(query, value)` or `mha(query, value, key)`: `inbound` in that order.
+    /// `output_shape`: the output feature size (`None`: the query's).
+    /// weights (biases only if `use_bias`): `query/kernel` (dq, heads, key_dim), `query/bias`
+    /// (heads, key_dim), `key/kernel` (dk, heads, key_dim), `key/bias`, `value/kernel`
+    /// (dv, heads, value_dim), `value/bias` (heads, value_dim), `attention_output/kernel`
+    /// (heads, value_dim, out), `attention_output/bias` (out).
+    MultiHeadAttention {
+        num_heads: usize,
+        key_dim: usize,
+        value_dim: usize,
+        use_bias: bool,
+        output_shape: Option<usize>,
+    },
     /// `x * scale + offset` (scalars; both Kerases compute it in that order).
     Rescaling {
         scale: f32,
@@ -345,6 +368,8 @@ impl LayerKind {
             LayerKind::Conv2DTranspose { .. } => "Conv2DTranspose",
             LayerKind::UpSampling2D { .. } => "UpSampling2D",
             LayerKind::BatchNormalization { .. } => "BatchNormalization",
+            LayerKind::LayerNormalization { .. } => "LayerNormalization",
+            LayerKind::MultiHeadAttention { .. } => "MultiHeadAttention",
             LayerKind::Rescaling { .. } => "Rescaling",
             LayerKind::Normalization { .. } => "Normalization",
             LayerKind::PReLU { .. } => "PReLU",

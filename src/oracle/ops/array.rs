@@ -105,6 +105,19 @@ fn concat_axis(axis: &Tensor, rank: usize) -> TractResult<usize> {
     Ok(resolved as usize)
 }
 
+/// The type of a concatenation: the values' common type, or TDim when integers
+/// are mixed with TDim (shape arithmetic).
+fn concat_type(dts: &[DatumType]) -> TractResult<DatumType> {
+    let first = *dts.first().ok_or_else(|| format_err!("ConcatV2 without values"))?;
+    if dts.iter().all(|d| *d == first) {
+        Ok(first)
+    } else if dts.iter().all(|d| *d == DatumType::TDim || d.is_integer()) {
+        Ok(DatumType::TDim)
+    } else {
+        bail!("ConcatV2 of mixed types {dts:?}")
+    }
+}
+
 impl Expansion for ConcatV2 {
     fn name(&self) -> StaticName {
         "ThawConcatV2".into()
@@ -123,8 +136,12 @@ impl Expansion for ConcatV2 {
         let n = inputs.len() - 1;
         let values = &inputs[..n];
         let output = &outputs[0];
-        s.equals_all(values.iter().map(|v| (&v.datum_type).bex()).collect())?;
-        s.equals(&output.datum_type, &values[0].datum_type)?;
+        // tf.tensordot concatenates a gathered `Shape` (TDim in tract) with an int32
+        // constant: integer values mixed with TDim concatenate as TDim.
+        s.given_all(values.iter().map(|v| &v.datum_type), move |s, dts| {
+            let dt = concat_type(&dts)?;
+            s.equals(&output.datum_type, dt)
+        })?;
         s.equals_all(values.iter().map(|v| (&v.rank).bex()).collect())?;
         s.equals(&output.rank, &values[0].rank)?;
         s.given_2(&inputs[n].value, &values[0].rank, move |s, axis, rank| {
@@ -154,8 +171,22 @@ impl Expansion for ConcatV2 {
             bail!("axis is not a constant");
         };
         let rank = target.outlet_fact(values[0])?.rank();
+        let dts = values
+            .iter()
+            .map(|v| Ok(target.outlet_fact(*v)?.datum_type))
+            .collect::<TractResult<Vec<_>>>()?;
+        let dt = concat_type(&dts)?;
+        let mut cast = Vec::with_capacity(values.len());
+        for (k, (v, vdt)) in values.iter().zip(&dts).enumerate() {
+            cast.push(if *vdt == dt {
+                *v
+            } else {
+                let op = tract_tensorflow::tract_core::ops::cast::cast(dt);
+                target.wire_node(format!("{prefix}.cast_{k}"), op, &[*v])?[0]
+            });
+        }
         let op =
             tract_tensorflow::tract_hir::ops::array::TypedConcat::new(concat_axis(&axis, rank)?);
-        target.wire_node(prefix, op, values)
+        target.wire_node(prefix, op, &cast)
     }
 }

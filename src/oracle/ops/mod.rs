@@ -6,6 +6,7 @@
 mod array;
 mod conv;
 mod deconv;
+mod einsum;
 mod gather;
 mod konst;
 mod math;
@@ -28,6 +29,7 @@ fn families() -> Vec<&'static [(&'static str, Builder)]> {
         array::BUILDERS,
         conv::BUILDERS,
         deconv::BUILDERS,
+        einsum::BUILDERS,
         gather::BUILDERS,
         konst::BUILDERS,
         math::BUILDERS,

@@ -1,0 +1,216 @@
+//! LayerNormalization, recovering gamma, beta and epsilon.
+//!
+//! Both Kerases freeze `LayerNormalization(axis=-1)` as moments + the
+//! `tf.nn.batch_normalization` arithmetic, anchored here at the first `Mean`:
+//!
+//! ```text
+//! mean = Mean(x, [-1] or [rank-1], keep_dims)           (moments/mean)
+//! var  = Mean(SquaredDifference(x, StopGradient(mean)), same axes, keep_dims)
+//! inv  = Rsqrt(var + eps) [* gamma]
+//! tf-keras: out = x * inv + (beta - mean * inv)          (center)
+//!           out = x * inv + Neg(mean * inv)              (no center)
+//! Keras 3:  out = x * inv + (Neg(mean) * inv + beta)     (center)
+//!           out = x * inv + Neg(mean) * inv              (no center)
+//! ```
+//!
+//! `gamma`/`beta` are constants of the axis' length (Keras 3 reshapes them to
+//! `(1, …, 1, C)`, which constant folding sees through).
+//!
+//! Not handled yet: normalisation over several axes (`axis=[1, 2, 3]`),
+//! `rms_scaling=True`, the fused `FusedBatchNormV3` form some older tf-keras
+//! versions emit for 4-D inputs.
+
+use super::ctx::{Ctx, Emit, Match, weight};
+use crate::graph::pb::NodeDef;
+use crate::graph::TensorId;
+use crate::keras::LayerKind;
+use ndarray::ArrayD;
+
+fn out(node: &NodeDef) -> TensorId {
+    TensorId::new(node.name.clone(), 0)
+}
+
+/// The other operand of binary `node` when one operand is `t`.
+fn other(ctx: &Ctx, node: &NodeDef, t: &TensorId) -> Option<TensorId> {
+    let a = ctx.graph.input(node, 0).ok()?;
+    let b = ctx.graph.input(node, 1).ok()?;
+    if &a == t {
+        Some(b)
+    } else if &b == t {
+        Some(a)
+    } else {
+        None
+    }
+}
+
+/// The consumers of `t` (resolved through pass-through nodes).
+fn consumers<'g>(ctx: &Ctx<'g>, t: &TensorId) -> Vec<&'g NodeDef> {
+    ctx.graph
+        .consumers(t)
+        .into_iter()
+        .map(|(i, _)| &ctx.graph.nodes()[i])
+        .collect()
+}
+
+fn is_add(n: &NodeDef) -> bool {
+    matches!(n.op.as_str(), "Add" | "AddV2")
+}
+
+/// A per-channel constant of length `c`.
+fn channel_vector(name: &str, v: ArrayD<f32>, c: usize) -> Result<ArrayD<f32>, String> {
+    if v.len() != c || v.shape().iter().rev().skip(1).any(|&d| d != 1) {
+        return Err(format!("{name} has shape {:?}, expected {c} values", v.shape()));
+    }
+    v.into_shape_with_order(ndarray::IxDyn(&[c]))
+        .map_err(|e| e.to_string())
+}
+
+/// Whether `node` is `Mean(x, last axis, keep_dims=true)` over a rank-`rank` input.
+fn is_last_axis_mean(ctx: &Ctx, node: &NodeDef, rank: usize) -> bool {
+    use crate::graph::NodeExt;
+    node.op == "Mean"
+        && node.attr_bool("keep_dims").unwrap_or(false)
+        && ctx
+            .const_ints(node, 1)
+            .is_ok_and(|a| a.len() == 1 && (a[0] == -1 || a[0] == rank as i64 - 1))
+}
+
+pub fn layer_norm(ctx: &Ctx, mean: &NodeDef) -> Result<Match, String> {
+    let x = ctx.layer_input(mean, 0)?;
+    let shape = ctx.shape(&x).ok_or("input shape unknown")?;
+    let rank = shape.len();
+    let c = shape
+        .last()
+        .copied()
+        .flatten()
+        .ok_or("the input's last dimension is unknown")?;
+    if rank < 2 || !is_last_axis_mean(ctx, mean, rank) {
+        return Err("not a keep_dims Mean over the last axis".into());
+    }
+    let mean_t = out(mean);
+    let mut nodes = vec![mean.name.clone()];
+    // var = Mean(SquaredDifference(x, StopGradient(mean)))
+    let sqd = consumers(ctx, &mean_t)
+        .into_iter()
+        .find(|n| n.op == "SquaredDifference")
+        .ok_or("the mean does not feed a SquaredDifference")?;
+    if other(ctx, sqd, &mean_t).as_ref() != Some(&x) {
+        return Err("SquaredDifference is not (x - mean)^2".into());
+    }
+    let var = ctx
+        .sole_consumer(&out(sqd))
+        .filter(|n| is_last_axis_mean(ctx, n, rank))
+        .ok_or("(x - mean)^2 is not averaged over the last axis")?;
+    let add = ctx
+        .sole_consumer(&out(var))
+        .filter(|n| is_add(n))
+        .ok_or("the variance is not followed by + epsilon")?;
+    let eps_t = other(ctx, add, &out(var)).ok_or("Add does not take the variance")?;
+    let eps = super::consts::fold_f32(ctx.graph, &eps_t)
+        .filter(|e| e.len() == 1)
+        .and_then(|e| e.iter().next().copied())
+        .ok_or("epsilon is not a scalar constant")?;
+    if !(eps.is_finite() && eps >= 0.0) {
+        return Err(format!("epsilon {eps} is not a valid epsilon"));
+    }
+    let rsqrt = ctx
+        .sole_consumer(&out(add))
+        .filter(|n| n.op == "Rsqrt")
+        .ok_or("var + eps is not followed by Rsqrt")?;
+    nodes.extend([sqd.name.clone(), var.name.clone(), add.name.clone(), rsqrt.name.clone()]);
+    // inv = Rsqrt [* gamma]
+    let (inv, gamma) = match ctx.sole_consumer(&out(rsqrt)) {
+        Some(m) if m.op == "Mul" => match other(ctx, m, &out(rsqrt))
+            .and_then(|g| super::consts::fold_f32(ctx.graph, &g))
+        {
+            Some(g) => {
+                nodes.push(m.name.clone());
+                (out(m), Some(channel_vector("gamma", g, c)?))
+            }
+            None => (out(rsqrt), None),
+        },
+        _ => (out(rsqrt), None),
+    };
+    // x * inv
+    let inv_users = consumers(ctx, &inv);
+    let x_mul = inv_users
+        .iter()
+        .find(|n| n.op == "Mul" && other(ctx, n, &inv).as_ref() == Some(&x))
+        .ok_or("no x * inv")?;
+    let out_add = ctx
+        .sole_consumer(&out(x_mul))
+        .filter(|n| is_add(n))
+        .ok_or("x * inv is not followed by an Add")?;
+    let shift = other(ctx, out_add, &out(x_mul)).ok_or("Add does not take x * inv")?;
+    let shift_node = ctx.graph.node(&shift.node).ok_or("shift is not a node")?;
+    nodes.extend([x_mul.name.clone(), out_add.name.clone(), shift_node.name.clone()]);
+    // The product of the mean and inv: mean * inv (tf-keras) or Neg(mean) * inv (Keras 3).
+    let is_mean_product = |n: &NodeDef| -> Option<Vec<String>> {
+        if n.op != "Mul" {
+            return None;
+        }
+        let m = other(ctx, n, &inv)?;
+        if m == mean_t {
+            return Some(vec![n.name.clone()]);
+        }
+        let neg = ctx.graph.node(&m.node).filter(|p| p.op == "Neg")?;
+        (ctx.graph.input(neg, 0).ok()? == mean_t).then(|| vec![n.name.clone(), neg.name.clone()])
+    };
+    let input_node = |n: &NodeDef, k: usize| ctx.graph.input_node(n, k).ok();
+    let beta = match shift_node.op.as_str() {
+        // tf-keras, center: beta - mean * inv
+        "Sub" => {
+            let prod = input_node(shift_node, 1).ok_or("Sub has no second input")?;
+            let names = is_mean_product(prod).ok_or("shift is not beta - mean * inv")?;
+            nodes.extend(names);
+            Some(ctx.const_f32(shift_node, 0)?)
+        }
+        // tf-keras, no center: Neg(mean * inv)
+        "Neg" => {
+            let prod = input_node(shift_node, 0).ok_or("Neg has no input")?;
+            nodes.extend(is_mean_product(prod).ok_or("shift is not -(mean * inv)")?);
+            None
+        }
+        // Keras 3, center: Neg(mean) * inv + beta
+        "Add" | "AddV2" => {
+            let (a, b) = (input_node(shift_node, 0), input_node(shift_node, 1));
+            let (prod, k) = match (a.and_then(is_mean_product), b.and_then(is_mean_product)) {
+                (Some(names), _) => (names, 1),
+                (None, Some(names)) => (names, 0),
+                _ => return Err("shift is not -mean * inv + beta".into()),
+            };
+            nodes.extend(prod);
+            Some(ctx.const_f32(shift_node, k)?)
+        }
+        // Keras 3, no center: Neg(mean) * inv
+        "Mul" => {
+            let names = is_mean_product(shift_node).ok_or("shift is not -mean * inv")?;
+            nodes.extend(names.into_iter().skip(1));
+            None
+        }
+        other => return Err(format!("shift is a {other}, not a LayerNormalization shift")),
+    };
+    let mut weights = Vec::new();
+    let (scale, center) = (gamma.is_some(), beta.is_some());
+    if let Some(g) = gamma {
+        weights.push(weight("gamma", g));
+    }
+    if let Some(b) = beta {
+        weights.push(weight("beta", channel_vector("beta", b, c)?));
+    }
+    nodes.sort();
+    nodes.dedup();
+    Ok(Match::one(Emit {
+        name: ctx.layer_name(mean),
+        kind: LayerKind::LayerNormalization {
+            axis: -1,
+            epsilon: eps,
+            center,
+            scale,
+        },
+        weights,
+        inputs: vec![x],
+        output: out(out_add),
+        nodes,
+    }))
+}
