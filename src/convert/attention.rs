@@ -121,7 +121,9 @@ fn projection(ctx: &Ctx, t: &TensorId) -> Result<Proj, String> {
             let dims = ctx.const_ints(n, 1)?;
             let (nh, h) = (kernel.shape()[1], kernel.shape()[2]);
             if dims.len() != 4 || dims[2] != nh as i64 || dims[3] != h as i64 {
-                return Err(format!("projection reshape to {dims:?} is not (.., {nh}, {h})"));
+                return Err(format!(
+                    "projection reshape to {dims:?} is not (.., {nh}, {h})"
+                ));
             }
             nodes.extend([n.name.clone(), mm.name.clone()]);
             (input(ctx, mm, 0)?, kernel)
@@ -211,13 +213,22 @@ pub fn mha(ctx: &Ctx, anchor: &NodeDef) -> Result<Match, String> {
     let (scores_t, post_scale) = strip_scale(ctx, &input(ctx, softmax, 0)?)?;
     let scores = node(ctx, &scores_t)?;
     if scores.op != "Einsum" {
-        return Err(format!("attention scores come from a {}, not an Einsum", scores.op));
+        return Err(format!(
+            "attention scores come from a {}, not an Einsum",
+            scores.op
+        ));
     }
     nodes.push(scores.name.clone());
     let (ins, s) = equation(scores)?;
     // s = [b, n, t, u]; query [b, t, n, h]; key [b, u, n, h].
-    let role = |op: &[char], seq: char| op.len() == 4 && s.len() == 4 && op[0] == s[0]
-        && op[1] == seq && op[2] == s[1] && !s.contains(&op[3]);
+    let role = |op: &[char], seq: char| {
+        op.len() == 4
+            && s.len() == 4
+            && op[0] == s[0]
+            && op[1] == seq
+            && op[2] == s[1]
+            && !s.contains(&op[3])
+    };
     let q_first = match ins.as_slice() {
         [a, b] if distinct(&s) && role(a, s[2]) && role(b, s[3]) && a[3] == b[3] => true,
         [a, b] if distinct(&s) && role(b, s[2]) && role(a, s[3]) && a[3] == b[3] => false,
@@ -244,27 +255,37 @@ pub fn mha(ctx: &Ctx, anchor: &NodeDef) -> Result<Match, String> {
         .find(|n| n.op == "Einsum")
         .ok_or("the Softmax does not feed an Einsum")?;
     if input(ctx, combine, 0)? != probs {
-        return Err("the attention probabilities are not the context Einsum's first operand".into());
+        return Err(
+            "the attention probabilities are not the context Einsum's first operand".into(),
+        );
     }
     let (cins, co) = equation(combine)?;
     let ok = matches!(cins.as_slice(), [p, v] if p.len() == 4 && v.len() == 4 && co.len() == 4
         && distinct(p) && !p.contains(&v[3])
         && v[..3] == [p[0], p[3], p[1]] && co == [p[0], p[2], p[1], v[3]]);
     if !ok {
-        return Err(format!("context Einsum {} is not probs·v per head", combine.name));
+        return Err(format!(
+            "context Einsum {} is not probs·v per head",
+            combine.name
+        ));
     }
     nodes.push(combine.name.clone());
     let v = projection(ctx, &input(ctx, combine, 1)?)?;
     // Output projection.
     let ctx_t = out(combine);
-    let first = ctx.sole_consumer(&ctx_t).ok_or("the context has several consumers")?;
+    let first = ctx
+        .sole_consumer(&ctx_t)
+        .ok_or("the context has several consumers")?;
     let (wo, mut y) = match first.op.as_str() {
         "Einsum" => {
             let (ins, o) = equation(first)?;
             let ok = matches!(ins.as_slice(), [c, w] if c.len() == 4 && w.len() == 3
                 && w[..2] == c[2..] && o == [c[0], c[1], w[2]] && distinct(c));
             if !ok || input(ctx, first, 0)? != ctx_t {
-                return Err(format!("output Einsum {} is not ctx[b,t,n,h] W[n,h,e]", first.name));
+                return Err(format!(
+                    "output Einsum {} is not ctx[b,t,n,h] W[n,h,e]",
+                    first.name
+                ));
             }
             nodes.push(first.name.clone());
             (ctx.const_f32(first, 1)?, out(first))
@@ -284,12 +305,18 @@ pub fn mha(ctx: &Ctx, anchor: &NodeDef) -> Result<Match, String> {
             let dims = ctx.const_ints(first, 1)?;
             let w = ctx.const_f32(w_node, 0)?;
             if w.ndim() != 3 || dims.len() != 3 || dims[2] != (w.shape()[0] * w.shape()[1]) as i64 {
-                return Err(format!("context reshape to {dims:?} does not fit the output kernel"));
+                return Err(format!(
+                    "context reshape to {dims:?} does not fit the output kernel"
+                ));
             }
             nodes.extend([first.name.clone(), mm.name.clone()]);
             (w, out(mm))
         }
-        other => return Err(format!("the context feeds a {other}, not an output projection")),
+        other => {
+            return Err(format!(
+                "the context feeds a {other}, not an output projection"
+            ));
+        }
     };
     if wo.ndim() != 3 {
         return Err(format!("output kernel has rank {}", wo.ndim()));
@@ -304,13 +331,20 @@ pub fn mha(ctx: &Ctx, anchor: &NodeDef) -> Result<Match, String> {
         if let Ok(b) = ctx.const_f32(add, kb)
             && b.len() == e
         {
-            bo = Some(b.into_shape_with_order(ndarray::IxDyn(&[e])).map_err(|e| e.to_string())?);
+            bo = Some(
+                b.into_shape_with_order(ndarray::IxDyn(&[e]))
+                    .map_err(|e| e.to_string())?,
+            );
             nodes.push(add.name.clone());
             y = out(add);
         }
     }
     // Shapes and the scale.
-    let (n, hk, hv) = (q.kernel.shape()[1], q.kernel.shape()[2], v.kernel.shape()[2]);
+    let (n, hk, hv) = (
+        q.kernel.shape()[1],
+        q.kernel.shape()[2],
+        v.kernel.shape()[2],
+    );
     if k.kernel.shape()[1..] != [n, hk] || v.kernel.shape()[1] != n || wo.shape()[..2] != [n, hv] {
         return Err(format!(
             "projection kernels disagree: q {:?}, k {:?}, v {:?}, out {:?}",
@@ -323,7 +357,9 @@ pub fn mha(ctx: &Ctx, anchor: &NodeDef) -> Result<Match, String> {
     let want = 1.0 / (hk as f32).sqrt();
     // Keras computes 1/sqrt(key_dim) in float32 (or float64 then casts): a few ulp at most.
     if (scale - want).abs() > 1e-6 * want {
-        return Err(format!("scale {scale} is not 1/sqrt(key_dim = {hk}) = {want}"));
+        return Err(format!(
+            "scale {scale} is not 1/sqrt(key_dim = {hk}) = {want}"
+        ));
     }
     let use_bias = q.bias.is_some();
     if [&k.bias, &v.bias].iter().any(|b| b.is_some() != use_bias) || bo.is_some() != use_bias {
@@ -356,7 +392,10 @@ pub fn mha(ctx: &Ctx, anchor: &NodeDef) -> Result<Match, String> {
         inputs.push(k.x.clone());
     }
     if !nodes.contains(&anchor.name) {
-        return Err(format!("{} is not one of the attention's projections", anchor.name));
+        return Err(format!(
+            "{} is not one of the attention's projections",
+            anchor.name
+        ));
     }
     nodes.sort();
     nodes.dedup();

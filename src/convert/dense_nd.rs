@@ -113,7 +113,9 @@ pub fn tensordot(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     if let Ok(dims) = ctx.const_ints(flat, 1)
         && (dims.len() != 2 || dims[1] != w.shape()[0] as i64)
     {
-        return Err(format!("the Reshape to {dims:?} is not a flatten to (-1, in)"));
+        return Err(format!(
+            "the Reshape to {dims:?} is not a flatten to (-1, in)"
+        ));
     }
     let back = ctx
         .sole_consumer(&out(mm))
@@ -123,7 +125,9 @@ pub fn tensordot(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     if let Ok(dims) = ctx.const_ints(back, 1)
         && (dims.len() != rank || dims.last() != Some(&(w.shape()[1] as i64)))
     {
-        return Err(format!("the Reshape back to {dims:?} does not restore rank {rank}"));
+        return Err(format!(
+            "the Reshape back to {dims:?} does not restore rank {rank}"
+        ));
     }
     nodes.extend([mm.name.clone(), back.name.clone()]);
     emit(ctx, mm, x, w, out(back), nodes)

@@ -21,8 +21,8 @@
 //! versions emit for 4-D inputs.
 
 use super::ctx::{Ctx, Emit, Match, weight};
-use crate::graph::pb::NodeDef;
 use crate::graph::TensorId;
+use crate::graph::pb::NodeDef;
 use crate::keras::LayerKind;
 use ndarray::ArrayD;
 
@@ -59,7 +59,10 @@ fn is_add(n: &NodeDef) -> bool {
 /// A per-channel constant of length `c`.
 fn channel_vector(name: &str, v: ArrayD<f32>, c: usize) -> Result<ArrayD<f32>, String> {
     if v.len() != c || v.shape().iter().rev().skip(1).any(|&d| d != 1) {
-        return Err(format!("{name} has shape {:?}, expected {c} values", v.shape()));
+        return Err(format!(
+            "{name} has shape {:?}, expected {c} values",
+            v.shape()
+        ));
     }
     v.into_shape_with_order(ndarray::IxDyn(&[c]))
         .map_err(|e| e.to_string())
@@ -117,18 +120,23 @@ pub fn layer_norm(ctx: &Ctx, mean: &NodeDef) -> Result<Match, String> {
         .sole_consumer(&out(add))
         .filter(|n| n.op == "Rsqrt")
         .ok_or("var + eps is not followed by Rsqrt")?;
-    nodes.extend([sqd.name.clone(), var.name.clone(), add.name.clone(), rsqrt.name.clone()]);
+    nodes.extend([
+        sqd.name.clone(),
+        var.name.clone(),
+        add.name.clone(),
+        rsqrt.name.clone(),
+    ]);
     // inv = Rsqrt [* gamma]
     let (inv, gamma) = match ctx.sole_consumer(&out(rsqrt)) {
-        Some(m) if m.op == "Mul" => match other(ctx, m, &out(rsqrt))
-            .and_then(|g| super::consts::fold_f32(ctx.graph, &g))
-        {
-            Some(g) => {
-                nodes.push(m.name.clone());
-                (out(m), Some(channel_vector("gamma", g, c)?))
+        Some(m) if m.op == "Mul" => {
+            match other(ctx, m, &out(rsqrt)).and_then(|g| super::consts::fold_f32(ctx.graph, &g)) {
+                Some(g) => {
+                    nodes.push(m.name.clone());
+                    (out(m), Some(channel_vector("gamma", g, c)?))
+                }
+                None => (out(rsqrt), None),
             }
-            None => (out(rsqrt), None),
-        },
+        }
         _ => (out(rsqrt), None),
     };
     // x * inv
@@ -143,7 +151,11 @@ pub fn layer_norm(ctx: &Ctx, mean: &NodeDef) -> Result<Match, String> {
         .ok_or("x * inv is not followed by an Add")?;
     let shift = other(ctx, out_add, &out(x_mul)).ok_or("Add does not take x * inv")?;
     let shift_node = ctx.graph.node(&shift.node).ok_or("shift is not a node")?;
-    nodes.extend([x_mul.name.clone(), out_add.name.clone(), shift_node.name.clone()]);
+    nodes.extend([
+        x_mul.name.clone(),
+        out_add.name.clone(),
+        shift_node.name.clone(),
+    ]);
     // The product of the mean and inv: mean * inv (tf-keras) or Neg(mean) * inv (Keras 3).
     let is_mean_product = |n: &NodeDef| -> Option<Vec<String>> {
         if n.op != "Mul" {
@@ -188,7 +200,11 @@ pub fn layer_norm(ctx: &Ctx, mean: &NodeDef) -> Result<Match, String> {
             nodes.extend(names.into_iter().skip(1));
             None
         }
-        other => return Err(format!("shift is a {other}, not a LayerNormalization shift")),
+        other => {
+            return Err(format!(
+                "shift is a {other}, not a LayerNormalization shift"
+            ));
+        }
     };
     let mut weights = Vec::new();
     let (scale, center) = (gamma.is_some(), beta.is_some());

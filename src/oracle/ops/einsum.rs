@@ -52,7 +52,10 @@ impl TfEinsum {
                 "letters must be a-z or A-Z"
             );
             for (i, c) in letters.iter().enumerate() {
-                ensure!(!letters[..i].contains(c), "repeated letter '{c}' in one operand");
+                ensure!(
+                    !letters[..i].contains(c),
+                    "repeated letter '{c}' in one operand"
+                );
             }
         }
         for c in &output {
@@ -66,7 +69,11 @@ impl TfEinsum {
 
     fn equation(&self) -> String {
         let ins: Vec<String> = self.inputs.iter().map(|i| i.iter().collect()).collect();
-        format!("{}->{}", ins.join(","), self.output.iter().collect::<String>())
+        format!(
+            "{}->{}",
+            ins.join(","),
+            self.output.iter().collect::<String>()
+        )
     }
 }
 
@@ -123,7 +130,13 @@ mod tests {
         let e = TfEinsum::parse("abc,cde->abde").unwrap();
         assert_eq!(e.equation(), "abc,cde->abde");
         assert!(TfEinsum::parse("BTNH, BSNH -> BNTS").is_ok());
-        for bad in ["ab,bc", "...a,ab->b", "aa,ab->b", "ab,bc,cd->ad", "ab,bc->az"] {
+        for bad in [
+            "ab,bc",
+            "...a,ab->b",
+            "aa,ab->b",
+            "ab,bc,cd->ad",
+            "ab,bc->az",
+        ] {
             assert!(TfEinsum::parse(bad).is_err(), "{bad}");
         }
     }
