@@ -204,3 +204,205 @@ pub fn repeat(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     };
     Ok(emit(ctx, node, x, kind, last, nodes))
 }
+
+/// Tests of this file's rules and of `conv_transpose.rs` (they share the fixtures).
+#[cfg(test)]
+mod tests {
+    use crate::convert::{Conversion, ConvertOptions, convert};
+    use crate::graph::{Graph, parse_graph_def};
+    use crate::keras::{Activation, Interpolation, LayerKind, Model, Padding};
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    /// Converts a committed fixture; the expected configs below are those of its
+    /// builder in `harness/gen_fixtures.py` (`build_upsample_deconv`, `build_unet_small`).
+    fn fixture(case: &str) -> Model {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(case);
+        let graph = Graph::load(&dir.join("model.pb")).expect("fixture loads");
+        let c = convert(&graph, &ConvertOptions::default()).expect("converts");
+        assert!(c.unsupported.is_empty(), "{case}: {:?}", c.unsupported);
+        // Keras's own class counts (meta.json, from the Keras model) against thaw's.
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
+        let mut got: BTreeMap<String, u64> = BTreeMap::new();
+        for l in &c.model.layers {
+            *got.entry(l.kind.class_name().to_string()).or_default() += 1;
+        }
+        let want: BTreeMap<String, u64> = meta["keras_layers"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+            .collect();
+        assert_eq!(got, want, "{case}");
+        c.model
+    }
+
+    fn kind<'m>(m: &'m Model, name: &str) -> &'m LayerKind {
+        &m.layer(name)
+            .unwrap_or_else(|| panic!("no layer {name}"))
+            .kind
+    }
+
+    fn transpose(
+        filters: usize,
+        k: usize,
+        strides: [usize; 2],
+        padding: Padding,
+        use_bias: bool,
+        activation: Activation,
+    ) -> LayerKind {
+        LayerKind::Conv2DTranspose {
+            filters,
+            kernel_size: [k, k],
+            strides,
+            padding,
+            use_bias,
+            activation,
+        }
+    }
+
+    #[test]
+    fn both_kerases_forms_give_the_builders_layers() {
+        use Activation::{Linear, Relu, Tanh};
+        use Padding::{Same, Valid};
+        for case in ["k3_upsample_deconv", "tk_upsample_deconv"] {
+            let m = fixture(case);
+            let want = [
+                (
+                    "ct_k3_s2_valid",
+                    transpose(4, 3, [2, 2], Valid, false, Linear),
+                ),
+                ("ct_k4_s2_same", transpose(3, 4, [2, 2], Same, true, Linear)),
+                ("ct_k2_s2_tanh", transpose(4, 2, [2, 2], Valid, true, Tanh)),
+                ("ct_k1_s12", transpose(3, 1, [1, 2], Valid, true, Linear)),
+                ("ct_k3_s1_same", transpose(2, 3, [1, 1], Same, true, Linear)),
+            ];
+            for (name, k) in want {
+                assert_eq!(kind(&m, name), &k, "{case} {name}");
+            }
+            assert_eq!(
+                kind(&m, "up_nearest_32"),
+                &LayerKind::UpSampling2D {
+                    size: [3, 2],
+                    interpolation: Interpolation::Nearest
+                },
+                "{case}"
+            );
+            assert_eq!(
+                kind(&m, "up_bilinear_23"),
+                &LayerKind::UpSampling2D {
+                    size: [2, 3],
+                    interpolation: Interpolation::Bilinear
+                },
+                "{case}"
+            );
+            // The kernel is Keras's (kh, kw, filters, in) as is.
+            let k = m.layer("ct_k4_s2_same").unwrap().weight("kernel").unwrap();
+            assert_eq!(k.shape(), &[4, 4, 3, 4], "{case}");
+        }
+        for case in ["k3_unet_small", "tk_unet_small"] {
+            let m = fixture(case);
+            assert_eq!(
+                kind(&m, "up1_deconv"),
+                &transpose(8, 3, [2, 2], Same, true, Relu),
+                "{case}"
+            );
+            assert_eq!(m.layer("skip2").unwrap().inbound, ["up2_nearest", "enc1"]);
+        }
+    }
+
+    fn convert_text(body: &str) -> Conversion {
+        let text = format!(
+            r#"
+node {{ name: "x" op: "Placeholder" attr {{ key: "dtype" value {{ type: DT_FLOAT }} }}
+  attr {{ key: "shape" value {{ shape {{ dim {{ size: -1 }} dim {{ size: 3 }} dim {{ size: 4 }} dim {{ size: 2 }} }} }} }} }}
+{body}"#
+        );
+        let g = Graph::new(parse_graph_def(text.as_bytes(), true, "t.pbtxt").unwrap()).unwrap();
+        convert(&g, &ConvertOptions::default()).unwrap()
+    }
+
+    fn resize(op: &str, h: i32, w: i32, align: bool, half: bool) -> String {
+        format!(
+            r#"
+node {{ name: "size" op: "Const" attr {{ key: "dtype" value {{ type: DT_INT32 }} }}
+  attr {{ key: "value" value {{ tensor {{ dtype: DT_INT32 tensor_shape {{ dim {{ size: 2 }} }} int_val: {h} int_val: {w} }} }} }} }}
+node {{ name: "up/resize" op: "{op}" input: "x" input: "size"
+  attr {{ key: "align_corners" value {{ b: {align} }} }} attr {{ key: "half_pixel_centers" value {{ b: {half} }} }} }}"#
+        )
+    }
+
+    #[test]
+    fn resizes_keras_computes_convert_and_others_are_refused_with_the_reason() {
+        // TF1's legacy nearest (no half-pixel centres) is the same repeat for integer factors.
+        let c = convert_text(&resize("ResizeNearestNeighbor", 6, 12, false, false));
+        assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+        assert_eq!(
+            c.model.layers[0].kind,
+            LayerKind::UpSampling2D {
+                size: [2, 3],
+                interpolation: Interpolation::Nearest
+            }
+        );
+        // align_corners bilinear interpolates differently: no Keras layer computes it.
+        let c = convert_text(&resize("ResizeBilinear", 6, 8, true, false));
+        assert_eq!(c.unsupported.len(), 1);
+        assert!(
+            c.unsupported[0].reason.contains("align_corners=true"),
+            "{:?}",
+            c.unsupported
+        );
+        // Not an integer multiple of 3x4.
+        let c = convert_text(&resize("ResizeBilinear", 7, 8, false, true));
+        assert!(
+            c.unsupported[0].reason.contains("not an integer multiple"),
+            "{:?}",
+            c.unsupported
+        );
+    }
+
+    fn backprop(out_h: i32, out_w: i32) -> String {
+        // Kernel (1, 1, filters 1, in 2) = [[2], [3]] → y = 2 x0 + 3 x1 on the taps.
+        format!(
+            r#"
+node {{ name: "sizes" op: "Const" attr {{ key: "dtype" value {{ type: DT_INT32 }} }}
+  attr {{ key: "value" value {{ tensor {{ dtype: DT_INT32 tensor_shape {{ dim {{ size: 4 }} }} int_val: 1 int_val: {out_h} int_val: {out_w} int_val: 1 }} }} }} }}
+node {{ name: "k" op: "Const" attr {{ key: "dtype" value {{ type: DT_FLOAT }} }}
+  attr {{ key: "value" value {{ tensor {{ dtype: DT_FLOAT tensor_shape {{ dim {{ size: 1 }} dim {{ size: 1 }} dim {{ size: 1 }} dim {{ size: 2 }} }} float_val: 2 float_val: 3 }} }} }} }}
+node {{ name: "ct/conv2d_transpose" op: "Conv2DBackpropInput" input: "sizes" input: "k" input: "x"
+  attr {{ key: "padding" value {{ s: "VALID" }} }}
+  attr {{ key: "strides" value {{ list {{ i: 1 i: 2 i: 2 i: 1 }} }} }} }}"#
+        )
+    }
+
+    #[test]
+    fn transposed_convs_of_keras_sizes_convert_and_others_are_refused() {
+        // Keras valid, k=1 < s=2: out = in*s = 6x8.
+        let c = convert_text(&backprop(6, 8));
+        assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+        let l = &c.model.layers[0];
+        assert_eq!(
+            l.kind,
+            transpose(1, 1, [2, 2], Padding::Valid, false, Activation::Linear)
+        );
+        assert_eq!(
+            l.weight("kernel")
+                .unwrap()
+                .iter()
+                .copied()
+                .collect::<Vec<_>>(),
+            [2.0, 3.0]
+        );
+        // 5x7 is what TF's forward conv also accepts, but not Keras's output size.
+        let c = convert_text(&backprop(5, 7));
+        assert_eq!(c.unsupported.len(), 1);
+        assert!(
+            c.unsupported[0].reason.contains("output_padding"),
+            "{:?}",
+            c.unsupported
+        );
+    }
+}

@@ -517,6 +517,7 @@ mod tests {
             activations_merges_model(),
             text_model(),
             crate::keras::test_models::preprocess_model(),
+            crate::keras::test_models::upsample_model(),
         ] {
             let path = dir.join(format!("{}.h5", m.name));
             write(&path, &m).unwrap();

@@ -624,3 +624,65 @@ pub fn preprocess_model() -> Model {
         outputs: vec!["prelu_full".into()],
     }
 }
+
+/// Conv2DTranspose (same + relu with bias; valid, non-square strides, no bias) and
+/// UpSampling2D (nearest (2, 1); bilinear (2, 3)); two outputs.
+pub fn upsample_model() -> Model {
+    use super::ir::Interpolation;
+    use LayerKind::*;
+    Model {
+        name: "upsample".to_string(),
+        inputs: vec![input("image", &[5, 6, 3])],
+        layers: vec![
+            // -> 10x12x4
+            layer(
+                "deconv_same",
+                Conv2DTranspose {
+                    filters: 4,
+                    kernel_size: [3, 3],
+                    strides: [2, 2],
+                    padding: Padding::Same,
+                    use_bias: true,
+                    activation: Act::Relu,
+                },
+                &["image"],
+                &[&[3, 3, 4, 3], &[4]],
+            ),
+            // -> 11x24x2 (valid: in*s + max(k - s, 0))
+            layer(
+                "deconv_valid",
+                Conv2DTranspose {
+                    filters: 2,
+                    kernel_size: [2, 2],
+                    strides: [1, 2],
+                    padding: Padding::Valid,
+                    use_bias: false,
+                    activation: Act::Linear,
+                },
+                &["deconv_same"],
+                &[&[2, 2, 2, 4]],
+            ),
+            // -> 22x24x2
+            layer(
+                "up_nearest",
+                UpSampling2D {
+                    size: [2, 1],
+                    interpolation: Interpolation::Nearest,
+                },
+                &["deconv_valid"],
+                &[],
+            ),
+            // -> 10x18x3
+            layer(
+                "up_bilinear",
+                UpSampling2D {
+                    size: [2, 3],
+                    interpolation: Interpolation::Bilinear,
+                },
+                &["image"],
+                &[],
+            ),
+        ],
+        outputs: vec!["up_nearest".into(), "up_bilinear".into()],
+    }
+}
