@@ -13,12 +13,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use thaw::compare::Tolerance;
+use thaw::compare::overrides::Overrides;
 use thaw::convert::ConvertOptions;
 use thaw::report::Verdict;
 use thaw::report::baseline::{self, GateRule};
 use thaw::report::progress::Progress;
 use thaw::report::view::ReportView;
-use thaw::verify::{self, VerifyError, VerifyOptions};
+use thaw::verify::{self, InputDist, VerifyError, VerifyOptions, VerifySettings};
 
 #[derive(Parser)]
 #[command(
@@ -117,19 +118,37 @@ struct VerifyArgs {
     /// Seed of the random inputs.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Range of the uniform random inputs: LO,HI.
+    /// Range of the random float inputs, LO < HI: uniform in it, or for
+    /// --input-dist normal, mean (LO+HI)/2 and standard deviation (HI-LO)/2.
     #[arg(allow_hyphen_values = true, long, value_name = "LO,HI", default_value = "-1,1", value_parser = parse_range)]
     input_range: [f32; 2],
-    /// Named tolerance: exact (0, 0), close (1e-5, 1e-4), approximate (1e-4, 1e-3),
-    /// very-approximate (1e-2, 1e-2) as (atol, rtol); --atol/--rtol override either part.
-    #[arg(long, value_name = "PRESET", default_value = "approximate", value_parser = Tolerance::preset)]
-    tolerance: Tolerance,
-    /// Absolute tolerance: pass when |keras - graph| <= atol + rtol * |graph| [default: from --tolerance].
+    /// Distribution of the random float inputs: uniform or normal. Integer
+    /// inputs are ids in [0, input_dim) of the Embedding they feed, else [0, 10).
+    #[arg(long, value_name = "DIST", default_value = "uniform")]
+    input_dist: InputDist,
+    /// Take the inputs from this .npz (keys: input:<name> or <name>, batch
+    /// first; its batch replaces --samples) instead of random ones.
+    #[arg(long = "inputs", value_name = "DATA.npz")]
+    inputs_file: Option<PathBuf>,
+    /// Named tolerance, as (atol, rtol, stol): exact (0, 0, 0), close (1e-5, 1e-4, 1e-6),
+    /// approximate (1e-4, 1e-3, 1e-5), very-approximate (1e-2, 1e-2, 1e-3);
+    /// --atol/--rtol/--stol override single parts [default: approximate, or thaw.toml's].
+    #[arg(long, value_name = "PRESET", value_parser = Tolerance::preset)]
+    tolerance: Option<Tolerance>,
+    /// Per-class and per-layer tolerances ([tolerance], [tolerance.class.NAME],
+    /// [tolerance.layer."NAME"]; see reports/README.md) [default: ./thaw.toml if present].
+    #[arg(long, value_name = "FILE.toml")]
+    config: Option<PathBuf>,
+    /// Absolute tolerance: pass when |keras - graph| <= atol + rtol * |graph| + stol * max|graph| [default: from --tolerance].
     #[arg(long, allow_hyphen_values = true, value_parser = parse_tolerance_part)]
     atol: Option<f32>,
     /// Relative tolerance (see --atol) [default: from --tolerance].
     #[arg(long, allow_hyphen_values = true, value_parser = parse_tolerance_part)]
     rtol: Option<f32>,
+    /// Scale tolerance: adds stol * (largest |graph| of the tensor) to the
+    /// allowed error [default: from --tolerance].
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_tolerance_part)]
+    stol: Option<f32>,
     /// Output folder for report.json, report.html, junit.xml, summary.md and
     /// the Keras model [default: reports/<name>/, <name> = file stem, or the folder of a model.pb].
     #[arg(long, value_name = "DIR")]
@@ -185,6 +204,34 @@ fn report_name(model: &std::path::Path) -> String {
     }
 }
 
+/// The tolerance overrides: `--config FILE`, else `./thaw.toml` if present,
+/// else none. A bad file is a usage error (exit 2) naming the file and key.
+fn load_config(config: Option<&std::path::Path>) -> Result<Overrides, Failure> {
+    let default = std::path::Path::new("thaw.toml");
+    let path = match config {
+        Some(p) => p,
+        None if default.is_file() => default,
+        None => return Ok(Overrides::default()),
+    };
+    Overrides::load(path).map_err(|e| Failure(2, e.into()))
+}
+
+/// One line per classifier output: how many samples' top-1 class agrees.
+fn top1_lines(report: &thaw::report::Report) -> String {
+    let mut s = String::new();
+    for l in &report.layers {
+        if let Some(t) = l.extra.as_ref().and_then(|e| e.top1_agreement) {
+            s.push_str(&format!(
+                "top-1 agreement of output {}: {:.1}% ({} samples)\n",
+                l.name,
+                t * 100.0,
+                report.samples
+            ));
+        }
+    }
+    s
+}
+
 fn parse_tolerance_part(s: &str) -> Result<f32, String> {
     match s.trim().parse::<f32>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
@@ -202,8 +249,9 @@ fn parse_range(s: &str) -> Result<[f32; 2], String> {
             .map_err(|_| format!("'{v}' is not a number"))
     };
     let (lo, hi) = (p(lo)?, p(hi)?);
-    if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
-        return Err(format!("'{s}' is not a finite range with LO <= HI"));
+    // LO == HI would make every input constant.
+    if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        return Err(format!("'{s}' is not a finite range with LO < HI"));
     }
     Ok([lo, hi])
 }
@@ -280,6 +328,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.cmd {
         Cmd::Verify(a) => {
             let name = report_name(&a.graph.model);
+            let overrides = load_config(a.config.as_deref())?;
+            // The command line over the file's [tolerance] over the default preset.
+            let base = a.tolerance.unwrap_or_else(|| overrides.model_tolerance());
             let opts = VerifyOptions {
                 model: a.graph.model.clone(),
                 out_dir: a
@@ -291,19 +342,28 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 seed: a.seed,
                 input_range: a.input_range,
                 tolerance: Tolerance {
-                    atol: a.atol.unwrap_or(a.tolerance.atol),
-                    rtol: a.rtol.unwrap_or(a.tolerance.rtol),
+                    atol: a.atol.unwrap_or(base.atol),
+                    rtol: a.rtol.unwrap_or(base.rtol),
+                    stol: a.stol.unwrap_or(base.stol),
                 },
             };
             let rule = a.gate.rule()?;
             let progress = Progress::start(&format!("verifying {}", opts.model.display()));
+            let settings = VerifySettings {
+                overrides,
+                input_dist: a.input_dist,
+                inputs_file: a.inputs_file.clone(),
+                progress: progress.clone(),
+            };
             let report = match &a.keras {
-                Some(k) => verify::verify_keras(&opts, k).map(|(r, _)| r),
-                None => verify::verify(&opts),
+                Some(k) => verify::verify_keras_with(&opts, &settings, k).map(|(r, _)| r),
+                None => verify::verify_with(&opts, &settings),
             }
             .map_err(classify)?;
+            drop(settings);
             drop(progress);
             print!("{}", report.to_table());
+            print!("{}", top1_lines(&report));
             println!("report: {}", opts.out_dir.join("report.json").display());
             if let Some(k) = &report.keras_file {
                 println!("keras model: {k}");

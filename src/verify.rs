@@ -6,21 +6,25 @@
 //! what it needs (the oracle gets the file and tensor names, the interpreter
 //! gets the Keras model) and compares plain arrays.
 
+pub mod inputs;
+
+pub use inputs::{InputDist, random_inputs};
+
 use crate::compare::align::{self, Alignment};
 use crate::compare::diagnose::{self, WeightCheck};
+use crate::compare::overrides::Overrides;
 use crate::compare::{self, Tolerance};
 use crate::convert::{self, Conversion, ConvertOptions, LayerTensor};
 use crate::graph::{Graph, GraphError};
 use crate::interp;
-use crate::keras::{self, DType};
+use crate::keras;
 use crate::oracle::{Oracle, OracleInput};
+use crate::report::progress::Progress;
 use crate::report::{
     Check, FirstDivergence, InputSpec, LayerReport, OutputSpec, Report, Status, Timings,
     UnsupportedOp, Verdict,
 };
 use ndarray::ArrayD;
-use rand::rngs::Xoshiro256PlusPlus;
-use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -36,6 +40,23 @@ pub struct VerifyOptions {
     pub seed: u64,
     pub input_range: [f32; 2],
     pub tolerance: Tolerance,
+}
+
+/// Settings beyond [`VerifyOptions`], kept apart so that code building
+/// `VerifyOptions` field by field keeps compiling as settings are added. The
+/// default is the command line's default.
+#[derive(Clone, Debug, Default)]
+pub struct VerifySettings {
+    /// Per-class and per-layer tolerances (`thaw.toml`, `--config`);
+    /// `VerifyOptions::tolerance` is the model-wide one they start from.
+    pub overrides: Overrides,
+    /// How float inputs are drawn (ignored with `inputs_file`).
+    pub input_dist: InputDist,
+    /// Take the inputs from this `.npz` instead (`--inputs`); the batch of
+    /// its arrays replaces `samples`.
+    pub inputs_file: Option<PathBuf>,
+    /// Where stages and per-layer checks are shown (default: nowhere).
+    pub progress: Progress,
 }
 
 /// Why verification could not be carried out (as opposed to a verdict).
@@ -77,33 +98,6 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }
 
-/// Seeded inputs for every model input: uniform in `range`, batch = samples.
-pub fn random_inputs(
-    model: &keras::Model,
-    samples: usize,
-    seed: u64,
-    range: [f32; 2],
-) -> Vec<ArrayD<f32>> {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    model
-        .inputs
-        .iter()
-        .map(|i| {
-            let shape: Vec<usize> = std::iter::once(samples)
-                .chain(i.shape.iter().map(|d| d.unwrap_or(1)))
-                .collect();
-            let n = shape.iter().product();
-            let v: Vec<f32> = (0..n)
-                .map(|_| {
-                    let x = rng.random_range(range[0]..=range[1]);
-                    if i.dtype == DType::I32 { x.round() } else { x }
-                })
-                .collect();
-            ArrayD::from_shape_vec(shape, v).unwrap_or_else(|_| ArrayD::zeros(vec![0]))
-        })
-        .collect()
-}
-
 /// Loads and converts; the shared first half of `verify`, `convert` and `inspect`.
 pub fn load_and_convert(
     model: &Path,
@@ -131,10 +125,15 @@ fn load_and_convert_timed(
 /// Runs the whole pipeline and returns the report (also written to
 /// `out_dir/report.json`, with the Keras model as `out_dir/<stem>.h5`).
 pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
+    verify_with(opts, &VerifySettings::default())
+}
+
+/// [`verify`] with [`VerifySettings`].
+pub fn verify_with(opts: &VerifyOptions, settings: &VerifySettings) -> Result<Report, VerifyError> {
     check_options(opts)?;
     let start = Instant::now();
     let (graph, conv, timings) = load_and_convert_timed(opts)?;
-    verify_conversion(opts, &graph, &conv, timings, start)
+    verify_models(opts, settings, &graph, &conv, None, timings, start)
 }
 
 fn check_options(opts: &VerifyOptions) -> Result<(), VerifyError> {
@@ -142,13 +141,10 @@ fn check_options(opts: &VerifyOptions) -> Result<(), VerifyError> {
         return Err(VerifyError::Usage("--samples must be at least 1".into()));
     }
     let [lo, hi] = opts.input_range;
-    if !matches!(
-        lo.partial_cmp(&hi),
-        Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
-    ) || !opts.input_range.iter().all(|v| v.is_finite())
-    {
+    // lo == hi would make every input constant, hiding layout bugs.
+    if !(lo < hi) || !opts.input_range.iter().all(|v| v.is_finite()) {
         return Err(VerifyError::Usage(format!(
-            "--input-range {:?} is not a finite lo,hi range",
+            "--input-range {:?} is not a finite lo,hi range with lo < hi",
             opts.input_range
         )));
     }
@@ -165,7 +161,15 @@ pub fn verify_conversion(
     timings: Timings,
     start: Instant,
 ) -> Result<Report, VerifyError> {
-    verify_models(opts, graph, conv, None, timings, start)
+    verify_models(
+        opts,
+        &VerifySettings::default(),
+        graph,
+        conv,
+        None,
+        timings,
+        start,
+    )
 }
 
 /// How a user's model lines up with the converted one (`alignment.json`).
@@ -195,6 +199,15 @@ pub struct LayerWeights {
 /// checks) in `out_dir`. Returns the alignment with the report.
 pub fn verify_keras(
     opts: &VerifyOptions,
+    keras_file: &Path,
+) -> Result<(Report, KerasAlignment), VerifyError> {
+    verify_keras_with(opts, &VerifySettings::default(), keras_file)
+}
+
+/// [`verify_keras`] with [`VerifySettings`].
+pub fn verify_keras_with(
+    opts: &VerifyOptions,
+    settings: &VerifySettings,
     keras_file: &Path,
 ) -> Result<(Report, KerasAlignment), VerifyError> {
     check_options(opts)?;
@@ -285,7 +298,15 @@ pub fn verify_keras(
         path: path.display().to_string(),
         source,
     })?;
-    let report = verify_models(opts, &graph, &user_conv, Some(keras_file), timings, start)?;
+    let report = verify_models(
+        opts,
+        settings,
+        &graph,
+        &user_conv,
+        Some(keras_file),
+        timings,
+        start,
+    )?;
     Ok((report, info))
 }
 
@@ -293,6 +314,7 @@ pub fn verify_keras(
 /// nothing is written but the report), else `conv.model` is written as .h5.
 fn verify_models(
     opts: &VerifyOptions,
+    settings: &VerifySettings,
     graph: &Graph,
     conv: &Conversion,
     keras_file: Option<&Path>,
@@ -314,6 +336,11 @@ fn verify_models(
         samples: opts.samples,
         input_range: opts.input_range,
         tolerance: opts.tolerance,
+        input_dist: settings.input_dist.name().to_string(),
+        inputs_file: settings
+            .inputs_file
+            .as_ref()
+            .map(|f| f.display().to_string()),
         inputs: conv
             .model
             .inputs
@@ -354,6 +381,29 @@ fn verify_models(
         return Ok(report);
     }
 
+    let names: Vec<&str> = conv.model.layers.iter().map(|l| l.name.as_str()).collect();
+    settings
+        .overrides
+        .check_layers(&names)
+        .map_err(|e| VerifyError::Usage(e.to_string()))?;
+    let inputs = match &settings.inputs_file {
+        None => inputs::seeded_inputs(
+            &conv.model,
+            opts.samples,
+            opts.seed,
+            opts.input_range,
+            settings.input_dist,
+        ),
+        Some(f) => inputs::read_inputs(&conv.model, f).map_err(VerifyError::Usage)?,
+    };
+    for (spec, a) in report.inputs.iter_mut().zip(&inputs) {
+        spec.shape = a.shape().to_vec();
+    }
+    report.samples = inputs
+        .first()
+        .and_then(|a| a.shape().first().copied())
+        .unwrap_or(opts.samples);
+
     let (_, sinks) = convert::graph_io(graph, &opts.convert)?;
     report.outputs = sinks
         .iter()
@@ -374,7 +424,6 @@ fn verify_models(
     }
     timings.write_keras_ms = ms(t);
 
-    let inputs = random_inputs(&conv.model, opts.samples, opts.seed, opts.input_range);
     let layer_tensors: Vec<_> = conv
         .tensors
         .iter()
@@ -392,12 +441,14 @@ fn verify_models(
         .collect();
     let outputs: Vec<String> = layer_tensors.iter().map(|t| t.tensor.to_string()).collect();
     let t = Instant::now();
+    settings.progress.stage("running the original graph");
     let oracle = Oracle::load(&opts.model, &oracle_inputs, &outputs)?;
     timings.oracle_load_ms = ms(t);
     let t = Instant::now();
     let graph_values = oracle.run(&inputs)?;
     timings.oracle_run_ms = ms(t);
     let t = Instant::now();
+    settings.progress.stage("running the Keras layers");
     let keras_values = interp::run(&conv.model, &inputs)?;
     timings.interp_run_ms = ms(t);
 
@@ -412,7 +463,15 @@ fn verify_models(
     }
     // Per layer: the first layer at or above it that fails in isolation.
     let mut root_cause: HashMap<String, String> = HashMap::new();
+    let mut layer_tolerance: HashMap<&str, Tolerance> = HashMap::new();
+    settings.progress.layers(layer_tensors.len() as u64);
     for (lt, g) in layer_tensors.iter().zip(&graph_values) {
+        settings.progress.layer(&lt.layer);
+        let (tol, from) = settings
+            .overrides
+            .for_layer(&lt.layer, &lt.class_name, opts.tolerance);
+        layer_tolerance.insert(lt.layer.as_str(), tol);
+        let is_output = conv.model.outputs.contains(&lt.layer);
         let base = LayerReport {
             name: lt.layer.clone(),
             class_name: lt.class_name.clone(),
@@ -427,7 +486,7 @@ fn verify_models(
             elements: None,
             detail: None,
             extra: None,
-            is_output: conv.model.outputs.contains(&lt.layer),
+            is_output,
             isolated: None,
             downstream_of: None,
         };
@@ -436,8 +495,14 @@ fn verify_models(
                 detail: Some("the interpreter produced no value".into()),
                 ..base
             },
-            Some(k) => match compare::compare(k, g, opts.tolerance) {
-                Ok(m) => base.from_metrics(&m),
+            Some(k) => match compare::compare(k, g, tol) {
+                Ok(mut m) => {
+                    m.extra.tolerance_from = from.clone();
+                    if is_output {
+                        m.extra.top1_agreement = compare::top1_agreement(k, g);
+                    }
+                    base.from_metrics(&m)
+                }
                 Err(e) => LayerReport {
                     detail: Some(e),
                     ..base
@@ -445,7 +510,10 @@ fn verify_models(
             },
         };
         let layer = conv.model.layer(&lt.layer);
-        let isolated = isolated_check(layer, &graph_by_name, g, opts.tolerance);
+        let mut isolated = isolated_check(layer, &graph_by_name, g, tol.isolated());
+        if let Some(e) = isolated.extra.as_mut() {
+            e.tolerance_from = from;
+        }
         let inbound = layer.map(|l| l.inbound.clone()).unwrap_or_default();
         if isolated.status != Status::Pass {
             root_cause.insert(lt.layer.clone(), lt.layer.clone());
@@ -470,8 +538,13 @@ fn verify_models(
         })
         .or_else(|| report.layers.iter().find(|l| l.status != Status::Pass))
         .map(|l| l.name.clone());
+    settings.progress.stage("diagnosing");
     report.first_divergence = first.map(|name| {
-        let causes = diagnose_layer(conv, &name, &graph_by_name, opts.tolerance);
+        let tol = layer_tolerance
+            .get(name.as_str())
+            .copied()
+            .unwrap_or(opts.tolerance);
+        let causes = diagnose_layer(conv, &name, &graph_by_name, tol.isolated());
         FirstDivergence {
             layer: name,
             causes,

@@ -252,6 +252,8 @@ fn planted_worse_verdict_is_caught() {
             "1e-9",
             "--rtol",
             "0",
+            "--stol",
+            "0",
             "--baseline",
             baseline_of(&case).to_str().unwrap(),
         ])

@@ -80,7 +80,7 @@ fn verify_passes_on_every_fixture() {
 
 #[test]
 fn a_broken_tolerance_is_caught_as_divergence() {
-    // With atol = rtol = 0, float reordering between tract and the
+    // With atol = rtol = stol = 0, float reordering between tract and the
     // interpreter must show up as a failure with exit code 1: the gate can fail.
     let case = Path::new("fixtures/tk_bn_depthwise_relu6/model.pb");
     let out = tempfile::tempdir().unwrap();
@@ -91,6 +91,8 @@ fn a_broken_tolerance_is_caught_as_divergence() {
             "--atol",
             "0",
             "--rtol",
+            "0",
+            "--stol",
             "0",
             "--out",
             out.path().to_str().unwrap(),

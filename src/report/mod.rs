@@ -170,6 +170,10 @@ pub struct Report {
     pub seed: u64,
     pub samples: usize,
     pub input_range: [f32; 2],
+    /// How float inputs were drawn: `uniform` or `normal` (`--input-dist`).
+    pub input_dist: String,
+    /// The `.npz` the inputs were read from (`--inputs`), if any.
+    pub inputs_file: Option<String>,
     pub tolerance: Tolerance,
     pub inputs: Vec<InputSpec>,
     /// The Keras model's outputs in order, with the TF tensor each stands for.
