@@ -18,7 +18,8 @@
 //!   (so an explicit Pad in front of a VALID conv round-trips exactly).
 //!
 //! Not handled yet: NCHW data format, `EXPLICIT` padding attribute, Conv3D,
-//! `Conv2DBackpropInput` (Conv2DTranspose), padding of batch/channels.
+//! padding of batch/channels. (`Conv2DBackpropInput` → Conv2DTranspose is in
+//! `conv_transpose.rs`.)
 
 use super::ctx::{Ctx, Emit, Match, weight};
 use crate::graph::pb::NodeDef;

@@ -24,7 +24,7 @@
 //! computes that case by the definition anyway (TF's conv does the same).
 //!
 //! Not handled yet: channels-first data format, explicit padding, Conv1D/3D,
-//! SeparableConv2D, Conv2DTranspose.
+//! SeparableConv2D (Conv2DTranspose is in `conv_transpose.rs`).
 
 use ndarray::{Array2, ArrayD, ArrayView2, Axis, IxDyn, s};
 
