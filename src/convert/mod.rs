@@ -28,6 +28,7 @@ mod ctx;
 mod dense;
 mod dense_nd;
 mod layer_norm;
+mod layer_scale;
 mod merge;
 mod norm;
 mod pool;

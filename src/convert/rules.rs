@@ -6,7 +6,7 @@ use super::ctx::{Ctx, Match};
 use super::{activation, conv, dense, merge, norm, pool, preprocess, reshape};
 use super::{conv_transpose, upsample};
 use super::{conv1d, text};
-use super::{attention, dense_nd, layer_norm};
+use super::{attention, dense_nd, layer_norm, layer_scale};
 use crate::graph::pb::NodeDef;
 
 /// A rule: match the pattern anchored at `node`, or say why not.
@@ -96,6 +96,11 @@ pub fn registry() -> Vec<(&'static str, &'static str, Rule)> {
         ("Neg", "gelu (exact, Erfc form)", activation::gelu),
         ("Mul", "multiply", merge::binary),
         ("Mul", "rescaling (x * c [+ o])", preprocess::scalar),
+        (
+            "Mul",
+            "layer_scale (x * per-channel constant)",
+            layer_scale::layer_scale,
+        ),
         ("Sub", "subtract", merge::binary),
         ("Sub", "normalization", preprocess::normalization),
         ("Sub", "rescaling (x - c, c - x)", preprocess::scalar),
