@@ -24,6 +24,13 @@
 //!   [`model_from_config`] refuses one rather than reading a one-input `Add`).
 //! * Both loaders assign weights to `model.layers` by position, and rebuild that
 //!   order from the graph, not from the config: see [`keras_layer_order`].
+//! * `MultiHeadAttention` has no dialect both load. It is called as
+//!   `mha(query, value=…)`: tf-keras reads keyword tensors from the legacy node
+//!   `[["q", 0, 0, {"value": ["v", 0, 0]}]]` and its `from_config` requires
+//!   `query_shape`/`key_shape`/`value_shape`; Keras 3 passes legacy keyword
+//!   arguments on as raw lists (so `value` is not a tensor) and rejects those
+//!   three keys. thaw writes the tf-keras form: the layer loads in tf-keras
+//!   only (Keras 3 reports the error at that layer).
 //!
 //! So thaw writes the tf-keras dialect, **minus `groups` on DepthwiseConv2D**,
 //! and only the keys that change what the layer computes (no initializers,
