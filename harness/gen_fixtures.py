@@ -256,8 +256,9 @@ def build_preprocess(K):
     mean/variance in its config; BatchNormalization without scale and without center; PReLU
     shared over H, W and unshared; hard_swish (Keras 3: Activation("hard_swish"); tf-keras: the
     application's Multiply([x, ReLU(6)(x + 3) * (1/6)])) and a squeeze-and-excitation block with
-    MobileNetV3's hard_sigmoid (ReLU(6)(x + 3) * (1/6)); gelu approximate=True; scalar
-    arithmetic (x - 0.25) / 4."""
+    MobileNetV3's hard_sigmoid (ReLU(6)(x + 3) * (1/6)); gelu approximate=True;
+    Activation("hard_sigmoid") (Keras 3: relu6(x + 3) / 6; tf-keras: clip(0.2x + 0.5, 0, 1));
+    scalar arithmetic (x - 0.25) / 4."""
     L = K.layers
     keras3 = K.__name__ == "keras"
     x_in = K.Input((6, 6, 3), name="input")
@@ -280,6 +281,7 @@ def build_preprocess(K):
     x = L.BatchNormalization(center=False, name="bn_no_center")(x)
     x = L.PReLU(name="prelu_full")(x)
     x = L.Activation(lambda t: K.activations.gelu(t, approximate=True), name="gelu_tanh")(x)
+    x = L.Activation("hard_sigmoid", name="hard_sigmoid")(x)
     x = (x - 0.25) / 4.0
     return K.Model(x_in, x, name="model"), [("input", [6, 6, 3])]
 

@@ -32,7 +32,11 @@
 //!   layers, one per TF op, which both Kerases load (neither has an activation
 //!   string for the tanh form).
 //!
-//! hard_sigmoid / hard_swish are in `preprocess.rs` (tf-keras's
+//! - `clip_by_value(x, 0, hi)` (`Minimum`/`Maximum` with constants, either
+//!   order) → `ReLU(max_value=hi)`; with the Rescaling rules this covers
+//!   tf-keras's `Activation("hard_sigmoid")` (`clip(0.2x + 0.5, 0, 1)`).
+//!
+//! Keras 3's hard_sigmoid / hard_swish are in `preprocess.rs` (tf-keras's
 //! `clip(0.2x + 0.5)` and Keras 3's `relu6(x + 3) / 6` share the name
 //! hard_sigmoid, so they become Rescaling + ReLU(6) + Rescaling (+ Multiply)).
 //!
@@ -304,4 +308,59 @@ pub fn pow(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         LayerKind::Multiply,
         vec![x; n],
     )))
+}
+
+/// `clip(x, 0, hi)` as `tf.clip_by_value` freezes it (`Minimum(x, hi)` then
+/// `Maximum(., 0)`, or the other order) → `ReLU(max_value=hi)`, which is
+/// exactly `min(max(x, 0), hi)`. tf-keras's `hard_sigmoid`
+/// (`clip(0.2x + 0.5, 0, 1)`) becomes `Rescaling(0.2, 0.5)` + `ReLU(max_value=1)`.
+pub fn clip(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
+    let x = ctx.layer_input(node, 0)?;
+    let scalar = |n: &NodeDef, k: usize| -> Option<f32> {
+        let c = ctx.const_f32(n, k).ok()?;
+        (c.len() == 1).then(|| c.iter().copied().next()).flatten()
+    };
+    let first = scalar(node, 1).ok_or("the bound is not a scalar constant")?;
+    let second_node = ctx
+        .sole_consumer(&TensorId::new(node.name.clone(), 0))
+        .filter(|n| {
+            let want = if node.op == "Minimum" {
+                "Maximum"
+            } else {
+                "Minimum"
+            };
+            n.op == want
+                && ctx.same_layer(n, node)
+                && ctx.graph.input(n, 0).is_ok_and(|t| t.node == node.name)
+        })
+        .ok_or("not followed by the other bound in the same scope")?;
+    let second = scalar(second_node, 1).ok_or("the other bound is not a scalar constant")?;
+    let (lo, hi) = if node.op == "Minimum" {
+        (second, first)
+    } else {
+        (first, second)
+    };
+    if lo != 0.0 || !(hi.is_finite() && hi > 0.0) {
+        return Err(format!(
+            "clip to [{lo}, {hi}] is not a ReLU (needs [0, max > 0])"
+        ));
+    }
+    let mut name = ctx.layer_name(node);
+    if let Some(producer) = ctx.graph.node(&x.node)
+        && ctx.same_layer(producer, node)
+    {
+        name = format!("{name}_clip");
+    }
+    Ok(Match::one(Emit {
+        name,
+        kind: LayerKind::ReLU {
+            max_value: Some(hi),
+            negative_slope: 0.0,
+            threshold: 0.0,
+        },
+        weights: vec![],
+        inputs: vec![x],
+        output: TensorId::new(second_node.name.clone(), 0),
+        nodes: vec![node.name.clone(), second_node.name.clone()],
+    }))
 }

@@ -371,8 +371,38 @@ mod tests {
                 offset: 0.0
             }
         );
+        // Activation("hard_sigmoid") in Keras 3 is relu6(x + 3) / 6, in one scope.
+        assert_eq!(
+            layer(&m, "hard_sigmoid").kind,
+            LayerKind::Rescaling {
+                scale: 1.0 / 6.0,
+                offset: 0.0
+            }
+        );
+        assert!(m.layer("hard_sigmoid_relu6").is_some());
         let mul = layer(&m, "hard_swish");
         assert_eq!(mul.kind, LayerKind::Multiply);
         assert_eq!(mul.inbound, vec!["prelu_shared", "hard_swish_div6"]);
+    }
+
+    #[test]
+    fn tf_keras_hard_sigmoid_is_rescaling_and_clip() {
+        // tf-keras's hard_sigmoid: clip(0.2x + 0.5, 0, 1).
+        let m = model("tk_preprocess");
+        assert_eq!(
+            layer(&m, "hard_sigmoid").kind,
+            LayerKind::Rescaling {
+                scale: 0.2,
+                offset: 0.5
+            }
+        );
+        assert_eq!(
+            layer(&m, "hard_sigmoid_clip").kind,
+            LayerKind::ReLU {
+                max_value: Some(1.0),
+                negative_slope: 0.0,
+                threshold: 0.0
+            }
+        );
     }
 }

@@ -108,6 +108,8 @@ pub fn registry() -> Vec<(&'static str, &'static str, Rule)> {
         ("Pow", "multiply (x ** 2, x ** 3)", activation::pow),
         ("Maximum", "maximum", merge::binary),
         ("Minimum", "minimum", merge::binary),
+        ("Minimum", "relu (clip_by_value to [0, max])", activation::clip),
+        ("Maximum", "relu (clip_by_value to [0, max])", activation::clip),
         ("MaxPool", "max_pooling2d", pool::pool),
         ("AvgPool", "average_pooling2d", pool::pool),
         ("Mean", "global_average_pooling2d", pool::global),
