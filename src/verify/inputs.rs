@@ -23,7 +23,7 @@
 //! Not handled yet: integer inputs read by layers other than Embedding that
 //! accept a narrower range (e.g. one-hot depths); other dtypes.
 
-use crate::keras::{DType, Input, Model};
+use crate::keras::{DType, Input, LayerKind, Model};
 use ndarray::{ArrayD, IxDyn, OwnedRepr};
 use ndarray_npy::NpzReader;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -76,12 +76,10 @@ pub fn embedding_vocab(model: &Model, input: &str) -> Option<usize> {
     model
         .layers
         .iter()
-        .filter(|l| l.kind.class_name() == "Embedding" && l.inbound.iter().any(|i| i == input))
-        // `embeddings` is (input_dim, output_dim) (see the IR's Embedding).
-        .filter_map(|l| {
-            l.weights
-                .first()
-                .and_then(|w| w.value.shape().first().copied())
+        .filter(|l| l.inbound.iter().any(|i| i == input))
+        .filter_map(|l| match l.kind {
+            LayerKind::Embedding { input_dim, .. } => Some(input_dim),
+            _ => None,
         })
         .min()
 }
@@ -251,7 +249,7 @@ fn read_array(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keras::{Layer, LayerKind, Weight};
+    use crate::keras::{Layer, Weight};
 
     fn model(inputs: Vec<Input>, layers: Vec<Layer>) -> Model {
         Model {
@@ -331,11 +329,16 @@ mod tests {
         );
     }
 
+    /// An int32 input `ids` (50 per sample), read by an Embedding of
+    /// vocabulary `vocab` when given.
     fn ids_model(vocab: Option<usize>) -> Model {
         let layers = vocab
             .map(|n| Layer {
                 name: "emb".into(),
-                kind: LayerKind::Flatten, // class_name is checked below; see `int_range`
+                kind: LayerKind::Embedding {
+                    input_dim: n,
+                    output_dim: 2,
+                },
                 inbound: vec!["ids".into()],
                 weights: vec![Weight {
                     name: "embeddings".into(),
@@ -367,8 +370,32 @@ mod tests {
         for id in 0..10 {
             assert!(x.iter().any(|&v| v == id as f32), "id {id} never drawn");
         }
-        // A layer that is not an Embedding does not narrow the range.
-        assert_eq!(int_range(&ids_model(Some(3)), "ids"), DEFAULT_INT_RANGE);
+    }
+
+    /// The ids fed to an Embedding stay within its vocabulary (an id outside
+    /// it is an error on both sides) and cover it.
+    #[test]
+    fn integer_inputs_feeding_an_embedding_stay_within_its_vocabulary() {
+        let m = ids_model(Some(3));
+        assert_eq!(int_range(&m, "ids"), 3);
+        let x = &seeded_inputs(&m, 4, 1, [-5.0, 5.0], InputDist::Uniform)[0];
+        assert!(x.iter().all(|&v| v == 0.0 || v == 1.0 || v == 2.0));
+        for id in 0..3 {
+            assert!(x.iter().any(|&v| v == id as f32), "id {id} never drawn");
+        }
+        // A file with an id outside the vocabulary is refused, naming it.
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("ids.npz");
+        let mut ids = ArrayD::<i64>::zeros(vec![1, 50]);
+        ids[[0, 7]] = 3;
+        let mut w = ndarray_npy::NpzWriter::new(std::fs::File::create(&f).unwrap());
+        w.add_array("ids", &ids).unwrap();
+        w.finish().unwrap();
+        let e = read_inputs(&m, &f).unwrap_err();
+        assert!(
+            e.contains("ids.npz") && e.contains("id 3") && e.contains("[0, 3)"),
+            "{e}"
+        );
     }
 
     fn write_npz(path: &Path, arrays: &[(&str, ArrayD<f32>)], ints: &[(&str, ArrayD<i64>)]) {
