@@ -5,6 +5,7 @@
 use super::ctx::{Ctx, Match};
 use super::{activation, conv, dense, merge, norm, pool, preprocess, reshape};
 use super::{conv_transpose, upsample};
+use super::{crop, separable};
 use super::{conv1d, text};
 use super::{attention, dense_nd, layer_norm, layer_scale};
 use crate::graph::pb::NodeDef;
@@ -62,6 +63,19 @@ pub fn registry() -> Vec<(&'static str, &'static str, Rule)> {
             "upsampling2d (bilinear)",
             upsample::resize,
         ),
+        // separable.rs: a depthwise conv followed by a 1x1 Conv2D in its own scope.
+        (
+            "DepthwiseConv2dNative",
+            "separable_conv2d",
+            separable::separable,
+        ),
+        (
+            "SpaceToBatchND",
+            "separable_conv2d (dilated)",
+            separable::dilated,
+        ),
+        ("StridedSlice", "cropping2d", crop::strided_slice),
+        ("Slice", "cropping2d (Slice)", crop::slice),
         ("DepthwiseConv2dNative", "depthwise_conv2d", conv::depthwise),
         (
             "SpaceToBatchND",

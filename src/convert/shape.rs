@@ -345,6 +345,51 @@ pub fn output_shape(
             }
             vec![first[0], Some(*n), first[1]]
         }
+        LayerKind::SeparableConv2D {
+            filters,
+            kernel_size,
+            strides,
+            padding,
+            dilation_rate,
+            ..
+        } => {
+            rank4(first)?;
+            vec![
+                first[0],
+                conv_out(
+                    first[1],
+                    kernel_size[0],
+                    strides[0],
+                    dilation_rate[0],
+                    *padding,
+                )?,
+                conv_out(
+                    first[2],
+                    kernel_size[1],
+                    strides[1],
+                    dilation_rate[1],
+                    *padding,
+                )?,
+                Some(*filters),
+            ]
+        }
+        LayerKind::Cropping2D { cropping } => {
+            rank4(first)?;
+            let crop = |len: Option<usize>, [a, b]: [usize; 2]| match len {
+                None => Ok(None),
+                Some(n) => a
+                    .checked_add(b)
+                    .filter(|&s| s < n)
+                    .map(|s| Some(n - s))
+                    .ok_or_else(|| format!("cropping {cropping:?} leaves nothing of {n}")),
+            };
+            vec![
+                first[0],
+                crop(first[1], cropping[0])?,
+                crop(first[2], cropping[1])?,
+                first[3],
+            ]
+        }
         LayerKind::Activation { .. }
         | LayerKind::ReLU { .. }
         | LayerKind::LeakyReLU { .. }

@@ -30,6 +30,7 @@ pub mod attention;
 pub mod conv;
 pub mod conv_transpose;
 pub mod conv1d;
+pub mod crop;
 pub mod dense;
 pub mod layer_norm;
 pub mod embedding;
@@ -37,6 +38,7 @@ pub mod merge;
 pub mod norm;
 pub mod pool;
 pub mod preprocess;
+pub mod separable;
 pub mod reshape;
 pub mod upsample;
 pub mod sequence;
@@ -130,6 +132,8 @@ pub fn supported_classes() -> Vec<&'static str> {
         "Minimum",
         "Average",
         "Concatenate",
+        "SeparableConv2D",
+        "Cropping2D",
         "BatchNormalization",
         "LayerNormalization",
         "MultiHeadAttention",
@@ -203,6 +207,8 @@ fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, Layer
                 LayerKind::GlobalMaxPooling2D { keepdims } => pool::global_max_pool2d(x, *keepdims),
                 LayerKind::Flatten => reshape::flatten(x),
                 LayerKind::Reshape { target_shape } => reshape::reshape(x, target_shape),
+                LayerKind::SeparableConv2D { .. } => separable::separable_conv2d_layer(layer, x),
+                LayerKind::Cropping2D { cropping } => crop::cropping2d(x, *cropping),
                 LayerKind::BatchNormalization { .. } => norm::batch_norm_layer(layer, x),
                 LayerKind::LayerNormalization { .. } => layer_norm::layer_norm_layer(layer, x),
                 LayerKind::Rescaling { scale, offset } => {
@@ -514,8 +520,8 @@ mod tests {
     fn supported_classes_cover_every_kind() {
         // Keep the list in step with LayerKind (class_name is the IR's own list).
         let classes = supported_classes();
-        assert_eq!(classes.len(), 37);
-        assert_eq!(classes.iter().collect::<HashSet<_>>().len(), 37);
+        assert_eq!(classes.len(), 39);
+        assert_eq!(classes.iter().collect::<HashSet<_>>().len(), 39);
     }
 
     #[test]

@@ -374,6 +374,30 @@ fn layer_config(layer: &Layer) -> Value {
                 put(key, json!([Value::Null, Value::Null, dim]));
             }
         }
+        LayerKind::SeparableConv2D {
+            filters,
+            kernel_size,
+            strides,
+            padding,
+            depth_multiplier,
+            dilation_rate,
+            use_bias,
+            activation,
+        } => {
+            put("filters", json!(filters));
+            put("kernel_size", json!(kernel_size));
+            put("strides", json!(strides));
+            put("padding", json!(padding.keras_name()));
+            put("data_format", json!("channels_last"));
+            put("dilation_rate", json!(dilation_rate));
+            put("depth_multiplier", json!(depth_multiplier));
+            put("activation", json!(activation.keras_name()));
+            put("use_bias", json!(use_bias));
+        }
+        LayerKind::Cropping2D { cropping } => {
+            put("cropping", json!(cropping));
+            put("data_format", json!("channels_last"));
+        }
         LayerKind::BatchNormalization {
             axis,
             epsilon,
@@ -473,6 +497,13 @@ pub fn weight_names(kind: &LayerKind) -> Vec<&'static str> {
                 }
             }
             v
+        }
+        LayerKind::SeparableConv2D { use_bias, .. } => {
+            if *use_bias {
+                vec!["depthwise_kernel", "pointwise_kernel", "bias"]
+            } else {
+                vec!["depthwise_kernel", "pointwise_kernel"]
+            }
         }
         LayerKind::BatchNormalization { center, scale, .. } => {
             let mut v = Vec::new();
@@ -651,6 +682,40 @@ pub fn check_weight_shapes(kind: &LayerKind, shapes: &[&[usize]]) -> Result<(), 
                 if !ok {
                     return bad(name, format!("heads {n}, key_dim {hk}, value_dim {hv}"), s);
                 }
+            }
+        }
+        LayerKind::SeparableConv2D {
+            filters,
+            kernel_size,
+            depth_multiplier,
+            ..
+        } => {
+            let (d, p) = (shapes[0], shapes[1]);
+            if d.len() != 4
+                || d[0] != kernel_size[0]
+                || d[1] != kernel_size[1]
+                || d[3] != *depth_multiplier
+            {
+                return bad(
+                    "depthwise_kernel",
+                    format!(
+                        "[{}, {}, in, {depth_multiplier}]",
+                        kernel_size[0], kernel_size[1]
+                    ),
+                    d,
+                );
+            }
+            if *p != [1, 1, d[2] * d[3], *filters] {
+                return bad(
+                    "pointwise_kernel",
+                    format!("[1, 1, {}, {filters}]", d[2] * d[3]),
+                    p,
+                );
+            }
+            if let Some(b) = shapes.get(2)
+                && *b != [*filters]
+            {
+                return bad("bias", format!("[{filters}]"), b);
             }
         }
         LayerKind::BatchNormalization { .. } => {
@@ -1634,10 +1699,17 @@ impl Cfg<'_> {
 }
 
 fn zero_padding(c: &Cfg) -> Result<[[usize; 2]; 2], String> {
-    let v = c.get("padding").cloned().unwrap_or(json!(1));
+    zero_padding_like(c, "padding")
+}
+
+/// `key` (ZeroPadding2D's `padding`, Cropping2D's `cropping`) given as n, [h, w]
+/// or [[top, bottom], [left, right]]; ZeroPadding2D defaults to 1, Cropping2D to 0.
+fn zero_padding_like(c: &Cfg, key: &str) -> Result<[[usize; 2]; 2], String> {
+    let default = if key == "padding" { 1 } else { 0 };
+    let v = c.get(key).cloned().unwrap_or(json!(default));
     let bad = || {
         c.err(format!(
-            "padding = {v} is not n, [h, w] or [[top, bottom], [left, right]]"
+            "{key} = {v} is not n, [h, w] or [[top, bottom], [left, right]]"
         ))
     };
     if let Some(n) = v.as_u64() {
@@ -1868,6 +1940,26 @@ fn layer_kind(e: &Entry) -> Result<LayerKind, String> {
         "Concatenate" => LayerKind::Concatenate {
             axis: c.i64("axis", -1)?,
         },
+        "SeparableConv2D" | "SeparableConvolution2D" => {
+            c.channels_last()?;
+            LayerKind::SeparableConv2D {
+                filters: c.usize("filters", None)?,
+                kernel_size: c.pair("kernel_size", None)?,
+                strides: c.pair("strides", Some([1, 1]))?,
+                padding: c.padding()?,
+                depth_multiplier: c.usize("depth_multiplier", Some(1))?,
+                dilation_rate: c.pair("dilation_rate", Some([1, 1]))?,
+                use_bias: c.bool("use_bias", true)?,
+                activation: c.activation("activation")?,
+            }
+        }
+        "Cropping2D" => {
+            c.channels_last()?;
+            // Same spellings as ZeroPadding2D's `padding`: n, [h, w] or [[t, b], [l, r]].
+            LayerKind::Cropping2D {
+                cropping: zero_padding_like(&c, "cropping")?,
+            }
+        }
         "BatchNormalization" => {
             c.refuse_if_set(&["renorm"])?;
             LayerKind::BatchNormalization {
@@ -2095,6 +2187,7 @@ mod tests {
             every_layer_model(),
             two_in_two_out_model(),
             small_cnn_model(),
+            crate::keras::test_models::separable_crop_model(),
         ] {
             let back = model_from_config(&model_config(&m)).unwrap();
             assert_eq!(back, without_weights(m));

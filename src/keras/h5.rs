@@ -361,7 +361,7 @@ fn attr_strings(attr: &Attribute) -> hdf5::Result<Vec<String>> {
 mod tests {
     use super::*;
     use crate::keras::test_models::{
-        activations_merges_model, every_layer_model, small_cnn_model, text_model,
+        activations_merges_model, every_layer_model, separable_crop_model, small_cnn_model, text_model,
         two_in_two_out_model,
     };
 
@@ -373,6 +373,7 @@ mod tests {
             two_in_two_out_model(),
             small_cnn_model(),
             activations_merges_model(),
+            separable_crop_model(),
         ] {
             let path = dir.path().join(format!("{}.h5", m.name));
             write(&path, &m).unwrap();
@@ -390,6 +391,7 @@ mod tests {
             [
                 "activations_merges.h5",
                 "every_layer.h5",
+                "separable_crop.h5",
                 "small_cnn.h5",
                 "two_in_two_out.h5"
             ]
@@ -515,6 +517,7 @@ mod tests {
             two_in_two_out_model(),
             small_cnn_model(),
             activations_merges_model(),
+            separable_crop_model(),
             text_model(),
             crate::keras::test_models::preprocess_model(),
             crate::keras::test_models::upsample_model(),

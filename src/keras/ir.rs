@@ -243,6 +243,24 @@ pub enum LayerKind {
     Concatenate {
         axis: i64,
     },
+    /// A depthwise convolution (`strides`, `padding`, `dilation_rate`) then a 1x1
+    /// pointwise one, then bias and activation. weights: `depthwise_kernel`
+    /// (kh, kw, in, depth_multiplier), `pointwise_kernel` (1, 1, in*depth_multiplier,
+    /// filters), then `bias` (filters) if `use_bias`.
+    SeparableConv2D {
+        filters: usize,
+        kernel_size: [usize; 2],
+        strides: [usize; 2],
+        padding: Padding,
+        depth_multiplier: usize,
+        dilation_rate: [usize; 2],
+        use_bias: bool,
+        activation: Activation,
+    },
+    /// `cropping`: [[top, bottom], [left, right]] rows/columns removed from H and W.
+    Cropping2D {
+        cropping: [[usize; 2]; 2],
+    },
     /// weights, in order, those that exist: `gamma` (if `scale`), `beta` (if `center`),
     /// `moving_mean`, `moving_variance`.
     BatchNormalization {
@@ -367,6 +385,8 @@ impl LayerKind {
             LayerKind::Concatenate { .. } => "Concatenate",
             LayerKind::Conv2DTranspose { .. } => "Conv2DTranspose",
             LayerKind::UpSampling2D { .. } => "UpSampling2D",
+            LayerKind::SeparableConv2D { .. } => "SeparableConv2D",
+            LayerKind::Cropping2D { .. } => "Cropping2D",
             LayerKind::BatchNormalization { .. } => "BatchNormalization",
             LayerKind::LayerNormalization { .. } => "LayerNormalization",
             LayerKind::MultiHeadAttention { .. } => "MultiHeadAttention",

@@ -686,3 +686,67 @@ pub fn upsample_model() -> Model {
         outputs: vec!["up_nearest".into(), "up_bilinear".into()],
     }
 }
+
+/// SeparableConv2D (with and without bias, depth_multiplier 2, dilated) and
+/// Cropping2D (NASNet's one-sided crop and a four-sided one).
+pub fn separable_crop_model() -> Model {
+    use LayerKind::*;
+    let sep = |filters, strides, padding, depth_multiplier, dilation_rate, use_bias, activation| {
+        SeparableConv2D {
+            filters,
+            kernel_size: [3, 3],
+            strides,
+            padding,
+            depth_multiplier,
+            dilation_rate,
+            use_bias,
+            activation,
+        }
+    };
+    Model {
+        name: "separable_crop".to_string(),
+        inputs: vec![input("x", &[11, 11, 3])],
+        layers: vec![
+            // 11x11x3 -> 11x11x4
+            layer(
+                "sep_bias_relu",
+                sep(4, [1, 1], Padding::Same, 1, [1, 1], true, Act::Relu),
+                &["x"],
+                &[&[3, 3, 3, 1], &[1, 1, 3, 4], &[4]],
+            ),
+            // -> 5x5x6
+            layer(
+                "sep_s2_dm2",
+                sep(6, [2, 2], Padding::Valid, 2, [1, 1], false, Act::Linear),
+                &["sep_bias_relu"],
+                &[&[3, 3, 4, 2], &[1, 1, 8, 6]],
+            ),
+            // -> 5x5x5
+            layer(
+                "sep_d2",
+                sep(5, [1, 1], Padding::Same, 1, [2, 2], true, Act::Linear),
+                &["sep_s2_dm2"],
+                &[&[3, 3, 6, 1], &[1, 1, 6, 5], &[5]],
+            ),
+            // -> 4x4x5
+            layer(
+                "crop_tl",
+                Cropping2D {
+                    cropping: [[1, 0], [1, 0]],
+                },
+                &["sep_d2"],
+                &[],
+            ),
+            // -> 1x2x5
+            layer(
+                "crop_all",
+                Cropping2D {
+                    cropping: [[1, 2], [0, 2]],
+                },
+                &["crop_tl"],
+                &[],
+            ),
+        ],
+        outputs: vec!["crop_all".into()],
+    }
+}

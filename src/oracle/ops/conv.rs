@@ -10,8 +10,10 @@
 //! `Conv2D` becomes tract's hir `Conv` (HWIO kernel); the depthwise op reuses
 //! tract-tensorflow's own `DepthwiseConv2d` expansion, only with thaw's padding.
 //!
-//! Not handled: `Conv2DBackpropInput` (transposed conv), `Conv3D`, grouped Conv2D
-//! (input channels a multiple of the kernel's).
+//! Grouped Conv2D (input channels a multiple of the kernel's) goes through
+//! [`super::grouped::TfConv2D`].
+//!
+//! Not handled: `Conv2DBackpropInput` (transposed conv), `Conv3D`.
 
 use super::Builder;
 use tract_tensorflow::model::ParsingContext;
@@ -73,7 +75,8 @@ fn conv2d(_ctx: &ParsingContext, node: &NodeDef) -> TractResult<Box<dyn Inferenc
     if !super::nchw(node)? {
         op = op.nhwc();
     }
-    Ok(expand(op))
+    // The group count (C_in / kernel_in) is only known once shapes are: see grouped.rs.
+    Ok(expand(super::grouped::TfConv2D(op)))
 }
 
 fn depthwise(_ctx: &ParsingContext, node: &NodeDef) -> TractResult<Box<dyn InferenceOp>> {

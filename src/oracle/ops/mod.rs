@@ -8,6 +8,7 @@ mod conv;
 mod deconv;
 mod einsum;
 mod gather;
+mod grouped;
 mod konst;
 mod math;
 mod norm;
@@ -15,6 +16,7 @@ mod pad;
 mod resize;
 mod passthrough;
 mod s2b;
+mod slice;
 mod tile;
 
 use tract_tensorflow::model::{ParsingContext, TfOpRegister};
@@ -38,6 +40,7 @@ fn families() -> Vec<&'static [(&'static str, Builder)]> {
         resize::BUILDERS,
         passthrough::BUILDERS,
         s2b::BUILDERS,
+        slice::BUILDERS,
         tile::BUILDERS,
     ]
 }
