@@ -15,7 +15,9 @@ Usage (PY=$(harness/setup_venv.sh | tail -n1)):
 
 For each .h5 and each framework (--frameworks, default keras3,tf_keras) a separate subprocess
 (one per framework, so the two Keras lines never share a process) runs
-`load_model(path, compile=False)` and predicts on the io.npz `input:` arrays. Model inputs are
+`load_model(path, compile=False)` (with `custom_objects` from the `thaw_fallbacks.py` thaw writes
+next to a .h5 that has fallback `ThawTfOp` layers, when that file exists) and predicts on the
+io.npz `input:` arrays. Model inputs are
 matched to `input:<placeholder>` keys by name when every model input name equals a placeholder
 name (after replacing non [A-Za-z0-9_] characters by "_"), else by order. Outputs are matched to
 `output:` keys by order. A case passes iff shapes match and every element satisfies
@@ -68,6 +70,29 @@ def _model_input_names(model):
     return [getattr(t, "name", "") or "" for t in model.inputs]
 
 
+# thaw writes its fallback custom layers' module (class ThawTfOp) next to a .h5 that needs it.
+FALLBACK_MODULE = "thaw_fallbacks.py"
+
+
+def _fallback_module(h5):
+    """The generated fallback-layer module beside `h5`, imported (None when there is none).
+    Imported from its path under a name unique to the folder, so several models' modules can be
+    loaded in one process; importing it registers ThawTfOp with the Kerases it finds."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(h5)), FALLBACK_MODULE)
+    if not os.path.exists(path):
+        return None
+    name = "thaw_fallbacks_" + re.sub(r"[^A-Za-z0-9_]", "_", os.path.dirname(path))
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def _check_one(K, framework, h5, io_path, atol, rtol, unsafe):
     import numpy as np
 
@@ -82,6 +107,10 @@ def _check_one(K, framework, h5, io_path, atol, rtol, unsafe):
         kwargs = {"compile": False}
         if unsafe and framework == "keras3":
             kwargs["safe_mode"] = False
+        fallbacks = _fallback_module(h5)
+        if fallbacks is not None:
+            kwargs["custom_objects"] = fallbacks.custom_objects(K)
+            res["notes"].append(f"custom layers from {FALLBACK_MODULE}")
         model = K.models.load_model(h5, **kwargs)
     except Exception as e:  # noqa: BLE001
         res["detail"] = f"load failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]

@@ -414,6 +414,17 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             thaw::keras::h5::write(&output, &conv.model)
                 .with_context(|| format!("writing {}", output.display()))
                 .map_err(|e| Failure(4, e))?;
+            // Fallback layers need their Python class next to the .h5.
+            let module = thaw::keras::pymodule::write_beside(&output, &conv.model)
+                .context("writing the fallback layers' module")
+                .map_err(|e| Failure(4, e))?;
+            if let Some(m) = module {
+                println!(
+                    "{} fallback layer(s): load with `import thaw_fallbacks` from {}",
+                    thaw::convert::fallback::fallback_layers(&conv).len(),
+                    m.display()
+                );
+            }
             println!(
                 "{}: {} layers written to {}",
                 graph.model.display(),
@@ -467,7 +478,13 @@ fn inspect(args: &GraphArgs) -> Result<u8, Failure> {
     for (op, n) in &hist {
         println!("  {op:<24} {n}");
     }
-    println!("keras layers ({}):", conv.model.layers.len());
+    let fallbacks = thaw::convert::fallback::fallback_layers(&conv);
+    println!(
+        "keras layers ({}: {} native, {} fallback):",
+        conv.model.layers.len(),
+        conv.model.layers.len() - fallbacks.len(),
+        fallbacks.len()
+    );
     for t in conv.tensors.iter().filter(|t| t.class_name != "InputLayer") {
         println!(
             "  {:<28} {:<24} <- {}",
@@ -475,6 +492,12 @@ fn inspect(args: &GraphArgs) -> Result<u8, Failure> {
             t.class_name,
             t.nodes.join(", ")
         );
+    }
+    if !fallbacks.is_empty() {
+        println!("fallback layers ({}):", fallbacks.len());
+        for f in &fallbacks {
+            println!("  {:<28} TF op {:<18} node {}", f.layer, f.op, f.node);
+        }
     }
     if conv.unsupported.is_empty() {
         println!("unsupported ops: none");

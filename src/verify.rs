@@ -357,6 +357,8 @@ fn verify_models(
         layers: Vec::new(),
         first_divergence: None,
         unsupported_ops: Vec::new(),
+        native_layers: conv.model.layers.len() - crate::report::FallbackLayer::of(conv).len(),
+        fallback_layers: crate::report::FallbackLayer::of(conv),
         keras_file: None,
         timings: Timings::default(),
     };
@@ -419,6 +421,7 @@ fn verify_models(
         None => {
             let h5 = opts.out_dir.join(format!("{stem}.h5"));
             keras::h5::write(&h5, &conv.model)?;
+            keras::pymodule::write_beside(&h5, &conv.model)?;
             report.keras_file = Some(h5.display().to_string());
         }
     }

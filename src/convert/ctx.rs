@@ -3,7 +3,8 @@
 //! applies rules and records the layer → tensor map.
 
 use super::{
-    Conversion, ConvertError, ConvertOptions, LayerTensor, Unsupported, consts, rules, shape,
+    Conversion, ConvertError, ConvertOptions, LayerTensor, Unsupported, consts, fallback, rules,
+    shape,
 };
 use crate::graph::pb::NodeDef;
 use crate::graph::{Graph, NodeExt, TensorId, is_pass_through};
@@ -398,15 +399,10 @@ impl<'g> Ctx<'g> {
                 .iter()
                 .filter(|(op, _, _)| *op == node.op)
                 .collect();
-            if candidates.is_empty() {
-                self.unsupported.push(Unsupported {
-                    node: node.name.clone(),
-                    op: node.op.clone(),
-                    reason: format!("no conversion rule for op {}", node.op),
-                });
-                continue;
-            }
             let mut reasons = Vec::new();
+            if candidates.is_empty() {
+                reasons.push(format!("no conversion rule for op {}", node.op));
+            }
             let mut matched = None;
             for (_, rule_name, rule) in candidates {
                 match rule(&self, node) {
@@ -424,6 +420,17 @@ impl<'g> Ctx<'g> {
                     }
                 }
             }
+            // No rule: a fallback custom layer, when thaw knows the op.
+            let matched = matched.or_else(|| match fallback::fallback(&self, node) {
+                Ok(m) => Some(m),
+                Err(why) => {
+                    log::debug!("no fallback for {} ({}): {why}", node.name, node.op);
+                    if fallback::spec(&node.op).is_some() {
+                        reasons.push(format!("fallback layer: {why}"));
+                    }
+                    None
+                }
+            });
             match matched {
                 Some(m) => {
                     if let Err(why) = self.apply(m) {

@@ -27,6 +27,7 @@ mod conv_transpose;
 mod crop;
 mod ctx;
 mod dense;
+pub mod fallback;
 mod dense_nd;
 mod layer_norm;
 mod layer_scale;

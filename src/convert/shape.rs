@@ -409,6 +409,7 @@ pub fn output_shape(
             }
             s
         }
+        LayerKind::TfOp(op) => super::fallback::output_shape(op, inputs)?,
     })
 }
 

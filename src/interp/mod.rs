@@ -32,6 +32,7 @@ pub mod conv_transpose;
 pub mod conv1d;
 pub mod crop;
 pub mod dense;
+pub mod fallback;
 pub mod layer_norm;
 pub mod embedding;
 pub mod merge;
@@ -135,6 +136,7 @@ pub fn supported_classes() -> Vec<&'static str> {
         "SeparableConv2D",
         "Cropping2D",
         "BatchNormalization",
+        "ThawTfOp",
         "LayerNormalization",
         "MultiHeadAttention",
         "Rescaling",
@@ -173,6 +175,7 @@ fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, Layer
         LayerKind::Minimum => merge::minimum(inputs),
         LayerKind::Average => merge::average(inputs),
         LayerKind::Concatenate { axis } => merge::concatenate(inputs, *axis),
+        LayerKind::TfOp(op) => fallback::run(layer, op, inputs),
         LayerKind::MultiHeadAttention { .. } => attention::mha_layer(layer, inputs),
         kind => {
             let x = single_input(inputs)?;
@@ -254,7 +257,8 @@ fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, Layer
                 | LayerKind::Minimum
                 | LayerKind::Average
                 | LayerKind::Concatenate { .. }
-                | LayerKind::MultiHeadAttention { .. } => {
+                | LayerKind::MultiHeadAttention { .. }
+                | LayerKind::TfOp(_) => {
                     unreachable!("multi-input layers are dispatched above")
                 }
             }
@@ -520,8 +524,8 @@ mod tests {
     fn supported_classes_cover_every_kind() {
         // Keep the list in step with LayerKind (class_name is the IR's own list).
         let classes = supported_classes();
-        assert_eq!(classes.len(), 39);
-        assert_eq!(classes.iter().collect::<HashSet<_>>().len(), 39);
+        assert_eq!(classes.len(), 40);
+        assert_eq!(classes.iter().collect::<HashSet<_>>().len(), 40);
     }
 
     #[test]

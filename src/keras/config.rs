@@ -440,6 +440,7 @@ fn layer_config(layer: &Layer) -> Value {
                 },
             );
         }
+        LayerKind::TfOp(op) => super::pymodule::put_config(op, &mut put),
     }
     Value::Object(c)
 }
@@ -516,6 +517,7 @@ pub fn weight_names(kind: &LayerKind) -> Vec<&'static str> {
             v.extend(["moving_mean", "moving_variance"]);
             v
         }
+        LayerKind::TfOp(op) => super::pymodule::weight_names(op),
         LayerKind::PReLU { .. } => vec!["alpha"],
         _ => Vec::new(),
     }
@@ -726,6 +728,13 @@ pub fn check_weight_shapes(kind: &LayerKind, shapes: &[&[usize]]) -> Result<(), 
                 }
             }
         }
+        LayerKind::TfOp(op) => {
+            for ((name, want), got) in names.iter().zip(op.weight_shapes()).zip(shapes) {
+                if want != *got {
+                    return bad(name, format!("{want:?} (its config's shape)"), got);
+                }
+            }
+        }
         _ => {}
     }
     Ok(())
@@ -858,7 +867,16 @@ pub fn validate(model: &Model) -> Result<(), KerasError> {
             }
         }
         let merge = layer.kind.is_merge();
-        if layer.kind == LayerKind::Subtract && layer.inbound.len() != 2 {
+        if let LayerKind::TfOp(op) = &layer.kind {
+            if layer.inbound.len() != op.input_count() {
+                problems.push(at(format!(
+                    "its {} op reads {} inbound tensor(s), has {}",
+                    op.op,
+                    op.input_count(),
+                    layer.inbound.len()
+                )));
+            }
+        } else if layer.kind == LayerKind::Subtract && layer.inbound.len() != 2 {
             problems.push(at(format!(
                 "Subtract needs exactly 2 inbound tensors, has {}",
                 layer.inbound.len()
@@ -1450,6 +1468,19 @@ fn inbound_from_config(e: &Entry) -> Result<Vec<String>, String> {
 /// Merge layers take two or more tensors, every other class exactly one.
 fn check_arity(e: &Entry, kind: &LayerKind, n: usize) -> Result<(), String> {
     let merge = kind.is_merge();
+    if let LayerKind::TfOp(op) = kind {
+        return if op.input_count() == n {
+            Ok(())
+        } else {
+            Err(format!(
+                "layer '{}' ({}): called on {n} tensor(s), its {} op reads {}",
+                e.name,
+                e.class,
+                op.op,
+                op.input_count()
+            ))
+        };
+    }
     if *kind == LayerKind::Subtract && n != 2 {
         return Err(format!(
             "layer '{}' ({}): called on {n} tensor(s), Subtract takes exactly 2",
@@ -1896,6 +1927,9 @@ fn layer_kind(e: &Entry) -> Result<LayerKind, String> {
                     .ok_or_else(|| c.err(format!("shared_axes = {v} is not a list of integers")))?,
             },
         },
+        "ThawTfOp" => LayerKind::TfOp(
+            super::pymodule::tf_op_from_config(e.config).map_err(|m| c.err(m))?,
+        ),
         "Add" => LayerKind::Add,
         "Multiply" => LayerKind::Multiply,
         "Subtract" => LayerKind::Subtract,

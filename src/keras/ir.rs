@@ -356,7 +356,90 @@ pub enum LayerKind {
     RepeatVector {
         n: usize,
     },
+    /// thaw's fallback custom layer `ThawTfOp` (defined in the generated
+    /// `thaw_fallbacks.py`): one TensorFlow op with no Keras equivalent,
+    /// computing exactly what the TF op computes. weights: `const_0`, `const_1`, …
+    /// (the op's float constant operands, any shape, see [`TfArg`]).
+    TfOp(TfOp),
 }
+
+/// The config of a fallback `ThawTfOp` layer: which TF op, what feeds each of
+/// its arguments, and the attributes that change its result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TfOp {
+    /// The TF op name (`"Sin"`, `"Atan2"`, `"Cumsum"`, …), as in `tf.raw_ops`.
+    pub op: String,
+    /// The op's inputs, in TF argument order.
+    pub args: Vec<TfArg>,
+    /// Attributes that change the result (`exclusive`, `keep_dims`, …), by TF name.
+    pub attrs: Vec<(String, TfAttr)>,
+}
+
+/// One argument of a [`TfOp`]: its `tf.raw_ops` keyword and its value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TfArg {
+    pub name: String,
+    pub value: TfArgValue,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TfArgValue {
+    /// The layer's `k`-th inbound tensor.
+    Input(usize),
+    /// The float constant stored as weight `const_<index>`, of this shape.
+    Weight { index: usize, shape: Vec<usize> },
+    /// An int32 constant kept in the config (axes), row-major; empty shape = scalar.
+    Ints { values: Vec<i64>, shape: Vec<usize> },
+}
+
+/// A TF attribute value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TfAttr {
+    Bool(bool),
+    Int(i64),
+    Float(f32),
+}
+
+impl TfOp {
+    /// The boolean attribute `name`, `default` when absent or not a bool.
+    pub fn attr_bool(&self, name: &str, default: bool) -> bool {
+        self.attrs
+            .iter()
+            .find_map(|(k, v)| match v {
+                TfAttr::Bool(b) if k == name => Some(*b),
+                _ => None,
+            })
+            .unwrap_or(default)
+    }
+
+    /// The argument called `name`.
+    pub fn arg(&self, name: &str) -> Option<&TfArgValue> {
+        self.args.iter().find(|a| a.name == name).map(|a| &a.value)
+    }
+
+    /// Shapes of the weights, in `const_<index>` order.
+    pub fn weight_shapes(&self) -> Vec<&[usize]> {
+        let mut w: Vec<(usize, &[usize])> = self
+            .args
+            .iter()
+            .filter_map(|a| match &a.value {
+                TfArgValue::Weight { index, shape } => Some((*index, shape.as_slice())),
+                _ => None,
+            })
+            .collect();
+        w.sort_by_key(|(i, _)| *i);
+        w.into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// Number of layer inputs the op reads.
+    pub fn input_count(&self) -> usize {
+        self.args
+            .iter()
+            .filter(|a| matches!(a.value, TfArgValue::Input(_)))
+            .count()
+    }
+}
+
 
 impl LayerKind {
     /// The Keras class name (`"Conv2D"`, …).
@@ -388,6 +471,7 @@ impl LayerKind {
             LayerKind::SeparableConv2D { .. } => "SeparableConv2D",
             LayerKind::Cropping2D { .. } => "Cropping2D",
             LayerKind::BatchNormalization { .. } => "BatchNormalization",
+            LayerKind::TfOp(_) => "ThawTfOp",
             LayerKind::LayerNormalization { .. } => "LayerNormalization",
             LayerKind::MultiHeadAttention { .. } => "MultiHeadAttention",
             LayerKind::Rescaling { .. } => "Rescaling",

@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod h5;
 pub mod ir;
+pub mod pymodule;
 #[cfg(test)]
 pub(crate) mod test_models;
 

@@ -142,6 +142,31 @@ pub struct FirstDivergence {
     pub causes: Vec<crate::compare::diagnose::Cause>,
 }
 
+/// A layer thaw emitted as its fallback custom layer `ThawTfOp` (a TF op with
+/// no Keras equivalent, defined in the generated `thaw_fallbacks.py`).
+#[derive(Clone, Debug, Serialize)]
+pub struct FallbackLayer {
+    pub layer: String,
+    /// The TF op the layer runs (`Sin`, `Cumsum`, …).
+    pub tf_op: String,
+    /// The TF node it stands for.
+    pub node: String,
+}
+
+impl FallbackLayer {
+    /// The fallback layers of a conversion, in model order.
+    pub fn of(conv: &crate::convert::Conversion) -> Vec<FallbackLayer> {
+        crate::convert::fallback::fallback_layers(conv)
+            .into_iter()
+            .map(|f| FallbackLayer {
+                layer: f.layer,
+                tf_op: f.op,
+                node: f.node,
+            })
+            .collect()
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct UnsupportedOp {
     pub node: String,
@@ -183,12 +208,37 @@ pub struct Report {
     /// that, the first that fails at all), with the hypotheses that fix it.
     pub first_divergence: Option<FirstDivergence>,
     pub unsupported_ops: Vec<UnsupportedOp>,
+    /// Layers of the converted model that are native Keras classes.
+    pub native_layers: usize,
+    /// Layers emitted as fallback custom layers (`ThawTfOp`), one per TF op.
+    pub fallback_layers: Vec<FallbackLayer>,
     /// The Keras model written, if any.
     pub keras_file: Option<String>,
     pub timings: Timings,
 }
 
 impl Report {
+    /// `keras layers: 12 native, 3 fallback (ThawTfOp: Cumsum, Sin x2)`.
+    pub fn layer_kinds_line(&self) -> String {
+        let mut line = format!(
+            "keras layers: {} native, {} fallback",
+            self.native_layers,
+            self.fallback_layers.len()
+        );
+        if !self.fallback_layers.is_empty() {
+            let mut ops: std::collections::BTreeMap<&str, usize> = Default::default();
+            for f in &self.fallback_layers {
+                *ops.entry(f.tf_op.as_str()).or_default() += 1;
+            }
+            let ops: Vec<String> = ops
+                .into_iter()
+                .map(|(op, n)| if n == 1 { op.to_string() } else { format!("{op} x{n}") })
+                .collect();
+            line.push_str(&format!(" (ThawTfOp: {})", ops.join(", ")));
+        }
+        line
+    }
+
     pub fn to_json(&self) -> String {
         // Serialising plain data with string keys cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
@@ -282,6 +332,7 @@ impl Report {
             self.tolerance.atol,
             self.tolerance.rtol
         );
+        let _ = writeln!(s, "{}", self.layer_kinds_line());
         if let Some(first) = &self.first_divergence {
             let _ = writeln!(s, "first divergence: {}", first.layer);
             for c in &first.causes {

@@ -6,6 +6,7 @@
 mod array;
 mod conv;
 mod deconv;
+mod fallback_math;
 mod einsum;
 mod gather;
 mod grouped;
@@ -31,6 +32,7 @@ fn families() -> Vec<&'static [(&'static str, Builder)]> {
         array::BUILDERS,
         conv::BUILDERS,
         deconv::BUILDERS,
+        fallback_math::BUILDERS,
         einsum::BUILDERS,
         gather::BUILDERS,
         konst::BUILDERS,
