@@ -42,16 +42,21 @@ fn nhwc(node: &NodeDef) -> Result<(), String> {
     }
 }
 
+/// The depthwise step's geometry as the Keras layer states it.
+struct Depthwise {
+    strides: [usize; 2],
+    dilation_rate: [usize; 2],
+    padding: Padding,
+}
+
 /// Builds the layer from the depthwise node `dw` (whose value, after any
-/// BatchToSpaceND, is `dw_out`), given its strides, dilation and padding.
+/// BatchToSpaceND, is `dw_out`), given its geometry.
 fn build(
     ctx: &Ctx,
     dw: &NodeDef,
     x: TensorId,
     dw_out: TensorId,
-    strides: [usize; 2],
-    dilation_rate: [usize; 2],
-    pad: Padding,
+    geo: Depthwise,
     mut nodes: Vec<String>,
 ) -> Result<Match, String> {
     nhwc(dw)?;
@@ -110,10 +115,10 @@ fn build(
     let kind = LayerKind::SeparableConv2D {
         filters,
         kernel_size: [kh, kw],
-        strides,
-        padding: pad,
+        strides: geo.strides,
+        padding: geo.padding,
         depth_multiplier: dm,
-        dilation_rate,
+        dilation_rate: geo.dilation_rate,
         use_bias,
         activation: t.activation,
     };
@@ -144,9 +149,11 @@ pub fn separable(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         node,
         x,
         TensorId::new(node.name.clone(), 0),
-        spatial(node, "strides")?,
-        spatial(node, "dilations")?,
-        padding(node)?,
+        Depthwise {
+            strides: spatial(node, "strides")?,
+            dilation_rate: spatial(node, "dilations")?,
+            padding: padding(node)?,
+        },
         vec![node.name.clone()],
     )
 }
@@ -192,9 +199,11 @@ pub fn dilated(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         dwc,
         x,
         TensorId::new(b2s.name.clone(), 0),
-        [1, 1],
-        [dh as usize, dw as usize],
-        pad,
+        Depthwise {
+            strides: [1, 1],
+            dilation_rate: [dh as usize, dw as usize],
+            padding: pad,
+        },
         vec![node.name.clone(), dwc.name.clone(), b2s.name.clone()],
     )
 }

@@ -83,12 +83,12 @@ impl Expansion for TfConv2D {
             .c_dim()
             .to_usize()
             .context("Conv2D: the input's channel count must be known")?;
-        if ki == 0 || c % ki != 0 {
+        if ki == 0 || !c.is_multiple_of(ki) {
             bail!("Conv2D: the filter's {ki} input channels do not divide the input's {c}");
         }
         let groups = c / ki;
         let out = *self.0.kernel_fmt.o(kshape);
-        if out % groups != 0 {
+        if !out.is_multiple_of(groups) {
             bail!("Conv2D: {out} filters do not split into {groups} groups");
         }
         if groups == 1 {
