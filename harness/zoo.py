@@ -40,7 +40,8 @@ sys.path.insert(0, HERE)
 # Small enough for CI on 2 cores (each verify < 5 s, generation ~10 s), and between them they exercise the Keras 3 and
 # tf-keras freezing paths of depthwise/separable convs, residual adds, squeeze-and-excitation, preprocessing layers and
 # 100+-layer depth.
-CI_SUBSET = ["mobilenet_v2_k3", "mobilenet_v2_tk", "mobilenet_k3", "densenet121_tk"]
+CI_SUBSET = ["mobilenet_v2_k3", "mobilenet_v2_tk", "mobilenet_v3_small_k3", "mobilenet_v3_small_tk", "resnet50_k3",
+             "efficientnet_b0_tk", "inception_v3_k3", "xception_tk"]
 
 # Keras classes that leave nothing in an inference graph (so a reconstruction rightly has none of them).
 NO_INFERENCE_OPS = {"InputLayer", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",

@@ -236,7 +236,11 @@ fn unsupported_ops_are_all_listed() {
         ],
         3,
         // Ops with neither a rule nor a fallback layer (Erf and Cumsum have fallbacks).
-        &["m/lg/Lgamma (Lgamma)", "m/cp/Cumprod (Cumprod)", "UNSUPPORTED"],
+        &[
+            "m/lg/Lgamma (Lgamma)",
+            "m/cp/Cumprod (Cumprod)",
+            "UNSUPPORTED",
+        ],
     );
     let r = json(&out.join("report.json"));
     assert_eq!(r["verdict"], "unsupported");

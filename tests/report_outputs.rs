@@ -39,7 +39,7 @@ fn verify_writes_junit_with_one_case_per_layer() {
         verify(
             "tf1_vgg_style",
             out.path(),
-            &["--atol", "1e-9", "--rtol", "0"]
+            &["--atol", "1e-9", "--rtol", "0", "--stol", "0"]
         ),
         Some(1)
     );
@@ -110,7 +110,7 @@ fn html_renders_in_headless_chromium() {
         verify(
             "tf1_vgg_style",
             out.path(),
-            &["--atol", "1e-9", "--rtol", "0"]
+            &["--atol", "1e-9", "--rtol", "0", "--stol", "0"]
         ),
         Some(1)
     );

@@ -4,10 +4,10 @@
 
 use super::ctx::{Ctx, Match};
 use super::{activation, conv, dense, merge, norm, pool, preprocess, reshape};
-use super::{conv_transpose, upsample};
-use super::{crop, separable};
-use super::{conv1d, text};
 use super::{attention, dense_nd, layer_norm, layer_scale};
+use super::{conv_transpose, upsample};
+use super::{conv1d, text};
+use super::{crop, separable};
 use crate::graph::pb::NodeDef;
 
 /// A rule: match the pattern anchored at `node`, or say why not.
@@ -21,10 +21,18 @@ pub fn registry() -> Vec<(&'static str, &'static str, Rule)> {
         // rules (an identity Transpose is a Tensordot, not a Permute).
         ("Einsum", "multi_head_attention", attention::mha),
         ("BatchMatMulV2", "multi_head_attention", attention::mha),
-        ("BatchMatMulV2", "dense (batched MatMul, rank >= 3)", dense_nd::batch_matmul),
+        (
+            "BatchMatMulV2",
+            "dense (batched MatMul, rank >= 3)",
+            dense_nd::batch_matmul,
+        ),
         ("Mean", "layer_normalization", layer_norm::layer_norm),
         ("Transpose", "dense (Tensordot form)", dense_nd::tensordot),
-        ("Reshape", "dense (Tensordot form, static shape)", dense_nd::tensordot),
+        (
+            "Reshape",
+            "dense (Tensordot form, static shape)",
+            dense_nd::tensordot,
+        ),
         // Text models (conv1d.rs, text.rs): each anchors on the first node of
         // its chain, so it must come before the generic ExpandDims/Reshape/Add rules.
         ("ExpandDims", "conv1d", conv1d::conv1d),
@@ -122,8 +130,16 @@ pub fn registry() -> Vec<(&'static str, &'static str, Rule)> {
         ("Pow", "multiply (x ** 2, x ** 3)", activation::pow),
         ("Maximum", "maximum", merge::binary),
         ("Minimum", "minimum", merge::binary),
-        ("Minimum", "relu (clip_by_value to [0, max])", activation::clip),
-        ("Maximum", "relu (clip_by_value to [0, max])", activation::clip),
+        (
+            "Minimum",
+            "relu (clip_by_value to [0, max])",
+            activation::clip,
+        ),
+        (
+            "Maximum",
+            "relu (clip_by_value to [0, max])",
+            activation::clip,
+        ),
         ("MaxPool", "max_pooling2d", pool::pool),
         ("AvgPool", "average_pooling2d", pool::pool),
         ("Mean", "global_average_pooling2d", pool::global),

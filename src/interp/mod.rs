@@ -28,21 +28,21 @@
 pub mod activation;
 pub mod attention;
 pub mod conv;
-pub mod conv_transpose;
 pub mod conv1d;
+pub mod conv_transpose;
 pub mod crop;
 pub mod dense;
+pub mod embedding;
 pub mod fallback;
 pub mod layer_norm;
-pub mod embedding;
 pub mod merge;
 pub mod norm;
 pub mod pool;
 pub mod preprocess;
-pub mod separable;
 pub mod reshape;
-pub mod upsample;
+pub mod separable;
 pub mod sequence;
+pub mod upsample;
 
 use std::collections::{HashMap, HashSet};
 

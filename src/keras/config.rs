@@ -424,7 +424,10 @@ fn layer_config(layer: &Layer) -> Value {
             // from them, as for `Normalization(mean=..., variance=...)`.
             put("axis", json!([axis]));
             put("invert", json!(false));
-            put("mean", Value::Array(mean.iter().map(|v| num_f32(*v)).collect()));
+            put(
+                "mean",
+                Value::Array(mean.iter().map(|v| num_f32(*v)).collect()),
+            );
             put(
                 "variance",
                 Value::Array(variance.iter().map(|v| num_f32(*v)).collect()),
@@ -1927,9 +1930,9 @@ fn layer_kind(e: &Entry) -> Result<LayerKind, String> {
                     .ok_or_else(|| c.err(format!("shared_axes = {v} is not a list of integers")))?,
             },
         },
-        "ThawTfOp" => LayerKind::TfOp(
-            super::pymodule::tf_op_from_config(e.config).map_err(|m| c.err(m))?,
-        ),
+        "ThawTfOp" => {
+            LayerKind::TfOp(super::pymodule::tf_op_from_config(e.config).map_err(|m| c.err(m))?)
+        }
         "Add" => LayerKind::Add,
         "Multiply" => LayerKind::Multiply,
         "Subtract" => LayerKind::Subtract,
@@ -2098,7 +2101,11 @@ fn layer_kind(e: &Entry) -> Result<LayerKind, String> {
                 None | Some(Value::Null) => None,
                 Some(v) => Some(
                     v.as_u64()
-                        .or_else(|| v.as_array().filter(|a| a.len() == 1).and_then(|a| a[0].as_u64()))
+                        .or_else(|| {
+                            v.as_array()
+                                .filter(|a| a.len() == 1)
+                                .and_then(|a| a[0].as_u64())
+                        })
                         .and_then(|n| usize::try_from(n).ok())
                         .ok_or_else(|| c.err(format!("output_shape = {v} is not one size")))?,
                 ),

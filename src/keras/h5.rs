@@ -361,8 +361,8 @@ fn attr_strings(attr: &Attribute) -> hdf5::Result<Vec<String>> {
 mod tests {
     use super::*;
     use crate::keras::test_models::{
-        activations_merges_model, every_layer_model, separable_crop_model, small_cnn_model, text_model,
-        two_in_two_out_model,
+        activations_merges_model, every_layer_model, separable_crop_model, small_cnn_model,
+        text_model, two_in_two_out_model,
     };
 
     #[test]

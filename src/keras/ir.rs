@@ -440,7 +440,6 @@ impl TfOp {
     }
 }
 
-
 impl LayerKind {
     /// The Keras class name (`"Conv2D"`, …).
     pub fn class_name(&self) -> &'static str {

@@ -232,7 +232,13 @@ impl Report {
             }
             let ops: Vec<String> = ops
                 .into_iter()
-                .map(|(op, n)| if n == 1 { op.to_string() } else { format!("{op} x{n}") })
+                .map(|(op, n)| {
+                    if n == 1 {
+                        op.to_string()
+                    } else {
+                        format!("{op} x{n}")
+                    }
+                })
                 .collect();
             line.push_str(&format!(" (ThawTfOp: {})", ops.join(", ")));
         }

@@ -108,7 +108,9 @@ fn concat_axis(axis: &Tensor, rank: usize) -> TractResult<usize> {
 /// The type of a concatenation: the values' common type, or TDim when integers
 /// are mixed with TDim (shape arithmetic).
 fn concat_type(dts: &[DatumType]) -> TractResult<DatumType> {
-    let first = *dts.first().ok_or_else(|| format_err!("ConcatV2 without values"))?;
+    let first = *dts
+        .first()
+        .ok_or_else(|| format_err!("ConcatV2 without values"))?;
     if dts.iter().all(|d| *d == first) {
         Ok(first)
     } else if dts.iter().all(|d| *d == DatumType::TDim || d.is_integer()) {
