@@ -242,9 +242,24 @@ pub fn depthwise(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     conv2d(ctx, node)
 }
 
-/// `SpaceToBatchND → Conv2D|DepthwiseConv2dNative (VALID) → BatchToSpaceND`.
-pub fn space_to_batch_conv(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
-    let x = ctx.layer_input(node, 0)?;
+/// A dilated convolution as TF writes it: `SpaceToBatchND` (the anchor) →
+/// one of `ops` (stride 1, VALID) → `BatchToSpaceND`.
+pub(super) struct Dilated<'g> {
+    /// The convolution between the two reshuffles.
+    pub conv: &'g NodeDef,
+    pub b2s: &'g NodeDef,
+    pub dilation: [usize; 2],
+    /// SAME or VALID, read back from the leading paddings.
+    pub padding: Padding,
+}
+
+/// Matches the dilated-convolution core anchored at the `SpaceToBatchND`
+/// `node`; shared by Conv2D, DepthwiseConv2D and SeparableConv2D.
+pub(super) fn dilated_core<'g>(
+    ctx: &Ctx<'g>,
+    node: &NodeDef,
+    ops: &[&str],
+) -> Result<Dilated<'g>, String> {
     let block = ctx.const_ints(node, 1)?;
     let pads = ctx.const_ints(node, 2)?;
     let [dh, dw] = block[..] else {
@@ -253,36 +268,52 @@ pub fn space_to_batch_conv(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     if pads.len() != 4 || dh < 1 || dw < 1 {
         return Err(format!("paddings {pads:?} are not [[t, b], [l, r]]"));
     }
-    let s2b = TensorId::new(node.name.clone(), 0);
     let conv = ctx
-        .sole_consumer(&s2b)
-        .filter(|c| matches!(c.op.as_str(), "Conv2D" | "DepthwiseConv2dNative"))
-        .ok_or("not followed by a convolution")?;
+        .sole_consumer(&TensorId::new(node.name.clone(), 0))
+        .filter(|c| ops.contains(&c.op.as_str()))
+        .ok_or_else(|| format!("not followed by {}", ops.join(" or ")))?;
     if spatial(conv, "strides")? != [1, 1] || padding(conv)? != Padding::Valid {
-        return Err("the inner convolution is not stride 1 VALID".into());
+        return Err(format!("the inner {} is not stride 1 VALID", conv.op));
     }
     let b2s = ctx
         .sole_consumer(&TensorId::new(conv.name.clone(), 0))
         .filter(|c| c.op == "BatchToSpaceND")
-        .ok_or("the convolution is not followed by BatchToSpaceND")?;
+        .ok_or_else(|| format!("the {} is not followed by BatchToSpaceND", conv.op))?;
     let kernel = ctx.const_f32(conv, 1)?;
     let (kh, kw) = match kernel.shape() {
         [kh, kw, _, _] => (*kh as i64, *kw as i64),
-        _ => return Err("kernel is not rank 4".into()),
+        _ => return Err(format!("the {} kernel is not rank 4", conv.op)),
     };
     let same = (kh - 1) * dh / 2 == pads[0] && (kw - 1) * dw / 2 == pads[2];
     let valid = pads[0] == 0 && pads[2] == 0;
-    let pad = match (valid, same) {
+    let padding = match (valid, same) {
         (true, _) => Padding::Valid,
         (false, true) => Padding::Same,
         _ => return Err(format!("paddings {pads:?} match neither SAME nor VALID")),
     };
+    Ok(Dilated {
+        conv,
+        b2s,
+        dilation: [dh as usize, dw as usize],
+        padding,
+    })
+}
+
+/// `SpaceToBatchND → Conv2D|DepthwiseConv2dNative (VALID) → BatchToSpaceND`.
+pub fn space_to_batch_conv(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
+    let x = ctx.layer_input(node, 0)?;
+    let Dilated {
+        conv,
+        b2s,
+        dilation,
+        padding: pad,
+    } = dilated_core(ctx, node, &["Conv2D", "DepthwiseConv2dNative"])?;
     let mut l = conv_layer(
         ctx,
         conv,
         &x,
         TensorId::new(b2s.name.clone(), 0),
-        Some(([dh as usize, dw as usize], pad)),
+        Some((dilation, pad)),
     )?;
     l.nodes.extend([node.name.clone(), b2s.name.clone()]);
     Ok(emit(ctx, conv, x, l))

@@ -16,7 +16,7 @@
 //! Not handled yet: NCHW, `EXPLICIT` padding, a bias between the two
 //! convolutions (Keras never puts one there).
 
-use super::conv::{padding, tail};
+use super::conv::{Dilated, dilated_core, padding, tail};
 use super::ctx::{Ctx, Emit, Match, weight};
 use crate::graph::pb::NodeDef;
 use crate::graph::{NodeExt, TensorId};
@@ -163,37 +163,12 @@ pub fn separable(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
 /// leading paddings, as for a dilated DepthwiseConv2D.
 pub fn dilated(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     let x = ctx.layer_input(node, 0)?;
-    let block = ctx.const_ints(node, 1)?;
-    let pads = ctx.const_ints(node, 2)?;
-    let [dh, dw] = block[..] else {
-        return Err(format!("block_shape {block:?} is not 2-D"));
-    };
-    if pads.len() != 4 || dh < 1 || dw < 1 {
-        return Err(format!("paddings {pads:?} are not [[t, b], [l, r]]"));
-    }
-    let dwc = ctx
-        .sole_consumer(&TensorId::new(node.name.clone(), 0))
-        .filter(|c| c.op == "DepthwiseConv2dNative")
-        .ok_or("not followed by a depthwise convolution")?;
-    if spatial(dwc, "strides")? != [1, 1] || padding(dwc)? != Padding::Valid {
-        return Err("the inner depthwise convolution is not stride 1 VALID".into());
-    }
-    let b2s = ctx
-        .sole_consumer(&TensorId::new(dwc.name.clone(), 0))
-        .filter(|c| c.op == "BatchToSpaceND")
-        .ok_or("the depthwise convolution is not followed by BatchToSpaceND")?;
-    let kernel = ctx.const_f32(dwc, 1)?;
-    let (kh, kw) = match kernel.shape() {
-        [kh, kw, _, _] => (*kh as i64, *kw as i64),
-        _ => return Err("depthwise kernel is not rank 4".into()),
-    };
-    let same = (kh - 1) * dh / 2 == pads[0] && (kw - 1) * dw / 2 == pads[2];
-    let valid = pads[0] == 0 && pads[2] == 0;
-    let pad = match (valid, same) {
-        (true, _) => Padding::Valid,
-        (false, true) => Padding::Same,
-        _ => return Err(format!("paddings {pads:?} match neither SAME nor VALID")),
-    };
+    let Dilated {
+        conv: dwc,
+        b2s,
+        dilation,
+        padding: pad,
+    } = dilated_core(ctx, node, &["DepthwiseConv2dNative"])?;
     build(
         ctx,
         dwc,
@@ -201,7 +176,7 @@ pub fn dilated(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         TensorId::new(b2s.name.clone(), 0),
         Depthwise {
             strides: [1, 1],
-            dilation_rate: [dh as usize, dw as usize],
+            dilation_rate: dilation,
             padding: pad,
         },
         vec![node.name.clone(), dwc.name.clone(), b2s.name.clone()],
