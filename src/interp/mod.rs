@@ -327,24 +327,135 @@ pub(crate) fn resolve_axis(axis: i64, rank: usize) -> Option<usize> {
     }
 }
 
+/// Why a layer has no value after a whole-model [`run_all`].
+#[derive(Debug, thiserror::Error)]
+pub enum LayerFailure {
+    /// The layer itself failed on the values it was given (an input of the
+    /// wrong shape, a kernel that does not fit, a window larger than the
+    /// input, ...).
+    #[error("{0}")]
+    Own(InterpError),
+    /// One of its inputs has no value; `upstream` is the layer that failed by
+    /// itself on that path.
+    #[error("no value for its input '{input}': layer '{upstream}' failed upstream")]
+    Upstream { input: String, upstream: String },
+}
+
+/// A whole-model run that goes on past failing layers: every layer that
+/// could run has its value; the others have a [`LayerFailure`].
+#[derive(Debug, Default)]
+pub struct Run {
+    /// Every model input's and every layer's value, by name.
+    pub values: HashMap<String, ArrayD<f32>>,
+    /// The layers with no value and why, in the order they were reached
+    /// (a layer's inputs are always reached before it).
+    pub failures: Vec<(String, LayerFailure)>,
+}
+
+impl Run {
+    /// Why `layer` has no value, if it has none.
+    pub fn failure(&self, layer: &str) -> Option<&LayerFailure> {
+        self.failures
+            .iter()
+            .find(|(n, _)| n == layer)
+            .map(|(_, f)| f)
+    }
+}
+
 /// Run the whole model; returns every layer's output (and every Input's
 /// value) keyed by layer/input name. `inputs` in `model.inputs` order. The
 /// batch dimension is whatever the arrays have.
 ///
 /// Layers run as soon as all their inbound values exist, so the order of
 /// `model.layers` need not be topological (a hand-made model may list them in
-/// any order); a cycle or a dangling name is an error.
+/// any order); a cycle or a dangling name is an error. The first layer that
+/// fails is an error too: [`run_all`] goes on past it instead.
 pub fn run(
     model: &Model,
     inputs: &[ArrayD<f32>],
 ) -> Result<HashMap<String, ArrayD<f32>>, InterpError> {
-    if inputs.len() != model.inputs.len() {
-        return Err(InterpError::ModelInputCount {
-            model: model.name.clone(),
-            expected: model.inputs.len(),
-            got: inputs.len(),
-        });
+    let mut run = run_all(model, inputs)?;
+    let first_own = run
+        .failures
+        .iter()
+        .position(|(_, f)| matches!(f, LayerFailure::Own(_)));
+    if let Some(i) = first_own
+        && let (_, LayerFailure::Own(e)) = run.failures.swap_remove(i)
+    {
+        return Err(e);
     }
+    Ok(run.values)
+}
+
+/// Runs the whole model like [`run`], but a layer that fails (or whose input
+/// has no value) is recorded in [`Run::failures`] and the other layers go on,
+/// so each layer of a model that is wrong in a way that breaks running it can
+/// still be judged. Errors are only what makes the model as a whole
+/// unrunnable: input count or shape, duplicate or dangling names, cycles.
+pub fn run_all(model: &Model, inputs: &[ArrayD<f32>]) -> Result<Run, InterpError> {
+    check_names(model)?;
+    let mut out = Run {
+        values: bind_inputs(model, inputs)?,
+        failures: Vec::new(),
+    };
+    // Layer name -> the layer that failed by itself at or above it.
+    let mut failed: HashMap<&str, String> = HashMap::new();
+    let mut pending: Vec<&Layer> = model.layers.iter().collect();
+    while !pending.is_empty() {
+        let before = pending.len();
+        let mut still = Vec::new();
+        for layer in pending {
+            let reached = layer
+                .inbound
+                .iter()
+                .all(|n| out.values.contains_key(n) || failed.contains_key(n.as_str()));
+            if !reached {
+                still.push(layer);
+                continue;
+            }
+            let dead = layer
+                .inbound
+                .iter()
+                .find_map(|n| failed.get(n.as_str()).map(|up| (n, up.clone())));
+            if let Some((input, upstream)) = dead {
+                failed.insert(layer.name.as_str(), upstream.clone());
+                out.failures.push((
+                    layer.name.clone(),
+                    LayerFailure::Upstream {
+                        input: input.clone(),
+                        upstream,
+                    },
+                ));
+                continue;
+            }
+            let args: Vec<&ArrayD<f32>> = layer
+                .inbound
+                .iter()
+                .filter_map(|n| out.values.get(n))
+                .collect();
+            match run_layer(layer, &args) {
+                Ok(y) => {
+                    out.values.insert(layer.name.clone(), y);
+                }
+                Err(e) => {
+                    failed.insert(layer.name.as_str(), layer.name.clone());
+                    out.failures
+                        .push((layer.name.clone(), LayerFailure::Own(e)));
+                }
+            }
+        }
+        if still.len() == before {
+            return Err(InterpError::Cycle(
+                still.iter().map(|l| l.name.clone()).collect(),
+            ));
+        }
+        pending = still;
+    }
+    Ok(out)
+}
+
+/// Names are unique, every inbound and output names an input or a layer.
+fn check_names(model: &Model) -> Result<(), InterpError> {
     let mut names = HashSet::new();
     for name in model
         .inputs
@@ -368,8 +479,22 @@ pub fn run(
     if let Some(bad) = model.outputs.iter().find(|n| !names.contains(n.as_str())) {
         return Err(InterpError::UnknownOutput(bad.clone()));
     }
+    Ok(())
+}
 
-    let mut values: HashMap<String, ArrayD<f32>> = HashMap::new();
+/// The model inputs by name, each checked against its declared shape.
+fn bind_inputs(
+    model: &Model,
+    inputs: &[ArrayD<f32>],
+) -> Result<HashMap<String, ArrayD<f32>>, InterpError> {
+    if inputs.len() != model.inputs.len() {
+        return Err(InterpError::ModelInputCount {
+            model: model.name.clone(),
+            expected: model.inputs.len(),
+            got: inputs.len(),
+        });
+    }
+    let mut values = HashMap::new();
     for (spec, x) in model.inputs.iter().zip(inputs) {
         let fits = x.ndim() == spec.shape.len() + 1
             && spec
@@ -391,28 +516,6 @@ pub fn run(
             });
         }
         values.insert(spec.name.clone(), x.clone());
-    }
-
-    let mut pending: Vec<&Layer> = model.layers.iter().collect();
-    while !pending.is_empty() {
-        let before = pending.len();
-        let mut still = Vec::new();
-        for layer in pending {
-            if layer.inbound.iter().all(|n| values.contains_key(n)) {
-                let args: Vec<&ArrayD<f32>> =
-                    layer.inbound.iter().filter_map(|n| values.get(n)).collect();
-                let y = run_layer(layer, &args)?;
-                values.insert(layer.name.clone(), y);
-            } else {
-                still.push(layer);
-            }
-        }
-        if still.len() == before {
-            return Err(InterpError::Cycle(
-                still.iter().map(|l| l.name.clone()).collect(),
-            ));
-        }
-        pending = still;
     }
     Ok(values)
 }
@@ -518,6 +621,54 @@ mod tests {
             e.contains("layer 'd' (Dense): expected 1 input(s), got 2"),
             "{e}"
         );
+    }
+
+    /// issue 4 (`--keras` on a model that cannot run all the way): a layer
+    /// that fails no longer stops the run; the layers after it are recorded
+    /// with the layer that failed, the others still run.
+    #[test]
+    fn run_all_goes_on_past_a_failing_layer() {
+        // bad: kernel (3, 2) against 2 features -> fails by itself;
+        // after_bad: fed by bad -> no value, upstream 'bad';
+        // ok: x·I = [1, 2] still runs; sum = Add(after_bad, ok) -> upstream 'bad'.
+        let add = Layer {
+            name: "sum".into(),
+            kind: LayerKind::Add,
+            inbound: vec!["after_bad".into(), "ok".into()],
+            weights: vec![],
+        };
+        let m = model(vec![
+            add,
+            dense("after_bad", "bad", vec![1.0; 4], 2, 2),
+            dense("bad", "x", vec![1.0; 6], 3, 2),
+            dense("ok", "x", vec![1.0, 0.0, 0.0, 1.0], 2, 2),
+        ]);
+        let r = run_all(&m, &[x()]).unwrap();
+        assert_eq!(r.values["ok"].as_slice().unwrap(), &[1.0, 2.0]);
+        assert!(!r.values.contains_key("bad") && !r.values.contains_key("sum"));
+        assert_eq!(r.failures.len(), 3, "{:?}", r.failures);
+        let own = r.failure("bad").unwrap().to_string();
+        assert!(own.contains("layer 'bad' (Dense)"), "{own}");
+        for name in ["after_bad", "sum"] {
+            match r.failure(name) {
+                Some(LayerFailure::Upstream { upstream, .. }) => assert_eq!(upstream, "bad"),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        let e = r.failure("sum").unwrap().to_string();
+        assert!(
+            e.contains("input 'after_bad'") && e.contains("'bad' failed"),
+            "{e}"
+        );
+        assert!(r.failure("ok").is_none());
+        // `run` still stops with the layer's own error.
+        let e = run(&m, &[x()]).unwrap_err().to_string();
+        assert!(e.contains("layer 'bad' (Dense)"), "{e}");
+        // Model-level problems are still errors.
+        assert!(matches!(
+            run_all(&m, &[]),
+            Err(InterpError::ModelInputCount { .. })
+        ));
     }
 
     #[test]
