@@ -14,8 +14,25 @@
 //! single-input user layer with no twin passes its input's twin on, so an
 //! extra layer does not cut the alignment of everything after it.
 //!
+//! Such a pass-through user layer is listed in [`Alignment::pass_through`]:
+//! it is compared with the graph tensor of its input's twin, so it must be
+//! identity at inference (a linear Activation, a no-op Reshape); its own row
+//! in the report judges that, and a layer that is not (an extra ReLU) is
+//! located there.
+//!
+//! [`unaligned`] says, for every layer left without a twin, whether anything
+//! still checks it (issue 4): a pass-through user layer is checked as an
+//! identity; a graph layer no user layer stands for is `covered` when a user
+//! layer downstream is compared with a graph tensor that depends on it (its
+//! cumulative and isolated checks span it); anything else — a user layer no
+//! graph tensor checks (and so every user layer after it), a graph output no
+//! user layer computes — is `unchecked`, and the model's result is not
+//! verified: the verdict is FAIL.
+//!
 //! Not handled yet: a user layer standing for several converted weighted
-//! layers (a BatchNormalization folded into a Conv2D), nested models.
+//! layers (a BatchNormalization folded into a Conv2D), nested models, layers
+//! thaw's Keras reader refuses (Dropout and other identity-at-inference
+//! classes are not in the IR yet, so a model with them is refused).
 
 use crate::keras::{LayerKind, Model};
 use serde::Serialize;
@@ -42,6 +59,18 @@ pub struct Alignment {
     pub unaligned_user: Vec<String>,
     /// Converted layers no user layer stands for.
     pub unaligned_converted: Vec<String>,
+    /// Unaligned weightless single-input user layers (also in
+    /// `unaligned_user`) that stand for their input's twin: compared with its
+    /// graph tensor, as identities.
+    pub pass_through: Vec<PassThrough>,
+}
+
+/// An unaligned user layer that should equal the output of `same_as` (the
+/// converted layer or input that is the twin of its input).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PassThrough {
+    pub user: String,
+    pub same_as: String,
 }
 
 impl Alignment {
@@ -205,7 +234,12 @@ pub fn align(user: &Model, converted: &Model) -> Alignment {
             None => {
                 al.unaligned_user.push(u.name.clone());
                 if u.weights.is_empty() && wanted.len() == 1 {
-                    twin.insert(u.name.clone(), wanted[0].to_string());
+                    let same_as = wanted[0].to_string();
+                    twin.insert(u.name.clone(), same_as.clone());
+                    al.pass_through.push(PassThrough {
+                        user: u.name.clone(),
+                        same_as,
+                    });
                 }
             }
         }
@@ -217,6 +251,150 @@ pub fn align(user: &Model, converted: &Model) -> Alignment {
         .map(|c| c.name.clone())
         .collect();
     al
+}
+
+/// What still checks a layer that has no twin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Coverage {
+    /// A pass-through user layer, compared with the graph tensor of its
+    /// input's twin: its row in `layers[]` judges whether it is an identity.
+    Identity,
+    /// A graph layer no user layer stands for, inside the span of a user
+    /// layer's checks downstream (the user fused it or left it out).
+    Covered,
+    /// Nothing compares it with the other side: the model's result is not
+    /// verified (verdict FAIL).
+    Unchecked,
+}
+
+/// One layer left without a twin, and what that means (`unaligned[]` in
+/// report.json).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Unaligned {
+    /// `user` (a layer of the user's model) or `graph` (a layer of thaw's
+    /// conversion, i.e. a part of the graph).
+    pub side: &'static str,
+    pub layer: String,
+    pub class_name: String,
+    pub coverage: Coverage,
+    pub reason: String,
+}
+
+/// Every layer `al` leaves without a twin, user side first, each with what
+/// still checks it (see the module header). Any [`Coverage::Unchecked`]
+/// makes the verdict FAIL.
+pub fn unaligned(al: &Alignment, user: &Model, converted: &Model) -> Vec<Unaligned> {
+    let mut out = Vec::new();
+    let class = |m: &Model, n: &str| {
+        m.layer(n)
+            .map_or("InputLayer", |l| l.kind.class_name())
+            .to_string()
+    };
+    for name in &al.unaligned_user {
+        let through = al.pass_through.iter().find(|p| p.user == *name);
+        let is_output = user.outputs.contains(name);
+        let (coverage, reason) = match through {
+            Some(p) => (
+                Coverage::Identity,
+                format!(
+                    "no graph layer stands for it: compared with the graph tensor of '{}' \
+                     (its input's twin), so it must be an identity at inference",
+                    p.same_as
+                ),
+            ),
+            None if is_output => (
+                Coverage::Unchecked,
+                "a model output that no graph tensor checks: the model's result is not verified"
+                    .to_string(),
+            ),
+            None => (
+                Coverage::Unchecked,
+                "no graph layer has its class, weight shapes and inputs: it (and every layer \
+                 it feeds) is compared with nothing"
+                    .to_string(),
+            ),
+        };
+        out.push(Unaligned {
+            side: "user",
+            layer: name.clone(),
+            class_name: class(user, name),
+            coverage,
+            reason,
+        });
+    }
+    // Converted layers some user layer is compared with.
+    let checked: HashSet<&str> = al
+        .pairs
+        .iter()
+        .flat_map(|p| [p.converted.as_str(), p.output.as_str()])
+        .collect();
+    let mut consumers: HashMap<&str, Vec<&str>> = HashMap::new();
+    for l in &converted.layers {
+        for i in &l.inbound {
+            consumers
+                .entry(i.as_str())
+                .or_default()
+                .push(l.name.as_str());
+        }
+    }
+    for name in &al.unaligned_converted {
+        // The first checked layer downstream, breadth first.
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut queue: std::collections::VecDeque<&str> = consumers
+            .get(name.as_str())
+            .cloned()
+            .unwrap_or_default()
+            .into();
+        let mut found = None;
+        while let Some(n) = queue.pop_front() {
+            if !seen.insert(n) {
+                continue;
+            }
+            if checked.contains(n) {
+                found = Some(n);
+                break;
+            }
+            queue.extend(consumers.get(n).into_iter().flatten());
+        }
+        let user_of = |c: &str| {
+            al.pairs
+                .iter()
+                .find(|p| p.converted == c || p.output == c)
+                .map_or(String::new(), |p| p.user.clone())
+        };
+        let (coverage, reason) = if converted.outputs.contains(name) {
+            (
+                Coverage::Unchecked,
+                "a graph output that no layer of the user's model computes: the model's \
+                 result is not verified"
+                    .to_string(),
+            )
+        } else if let Some(c) = found {
+            (
+                Coverage::Covered,
+                format!(
+                    "no user layer stands for it; the checks of user layer '{}' (against '{c}') span it",
+                    user_of(c)
+                ),
+            )
+        } else {
+            (
+                Coverage::Unchecked,
+                "no user layer stands for it or for anything after it: this part of the \
+                 graph is compared with nothing"
+                    .to_string(),
+            )
+        };
+        out.push(Unaligned {
+            side: "graph",
+            layer: name.clone(),
+            class_name: class(converted, name),
+            coverage,
+            reason,
+        });
+    }
+    out
 }
 
 #[cfg(test)]
@@ -350,5 +528,101 @@ mod tests {
         let al = align(&user, &converted);
         assert_eq!(al.unaligned_user, vec!["fc".to_string()]);
         assert_eq!(al.unaligned_converted, vec!["fc".to_string()]);
+    }
+
+    fn coverage(u: &[Unaligned], name: &str) -> Coverage {
+        u.iter()
+            .find(|x| x.layer == name)
+            .map(|x| x.coverage)
+            .unwrap_or_else(|| panic!("{name} not in {u:?}"))
+    }
+
+    fn relu(name: &str, inbound: &str) -> Layer {
+        layer(
+            name,
+            LayerKind::Activation {
+                activation: Activation::Relu,
+            },
+            inbound,
+            &[],
+        )
+    }
+
+    /// issue 4: an extra weightless user layer is compared, as an identity,
+    /// with its input's twin; a graph layer the user left out is covered by
+    /// the user layer after it; nothing fails the verdict.
+    #[test]
+    fn extra_and_missing_weightless_layers_are_still_checked() {
+        let converted = model(
+            "x",
+            vec![
+                layer("fc", dense(3, Activation::Linear), "x", &[&[4, 3]]),
+                relu("fc_relu", "fc"),
+                layer("out", dense(2, Activation::Linear), "fc_relu", &[&[3, 2]]),
+            ],
+        );
+        // No ReLU, and an extra Flatten (a no-op on rank 2) before the last Dense.
+        let user = model(
+            "x",
+            vec![
+                layer("a", dense(3, Activation::Linear), "x", &[&[4, 3]]),
+                layer("flat", LayerKind::Flatten, "a", &[]),
+                layer("b", dense(2, Activation::Linear), "flat", &[&[3, 2]]),
+            ],
+        );
+        let al = align(&user, &converted);
+        assert_eq!(al.unaligned_user, ["flat"]);
+        assert_eq!(
+            al.pass_through,
+            [PassThrough {
+                user: "flat".into(),
+                same_as: "fc".into()
+            }]
+        );
+        assert_eq!(al.unaligned_converted, ["fc_relu"]);
+        let u = unaligned(&al, &user, &converted);
+        assert_eq!(u.len(), 2, "{u:?}");
+        assert_eq!(coverage(&u, "flat"), Coverage::Identity);
+        assert_eq!(coverage(&u, "fc_relu"), Coverage::Covered);
+        assert!(u[1].reason.contains("user layer 'b'"), "{u:?}");
+    }
+
+    /// issue 4: a graph output no user layer computes, and a user output no
+    /// graph tensor checks, leave the model's result unverified.
+    #[test]
+    fn unchecked_outputs_are_named() {
+        let converted = model(
+            "x",
+            vec![
+                layer("fc", dense(3, Activation::Linear), "x", &[&[4, 3]]),
+                layer("softmax", LayerKind::Softmax { axis: -1 }, "fc", &[]),
+            ],
+        );
+        // The user stops before the softmax: their output is checked, the graph's is not.
+        let user = model(
+            "x",
+            vec![layer("fc", dense(3, Activation::Linear), "x", &[&[4, 3]])],
+        );
+        let al = align(&user, &converted);
+        let u = unaligned(&al, &user, &converted);
+        assert_eq!(u.len(), 1, "{u:?}");
+        assert_eq!((u[0].side, u[0].coverage), ("graph", Coverage::Unchecked));
+        assert!(u[0].reason.contains("graph output"), "{u:?}");
+        // A last layer of other shapes: neither its output nor the graph's is checked.
+        let user = model(
+            "x",
+            vec![
+                layer("fc", dense(3, Activation::Linear), "x", &[&[4, 3]]),
+                layer("head", dense(7, Activation::Linear), "fc", &[&[3, 7]]),
+            ],
+        );
+        let al = align(&user, &converted);
+        let u = unaligned(&al, &user, &converted);
+        assert_eq!(coverage(&u, "head"), Coverage::Unchecked);
+        assert!(u[0].reason.contains("model output"), "{u:?}");
+        assert_eq!(coverage(&u, "softmax"), Coverage::Unchecked);
+        // A clean rebuild leaves nothing unaligned.
+        let al = align(&converted, &converted);
+        assert!(unaligned(&al, &converted, &converted).is_empty());
     }
 }
