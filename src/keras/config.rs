@@ -24,13 +24,18 @@
 //!   [`model_from_config`] refuses one rather than reading a one-input `Add`).
 //! * Both loaders assign weights to `model.layers` by position, and rebuild that
 //!   order from the graph, not from the config: see [`keras_layer_order`].
-//! * `MultiHeadAttention` has no dialect both load. It is called as
+//! * `MultiHeadAttention` has no plain config both load. It is called as
 //!   `mha(query, value=…)`: tf-keras reads keyword tensors from the legacy node
 //!   `[["q", 0, 0, {"value": ["v", 0, 0]}]]` and its `from_config` requires
 //!   `query_shape`/`key_shape`/`value_shape`; Keras 3 passes legacy keyword
 //!   arguments on as raw lists (so `value` is not a tensor) and rejects those
-//!   three keys. thaw writes the tf-keras form: the layer loads in tf-keras
-//!   only (Keras 3 reports the error at that layer).
+//!   three keys, and tf-keras cannot read Keras 3's `{"args", "kwargs"}` nodes.
+//!   thaw writes class `ThawMultiHeadAttention` (MultiHeadAttention's config,
+//!   shapes included) called on positional entries
+//!   `[["q", 0, 0, {}], ["v", 0, 0, {}]]`: a thin subclass of each Keras's own
+//!   `MultiHeadAttention`, defined in the generated `thaw_fallbacks.py`
+//!   (`src/keras/pymodule.rs`), takes that list and drops the shape keys in
+//!   Keras 3. It loads in both; the IR and reports keep `MultiHeadAttention`.
 //!
 //! So thaw writes the tf-keras dialect, **minus `groups` on DepthwiseConv2D**,
 //! and only the keys that change what the layer computes (no initializers,
@@ -89,23 +94,15 @@ use super::ir::{Activation, DType, Input, Interpolation, Layer, LayerKind, Model
 pub fn model_config(model: &Model) -> Value {
     let mut layers: Vec<Value> = model.inputs.iter().map(input_layer_config).collect();
     for layer in &model.layers {
-        let inbound: Vec<Value> = match (&layer.kind, layer.inbound.as_slice()) {
-            // mha(query, value=…, key=…): the tf-keras form of keyword tensor arguments.
-            (LayerKind::MultiHeadAttention { .. }, [q, rest @ ..]) => {
-                let mut kwargs = Map::new();
-                for (key, src) in ["value", "key"].iter().zip(rest) {
-                    kwargs.insert((*key).into(), json!([src, 0, 0]));
-                }
-                vec![json!([q, 0, 0, kwargs])]
-            }
-            _ => layer
-                .inbound
-                .iter()
-                .map(|src| json!([src, 0, 0, {}]))
-                .collect(),
-        };
+        // MultiHeadAttention's inbound [query, value(, key)] are positional entries too:
+        // its class is the loading shim `ThawMultiHeadAttention` (see the module header).
+        let inbound: Vec<Value> = layer
+            .inbound
+            .iter()
+            .map(|src| json!([src, 0, 0, {}]))
+            .collect();
         layers.push(json!({
-            "class_name": layer.kind.class_name(),
+            "class_name": written_class_name(&layer.kind),
             "name": layer.name,
             "config": layer_config(layer),
             "inbound_nodes": [inbound],
@@ -124,6 +121,18 @@ pub fn model_config(model: &Model) -> Value {
         }
     })
 }
+
+/// The class name thaw writes: the IR's, except `MultiHeadAttention`, written as
+/// the shim `ThawMultiHeadAttention` of the generated module (see the module header).
+pub fn written_class_name(kind: &LayerKind) -> &'static str {
+    match kind {
+        LayerKind::MultiHeadAttention { .. } => MHA_SHIM_CLASS,
+        other => other.class_name(),
+    }
+}
+
+/// The class `thaw_fallbacks.py` defines to load `MultiHeadAttention` in both Kerases.
+pub const MHA_SHIM_CLASS: &str = "ThawMultiHeadAttention";
 
 fn input_layer_config(input: &Input) -> Value {
     let mut batch_shape = vec![Value::Null];
@@ -1432,6 +1441,9 @@ fn inbound_from_config(e: &Entry) -> Result<Vec<String>, String> {
         1 => {}
         n => return Err(at(format!("shared layer called {n} times: not supported"))),
     }
+    if is_mha_class(e.class) {
+        return mha_inbound(&nodes[0]).map_err(at);
+    }
     let mut out = Vec::new();
     match &nodes[0] {
         // Legacy: a list of [name, node_index, tensor_index, kwargs].
@@ -1468,8 +1480,88 @@ fn inbound_from_config(e: &Entry) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// Merge layers take two or more tensors, every other class exactly one.
+/// Whether `class` is read as [`LayerKind::MultiHeadAttention`].
+fn is_mha_class(class: &str) -> bool {
+    matches!(
+        class,
+        "MultiHeadAttention" | MHA_SHIM_CLASS | "thaw>ThawMultiHeadAttention"
+    )
+}
+
+/// MultiHeadAttention's tensors in IR order `[query, value(, key)]` from its
+/// one node: positional entries (thaw's shim, Keras 3's `args`) and the keyword
+/// tensors `value`/`key` (tf-keras's legacy `{"value": ["v", 0, 0]}`, Keras 3's
+/// `kwargs`). Masks, `use_causal_mask` and `return_attention_scores` are refused.
+fn mha_inbound(node: &Value) -> Result<Vec<String>, String> {
+    let mut tensors = Vec::new();
+    let mut keywords = Map::new();
+    match node {
+        Value::Array(refs) => {
+            for r in refs {
+                let a = r
+                    .as_array()
+                    .filter(|a| a.first().is_some_and(Value::is_string))
+                    .ok_or_else(|| format!("unexpected inbound entry {r}"))?;
+                push_ref(a, &mut tensors)?;
+                if let Some(Value::Object(kw)) = a.get(3) {
+                    keywords.extend(kw.clone());
+                }
+            }
+        }
+        Value::Object(n) => {
+            if let Some(args) = n.get("args") {
+                collect_keras_tensors(args, false, &mut tensors)?;
+            }
+            if let Some(Value::Object(kw)) = n.get("kwargs") {
+                keywords.extend(kw.clone());
+            }
+        }
+        other => return Err(format!("unexpected inbound node {other}")),
+    }
+    for (position, name) in [(1, "value"), (2, "key")] {
+        let Some(v) = keywords.remove(name).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let mut one = Vec::new();
+        match v
+            .as_array()
+            .filter(|a| a.first().is_some_and(Value::is_string))
+        {
+            Some(legacy) => push_ref(legacy, &mut one)?,
+            None => collect_keras_tensors(&v, false, &mut one)?,
+        }
+        if one.len() != 1 || tensors.len() != position {
+            return Err(format!(
+                "MultiHeadAttention called with {name} = {v} after {} positional tensor(s): \
+                 expected (query, value, key) in that order",
+                tensors.len()
+            ));
+        }
+        tensors.extend(one);
+    }
+    for (k, v) in &keywords {
+        let harmless = v.is_null() || *v == Value::Bool(false) || k == "training";
+        if !harmless {
+            return Err(format!(
+                "MultiHeadAttention called with {k} = {v}: not supported yet"
+            ));
+        }
+    }
+    if !(2..=3).contains(&tensors.len()) {
+        return Err(format!(
+            "MultiHeadAttention called on {} tensor(s), expected query, value and optionally key",
+            tensors.len()
+        ));
+    }
+    Ok(tensors)
+}
+
+/// Merge layers take two or more tensors, MultiHeadAttention 2 or 3 (checked by
+/// [`mha_inbound`]), every other class exactly one.
 fn check_arity(e: &Entry, kind: &LayerKind, n: usize) -> Result<(), String> {
+    if matches!(kind, LayerKind::MultiHeadAttention { .. }) && (2..=3).contains(&n) {
+        return Ok(());
+    }
     let merge = kind.is_merge();
     if let LayerKind::TfOp(op) = kind {
         return if op.input_count() == n {
@@ -2092,10 +2184,21 @@ fn layer_kind(e: &Entry) -> Result<LayerKind, String> {
                 scale: c.bool("scale", true)?,
             }
         }
-        "MultiHeadAttention" => {
-            if c.get("attention_axes").is_some_and(|v| !v.is_null()) {
-                return Err(c.err("attention_axes is not supported yet"));
+        // thaw's own loading shim (see the module header), also as Keras re-saves it.
+        "MultiHeadAttention" | "ThawMultiHeadAttention" | "thaw>ThawMultiHeadAttention" => {
+            // Both Kerases save the built default for (batch, seq, features) inputs, [1]:
+            // the only case the interpreter handles (its rank-3 check names the layer).
+            match c.get("attention_axes") {
+                None => {}
+                Some(v) if *v == json!([1]) || *v == json!(1) => {}
+                Some(v) => {
+                    return Err(c.err(format!(
+                        "attention_axes = {v} is not supported yet (only the sequence axis, [1])"
+                    )));
+                }
             }
+            // Keras 3 only: a sigmoid gate and a sliding-window mask change the output.
+            c.refuse_if_set(&["use_gate", "sliding_window"])?;
             let key_dim = c.usize("key_dim", None)?;
             let output_shape = match c.get("output_shape") {
                 None | Some(Value::Null) => None,
@@ -2232,6 +2335,176 @@ mod tests {
         ] {
             let back = model_from_config(&model_config(&m)).unwrap();
             assert_eq!(back, without_weights(m));
+        }
+    }
+
+    /// MultiHeadAttention is written as the shim class of `thaw_fallbacks.py`
+    /// called on positional tensors, with the shape keys tf-keras builds from
+    /// (see the module header), and reads back to the same IR.
+    #[test]
+    fn attention_is_written_as_the_shim_and_parses_back() {
+        let m = crate::keras::pymodule::mha_model();
+        let cfg = model_config(&m);
+        let cross = layer_entry(&cfg, "cross");
+        assert_eq!(cross["class_name"], MHA_SHIM_CLASS);
+        assert_eq!(
+            cross["inbound_nodes"],
+            json!([[["q", 0, 0, {}], ["v", 0, 0, {}], ["k", 0, 0, {}]]])
+        );
+        let c = &cross["config"];
+        assert_eq!(c["num_heads"], 2);
+        assert_eq!(c["key_dim"], 3);
+        assert_eq!(c["value_dim"], 5);
+        assert_eq!(c["use_bias"], false);
+        assert_eq!(c["output_shape"], 4);
+        assert_eq!(c["attention_axes"], Value::Null);
+        // Feature sizes from the kernels: q 6, k 3, v 4 (mha_model's inputs).
+        assert_eq!(c["query_shape"], json!([null, null, 6]));
+        assert_eq!(c["key_shape"], json!([null, null, 3]));
+        assert_eq!(c["value_shape"], json!([null, null, 4]));
+        assert_eq!(
+            layer_entry(&cfg, "selfa")["inbound_nodes"],
+            json!([[["cross", 0, 0, {}], ["cross", 0, 0, {}]]])
+        );
+        let back = model_from_config(&cfg).unwrap();
+        assert_eq!(back, without_weights(m));
+        assert_eq!(back.layers[0].kind.class_name(), "MultiHeadAttention");
+    }
+
+    /// The two Kerases' own `MultiHeadAttention` nodes (from `model.save("x.h5")`
+    /// of `mha(q, v, key=k)` then `mha(a, a)`, trimmed): tf-keras's legacy
+    /// keyword tensors and Keras 3's `args`/`kwargs`, with the `attention_axes`
+    /// both save once built (`[1]`), read in `[query, value, key]` order.
+    #[test]
+    fn parses_both_kerases_native_attention_nodes() {
+        let kt = |name: &str| {
+            json!({"class_name": "__keras_tensor__",
+                  "config": {"shape": [null, 5, 4], "dtype": "float32",
+                             "keras_history": [name, 0, 0]}})
+        };
+        let mha = |name: &str, class: &str, extra: Value, node: Value| {
+            let mut config = json!({"name": name, "num_heads": 2, "key_dim": 3,
+                "value_dim": 5, "dropout": 0.0, "use_bias": false, "output_shape": [4],
+                "attention_axes": [1], "softmax_robust_masking": false});
+            if let (Some(c), Value::Object(x)) = (config.as_object_mut(), extra) {
+                c.extend(x);
+            }
+            json!({"class_name": class, "name": name, "config": config, "inbound_nodes": [node]})
+        };
+        let model = |layers: Vec<Value>| {
+            let mut all: Vec<Value> = ["q", "v", "k"]
+                .iter()
+                .map(|n| {
+                    json!({"class_name": "InputLayer", "name": n, "inbound_nodes": [],
+                           "config": {"name": n, "batch_input_shape": [null, 5, 4]}})
+                })
+                .collect();
+            let last = layers.last().map(|l| l["name"].clone());
+            all.extend(layers);
+            json!({"class_name": "Functional", "config": {"name": "m", "layers": all,
+                "input_layers": [["q", 0, 0], ["v", 0, 0], ["k", 0, 0]],
+                "output_layers": [[last, 0, 0]]}})
+        };
+        let tk = model(vec![
+            mha(
+                "cross",
+                "MultiHeadAttention",
+                json!({"query_shape": [null, 5, 4], "key_shape": [null, 5, 4],
+                       "value_shape": [null, 5, 4]}),
+                json!([["q", 0, 0, {"value": ["v", 0, 0], "key": ["k", 0, 0]}]]),
+            ),
+            mha(
+                "selfa",
+                "MultiHeadAttention",
+                json!({}),
+                json!([["cross", 0, 0, {"value": ["cross", 0, 0]}]]),
+            ),
+        ]);
+        let k3 = model(vec![
+            mha(
+                "cross",
+                "MultiHeadAttention",
+                json!({"use_gate": false, "sliding_window": null}),
+                json!({"args": [kt("q"), kt("v")], "kwargs": {"key": kt("k")}}),
+            ),
+            mha(
+                "selfa",
+                "MultiHeadAttention",
+                json!({}),
+                json!({"args": [kt("cross"), kt("cross")], "kwargs": {}}),
+            ),
+        ]);
+        for (which, cfg) in [("tf-keras", tk), ("Keras 3", k3)] {
+            let m = model_from_config(&cfg).unwrap_or_else(|e| panic!("{which}: {e}"));
+            assert_eq!(m.layers[0].inbound, ["q", "v", "k"], "{which}");
+            assert_eq!(m.layers[1].inbound, ["cross", "cross"], "{which}");
+            assert_eq!(
+                m.layers[0].kind,
+                LayerKind::MultiHeadAttention {
+                    num_heads: 2,
+                    key_dim: 3,
+                    value_dim: 5,
+                    use_bias: false,
+                    output_shape: Some(4),
+                },
+                "{which}"
+            );
+        }
+    }
+
+    /// What would change the output is refused, naming the layer: a mask, a
+    /// causal mask, Keras 3's gate, other attention axes, a key without a value.
+    #[test]
+    fn attention_forms_thaw_cannot_compute_are_refused() {
+        let cfg = |config_extra: Value, node: Value| {
+            let mut config = json!({"name": "att", "num_heads": 1, "key_dim": 2});
+            if let (Some(c), Value::Object(x)) = (config.as_object_mut(), config_extra) {
+                c.extend(x);
+            }
+            json!({"class_name": "Functional", "config": {"name": "m", "layers": [
+                {"class_name": "InputLayer", "name": "x", "inbound_nodes": [],
+                 "config": {"name": "x", "batch_input_shape": [null, 3, 2]}},
+                {"class_name": "MultiHeadAttention", "name": "att", "config": config,
+                 "inbound_nodes": [node]}],
+                "input_layers": [["x", 0, 0]], "output_layers": [["att", 0, 0]]}})
+        };
+        let plain = json!([["x", 0, 0, {"value": ["x", 0, 0]}]]);
+        let cases = [
+            (
+                cfg(
+                    json!({}),
+                    json!([["x", 0, 0, {"value": ["x", 0, 0], "attention_mask": ["x", 0, 0]}]]),
+                ),
+                "attention_mask",
+            ),
+            (
+                cfg(
+                    json!({}),
+                    json!([["x", 0, 0, {"value": ["x", 0, 0], "use_causal_mask": true}]]),
+                ),
+                "use_causal_mask = true",
+            ),
+            (
+                cfg(json!({"use_gate": true}), plain.clone()),
+                "'use_gate' = true",
+            ),
+            (
+                cfg(json!({"attention_axes": [1, 2]}), plain.clone()),
+                "attention_axes = [1,2]",
+            ),
+            (
+                cfg(json!({}), json!([["x", 0, 0, {"key": ["x", 0, 0]}]])),
+                "with key = [\"x\",0,0] after 1 positional",
+            ),
+            (
+                cfg(json!({}), json!([["x", 0, 0, {}]])),
+                "called on 1 tensor(s)",
+            ),
+        ];
+        for (c, want) in cases {
+            let err = model_from_config(&c).unwrap_err().to_string();
+            assert!(err.contains("layer 'att' (MultiHeadAttention)"), "{err}");
+            assert!(err.contains(want), "want {want:?} in: {err}");
         }
     }
 
