@@ -3,8 +3,8 @@
 //! applies rules and records the layer → tensor map.
 
 use super::{
-    Conversion, ConvertError, ConvertOptions, LayerTensor, Unsupported, consts, fallback, rules,
-    shape,
+    Conversion, ConvertError, ConvertOptions, LayerTensor, Unsupported, consts, fallback,
+    recurrent, rules, shape,
 };
 use crate::graph::pb::NodeDef;
 use crate::graph::{Graph, NodeExt, TensorId, is_pass_through};
@@ -179,7 +179,10 @@ pub(super) fn output_tensors(
 fn root_scope(graph: &Graph) -> Option<String> {
     let mut root: Option<&str> = None;
     for n in graph.nodes() {
-        if matches!(n.op.as_str(), "Const" | "Placeholder" | "NoOp") {
+        // `Func/…`: TensorFlow's own inlining of a function call inside a
+        // lowered loop (tf-keras LSTM/GRU) names its argument nodes so.
+        if matches!(n.op.as_str(), "Const" | "Placeholder" | "NoOp") || n.name.starts_with("Func/")
+        {
             continue;
         }
         let Some((first, _)) = n.name.split_once('/') else {
@@ -333,6 +336,20 @@ impl<'g> Ctx<'g> {
         }
     }
 
+    /// The name-scope prefix (with its trailing `/`) of the Keras layer a
+    /// node belongs to, as written in the graph: `model/lstm/` for
+    /// `model/lstm/while/LoopCond` (root scope `model`), `model_1/lstm_1/` in
+    /// Keras 3; `None` for a node outside any layer scope.
+    pub fn layer_scope(&self, node: &NodeDef) -> Option<String> {
+        let segs: Vec<&str> = node.name.split('/').collect();
+        let skip = usize::from(
+            self.root
+                .as_deref()
+                .is_some_and(|r| segs.first() == Some(&r) && segs.len() > 1),
+        );
+        (segs.len() >= skip + 2).then(|| format!("{}/", segs[..=skip].join("/")))
+    }
+
     /// Whether two nodes sit in the same layer scope (a fused activation does;
     /// a separate Activation layer does not).
     pub fn same_layer(&self, a: &NodeDef, b: &NodeDef) -> bool {
@@ -346,6 +363,10 @@ impl<'g> Ctx<'g> {
         if let Some(&v) = memo.get(&idx) {
             return v;
         }
+        // Provisional answer while this node's inputs are looked at: a node on
+        // a loop's cycle (Merge <- NextIteration <- ... <- Merge) reaches
+        // itself, and is not a constant.
+        memo.insert(idx, false);
         let node = &self.graph.nodes()[idx];
         let v = match node.op.as_str() {
             "Const" | "Shape" => true,
@@ -369,6 +390,11 @@ impl<'g> Ctx<'g> {
         let registry = rules::registry();
         let mut memo = HashMap::new();
         let graph = self.graph;
+        // Loops (recurrent layers) first: one entry per loop, covering its nodes.
+        for r in recurrent::refuse_loops(&self) {
+            self.consumed.extend(r.nodes);
+            self.unsupported.push(r.unsupported);
+        }
         for &idx in graph.topo_order() {
             let node = &graph.nodes()[idx];
             if self.consumed.contains(&node.name)

@@ -35,6 +35,7 @@ mod merge;
 mod norm;
 mod pool;
 mod preprocess;
+mod recurrent;
 mod reshape;
 pub mod rules;
 mod separable;

@@ -233,13 +233,47 @@ impl Graph {
         out
     }
 
-    /// The graph's inputs: its `Placeholder` nodes, in file order.
+    /// The graph's inputs: its `Placeholder` nodes, in file order, except
+    /// the ones TensorFlow leaves behind when it lowers a loop (see
+    /// [`is_unused_control_flow_input`](Graph::is_unused_control_flow_input)).
     pub fn placeholders(&self) -> Vec<&pb::NodeDef> {
         self.def
             .node
             .iter()
-            .filter(|n| n.op == "Placeholder")
+            .filter(|n| n.op == "Placeholder" && !self.is_unused_control_flow_input(n))
             .collect()
+    }
+
+    /// Whether `node` is a placeholder that freezing a graph with loops
+    /// leaves behind: `convert_variables_to_constants_v2` lowers each `While`
+    /// into TF1 control flow and keeps, for every loop variable, a
+    /// `Placeholder` named `unused_control_flow_input[_N]` (of any dtype,
+    /// `DT_VARIANT` included) that no node reads. It is not a model input.
+    /// Both conditions are required: a read placeholder is a real input,
+    /// whatever its name.
+    pub fn is_unused_control_flow_input(&self, node: &pb::NodeDef) -> bool {
+        let named = node
+            .name
+            .strip_prefix("unused_control_flow_input")
+            .is_some_and(|rest| {
+                rest.is_empty()
+                    || rest
+                        .strip_prefix('_')
+                        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            });
+        if node.op != "Placeholder" || !named {
+            return false;
+        }
+        let unread_data = self
+            .index_of(&node.name)
+            .is_some_and(|i| self.consumers[i].is_empty());
+        let control = format!("^{}", node.name);
+        unread_data
+            && !self
+                .def
+                .node
+                .iter()
+                .any(|n| n.input.iter().any(|i| *i == control))
     }
 
     /// The graph's outputs: data-carrying nodes that nothing consumes (so a
@@ -249,10 +283,22 @@ impl Graph {
     /// A GraphDef does not record an output order, and tools rewrite node
     /// order, so outputs come in natural name order: `Identity`, `Identity_1`,
     /// …, `Identity_10`, which is the order of a frozen Keras model's outputs.
+    ///
+    /// Not outputs either: a sink that is (through pass-through nodes) a
+    /// `Const` — a weight read only by a control edge, as frozen loops leave
+    /// them — or a control-flow node (an `Exit` of a loop variable nothing
+    /// reads, the `Identity` TensorFlow hangs on a loop's `Switch`).
     pub fn sinks(&self) -> Vec<TensorId> {
         let mut out = Vec::new();
         for (i, n) in self.def.node.iter().enumerate() {
             if !self.consumers[i].is_empty() || is_non_data(&n.op) {
+                continue;
+            }
+            let behind = self.resolve(&TensorId::new(n.name.clone(), 0));
+            if self
+                .node(&behind.node)
+                .is_some_and(|b| b.op == "Const" || super::is_control_flow(&b.op))
+            {
                 continue;
             }
             if n.op == "IdentityN" {
@@ -364,6 +410,50 @@ node { name: "noop" op: "NoOp" }
         assert_eq!(cons, vec![(g.index_of("n/y").unwrap(), 0)]);
         assert_eq!(g.sinks(), vec![TensorId::new("out", 0)]);
         assert_eq!(g.placeholders().len(), 1);
+    }
+
+    #[test]
+    fn constants_and_loop_leftovers_are_not_outputs() {
+        let g = graph(
+            r#"
+node { name: "x" op: "Placeholder" }
+node { name: "w" op: "Const" }
+node { name: "w/read" op: "Identity" input: "w" }
+node { name: "while/Switch" op: "Switch" input: "x" input: "x" }
+node { name: "while/body_control" op: "Identity" input: "while/Switch:1" }
+node { name: "while/Exit" op: "Exit" input: "while/Switch" }
+node { name: "y" op: "Relu" input: "x" }
+node { name: "Identity" op: "Identity" input: "y" input: "^w/read" }
+"#,
+        );
+        assert_eq!(g.sinks(), vec![TensorId::new("Identity", 0)]);
+    }
+
+    #[test]
+    fn unread_control_flow_placeholders_are_not_inputs() {
+        let g = graph(
+            r#"
+node { name: "x" op: "Placeholder" }
+node { name: "unused_control_flow_input" op: "Placeholder" attr { key: "dtype" value { type: DT_VARIANT } } }
+node { name: "unused_control_flow_input_12" op: "Placeholder" }
+node { name: "unused_control_flow_input_3" op: "Placeholder" }
+node { name: "unused_control_flow_input_4" op: "Placeholder" }
+node { name: "unused_control_flow_inputs" op: "Placeholder" }
+node { name: "y" op: "AddV2" input: "x" input: "unused_control_flow_input_3" input: "^unused_control_flow_input_4" }
+"#,
+        );
+        let names: Vec<&str> = g.placeholders().iter().map(|n| n.name.as_str()).collect();
+        // _3 is read (data) and _4 ordered (control): real inputs; another
+        // name is never dropped, read or not.
+        assert_eq!(
+            names,
+            [
+                "x",
+                "unused_control_flow_input_3",
+                "unused_control_flow_input_4",
+                "unused_control_flow_inputs"
+            ]
+        );
     }
 
     #[test]

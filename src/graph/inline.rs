@@ -117,7 +117,14 @@ pub fn inline_calls(def: &mut pb::GraphDef) -> Result<usize, GraphError> {
         }
         def.node.extend(added);
     }
-    if total == 0 {
+    // Loops (`While`/`If` nodes) name their body functions by attribute, and
+    // `Graph::loops` reads them: keep the library while anything refers to it.
+    let referenced = def.node.iter().any(|n| {
+        n.attr
+            .values()
+            .any(|a| matches!(&a.value, Some(attr_value::Value::Func(_))))
+    });
+    if total == 0 || referenced {
         def.library = Some(lib);
     }
     Ok(total)

@@ -9,6 +9,7 @@ mod error;
 mod index;
 mod inline;
 mod load;
+mod loops;
 mod tensor;
 
 /// prost types generated from `proto/` (package `tensorflow`).
@@ -22,4 +23,5 @@ pub use error::GraphError;
 pub use index::{Graph, TensorId, is_pass_through};
 pub use inline::inline_calls;
 pub use load::{load_graph_def, parse_graph_def};
+pub use loops::{Loop, LoopForm, is_control_flow};
 pub use tensor::Tensor;
