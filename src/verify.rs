@@ -6,6 +6,7 @@
 //! what it needs (the oracle gets the file and tensor names, the interpreter
 //! gets the Keras model) and compares plain arrays.
 
+pub mod drift;
 pub mod inputs;
 
 pub use inputs::{InputDist, random_inputs};
@@ -21,8 +22,8 @@ use crate::keras;
 use crate::oracle::{Oracle, OracleInput};
 use crate::report::progress::Progress;
 use crate::report::{
-    Check, FirstDivergence, InputSpec, LayerReport, OutputSpec, Report, Status, Timings,
-    UnsupportedOp, Verdict,
+    Check, DriftSummary, FirstDivergence, InputSpec, LayerReport, OutputSpec, Report, Status,
+    Timings, UnsupportedOp, Verdict,
 };
 use ndarray::ArrayD;
 use serde::Serialize;
@@ -233,6 +234,7 @@ pub fn verify_keras_with(
         )));
     }
     let alignment = align::align(&user, &conv.model);
+    let unaligned = align::unaligned(&alignment, &user, &conv.model);
     // The oracle feeds the graph's placeholders by the Keras input names.
     for (ui, ci) in user.inputs.iter_mut().zip(&conv.model.inputs) {
         let old = std::mem::replace(&mut ui.name, ci.name.clone());
@@ -255,6 +257,20 @@ pub fn verify_keras_with(
         tensors.push(lt.clone());
     }
     for u in &user.layers {
+        // A weightless user layer with no twin is compared, as an identity,
+        // with the graph tensor of its input's twin (align.rs): an extra
+        // layer that is not one (a ReLU the graph lacks) is located there.
+        if let Some(p) = alignment.pass_through.iter().find(|p| p.user == u.name)
+            && let Some(lt) = conv.tensors.iter().find(|t| t.layer == p.same_as)
+        {
+            tensors.push(LayerTensor {
+                layer: u.name.clone(),
+                class_name: u.kind.class_name().to_string(),
+                tensor: lt.tensor.clone(),
+                nodes: Vec::new(),
+            });
+            continue;
+        }
         let Some(pair) = alignment.pair(&u.name) else {
             continue;
         };
@@ -298,7 +314,7 @@ pub fn verify_keras_with(
         path: path.display().to_string(),
         source,
     })?;
-    let report = verify_models(
+    let mut report = verify_models(
         opts,
         settings,
         &graph,
@@ -307,6 +323,19 @@ pub fn verify_keras_with(
         timings,
         start,
     )?;
+    // A model result nothing compares is not verified, whatever the layers
+    // that are compared say.
+    if !unaligned.is_empty() {
+        report.unaligned = unaligned;
+        let unchecked = report
+            .unaligned
+            .iter()
+            .any(|u| u.coverage == align::Coverage::Unchecked);
+        if unchecked && report.verdict != Verdict::Unsupported {
+            report.verdict = Verdict::Fail;
+        }
+        write_report(&report, &opts.out_dir)?;
+    }
     Ok((report, info))
 }
 
@@ -356,6 +385,8 @@ fn verify_models(
         outputs: Vec::new(),
         layers: Vec::new(),
         first_divergence: None,
+        drift: None,
+        unaligned: Vec::new(),
         unsupported_ops: Vec::new(),
         native_layers: conv.model.layers.len() - crate::report::FallbackLayer::of(conv).len(),
         fallback_layers: crate::report::FallbackLayer::of(conv),
@@ -452,7 +483,15 @@ fn verify_models(
     timings.oracle_run_ms = ms(t);
     let t = Instant::now();
     settings.progress.stage("running the Keras layers");
-    let keras_values = interp::run(&conv.model, &inputs)?;
+    // A layer that cannot run (a wrong padding makes a later Add see two
+    // shapes) gets no value and a reason; the other layers still run, and
+    // every layer is still judged, in isolation too.
+    let keras_run = interp::run_all(&conv.model, &inputs).map_err(|e| match keras_file {
+        // The user's model as a whole cannot run: their input, not thaw's.
+        Some(f) => VerifyError::Usage(format!("--keras {}: {e}", f.display())),
+        None => VerifyError::Interp(e),
+    })?;
+    let keras_values = &keras_run.values;
     timings.interp_run_ms = ms(t);
 
     // The original graph's value of every layer output and model input, by
@@ -490,12 +529,16 @@ fn verify_models(
             detail: None,
             extra: None,
             is_output,
+            sensitivity: None,
             isolated: None,
             downstream_of: None,
         };
         let mut row = match keras_values.get(&lt.layer) {
             None => LayerReport {
-                detail: Some("the interpreter produced no value".into()),
+                detail: Some(match keras_run.failure(&lt.layer) {
+                    Some(f) => format!("the Keras layer cannot run: {f}"),
+                    None => "the interpreter produced no value".into(),
+                }),
                 ..base
             },
             Some(k) => match compare::compare(k, g, tol) {
@@ -529,8 +572,23 @@ fn verify_models(
         row.isolated = Some(isolated);
         report.layers.push(row);
     }
+    // Errors that only accumulate, with no layer wrong by itself: drift when
+    // the graph's own sensitivity explains them (see `drift`).
+    let isolated_failure = report.layers.iter().any(|l| {
+        l.isolated
+            .as_ref()
+            .is_some_and(|i| i.status != Status::Pass)
+    });
+    if !isolated_failure && report.layers.iter().any(|l| l.status == Status::Fail) {
+        settings
+            .progress
+            .stage("measuring the graph's own sensitivity");
+        let nudged = drift::nudge(&conv.model, &inputs, opts.seed);
+        let moved = oracle.run(&nudged)?;
+        report.drift = mark_drift(&mut report.layers, &graph_values, &moved);
+    }
     // The first layer that is wrong by itself; failing that (errors that only
-    // accumulate), the first that fails at all.
+    // accumulate beyond drift), the first that fails at all.
     let first = report
         .layers
         .iter()
@@ -539,7 +597,12 @@ fn verify_models(
                 .as_ref()
                 .is_some_and(|i| i.status != Status::Pass)
         })
-        .or_else(|| report.layers.iter().find(|l| l.status != Status::Pass))
+        .or_else(|| {
+            report
+                .layers
+                .iter()
+                .find(|l| !matches!(l.status, Status::Pass | Status::Drift))
+        })
         .map(|l| l.name.clone());
     settings.progress.stage("diagnosing");
     report.first_divergence = first.map(|name| {
@@ -555,11 +618,44 @@ fn verify_models(
     });
     if report.first_divergence.is_some() {
         report.verdict = Verdict::Fail;
+    } else if report.drift.is_some() {
+        report.verdict = Verdict::Drift;
     }
     timings.total_ms = ms(start);
     report.timings = timings;
     write_report(&report, &opts.out_dir)?;
     Ok(report)
+}
+
+/// Records each layer's sensitivity (its graph tensor's change when the
+/// inputs move by one ulp: `moved` against `graph_values`, both in layer
+/// order) and turns the cumulative failures it explains into
+/// [`Status::Drift`]; returns the summary when any layer drifts. Only for a
+/// run where no layer fails in isolation (the caller checks).
+fn mark_drift(
+    layers: &mut [LayerReport],
+    graph_values: &[ArrayD<f32>],
+    moved: &[ArrayD<f32>],
+) -> Option<DriftSummary> {
+    let mut summary: Option<DriftSummary> = None;
+    for ((row, g), m) in layers.iter_mut().zip(graph_values).zip(moved) {
+        let s = drift::sensitivity(g, m);
+        row.sensitivity = Some(s);
+        let Some(max_abs) = row.max_abs else { continue };
+        if row.status != Status::Fail || !drift::drifts(max_abs, s) {
+            continue;
+        }
+        row.status = Status::Drift;
+        let d = summary.get_or_insert_with(|| DriftSummary {
+            first_layer: row.name.clone(),
+            layers: 0,
+            worst_ratio: 0.0,
+            factor: drift::DRIFT_FACTOR,
+        });
+        d.layers += 1;
+        d.worst_ratio = d.worst_ratio.max(max_abs / s);
+    }
+    summary
 }
 
 /// Hypotheses on the failing layer alone, fed the graph's values.
@@ -640,4 +736,56 @@ fn write_report(report: &Report, dir: &Path) -> Result<(), VerifyError> {
         path: path.display().to_string(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::arr1;
+
+    fn row(name: &str, status: Status, max_abs: f32) -> LayerReport {
+        LayerReport {
+            name: name.into(),
+            class_name: "Dense".into(),
+            tf_node: format!("{name}:0"),
+            tf_nodes: vec![name.into()],
+            status,
+            max_abs: Some(max_abs),
+            max_rel: None,
+            mean_abs: None,
+            cosine: None,
+            out_of_tolerance: None,
+            elements: Some(2),
+            detail: None,
+            extra: None,
+            is_output: false,
+            sensitivity: None,
+            isolated: None,
+            downstream_of: None,
+        }
+    }
+
+    #[test]
+    fn only_failures_within_the_graphs_sensitivity_drift() {
+        let mut layers = vec![
+            row("ok", Status::Pass, 0.0),
+            row("amplified", Status::Fail, 0.5),
+            row("too_far", Status::Fail, 5.0),
+            row("insensitive", Status::Fail, 1e-3),
+        ];
+        let g = |v: f32| arr1(&[v, 1.0]).into_dyn();
+        let graph = [g(0.0), g(0.0), g(0.0), g(0.0)];
+        // The nudged run moves the first three by 0.1 and the last not at all.
+        let moved = [g(0.1), g(0.1), g(-0.1), g(0.0)];
+        let d = mark_drift(&mut layers, &graph, &moved).expect("one layer drifts");
+        let status: Vec<Status> = layers.iter().map(|l| l.status).collect();
+        assert_eq!(
+            status,
+            [Status::Pass, Status::Drift, Status::Fail, Status::Fail]
+        );
+        assert_eq!(layers[0].sensitivity, Some(0.1));
+        assert_eq!(layers[3].sensitivity, Some(0.0));
+        assert_eq!((d.first_layer.as_str(), d.layers), ("amplified", 1));
+        assert!((d.worst_ratio - 5.0).abs() < 1e-5, "{}", d.worst_ratio);
+    }
 }

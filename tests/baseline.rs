@@ -142,12 +142,12 @@ fn planted_grown_error_is_caught() {
     let mut v = read(&report);
     let layer = &mut v["layers"][0];
     let name = layer["name"].as_str().unwrap().to_string();
-    let cum = layer["max_abs"].as_f64().unwrap();
+    let cum = layer["cumulative"]["max_abs"].as_f64().unwrap();
     assert!(
         cum > 1e-7,
         "the planted layer needs a measurable error: {cum}"
     );
-    layer["max_abs"] = Value::from(cum * 1000.0);
+    layer["cumulative"]["max_abs"] = Value::from(cum * 1000.0);
     let grown = dir.path().join("grown.json");
     write(&grown, &v);
     let (code, text) = diff(&report, &grown);
@@ -163,7 +163,7 @@ fn planted_grown_error_is_caught() {
     // `verify --baseline`: a baseline claiming a 1000x smaller error. Under
     // the default floor (1e-6) that is float noise and passes; with the
     // floor lowered to 1e-9 the growth counts.
-    v["layers"][0]["max_abs"] = Value::from(cum / 1000.0);
+    v["layers"][0]["cumulative"]["max_abs"] = Value::from(cum / 1000.0);
     let baseline = dir.path().join("baseline.json");
     write(&baseline, &v);
     let (code, text) = verify_against(&case, &baseline, &dir.path().join("run"), &[]);

@@ -53,7 +53,7 @@ fn verify_passes_on_every_fixture() {
         }
         assert!(stdout.contains("verdict: PASS"), "{stdout}");
         let r = json(&out.path().join("report.json"));
-        assert_eq!(r["schema_version"], 2);
+        assert_eq!(r["schema_version"], 3);
         assert_eq!(r["verdict"], "pass");
         assert_eq!(r["seed"], 0);
         assert_eq!(r["samples"], 4);
@@ -62,7 +62,7 @@ fn verify_passes_on_every_fixture() {
         assert!(!layers.is_empty());
         for l in layers {
             assert_eq!(l["status"], "pass", "{}: {l}", case.display());
-            assert!(l["max_abs"].as_f64().unwrap() <= 1e-4, "{l}");
+            assert!(l["cumulative"]["max_abs"].as_f64().unwrap() <= 1e-4, "{l}");
             assert!(!l["tf_node"].as_str().unwrap().is_empty());
         }
         let h5 = r["keras_file"].as_str().unwrap();
@@ -133,7 +133,7 @@ fn seed_changes_inputs_and_is_reported() {
     let (a, b) = (run("1"), run("2"));
     assert_eq!(a["seed"], 1);
     assert_eq!(a["samples"], 2);
-    assert_ne!(a["layers"][0]["mean_abs"], serde_json::Value::Null);
+    assert_ne!(a["layers"][0]["cumulative"]["mean_abs"], serde_json::Value::Null);
     assert_eq!(b["seed"], 2);
 }
 

@@ -70,14 +70,20 @@ fn every_check_records_its_rule_and_isolated_checks_use_a_tenth_of_stol() {
         "{t}"
     );
     for l in layers(&r) {
-        assert_eq!(&l["tolerance"], t, "{}", l["name"]);
-        assert!(l["tolerance_from"].is_null());
+        assert_eq!(&l["cumulative"]["tolerance"], t, "{}", l["name"]);
+        assert!(l["cumulative"]["tolerance_from"].is_null());
         let iso = &l["isolated"]["tolerance"];
         assert!(is(&iso["stol"], 1e-6), "{iso}");
         assert_eq!(iso["atol"], t["atol"]);
         // The ratio says how close to failing: <= 1 for a passing layer.
-        assert!(f(&l["tolerance_ratio"]) <= 1.0, "{l}");
-        assert!(f(&l["scale"]) >= f(&l["graph_max"]).abs().max(f(&l["graph_min"]).abs()) - 1e-6);
+        assert!(f(&l["cumulative"]["tolerance_ratio"]) <= 1.0, "{l}");
+        assert!(
+            f(&l["cumulative"]["scale"])
+                >= f(&l["cumulative"]["graph_max"])
+                    .abs()
+                    .max(f(&l["cumulative"]["graph_min"]).abs())
+                    - 1e-6
+        );
     }
 }
 
@@ -91,7 +97,7 @@ fn thaw_toml_in_the_current_folder_sets_class_and_layer_tolerances() {
     assert_eq!(code, Some(0));
     let noisy = layers(&clean)
         .iter()
-        .find(|l| f(&l["max_abs"]) > 0.0)
+        .find(|l| f(&l["cumulative"]["max_abs"]) > 0.0)
         .expect("a layer with float noise")["name"]
         .as_str()
         .unwrap()
@@ -109,24 +115,24 @@ fn thaw_toml_in_the_current_folder_sets_class_and_layer_tolerances() {
     assert!(is(&r["tolerance"]["stol"], 2e-5));
     for l in layers(&r) {
         let name = l["name"].as_str().unwrap();
-        let from = l["tolerance_from"].as_str().unwrap_or("");
+        let from = l["cumulative"]["tolerance_from"].as_str().unwrap_or("");
         if name == noisy {
             assert_eq!(l["status"], "fail", "{l}");
-            assert_eq!(f(&l["tolerance"]["atol"]), 0.0);
+            assert_eq!(f(&l["cumulative"]["tolerance"]["atol"]), 0.0);
             assert!(
                 from.contains(&format!("[tolerance.layer.\"{noisy}\"]")),
                 "{from}"
             );
         } else if l["class_name"] == "Conv2D" {
-            assert!(is(&l["tolerance"]["atol"], 0.5));
+            assert!(is(&l["cumulative"]["tolerance"]["atol"], 0.5));
             assert!(
                 from.starts_with("thaw.toml [tolerance.class.Conv2D]"),
                 "{from}"
             );
             assert_eq!(l["status"], "pass");
         } else {
-            assert!(l["tolerance_from"].is_null(), "{l}");
-            assert!(is(&l["tolerance"]["stol"], 2e-5));
+            assert!(l["cumulative"]["tolerance_from"].is_null(), "{l}");
+            assert!(is(&l["cumulative"]["tolerance"]["stol"], 2e-5));
         }
     }
     // The command line overrides the file's [tolerance]; --config another file.
@@ -184,11 +190,11 @@ fn classifier_outputs_report_top1_agreement() {
     assert!(!outputs.is_empty());
     for l in &outputs {
         // A passing rank-2 output: every sample's argmax agrees.
-        assert_eq!(l["top1_agreement"].as_f64(), Some(1.0), "{l}");
+        assert_eq!(l["cumulative"]["top1_agreement"].as_f64(), Some(1.0), "{l}");
         assert!(l["isolated"]["top1_agreement"].is_null());
     }
     for l in layers(&r).iter().filter(|l| l["is_output"] == false) {
-        assert!(l["top1_agreement"].is_null(), "{l}");
+        assert!(l["cumulative"]["top1_agreement"].is_null(), "{l}");
     }
 }
 
@@ -206,7 +212,7 @@ fn resnet50_has_no_false_alarm_with_the_defaults() {
         assert_eq!(code, Some(0), "{case}: {err}");
         let worst = layers(&r)
             .iter()
-            .map(|l| f(&l["tolerance_ratio"]))
+            .map(|l| f(&l["cumulative"]["tolerance_ratio"]))
             .fold(0.0, f64::max);
         // Measured 0.15 (resnet50_k3) and 0.17 (resnet50_v2_tk): a 5x margin.
         assert!(worst < 0.5, "{case}: worst ratio {worst}");

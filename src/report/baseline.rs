@@ -2,7 +2,7 @@
 //! --baseline FILE`, `thaw diff OLD NEW`) and says what regressed.
 //!
 //! A **regression** (the gate fails, exit 1) is any of:
-//! - the verdict worsened (`pass` < `fail` < `unsupported`);
+//! - the verdict worsened (`pass` < `drift` < `fail` < `unsupported`);
 //! - a layer disappeared, appeared, or changed class (matched by name);
 //! - a layer's check (cumulative or isolated) went from `pass` to `fail` or
 //!   `error`;
@@ -114,17 +114,19 @@ impl Diff {
 fn verdict_rank(v: &str) -> u8 {
     match v {
         "pass" => 0,
-        "fail" => 1,
-        "unsupported" => 2,
-        _ => 3,
+        "drift" => 1,
+        "fail" => 2,
+        "unsupported" => 3,
+        _ => 4,
     }
 }
 
 fn status_rank(s: &str) -> u8 {
     match s {
         "pass" => 0,
-        "fail" => 1,
-        "error" => 2,
+        "drift" => 1,
+        "fail" => 2,
+        "error" => 3,
         // no check recorded (an older report without isolated checks)
         _ => 0,
     }

@@ -31,7 +31,7 @@ h1{margin:0 0 4px;font-size:28px} h1.pass{color:#1a7f37} h1.fail{color:#cf222e} 
 .divergence{border-left:6px solid #cf222e;background:#ffebe9;padding:10px 14px}
 table{border-collapse:collapse;font-size:13px} th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums;font-family:ui-monospace,monospace}
-tr.broken td{background:#ffebe9;font-weight:600} tr.downstream td{background:#fff8c5} tr.error td{background:#fbefff}
+tr.broken td{background:#ffebe9;font-weight:600} tr.downstream td{background:#fff8c5} tr.error td{background:#fbefff} tr.drift td{background:#eef6ff}
 code{font-family:ui-monospace,monospace;font-size:12px} td{max-width:420px} td code{overflow-wrap:anywhere}
 .chart{overflow-x:auto} svg text{font:11px system-ui,sans-serif;fill:#57606a}
 .legend span{display:inline-block;margin-right:16px} .sw{display:inline-block;width:18px;height:3px;vertical-align:middle;margin-right:4px}
@@ -58,6 +58,10 @@ pub fn render(r: &ReportView) -> String {
     let headline = match r.verdict.as_str() {
         "pass" => "PASS: the Keras model computes what the graph computes",
         "fail" => "FAIL: the Keras model diverges from the graph",
+        "drift" => {
+            "DRIFT: every layer computes what the graph computes in isolation; the cumulative \
+             differences are float32 rounding that the graph itself amplifies"
+        }
         "unsupported" => "UNSUPPORTED: some nodes cannot be converted",
         _ => "",
     };
@@ -89,6 +93,11 @@ pub fn render(r: &ReportView) -> String {
             );
         }
         s.push_str("</table></section>\n");
+    }
+    for (id, line) in [("top1", r.top1_text()), ("drift", r.drift_text())] {
+        if !line.is_empty() {
+            let _ = writeln!(s, "<p id=\"{id}\">{}</p>", xml(&line));
+        }
     }
     if let Some(d) = &r.first_divergence {
         let class = r
@@ -151,6 +160,7 @@ fn table(s: &mut String, r: &ReportView) {
     for (i, l) in r.layers.iter().enumerate() {
         let class = match l.outcome() {
             LayerOutcome::Pass => "pass",
+            LayerOutcome::Drift => "drift",
             LayerOutcome::Broken => "broken",
             LayerOutcome::Downstream | LayerOutcome::Accumulated => "downstream",
             LayerOutcome::Error => "error",

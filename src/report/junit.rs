@@ -66,6 +66,11 @@ pub fn render(r: &ReportView) -> String {
                 LayerOutcome::Pass => {
                     let _ = writeln!(cases, "      <system-out>{}</system-out>", xml(&body(l, r)));
                 }
+                // Not a failure: the graph's own sensitivity explains it; said in the output.
+                LayerOutcome::Drift => {
+                    let text = format!("{}\n{}", message(l, outcome), body(l, r));
+                    let _ = writeln!(cases, "      <system-out>{}</system-out>", xml(&text));
+                }
                 LayerOutcome::Error => {
                     errors += 1;
                     let _ = writeln!(
@@ -181,6 +186,13 @@ fn message(l: &LayerView, outcome: LayerOutcome) -> String {
             cum.detail.as_deref().unwrap_or("no detail")
         ),
         LayerOutcome::Pass => format!("{} passes", l.name),
+        LayerOutcome::Drift => format!(
+            "{} passes in isolation ({}); its cumulative difference ({}) is within the graph's own \
+             sensitivity to a one-ulp input change: float32 drift, not a failure",
+            l.name,
+            iso_text,
+            cum.metrics_text()
+        ),
     }
 }
 
@@ -315,5 +327,53 @@ mod tests {
             .count();
         assert_eq!(errors, 2);
         assert!(xml.contains("x&lt;y"));
+    }
+    /// Schema 3 (`cumulative{}` objects) and the `drift` verdict: a drifting
+    /// layer is a passing test case that says why, and the run has no failure.
+    #[test]
+    fn drift_layers_pass_with_the_reason_in_their_output() {
+        let r = ReportView::from_json(
+            r#"{"schema_version":3,"model":"m.pb","verdict":"drift","samples":4,
+            "drift":{"first_layer":"deep","layers":1,"worst_ratio":2.5,"factor":10},
+            "layers":[
+             {"name":"conv","class_name":"Conv2D","status":"pass",
+              "cumulative":{"status":"pass","max_abs":1e-7,"top1_agreement":0.75},
+              "isolated":{"status":"pass","max_abs":1e-7}},
+             {"name":"deep","class_name":"Conv2D","status":"drift",
+              "cumulative":{"status":"drift","max_abs":3.0,"sensitivity":1.2},
+              "isolated":{"status":"pass","max_abs":1e-6}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.failing(), 0);
+        let xml = render(&r);
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let suite = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testsuite"))
+            .unwrap();
+        assert_eq!(suite.attribute("failures"), Some("0"));
+        assert_eq!(suite.attribute("errors"), Some("0"));
+        let out = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("system-out"))
+            .nth(1)
+            .and_then(|n| n.text())
+            .unwrap();
+        assert!(out.contains("float32 drift, not a failure"), "{out}");
+        assert!(out.contains("max_abs=3"), "{out}");
+        let md = super::super::markdown::render(&r);
+        assert!(md.starts_with("### ✅ thaw verify: DRIFT"), "{md}");
+        assert!(
+            md.contains("1 layer(s) from deep differ cumulatively by at most 2.5000x"),
+            "{md}"
+        );
+        assert!(
+            md.contains("top-1 agreement of output conv: 75.0% (4 samples)"),
+            "{md}"
+        );
+        let html = super::super::html::render(&r);
+        assert!(html.contains("<h1 id=\"verdict\" class=\"drift\">DRIFT</h1>"));
+        assert!(html.contains("<p id=\"top1\">top-1 agreement of output conv: 75.0%"));
+        assert!(html.contains("<tr class=\"drift\" id=\"layer-1\">"));
     }
 }

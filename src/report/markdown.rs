@@ -26,6 +26,7 @@ pub(crate) fn outcome_text(l: &LayerView) -> String {
             l.downstream_of.as_deref().unwrap_or("?")
         ),
         LayerOutcome::Accumulated => "FAIL (accumulated error)".into(),
+        LayerOutcome::Drift => "drift (float32 rounding the graph amplifies)".into(),
         LayerOutcome::Error => format!(
             "ERROR ({})",
             l.cumulative().detail.as_deref().unwrap_or("no detail")
@@ -52,7 +53,7 @@ const HEADER: &str = "| layer | class | TF tensor | cumulative max abs | isolate
 pub fn render(r: &ReportView) -> String {
     let mut s = String::new();
     let icon = match r.verdict.as_str() {
-        "pass" => "✅",
+        "pass" | "drift" => "✅",
         "fail" => "❌",
         _ => "⚠️",
     };
@@ -83,6 +84,11 @@ pub fn render(r: &ReportView) -> String {
         r.tolerance.atol,
         r.tolerance.rtol
     );
+    for line in [r.top1_text(), r.drift_text()] {
+        if !line.is_empty() {
+            let _ = writeln!(s, "{}\n", md(&line));
+        }
+    }
     if let Some(d) = &r.first_divergence {
         let class = r
             .layers
@@ -107,11 +113,7 @@ pub fn render(r: &ReportView) -> String {
             s.push('\n');
         }
     }
-    let failing: Vec<&LayerView> = r
-        .layers
-        .iter()
-        .filter(|l| l.outcome() != LayerOutcome::Pass)
-        .collect();
+    let failing: Vec<&LayerView> = r.layers.iter().filter(|l| l.outcome().fails()).collect();
     if !failing.is_empty() {
         s.push_str("Failing layers:\n\n");
         s.push_str(HEADER);

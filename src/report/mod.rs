@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// Version of the `report.json` schema.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -28,6 +28,11 @@ pub enum Verdict {
     Pass,
     /// At least one layer or output out of tolerance.
     Fail,
+    /// Every layer passes in isolation, and every cumulative failure is within
+    /// the graph's own sensitivity to float32 rounding (see
+    /// `verify::drift`): the Keras model computes what the graph computes, and
+    /// the graph amplifies rounding. Exit code 0, like `Pass`.
+    Drift,
     /// Some TF nodes could not be converted; nothing was run.
     Unsupported,
 }
@@ -37,6 +42,9 @@ pub enum Verdict {
 pub enum Status {
     Pass,
     Fail,
+    /// Fails cumulatively only, within the graph's own sensitivity to a
+    /// one-ulp change of its inputs (float32 drift, not a wrong layer).
+    Drift,
     /// The comparison could not be made (shape mismatch, a side failed).
     Error,
 }
@@ -57,7 +65,11 @@ pub struct OutputSpec {
     pub layer: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+/// One layer's judgement. The flat metric fields are the cumulative check;
+/// `report.json` (schema 3) nests them in a `cumulative{}` object beside
+/// `isolated{}` and gives the layer an overall `status` (see [`Self::overall`]
+/// and the `Serialize` impl below).
+#[derive(Clone, Debug)]
 pub struct LayerReport {
     pub name: String,
     pub class_name: String,
@@ -75,11 +87,14 @@ pub struct LayerReport {
     /// Why the status is `error`, when it is.
     pub detail: Option<String>,
     /// RMSE, max ULP distance, worst element, the graph tensor's range and
-    /// the smallest passing atol of the cumulative check (flattened).
-    #[serde(flatten)]
+    /// the smallest passing atol of the cumulative check.
     pub extra: Option<crate::compare::Extra>,
     /// Whether this layer is one of the model's outputs.
     pub is_output: bool,
+    /// The largest change of the graph's tensor when the inputs move by one
+    /// ulp (measured only when a layer fails cumulatively and none fails in
+    /// isolation; see `verify::drift`).
+    pub sensitivity: Option<f32>,
     /// The layer fed the original graph's values of its inputs: only its own
     /// error shows. The flat metrics above are the cumulative check (each
     /// side run on its own from the model inputs).
@@ -120,6 +135,16 @@ impl From<&Metrics> for Check {
 }
 
 impl LayerReport {
+    /// The layer's status over both checks: `fail` when either fails (or
+    /// the isolated check errs), `error` when the cumulative comparison could
+    /// not be made, else the cumulative status (`pass` or `drift`).
+    pub fn overall(&self) -> Status {
+        match (self.status, self.isolated.as_ref().map(|i| i.status)) {
+            (_, Some(Status::Fail | Status::Error)) | (Status::Fail, _) => Status::Fail,
+            (s, _) => s,
+        }
+    }
+
     pub fn from_metrics(mut self, m: &Metrics) -> Self {
         self.status = if m.pass { Status::Pass } else { Status::Fail };
         self.max_abs = Some(m.max_abs);
@@ -133,6 +158,61 @@ impl LayerReport {
     }
 }
 
+impl Serialize for LayerReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        /// The cumulative check: [`Check`]'s fields plus the sensitivity.
+        #[derive(Serialize)]
+        struct Cumulative<'a> {
+            status: Status,
+            max_abs: Option<f32>,
+            max_rel: Option<f32>,
+            mean_abs: Option<f32>,
+            cosine: Option<f32>,
+            out_of_tolerance: Option<usize>,
+            detail: &'a Option<String>,
+            #[serde(flatten)]
+            extra: &'a Option<crate::compare::Extra>,
+            sensitivity: Option<f32>,
+        }
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            name: &'a str,
+            class_name: &'a str,
+            tf_node: &'a str,
+            tf_nodes: &'a [String],
+            status: Status,
+            elements: Option<usize>,
+            is_output: bool,
+            cumulative: Cumulative<'a>,
+            isolated: &'a Option<Check>,
+            downstream_of: &'a Option<String>,
+        }
+        Wire {
+            name: &self.name,
+            class_name: &self.class_name,
+            tf_node: &self.tf_node,
+            tf_nodes: &self.tf_nodes,
+            status: self.overall(),
+            elements: self.elements,
+            is_output: self.is_output,
+            cumulative: Cumulative {
+                status: self.status,
+                max_abs: self.max_abs,
+                max_rel: self.max_rel,
+                mean_abs: self.mean_abs,
+                cosine: self.cosine,
+                out_of_tolerance: self.out_of_tolerance,
+                detail: &self.detail,
+                extra: &self.extra,
+                sensitivity: self.sensitivity,
+            },
+            isolated: &self.isolated,
+            downstream_of: &self.downstream_of,
+        }
+        .serialize(s)
+    }
+}
+
 /// The layer that is wrong by itself, and why (schema 2).
 #[derive(Clone, Debug, Serialize)]
 pub struct FirstDivergence {
@@ -140,6 +220,19 @@ pub struct FirstDivergence {
     /// Hypotheses that make the layer pass in isolation, most specific first;
     /// a single `other` when none does.
     pub causes: Vec<crate::compare::diagnose::Cause>,
+}
+
+/// Cumulative failures explained by float32 drift (see `verify::drift`).
+#[derive(Clone, Debug, Serialize)]
+pub struct DriftSummary {
+    /// The first layer, in topological order, whose status is `drift`.
+    pub first_layer: String,
+    /// How many layers drift.
+    pub layers: usize,
+    /// The largest max abs error over sensitivity among them (≤ `factor`).
+    pub worst_ratio: f32,
+    /// The drift rule's factor: errors up to `factor × sensitivity` drift.
+    pub factor: f32,
 }
 
 /// A layer thaw emitted as its fallback custom layer `ThawTfOp` (a TF op with
@@ -207,6 +300,13 @@ pub struct Report {
     /// First layer, in topological order, that fails in isolation (failing
     /// that, the first that fails at all), with the hypotheses that fix it.
     pub first_divergence: Option<FirstDivergence>,
+    /// Set when some layers fail only cumulatively, within the graph's own
+    /// sensitivity to rounding (verdict `drift` when nothing else fails).
+    pub drift: Option<DriftSummary>,
+    /// `--keras` only: every layer of the user's model or of the graph left
+    /// without a twin by the alignment, with what still checks it; any
+    /// `unchecked` one makes the verdict `fail` (see `compare::align`).
+    pub unaligned: Vec<crate::compare::align::Unaligned>,
     pub unsupported_ops: Vec<UnsupportedOp>,
     /// Layers of the converted model that are native Keras classes.
     pub native_layers: usize,
@@ -296,7 +396,10 @@ impl Report {
                 .map_or("-".to_string(), |v| format!("{v:.3e}"));
             let status = match (l.status, iso.map(|i| i.status)) {
                 (Status::Pass, Some(Status::Pass) | None) => "ok".to_string(),
-                (_, Some(Status::Fail | Status::Error)) => "FAIL (broken here)".to_string(),
+                (_, Some(Status::Fail | Status::Error | Status::Drift)) => {
+                    "FAIL (broken here)".to_string()
+                }
+                (Status::Drift, _) => "drift (within the graph's own sensitivity)".to_string(),
                 (Status::Error, _) => "ERROR".to_string(),
                 (Status::Fail, _) => match &l.downstream_of {
                     Some(up) => format!("fail (downstream of {up})"),
@@ -322,7 +425,7 @@ impl Report {
             .layers
             .iter()
             .filter(|l| {
-                l.status != Status::Pass
+                !matches!(l.status, Status::Pass | Status::Drift)
                     || l.isolated
                         .as_ref()
                         .is_some_and(|i| i.status != Status::Pass)
@@ -353,11 +456,41 @@ impl Report {
                 );
             }
         }
+        if !self.unaligned.is_empty() {
+            let _ = writeln!(s, "unaligned layers (--keras):");
+            for u in &self.unaligned {
+                let how = match u.coverage {
+                    crate::compare::align::Coverage::Identity => "checked as an identity",
+                    crate::compare::align::Coverage::Covered => "covered downstream",
+                    crate::compare::align::Coverage::Unchecked => "UNCHECKED",
+                };
+                let _ = writeln!(
+                    s,
+                    "  {} layer {} ({}): {how}: {}",
+                    u.side, u.layer, u.class_name, u.reason
+                );
+            }
+        }
         let verdict = match self.verdict {
             Verdict::Pass => "PASS: the Keras model computes what the graph computes",
+            Verdict::Fail if self.first_divergence.is_none() && !self.unaligned.is_empty() => {
+                "FAIL: part of the model's result is compared with nothing (unaligned layers above)"
+            }
             Verdict::Fail => "FAIL: the Keras model diverges from the graph",
+            Verdict::Drift => {
+                "DRIFT: every layer computes what the graph computes in isolation; the \
+                 cumulative differences are float32 rounding the graph itself amplifies"
+            }
             Verdict::Unsupported => "UNSUPPORTED",
         };
+        if let Some(d) = &self.drift {
+            let _ = writeln!(
+                s,
+                "drift: {} layer(s) from {} fail cumulatively within {}x the graph's own \
+                 change under a one-ulp input nudge (worst {:.2}x)",
+                d.layers, d.first_layer, d.factor, d.worst_ratio
+            );
+        }
         let _ = writeln!(s, "verdict: {verdict}");
         s
     }

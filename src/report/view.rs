@@ -41,7 +41,7 @@ pub struct ReportView {
     pub schema_version: u32,
     pub thaw_version: String,
     pub model: String,
-    /// `pass`, `fail` or `unsupported`.
+    /// `pass`, `drift`, `fail` or `unsupported`.
     pub verdict: String,
     pub seed: u64,
     pub samples: u64,
@@ -51,6 +51,17 @@ pub struct ReportView {
     pub first_divergence: Option<Divergence>,
     pub unsupported_ops: Vec<UnsupportedView>,
     pub timings: TimingsView,
+    /// Cumulative failures explained by float32 drift (schema 3).
+    pub drift: Option<DriftView>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DriftView {
+    pub first_layer: String,
+    pub layers: u64,
+    pub worst_ratio: f64,
+    pub factor: f64,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize)]
@@ -132,7 +143,7 @@ pub struct LayerView {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct CheckView {
-    /// `pass`, `fail` or `error` (empty when the report has none).
+    /// `pass`, `drift`, `fail` or `error` (empty when the report has none).
     pub status: String,
     pub max_abs: Option<f64>,
     pub max_rel: Option<f64>,
@@ -193,8 +204,18 @@ pub enum LayerOutcome {
     Downstream,
     /// Fails cumulatively only, with no upstream culprit (error accumulated).
     Accumulated,
+    /// Fails cumulatively only, within the graph's own sensitivity to float32
+    /// rounding (status `drift`): not a failure.
+    Drift,
     /// Cumulative comparison impossible (shape mismatch, a side failed).
     Error,
+}
+
+impl LayerOutcome {
+    /// Whether the outcome counts as a failure (drift does not).
+    pub fn fails(self) -> bool {
+        !matches!(self, LayerOutcome::Pass | LayerOutcome::Drift)
+    }
 }
 
 impl LayerView {
@@ -211,6 +232,8 @@ impl LayerView {
             LayerOutcome::Error
         } else if cum.passed() {
             LayerOutcome::Pass
+        } else if cum.status == "drift" {
+            LayerOutcome::Drift
         } else if self.downstream_of.is_some() {
             LayerOutcome::Downstream
         } else {
@@ -256,10 +279,48 @@ impl ReportView {
     }
 
     pub fn failing(&self) -> usize {
+        self.layers.iter().filter(|l| l.outcome().fails()).count()
+    }
+
+    /// Per classifier output: its name and the fraction of samples whose
+    /// top-1 class agrees (cumulative check's `top1_agreement`).
+    pub fn top1(&self) -> Vec<(&str, f64)> {
         self.layers
             .iter()
-            .filter(|l| l.outcome() != LayerOutcome::Pass)
-            .count()
+            .filter_map(|l| {
+                let t = l.cumulative().extra.get("top1_agreement")?.as_f64()?;
+                Some((l.name.as_str(), t))
+            })
+            .collect()
+    }
+
+    /// One sentence on top-1 agreement (empty when no output is a classifier).
+    pub fn top1_text(&self) -> String {
+        self.top1()
+            .iter()
+            .map(|(name, t)| {
+                format!(
+                    "top-1 agreement of output {name}: {:.1}% ({} samples)",
+                    t * 100.0,
+                    self.samples
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// One sentence on drift (empty when nothing drifts).
+    pub fn drift_text(&self) -> String {
+        self.drift.as_ref().map_or(String::new(), |d| {
+            format!(
+                "{} layer(s) from {} differ cumulatively by at most {}x what the graph itself \
+                 changes under a one-ulp input nudge (rule: {}x): float32 drift, not a failure",
+                d.layers,
+                d.first_layer,
+                fmt_num(d.worst_ratio),
+                fmt_num(d.factor)
+            )
+        })
     }
 
     /// `PASS`, `FAIL`, `UNSUPPORTED` (or the raw verdict uppercased).
