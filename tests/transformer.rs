@@ -106,3 +106,63 @@ fn both_kerases_give_the_same_layers_and_configs() {
         );
     }
 }
+
+/// The `.h5` thaw writes for the block names the loading shim
+/// `ThawMultiHeadAttention` (both Kerases load it with the generated
+/// `thaw_fallbacks.py`, checked by `harness/roundtrip.py` in `.ci/run`), reads
+/// back to the converted IR, weights included, and `verify --keras` on it
+/// aligns every layer with the graph and passes: the class is still a native
+/// MultiHeadAttention in the IR and in the report, not a fallback layer.
+#[test]
+fn written_h5_reads_back_and_verifies_with_keras_flag() {
+    use thaw::compare::Tolerance;
+    use thaw::report::{Status, Verdict};
+    use thaw::verify::{VerifyOptions, verify_keras};
+    for case in ["k3_transformer_block", "tk_transformer_block"] {
+        let m = model(case);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let h5 = dir.path().join("model.h5");
+        thaw::keras::h5::write(&h5, &m).expect("writes");
+        let module = thaw::keras::pymodule::write_beside(&h5, &m).expect("writes the module");
+        assert_eq!(
+            module,
+            Some(dir.path().join(thaw::keras::pymodule::MODULE_FILE)),
+            "{case}: MultiHeadAttention needs the module"
+        );
+        let text = hdf5_metno::File::open(&h5)
+            .and_then(|f| f.attr("model_config"))
+            .and_then(|a| a.read_scalar::<hdf5_metno::types::VarLenUnicode>())
+            .expect("model_config attribute");
+        let raw: serde_json::Value = serde_json::from_str(text.as_str()).expect("JSON");
+        let mha = raw["config"]["layers"]
+            .as_array()
+            .and_then(|ls| ls.iter().find(|l| l["name"] == "mha"))
+            .expect("mha entry");
+        assert_eq!(mha["class_name"], "ThawMultiHeadAttention", "{case}");
+        assert_eq!(
+            mha["inbound_nodes"],
+            serde_json::json!([[["input", 0, 0, {}], ["input", 0, 0, {}]]]),
+            "{case}"
+        );
+        assert_eq!(thaw::keras::h5::read(&h5).expect("reads back"), m, "{case}");
+
+        let opts = VerifyOptions {
+            model: std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("fixtures/{case}/model.pb")),
+            out_dir: dir.path().join("out"),
+            convert: ConvertOptions::default(),
+            samples: 2,
+            seed: 0,
+            input_range: [-1.0, 1.0],
+            tolerance: Tolerance::default(),
+        };
+        let (r, al) = verify_keras(&opts, &h5).expect("verifies");
+        assert!(al.alignment.unaligned_user.is_empty(), "{case}: {:?}", al.alignment);
+        assert!(al.alignment.unaligned_converted.is_empty(), "{case}: {:?}", al.alignment);
+        assert_eq!(r.verdict, Verdict::Pass, "{case}:\n{}", r.to_table());
+        assert!(r.fallback_layers.is_empty(), "{case}: MHA is no fallback");
+        let row = r.layers.iter().find(|l| l.name == "mha").expect("mha row");
+        assert_eq!(row.class_name, "MultiHeadAttention", "{case}");
+        assert_eq!(row.status, Status::Pass, "{case}");
+    }
+}
