@@ -286,10 +286,16 @@ FAULTS = [
     Fault("kernel_axes", "tk_conv_strides_dilation", "conv_s2_same_relu", kernel_axes_oihw_reshaped),
     Fault("dense_transposed", "tk_pool_flatten_dense", "dense_logits", dense_transposed),
     Fault("dense_transposed", "tf1_vgg_style", "logits", dense_transposed),
-    Fault("padding", "tk_conv_strides_dilation", "conv_d2_same_tanh", padding_valid,
-          known="VALID makes the dilated 5x5 window larger than the 4x2 input: the Keras model "
-                "cannot run at all, and thaw stops with an internal error (exit 4) instead of "
-                "failing that layer and diagnosing it"),
+    # VALID makes the dilated 5x5 window larger than the 4x2 input: the layer cannot run at all
+    # (once an internal error, exit 4); it fails, in isolation too, and SAME makes it pass.
+    Fault("padding", "tk_conv_strides_dilation", "conv_d2_same_tanh", padding_valid),
+    # Models that cannot run past the faulted layer: a smaller output reaches a layer that needs
+    # a matching shape (Add of two branches, Concatenate with a skip connection, a Dense after
+    # Flatten). Those layers get no value (cumulative `error`); the faulted one still fails in
+    # isolation, so it is located and the padding hypothesis named.
+    Fault("padding", "k3_add_concat_two_inputs", "conv_a", padding_valid),
+    Fault("padding", "tk_unet_small", "enc2", padding_valid),
+    Fault("padding", "k3_pool_flatten_dense", "conv_tanh", padding_valid),
     Fault("padding", "k3_bn_depthwise_relu6", "dw1", padding_valid),
     Fault("padding", "tf1_vgg_style", "conv1", padding_valid),
     Fault("activation", "k3_pool_flatten_dense", "conv_tanh", activation("linear")),

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use thaw::compare::Tolerance;
+use thaw::compare::align::Coverage;
 use thaw::compare::diagnose::CauseKind;
 use thaw::convert::ConvertOptions;
 use thaw::report::{Report, Status, Verdict};
@@ -274,4 +275,201 @@ fn keras3_archive_cli_exit_codes() {
         o,
     ]);
     assert_eq!(code, 2);
+}
+
+// --- issue 4: user models that cannot run all the way, and unaligned layers ----------------
+// Each case edits the hand-built tf-keras model through thaw's own Keras IR and writes it
+// back with thaw's writer (the same layer names and weights as the file above).
+
+/// The hand-built model with one edit, written to a temporary `.h5`.
+fn edited(edit: impl FnOnce(&mut thaw::keras::Model)) -> (tempfile::TempDir, PathBuf) {
+    let mut m =
+        thaw::keras::h5::read(Path::new("tests/data/handmade_mobilenet_v1_tail.h5")).unwrap();
+    edit(&mut m);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("edited.h5");
+    thaw::keras::h5::write(&path, &m).unwrap();
+    (dir, path)
+}
+
+/// Inserts `layer` after `after`: every consumer of `after` reads `layer` instead.
+fn insert_after(m: &mut thaw::keras::Model, after: &str, layer: thaw::keras::Layer) {
+    for l in &mut m.layers {
+        for i in &mut l.inbound {
+            if i == after {
+                *i = layer.name.clone();
+            }
+        }
+    }
+    let at = m.layers.iter().position(|l| l.name == after).unwrap() + 1;
+    m.layers.insert(at, layer);
+}
+
+fn activation(name: &str, inbound: &str, a: thaw::keras::Activation) -> thaw::keras::Layer {
+    thaw::keras::Layer {
+        name: name.into(),
+        kind: thaw::keras::LayerKind::Activation { activation: a },
+        inbound: vec![inbound.into()],
+        weights: vec![],
+    }
+}
+
+/// padding="valid" on the 3x3 depthwise conv (the graph pads SAME): its 4x4
+/// output makes the Flatten in front of the Dense 48 wide instead of 108, so
+/// the Dense cannot run. This was an internal error (exit 4); now the Dense
+/// has status `error` with the reason, and the depthwise conv is located,
+/// failing in isolation on the shape, with `padding` as the cause.
+#[test]
+fn a_model_that_cannot_run_all_the_way_is_judged_layer_by_layer() {
+    let (_d, h5) = edited(|m| {
+        let l = m
+            .layers
+            .iter_mut()
+            .find(|l| l.name == "depthwise_conv2d")
+            .unwrap();
+        let thaw::keras::LayerKind::DepthwiseConv2D { padding, .. } = &mut l.kind else {
+            panic!("{:?}", l.kind)
+        };
+        *padding = thaw::keras::Padding::Valid;
+    });
+    let (r, _) = run(h5.to_str().unwrap());
+    assert_eq!(r.verdict, Verdict::Fail, "{}", r.to_table());
+    let d = r.first_divergence.as_ref().unwrap();
+    assert_eq!(d.layer, "depthwise_conv2d", "{}", r.to_table());
+    assert_eq!(d.causes[0].kind, CauseKind::Padding, "{:?}", d.causes);
+    let layer = |n: &str| r.layers.iter().find(|l| l.name == n).unwrap();
+    let iso = layer("depthwise_conv2d").isolated.as_ref().unwrap();
+    assert!(
+        iso.detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("shape mismatch"),
+        "{iso:?}"
+    );
+    let dense = layer("dense");
+    assert_eq!(dense.status, Status::Error);
+    let why = dense.detail.as_deref().unwrap_or("");
+    assert!(why.contains("cannot run"), "{why}");
+    // Fed the graph's values, the Dense itself is right.
+    assert_eq!(dense.isolated.as_ref().unwrap().status, Status::Pass);
+    assert_eq!(dense.downstream_of.as_deref(), Some("depthwise_conv2d"));
+    // Through the CLI: a verdict (exit 1), not an internal error (exit 4).
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout) = cli(&[
+        "verify",
+        GRAPH,
+        "--keras",
+        h5.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("first divergence: depthwise_conv2d"),
+        "{stdout}"
+    );
+}
+
+/// An extra layer that is an identity at inference (a linear Activation the
+/// graph has no node for) is compared with its input's graph tensor and
+/// passes: listed as unaligned, checked as an identity, verdict PASS.
+#[test]
+fn an_extra_identity_layer_is_checked_and_harmless() {
+    let (_d, h5) = edited(|m| {
+        let extra = activation(
+            "extra_linear",
+            "batch_normalization",
+            thaw::keras::Activation::Linear,
+        );
+        insert_after(m, "batch_normalization", extra);
+    });
+    let (r, al) = run(h5.to_str().unwrap());
+    assert_eq!(al.alignment.unaligned_user, ["extra_linear"]);
+    assert!(al.alignment.unaligned_converted.is_empty());
+    assert_eq!(r.verdict, Verdict::Pass, "{}", r.to_table());
+    assert_eq!(r.unaligned.len(), 1);
+    assert_eq!(r.unaligned[0].coverage, Coverage::Identity);
+    let row = r.layers.iter().find(|l| l.name == "extra_linear").unwrap();
+    assert_eq!(row.status, Status::Pass);
+    // Compared with the graph tensor of its input, the BatchNormalization's.
+    let bn = r
+        .layers
+        .iter()
+        .find(|l| l.name == "batch_normalization")
+        .unwrap();
+    assert_eq!(row.tf_node, bn.tf_node);
+}
+
+/// An extra layer that is not an identity (a ReLU after the stem conv, whose
+/// output has negative values) is located at itself, with the activation
+/// named, instead of blaming the BatchNormalization after it.
+#[test]
+fn an_extra_relu_is_located_at_itself() {
+    let (_d, h5) = edited(|m| {
+        let extra = activation("extra_relu", "conv2d", thaw::keras::Activation::Relu);
+        insert_after(m, "conv2d", extra);
+    });
+    let (r, _) = run(h5.to_str().unwrap());
+    assert_eq!(r.verdict, Verdict::Fail, "{}", r.to_table());
+    let d = r.first_divergence.as_ref().unwrap();
+    assert_eq!(d.layer, "extra_relu", "{}", r.to_table());
+    assert!(
+        d.causes
+            .iter()
+            .any(|c| c.kind == CauseKind::Activation && c.detail.contains("linear")),
+        "{:?}",
+        d.causes
+    );
+    let bn = r
+        .layers
+        .iter()
+        .find(|l| l.name == "batch_normalization")
+        .unwrap();
+    assert_eq!(bn.isolated.as_ref().unwrap().status, Status::Pass);
+}
+
+/// A rebuild that stops before the graph's Softmax: every user layer passes,
+/// but one of the graph's outputs is computed by nothing in the user's
+/// model, so the model's result is not verified: FAIL (exit 1), with the
+/// reason in report.json and on the terminal.
+#[test]
+fn a_graph_output_no_user_layer_computes_fails_the_verdict() {
+    let (_d, h5) = edited(|m| {
+        m.layers.retain(|l| l.name != "softmax");
+        for o in &mut m.outputs {
+            if o == "softmax" {
+                *o = "reshape".into();
+            }
+        }
+    });
+    let (r, al) = run(h5.to_str().unwrap());
+    assert_eq!(al.alignment.unaligned_converted, ["softmax"]);
+    assert!(r.layers.iter().all(|l| l.status == Status::Pass));
+    assert!(r.first_divergence.is_none());
+    assert_eq!(r.verdict, Verdict::Fail, "{}", r.to_table());
+    assert_eq!(r.unaligned.len(), 1);
+    let u = &r.unaligned[0];
+    assert_eq!((u.side, u.layer.as_str()), ("graph", "softmax"));
+    assert_eq!(u.coverage, Coverage::Unchecked);
+    assert!(u.reason.contains("graph output"), "{}", u.reason);
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout) = cli(&[
+        "verify",
+        GRAPH,
+        "--keras",
+        h5.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("graph layer softmax (Activation): UNCHECKED"),
+        "{stdout}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["verdict"], "fail");
+    assert_eq!(json["unaligned"][0]["coverage"], "unchecked");
+    assert_eq!(json["unaligned"][0]["side"], "graph");
 }

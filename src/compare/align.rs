@@ -190,11 +190,26 @@ pub fn align(user: &Model, converted: &Model) -> Alignment {
             false
         };
         let shapes = sorted_shapes(u);
+        // Two activations in a row where the graph has one: the user layer of
+        // the graph's kind takes it, the other passes through (an extra
+        // linear Activation before a ReLU must not take the ReLU's place and
+        // get the blame for it).
+        let next_takes_it = |c: &crate::keras::Layer| {
+            family(&u.kind) == "activation"
+                && c.kind != u.kind
+                && user.layers.iter().any(|v| {
+                    v.inbound.len() == 1
+                        && v.inbound[0] == u.name
+                        && family(&v.kind) == "activation"
+                        && v.kind == c.kind
+                })
+        };
         let fits = |c: &crate::keras::Layer| {
             !taken.contains(c.name.as_str())
                 && family(&c.kind) == family(&u.kind)
                 && same_but_bias(&sorted_shapes(c), &shapes, &u.kind)
                 && fed_right(c)
+                && !next_takes_it(c)
         };
         let found = converted
             .layers
@@ -585,6 +600,34 @@ mod tests {
         assert_eq!(coverage(&u, "flat"), Coverage::Identity);
         assert_eq!(coverage(&u, "fc_relu"), Coverage::Covered);
         assert!(u[1].reason.contains("user layer 'b'"), "{u:?}");
+    }
+
+    /// An extra linear Activation right before the graph's ReLU leaves the
+    /// ReLU to the user's ReLU (it used to take its place, and the blame).
+    #[test]
+    fn an_extra_activation_before_the_graphs_one_passes_through() {
+        let converted = model(
+            "x",
+            vec![
+                layer("fc", dense(3, Activation::Linear), "x", &[&[4, 3]]),
+                relu("fc_relu", "fc"),
+            ],
+        );
+        let linear = LayerKind::Activation {
+            activation: Activation::Linear,
+        };
+        let user = model(
+            "x",
+            vec![
+                layer("a", dense(3, Activation::Linear), "x", &[&[4, 3]]),
+                layer("extra", linear, "a", &[]),
+                relu("r", "extra"),
+            ],
+        );
+        let al = align(&user, &converted);
+        assert_eq!(al.pair("r").map(|p| p.converted.as_str()), Some("fc_relu"));
+        assert_eq!(al.unaligned_user, ["extra"]);
+        assert_eq!(al.pass_through[0].same_as, "fc");
     }
 
     /// issue 4: a graph output no user layer computes, and a user output no
