@@ -76,7 +76,7 @@ pub struct Graph {
     def: pb::GraphDef,
     by_name: HashMap<String, usize>,
     /// Per node: its data consumers as (consumer index, input position).
-    consumers: Vec<Vec<(usize, usize)>>,
+    pub(super) consumers: Vec<Vec<(usize, usize)>>,
     order: Vec<usize>,
     /// Function calls replaced by their bodies (see [`super::inline_calls`]).
     inlined_calls: usize,

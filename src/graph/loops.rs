@@ -100,7 +100,50 @@ impl Graph {
     pub fn loops(&self) -> Vec<Loop> {
         let mut loops = self.lowered_loops();
         loops.extend(self.functional_loops());
-        loops
+        self.in_data_flow_order(loops)
+    }
+
+    /// Loops reordered so that a loop fed (through data edges) by another
+    /// comes after it: a stacked LSTM → GRU lists the LSTM first, although
+    /// the GRU's frame may start earlier in topological order (its constant
+    /// `Enter`s do not wait for the LSTM). Otherwise the order is kept.
+    fn in_data_flow_order(&self, loops: Vec<Loop>) -> Vec<Loop> {
+        if loops.len() < 2 {
+            return loops;
+        }
+        // Everything downstream of each loop, through data edges.
+        let reach: Vec<std::collections::HashSet<usize>> = loops
+            .iter()
+            .map(|l| {
+                let mut seen: std::collections::HashSet<usize> = Default::default();
+                let mut stack = l.members.clone();
+                while let Some(i) = stack.pop() {
+                    for &(c, _) in &self.consumers[i] {
+                        if seen.insert(c) {
+                            stack.push(c);
+                        }
+                    }
+                }
+                seen
+            })
+            .collect();
+        let feeds =
+            |a: usize, b: usize| a != b && loops[b].members.iter().any(|m| reach[a].contains(m));
+        let mut placed = vec![false; loops.len()];
+        let mut order = Vec::with_capacity(loops.len());
+        while order.len() < loops.len() {
+            // The first unplaced loop that no other unplaced loop feeds
+            // (loops feeding each other: the first unplaced one).
+            let next = (0..loops.len())
+                .filter(|&b| !placed[b])
+                .find(|&b| !(0..loops.len()).any(|a| !placed[a] && !feeds(b, a) && feeds(a, b)))
+                .or_else(|| (0..loops.len()).find(|&b| !placed[b]))
+                .unwrap_or(0);
+            placed[next] = true;
+            order.push(next);
+        }
+        let mut slots: Vec<Option<Loop>> = loops.into_iter().map(Some).collect();
+        order.into_iter().filter_map(|k| slots[k].take()).collect()
     }
 
     fn lowered_loops(&self) -> Vec<Loop> {
@@ -359,6 +402,26 @@ library {
         );
         let ops: Vec<&str> = l.ops.keys().map(String::as_str).collect();
         assert_eq!(ops, ["Less", "MatMul", "Tanh"]);
+    }
+
+    #[test]
+    fn a_loop_fed_by_another_comes_after_it() {
+        // Frame "b" starts first in file (and topological) order with a
+        // constant Enter, but its data comes from frame "a"'s Exit.
+        let g = graph(
+            r#"
+node { name: "c" op: "Const" }
+node { name: "b/while/Enter_c" op: "Enter" input: "c" attr { key: "frame_name" value { s: "b/while" } } }
+node { name: "x" op: "Placeholder" }
+node { name: "a/while/Enter" op: "Enter" input: "x" attr { key: "frame_name" value { s: "a/while" } } }
+node { name: "a/while/Exit" op: "Exit" input: "a/while/Enter" }
+node { name: "b/while/Enter" op: "Enter" input: "a/while/Exit" attr { key: "frame_name" value { s: "b/while" } } }
+node { name: "b/while/add" op: "AddV2" input: "b/while/Enter" input: "b/while/Enter_c" }
+node { name: "b/while/Exit" op: "Exit" input: "b/while/add" }
+"#,
+        );
+        let frames: Vec<String> = g.loops().into_iter().map(|l| l.frame).collect();
+        assert_eq!(frames, ["a/while", "b/while"]);
     }
 
     #[test]

@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""Generate the recurrent-layer graphs thaw must refuse clearly: tests/data/<case>.pb.
+
+How to run (from the repository root):
+
+    PY=$(harness/setup_venv.sh | tail -n1)      # pinned TF 2.21 / Keras 3.15.1 / tf-keras 2.21
+    $PY harness/gen_recurrent.py                 # every case into tests/data/
+    $PY harness/gen_recurrent.py --list          # names + descriptions
+    $PY harness/gen_recurrent.py --check         # regenerate in a temp dir, compare (see comparable())
+
+Why these are not fixtures: every case under fixtures/ must verify, and these cannot. Keras
+LSTM/GRU/SimpleRNN run their cell in a tf.while_loop; convert_variables_to_constants_v2 lowers it
+to TF1 control flow (Enter/Merge/Switch/NextIteration/Exit/LoopCond) with TensorList* ops on
+DT_VARIANT tensors, plus one `unused_control_flow_input*` Placeholder per loop variable that nothing
+reads; with lower_control_flow=False it stays one While/StatelessWhile node with library functions.
+tract cannot run either, so `thaw inspect/convert/verify` must exit 3 with one message per loop
+(tests/recurrent.rs).
+
+Every case is Input(5, 3) -> Dense "proj" -> recurrent layer(s) -> Dense "head", so a layer
+before the loop converts and one after it is blocked. Only the .pb is written (no io.npz: nothing
+is compared); the script still runs each frozen graph in TensorFlow and checks it computes what the
+Keras model computes, so the committed graphs are real, working models.
+
+Determinism (the graphs are regenerated identically except for what TensorFlow itself varies,
+see comparable()): a fixed seed per case (weights normal(0, 0.5), set explicitly), Keras sessions
+cleared between cases, PYTHONHASHSEED=0 (tfcommon), nodes in a canonical topological order that
+ignores the NextIteration back edges (the loop's only cycle), library functions renamed fn_0,
+fn_1, ..., the `_has_manual_control_dependencies` tracing hint removed (present or not from run
+to run), the unread unused_control_flow_input placeholders renumbered by content, deterministic
+protobuf serialisation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tfcommon  # noqa: E402  (sets the TF environment before tensorflow is imported)
+from tfcommon import log  # noqa: E402
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tensorflow.python.framework.convert_to_constants import (  # noqa: E402
+    convert_variables_to_constants_v2,
+)
+
+STEPS, FEATURES = 5, 3
+# Frozen graph vs the Keras model, same process and kernels: only float re-association differs.
+SELF_CHECK_ATOL = 1e-5
+
+
+def _keras(source: str):
+    if source == "keras3":
+        import keras
+
+        return keras
+    import tf_keras
+
+    return tf_keras
+
+
+def one_layer(cls: str):
+    def build(K):
+        x = K.Input((STEPS, FEATURES), name="seq")
+        h = K.layers.Dense(4, name="proj")(x)
+        h = getattr(K.layers, cls)(6, name=cls.lower())(h)
+        y = K.layers.Dense(2, name="head")(h)
+        return K.Model(x, y, name="model")
+
+    build.__doc__ = f"Dense -> {cls}(6) -> Dense: one loop"
+    return build
+
+
+def two_layers(K):
+    """Dense -> LSTM(6, return_sequences) -> GRU(4) -> Dense: two loops, one message each"""
+    x = K.Input((STEPS, FEATURES), name="seq")
+    h = K.layers.Dense(4, name="proj")(x)
+    h = K.layers.LSTM(6, return_sequences=True, name="lstm")(h)
+    h = K.layers.GRU(4, name="gru")(h)
+    y = K.layers.Dense(2, name="head")(h)
+    return K.Model(x, y, name="model")
+
+
+# case -> (source, seed, builder, lower_control_flow)
+CASES = {
+    "k3_lstm": ("keras3", 401, one_layer("LSTM"), True),
+    "tk_lstm": ("tf_keras", 501, one_layer("LSTM"), True),
+    "k3_gru": ("keras3", 402, one_layer("GRU"), True),
+    "tk_gru": ("tf_keras", 502, one_layer("GRU"), True),
+    "k3_simplernn": ("keras3", 403, one_layer("SimpleRNN"), True),
+    "tk_simplernn": ("tf_keras", 503, one_layer("SimpleRNN"), True),
+    "tk_lstm_gru": ("tf_keras", 504, two_layers, True),
+    # Functional form: one StatelessWhile/While node, cell in a library function.
+    "k3_lstm_while": ("keras3", 404, one_layer("LSTM"), False),
+}
+
+
+def canonical_order(graph_def):
+    """Nodes in a deterministic topological order (ready nodes by name), ignoring the inputs that
+    come from NextIteration nodes: those back edges close each loop variable's cycle, the only
+    cycles a lowered graph has. tfcommon.canonical_node_order refuses cycles."""
+    nodes = {n.name: n for n in graph_def.node}
+    deps = {name: set() for name in nodes}
+    users = {name: [] for name in nodes}
+    for n in graph_def.node:
+        for inp in n.input:
+            src = inp.lstrip("^").split(":")[0]
+            if src in nodes and nodes[src].op != "NextIteration" and src not in deps[n.name]:
+                deps[n.name].add(src)
+                users[src].append(n.name)
+    ready = [name for name, d in deps.items() if not d]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        name = heapq.heappop(ready)
+        order.append(name)
+        for user in users[name]:
+            deps[user].discard(name)
+            if not deps[user]:
+                heapq.heappush(ready, user)
+    if len(order) != len(nodes):
+        raise ValueError("graph has a cycle not closed by NextIteration")
+    out = type(graph_def)()
+    out.CopyFrom(graph_def)
+    del out.node[:]
+    out.node.extend(nodes[name] for name in order)
+    return out
+
+
+def strip_tracing_hints(graph_def):
+    """Drop `_has_manual_control_dependencies`, a tf.function tracing hint that lowering leaves on
+    some nodes and not others from one run to the next; TensorFlow never reads it when running."""
+    for n in list(graph_def.node) + [n for f in graph_def.library.function for n in f.node_def]:
+        if "_has_manual_control_dependencies" in n.attr:
+            del n.attr["_has_manual_control_dependencies"]
+    return graph_def
+
+
+def canonical_unused_placeholders(graph_def):
+    """Renumber the `unused_control_flow_input[_N]` placeholders lowering leaves (nothing reads
+    them): TensorFlow numbers them in an order that changes from run to run, so they are sorted by
+    their content (dtype, shape) and renamed unused_control_flow_input, _1, _2, ... Only unread
+    ones are touched (a read one would need its readers renamed too)."""
+    read = {i.lstrip("^").split(":")[0] for n in graph_def.node for i in n.input}
+    unused = [n for n in graph_def.node if _unused_placeholder(n) and n.name not in read]
+
+    def content(n):
+        c = copy_proto(n)
+        c.name = ""
+        return c.SerializeToString(deterministic=True)
+
+    for k, n in enumerate(sorted(unused, key=content)):
+        n.name = "unused_control_flow_input" + (f"_{k}" if k else "")
+    return graph_def
+
+
+def canonical_function_names(graph_def):
+    """Library functions renamed fn_0, fn_1, ... (sorted by their old name, which carries a
+    process-wide counter), every reference updated (While cond/body and calls inside bodies)."""
+    old = sorted(f.signature.name for f in graph_def.library.function)
+    renames = {name: f"fn_{i}" for i, name in enumerate(old)}
+    for f in graph_def.library.function:
+        f.signature.name = renames[f.signature.name]
+    for n in list(graph_def.node) + [n for f in graph_def.library.function for n in f.node_def]:
+        for attr in n.attr.values():
+            if attr.HasField("func") and attr.func.name in renames:
+                attr.func.name = renames[attr.func.name]
+    fns = sorted((copy_proto(f) for f in graph_def.library.function), key=lambda f: f.signature.name)
+    del graph_def.library.function[:]
+    graph_def.library.function.extend(fns)
+    return graph_def
+
+
+def copy_proto(p):
+    c = type(p)()
+    c.CopyFrom(p)
+    return c
+
+
+def comparable(graph_def) -> str:
+    """What --check compares: the graph as text without what TensorFlow itself does not make
+    reproducibly: the unread unused_control_flow_input placeholders (lowering emits a varying
+    NUMBER of them from run to run: 16 or 19 for the same SimpleRNN) and the process-wide
+    counter in the names of a While cond function's redundant arguments."""
+    import re
+
+    g = copy_proto(graph_def)
+    read = {i.lstrip("^").split(":")[0] for n in g.node for i in n.input}
+    keep = [n for n in g.node if not (_unused_placeholder(n) and n.name not in read)]
+    del g.node[:]
+    g.node.extend(keep)
+    return re.sub(r"_\d+___redundant_placeholder", "___redundant_placeholder", str(g))
+
+
+def _unused_placeholder(n) -> bool:
+    return n.op == "Placeholder" and n.name.startswith("unused_control_flow_input")
+
+
+def generate(name: str, out_dir: str) -> str:
+    source, seed, builder, lower = CASES[name]
+    K = _keras(source)
+    K.backend.clear_session()
+    K.utils.set_random_seed(seed)
+    model = builder(K)
+    rng = np.random.default_rng([seed, 0])
+    for layer in model.layers:
+        ws = layer.get_weights()
+        if ws:
+            layer.set_weights([rng.normal(0.0, 0.5, w.shape).astype(np.float32) for w in ws])
+    spec = tf.TensorSpec([None, STEPS, FEATURES], tf.float32, name="seq")
+    concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+    frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=lower)
+    graph_def = frozen.graph.as_graph_def()
+    graph_def = canonical_order(canonical_unused_placeholders(strip_tracing_hints(graph_def)))
+    graph_def = canonical_function_names(graph_def)
+    outputs = [t.name for t in frozen.outputs]
+
+    x = np.random.default_rng([seed, 1]).uniform(-1, 1, (2, STEPS, FEATURES)).astype(np.float32)
+    got, _ = tfcommon.run_frozen(graph_def, {"seq": x}, outputs, all_tensors=False)
+    want = np.asarray(model(x, training=False))
+    err = float(np.max(np.abs(got[outputs[0]] - want)))
+    if not err <= SELF_CHECK_ATOL:
+        raise SystemExit(f"[{name}] frozen graph differs from the Keras model (max abs {err})")
+
+    path = os.path.join(out_dir, f"{name}.pb")
+    os.makedirs(out_dir, exist_ok=True)
+    blob = graph_def.SerializeToString(deterministic=True)
+    with open(path, "wb") as f:
+        f.write(blob)
+    hist = tfcommon.op_histogram(graph_def)
+    loops = hist.get("LoopCond", 0) + hist.get("While", 0) + hist.get("StatelessWhile", 0)
+    log(f"[{name}] {source}: {len(blob) / 1024:.1f} KB, {len(graph_def.node)} nodes, {loops} loop(s), "
+        f"{hist.get('Placeholder', 0)} placeholders, self-check max abs {err:.2e}")
+    return path
+
+
+def _read(path: str):
+    g = tf.compat.v1.GraphDef()
+    with open(path, "rb") as f:
+        g.ParseFromString(f.read())
+    return g
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="tests/data", help="output folder (default: tests/data)")
+    ap.add_argument("--only", default="", help="comma-separated case names")
+    ap.add_argument("--list", action="store_true", help="list the cases and exit")
+    ap.add_argument("--check", action="store_true", help="regenerate into a temp dir; fail if any differs from --out")
+    args = ap.parse_args(argv)
+    if args.list:
+        for name, (source, seed, builder, lower) in CASES.items():
+            form = "lowered" if lower else "While"
+            print(f"{name:16s} {source:9s} {form:8s} {' '.join((builder.__doc__ or '').split())}")
+        return 0
+    names = [n for n in args.only.split(",") if n] or list(CASES)
+    unknown = [n for n in names if n not in CASES]
+    if unknown:
+        ap.error(f"unknown case(s): {', '.join(unknown)}; known: {', '.join(CASES)}")
+    if not args.check:
+        for name in names:
+            generate(name, args.out)
+        return 0
+    stale = []
+    with tempfile.TemporaryDirectory(prefix="thaw-recurrent-") as tmp:
+        for name in names:
+            fresh = generate(name, tmp)
+            committed = os.path.join(args.out, f"{name}.pb")
+            if not os.path.isfile(committed) or comparable(_read(committed)) != comparable(_read(fresh)):
+                stale.append(committed)
+    for s in stale:
+        print(f"stale: {s}")
+    print(f"recurrent graphs: {len(names) - len(stale)} passed, {len(stale)} failed")
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
