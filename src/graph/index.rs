@@ -273,7 +273,7 @@ impl Graph {
                 .def
                 .node
                 .iter()
-                .any(|n| n.input.iter().any(|i| *i == control))
+                .any(|n| n.input.contains(&control))
     }
 
     /// The graph's outputs: data-carrying nodes that nothing consumes (so a
