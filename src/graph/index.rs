@@ -268,12 +268,7 @@ impl Graph {
             .index_of(&node.name)
             .is_some_and(|i| self.consumers[i].is_empty());
         let control = format!("^{}", node.name);
-        unread_data
-            && !self
-                .def
-                .node
-                .iter()
-                .any(|n| n.input.contains(&control))
+        unread_data && !self.def.node.iter().any(|n| n.input.contains(&control))
     }
 
     /// The graph's outputs: data-carrying nodes that nothing consumes (so a
