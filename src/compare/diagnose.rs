@@ -14,13 +14,21 @@
 //! Also here: [`weight_check`], the weight-level comparison of a user's layer
 //! with the converted one (equal, equal up to an axis permutation, different).
 //!
+//! A layer whose output cannot even be compared with the graph's tensor (a
+//! rebuild with padding "valid" where the graph pads SAME: the shapes differ,
+//! or the window no longer fits and the layer cannot run) is diagnosed the
+//! same way: padding is tried for every layer that has it (Conv2D,
+//! DepthwiseConv2D, SeparableConv2D, Conv2DTranspose, 1-D and 2-D pooling,
+//! Conv1D's same/valid/causal), and other strides (kind `other`, the issue's
+//! list has none for them) when the shapes differ.
+//!
 //! Not handled yet: faults spread over two layers (a transposed kernel AND a
 //! wrong epsilon), explicit asymmetric padding hypotheses, activations other
-//! than linear/relu/relu6/sigmoid/tanh/softmax, Conv1D/3D layers.
+//! than linear/relu/relu6/sigmoid/tanh/softmax, Conv1D kernel layouts, 3-D layers.
 
 use super::{Tolerance, compare};
 use crate::interp;
-use crate::keras::{Activation, Layer, LayerKind, Model, Padding};
+use crate::keras::{Activation, Layer, LayerKind, Model, Padding, Padding1D};
 use ndarray::{ArrayD, Axis, IxDyn};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -129,21 +137,26 @@ pub fn diagnose(
             .then(a.max_abs_after_fix.total_cmp(&b.max_abs_after_fix))
     });
     if causes.is_empty() {
-        let own = interp::run_layer(layer, inputs)
+        let ran = interp::run_layer(layer, inputs);
+        let own = ran
+            .as_ref()
             .ok()
-            .and_then(|v| compare(&v, expected, tol).ok());
+            .and_then(|v| compare(v, expected, tol).ok());
+        let why = match (&ran, &own) {
+            (_, Some(m)) => format!("cosine {:.4}", m.cosine),
+            (Ok(v), None) => format!(
+                "its output has shape {:?}, the graph's tensor {:?}",
+                v.shape(),
+                expected.shape()
+            ),
+            (Err(e), None) => format!("it cannot run on the graph's values: {e}"),
+        };
         causes.push(Cause {
             kind: CauseKind::Other,
-            detail: match &own {
-                Some(m) => format!(
-                    "no single-fault hypothesis makes {} pass (cosine {:.4})",
-                    layer.name, m.cosine
-                ),
-                None => format!(
-                    "no single-fault hypothesis makes {} pass (its output cannot be compared)",
-                    layer.name
-                ),
-            },
+            detail: format!(
+                "no single-fault hypothesis makes {} pass ({why})",
+                layer.name
+            ),
             max_abs_after_fix: own.map_or(f32::INFINITY, |m| m.max_abs),
         });
     }
@@ -369,6 +382,22 @@ fn hypotheses(
             hs.push(h);
         }
     }
+    if let LayerKind::Conv1D { padding, .. } = kind {
+        for p in [Padding1D::Same, Padding1D::Valid, Padding1D::Causal] {
+            if p != *padding {
+                let mut l = layer.clone();
+                if let LayerKind::Conv1D { padding: slot, .. } = &mut l.kind {
+                    *slot = p;
+                }
+                hs.push(hyp(
+                    CauseKind::Padding,
+                    format!("padding should be {}", p.keras_name()),
+                    l,
+                ));
+            }
+        }
+    }
+    shape_hypotheses(layer, inputs, expected, &mut hs);
     // 3. Activation.
     activation_hypotheses(layer, &mut hs);
     // 4. BatchNormalization.
@@ -462,9 +491,9 @@ fn swap_kernel_size(kind: &mut LayerKind) {
 
 fn kernel_size_of(kind: &LayerKind) -> Option<[usize; 2]> {
     match kind {
-        LayerKind::Conv2D { kernel_size, .. } | LayerKind::DepthwiseConv2D { kernel_size, .. } => {
-            Some(*kernel_size)
-        }
+        LayerKind::Conv2D { kernel_size, .. }
+        | LayerKind::DepthwiseConv2D { kernel_size, .. }
+        | LayerKind::SeparableConv2D { kernel_size, .. } => Some(*kernel_size),
         LayerKind::MaxPooling2D { pool_size, .. }
         | LayerKind::AveragePooling2D { pool_size, .. } => Some(*pool_size),
         _ => None,
@@ -475,8 +504,12 @@ fn padding_of(kind: &LayerKind) -> Option<Padding> {
     match kind {
         LayerKind::Conv2D { padding, .. }
         | LayerKind::DepthwiseConv2D { padding, .. }
+        | LayerKind::SeparableConv2D { padding, .. }
+        | LayerKind::Conv2DTranspose { padding, .. }
         | LayerKind::MaxPooling2D { padding, .. }
-        | LayerKind::AveragePooling2D { padding, .. } => Some(*padding),
+        | LayerKind::AveragePooling2D { padding, .. }
+        | LayerKind::MaxPooling1D { padding, .. }
+        | LayerKind::AveragePooling1D { padding, .. } => Some(*padding),
         _ => None,
     }
 }
@@ -485,9 +518,60 @@ fn set_padding(kind: &mut LayerKind, p: Padding) {
     match kind {
         LayerKind::Conv2D { padding, .. }
         | LayerKind::DepthwiseConv2D { padding, .. }
+        | LayerKind::SeparableConv2D { padding, .. }
+        | LayerKind::Conv2DTranspose { padding, .. }
         | LayerKind::MaxPooling2D { padding, .. }
-        | LayerKind::AveragePooling2D { padding, .. } => *padding = p,
+        | LayerKind::AveragePooling2D { padding, .. }
+        | LayerKind::MaxPooling1D { padding, .. }
+        | LayerKind::AveragePooling1D { padding, .. } => *padding = p,
         _ => {}
+    }
+}
+
+/// The 2-D strides of the layers that have them.
+fn strides_of(kind: &mut LayerKind) -> Option<&mut [usize; 2]> {
+    match kind {
+        LayerKind::Conv2D { strides, .. }
+        | LayerKind::DepthwiseConv2D { strides, .. }
+        | LayerKind::SeparableConv2D { strides, .. }
+        | LayerKind::Conv2DTranspose { strides, .. }
+        | LayerKind::MaxPooling2D { strides, .. }
+        | LayerKind::AveragePooling2D { strides, .. } => Some(strides),
+        _ => None,
+    }
+}
+
+/// When the layer's output cannot even be compared with the graph's tensor
+/// (it cannot run on the graph's values, or its shape differs: a wrong
+/// padding or stride in a rebuild), other strides — kind `other`, as the
+/// issue's list has no kind for them. Padding is tried for every layer above.
+fn shape_hypotheses(
+    layer: &Layer,
+    inputs: &[&ArrayD<f32>],
+    expected: &ArrayD<f32>,
+    hs: &mut Vec<Hypothesis>,
+) {
+    let fits = interp::run_layer(layer, inputs).is_ok_and(|v| v.shape() == expected.shape());
+    let mut probe = layer.clone();
+    let Some(current) = strides_of(&mut probe.kind).map(|s| *s) else {
+        return;
+    };
+    if fits {
+        return;
+    }
+    for s in [[1, 1], [2, 2], [1, 2], [2, 1]] {
+        if s == current {
+            continue;
+        }
+        let mut l = layer.clone();
+        if let Some(slot) = strides_of(&mut l.kind) {
+            *slot = s;
+        }
+        hs.push(hyp(
+            CauseKind::Other,
+            format!("strides should be {s:?} (are {current:?})"),
+            l,
+        ));
     }
 }
 
@@ -865,5 +949,62 @@ mod tests {
         assert_eq!(weight_check(&t, &r)[0].verdict, "permuted");
         let d = dense(k.mapv(|v| v + 1.0), Activation::Linear);
         assert_eq!(weight_check(&d, &r)[0].verdict, "different");
+    }
+
+    fn conv(strides: [usize; 2], padding: Padding, kernel: ArrayD<f32>) -> Layer {
+        Layer {
+            name: "c".into(),
+            kind: LayerKind::Conv2D {
+                filters: kernel.shape()[3],
+                kernel_size: [kernel.shape()[0], kernel.shape()[1]],
+                strides,
+                padding,
+                dilation_rate: [1, 1],
+                groups: 1,
+                use_bias: false,
+                activation: Activation::Linear,
+            },
+            inbound: vec!["x".into()],
+            weights: vec![Weight {
+                name: "kernel".into(),
+                value: kernel,
+            }],
+        }
+    }
+
+    /// issue 4: a rebuild whose output has another shape than the graph's
+    /// tensor (padding "valid" for SAME: 6x6 -> 4x4), or that cannot run at
+    /// all (a 3x3 VALID window on a 2x2 input), is still diagnosed.
+    #[test]
+    fn shape_mismatches_are_diagnosed() {
+        let k = ramp(&[3, 3, 2, 2], 0.2);
+        let x = ramp(&[1, 6, 6, 2], 0.5);
+        let expected = run(&conv([1, 1], Padding::Same, k.clone()), &x);
+        let causes = diag(&conv([1, 1], Padding::Valid, k.clone()), &x, &expected);
+        assert_eq!(causes[0].kind, CauseKind::Padding, "{causes:?}");
+        assert!(causes[0].detail.contains("same"), "{causes:?}");
+        let small = ramp(&[1, 2, 2, 2], 0.5);
+        let expected = run(&conv([1, 1], Padding::Same, k.clone()), &small);
+        let causes = diag(&conv([1, 1], Padding::Valid, k.clone()), &small, &expected);
+        assert_eq!(causes[0].kind, CauseKind::Padding, "{causes:?}");
+        // Strides 1 where the graph has 2: named, as `other` (not in the issue's list).
+        let expected = run(&conv([2, 2], Padding::Same, k.clone()), &x);
+        let causes = diag(&conv([1, 1], Padding::Same, k.clone()), &x, &expected);
+        assert!(
+            causes.iter().any(
+                |c| c.kind == CauseKind::Other && c.detail.contains("strides should be [2, 2]")
+            ),
+            "{causes:?}"
+        );
+        // No hypothesis fits: the `other` cause says what the shapes are.
+        let wide = ramp(&[1, 9, 9, 2], 0.5);
+        let causes = diag(&conv([1, 1], Padding::Same, k), &x, &wide);
+        assert_eq!(causes.len(), 1, "{causes:?}");
+        assert!(
+            causes[0]
+                .detail
+                .contains("shape [1, 6, 6, 2], the graph's tensor [1, 9, 9, 2]"),
+            "{causes:?}"
+        );
     }
 }
