@@ -16,7 +16,8 @@ Usage (PY=$(harness/setup_venv.sh | tail -n1)):
 For each .h5 and each framework (--frameworks, default keras3,tf_keras) a separate subprocess
 (one per framework, so the two Keras lines never share a process) runs
 `load_model(path, compile=False)` (with `custom_objects` from the `thaw_fallbacks.py` thaw writes
-next to a .h5 that has fallback `ThawTfOp` layers, when that file exists) and predicts on the
+next to a .h5 that has fallback `ThawTfOp` layers or a MultiHeadAttention, written as its loading
+shim `ThawMultiHeadAttention`, when that file exists) and predicts on the
 io.npz `input:` arrays. Model inputs are
 matched to `input:<placeholder>` keys by name when every model input name equals a placeholder
 name (after replacing non [A-Za-z0-9_] characters by "_"), else by order. Outputs are matched to
@@ -70,7 +71,7 @@ def _model_input_names(model):
     return [getattr(t, "name", "") or "" for t in model.inputs]
 
 
-# thaw writes its fallback custom layers' module (class ThawTfOp) next to a .h5 that needs it.
+# thaw writes its custom classes' module (ThawTfOp, ThawMultiHeadAttention) next to a .h5 that needs it.
 FALLBACK_MODULE = "thaw_fallbacks.py"
 
 

@@ -2349,7 +2349,7 @@ mod tests {
         assert_eq!(cross["class_name"], MHA_SHIM_CLASS);
         assert_eq!(
             cross["inbound_nodes"],
-            json!([[["q", 0, 0, {}], ["v", 0, 0, {}], ["k", 0, 0, {}]]])
+            json!([[["q", 0, 0, {}], ["dv", 0, 0, {}], ["dk", 0, 0, {}]]])
         );
         let c = &cross["config"];
         assert_eq!(c["num_heads"], 2);
@@ -2368,7 +2368,7 @@ mod tests {
         );
         let back = model_from_config(&cfg).unwrap();
         assert_eq!(back, without_weights(m));
-        assert_eq!(back.layers[0].kind.class_name(), "MultiHeadAttention");
+        assert_eq!(back.layers[2].kind.class_name(), "MultiHeadAttention");
     }
 
     /// The two Kerases' own `MultiHeadAttention` nodes (from `model.save("x.h5")`

@@ -521,10 +521,13 @@ mod tests {
             text_model(),
             crate::keras::test_models::preprocess_model(),
             crate::keras::test_models::upsample_model(),
+            // Written as ThawMultiHeadAttention: loads with the thaw_fallbacks.py beside it.
+            crate::keras::pymodule::mha_model(),
         ] {
             let path = dir.join(format!("{}.h5", m.name));
             write(&path, &m).unwrap();
             assert_eq!(read(&path).unwrap(), m);
+            crate::keras::pymodule::write_beside(&path, &m).unwrap();
             println!("wrote {}", path.display());
         }
         // Models tf-keras and Keras 3 wrote, read and written again by thaw.

@@ -46,7 +46,7 @@
 //! computes, names and orders its weights exactly like it (`query`, `key`,
 //! `value`, `attention_output`, kernel then bias: the `.h5` layout of
 //! [`super::config::weight_names`]); it only (a) takes a list
-//! `[query, value(, key)]` and calls the parent as `(query, value=…, key=…)`,
+//! `[query, value(, key)]` and calls the parent as `(query, value, key)`,
 //! and (b) drops the three shape keys in Keras 3, keeps them (tf-keras builds
 //! its weights from them) or defaults them to `None` in tf-keras.
 //!
@@ -158,9 +158,9 @@ def _make_mha(keras, keeps_shapes):
                         "%s: ThawMultiHeadAttention takes [query, value] or "
                         "[query, value, key], got %d tensors" % (self.name, len(inputs))
                     )
-                if len(inputs) == 3:
-                    kwargs["key"] = inputs[2]
-                return super().__call__(inputs[0], value=inputs[1], **kwargs)
+                # Positional, so both Kerases record the node's tensors (and rebuild
+                # model.layers, to which .h5 weights go by position) in this order.
+                return super().__call__(*inputs, **kwargs)
             return super().__call__(inputs, *args, **kwargs)
 
         @classmethod
@@ -363,7 +363,10 @@ pub fn write_beside(h5: &Path, model: &Model) -> Result<Option<PathBuf>, KerasEr
 /// A cross-attention `MultiHeadAttention` (query, value and key of different
 /// feature sizes, `value_dim` ≠ `key_dim`, `output_shape`, no biases) feeding a
 /// self-attention one with biases: the keras tests' and the real-Keras load
-/// check's attention model. Inputs `q` (5, 6), `v` (7, 4), `k` (7, 3).
+/// check's attention model. Inputs `q` (5, 6), `v` (7, 4), `k` (7, 3); value
+/// and key pass through Dense layers listed key first, so a loader that
+/// rebuilt `model.layers` in another order than the file's `layer_names`
+/// would give them each other's weights (shapes (4, 4) and (3, 3): an error).
 #[cfg(test)]
 pub(crate) fn mha_model() -> Model {
     use super::ir::{DType, Input};
@@ -372,6 +375,11 @@ pub(crate) fn mha_model() -> Model {
         name: name.into(),
         shape: shape.iter().map(|d| Some(*d)).collect(),
         dtype: DType::F32,
+    };
+    let dense = |units| super::LayerKind::Dense {
+        units,
+        use_bias: true,
+        activation: super::ir::Activation::Linear,
     };
     let cross = super::LayerKind::MultiHeadAttention {
         num_heads: 2,
@@ -391,11 +399,13 @@ pub(crate) fn mha_model() -> Model {
         name: "mha_model".into(),
         inputs: vec![input("q", [5, 6]), input("v", [7, 4]), input("k", [7, 3])],
         layers: vec![
+            layer("dk", dense(3), &["k"], &[&[3, 3], &[3]]),
+            layer("dv", dense(4), &["v"], &[&[4, 4], &[4]]),
             // q (6) → heads 2 × key_dim 3; k (3) → 2 × 3; v (4) → 2 × value_dim 5; out 4.
             layer(
                 "cross",
                 cross,
-                &["q", "v", "k"],
+                &["q", "dv", "dk"],
                 &[&[6, 2, 3], &[3, 2, 3], &[4, 2, 5], &[2, 5, 4]],
             ),
             // (5, 4) attending to itself: 1 head of size 2, output 4 (the query's).

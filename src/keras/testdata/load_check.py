@@ -15,7 +15,8 @@ with THAW_KERAS_CHECK_DIR set to a fresh temporary folder (from the repository r
 from this file's location) and checks every .h5 written there.
 
 For each file and each framework, a separate subprocess (the two Keras lines never share a
-process) runs `load_model(path, compile=False)` and checks:
+process) imports the `thaw_fallbacks.py` beside the file if there is one (thaw's custom classes:
+ThawTfOp, ThawMultiHeadAttention), runs `load_model(path, compile=False)` and checks:
   * the loaded model has exactly the file's layers, each of the class named in model_config,
     and its inputs/outputs in input_layers/output_layers order;
   * model.layers comes in the order of the file's layer_names (both loaders assign weights
@@ -51,6 +52,14 @@ KERAS3_KEY_ALIASES = {("LeakyReLU", "alpha"): "negative_slope"}
 # Values Keras 3 reports under its own name: thaw writes "swish" (the one spelling both load),
 # Keras 3's get_config() gives back its canonical "silu".
 KERAS3_VALUE_ALIASES = {("activation", "swish"): "silu"}
+# thaw writes MultiHeadAttention as the shim class of the generated thaw_fallbacks.py (imported
+# from the .h5's folder when present: it registers the class with both Kerases). Its keys come
+# back in the built form: attention_axes null -> the default [1] for (batch, seq, features)
+# inputs (both Kerases); output_shape 4 -> [4] (Keras 3). The shim drops query_shape/key_shape/
+# value_shape in Keras 3 (which rejects them; tf-keras builds the weights from them).
+MHA_CLASS = "ThawMultiHeadAttention"
+MHA_SHAPE_KEYS = {"query_shape", "key_shape", "value_shape"}
+MODULE = "thaw_fallbacks.py"
 
 
 # --------------------------------------------------------------------------- worker side
@@ -107,6 +116,12 @@ def worker(framework: str, h5_path: str, inputs_npz: str, outputs_npz: str) -> N
             names = [n.decode() if isinstance(n, bytes) else n for n in mw[lname].attrs["weight_names"]]
             stored[lname] = [np.asarray(mw[lname][n]) for n in names]
 
+    module = os.path.join(os.path.dirname(os.path.abspath(h5_path)), MODULE)
+    if os.path.exists(module):
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("thaw_fallbacks", module)
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
     model = keras.models.load_model(h5_path, compile=False)
     layers_cfg = config["config"]["layers"]
     loaded = {layer.name: layer for layer in model.layers}
@@ -138,6 +153,13 @@ def worker(framework: str, h5_path: str, inputs_npz: str, outputs_npz: str) -> N
                     continue
                 if framework == "keras3":
                     key = KERAS3_KEY_ALIASES.get((cls, key), key)
+                if cls == MHA_CLASS:
+                    if framework == "keras3" and key in MHA_SHAPE_KEYS:
+                        continue
+                    if key == "attention_axes" and want is None:
+                        want = list(range(1, rank - 1))
+                    if key == "output_shape" and framework == "keras3" and isinstance(want, int):
+                        want = [want]
                 if key not in got_cfg:
                     problems.append(f"layer {name} ({cls}): key {key!r} missing from the loaded config")
                     continue
