@@ -368,6 +368,10 @@ fn a_model_that_cannot_run_all_the_way_is_judged_layer_by_layer() {
         stdout.contains("first divergence: depthwise_conv2d"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("error (downstream of depthwise_conv2d) (the Keras layer cannot run"),
+        "{stdout}"
+    );
 }
 
 /// An extra layer that is an identity at inference (a linear Activation the

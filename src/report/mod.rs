@@ -400,7 +400,11 @@ impl Report {
                     "FAIL (broken here)".to_string()
                 }
                 (Status::Drift, _) => "drift (within the graph's own sensitivity)".to_string(),
-                (Status::Error, _) => "ERROR".to_string(),
+                (Status::Error, _) => match &l.downstream_of {
+                    // Cannot run or be compared because of an upstream layer.
+                    Some(up) => format!("error (downstream of {up})"),
+                    None => "ERROR".to_string(),
+                },
                 (Status::Fail, _) => match &l.downstream_of {
                     Some(up) => format!("fail (downstream of {up})"),
                     None => "FAIL (accumulated error)".to_string(),
