@@ -2374,7 +2374,8 @@ mod tests {
     /// The two Kerases' own `MultiHeadAttention` nodes (from `model.save("x.h5")`
     /// of `mha(q, v, key=k)` then `mha(a, a)`, trimmed): tf-keras's legacy
     /// keyword tensors and Keras 3's `args`/`kwargs`, with the `attention_axes`
-    /// both save once built (`[1]`), read in `[query, value, key]` order.
+    /// both save once built (`[1]`), read in `[query, value, key]` order; also
+    /// thaw's shim as Keras re-saves it (`thaw>ThawMultiHeadAttention`).
     #[test]
     fn parses_both_kerases_native_attention_nodes() {
         let kt = |name: &str| {
@@ -2413,9 +2414,10 @@ mod tests {
                        "value_shape": [null, 5, 4]}),
                 json!([["q", 0, 0, {"value": ["v", 0, 0], "key": ["k", 0, 0]}]]),
             ),
+            // As tf-keras re-saves thaw's shim: registered name, keyword value.
             mha(
                 "selfa",
-                "MultiHeadAttention",
+                "thaw>ThawMultiHeadAttention",
                 json!({}),
                 json!([["cross", 0, 0, {"value": ["cross", 0, 0]}]]),
             ),
