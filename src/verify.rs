@@ -233,6 +233,36 @@ pub fn verify_keras_with(
             conv.model.inputs.len()
         )));
     }
+    // Both sides are fed the same arrays: the user's inputs must take the
+    // graph's shapes (a dimension one side leaves open takes the other's).
+    let dims = |s: &[Option<usize>]| {
+        let d: Vec<String> = s
+            .iter()
+            .map(|d| d.map_or("None".into(), |v| v.to_string()))
+            .collect();
+        format!("(batch, {})", d.join(", "))
+    };
+    for (ui, ci) in user.inputs.iter_mut().zip(&conv.model.inputs) {
+        let fits = ui.shape.len() == ci.shape.len()
+            && ui
+                .shape
+                .iter()
+                .zip(&ci.shape)
+                .all(|(u, c)| u.is_none() || c.is_none() || u == c);
+        if !fits {
+            return Err(VerifyError::Usage(format!(
+                "--keras {}: input '{}' has shape {}, the graph's input '{}' {}",
+                keras_file.display(),
+                ui.name,
+                dims(&ui.shape),
+                ci.name,
+                dims(&ci.shape)
+            )));
+        }
+        for (u, c) in ui.shape.iter_mut().zip(&ci.shape) {
+            *u = u.or(*c);
+        }
+    }
     let alignment = align::align(&user, &conv.model);
     let unaligned = align::unaligned(&alignment, &user, &conv.model);
     // The oracle feeds the graph's placeholders by the Keras input names.

@@ -477,3 +477,37 @@ fn a_graph_output_no_user_layer_computes_fails_the_verdict() {
     assert_eq!(json["unaligned"][0]["coverage"], "unchecked");
     assert_eq!(json["unaligned"][0]["side"], "graph");
 }
+
+/// A user model whose declared input shape is not the graph's cannot run at
+/// all: that is the user's input (exit 2, naming the file and the input),
+/// not an internal error (exit 4).
+#[test]
+fn a_user_model_with_another_input_shape_is_a_usage_error() {
+    let (_d, h5) = edited(|m| m.inputs[0].shape = vec![Some(16), Some(16), Some(3)]);
+    let out = tempfile::tempdir().unwrap();
+    let opts = VerifyOptions {
+        model: PathBuf::from(GRAPH),
+        out_dir: out.path().to_path_buf(),
+        convert: ConvertOptions::default(),
+        samples: 2,
+        seed: 0,
+        input_range: [-1.0, 1.0],
+        tolerance: Tolerance::default(),
+    };
+    let e = verify_keras(&opts, &h5).unwrap_err();
+    assert!(e.is_user_error(), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("edited.h5") && text.contains("16, 16, 3"),
+        "{text}"
+    );
+    let (code, _) = cli(&[
+        "verify",
+        GRAPH,
+        "--keras",
+        h5.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+}
