@@ -301,7 +301,12 @@ fn insert_after(m: &mut thaw::keras::Model, after: &str, layer: thaw::keras::Lay
             }
         }
     }
-    let at = m.layers.iter().position(|l| l.name == after).unwrap() + 1;
+    // After a model input: first.
+    let at = m
+        .layers
+        .iter()
+        .position(|l| l.name == after)
+        .map_or(0, |i| i + 1);
     m.layers.insert(at, layer);
 }
 
@@ -510,4 +515,20 @@ fn a_user_model_with_another_input_shape_is_a_usage_error() {
         out.path().to_str().unwrap(),
     ]);
     assert_eq!(code, 2);
+}
+
+/// An extra identity right after the model input is compared with the
+/// graph's input itself (the oracle hands back the placeholder's value).
+#[test]
+fn an_extra_identity_after_the_input_is_checked() {
+    let (_d, h5) = edited(|m| {
+        let extra = activation("extra_first", "input_1", thaw::keras::Activation::Linear);
+        insert_after(m, "input_1", extra);
+    });
+    let (r, al) = run(h5.to_str().unwrap());
+    assert_eq!(al.alignment.unaligned_user, ["extra_first"]);
+    assert_eq!(r.verdict, Verdict::Pass, "{}", r.to_table());
+    let row = r.layers.iter().find(|l| l.name == "extra_first").unwrap();
+    assert_eq!(row.status, Status::Pass);
+    assert_eq!(row.max_abs, Some(0.0));
 }
