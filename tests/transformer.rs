@@ -157,8 +157,16 @@ fn written_h5_reads_back_and_verifies_with_keras_flag() {
             tolerance: Tolerance::default(),
         };
         let (r, al) = verify_keras(&opts, &h5).expect("verifies");
-        assert!(al.alignment.unaligned_user.is_empty(), "{case}: {:?}", al.alignment);
-        assert!(al.alignment.unaligned_converted.is_empty(), "{case}: {:?}", al.alignment);
+        assert!(
+            al.alignment.unaligned_user.is_empty(),
+            "{case}: {:?}",
+            al.alignment
+        );
+        assert!(
+            al.alignment.unaligned_converted.is_empty(),
+            "{case}: {:?}",
+            al.alignment
+        );
         assert_eq!(r.verdict, Verdict::Pass, "{case}:\n{}", r.to_table());
         assert!(r.fallback_layers.is_empty(), "{case}: MHA is no fallback");
         let row = r.layers.iter().find(|l| l.name == "mha").expect("mha row");
