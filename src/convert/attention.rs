@@ -157,11 +157,11 @@ fn projection(ctx: &Ctx, t: &TensorId) -> Result<Proj, String> {
     })
 }
 
+/// A scalar `Mul` found by [`strip_scale`]: the factor and the node.
+type Scale<'g> = Option<(f32, &'g NodeDef)>;
+
 /// `t` or, if `t` is `y * scalar`, (`y`, scalar, the Mul).
-fn strip_scale<'g>(
-    ctx: &Ctx<'g>,
-    t: &TensorId,
-) -> Result<(TensorId, Option<(f32, &'g NodeDef)>), String> {
+fn strip_scale<'g>(ctx: &Ctx<'g>, t: &TensorId) -> Result<(TensorId, Scale<'g>), String> {
     let n = node(ctx, t)?;
     if n.op != "Mul" {
         return Ok((t.clone(), None));
