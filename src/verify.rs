@@ -265,6 +265,17 @@ pub fn verify_keras_with(
     }
     let alignment = align::align(&user, &conv.model);
     let unaligned = align::unaligned(&alignment, &user, &conv.model);
+    // Per user output, the converted layer (or input) it is compared with.
+    let output_twins: Vec<Option<String>> = user
+        .outputs
+        .iter()
+        .map(|o| {
+            alignment.pair(o).map(|p| p.output.clone()).or_else(|| {
+                let p = alignment.pass_through.iter().find(|p| p.user == *o);
+                p.map(|p| p.same_as.clone())
+            })
+        })
+        .collect();
     // The oracle feeds the graph's placeholders by the Keras input names.
     for (ui, ci) in user.inputs.iter_mut().zip(&conv.model.inputs) {
         let old = std::mem::replace(&mut ui.name, ci.name.clone());
@@ -353,19 +364,50 @@ pub fn verify_keras_with(
         timings,
         start,
     )?;
+    // The user's outputs, each with the graph tensor its twin stands for
+    // (the user may list them in another order than the graph's sinks).
+    let (_, sinks) = convert::graph_io(&graph, &opts.convert)?;
+    if report.verdict == Verdict::Unsupported {
+        // Nothing was run; verify_models leaves the outputs empty then.
+    } else {
+        report.outputs = user_conv
+            .model
+            .outputs
+            .iter()
+            .zip(&output_twins)
+            .map(|(layer, twin)| {
+                let twin = twin.as_deref();
+                let sink = conv
+                    .model
+                    .outputs
+                    .iter()
+                    .position(|o| Some(o.as_str()) == twin)
+                    .and_then(|i| sinks.get(i))
+                    .map(|t| t.to_string());
+                let mapped = || {
+                    conv.tensors
+                        .iter()
+                        .find(|t| Some(t.layer.as_str()) == twin)
+                        .map(|t| t.tensor.to_string())
+                };
+                OutputSpec {
+                    tensor: sink.or_else(mapped).unwrap_or_default(),
+                    layer: layer.clone(),
+                }
+            })
+            .collect();
+    }
     // A model result nothing compares is not verified, whatever the layers
     // that are compared say.
-    if !unaligned.is_empty() {
-        report.unaligned = unaligned;
-        let unchecked = report
-            .unaligned
-            .iter()
-            .any(|u| u.coverage == align::Coverage::Unchecked);
-        if unchecked && report.verdict != Verdict::Unsupported {
-            report.verdict = Verdict::Fail;
-        }
-        write_report(&report, &opts.out_dir)?;
+    report.unaligned = unaligned;
+    let unchecked = report
+        .unaligned
+        .iter()
+        .any(|u| u.coverage == align::Coverage::Unchecked);
+    if unchecked && report.verdict != Verdict::Unsupported {
+        report.verdict = Verdict::Fail;
     }
+    write_report(&report, &opts.out_dir)?;
     Ok((report, info))
 }
 

@@ -58,6 +58,14 @@ fn handmade_model_aligns_and_verifies() {
     }
     assert_eq!(r.verdict, Verdict::Pass, "{}", r.to_table());
     assert_eq!(r.layers.len(), 14);
+    // The user lists its outputs (softmax, dense) in another order than the
+    // graph's sinks (features, probs): each is named with its own tensor.
+    let outputs: Vec<_> = r
+        .outputs
+        .iter()
+        .map(|o| (o.layer.as_str(), o.tensor.as_str()))
+        .collect();
+    assert_eq!(outputs, [("softmax", "probs:0"), ("dense", "features:0")]);
     assert!(r.layers.iter().all(|l| l.status == Status::Pass));
 }
 
