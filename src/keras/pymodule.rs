@@ -344,6 +344,27 @@ pub fn needs_module(model: &Model) -> bool {
     })
 }
 
+/// Why the model needs the module, for messages: e.g. `"2 fallback layer(s)
+/// (ThawTfOp), 1 MultiHeadAttention (written as ThawMultiHeadAttention)"`;
+/// empty when it needs none.
+pub fn module_use(model: &Model) -> String {
+    let count =
+        |f: fn(&super::LayerKind) -> bool| model.layers.iter().filter(|l| f(&l.kind)).count();
+    let fallbacks = count(|k| matches!(k, super::LayerKind::TfOp(_)));
+    let mha = count(|k| matches!(k, super::LayerKind::MultiHeadAttention { .. }));
+    let mut parts = Vec::new();
+    if fallbacks > 0 {
+        parts.push(format!("{fallbacks} fallback layer(s) (ThawTfOp)"));
+    }
+    if mha > 0 {
+        parts.push(format!(
+            "{mha} MultiHeadAttention (written as {})",
+            super::config::MHA_SHIM_CLASS
+        ));
+    }
+    parts.join(", ")
+}
+
 /// Writes [`MODULE_FILE`] into the folder of `h5` when `model` needs it (see
 /// [`needs_module`]); returns its path (`None` when the model needs none).
 pub fn write_beside(h5: &Path, model: &Model) -> Result<Option<PathBuf>, KerasError> {
@@ -502,8 +523,25 @@ mod tests {
         assert_eq!(write_beside(&h5, &plain).unwrap(), None);
         assert!(!dir.path().join(MODULE_FILE).exists());
 
+        assert_eq!(module_use(&plain), "");
+
         let mha = mha_model();
         assert!(needs_module(&mha) && !has_fallbacks(&mha));
+        assert_eq!(
+            module_use(&mha),
+            "2 MultiHeadAttention (written as ThawMultiHeadAttention)"
+        );
+        let mut both = mha.clone();
+        both.layers.push(crate::keras::Layer {
+            name: "a".into(),
+            kind: crate::keras::LayerKind::TfOp(atan2()),
+            inbound: vec!["selfa".into()],
+            weights: Vec::new(),
+        });
+        assert_eq!(
+            module_use(&both),
+            "1 fallback layer(s) (ThawTfOp), 2 MultiHeadAttention (written as ThawMultiHeadAttention)"
+        );
         let path = write_beside(&h5, &mha)
             .unwrap()
             .expect("written for attention");
