@@ -7,7 +7,9 @@ bn_affine_swapped, bias, weights_swapped, flatten_order), this script takes the 
 goes wrong: a config value left at the Keras default or mistyped in model_config (padding,
 activation, epsilon, use_bias=False), or weights copied in the wrong layout or into the wrong
 slot (HW transposed, flipped, OIHW/HWOI, a PyTorch (out, in) Dense matrix reshaped, CHW-ordered
-Flatten rows, mean/variance or gamma/beta swapped, another layer's weights).
+Flatten rows, mean/variance or gamma/beta swapped, another layer's weights), or a layer added
+that the graph does not have (an extra Activation('relu'); `--keras` mode only, as thaw's own
+conversion has no graph tensor for it).
 
 Each broken file is then checked in BOTH of thaw's modes:
 
@@ -101,6 +103,28 @@ class H5Model:
         g = self.f["model_weights"][layer]
         keep = [n for n in self._names(layer) if f"model_weights/{layer}/{n}" != path]
         g.attrs["weight_names"] = str_array(keep)
+
+    def insert_after(self, anchor: str, entry: dict) -> None:
+        """Adds the weightless layer `entry` (a model_config layer entry without inbound_nodes)
+        after `anchor`: it reads `anchor`, and every layer or model output that read `anchor`
+        reads it instead. An empty weights group is written for it, as Keras does."""
+        cfg = self.config["config"]
+        name = entry["name"]
+        for layer in cfg["layers"]:
+            for node in layer["inbound_nodes"]:
+                for ref in node:
+                    if ref[0] == anchor:
+                        ref[0] = name
+        for ref in cfg["output_layers"]:
+            if ref[0] == anchor:
+                ref[0] = name
+        at = next(i for i, l in enumerate(cfg["layers"]) if l["name"] == anchor) + 1
+        cfg["layers"].insert(at, dict(entry, inbound_nodes=[[[anchor, 0, 0, {}]]]))
+        mw = self.f["model_weights"]
+        mw.create_group(name).attrs["weight_names"] = str_array([])
+        if "layer_names" in mw.attrs:
+            names = [n.decode() if isinstance(n, bytes) else str(n) for n in mw.attrs["layer_names"]]
+            mw.attrs["layer_names"] = str_array(names + [name])
 
     def rename_to_defaults(self) -> dict[str, str]:
         """Gives every layer the name Keras would (class in snake case, numbered per class in
@@ -259,6 +283,20 @@ def flatten_chw(h: int, w: int, c: int) -> Callable[[H5Model, str], str]:
     return f
 
 
+def extra_relu(name: str) -> Callable[[H5Model, str], str]:
+    """A layer the graph does not have: Activation("relu") after `anchor` (the Fault's layer),
+    as a rebuild that adds an activation the original leaves linear. The layer to locate is the
+    inserted one (Fault.located)."""
+
+    def f(m: H5Model, anchor: str) -> str:
+        entry = {"class_name": "Activation", "name": name,
+                 "config": {"name": name, "activation": "relu", "trainable": True, "dtype": "float32"}}
+        m.insert_after(anchor, entry)
+        return f"an extra Activation('relu') '{name}' after '{anchor}', where the graph has none"
+
+    return f
+
+
 @dataclass
 class Fault:
     kind: str  # the cause kind thaw must name
@@ -270,6 +308,9 @@ class Fault:
     known: str | None = None
     # thaw's --input-range for this fault (both modes); the CLI's default otherwise.
     input_range: tuple[float, float] = (-1.0, 1.0)
+    # The layer that must be located when it is not `layer` (a layer the fault inserts). Such a
+    # fault adds a layer thaw's conversion has no tensor for, so it has no converted-mode row.
+    located: str | None = None
 
     @property
     def ident(self) -> str:
@@ -307,6 +348,12 @@ FAULTS = [
           known="unobservable: no value of stem_bn reaches 6 with inputs in [-1, 1]"),
     # ... and found once the inputs are wide enough for the cap to bite.
     Fault("activation", "k3_bn_depthwise_relu6", "stem_relu6", relu_uncapped, input_range=(-10, 10)),
+    # A layer the graph lacks (unaligned, compared as an identity with its input's tensor):
+    # located at itself, not at the layer after it. `--keras` only.
+    Fault("activation", "k3_bn_depthwise_relu6", "stem_conv", extra_relu("extra_relu"),
+          located="extra_relu"),
+    # ... also right before the graph's own softmax (the softmax stays aligned with the user's).
+    Fault("activation", "tf1_vgg_style", "logits", extra_relu("extra_relu"), located="extra_relu"),
     Fault("bn_epsilon", "k3_bn_depthwise_relu6", "stem_bn", bn_epsilon_default),
     Fault("bn_epsilon", "tf1_mobilenet_v1_tail", "stem_2", bn_epsilon_default),
     Fault("bn_stats_swapped", "tk_inverted_residual", "b1_expand_bn",
@@ -435,8 +482,9 @@ def main(argv=None) -> int:
         m = H5Model(renamed)
         new = m.rename_to_defaults()
         m.close()
-        for mode, h5, out, layer in [("--keras", broken, "keras", f.layer),
-                                     ("--keras, default names", renamed, "keras_default_names", new[f.layer])]:
+        target = f.located or f.layer
+        for mode, h5, out, layer in [("--keras", broken, "keras", target),
+                                     ("--keras, default names", renamed, "keras_default_names", new[target])]:
             lo, hi = f.input_range
             v = run([str(thaw), "verify", str(pb), "--keras", str(h5), "--out", str(d / out),
                      f"--input-range={lo:g},{hi:g}"])
@@ -446,8 +494,9 @@ def main(argv=None) -> int:
                 why = v.stderr.strip().splitlines()[0][:120] if v.stderr.strip() else f"verdict {row['verdict']}"
                 row["kinds"] = f"(exit {v.returncode}: {why})"
             rows.append((f, what, mode, row))
-        manifest.append({"model": str(pb), "h5": str(broken), "out": str(d / "converted"),
-                         "input_range": list(f.input_range)})
+        if f.located is None:
+            manifest.append({"model": str(pb), "h5": str(broken), "out": str(d / "converted"),
+                             "input_range": list(f.input_range)})
 
     # 3. The converted-model mode, in one cargo test run over the manifest.
     if not args.skip_converted and manifest:
@@ -459,7 +508,7 @@ def main(argv=None) -> int:
         if t.returncode != 0:
             problems.append(f"cargo test --test faults converted_mode_from_manifest failed:\n{t.stdout[-3000:]}{t.stderr[-3000:]}")
         for f in faults:
-            if f.case in clean:
+            if f.case in clean and f.located is None:
                 rows.append((f, "", "converted", judge(f, work / f.ident / "converted" / "report.json")))
 
     rows.sort(key=lambda r: (KINDS.index(r[0].kind), r[0].case, r[0].layer, r[0].input_range, r[2]))
@@ -473,7 +522,8 @@ def main(argv=None) -> int:
     for f, _, mode, row in rows:
         if f.input_range != (-1.0, 1.0):
             mode += f", inputs in [{f.input_range[0]:g}, {f.input_range[1]:g}]"
-        print(f"| {f.kind} | {f.case} | {f.layer} | {mode} | {row['located']} | {row['kinds']} | "
+        faulted = f.layer if f.located is None else f"{f.located} (inserted after {f.layer})"
+        print(f"| {f.kind} | {f.case} | {faulted} | {mode} | {row['located']} | {row['kinds']} | "
               f"{row['after']} | {result(f, row)} |")
     print()
     for f, what, mode, _ in rows:
