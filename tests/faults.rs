@@ -79,3 +79,68 @@ fn converted_mode_from_manifest() {
         }
     }
 }
+
+/// A `padding` row of `harness/faults.py` (`k3_add_concat_two_inputs`,
+/// `conv_a`) in converted mode without Python: padding "valid" on a 3x3 conv
+/// shrinks its output, so the Add of the two branches cannot run, nor
+/// anything after it. That used to stop verification (an internal error,
+/// exit 4); now the conv fails in isolation and is diagnosed, the Add is an
+/// error with its own reason, the layers after it errors blamed on the conv.
+#[test]
+fn converted_model_that_cannot_run_is_judged() {
+    let model = PathBuf::from("fixtures/k3_add_concat_two_inputs/model.pb");
+    let out = tempfile::tempdir().unwrap();
+    let opts = VerifyOptions {
+        model: model.clone(),
+        out_dir: out.path().to_path_buf(),
+        convert: ConvertOptions::default(),
+        samples: 2,
+        seed: 0,
+        input_range: [-1.0, 1.0],
+        tolerance: Tolerance::default(),
+    };
+    let graph = Graph::load(&model).unwrap();
+    let mut conv = convert(&graph, &opts.convert).unwrap();
+    let faulted = "conv_a";
+    let layer = conv
+        .model
+        .layers
+        .iter_mut()
+        .find(|l| l.name == faulted)
+        .unwrap();
+    let thaw::keras::LayerKind::Conv2D { padding, .. } = &mut layer.kind else {
+        panic!("{:?}", layer.kind)
+    };
+    *padding = thaw::keras::Padding::Valid;
+    let r = verify_conversion(&opts, &graph, &conv, Timings::default(), Instant::now()).unwrap();
+    assert_eq!(r.verdict, thaw::report::Verdict::Fail, "{}", r.to_table());
+    let d = r.first_divergence.as_ref().unwrap();
+    assert_eq!(d.layer, faulted, "{}", r.to_table());
+    assert_eq!(
+        d.causes[0].kind,
+        thaw::compare::diagnose::CauseKind::Padding,
+        "{:?}",
+        d.causes
+    );
+    let row = |n: &str| r.layers.iter().find(|l| l.name == n).unwrap();
+    let why = row("add").detail.clone().unwrap_or_default();
+    assert!(
+        why.contains("the Keras layer cannot run: layer 'add' (Add)"),
+        "{why}"
+    );
+    // Every layer fed by the Add has no value either, and all are blamed on
+    // the conv (each passes in isolation).
+    let after: Vec<_> = r
+        .layers
+        .iter()
+        .filter(|l| {
+            l.detail
+                .as_deref()
+                .is_some_and(|d| d.contains("layer 'add' failed upstream"))
+        })
+        .collect();
+    assert!(after.len() >= 4, "{}", r.to_table());
+    for l in after.into_iter().chain([row("add")]) {
+        assert_eq!(l.downstream_of.as_deref(), Some(faulted), "{}", l.name);
+    }
+}
