@@ -763,6 +763,21 @@ def build_transformer_block(K):
     return K.Model(x_in, y, name="model"), [("input", [8, 16])]
 
 
+def build_cross_attention(K):
+    """Cross-attention: query (6, 12) attends to a memory (10, 8) through a separate key
+    (10, 5): MultiHeadAttention(3 heads, key_dim 4, value_dim 6, output_shape 7, no bias),
+    then a self-attention MultiHeadAttention(1 head, key_dim 5) on its output, Dense(3)."""
+    L = K.layers
+    q = K.Input((6, 12), name="query")
+    v = K.Input((10, 8), name="memory")
+    k = K.Input((10, 5), name="key")
+    a = L.MultiHeadAttention(num_heads=3, key_dim=4, value_dim=6, output_shape=7, use_bias=False,
+                             name="cross")(q, v, key=k)
+    s = L.MultiHeadAttention(num_heads=1, key_dim=5, name="self_attn")(a, a)
+    y = L.Dense(3, name="head")(s)
+    return K.Model([q, v, k], y, name="model"), [("query", [6, 12]), ("memory", [10, 8]), ("key", [10, 5])]
+
+
 CASES = {
     "k3_conv_strides_dilation": ("keras3", 101, build_conv_strides_dilation),
     "k3_bn_depthwise_relu6": ("keras3", 102, build_bn_depthwise_relu6),
@@ -810,6 +825,8 @@ CASES = {
     "tk_transformer_block": ("tf_keras", 261, build_transformer_block),
     "k3_transformer_block": ("keras3", 161, build_transformer_block),
     "tk_transformer_block": ("tf_keras", 261, build_transformer_block),
+    "k3_cross_attention": ("keras3", 162, build_cross_attention),
+    "tk_cross_attention": ("tf_keras", 262, build_cross_attention),
 }
 
 

@@ -174,3 +174,58 @@ fn written_h5_reads_back_and_verifies_with_keras_flag() {
         assert_eq!(row.status, Status::Pass, "{case}");
     }
 }
+
+/// The cross-attention fixtures (`harness/gen_fixtures.py`,
+/// `build_cross_attention`: `MultiHeadAttention(num_heads=3, key_dim=4,
+/// value_dim=6, output_shape=7, use_bias=False)(query, memory, key=key)`, then
+/// `MultiHeadAttention(num_heads=1, key_dim=5)(a, a)` and `Dense(3)`) convert
+/// with query, value and key told apart, in the IR's `[query, value, key]`
+/// order, from both Kerases' graphs; expected values are the builder's.
+#[test]
+fn cross_attention_keeps_query_value_and_key_apart() {
+    for case in ["k3_cross_attention", "tk_cross_attention"] {
+        let m = model(case);
+        let cross = m.layer("cross").expect("cross");
+        assert_eq!(
+            cross.kind,
+            LayerKind::MultiHeadAttention {
+                num_heads: 3,
+                key_dim: 4,
+                value_dim: 6,
+                use_bias: false,
+                output_shape: Some(7),
+            },
+            "{case}"
+        );
+        assert_eq!(cross.inbound, ["query", "memory", "key"], "{case}");
+        let shapes: Vec<(&str, &[usize])> = cross
+            .weights
+            .iter()
+            .map(|w| (w.name.as_str(), w.value.shape()))
+            .collect();
+        // Feature sizes: query 12, key 5, memory (value) 8.
+        assert_eq!(
+            shapes,
+            [
+                ("query/kernel", &[12, 3, 4][..]),
+                ("key/kernel", &[5, 3, 4][..]),
+                ("value/kernel", &[8, 3, 6][..]),
+                ("attention_output/kernel", &[3, 6, 7][..]),
+            ],
+            "{case}"
+        );
+        let selfa = m.layer("self_attn").expect("self_attn");
+        assert_eq!(selfa.inbound, ["cross", "cross"], "{case}");
+        assert_eq!(
+            selfa.kind,
+            LayerKind::MultiHeadAttention {
+                num_heads: 1,
+                key_dim: 5,
+                value_dim: 5,
+                use_bias: true,
+                output_shape: None,
+            },
+            "{case}"
+        );
+    }
+}
