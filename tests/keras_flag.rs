@@ -123,7 +123,20 @@ fn default_epsilon_is_located() {
     assert!(w.checks.iter().all(|c| c.verdict == "equal"));
 }
 
+/// Held while a test writes an `.h5` and while a child `thaw` runs. HDF5
+/// locks a file it writes (flock) through a descriptor a child forked
+/// meanwhile inherits and keeps, so a test reading its freshly written file
+/// could find it still locked ("unable to lock file, errno = 11"); never
+/// forking while writing avoids that.
+static H5_WRITE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn h5_write_lock() -> std::sync::MutexGuard<'static, ()> {
+    // A test that panicked while holding it leaves nothing half-done.
+    H5_WRITE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn cli(args: &[&str]) -> (i32, String) {
+    let _lock = h5_write_lock();
     let out = Command::new(env!("CARGO_BIN_EXE_thaw"))
         .args(args)
         .output()
@@ -257,6 +270,7 @@ fn keras3_archive_cli_exit_codes() {
     // Not a zip, or a zip without the entries: the user's error, named.
     let junk = dir.path().join("junk.keras");
     std::fs::write(&junk, b"not a zip").unwrap();
+    let lock = h5_write_lock();
     let out = Command::new(env!("CARGO_BIN_EXE_thaw"))
         .args([
             "verify",
@@ -268,6 +282,7 @@ fn keras3_archive_cli_exit_codes() {
         ])
         .output()
         .unwrap();
+    drop(lock);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not a .keras archive"), "{stderr}");
@@ -296,7 +311,9 @@ fn edited(edit: impl FnOnce(&mut thaw::keras::Model)) -> (tempfile::TempDir, Pat
     edit(&mut m);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("edited.h5");
+    let lock = h5_write_lock();
     thaw::keras::h5::write(&path, &m).unwrap();
+    drop(lock);
     (dir, path)
 }
 
