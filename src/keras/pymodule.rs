@@ -50,6 +50,12 @@
 //! and (b) drops the three shape keys in Keras 3, keeps them (tf-keras builds
 //! its weights from them) or defaults them to `None` in tf-keras.
 //!
+//! The call is positional on purpose: both loaders rebuild `model.layers` (to
+//! which `.h5` weights go by position) from the order of each node's tensors,
+//! and Keras 3 orders keyword tensors by name (`key` before `value`), so
+//! `(query, value=v, key=k)` gave a Dense feeding the key the weights of one
+//! feeding the value (`mha_model`, checked by `load_check.py`).
+//!
 //! # Loading
 //!
 //! `import thaw_fallbacks` (with the `.h5`'s folder on `sys.path`) registers
