@@ -195,7 +195,11 @@ pub struct LayerWeights {
 /// conversion is still made, for its layer ↔ TF tensor map: the user's layers
 /// are aligned with the converted ones ([`align::align`]), their weights
 /// compared with the graph's constants, and every aligned layer checked
-/// cumulatively and in isolation against its twin's TF tensor. Writes
+/// cumulatively and in isolation against its twin's TF tensor. An unaligned
+/// weightless user layer is compared, as an identity, with its input's twin;
+/// every unaligned layer is listed in `report.unaligned` with what still
+/// checks it, and one nothing checks (a graph output no user layer computes,
+/// a user layer no graph layer matches) makes the verdict FAIL. Writes
 /// `report.json` and `alignment.json` (pairs, unaligned layers, weight
 /// checks) in `out_dir`. Returns the alignment with the report.
 pub fn verify_keras(

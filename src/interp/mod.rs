@@ -21,7 +21,11 @@
 //! - [`sequence`] — Permute, RepeatVector.
 //!
 //! [`run_layer`] is the one dispatcher from [`LayerKind`] to the family code;
-//! [`run`] walks a whole Functional model. Every error names the layer and its
+//! [`run`] walks a whole Functional model, stopping at the first layer that
+//! fails; [`run_all`] goes on past failing layers and records why each layer
+//! without a value has none (its own error, or the upstream layer that
+//! failed), so `thaw verify` can still judge every layer of a model that is
+//! wrong in a way that breaks running it. Every error names the layer and its
 //! class. Nothing here panics on a model a user could load: shapes and weights
 //! are checked before any indexing.
 
