@@ -416,14 +416,14 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             thaw::keras::h5::write(&output, &conv.model)
                 .with_context(|| format!("writing {}", output.display()))
                 .map_err(|e| Failure(4, e))?;
-            // Fallback layers need their Python class next to the .h5.
+            // Fallback layers and MultiHeadAttention need their Python class next to the .h5.
             let module = thaw::keras::pymodule::write_beside(&output, &conv.model)
-                .context("writing the fallback layers' module")
+                .context("writing thaw_fallbacks.py")
                 .map_err(|e| Failure(4, e))?;
             if let Some(m) = module {
                 println!(
-                    "{} fallback layer(s): load with `import thaw_fallbacks` from {}",
-                    thaw::convert::fallback::fallback_layers(&conv).len(),
+                    "{}: load with `import thaw_fallbacks` from {}",
+                    thaw::keras::pymodule::module_use(&conv.model),
                     m.display()
                 );
             }

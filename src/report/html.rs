@@ -94,6 +94,25 @@ pub fn render(r: &ReportView) -> String {
         }
         s.push_str("</table></section>\n");
     }
+    if !r.unaligned.is_empty() {
+        s.push_str(
+            "<section><h2>Layers without a twin (<code>--keras</code>)</h2>\n<table id=\"unaligned\">\
+             <tr><th>side</th><th>layer</th><th>class</th><th>coverage</th><th>reason</th></tr>\n",
+        );
+        for u in &r.unaligned {
+            let _ = writeln!(
+                s,
+                "<tr class=\"{}\"><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                if u.unchecked() { "broken" } else { "pass" },
+                xml(&u.side),
+                xml(&u.layer),
+                xml(&u.class_name),
+                xml(&u.coverage),
+                xml(&u.reason)
+            );
+        }
+        s.push_str("</table></section>\n");
+    }
     for (id, line) in [("top1", r.top1_text()), ("drift", r.drift_text())] {
         if !line.is_empty() {
             let _ = writeln!(s, "<p id=\"{id}\">{}</p>", xml(&line));

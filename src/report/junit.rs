@@ -53,7 +53,36 @@ pub fn render(r: &ReportView) -> String {
             );
         }
     } else {
-        tests = r.layers.len();
+        tests = r.layers.len() + r.unaligned.len();
+        // `--keras`: a layer without a twin is a test case of its own; one
+        // whose result nothing checks fails the run (the verdict says so).
+        for u in &r.unaligned {
+            let name = xml(&format!("align {} {} ({})", u.side, u.layer, u.class_name));
+            let _ = writeln!(
+                cases,
+                "    <testcase name=\"{name}\" classname=\"{}\" time=\"0\">",
+                xml(&classname)
+            );
+            let text = format!(
+                "{} layer {} ({}): {}: {}",
+                u.side, u.layer, u.class_name, u.coverage, u.reason
+            );
+            if u.unchecked() {
+                failures += 1;
+                let _ = writeln!(
+                    cases,
+                    "      <failure message=\"{}\" type=\"unaligned\">{}</failure>",
+                    xml(&format!(
+                        "{} is compared with nothing: {}",
+                        u.layer, u.reason
+                    )),
+                    xml(&text)
+                );
+            } else {
+                let _ = writeln!(cases, "      <system-out>{}</system-out>", xml(&text));
+            }
+            cases.push_str("    </testcase>\n");
+        }
         for l in &r.layers {
             let name = xml(&format!("{} ({})", l.name, l.class_name));
             let _ = writeln!(
@@ -375,5 +404,48 @@ mod tests {
         assert!(html.contains("<h1 id=\"verdict\" class=\"drift\">DRIFT</h1>"));
         assert!(html.contains("<p id=\"top1\">top-1 agreement of output conv: 75.0%"));
         assert!(html.contains("<tr class=\"drift\" id=\"layer-1\">"));
+    }
+    /// `--keras`: unaligned layers are test cases; an unchecked one fails
+    /// the run even when every compared layer passes.
+    #[test]
+    fn an_unchecked_unaligned_layer_is_a_failing_case() {
+        let r = ReportView::from_json(
+            r#"{"schema_version":3,"model":"m.pb","verdict":"fail","samples":4,
+            "unaligned":[
+             {"side":"user","layer":"drop","class_name":"Dropout","coverage":"identity","reason":"compared as an identity"},
+             {"side":"graph","layer":"head","class_name":"Dense","coverage":"unchecked","reason":"no user layer computes this output"}],
+            "layers":[{"name":"conv","class_name":"Conv2D","status":"pass",
+              "cumulative":{"status":"pass","max_abs":0},"isolated":{"status":"pass","max_abs":0}}]}"#,
+        )
+        .unwrap();
+        let xml = render(&r);
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let suite = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testsuite"))
+            .unwrap();
+        assert_eq!(suite.attribute("tests"), Some("3"));
+        assert_eq!(suite.attribute("failures"), Some("1"));
+        let failure = doc
+            .descendants()
+            .find(|n| n.has_tag_name("failure"))
+            .unwrap();
+        assert_eq!(failure.attribute("type"), Some("unaligned"));
+        assert!(
+            failure
+                .attribute("message")
+                .unwrap()
+                .starts_with("head is compared with nothing")
+        );
+        let md = super::super::markdown::render(&r);
+        assert!(
+            md.contains(
+                "| graph | head | Dense | ❌ unchecked | no user layer computes this output |"
+            ),
+            "{md}"
+        );
+        let html = super::super::html::render(&r);
+        assert!(html.contains("<table id=\"unaligned\">"));
+        assert!(html.contains("<tr class=\"broken\"><td>graph</td><td><code>head</code></td>"));
     }
 }

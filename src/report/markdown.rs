@@ -84,6 +84,22 @@ pub fn render(r: &ReportView) -> String {
         r.tolerance.atol,
         r.tolerance.rtol
     );
+    if !r.unaligned.is_empty() {
+        s.push_str("Layers without a twin (`--keras`):\n\n| side | layer | class | coverage | reason |\n|---|---|---|---|---|\n");
+        for u in &r.unaligned {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {}{} | {} |",
+                md(&u.side),
+                md(&u.layer),
+                md(&u.class_name),
+                if u.unchecked() { "❌ " } else { "" },
+                md(&u.coverage),
+                md(&u.reason)
+            );
+        }
+        s.push('\n');
+    }
     for line in [r.top1_text(), r.drift_text()] {
         if !line.is_empty() {
             let _ = writeln!(s, "{}\n", md(&line));

@@ -53,6 +53,27 @@ pub struct ReportView {
     pub timings: TimingsView,
     /// Cumulative failures explained by float32 drift (schema 3).
     pub drift: Option<DriftView>,
+    /// `--keras`: layers left without a twin (schema 3).
+    pub unaligned: Vec<UnalignedView>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UnalignedView {
+    /// `user` or `graph`.
+    pub side: String,
+    pub layer: String,
+    pub class_name: String,
+    /// `identity`, `covered` or `unchecked`.
+    pub coverage: String,
+    pub reason: String,
+}
+
+impl UnalignedView {
+    /// Whether nothing checks this layer's result (the verdict fails).
+    pub fn unchecked(&self) -> bool {
+        self.coverage == "unchecked"
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
