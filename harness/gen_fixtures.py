@@ -778,6 +778,23 @@ def build_cross_attention(K):
     return K.Model([q, v, k], y, name="model"), [("query", [6, 12]), ("memory", [10, 8]), ("key", [10, 5])]
 
 
+def build_layer_norm_forms(K):
+    """LayerNormalization variants on a (6, 8) sequence: center=False (epsilon 1e-3), scale=False
+    (epsilon 1e-2), a Dense(8), center=False and scale=False, the default, and center=False with
+    epsilon 1e-6. tf-keras freezes every epsilon >= 1.001e-5 as Reshape to [1, rows, 8, 1] +
+    FusedBatchNormV3 (is_training, ones/zeros scale/offset) + Reshape, then Mul gamma / Add beta;
+    epsilon 1e-6 and every Keras 3 variant as moments + Rsqrt arithmetic."""
+    L = K.layers
+    x_in = K.Input((6, 8), name="input")
+    x = L.LayerNormalization(center=False, name="ln_noc")(x_in)
+    x = L.LayerNormalization(scale=False, epsilon=1e-2, name="ln_nos")(x)
+    x = L.Dense(8, name="mix")(x)
+    x = L.LayerNormalization(center=False, scale=False, name="ln_none")(x)
+    x = L.LayerNormalization(name="ln_def")(x)
+    y = L.LayerNormalization(center=False, epsilon=1e-6, name="ln_small_eps")(x)
+    return K.Model(x_in, y, name="model"), [("input", [6, 8])]
+
+
 CASES = {
     "k3_conv_strides_dilation": ("keras3", 101, build_conv_strides_dilation),
     "k3_bn_depthwise_relu6": ("keras3", 102, build_bn_depthwise_relu6),
@@ -827,6 +844,8 @@ CASES = {
     "tk_transformer_block": ("tf_keras", 261, build_transformer_block),
     "k3_cross_attention": ("keras3", 162, build_cross_attention),
     "tk_cross_attention": ("tf_keras", 262, build_cross_attention),
+    "k3_layer_norm_forms": ("keras3", 163, build_layer_norm_forms),
+    "tk_layer_norm_forms": ("tf_keras", 263, build_layer_norm_forms),
 }
 
 

@@ -16,9 +16,19 @@
 //! `gamma`/`beta` are constants of the axis' length (Keras 3 reshapes them to
 //! `(1, …, 1, C)`, which constant folding sees through).
 //!
-//! Not handled yet: normalisation over several axes (`axis=[1, 2, 3]`),
-//! `rms_scaling=True`, the fused `FusedBatchNormV3` form some older tf-keras
-//! versions emit for 4-D inputs.
+//! tf-keras with `epsilon >= 1.001e-5` (its default 1e-3 included) takes the
+//! fused path instead, anchored here at the first `Reshape` ([`fused_layer_norm`]):
+//!
+//! ```text
+//! r   = Reshape(x, Pack(1, Prod(Shape(x)[:axis]), Prod(Shape(x)[axis:]), 1))
+//! bn  = FusedBatchNormV3(r, Fill(ones), Fill(zeros), [], [], NCHW,
+//!                        is_training=True, epsilon)          (batch statistics)
+//! out = Reshape(bn, Shape(x)) [* gamma] [+ beta]             (scale / center)
+//! ```
+//!
+//! Not handled yet: normalisation over several axes (`axis=[1, 2, 3]`, which
+//! the fused form collapses into `Prod(Shape(x)[axis:])` of length > 1: refused),
+//! `rms_scaling=True`.
 
 use super::ctx::{Ctx, Emit, Match, weight};
 use crate::graph::TensorId;
@@ -227,6 +237,140 @@ pub fn layer_norm(ctx: &Ctx, mean: &NodeDef) -> Result<Match, String> {
         weights,
         inputs: vec![x],
         output: out(out_add),
+        nodes,
+    }))
+}
+
+/// The fused tf-keras form (see the module header), anchored at the `Reshape`
+/// that collapses `x` to NCHW `[1, rows, C, 1]`.
+pub fn fused_layer_norm(ctx: &Ctx, reshape: &NodeDef) -> Result<Match, String> {
+    use crate::graph::NodeExt;
+    let x = ctx.layer_input(reshape, 0)?;
+    let shape = ctx.shape(&x).ok_or("input shape unknown")?;
+    let rank = shape.len();
+    let c = shape
+        .last()
+        .copied()
+        .flatten()
+        .ok_or("the input's last dimension is unknown")?;
+    if rank < 2 {
+        return Err("input has rank < 2".into());
+    }
+    // Reshape target: Pack(1, Prod(leading dims), Prod(normalised dims), 1).
+    let pack = ctx
+        .graph
+        .input_node(reshape, 1)
+        .ok()
+        .filter(|n| n.op == "Pack" && n.data_inputs().len() == 4)
+        .ok_or("the target shape is not Pack(1, rows, features, 1)")?;
+    let ones = |k: usize| ctx.const_ints(pack, k).is_ok_and(|v| v == [1]);
+    if !(ones(0) && ones(3)) {
+        return Err("the target shape is not [1, rows, features, 1]".into());
+    }
+    let prod_dims = |k: usize| -> Result<Vec<i64>, String> {
+        let prod = ctx
+            .graph
+            .input_node(pack, k)
+            .ok()
+            .filter(|n| n.op == "Prod")
+            .ok_or(format!(
+                "target dimension {k} is not a Prod of x's dimensions"
+            ))?;
+        ctx.const_ints(prod, 0)
+    };
+    let (lead, norm) = (prod_dims(1)?, prod_dims(2)?);
+    if lead.len() + norm.len() != rank {
+        return Err("the target shape does not split x's dimensions in two".into());
+    }
+    if norm.len() != 1 {
+        return Err(format!(
+            "normalises over {} axes; only the last axis is supported",
+            norm.len()
+        ));
+    }
+    if norm[0] != c as i64 {
+        return Err(format!("normalises {} features, x has {c}", norm[0]));
+    }
+    // FusedBatchNorm in training mode, NCHW, scale = ones, offset = zeros.
+    let bn = ctx
+        .sole_consumer(&out(reshape))
+        .filter(|n| n.op.starts_with("FusedBatchNorm"))
+        .ok_or("the reshaped input does not feed a FusedBatchNorm")?;
+    if !bn.attr_bool("is_training").unwrap_or(true) {
+        return Err("FusedBatchNorm is not in training mode (not a layer normalisation)".into());
+    }
+    if bn.attr_str("data_format").ok().as_deref() != Some("NCHW") {
+        return Err("FusedBatchNorm is not NCHW".into());
+    }
+    let filled = |k: usize, value: f32| -> bool {
+        let Ok(t) = ctx.graph.input(bn, k) else {
+            return false;
+        };
+        if let Some(v) = super::consts::fold_f32(ctx.graph, &t) {
+            return v.iter().all(|&e| e == value);
+        }
+        ctx.graph
+            .node(&t.node)
+            .filter(|n| n.op == "Fill")
+            .and_then(|n| ctx.const_f32(n, 1).ok())
+            .is_some_and(|v| v.len() == 1 && v.iter().all(|&e| e == value))
+    };
+    if !filled(1, 1.0) || !filled(2, 0.0) {
+        return Err("FusedBatchNorm's scale/offset are not ones/zeros".into());
+    }
+    let eps = bn.attr_float("epsilon").unwrap_or(1e-4);
+    if !(eps.is_finite() && eps >= 0.0) {
+        return Err(format!("epsilon {eps} is not a valid epsilon"));
+    }
+    // Back to x's shape.
+    let back = ctx
+        .sole_consumer(&out(bn))
+        .filter(|n| n.op == "Reshape")
+        .ok_or("FusedBatchNorm is not followed by a Reshape")?;
+    let back_shape = ctx.graph.input_node(back, 1).ok();
+    if !back_shape
+        .is_some_and(|n| n.op == "Shape" && ctx.graph.input(n, 0).ok().as_ref() == Some(&x))
+    {
+        return Err("the Reshape after FusedBatchNorm does not restore Shape(x)".into());
+    }
+    let mut nodes = vec![reshape.name.clone(), bn.name.clone(), back.name.clone()];
+    let mut output = out(back);
+    // [* gamma] [+ beta]: constants of C values in the same layer scope.
+    let mut affine = |ops: &[&str], name: &str| -> Result<Option<ArrayD<f32>>, String> {
+        let Some(n) = ctx
+            .sole_consumer(&output)
+            .filter(|n| ops.contains(&n.op.as_str()) && ctx.same_layer(n, reshape))
+        else {
+            return Ok(None);
+        };
+        let Some(v) = other(ctx, n, &output).and_then(|t| super::consts::fold_f32(ctx.graph, &t))
+        else {
+            return Ok(None);
+        };
+        let v = channel_vector(name, v, c)?;
+        nodes.push(n.name.clone());
+        output = out(n);
+        Ok(Some(v))
+    };
+    let gamma = affine(&["Mul"], "gamma")?;
+    let beta = affine(&["Add", "AddV2"], "beta")?;
+    let (scale, center) = (gamma.is_some(), beta.is_some());
+    let weights = gamma
+        .map(|g| weight("gamma", g))
+        .into_iter()
+        .chain(beta.map(|b| weight("beta", b)))
+        .collect();
+    Ok(Match::one(Emit {
+        name: ctx.layer_name(reshape),
+        kind: LayerKind::LayerNormalization {
+            axis: -1,
+            epsilon: eps,
+            center,
+            scale,
+        },
+        weights,
+        inputs: vec![x],
+        output,
         nodes,
     }))
 }

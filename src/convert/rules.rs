@@ -27,6 +27,11 @@ pub fn registry() -> Vec<(&'static str, &'static str, Rule)> {
             dense_nd::batch_matmul,
         ),
         ("Mean", "layer_normalization", layer_norm::layer_norm),
+        (
+            "Reshape",
+            "layer_normalization (tf-keras fused form)",
+            layer_norm::fused_layer_norm,
+        ),
         ("Transpose", "dense (Tensordot form)", dense_nd::tensordot),
         (
             "Reshape",
