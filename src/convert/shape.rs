@@ -169,6 +169,7 @@ pub fn output_shape(
                 vec![first[0], first[3]]
             }
         }
+        LayerKind::InferenceIdentity { .. } => first.clone(),
         LayerKind::Flatten => {
             let rest: Option<usize> = first.iter().skip(1).copied().product();
             vec![first[0], rest]

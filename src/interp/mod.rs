@@ -213,6 +213,8 @@ fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, Layer
                 }
                 LayerKind::GlobalMaxPooling2D { keepdims } => pool::global_max_pool2d(x, *keepdims),
                 LayerKind::Flatten => reshape::flatten(x),
+                // Dropout and its kin: the identity at inference.
+                LayerKind::InferenceIdentity { .. } => Ok(x.clone()),
                 LayerKind::Reshape { target_shape } => reshape::reshape(x, target_shape),
                 LayerKind::SeparableConv2D { .. } => separable::separable_conv2d_layer(layer, x),
                 LayerKind::Cropping2D { cropping } => crop::cropping2d(x, *cropping),

@@ -66,11 +66,15 @@
 //! `inbound_nodes`; activations as strings or Keras 3 serialized functions;
 //! dtypes as strings or `DTypePolicy` objects; ints or pairs for sizes.
 //! Not handled yet (clear error naming the layer): any class outside
-//! [`LayerKind`] (Dropout, SeparableConv2D, nested models, custom layers…),
+//! [`LayerKind`] (nested models, custom layers, recurrent layers…),
 //! shared layers (called more than once), multi-output layers, `channels_first`,
 //! non-float32 layer dtypes, LoRA-enabled layers, activations other than
 //! linear/relu/sigmoid/tanh/softmax/elu/selu/softplus/softsign/exponential/
 //! swish (silu)/gelu (exact; `approximate=True` is not a string activation).
+//!
+//! Dropout, SpatialDropout1D/2D/3D, GaussianNoise, GaussianDropout, AlphaDropout,
+//! ActivityRegularization and Identity are read as [`LayerKind::InferenceIdentity`]
+//! (the identity at inference, keeping the user's class name for reports).
 //!
 //! `LeakyReLU` is written with `alpha` (tf-keras's key; Keras 3 reads it as its
 //! `negative_slope`) and read from either. `hard_sigmoid` is deliberately not an
@@ -83,7 +87,9 @@ use serde_json::{Map, Value, json};
 
 use super::error::KerasError;
 use super::ir::Padding1D;
-use super::ir::{Activation, DType, Input, Interpolation, Layer, LayerKind, Model, Padding};
+use super::ir::{
+    Activation, DType, IdentityClass, Input, Interpolation, Layer, LayerKind, Model, Padding,
+};
 
 // ----------------------------------------------------------------------------
 // IR -> JSON
@@ -453,6 +459,17 @@ fn layer_config(layer: &Layer) -> Value {
             );
         }
         LayerKind::TfOp(op) => super::pymodule::put_config(op, &mut put),
+        // Only read from users' models; written at zero strength (the value the
+        // user chose is not kept: it changes training only).
+        LayerKind::InferenceIdentity { class } => match class {
+            IdentityClass::GaussianNoise => put("stddev", json!(0.0)),
+            IdentityClass::ActivityRegularization => {
+                put("l1", json!(0.0));
+                put("l2", json!(0.0));
+            }
+            IdentityClass::Identity => {}
+            _ => put("rate", json!(0.0)),
+        },
     }
     Value::Object(c)
 }
@@ -2227,7 +2244,11 @@ fn layer_kind(e: &Entry) -> Result<LayerKind, String> {
         "Functional" | "Model" | "Sequential" => {
             return Err(c.err("nested models are not supported yet (flatten the model first)"));
         }
-        other => return Err(c.err(format!("class '{other}' is not supported yet"))),
+        // Dropout and its kin are the identity at inference, whatever their rate.
+        other => match IdentityClass::from_keras_name(other) {
+            Some(class) => LayerKind::InferenceIdentity { class },
+            None => return Err(c.err(format!("class '{other}' is not supported yet"))),
+        },
     };
     Ok(kind)
 }
@@ -2643,7 +2664,7 @@ mod tests {
         let f = json!({"class_name": "Functional", "config": {"name": "f", "layers": [
             {"class_name": "InputLayer", "name": "x",
              "config": {"name": "x", "batch_shape": [null, 4, 4, 3]}, "inbound_nodes": []},
-            {"class_name": "Dropout", "name": "drop", "config": {"name": "drop", "rate": 0.5},
+            {"class_name": "SimpleRNN", "name": "rnn", "config": {"name": "rnn", "units": 2},
              "inbound_nodes": [[["x", 0, 0, {}]]]},
             {"class_name": "Conv2D", "name": "cf", "config": {"name": "cf", "filters": 1,
              "kernel_size": 1, "data_format": "channels_first"},
@@ -2660,13 +2681,56 @@ mod tests {
         assert_eq!(problems.len(), 4, "{err}");
         let text = err.to_string();
         for needle in [
-            "'drop' (Dropout)",
+            "'rnn' (SimpleRNN)",
             "'cf' (Conv2D): data_format",
             "activation 'hard_sigmoid'",
             "'shared'",
         ] {
             assert!(text.contains(needle), "{needle} missing from: {text}");
         }
+    }
+
+    /// issue 4: hand-built models routinely contain Dropout and its kin; `--keras`
+    /// reads them as identities that keep the user's class name (both dialects,
+    /// Functional and Sequential), whatever their rate.
+    #[test]
+    fn identity_at_inference_classes_are_read_with_their_class() {
+        let mut layers = vec![json!({"class_name": "InputLayer", "name": "x",
+            "config": {"name": "x", "batch_shape": [null, 4]}, "inbound_nodes": []})];
+        let mut prev = "x".to_string();
+        for (i, class) in IdentityClass::ALL.iter().enumerate() {
+            let name = format!("l{i}");
+            layers.push(json!({"class_name": class.keras_name(), "name": name,
+                "config": {"name": name, "rate": 0.5, "stddev": 0.1, "l1": 0.01},
+                "inbound_nodes": [[[prev, 0, 0, {}]]]}));
+            prev = name;
+        }
+        let f = json!({"class_name": "Functional", "config": {"name": "f", "layers": layers,
+            "input_layers": [["x", 0, 0]], "output_layers": [[prev, 0, 0]]}});
+        let m = model_from_config(&f).unwrap();
+        let classes: Vec<&str> = m.layers.iter().map(|l| l.kind.class_name()).collect();
+        assert_eq!(
+            classes,
+            IdentityClass::ALL.map(IdentityClass::keras_name).to_vec()
+        );
+        assert!(m.layers.iter().all(|l| weight_names(&l.kind).is_empty()));
+        // A legacy Sequential with a Dropout between two Dense layers.
+        let s = json!({"class_name": "Sequential", "config": {"name": "s", "layers": [
+            {"class_name": "Dense", "config": {"name": "d1", "units": 3,
+             "batch_input_shape": [null, 4]}},
+            {"class_name": "Dropout", "config": {"name": "drop", "rate": 0.2}},
+            {"class_name": "Dense", "config": {"name": "d2", "units": 1}}]}});
+        let m = model_from_config(&s).unwrap();
+        assert_eq!(
+            m.layers[1].kind,
+            LayerKind::InferenceIdentity {
+                class: IdentityClass::Dropout
+            }
+        );
+        assert_eq!(m.layers[2].inbound, ["drop"]);
+        // Written back (zero strength) and read again: the same IR.
+        let again = model_from_config(&model_config(&m)).unwrap();
+        assert_eq!(again.layers[1].kind, m.layers[1].kind);
     }
 
     /// Expected orders are `[l.name for l in model.layers]` printed by Keras 3.15.1

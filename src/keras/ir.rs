@@ -356,11 +356,67 @@ pub enum LayerKind {
     RepeatVector {
         n: usize,
     },
+    /// A layer Keras makes the identity at inference (`training=False`): Dropout and
+    /// its kin, noise layers, ActivityRegularization, Identity. Read from a user's
+    /// model for `--keras` (hand-built models routinely contain Dropout); thaw's
+    /// conversion never emits one. `class` keeps the user's class for reports. No weights.
+    InferenceIdentity {
+        class: IdentityClass,
+    },
     /// thaw's fallback custom layer `ThawTfOp` (defined in the generated
     /// `thaw_fallbacks.py`): one TensorFlow op with no Keras equivalent,
     /// computing exactly what the TF op computes. weights: `const_0`, `const_1`, …
     /// (the op's float constant operands, any shape, see [`TfArg`]).
     TfOp(TfOp),
+}
+
+/// The Keras classes that are the identity at inference (see
+/// [`LayerKind::InferenceIdentity`]); all exist in Keras 3.15 and tf-keras 2.21.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdentityClass {
+    Dropout,
+    SpatialDropout1D,
+    SpatialDropout2D,
+    SpatialDropout3D,
+    GaussianNoise,
+    GaussianDropout,
+    AlphaDropout,
+    ActivityRegularization,
+    Identity,
+}
+
+impl IdentityClass {
+    pub const ALL: [IdentityClass; 9] = [
+        IdentityClass::Dropout,
+        IdentityClass::SpatialDropout1D,
+        IdentityClass::SpatialDropout2D,
+        IdentityClass::SpatialDropout3D,
+        IdentityClass::GaussianNoise,
+        IdentityClass::GaussianDropout,
+        IdentityClass::AlphaDropout,
+        IdentityClass::ActivityRegularization,
+        IdentityClass::Identity,
+    ];
+
+    /// The Keras class name.
+    pub fn keras_name(self) -> &'static str {
+        match self {
+            IdentityClass::Dropout => "Dropout",
+            IdentityClass::SpatialDropout1D => "SpatialDropout1D",
+            IdentityClass::SpatialDropout2D => "SpatialDropout2D",
+            IdentityClass::SpatialDropout3D => "SpatialDropout3D",
+            IdentityClass::GaussianNoise => "GaussianNoise",
+            IdentityClass::GaussianDropout => "GaussianDropout",
+            IdentityClass::AlphaDropout => "AlphaDropout",
+            IdentityClass::ActivityRegularization => "ActivityRegularization",
+            IdentityClass::Identity => "Identity",
+        }
+    }
+
+    /// The class called `name` in Keras, if it is one of these.
+    pub fn from_keras_name(name: &str) -> Option<IdentityClass> {
+        IdentityClass::ALL.into_iter().find(|c| c.keras_name() == name)
+    }
 }
 
 /// The config of a fallback `ThawTfOp` layer: which TF op, what feeds each of
@@ -484,6 +540,7 @@ impl LayerKind {
             LayerKind::GlobalMaxPooling1D { .. } => "GlobalMaxPooling1D",
             LayerKind::Permute { .. } => "Permute",
             LayerKind::RepeatVector { .. } => "RepeatVector",
+            LayerKind::InferenceIdentity { class } => class.keras_name(),
         }
     }
 
