@@ -521,6 +521,7 @@ mod tests {
             text_model(),
             crate::keras::test_models::preprocess_model(),
             crate::keras::test_models::upsample_model(),
+            crate::keras::test_models::layer_norm_model(),
             // Written as ThawMultiHeadAttention: loads with the thaw_fallbacks.py beside it.
             crate::keras::pymodule::mha_model(),
         ] {

@@ -750,3 +750,39 @@ pub fn separable_crop_model() -> Model {
         outputs: vec!["crop_all".into()],
     }
 }
+
+/// LayerNormalization in each form both Kerases must load: the default (center
+/// and scale, epsilon 1e-3), center=False (gamma only, epsilon 1e-5),
+/// scale=False (beta only, epsilon 0.01), neither (no weights), on a (5, 6)
+/// sequence; and the default on a (3, 3, 4) image (axis -1 of a rank-4 input).
+/// Two outputs.
+pub fn layer_norm_model() -> Model {
+    let ln = |epsilon, center, scale| LayerKind::LayerNormalization {
+        axis: -1,
+        epsilon,
+        center,
+        scale,
+    };
+    Model {
+        name: "layer_norm".to_string(),
+        inputs: vec![input("seq", &[5, 6]), input("image", &[3, 3, 4])],
+        layers: vec![
+            layer("ln_default", ln(1e-3, true, true), &["seq"], &[&[6], &[6]]),
+            layer(
+                "ln_no_center",
+                ln(1e-5, false, true),
+                &["ln_default"],
+                &[&[6]],
+            ),
+            layer(
+                "ln_no_scale",
+                ln(0.01, true, false),
+                &["ln_no_center"],
+                &[&[6]],
+            ),
+            layer("ln_neither", ln(1e-3, false, false), &["ln_no_scale"], &[]),
+            layer("ln_image", ln(1e-3, true, true), &["image"], &[&[4], &[4]]),
+        ],
+        outputs: vec!["ln_neither".into(), "ln_image".into()],
+    }
+}

@@ -21,8 +21,8 @@
 //! what [`FusedBatchNormTraining`] computes (any `scale`/`offset` tensors, NHWC or
 //! NCHW). Its side outputs follow TensorFlow's CPU kernel with
 //! `exponential_avg_factor = 1`: 1 and 3 the batch mean, 2 the Bessel-corrected
-//! variance (`n / (n - 1)`, unchanged when `n = 1`), 4 the biased variance; V3's
-//! output 5 (a reserve space with no defined value) repeats the biased variance.
+//! variance (`n / (n - 1)`, unchanged when `n = 1`), 4 the biased variance, and
+//! V3's output 5 empty (shape `[0]`), as TensorFlow 2.21 gives them (unit tests).
 //!
 //! Not handled: `exponential_avg_factor != 1` in training mode (only the side
 //! outputs 1 and 2 would differ; refused), inference-mode non-Const parameters,
@@ -227,10 +227,14 @@ impl Expansion for FusedBatchNormTraining {
             s.equals(&input.rank, 1)?;
             s.equals(&input.shape[0], &inputs[0].shape[self.c_axis()])?;
         }
-        for output in &outputs[1..] {
+        for (ix, output) in outputs.iter().enumerate().skip(1) {
             s.equals(&output.datum_type, f32::datum_type())?;
             s.equals(&output.rank, 1)?;
-            s.equals(&output.shape[0], &inputs[0].shape[self.c_axis()])?;
+            if ix == 5 {
+                s.equals(&output.shape[0], 0.to_dim())?;
+            } else {
+                s.equals(&output.shape[0], &inputs[0].shape[self.c_axis()])?;
+            }
         }
         Ok(())
     }
@@ -323,10 +327,134 @@ impl Expansion for FusedBatchNormTraining {
                 out.push(match ix {
                     1 | 3 => mean1,
                     2 => unbiased,
-                    _ => var1,
+                    4 => var1,
+                    _ => target.add_const(
+                        format!("{prefix}.reserve_space_3"),
+                        Tensor::zero::<f32>(&[0])?,
+                    )?,
                 });
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Training-mode batch norm against TensorFlow. Expected values from TF 2.21 (CPU):
+    //! ```python
+    //! x = (np.arange(24, dtype=np.float32).reshape(2, 2, 3, 2) % 7) * 0.5 - 1.0  # NHWC
+    //! x[..., 1] *= x[..., 1]
+    //! tf.raw_ops.FusedBatchNormV3(x=x, scale=[1.5, -0.5], offset=[0.25, 2.0],
+    //!     mean=np.zeros([0], np.float32), variance=np.zeros([0], np.float32), epsilon=0.01,
+    //!     exponential_avg_factor=1.0, data_format="NHWC", is_training=True)
+    //! ```
+    //! (and the same with `np.transpose(x, (0, 3, 1, 2))`, `data_format="NCHW"`).
+    use crate::oracle::{Oracle, OracleInput};
+    use ndarray::{ArrayD, IxDyn};
+    use tract_tensorflow::tfpb::tensorflow::{DataType, TensorProto};
+    use tract_tensorflow::tfpb::{self};
+    use tract_tensorflow::tract_hir::internal::*;
+
+    /// TF's output 0 for the NHWC case, in NHWC order.
+    const Y_NHWC: [f32; 24] = [
+        -1.7887607, 2.3378325, -0.3496355, 2.3378325, 1.0894897, 1.4843612, 2.528615, 2.0177805,
+        -1.069198, 2.4445162, 0.3699271, 2.0177805, 1.8090523, 0.7375736, -1.7887607, 2.3378325,
+        -0.3496355, 2.3378325, 1.0894897, 1.4843612, 2.528615, 2.0177805, -1.069198, 2.4445162,
+    ];
+
+    fn x_nhwc() -> ArrayD<f32> {
+        let mut x = ArrayD::from_shape_fn(IxDyn(&[2, 2, 3, 2]), |i| {
+            let flat = ((i[0] * 2 + i[1]) * 3 + i[2]) * 2 + i[3];
+            (flat % 7) as f32 * 0.5 - 1.0
+        });
+        x.index_axis_mut(ndarray::Axis(3), 1)
+            .mapv_inplace(|v| v * v);
+        x
+    }
+
+    fn konst(name: &str, t: Tensor) -> tfpb::tensorflow::NodeDef {
+        let proto = TensorProto::try_from(&t).expect("tensor proto");
+        tfpb::node()
+            .name(name)
+            .op("Const")
+            .attr("dtype", DataType::DtFloat)
+            .attr("value", proto)
+    }
+
+    fn graph(format: &str) -> Vec<u8> {
+        tfpb::graph()
+            .node(
+                tfpb::node()
+                    .name("x")
+                    .op("Placeholder")
+                    .attr("dtype", DataType::DtFloat),
+            )
+            .node(konst("scale", tensor1(&[1.5f32, -0.5])))
+            .node(konst("offset", tensor1(&[0.25f32, 2.0])))
+            .node(konst("empty", Tensor::zero::<f32>(&[0]).expect("empty")))
+            .node(
+                tfpb::node()
+                    .name("bn")
+                    .op("FusedBatchNormV3")
+                    .input("x")
+                    .input("scale")
+                    .input("offset")
+                    .input("empty")
+                    .input("empty")
+                    .attr("T", DataType::DtFloat)
+                    .attr("U", DataType::DtFloat)
+                    .attr("epsilon", 0.01f32)
+                    .attr("exponential_avg_factor", 1.0f32)
+                    .attr("data_format", format)
+                    .attr("is_training", true),
+            )
+            .write_to_bytes()
+            .expect("encode")
+    }
+
+    fn run(format: &str, x: &ArrayD<f32>, outputs: &[&str]) -> Vec<ArrayD<f32>> {
+        let inputs = [OracleInput {
+            name: "x".into(),
+            shape: x.shape().to_vec(),
+        }];
+        let outputs: Vec<String> = outputs.iter().map(|s| s.to_string()).collect();
+        let oracle = Oracle::from_bytes(&graph(format), "bn.pb", &inputs, &outputs).expect("load");
+        oracle.run(std::slice::from_ref(x)).expect("run")
+    }
+
+    /// Tolerance 1e-5 absolute: values are O(1) and tract and TF only sum the 12 elements
+    /// per channel in different orders (a few float32 ULPs); a wrong axis, a missing
+    /// epsilon or the unbiased variance in the normalisation is off by > 1e-2.
+    fn assert_close(got: &ArrayD<f32>, want: &[f32], what: &str) {
+        let got: Vec<f32> = got.iter().copied().collect();
+        assert_eq!(got.len(), want.len(), "{what}: length");
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!((g - w).abs() <= 1e-5, "{what}[{i}]: thaw {g} vs TF {w}");
+        }
+    }
+
+    #[test]
+    fn training_mode_nhwc_matches_tensorflow_on_every_output() {
+        let outs = ["bn:0", "bn:1", "bn:2", "bn:3", "bn:4", "bn:5"];
+        let got = run("NHWC", &x_nhwc(), &outs);
+        assert_close(&got[0], &Y_NHWC, "y");
+        assert_close(&got[1], &[0.41666666, 1.0416666], "batch_mean");
+        assert_close(&got[2], &[1.1742425, 1.4867425], "batch_variance (Bessel)");
+        assert_close(&got[3], &[0.41666666, 1.0416666], "reserve_space_1");
+        assert_close(&got[4], &[1.076389, 1.3628472], "reserve_space_2");
+        assert_eq!(got[5].shape(), &[0], "reserve_space_3 is empty in TF");
+    }
+
+    #[test]
+    fn training_mode_nchw_normalises_over_n_h_w() {
+        let x = x_nhwc().permuted_axes(IxDyn(&[0, 3, 1, 2]));
+        let x = x.as_standard_layout().to_owned();
+        let got = run("NCHW", &x, &["bn:0"]);
+        let want = ArrayD::from_shape_vec(IxDyn(&[2, 2, 3, 2]), Y_NHWC.to_vec())
+            .expect("shape")
+            .permuted_axes(IxDyn(&[0, 3, 1, 2]));
+        let want: Vec<f32> = want.iter().copied().collect();
+        assert_close(&got[0], &want, "y (NCHW)");
     }
 }
