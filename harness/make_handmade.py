@@ -10,6 +10,8 @@ Writes, for fixtures/tf1_mobilenet_v1_tail/model.pb:
   tests/data/handmade_mobilenet_v1_tail_kernel_t.h5  stem kernel spatially transposed (kh <-> kw)
   tests/data/handmade_mobilenet_v1_tail_eps.h5       BatchNormalization left at Keras's default
                                                      epsilon 1e-3 (the graph uses 1.001e-5)
+  tests/data/handmade_mobilenet_v1_tail_dropout.h5   faithful, plus Dropout, SpatialDropout2D and
+                                                     GaussianNoise (identities at inference)
 
 And the same rebuild in Keras 3 (default Keras 3 names: input_layer, conv2d, re_lu, ...), saved
 as a `.keras` archive (zip of config.json + model.weights.h5), for `--keras m.keras`:
@@ -18,12 +20,21 @@ as a `.keras` archive (zip of config.json + model.weights.h5), for `--keras m.ke
                                                          (C, H, W) order after the Flatten
   tests/data/handmade_mobilenet_v1_tail_k3_nobias.keras  the 1x1 conv built with use_bias=False
                                                          (the graph's BiasAdd left out)
+  tests/data/handmade_mobilenet_v1_tail_k3_dropout.keras faithful, plus Dropout, SpatialDropout2D,
+                                                         GaussianNoise (also saved as Keras 3's
+                                                         legacy handmade_mobilenet_v1_tail_k3_dropout.h5)
+
+And fixtures/k3_transformer_block's own Keras 3 model (native MultiHeadAttention, whose weights sit
+in sub-groups of the archive, and a Dropout), rebuilt with gen_fixtures.py's builder, seed and
+weight randomisation, so its weights are the frozen graph's:
+  tests/data/k3_transformer_block.keras
 
 Deterministic: no random numbers (all weights come from the graph); pinned versions in
 requirements.txt (tf-keras 2.21.0). Prints the check it makes: each rebuild's outputs vs
 TensorFlow's stored outputs in io.npz (the faithful one must match, the faulty ones must not).
 
     $PY harness/make_handmade.py [--out tests/data]
+(re-saving rewrites the files with new timestamps: to add a file, use --out /tmp/x and copy it)
 """
 
 from __future__ import annotations
@@ -62,11 +73,15 @@ def build(c: dict[str, np.ndarray], fault: str | None) -> tf_keras.Model:
     bn = L.BatchNormalization(epsilon=eps)
     x = bn(x)
     x = L.ReLU(6.0)(x)
+    if fault == "dropout":
+        x = L.Dropout(0.5)(x)
     dw = L.DepthwiseConv2D(3, padding="same")
     x = dw(x)
     x = L.ReLU(6.0)(x)
     pw = L.Conv2D(12, 1, activation="relu")
     y = pw(x)
+    if fault == "dropout":
+        y = L.SpatialDropout2D(0.2)(y)
     y = L.AveragePooling2D(3, strides=2, padding="same")(y)
     a = L.AveragePooling2D(3, strides=1, padding="valid")(y)
     logits = L.Conv2D(5, 1)
@@ -74,6 +89,8 @@ def build(c: dict[str, np.ndarray], fault: str | None) -> tf_keras.Model:
     a = L.Reshape((5,))(a)
     a = L.Softmax()(a)
     b = L.Flatten()(y)
+    if fault == "dropout":
+        b = L.GaussianNoise(0.1)(b)
     fc = L.Dense(4, activation="tanh")
     b = fc(b)
     model = tf_keras.Model(x_in, [a, b])
@@ -100,11 +117,15 @@ def build_k3(c: dict[str, np.ndarray], fault: str | None) -> keras.Model:
     bn = L.BatchNormalization(epsilon=1.001e-5)
     x = bn(x)
     x = L.ReLU(6.0)(x)
+    if fault == "dropout":
+        x = L.Dropout(0.5)(x)
     dw = L.DepthwiseConv2D(3, padding="same")
     x = dw(x)
     x = L.ReLU(6.0)(x)
     pw = L.Conv2D(12, 1, activation="relu", use_bias=fault != "nobias")
     y = pw(x)
+    if fault == "dropout":
+        y = L.SpatialDropout2D(0.2)(y)
     y = L.AveragePooling2D(3, strides=2, padding="same")(y)
     a = L.AveragePooling2D(3, strides=1, padding="valid")(y)
     logits = L.Conv2D(5, 1)
@@ -112,6 +133,8 @@ def build_k3(c: dict[str, np.ndarray], fault: str | None) -> keras.Model:
     a = L.Reshape((5,))(a)
     a = L.Softmax()(a)
     b = L.Flatten()(y)
+    if fault == "dropout":
+        b = L.GaussianNoise(0.1)(b)
     fc = L.Dense(4, activation="tanh")
     b = fc(b)
     model = keras.Model(x_in, [a, b])
@@ -128,10 +151,28 @@ def build_k3(c: dict[str, np.ndarray], fault: str | None) -> keras.Model:
     return model
 
 
-def matches_tf(model) -> bool:
-    io = np.load(CASE / "io.npz")
+def build_k3_transformer() -> keras.Model:
+    """fixtures/k3_transformer_block's Keras 3 model (native MultiHeadAttention, Dropout), with
+    the very weights of its frozen graph: same builder, seed and weight randomisation as
+    harness/gen_fixtures.py."""
+    sys.path.insert(0, str(ROOT / "harness"))
+    import gen_fixtures  # noqa: E402
+    import tfcommon  # noqa: E402
+
+    source, seed, builder = gen_fixtures.CASES["k3_transformer_block"]
+    assert source == "keras3"
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    model, _ = builder(keras)
+    tfcommon.randomize_weights(model, np.random.default_rng([seed, 0]))
+    return model
+
+
+def matches_tf(model, case: Path = CASE) -> bool:
+    io = np.load(case / "io.npz")
     x = io["input:input"]
     got = model.predict(x, verbose=0)
+    got = got if isinstance(got, (list, tuple)) else [got]
     want = [io[k] for k in io.files if k.startswith("output:")]
     # Same rule and tolerances as thaw's defaults (atol 1e-4, rtol 1e-3).
     return all(np.allclose(g, w, atol=1e-4, rtol=1e-3) for g, w in zip(got, want))
@@ -143,24 +184,38 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     consts = graph_constants(CASE / "model.pb")
     ok = True
-    for fault, suffix in [(None, ""), ("kernel_t", "_kernel_t"), ("eps", "_eps")]:
+    for fault, suffix in [(None, ""), ("kernel_t", "_kernel_t"), ("eps", "_eps"), ("dropout", "_dropout")]:
         model = build(consts, fault)
         path = args.out / f"handmade_mobilenet_v1_tail{suffix}.h5"
         model.save(path, save_format="h5", include_optimizer=False)
         same = matches_tf(model)
-        expected = fault is None
+        expected = fault in (None, "dropout")
         print(f"{path.name}: {'matches' if same else 'differs from'} TensorFlow "
               f"({'as expected' if same == expected else 'UNEXPECTED'})")
         ok &= same == expected
-    for fault, suffix in [(None, ""), ("flatten", "_flatten"), ("nobias", "_nobias")]:
+    for fault, suffix in [(None, ""), ("flatten", "_flatten"), ("nobias", "_nobias"), ("dropout", "_dropout")]:
         model = build_k3(consts, fault)
         path = args.out / f"handmade_mobilenet_v1_tail_k3{suffix}.keras"
         model.save(path)
         same = matches_tf(model)
-        expected = fault is None
+        expected = fault in (None, "dropout")
         print(f"{path.name}: {'matches' if same else 'differs from'} TensorFlow "
               f"({'as expected' if same == expected else 'UNEXPECTED'})")
         ok &= same == expected
+    # Keras 3's own legacy .h5 of the Dropout rebuild (model.save("m.h5")).
+    path = args.out / "handmade_mobilenet_v1_tail_k3_dropout.h5"
+    model = build_k3(consts, "dropout")
+    model.save(path)
+    same = matches_tf(model)
+    print(f"{path.name}: {'matches' if same else 'differs from'} TensorFlow")
+    ok &= same
+    # A native Keras 3 MultiHeadAttention in a .keras archive.
+    path = args.out / "k3_transformer_block.keras"
+    model = build_k3_transformer()
+    model.save(path)
+    same = matches_tf(model, ROOT / "fixtures" / "k3_transformer_block")
+    print(f"{path.name}: {'matches' if same else 'differs from'} TensorFlow")
+    ok &= same
     return 0 if ok else 1
 
 

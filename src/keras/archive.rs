@@ -17,13 +17,15 @@
 //! `model.weights.h5` is extracted to a temporary file (the HDF5 library
 //! reads files, not memory) that is removed when reading ends.
 //!
-//! Not handled yet: layers with nested sub-layers (their variables sit under
-//! `layers/<key>/<sublayer>/vars`; no layer class thaw knows has them),
-//! nested models, archives with assets.
+//! Layers with sub-layers keep (some of) their variables under
+//! `layers/<key>/<sublayer>/vars`: `MultiHeadAttention`'s four projections
+//! (`query_dense`, `key_dense`, `value_dense`, `output_dense`, see [`sublayers`]).
+//!
+//! Not handled yet: nested models, archives with assets.
 
 use super::config::{self, check_weight_shapes, weight_names};
 use super::error::KerasError;
-use super::ir::{Model, Weight};
+use super::ir::{LayerKind, Model, Weight};
 use hdf5::types::{VarLenAscii, VarLenUnicode};
 use hdf5_metno as hdf5;
 use ndarray::{ArrayD, IxDyn};
@@ -107,23 +109,32 @@ pub fn read(path: &Path) -> Result<Model, KerasError> {
         let Some(key) = groups.get(&layer.name) else {
             return Err(wrong(format!("no weights group for it in {WEIGHTS}")));
         };
-        let vars = weights
-            .group(&format!("layers/{key}/vars"))
-            .map_err(|e| h5err(format!("opening layers/{key}/vars"), e))?;
+        // The layer's own variables, then those of its sub-layers, in the order
+        // that matches `weight_names`.
+        let mut groups = vec![format!("layers/{key}/vars")];
+        groups.extend(
+            sublayers(&layer.kind)
+                .iter()
+                .map(|sub| format!("layers/{key}/{sub}/vars")),
+        );
         let mut values = Vec::with_capacity(expected.len());
-        // Variables are datasets 0, 1, … ; read them all, in order.
-        for i in 0.. {
-            let Ok(ds) = vars.dataset(&i.to_string()) else {
-                break;
-            };
-            values.push(
-                read_f32(&ds).map_err(|e| h5err(format!("reading layers/{key}/vars/{i}"), e))?,
-            );
+        for group in &groups {
+            let vars = weights
+                .group(group)
+                .map_err(|e| h5err(format!("opening {group}"), e))?;
+            // Variables are datasets 0, 1, … ; read them all, in order.
+            for i in 0.. {
+                let Ok(ds) = vars.dataset(&i.to_string()) else {
+                    break;
+                };
+                values.push(read_f32(&ds).map_err(|e| h5err(format!("reading {group}/{i}"), e))?);
+            }
         }
         let shapes: Vec<&[usize]> = values.iter().map(|v| v.shape()).collect();
         check_weight_shapes(&layer.kind, &shapes).map_err(|m| {
             wrong(format!(
-                "{m} (layers/{key}/vars has {} variables)",
+                "{m} ({} hold {} variables)",
+                groups.join(", "),
                 shapes.len()
             ))
         })?;
@@ -137,6 +148,20 @@ pub fn read(path: &Path) -> Result<Model, KerasError> {
             .collect();
     }
     Ok(model)
+}
+
+/// The sub-layer groups under `layers/<key>/` that hold the rest of a layer's
+/// variables, in [`weight_names`] order. Keras 3's `MultiHeadAttention` keeps
+/// none in its own `vars`: each projection is an `EinsumDense` sub-layer
+/// (`vars/0` kernel, `vars/1` bias when `use_bias`); its `_softmax` and
+/// `_dropout_layer` sub-groups have no variables.
+fn sublayers(kind: &LayerKind) -> &'static [&'static str] {
+    match kind {
+        LayerKind::MultiHeadAttention { .. } => {
+            &["query_dense", "key_dense", "value_dense", "output_dense"]
+        }
+        _ => &[],
+    }
 }
 
 /// Layer name → its group key under `layers/`: by the `name` attribute of
