@@ -2,7 +2,9 @@
 //! `.keras` archive of `tf1_mobilenet_v1_tail` (default layer names, weights
 //! copied from the graph; made by `harness/make_handmade.py`) align with the
 //! graph and verify; faulty copies are located at the right layer with the
-//! right cause.
+//! right cause. Rebuilds holding Dropout and its kin (identities at inference)
+//! verify in every format, and a Keras 3 archive with a native
+//! MultiHeadAttention (`k3_transformer_block`) is read and verifies.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,9 +18,13 @@ use thaw::verify::{KerasAlignment, VerifyOptions, verify_keras};
 const GRAPH: &str = "fixtures/tf1_mobilenet_v1_tail/model.pb";
 
 fn run(h5: &str) -> (Report, KerasAlignment) {
+    run_on(GRAPH, h5)
+}
+
+fn run_on(graph: &str, h5: &str) -> (Report, KerasAlignment) {
     let out = tempfile::tempdir().unwrap();
     let opts = VerifyOptions {
-        model: PathBuf::from(GRAPH),
+        model: PathBuf::from(graph),
         out_dir: out.path().to_path_buf(),
         convert: ConvertOptions::default(),
         samples: 2,
@@ -556,4 +562,140 @@ fn an_extra_identity_after_the_input_is_checked() {
     let row = r.layers.iter().find(|l| l.name == "extra_first").unwrap();
     assert_eq!(row.status, Status::Pass);
     assert_eq!(row.max_abs, Some(0.0));
+}
+
+// --- issue 4: layers hand-built models really contain -----------------------------------------
+// Dropout and its kin are identities at inference: `--keras` reads them (keeping the user's
+// class for the report) and checks each against its input's graph tensor.
+
+/// The faithful rebuild plus Dropout (after the first ReLU6), SpatialDropout2D (after the 1x1
+/// conv) and GaussianNoise (after the Flatten), as tf-keras' `.h5`, Keras 3's legacy `.h5` and
+/// a Keras 3 `.keras` archive (harness/make_handmade.py): read, aligned around the extra
+/// layers, and PASS, each extra layer on its own row under its own class.
+#[test]
+fn dropout_and_noise_layers_are_read_as_identities_in_every_format() {
+    for file in [
+        "tests/data/handmade_mobilenet_v1_tail_dropout.h5",
+        "tests/data/handmade_mobilenet_v1_tail_k3_dropout.h5",
+        "tests/data/handmade_mobilenet_v1_tail_k3_dropout.keras",
+    ] {
+        let (r, al) = run(file);
+        assert_eq!(
+            al.alignment.unaligned_user,
+            ["dropout", "spatial_dropout2d", "gaussian_noise"],
+            "{file}"
+        );
+        assert!(al.alignment.unaligned_converted.is_empty(), "{file}");
+        assert_eq!(r.verdict, Verdict::Pass, "{file}: {}", r.to_table());
+        assert!(r.unaligned.iter().all(|u| u.coverage == Coverage::Identity));
+        let row = |n: &str| r.layers.iter().find(|l| l.name == n).unwrap();
+        for (name, class, same_as) in [
+            ("dropout", "Dropout", "re_lu"),
+            ("spatial_dropout2d", "SpatialDropout2D", "conv2d_1"),
+            ("gaussian_noise", "GaussianNoise", "flatten"),
+        ] {
+            let l = row(name);
+            assert_eq!(l.class_name, class, "{file}");
+            assert_eq!(l.status, Status::Pass, "{file}: {name}");
+            // Compared with the graph tensor of the layer feeding it.
+            assert_eq!(l.tf_node, row(same_as).tf_node, "{file}: {name}");
+            // Fed the graph's values, an identity returns them exactly.
+            assert_eq!(l.isolated.as_ref().unwrap().max_abs, Some(0.0), "{file}");
+        }
+        // The Dense after the GaussianNoise still aligns (and by weights, not name).
+        assert_eq!(al.alignment.pair("dense").unwrap().converted, "fc_1");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout) = cli(&[
+        "verify",
+        GRAPH,
+        "--keras",
+        "tests/data/handmade_mobilenet_v1_tail_k3_dropout.keras",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("user layer dropout (Dropout): checked as an identity"),
+        "{stdout}"
+    );
+}
+
+/// Every identity-at-inference class, inserted through thaw's IR and written with thaw's
+/// writer (at zero strength): read back under its class and checked as an identity.
+#[test]
+fn every_identity_at_inference_class_is_read_back_and_checked() {
+    use thaw::keras::{IdentityClass, Layer, LayerKind};
+    let (_d, h5) = edited(|m| {
+        let mut after = "batch_normalization".to_string();
+        for (i, class) in IdentityClass::ALL.into_iter().enumerate() {
+            let name = format!("extra_{i}");
+            insert_after(
+                m,
+                &after,
+                Layer {
+                    name: name.clone(),
+                    kind: LayerKind::InferenceIdentity { class },
+                    inbound: vec![after.clone()],
+                    weights: vec![],
+                },
+            );
+            after = name;
+        }
+    });
+    let (r, al) = run(h5.to_str().unwrap());
+    assert_eq!(al.alignment.unaligned_user.len(), IdentityClass::ALL.len());
+    assert_eq!(r.verdict, Verdict::Pass, "{}", r.to_table());
+    for (i, class) in IdentityClass::ALL.into_iter().enumerate() {
+        let row = r
+            .layers
+            .iter()
+            .find(|l| l.name == format!("extra_{i}"))
+            .unwrap();
+        assert_eq!(row.class_name, class.keras_name());
+        assert_eq!(row.status, Status::Pass);
+    }
+}
+
+/// issue 4: a Keras 3 `.keras` archive with a native MultiHeadAttention (fixtures/
+/// k3_transformer_block's own model: harness/make_handmade.py rebuilds it with
+/// gen_fixtures.py's seed) failed with "got 0 weights": its variables sit in the
+/// query/key/value/output_dense sub-groups. Now every weight is read, equals the graph's
+/// constant, and the model (which also holds a Dropout) verifies.
+#[test]
+fn keras3_archive_with_native_attention_verifies() {
+    let graph = "fixtures/k3_transformer_block/model.pb";
+    let file = "tests/data/k3_transformer_block.keras";
+    let m = thaw::keras::archive::read(Path::new(file)).unwrap();
+    let mha = m.layer("mha").unwrap();
+    let names: Vec<&str> = mha.weights.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(
+        names,
+        thaw::keras::config::weight_names(&mha.kind),
+        "weights in thaw's order"
+    );
+    assert_eq!(mha.weight("query/kernel").unwrap().shape(), [16, 2, 8]);
+    assert_eq!(mha.weight("attention_output/kernel").unwrap().shape(), [2, 8, 16]);
+    let (r, al) = run_on(graph, file);
+    assert_eq!(r.verdict, Verdict::Pass, "{}", r.to_table());
+    assert_eq!(al.alignment.pair("mha").unwrap().by, "name");
+    let mha_checks = &al.weights.iter().find(|w| w.user == "mha").unwrap().checks;
+    assert_eq!(mha_checks.len(), 8);
+    for c in mha_checks {
+        assert_eq!(c.verdict, "equal", "{c:?}");
+    }
+    assert_eq!(al.alignment.unaligned_user, ["dropout"]);
+    let dropout = r.layers.iter().find(|l| l.name == "dropout").unwrap();
+    assert_eq!(dropout.class_name, "Dropout");
+    assert_eq!(dropout.status, Status::Pass);
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout) = cli(&[
+        "verify",
+        graph,
+        "--keras",
+        file,
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
 }
