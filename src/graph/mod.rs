@@ -11,6 +11,7 @@ mod inline;
 mod load;
 mod loops;
 mod tensor;
+mod unroll;
 
 /// prost types generated from `proto/` (package `tensorflow`).
 #[allow(clippy::all, missing_docs)]
@@ -25,3 +26,4 @@ pub use inline::inline_calls;
 pub use load::{load_graph_def, parse_graph_def};
 pub use loops::{Loop, LoopForm, is_control_flow};
 pub use tensor::Tensor;
+pub use unroll::{Entering, unroll_loops, unroll_loops_with};
