@@ -349,6 +349,21 @@ fn layer_config(layer: &Layer) -> Value {
             put("data_format", json!("channels_last"));
             put("keepdims", json!(keepdims));
         }
+        LayerKind::Lstm {
+            units,
+            return_sequences,
+            use_bias,
+        } => {
+            put("units", json!(units));
+            put("activation", json!("tanh"));
+            put("recurrent_activation", json!("sigmoid"));
+            put("use_bias", json!(use_bias));
+            put("return_sequences", json!(return_sequences));
+            put("return_state", json!(false));
+            put("go_backwards", json!(false));
+            put("stateful", json!(false));
+            put("unroll", json!(false));
+        }
         LayerKind::Permute { dims } => put("dims", json!(dims)),
         LayerKind::RepeatVector { n } => put("n", json!(n)),
         LayerKind::LayerNormalization {
@@ -471,6 +486,16 @@ fn layer_config(layer: &Layer) -> Value {
             _ => put("rate", json!(0.0)),
         },
     }
+    // Keras 3's SpatialDropout1D/2D/3D take no `trainable` argument (tf-keras's do).
+    if let LayerKind::InferenceIdentity {
+        class:
+            IdentityClass::SpatialDropout1D
+            | IdentityClass::SpatialDropout2D
+            | IdentityClass::SpatialDropout3D,
+    } = layer.kind
+    {
+        c.remove("trainable");
+    }
     Value::Object(c)
 }
 
@@ -478,6 +503,13 @@ fn layer_config(layer: &Layer) -> Value {
 /// (the order both frameworks' `.h5` loaders assign values in).
 pub fn weight_names(kind: &LayerKind) -> Vec<&'static str> {
     match kind {
+        LayerKind::Lstm { use_bias, .. } => {
+            if *use_bias {
+                vec!["kernel", "recurrent_kernel", "bias"]
+            } else {
+                vec!["kernel", "recurrent_kernel"]
+            }
+        }
         LayerKind::Conv2D { use_bias, .. }
         | LayerKind::Dense { use_bias, .. }
         | LayerKind::Conv2DTranspose { use_bias, .. } => {
@@ -645,6 +677,20 @@ pub fn check_weight_shapes(kind: &LayerKind, shapes: &[&[usize]]) -> Result<(), 
                 && *b != [*filters]
             {
                 return bad("bias", format!("[{filters}]"), b);
+            }
+        }
+        LayerKind::Lstm { units, .. } => {
+            let g = 4 * units;
+            if shapes[0].len() != 2 || shapes[0][1] != g {
+                return bad("kernel", format!("[in, {g}]"), shapes[0]);
+            }
+            if shapes[1] != [*units, g] {
+                return bad("recurrent_kernel", format!("[{units}, {g}]"), shapes[1]);
+            }
+            if let Some(b) = shapes.get(2)
+                && *b != [g]
+            {
+                return bad("bias", format!("[{g}]"), b);
             }
         }
         LayerKind::Dense { units, .. } => {
@@ -2165,6 +2211,25 @@ fn layer_kind(e: &Entry) -> Result<LayerKind, String> {
                 keepdims: c.bool("keepdims", false)?,
             }
         }
+        "LSTM" => {
+            for (key, want) in [("activation", "tanh"), ("recurrent_activation", "sigmoid")] {
+                if let Some(v) = c.get(key)
+                    && v.as_str() != Some(want)
+                {
+                    return Err(c.err(&format!("LSTM {key} {v} is not supported yet (only {want})")));
+                }
+            }
+            for key in ["return_state", "go_backwards", "stateful"] {
+                if c.bool(key, false)? {
+                    return Err(c.err(&format!("LSTM with {key} is not supported yet")));
+                }
+            }
+            LayerKind::Lstm {
+                units: c.usize("units", None)?,
+                return_sequences: c.bool("return_sequences", false)?,
+                use_bias: c.bool("use_bias", true)?,
+            }
+        }
         "GlobalMaxPooling1D" | "GlobalMaxPool1D" => {
             c.channels_last()?;
             LayerKind::GlobalMaxPooling1D {
@@ -2731,6 +2796,20 @@ mod tests {
         // Written back (zero strength) and read again: the same IR.
         let again = model_from_config(&model_config(&m)).unwrap();
         assert_eq!(again.layers[1].kind, m.layers[1].kind);
+        // Keras 3's SpatialDropout1D/2D/3D refuse a `trainable` key (checked with
+        // from_config in Keras 3.15.1; thaw-written files with every class load in
+        // Keras 3.15.1 and tf-keras 2.21.0).
+        let sd = Layer {
+            name: "sd".into(),
+            kind: LayerKind::InferenceIdentity {
+                class: IdentityClass::SpatialDropout2D,
+            },
+            inbound: vec!["x".into()],
+            weights: vec![],
+        };
+        let cfg = layer_config(&sd);
+        assert!(cfg.get("trainable").is_none(), "{cfg}");
+        assert_eq!(cfg["rate"], json!(0.0));
     }
 
     /// Expected orders are `[l.name for l in model.layers]` printed by Keras 3.15.1
