@@ -374,3 +374,98 @@ pub fn fused_layer_norm(ctx: &Ctx, reshape: &NodeDef) -> Result<Match, String> {
         nodes,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::convert::{ConvertOptions, convert};
+    use crate::graph::Graph;
+    use crate::keras::{LayerKind, Model};
+    use std::path::Path;
+
+    fn conversion(rel: &str) -> crate::convert::Conversion {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+        let graph = Graph::load(&path).expect("graph loads");
+        convert(&graph, &ConvertOptions::default()).expect("converts")
+    }
+
+    /// (center, scale, epsilon) of layer `name`, with its weight names and lengths.
+    fn ln(m: &Model, name: &str) -> (bool, bool, f32, Vec<(String, usize)>) {
+        let layer = m.layer(name).unwrap_or_else(|| panic!("no layer {name}"));
+        let LayerKind::LayerNormalization {
+            axis: -1,
+            epsilon,
+            center,
+            scale,
+        } = layer.kind
+        else {
+            panic!("{name} is {:?}", layer.kind);
+        };
+        let weights = layer
+            .weights
+            .iter()
+            .map(|w| (w.name.clone(), w.value.len()))
+            .collect();
+        (center, scale, epsilon, weights)
+    }
+
+    /// Issue 3: tf-keras LayerNormalization(center=False) / (scale=False) froze to the
+    /// fused Reshape + FusedBatchNormV3 + Reshape form and stopped conversion (exit 3 on
+    /// `model/ln_noc/Reshape`). Expected values: `build_layer_norm_forms` in
+    /// harness/gen_fixtures.py; the Keras 3 fixture (moments form) must give the same.
+    #[test]
+    fn every_center_scale_form_is_recovered_in_both_kerases() {
+        let w = |names: &[(&str, usize)]| -> Vec<(String, usize)> {
+            names.iter().map(|(n, k)| (n.to_string(), *k)).collect()
+        };
+        for case in ["tk_layer_norm_forms", "k3_layer_norm_forms"] {
+            let c = conversion(&format!("fixtures/{case}/model.pb"));
+            assert!(c.unsupported.is_empty(), "{case}: {:?}", c.unsupported);
+            let m = &c.model;
+            let expected = [
+                ("ln_noc", false, true, 1e-3, w(&[("gamma", 8)])),
+                ("ln_nos", true, false, 1e-2, w(&[("beta", 8)])),
+                ("ln_none", false, false, 1e-3, w(&[])),
+                ("ln_def", true, true, 1e-3, w(&[("gamma", 8), ("beta", 8)])),
+                ("ln_small_eps", false, true, 1e-6, w(&[("gamma", 8)])),
+                ("ln_image", true, false, 1e-3, w(&[("beta", 3)])),
+            ];
+            for (name, center, scale, eps, weights) in expected {
+                // epsilon is read back from a float32 attribute/constant: exact.
+                assert_eq!(ln(m, name), (center, scale, eps, weights), "{case} {name}");
+            }
+        }
+    }
+
+    /// The fused form's layer ends at the last op it covers: the Reshape back to x's
+    /// shape when there is neither gamma nor beta, the Mul or the Add otherwise.
+    #[test]
+    fn fused_form_maps_each_layer_to_its_last_tensor() {
+        let c = conversion("fixtures/tk_layer_norm_forms/model.pb");
+        for (layer, tensor) in [
+            ("ln_noc", "model/ln_noc/mul:0"),
+            ("ln_nos", "model/ln_nos/add:0"),
+            ("ln_none", "model/ln_none/Reshape_1:0"),
+            ("ln_def", "model/ln_def/add:0"),
+        ] {
+            let t = c.tensor_of(layer).map(|t| t.to_string());
+            assert_eq!(t.as_deref(), Some(tensor), "{layer}");
+        }
+    }
+
+    /// LayerNormalization over two axes (the fused form with Prod(Shape(x)[1:]) of two
+    /// dimensions) has no single-axis IR form: refused, saying why.
+    #[test]
+    fn fused_form_over_two_axes_is_refused_with_the_reason() {
+        let c = conversion("src/convert/testdata/tk_layer_norm_two_axes.pbtxt");
+        let refusal = c
+            .unsupported
+            .iter()
+            .find(|u| u.node == "model/ln_two_axes/Reshape")
+            .unwrap_or_else(|| panic!("not refused: {:?}", c.unsupported));
+        assert!(
+            refusal.reason.contains("normalises over 2 axes"),
+            "{}",
+            refusal.reason
+        );
+    }
+}
