@@ -121,7 +121,7 @@ pub fn read(path: &Path) -> Result<Model, KerasError> {
         for group in &groups {
             let vars = weights
                 .group(group)
-                .map_err(|e| h5err(format!("opening {group}"), e))?;
+                .map_err(|e| wrong(format!("no readable {group} in {WEIGHTS} ({e})")))?;
             // Variables are datasets 0, 1, … ; read them all, in order.
             for i in 0.. {
                 let Ok(ds) = vars.dataset(&i.to_string()) else {
@@ -284,6 +284,67 @@ mod tests {
         }
         z.finish().unwrap();
         f
+    }
+
+    /// A Keras 3 MultiHeadAttention keeps its variables in sub-groups: when one is
+    /// missing, the error names the layer and the group (not "got 0 weights").
+    /// (The positive path, a real Keras 3 archive, is in tests/keras_flag.rs.)
+    #[test]
+    fn attention_sub_groups_are_read_and_a_missing_one_is_named() {
+        let config = br#"{"class_name": "Functional", "config": {"name": "m", "layers": [
+            {"class_name": "InputLayer", "name": "q",
+             "config": {"name": "q", "batch_shape": [null, 3, 4]}, "inbound_nodes": []},
+            {"class_name": "MultiHeadAttention", "name": "mha",
+             "config": {"name": "mha", "num_heads": 1, "key_dim": 2, "use_bias": false},
+             "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__",
+               "config": {"keras_history": ["q", 0, 0]}}],
+               "kwargs": {"value": {"class_name": "__keras_tensor__",
+               "config": {"keras_history": ["q", 0, 0]}}}}]}],
+            "input_layers": [["q", 0, 0]], "output_layers": [["mha", 0, 0]]}}"#;
+        let weights_file = |parts: &[(&str, Vec<usize>)]| {
+            let f = tempfile::Builder::new().suffix(".h5").tempfile().unwrap();
+            let h = hdf5::File::create(f.path()).unwrap();
+            h.create_group("layers/multi_head_attention/vars").unwrap();
+            for (i, (part, shape)) in parts.iter().enumerate() {
+                let n: usize = shape.iter().product();
+                let data: Vec<f32> = (0..n).map(|k| (i * 100 + k) as f32).collect();
+                let g = h
+                    .create_group(&format!("layers/multi_head_attention/{part}/vars"))
+                    .unwrap();
+                g.new_dataset_builder()
+                    .with_data(&ndarray::ArrayD::from_shape_vec(IxDyn(shape), data).unwrap())
+                    .create("0")
+                    .unwrap();
+            }
+            drop(h);
+            std::fs::read(f.path()).unwrap()
+        };
+        let all = [
+            ("query_dense", vec![4, 1, 2]),
+            ("key_dense", vec![4, 1, 2]),
+            ("value_dense", vec![4, 1, 2]),
+            ("output_dense", vec![1, 2, 4]),
+        ];
+        let ok = zip_with(&[("config.json", config), ("model.weights.h5", &weights_file(&all))]);
+        let m = read(ok.path()).unwrap();
+        let mha = m.layer("mha").unwrap();
+        let names: Vec<&str> = mha.weights.iter().map(|w| w.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["query/kernel", "key/kernel", "value/kernel", "attention_output/kernel"]
+        );
+        // Each sub-group's values land on its own weight (value_dense's start at 200).
+        assert_eq!(mha.weight("value/kernel").unwrap().iter().next(), Some(&200.0));
+
+        let missing = zip_with(&[
+            ("config.json", config),
+            ("model.weights.h5", &weights_file(&all[..3])),
+        ]);
+        let err = read(missing.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("'mha'") && err.contains("layers/multi_head_attention/output_dense/vars"),
+            "{err}"
+        );
     }
 
     #[test]
