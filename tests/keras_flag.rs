@@ -675,7 +675,10 @@ fn keras3_archive_with_native_attention_verifies() {
         "weights in thaw's order"
     );
     assert_eq!(mha.weight("query/kernel").unwrap().shape(), [16, 2, 8]);
-    assert_eq!(mha.weight("attention_output/kernel").unwrap().shape(), [2, 8, 16]);
+    assert_eq!(
+        mha.weight("attention_output/kernel").unwrap().shape(),
+        [2, 8, 16]
+    );
     let (r, al) = run_on(graph, file);
     assert_eq!(r.verdict, Verdict::Pass, "{}", r.to_table());
     assert_eq!(al.alignment.pair("mha").unwrap().by, "name");

@@ -325,16 +325,27 @@ mod tests {
             ("value_dense", vec![4, 1, 2]),
             ("output_dense", vec![1, 2, 4]),
         ];
-        let ok = zip_with(&[("config.json", config), ("model.weights.h5", &weights_file(&all))]);
+        let ok = zip_with(&[
+            ("config.json", config),
+            ("model.weights.h5", &weights_file(&all)),
+        ]);
         let m = read(ok.path()).unwrap();
         let mha = m.layer("mha").unwrap();
         let names: Vec<&str> = mha.weights.iter().map(|w| w.name.as_str()).collect();
         assert_eq!(
             names,
-            ["query/kernel", "key/kernel", "value/kernel", "attention_output/kernel"]
+            [
+                "query/kernel",
+                "key/kernel",
+                "value/kernel",
+                "attention_output/kernel"
+            ]
         );
         // Each sub-group's values land on its own weight (value_dense's start at 200).
-        assert_eq!(mha.weight("value/kernel").unwrap().iter().next(), Some(&200.0));
+        assert_eq!(
+            mha.weight("value/kernel").unwrap().iter().next(),
+            Some(&200.0)
+        );
 
         let missing = zip_with(&[
             ("config.json", config),
