@@ -393,7 +393,7 @@ impl<'g> Ctx<'g> {
         // Loops (recurrent layers) first: one entry per loop, covering its nodes.
         for r in recurrent::refuse_loops(&self) {
             self.consumed.extend(r.nodes);
-            self.unsupported.push(r.unsupported);
+            self.unsupported.extend(r.unsupported);
         }
         for &idx in graph.topo_order() {
             let node = &graph.nodes()[idx];

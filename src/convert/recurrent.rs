@@ -33,21 +33,26 @@
 //! `Loop`/`Scan` but its TensorFlow front end does not).
 
 use super::Unsupported;
-use super::ctx::Ctx;
-use crate::graph::{Loop, LoopForm, NodeExt, TensorId};
+use super::ctx::{Ctx, Emit, Match};
+use crate::graph::pb::NodeDef;
+use crate::graph::{Loop, LoopForm, NodeExt, TensorId, is_control_flow};
+use crate::keras::{LayerKind, Weight};
+use ndarray::ArrayD;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// One refused loop: the entry to report and the TF nodes it accounts for.
+/// A loop [`lstm`] converts has no entry: its nodes (all but the anchor
+/// `Transpose`, which the rule takes) are only set aside.
 pub(super) struct Refusal {
-    pub unsupported: Unsupported,
+    pub unsupported: Option<Unsupported>,
     pub nodes: Vec<String>,
 }
 
 /// Why a loop cannot be verified (shared by every refusal).
 pub const WHY: &str = "tract cannot execute TensorFlow control flow (Enter/Merge/Switch/\
 NextIteration/Exit/LoopCond, While) nor TensorList ops on DT_VARIANT tensors, so thaw can \
-neither run the original graph nor verify the layer; thaw does not convert recurrent layers \
-(LSTM, GRU, SimpleRNN) yet";
+neither run the original graph nor verify the layer; thaw converts (and unrolls for tract) only \
+Keras LSTM loops in the lowered form so far (GRU, SimpleRNN, While loops are not)";
 
 /// Ops too common to be worth listing in a loop's op summary.
 fn is_plumbing(op: &str) -> bool {
@@ -64,7 +69,55 @@ pub(super) fn refuse_loops(ctx: &Ctx) -> Vec<Refusal> {
             continue;
         };
         let layer = ctx.layer_name(anchor);
-        let mut group: BTreeSet<usize> = lp.members.iter().copied().collect();
+        let recognised = recognise(ctx, &lp);
+        if let Err(why) = &recognised {
+            log::debug!("loop '{}' is not an LSTM: {why}", lp.frame);
+        }
+        if let Ok(cell) = recognised {
+            let group = loop_group(ctx, &lp, &mut taken);
+            out.push(Refusal {
+                unsupported: None,
+                nodes: group
+                    .iter()
+                    .map(|&i| graph.nodes()[i].name.clone())
+                    .filter(|n| *n != cell.transpose)
+                    .collect(),
+            });
+            continue;
+        }
+        let group = loop_group(ctx, &lp, &mut taken);
+        let mut ops: BTreeMap<&str, usize> = BTreeMap::new();
+        for &i in &group {
+            *ops.entry(graph.nodes()[i].op.as_str()).or_default() += 1;
+        }
+        // A functional loop's cell lives in its body function.
+        if let LoopForm::Functional { .. } = lp.form {
+            for (op, n) in &lp.ops {
+                *ops.entry(op.as_str()).or_default() += n;
+            }
+        }
+        out.push(Refusal {
+            unsupported: Some(Unsupported {
+                node: lp.node.clone(),
+                op: lp.op.clone(),
+                reason: reason(&layer, &lp, &ops),
+            }),
+            nodes: group
+                .iter()
+                .map(|&i| graph.nodes()[i].name.clone())
+                .collect(),
+        });
+    }
+    out
+}
+
+/// The TF nodes a loop's layer accounts for (not already `taken` by an
+/// earlier loop): the loop's, the rest of its layer scope, the TensorList ops
+/// next to it.
+fn loop_group(ctx: &Ctx, lp: &Loop, taken: &mut HashSet<usize>) -> BTreeSet<usize> {
+    let graph = ctx.graph;
+    let mut group: BTreeSet<usize> = lp.members.iter().copied().collect();
+    if let Some(anchor) = graph.node(&lp.node) {
         // The rest of the layer's scope: the cell's state set-up, the
         // transposes to and from time-major, the last step's slice.
         if let Some(scope) = ctx.layer_scope(anchor) {
@@ -96,31 +149,10 @@ pub(super) fn refuse_loops(ctx: &Ctx) -> Vec<Refusal> {
                 group.insert(i);
             }
         }
-        group.retain(|i| !taken.contains(i));
-        taken.extend(group.iter().copied());
-        let mut ops: BTreeMap<&str, usize> = BTreeMap::new();
-        for &i in &group {
-            *ops.entry(graph.nodes()[i].op.as_str()).or_default() += 1;
-        }
-        // A functional loop's cell lives in its body function.
-        if let LoopForm::Functional { .. } = lp.form {
-            for (op, n) in &lp.ops {
-                *ops.entry(op.as_str()).or_default() += n;
-            }
-        }
-        out.push(Refusal {
-            unsupported: Unsupported {
-                node: lp.node.clone(),
-                op: lp.op.clone(),
-                reason: reason(&layer, &lp, &ops),
-            },
-            nodes: group
-                .iter()
-                .map(|&i| graph.nodes()[i].name.clone())
-                .collect(),
-        });
     }
-    out
+    group.retain(|i| !taken.contains(i));
+    taken.extend(group.iter().copied());
+    group
 }
 
 fn reason(layer: &str, lp: &Loop, ops: &BTreeMap<&str, usize>) -> String {
@@ -155,6 +187,274 @@ fn reason(layer: &str, lp: &Loop, ops: &BTreeMap<&str, usize>) -> String {
          ops involved: {}",
         listed.join(", ")
     )
+}
+
+/// A lowered loop recognised as a Keras `LSTM` cell.
+pub(super) struct LstmCell {
+    /// The time-major `Transpose` of the layer input (the rule's anchor).
+    pub transpose: String,
+    pub kind: LayerKind,
+    pub weights: Vec<Weight>,
+    /// The TF tensor equal to the layer's output: the batch-major
+    /// `Transpose` of the stacked steps, or the last step's `StridedSlice`.
+    pub output: TensorId,
+}
+
+/// Ops a lowered LSTM loop may hold (plumbing, counters, the cell).
+fn lstm_op(op: &str) -> bool {
+    is_control_flow(op)
+        || matches!(
+            op,
+            "Const"
+                | "Identity"
+                | "NoOp"
+                | "AddV2"
+                | "Add"
+                | "Less"
+                | "LogicalAnd"
+                | "MatMul"
+                | "BiasAdd"
+                | "Split"
+                | "Sigmoid"
+                | "Tanh"
+                | "Mul"
+                | "TensorListGetItem"
+                | "TensorListSetItem"
+        )
+}
+
+/// A Const reached from `t` through Identity and `Enter` nodes, and through
+/// loop variables that each iteration passes on unchanged (tf-keras carries
+/// the kernels that way: `Enter` → `Merge` → `Switch` → `Identity` →
+/// `NextIteration` back into the same `Merge`).
+fn const_through_enter(ctx: &Ctx, t: &TensorId) -> Option<ArrayD<f32>> {
+    let graph = ctx.graph;
+    let mut t = t.clone();
+    for _ in 0..64 {
+        let node = graph.node(&t.node)?;
+        match node.op.as_str() {
+            "Identity" | "Enter" | "Switch" => t = TensorId::parse(node.data_inputs().first()?),
+            "Merge" => {
+                let inputs = node.data_inputs();
+                let enter = inputs.iter().find(|i| {
+                    graph
+                        .node(&TensorId::parse(i).node)
+                        .is_some_and(|n| n.op == "Enter")
+                })?;
+                let next = inputs.iter().find_map(|i| {
+                    graph
+                        .node(&TensorId::parse(i).node)
+                        .filter(|n| n.op == "NextIteration")
+                })?;
+                // Invariant: what goes round is this Merge's own Switch output.
+                let back = source(ctx, next.data_inputs().first()?)?;
+                let back_to = back.data_inputs().first().map(|i| TensorId::parse(i).node);
+                if back.op != "Switch" || back_to.as_deref() != Some(node.name.as_str()) {
+                    return None;
+                }
+                t = TensorId::parse(enter);
+            }
+            "Const" => return Some(graph.const_value(&t)?.ok()?.to_f32()),
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The node `t` comes from, through Identity nodes.
+fn source<'g>(ctx: &Ctx<'g>, t: &str) -> Option<&'g NodeDef> {
+    let graph = ctx.graph;
+    let mut t = TensorId::parse(t);
+    for _ in 0..64 {
+        let node = graph.node(&t.node)?;
+        if node.op != "Identity" {
+            return Some(node);
+        }
+        t = TensorId::parse(node.data_inputs().first()?);
+    }
+    None
+}
+
+/// Whether a Transpose swaps the first two axes of a rank-3 tensor.
+fn swaps_batch_and_time(ctx: &Ctx, node: &NodeDef) -> bool {
+    node.op == "Transpose" && ctx.const_ints(node, 1).is_ok_and(|p| p == [1, 0, 2])
+}
+
+/// Recognises a lowered loop as a Keras LSTM: the cell's ops (MatMul x2,
+/// BiasAdd, Split into 4, Sigmoid x3, Tanh x2, nothing else but plumbing),
+/// its kernels (Const through Enter), its time-major input and its output.
+pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<LstmCell, String> {
+    let graph = ctx.graph;
+    if lp.form != LoopForm::Lowered || !lp.nested.is_empty() {
+        return Err("not a single lowered loop".into());
+    }
+    let count = |op: &str| lp.ops.get(op).copied().unwrap_or(0);
+    if let Some(op) = lp.ops.keys().find(|op| !lstm_op(op)) {
+        return Err(format!("op {op} is not part of an LSTM cell"));
+    }
+    let bias_adds = count("BiasAdd");
+    if (
+        count("MatMul"),
+        count("Split"),
+        count("Sigmoid"),
+        count("Tanh"),
+    ) != (2, 1, 3, 2)
+        || bias_adds > 1
+    {
+        return Err("not the ops of an LSTM cell (MatMul x2, Split, Sigmoid x3, Tanh x2)".into());
+    }
+    let nodes = || lp.members.iter().map(|&i| &graph.nodes()[i]);
+    let split = nodes().find(|n| n.op == "Split").ok_or("no Split")?;
+    if split.attr_int("num_split").ok() != Some(4) {
+        return Err("the cell's Split is not into 4 gates".into());
+    }
+    // The input kernel multiplies the step read from the list; the
+    // recurrent kernel multiplies the state.
+    let (mut kernel, mut recurrent) = (None, None);
+    for mm in nodes().filter(|n| n.op == "MatMul") {
+        if mm.attr_bool("transpose_a").unwrap_or(false)
+            || mm.attr_bool("transpose_b").unwrap_or(false)
+        {
+            return Err(format!("MatMul '{}' transposes an operand", mm.name));
+        }
+        let inputs = mm.data_inputs();
+        let [a, b] = inputs.as_slice() else {
+            return Err(format!("MatMul '{}' without 2 inputs", mm.name));
+        };
+        let w = const_through_enter(ctx, &TensorId::parse(b))
+            .ok_or_else(|| format!("MatMul '{}': the kernel is not a constant", mm.name))?;
+        if source(ctx, a).is_some_and(|n| n.op == "TensorListGetItem") {
+            kernel = Some(w);
+        } else {
+            recurrent = Some(w);
+        }
+    }
+    let (Some(kernel), Some(recurrent)) = (kernel, recurrent) else {
+        return Err("cannot tell the input kernel from the recurrent kernel".into());
+    };
+    let g = kernel.shape().get(1).copied().unwrap_or(0);
+    let units = g / 4;
+    if kernel.ndim() != 2 || g == 0 || g % 4 != 0 || recurrent.shape() != [units, g] {
+        return Err(format!(
+            "kernels of shapes {:?} and {:?} are not an LSTM's (in, 4u) and (u, 4u)",
+            kernel.shape(),
+            recurrent.shape()
+        ));
+    }
+    let mut weights = vec![
+        Weight {
+            name: "kernel".into(),
+            value: kernel,
+        },
+        Weight {
+            name: "recurrent_kernel".into(),
+            value: recurrent,
+        },
+    ];
+    if let Some(ba) = nodes().find(|n| n.op == "BiasAdd") {
+        let b = ba
+            .data_inputs()
+            .get(1)
+            .and_then(|t| const_through_enter(ctx, &TensorId::parse(t)))
+            .filter(|b| b.shape() == [g])
+            .ok_or_else(|| format!("BiasAdd '{}': the bias is not a constant of {g}", ba.name))?;
+        weights.push(Weight {
+            name: "bias".into(),
+            value: b,
+        });
+    }
+    // The input: Transpose(x, [1, 0, 2]) → TensorListFromTensor → Enter.
+    let from = nodes()
+        .filter(|n| n.op == "Enter")
+        .filter_map(|e| source(ctx, e.data_inputs().first()?))
+        .find(|n| n.op == "TensorListFromTensor")
+        .ok_or("no TensorListFromTensor enters the loop")?;
+    let transpose = from
+        .data_inputs()
+        .first()
+        .and_then(|t| source(ctx, t))
+        .filter(|t| swaps_batch_and_time(ctx, t))
+        .ok_or("the sequence does not enter the loop through a time-major Transpose")?;
+    // The output: TensorListStack of an Exit, then Transpose back
+    // (return_sequences) or the last step's StridedSlice.
+    let exits: HashSet<&str> = nodes()
+        .filter(|n| n.op == "Exit")
+        .map(|n| n.name.as_str())
+        .collect();
+    let stack = graph
+        .nodes()
+        .iter()
+        .find(|n| {
+            n.op == "TensorListStack"
+                && n.data_inputs()
+                    .first()
+                    .and_then(|t| source(ctx, t))
+                    .is_some_and(|s| exits.contains(s.name.as_str()))
+        })
+        .ok_or("no TensorListStack of the loop's output")?;
+    let users: Vec<&NodeDef> = graph
+        .consumers(&TensorId::new(stack.name.clone(), 0))
+        .iter()
+        .map(|&(c, _)| &graph.nodes()[c])
+        .collect();
+    let (return_sequences, output) =
+        if let Some(t) = users.iter().find(|n| swaps_batch_and_time(ctx, n)) {
+            (true, t)
+        } else if let Some(s) = users
+            .iter()
+            .find(|n| n.op == "StridedSlice" && ctx.const_ints(n, 1).is_ok_and(|b| b == [-1]))
+        {
+            (false, s)
+        } else {
+            return Err(
+                "the stacked steps are neither transposed back nor sliced at the last step".into(),
+            );
+        };
+    Ok(LstmCell {
+        transpose: transpose.name.clone(),
+        kind: LayerKind::Lstm {
+            units,
+            return_sequences,
+            use_bias: bias_adds == 1,
+        },
+        weights,
+        output: TensorId::new(output.name.clone(), 0),
+    })
+}
+
+/// Rule (anchor `Transpose`): the time-major transpose feeding a lowered loop
+/// recognised as an LSTM cell → one Keras `LSTM` layer standing for the whole
+/// loop and its layer scope.
+pub(super) fn lstm(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
+    let graph = ctx.graph;
+    let feeds_list = graph
+        .consumers(&TensorId::new(node.name.clone(), 0))
+        .iter()
+        .any(|&(c, _)| graph.nodes()[c].op == "TensorListFromTensor");
+    if !feeds_list {
+        return Err("does not feed a TensorList".into());
+    }
+    for lp in graph.loops() {
+        let Ok(cell) = recognise(ctx, &lp) else {
+            continue;
+        };
+        if cell.transpose != node.name {
+            continue;
+        }
+        let input = ctx.layer_input(node, 0)?;
+        let anchor = graph.node(&lp.node).ok_or("loop anchor missing")?;
+        let mut nodes = vec![node.name.clone()];
+        nodes.extend(lp.members.iter().map(|&i| graph.nodes()[i].name.clone()));
+        return Ok(Match::one(Emit {
+            name: ctx.layer_name(anchor),
+            kind: cell.kind,
+            weights: cell.weights,
+            inputs: vec![input],
+            output: cell.output,
+            nodes,
+        }));
+    }
+    Err("not the input of a loop recognised as an LSTM cell".into())
 }
 
 #[cfg(test)]

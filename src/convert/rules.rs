@@ -7,7 +7,7 @@ use super::{activation, conv, dense, merge, norm, pool, preprocess, reshape};
 use super::{attention, dense_nd, layer_norm, layer_scale};
 use super::{conv_transpose, upsample};
 use super::{conv1d, text};
-use super::{crop, separable};
+use super::{crop, recurrent, separable};
 use crate::graph::pb::NodeDef;
 
 /// A rule: match the pattern anchored at `node`, or say why not.
@@ -32,6 +32,8 @@ pub fn registry() -> Vec<(&'static str, &'static str, Rule)> {
             "layer_normalization (tf-keras fused form)",
             layer_norm::fused_layer_norm,
         ),
+        // An LSTM (recurrent.rs) anchors on its time-major input Transpose.
+        ("Transpose", "lstm", recurrent::lstm),
         ("Transpose", "dense (Tensordot form)", dense_nd::tensordot),
         (
             "Reshape",

@@ -314,6 +314,18 @@ pub fn output_shape(
                 first[2],
             ]
         }
+        LayerKind::Lstm {
+            units,
+            return_sequences,
+            ..
+        } => {
+            rank3(first)?;
+            if *return_sequences {
+                vec![first[0], first[1], Some(*units)]
+            } else {
+                vec![first[0], Some(*units)]
+            }
+        }
         LayerKind::GlobalAveragePooling1D { keepdims }
         | LayerKind::GlobalMaxPooling1D { keepdims } => {
             rank3(first)?;

@@ -72,7 +72,11 @@ pub fn unroll_loops_with(
     def: &mut pb::GraphDef,
     entering: &mut Entering,
 ) -> Result<usize, GraphError> {
-    if !def.node.iter().any(|n| n.op == "Enter" || n.op == "RefEnter") {
+    if !def
+        .node
+        .iter()
+        .any(|n| n.op == "Enter" || n.op == "RefEnter")
+    {
         return Ok(0);
     }
     let mut count = 0;
@@ -206,7 +210,8 @@ fn int32_const(name: String, v: i64) -> Result<NodeDef, GraphError> {
         op: "Const".into(),
         ..Default::default()
     };
-    node.attr.insert("dtype".into(), attr_type(pb::DataType::DtInt32));
+    node.attr
+        .insert("dtype".into(), attr_type(pb::DataType::DtInt32));
     node.attr.insert(
         "value".into(),
         pb::AttrValue {
@@ -231,10 +236,7 @@ fn unroll_one(
 ) -> Result<pb::GraphDef, GraphError> {
     let mut entering = |r: &str| entering(graph.graph_def(), r);
     let nodes = graph.nodes();
-    let anchor = graph
-        .node(&lp.node)
-        .cloned()
-        .unwrap_or_default();
+    let anchor = graph.node(&lp.node).cloned().unwrap_or_default();
     let err = |node: &NodeDef, msg: String| {
         GraphError::node(node, format!("cannot unroll loop '{}': {msg}", lp.frame))
     };
@@ -375,7 +377,10 @@ fn unroll_one(
                 _ if live == Some(false) => {}
                 "TensorListGetItem" => {
                     let Val::FromTensor { source, dtype } = input(0)? else {
-                        return Err(err(n, "reads a list not made by TensorListFromTensor".into()));
+                        return Err(err(
+                            n,
+                            "reads a list not made by TensorListFromTensor".into(),
+                        ));
                     };
                     let (_, idx) = tensor(input(1)?)?;
                     let idx = idx.ok_or_else(|| err(n, "its index is not a constant".into()))?;
@@ -396,8 +401,10 @@ fn unroll_one(
                             )),
                         },
                     );
-                    g.attr.insert("Tindices".into(), attr_type(pb::DataType::DtInt32));
-                    g.attr.insert("Taxis".into(), attr_type(pb::DataType::DtInt32));
+                    g.attr
+                        .insert("Tindices".into(), attr_type(pb::DataType::DtInt32));
+                    g.attr
+                        .insert("Taxis".into(), attr_type(pb::DataType::DtInt32));
                     g.attr.insert("batch_dims".into(), attr_i(0));
                     round.extend([index, axis, g]);
                     env.insert(n.name.clone(), NodeVal::Copy { name, known: None });
@@ -528,7 +535,8 @@ fn unroll_one(
                 device: n.device.clone(),
                 ..Default::default()
             };
-            pack.attr.insert("N".into(), attr_i(pack.input.len() as i64));
+            pack.attr
+                .insert("N".into(), attr_i(pack.input.len() as i64));
             if let Some(t) = n.attr.get("element_dtype") {
                 pack.attr.insert("T".into(), t.clone());
             }
@@ -576,7 +584,9 @@ mod tests {
     use super::*;
 
     fn load(name: &str) -> pb::GraphDef {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(name);
         let mut def = super::super::load_graph_def(&path).expect("test graph loads");
         super::super::inline_calls(&mut def).expect("inlines");
         def

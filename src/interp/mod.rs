@@ -43,6 +43,7 @@ pub mod merge;
 pub mod norm;
 pub mod pool;
 pub mod preprocess;
+pub mod recurrent;
 pub mod reshape;
 pub mod separable;
 pub mod sequence;
@@ -154,6 +155,7 @@ pub fn supported_classes() -> Vec<&'static str> {
         "AveragePooling1D",
         "GlobalAveragePooling1D",
         "GlobalMaxPooling1D",
+        "LSTM",
         "Permute",
         "RepeatVector",
     ]
@@ -187,6 +189,7 @@ fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, Layer
                 LayerKind::Conv2D { .. } => conv::conv2d_layer(layer, x),
                 LayerKind::DepthwiseConv2D { .. } => conv::depthwise_conv2d_layer(layer, x),
                 LayerKind::Dense { .. } => dense::dense_layer(layer, x),
+                LayerKind::Lstm { .. } => recurrent::lstm_layer(layer, x),
                 LayerKind::ZeroPadding2D { padding } => reshape::zero_padding2d(x, *padding),
                 LayerKind::Activation { activation } => {
                     Ok(activation::apply(*activation, x.clone()))
@@ -681,8 +684,8 @@ mod tests {
     fn supported_classes_cover_every_kind() {
         // Keep the list in step with LayerKind (class_name is the IR's own list).
         let classes = supported_classes();
-        assert_eq!(classes.len(), 40);
-        assert_eq!(classes.iter().collect::<HashSet<_>>().len(), 40);
+        assert_eq!(classes.len(), 41);
+        assert_eq!(classes.iter().collect::<HashSet<_>>().len(), 41);
     }
 
     #[test]

@@ -2216,7 +2216,9 @@ fn layer_kind(e: &Entry) -> Result<LayerKind, String> {
                 if let Some(v) = c.get(key)
                     && v.as_str() != Some(want)
                 {
-                    return Err(c.err(&format!("LSTM {key} {v} is not supported yet (only {want})")));
+                    return Err(c.err(&format!(
+                        "LSTM {key} {v} is not supported yet (only {want})"
+                    )));
                 }
             }
             for key in ["return_state", "go_backwards", "stateful"] {

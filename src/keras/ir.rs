@@ -347,6 +347,16 @@ pub enum LayerKind {
     GlobalMaxPooling1D {
         keepdims: bool,
     },
+    /// Keras `LSTM` on (batch, steps, in), activation tanh, recurrent activation
+    /// sigmoid, zero initial state: output (batch, steps, units) if
+    /// `return_sequences`, else the last step (batch, units).
+    /// weights: `kernel` (in, 4 units), `recurrent_kernel` (units, 4 units), then
+    /// `bias` (4 units) if `use_bias`; column blocks in gate order i, f, c, o.
+    Lstm {
+        units: usize,
+        return_sequences: bool,
+        use_bias: bool,
+    },
     /// `dims`: the non-batch axes in their new order, 1-based as Keras writes
     /// them (`Permute((2, 1))` swaps steps and channels).
     Permute {
@@ -538,6 +548,7 @@ impl LayerKind {
             LayerKind::AveragePooling1D { .. } => "AveragePooling1D",
             LayerKind::GlobalAveragePooling1D { .. } => "GlobalAveragePooling1D",
             LayerKind::GlobalMaxPooling1D { .. } => "GlobalMaxPooling1D",
+            LayerKind::Lstm { .. } => "LSTM",
             LayerKind::Permute { .. } => "Permute",
             LayerKind::RepeatVector { .. } => "RepeatVector",
             LayerKind::InferenceIdentity { class } => class.keras_name(),

@@ -22,6 +22,7 @@
 //! resource tensors, and inputs whose shape is not known at load time.
 
 pub mod ops;
+mod unroll;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -212,10 +213,12 @@ impl Oracle {
                 })
         };
         let mut graph = decode(bytes)?;
-        if graph
-            .library
-            .as_ref()
-            .is_some_and(|l| !l.function.is_empty())
+        let has_loops = graph.node.iter().any(|n| n.op == "Enter");
+        if has_loops
+            || graph
+                .library
+                .as_ref()
+                .is_some_and(|l| !l.function.is_empty())
         {
             // tract cannot run function calls: inline them exactly as the
             // rest of thaw sees the graph (graph::inline_calls), via thaw's
@@ -231,7 +234,18 @@ impl Oracle {
                     origin: origin.to_string(),
                     message: e.to_string(),
                 })?;
-            if inlined > 0 {
+            // Lowered loops: unrolled (see `unroll`), as tract runs no control flow.
+            let unrolled = if has_loops {
+                unroll::unrolled(&tf, &def, inputs).map_err(|e| OracleError::Decode {
+                    origin: origin.to_string(),
+                    message: e.to_string(),
+                })?
+            } else {
+                None
+            };
+            if let Some(u) = unrolled {
+                graph = decode(&prost::Message::encode_to_vec(&u))?;
+            } else if inlined > 0 {
                 graph = decode(&prost::Message::encode_to_vec(&def))?;
             }
         }

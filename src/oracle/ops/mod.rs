@@ -18,6 +18,7 @@ mod passthrough;
 mod resize;
 mod s2b;
 mod slice;
+mod split;
 mod tile;
 
 use tract_tensorflow::model::{ParsingContext, TfOpRegister};
@@ -43,6 +44,7 @@ fn families() -> Vec<&'static [(&'static str, Builder)]> {
         passthrough::BUILDERS,
         s2b::BUILDERS,
         slice::BUILDERS,
+        split::BUILDERS,
         tile::BUILDERS,
     ]
 }
