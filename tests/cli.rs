@@ -133,7 +133,10 @@ fn seed_changes_inputs_and_is_reported() {
     let (a, b) = (run("1"), run("2"));
     assert_eq!(a["seed"], 1);
     assert_eq!(a["samples"], 2);
-    assert_ne!(a["layers"][0]["cumulative"]["mean_abs"], serde_json::Value::Null);
+    assert_ne!(
+        a["layers"][0]["cumulative"]["mean_abs"],
+        serde_json::Value::Null
+    );
     assert_eq!(b["seed"], 2);
 }
 

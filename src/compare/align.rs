@@ -29,10 +29,13 @@
 //! user layer computes — is `unchecked`, and the model's result is not
 //! verified: the verdict is FAIL.
 //!
+//! Dropout and the other identity-at-inference classes (read as
+//! `LayerKind::InferenceIdentity`, keeping the user's class) have no graph
+//! twin and are compared as identities like any weightless pass-through.
+//!
 //! Not handled yet: a user layer standing for several converted weighted
 //! layers (a BatchNormalization folded into a Conv2D), nested models, layers
-//! thaw's Keras reader refuses (Dropout and other identity-at-inference
-//! classes are not in the IR yet, so a model with them is refused).
+//! thaw's Keras reader refuses.
 
 use crate::keras::{LayerKind, Model};
 use serde::Serialize;

@@ -425,7 +425,9 @@ impl IdentityClass {
 
     /// The class called `name` in Keras, if it is one of these.
     pub fn from_keras_name(name: &str) -> Option<IdentityClass> {
-        IdentityClass::ALL.into_iter().find(|c| c.keras_name() == name)
+        IdentityClass::ALL
+            .into_iter()
+            .find(|c| c.keras_name() == name)
     }
 }
 
