@@ -746,23 +746,6 @@ def build_transformer_block(K):
     return K.Model(x_in, y, name="model"), [("input", [8, 16])]
 
 
-def build_transformer_block(K):
-    """Transformer encoder block on (seq 8, dim 16): MultiHeadAttention(2 heads, key_dim 8)
-    self-attention + Add + LayerNormalization, then Dense(32, gelu) + Dropout + Dense(16) on the
-    rank-3 sequence (tf.tensordot form) + Add + LayerNormalization."""
-    L = K.layers
-    x_in = K.Input((8, 16), name="input")
-    a = L.MultiHeadAttention(num_heads=2, key_dim=8, name="mha")(x_in, x_in)
-    x = L.Add(name="add_attn")([x_in, a])
-    x = L.LayerNormalization(epsilon=1e-6, name="ln_attn")(x)
-    h = L.Dense(32, activation="gelu", name="ffn_1")(x)
-    h = L.Dropout(0.1, name="dropout")(h)
-    h = L.Dense(16, name="ffn_2")(h)
-    y = L.Add(name="add_ffn")([x, h])
-    y = L.LayerNormalization(epsilon=1e-6, name="ln_ffn")(y)
-    return K.Model(x_in, y, name="model"), [("input", [8, 16])]
-
-
 def build_cross_attention(K):
     """Cross-attention: query (6, 12) attends to a memory (10, 8) through a separate key
     (10, 5): MultiHeadAttention(3 heads, key_dim 4, value_dim 6, output_shape 7, no bias),
@@ -912,8 +895,6 @@ CASES = {
     "k3_separable_crop_groups": ("keras3", 151, build_separable_crop_groups),
     "tk_separable_crop_groups": ("tf_keras", 251, build_separable_crop_groups),
     "tf1_separable_slice": ("tf1", 351, build_tf1_separable_slice),
-    "k3_transformer_block": ("keras3", 161, build_transformer_block),
-    "tk_transformer_block": ("tf_keras", 261, build_transformer_block),
     "k3_transformer_block": ("keras3", 161, build_transformer_block),
     "tk_transformer_block": ("tf_keras", 261, build_transformer_block),
     "k3_cross_attention": ("keras3", 162, build_cross_attention),
