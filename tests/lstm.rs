@@ -84,3 +84,59 @@ fn oracle_runs_keras3_lstm_loops_unrolled() {
 fn oracle_runs_tf_keras_lstm_loops_unrolled() {
     check_oracle("tk_lstm_seq");
 }
+
+/// The converted model holds two Keras LSTMs (sequences, then last step),
+/// and thaw's `.h5` reads back as the same layers and weights.
+fn check_conversion(case: &str) {
+    use thaw::convert::{ConvertOptions, convert};
+    use thaw::keras::LayerKind;
+    let dir = case_dir(case);
+    let graph = thaw::graph::Graph::load(&dir.join("model.pb")).expect("graph loads");
+    let conv = convert(&graph, &ConvertOptions::default()).expect("converts");
+    assert!(
+        conv.unsupported.is_empty(),
+        "{case}: {:?}",
+        conv.unsupported
+    );
+    let kinds: Vec<&LayerKind> = conv
+        .model
+        .layers
+        .iter()
+        .filter(|l| matches!(l.kind, LayerKind::Lstm { .. }))
+        .map(|l| &l.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            &LayerKind::Lstm {
+                units: 4,
+                return_sequences: true,
+                use_bias: true
+            },
+            &LayerKind::Lstm {
+                units: 4,
+                return_sequences: false,
+                use_bias: true
+            }
+        ],
+        "{case}"
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let h5 = tmp.path().join("m.h5");
+    thaw::keras::h5::write(&h5, &conv.model).expect("writes");
+    let back = thaw::keras::h5::read(&h5).expect("reads back");
+    for (a, b) in conv.model.layers.iter().zip(&back.layers) {
+        assert_eq!(a.kind, b.kind, "{case}: {}", a.name);
+        assert_eq!(a.weights, b.weights, "{case}: {}", a.name);
+    }
+}
+
+#[test]
+fn keras3_lstms_convert_and_round_trip_through_h5() {
+    check_conversion("k3_lstm_seq");
+}
+
+#[test]
+fn tf_keras_lstms_convert_and_round_trip_through_h5() {
+    check_conversion("tk_lstm_seq");
+}
