@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Generate the recurrent-layer graphs thaw must refuse clearly: tests/data/<case>.pb.
+"""Generate the recurrent-layer test graphs: tests/data/<case>.pb (lowered LSTM loops convert and
+verify; GRU, SimpleRNN and the functional While form thaw must refuse clearly).
 
 How to run (from the repository root):
 
@@ -8,13 +9,15 @@ How to run (from the repository root):
     $PY harness/gen_recurrent.py --list          # names + descriptions
     $PY harness/gen_recurrent.py --check         # regenerate in a temp dir, compare (see comparable())
 
-Why these are not fixtures: every case under fixtures/ must verify, and these cannot. Keras
+Why these are not fixtures: every case under fixtures/ must verify, and most of these cannot (the
+LSTM ones now do: thaw unrolls lowered loops for the oracle; fixtures/*_lstm_seq are the LSTM
+fixtures). Keras
 LSTM/GRU/SimpleRNN run their cell in a tf.while_loop; convert_variables_to_constants_v2 lowers it
 to TF1 control flow (Enter/Merge/Switch/NextIteration/Exit/LoopCond) with TensorList* ops on
 DT_VARIANT tensors, plus one `unused_control_flow_input*` Placeholder per loop variable that nothing
 reads; with lower_control_flow=False it stays one While/StatelessWhile node with library functions.
-tract cannot run either, so `thaw inspect/convert/verify` must exit 3 with one message per loop
-(tests/recurrent.rs).
+tract runs neither as such; for GRU, SimpleRNN and the While form `thaw inspect/convert/verify`
+must exit 3 with one message per loop (tests/recurrent.rs).
 
 Every case is Input(5, 3) -> Dense "proj" -> recurrent layer(s) -> Dense "head", so a layer
 before the loop converts and one after it is blocked. Only the .pb is written (no io.npz: nothing

@@ -1,5 +1,6 @@
-//! Recurrent layers (LSTM, GRU, SimpleRNN, any `keras.layers.RNN`): refused,
-//! one clear message per loop.
+//! Recurrent layers: Keras `LSTM` in the lowered form is converted; every
+//! other loop (GRU, SimpleRNN, any `keras.layers.RNN`, the functional `While`
+//! form) is refused with one clear message per loop.
 //!
 //! What Keras 3 and tf-keras leave when such a model is frozen with
 //! `convert_variables_to_constants_v2` (see `harness/gen_recurrent.py`):
@@ -14,23 +15,29 @@
 //! - with `lower_control_flow=False`, the **functional** form: one
 //!   `While`/`StatelessWhile` node whose `cond`/`body` are library functions.
 //!
-//! Neither can be verified: tract-tensorflow executes neither TF control flow
-//! nor TensorList ops, so the original graph cannot be run, and thaw has no
-//! rule that turns a loop back into a Keras RNN layer. So every top-level loop
-//! ([`Graph::loops`](crate::graph::Graph::loops)) becomes ONE
-//! [`Unsupported`] entry that names the Keras layer (its name scope), the loop
-//! (frame or While node), why, and the ops involved, counted once. The loop's
-//! nodes, the rest of its layer scope (the time-major `Transpose`, the initial
-//! state, the final `StridedSlice`) and the `TensorList*` ops next to the loop
-//! are taken by the refusal, so no per-node lines follow; layers before the
-//! loop still convert; layers after it are blocked (their input is missing)
-//! and not listed.
+//! tract-tensorflow executes neither TF control flow nor TensorList ops. A
+//! lowered loop with a constant trip count is unrolled for the oracle
+//! (`graph::unroll`, a structural rewrite: body copied per step, TensorList
+//! reads/writes as `GatherV2`/`Pack`), so the original graph runs; [`lstm`]
+//! recognises an LSTM cell in such a loop (MatMul x2, BiasAdd, Split into 4,
+//! Sigmoid x3, Tanh x2; kernels from the constants entering the frame;
+//! `return_sequences` from whether the stacked steps or the last step leave
+//! the layer) and emits `LSTM`.
 //!
-//! Not handled yet: converting the loop (what it would take is in the
-//! project notes: match the lowered frame or the While body against the Keras
-//! cells, emit LSTM/GRU/SimpleRNN with their kernels, and run the original
-//! side through tract's `Scan`, which tract's ONNX front end builds for ONNX
-//! `Loop`/`Scan` but its TensorFlow front end does not).
+//! Every other top-level loop ([`Graph::loops`](crate::graph::Graph::loops))
+//! becomes ONE [`Unsupported`] entry that names the Keras layer (its name
+//! scope), the loop (frame or While node), why, and the ops involved, counted
+//! once. The loop's nodes, the rest of its layer scope (the time-major
+//! `Transpose`, the initial state, the final `StridedSlice`) and the
+//! `TensorList*` ops next to the loop are taken by the refusal, so no per-node
+//! lines follow; layers before the loop still convert; layers after it are
+//! blocked (their input is missing) and not listed.
+//!
+//! Not handled yet: GRU and SimpleRNN cells (the same unrolling serves them;
+//! rules and interpreter cells are missing), the functional `While` form,
+//! go_backwards, masking, `return_state`, other activations; the op-count
+//! check does not prove the gate wiring (a custom cell with the same ops would
+//! convert as LSTM and then fail verification on the numbers).
 
 use super::Unsupported;
 use super::ctx::{Ctx, Emit, Match};
