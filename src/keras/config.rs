@@ -2216,14 +2216,12 @@ fn layer_kind(e: &Entry) -> Result<LayerKind, String> {
                 if let Some(v) = c.get(key)
                     && v.as_str() != Some(want)
                 {
-                    return Err(c.err(&format!(
-                        "LSTM {key} {v} is not supported yet (only {want})"
-                    )));
+                    return Err(c.err(format!("LSTM {key} {v} is not supported yet (only {want})")));
                 }
             }
             for key in ["return_state", "go_backwards", "stateful"] {
                 if c.bool(key, false)? {
-                    return Err(c.err(&format!("LSTM with {key} is not supported yet")));
+                    return Err(c.err(format!("LSTM with {key} is not supported yet")));
                 }
             }
             LayerKind::Lstm {
