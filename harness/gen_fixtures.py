@@ -781,65 +781,6 @@ def build_layer_norm_forms(K):
     return K.Model([x_in, img], [y, z], name="model"), [("input", [6, 8]), ("image", [4, 4, 3])]
 
 
-_random_weight = tfcommon.random_weight
-
-
-def _random_weight_rnn(layer_class, name, shape, rng):
-    """tfcommon.random_weight, plus recurrent kernels (LSTM's (units, 4 units)): He-normal on
-    their fan-in, like the input kernel. (To move into tfcommon.random_weight.)"""
-    if name == "recurrent_kernel":
-        return rng.normal(0.0, np.sqrt(2.0 / max(shape[0], 1)), shape).astype(np.float32)
-    return _random_weight(layer_class, name, shape, rng)
-
-
-tfcommon.random_weight = _random_weight_rnn
-_canonical_node_order = tfcommon.canonical_node_order
-
-
-def _canonical_node_order_loops(graph_def):
-    """tfcommon.canonical_node_order; a graph with lowered while loops (LSTM) is ordered the way
-    harness/gen_recurrent.py orders them (NextIteration back edges ignored, tracing hints and
-    unread unused_control_flow_input placeholders made deterministic)."""
-    if not any(n.op == "NextIteration" for n in graph_def.node):
-        return _canonical_node_order(graph_def)
-    import gen_recurrent
-
-    graph_def = gen_recurrent.canonical_unused_placeholders(gen_recurrent.strip_tracing_hints(graph_def))
-    return gen_recurrent.canonical_order(graph_def)
-
-
-tfcommon.canonical_node_order = _canonical_node_order_loops
-_run_frozen = tfcommon.run_frozen
-
-
-def _run_frozen_loops(graph_def, feeds, outputs, all_tensors=True):
-    """tfcommon.run_frozen; in a graph with lowered while loops only tensors outside the loops are
-    recorded (TensorFlow cannot fetch a tensor of a loop frame: each iteration sets it again)."""
-    if not all_tensors or not any(n.op == "Enter" for n in graph_def.node):
-        return _run_frozen(graph_def, feeds, outputs, all_tensors)
-    import gen_recurrent
-
-    in_frame = set()
-    for n in gen_recurrent.canonical_order(graph_def).node:
-        srcs = {i.lstrip("^").split(":")[0] for i in n.input}
-        if n.op == "Enter" or (n.op != "Exit" and srcs & in_frame):
-            in_frame.add(n.name)
-    outs, _ = _run_frozen(graph_def, feeds, outputs, all_tensors=False)
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.graph_util.import_graph_def(graph_def, name="")
-    names = [t.name for op in graph.get_operations()
-             if op.type not in ("Const", "Placeholder") or op.name in feeds
-             if op.name not in in_frame
-             for t in op.outputs if t.dtype == tf.float32]
-    with tf.compat.v1.Session(graph=graph) as sess:
-        values = sess.run(names, feed_dict={graph.get_tensor_by_name(f"{k}:0"): v for k, v in feeds.items()})
-    return outs, {name: np.asarray(v) for name, v in zip(names, values)}
-
-
-tfcommon.run_frozen = _run_frozen_loops
-
-
 def build_lstm_seq(K):
     """Two stacked LSTMs on a float (5, 3) sequence: LSTM(4, return_sequences=True), then
     LSTM(4) (last step only), Dense(2). Frozen with the while loops lowered to TF1 control flow

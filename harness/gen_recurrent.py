@@ -36,7 +36,6 @@ protobuf serialisation.
 from __future__ import annotations
 
 import argparse
-import heapq
 import os
 import sys
 import tempfile
@@ -102,65 +101,6 @@ CASES = {
 }
 
 
-def canonical_order(graph_def):
-    """Nodes in a deterministic topological order (ready nodes by name), ignoring the inputs that
-    come from NextIteration nodes: those back edges close each loop variable's cycle, the only
-    cycles a lowered graph has. tfcommon.canonical_node_order refuses cycles."""
-    nodes = {n.name: n for n in graph_def.node}
-    deps = {name: set() for name in nodes}
-    users = {name: [] for name in nodes}
-    for n in graph_def.node:
-        for inp in n.input:
-            src = inp.lstrip("^").split(":")[0]
-            if src in nodes and nodes[src].op != "NextIteration" and src not in deps[n.name]:
-                deps[n.name].add(src)
-                users[src].append(n.name)
-    ready = [name for name, d in deps.items() if not d]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        name = heapq.heappop(ready)
-        order.append(name)
-        for user in users[name]:
-            deps[user].discard(name)
-            if not deps[user]:
-                heapq.heappush(ready, user)
-    if len(order) != len(nodes):
-        raise ValueError("graph has a cycle not closed by NextIteration")
-    out = type(graph_def)()
-    out.CopyFrom(graph_def)
-    del out.node[:]
-    out.node.extend(nodes[name] for name in order)
-    return out
-
-
-def strip_tracing_hints(graph_def):
-    """Drop `_has_manual_control_dependencies`, a tf.function tracing hint that lowering leaves on
-    some nodes and not others from one run to the next; TensorFlow never reads it when running."""
-    for n in list(graph_def.node) + [n for f in graph_def.library.function for n in f.node_def]:
-        if "_has_manual_control_dependencies" in n.attr:
-            del n.attr["_has_manual_control_dependencies"]
-    return graph_def
-
-
-def canonical_unused_placeholders(graph_def):
-    """Renumber the `unused_control_flow_input[_N]` placeholders lowering leaves (nothing reads
-    them): TensorFlow numbers them in an order that changes from run to run, so they are sorted by
-    their content (dtype, shape) and renamed unused_control_flow_input, _1, _2, ... Only unread
-    ones are touched (a read one would need its readers renamed too)."""
-    read = {i.lstrip("^").split(":")[0] for n in graph_def.node for i in n.input}
-    unused = [n for n in graph_def.node if _unused_placeholder(n) and n.name not in read]
-
-    def content(n):
-        c = copy_proto(n)
-        c.name = ""
-        return c.SerializeToString(deterministic=True)
-
-    for k, n in enumerate(sorted(unused, key=content)):
-        n.name = "unused_control_flow_input" + (f"_{k}" if k else "")
-    return graph_def
-
-
 def canonical_function_names(graph_def):
     """Library functions renamed fn_0, fn_1, ... (sorted by their old name, which carries a
     process-wide counter), every reference updated (While cond/body and calls inside bodies)."""
@@ -172,16 +112,10 @@ def canonical_function_names(graph_def):
         for attr in n.attr.values():
             if attr.HasField("func") and attr.func.name in renames:
                 attr.func.name = renames[attr.func.name]
-    fns = sorted((copy_proto(f) for f in graph_def.library.function), key=lambda f: f.signature.name)
+    fns = sorted((tfcommon.copy_proto(f) for f in graph_def.library.function), key=lambda f: f.signature.name)
     del graph_def.library.function[:]
     graph_def.library.function.extend(fns)
     return graph_def
-
-
-def copy_proto(p):
-    c = type(p)()
-    c.CopyFrom(p)
-    return c
 
 
 def comparable(graph_def) -> str:
@@ -191,16 +125,12 @@ def comparable(graph_def) -> str:
     counter in the names of a While cond function's redundant arguments."""
     import re
 
-    g = copy_proto(graph_def)
+    g = tfcommon.copy_proto(graph_def)
     read = {i.lstrip("^").split(":")[0] for n in g.node for i in n.input}
-    keep = [n for n in g.node if not (_unused_placeholder(n) and n.name not in read)]
+    keep = [n for n in g.node if not (tfcommon.unused_placeholder(n) and n.name not in read)]
     del g.node[:]
     g.node.extend(keep)
     return re.sub(r"_\d+___redundant_placeholder", "___redundant_placeholder", str(g))
-
-
-def _unused_placeholder(n) -> bool:
-    return n.op == "Placeholder" and n.name.startswith("unused_control_flow_input")
 
 
 def generate(name: str, out_dir: str) -> str:
@@ -218,7 +148,7 @@ def generate(name: str, out_dir: str) -> str:
     concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
     frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=lower)
     graph_def = frozen.graph.as_graph_def()
-    graph_def = canonical_order(canonical_unused_placeholders(strip_tracing_hints(graph_def)))
+    graph_def = tfcommon.canonical_loop_graph(graph_def)
     graph_def = canonical_function_names(graph_def)
     outputs = [t.name for t in frozen.outputs]
 

@@ -140,6 +140,9 @@ def random_weight(layer_class: str, name: str, shape: tuple, rng: np.random.Gene
         else:
             fan_in = int(np.prod(shape[:-1]))
         v = rng.normal(0.0, np.sqrt(2.0 / max(fan_in, 1)), shape)
+    elif name == "recurrent_kernel":
+        # An RNN's (units, k * units) recurrent kernel: He-normal on its fan-in, like the input kernel.
+        v = rng.normal(0.0, np.sqrt(2.0 / max(shape[0], 1)), shape)
     else:
         raise ValueError(f"layer class {layer_class}: don't know how to randomise weight {name!r} {shape}")
     return v.astype(np.float32)
@@ -215,7 +218,24 @@ def canonical_node_order(graph_def):
     order that changes from run to run (seen with models that have parallel branches), so the raw
     GraphDef bytes are not reproducible. A GraphDef's node order carries no meaning, so sorting it
     changes nothing TensorFlow computes.
+
+    A graph with lowered while loops (Keras RNN layers) goes through canonical_loop_graph instead.
     """
+    if any(n.op == "NextIteration" for n in graph_def.node):
+        return canonical_loop_graph(graph_def)
+    out = _kahn_order(graph_def)
+    k = 0
+    for n in out.node:
+        if "_gradient_op_type" in n.attr:
+            n.attr["_gradient_op_type"].s = f"CustomGradient-{k}".encode()
+            k += 1
+    return out
+
+
+def _kahn_order(graph_def):
+    """A copy of graph_def with its nodes in Kahn order, ready nodes taken by name. Inputs from
+    NextIteration nodes are ignored: those back edges close each loop variable's cycle in a
+    lowered while loop, the only cycles a GraphDef may have."""
     import heapq
 
     nodes = {n.name: n for n in graph_def.node}
@@ -224,7 +244,7 @@ def canonical_node_order(graph_def):
     for n in graph_def.node:
         for inp in n.input:
             src = inp.lstrip("^").split(":")[0]
-            if src in nodes and src not in deps[n.name]:
+            if src in nodes and nodes[src].op != "NextIteration" and src not in deps[n.name]:
                 deps[n.name].add(src)
                 users[src].append(n.name)
     ready = [name for name, d in deps.items() if not d]
@@ -238,17 +258,57 @@ def canonical_node_order(graph_def):
             if not deps[user]:
                 heapq.heappush(ready, user)
     if len(order) != len(nodes):
-        raise ValueError("graph has a cycle; cannot order it")
+        raise ValueError("graph has a cycle not closed by NextIteration; cannot order it")
     out = type(graph_def)()
     out.CopyFrom(graph_def)
     del out.node[:]
     out.node.extend(nodes[name] for name in order)
-    k = 0
-    for n in out.node:
-        if "_gradient_op_type" in n.attr:
-            n.attr["_gradient_op_type"].s = f"CustomGradient-{k}".encode()
-            k += 1
     return out
+
+
+def canonical_loop_graph(graph_def):
+    """canonical_node_order for a graph with lowered while loops: tracing hints stripped, the
+    unread unused_control_flow_input placeholders renamed by content, nodes in Kahn order (loop
+    back edges ignored). Used by gen_fixtures.py (LSTM fixtures) and gen_recurrent.py."""
+    return _kahn_order(canonical_unused_placeholders(strip_tracing_hints(graph_def)))
+
+
+def strip_tracing_hints(graph_def):
+    """Drop `_has_manual_control_dependencies`, a tf.function tracing hint that lowering leaves on
+    some nodes and not others from one run to the next; TensorFlow never reads it when running."""
+    for n in list(graph_def.node) + [n for f in graph_def.library.function for n in f.node_def]:
+        if "_has_manual_control_dependencies" in n.attr:
+            del n.attr["_has_manual_control_dependencies"]
+    return graph_def
+
+
+def unused_placeholder(n) -> bool:
+    """A placeholder lowering leaves per loop variable (`unused_control_flow_input[_N]`)."""
+    return n.op == "Placeholder" and n.name.startswith("unused_control_flow_input")
+
+
+def canonical_unused_placeholders(graph_def):
+    """Renumber the `unused_control_flow_input[_N]` placeholders lowering leaves (nothing reads
+    them): TensorFlow numbers them in an order that changes from run to run, so they are sorted by
+    their content (dtype, shape) and renamed unused_control_flow_input, _1, _2, ... Only unread
+    ones are touched (a read one would need its readers renamed too)."""
+    read = {i.lstrip("^").split(":")[0] for n in graph_def.node for i in n.input}
+    unused = [n for n in graph_def.node if unused_placeholder(n) and n.name not in read]
+
+    def content(n):
+        c = copy_proto(n)
+        c.name = ""
+        return c.SerializeToString(deterministic=True)
+
+    for k, n in enumerate(sorted(unused, key=content)):
+        n.name = "unused_control_flow_input" + (f"_{k}" if k else "")
+    return graph_def
+
+
+def copy_proto(p):
+    c = type(p)()
+    c.CopyFrom(p)
+    return c
 
 
 def op_histogram(graph_def) -> dict:
@@ -284,8 +344,11 @@ def run_frozen(graph_def, feeds: dict[str, np.ndarray], outputs: list[str], all_
     """Run a frozen GraphDef in a fresh graph + tf.compat.v1.Session.
 
     feeds: placeholder node name -> array. Returns (outputs dict, tensors dict), tensor names as keys.
-    tensors holds every float32 output slot of every non-Const node, in graph node order.
+    tensors holds every float32 output slot of every non-Const node, in graph node order; in a
+    graph with lowered while loops only the tensors outside the loops (_run_frozen_loops).
     """
+    if all_tensors and any(n.op == "Enter" for n in graph_def.node):
+        return _run_frozen_loops(graph_def, feeds, outputs)
     graph = tf.Graph()
     with graph.as_default():
         tf.graph_util.import_graph_def(graph_def, name="")
@@ -308,6 +371,27 @@ def run_frozen(graph_def, feeds: dict[str, np.ndarray], outputs: list[str], all_
     outs = {name: np.asarray(values[name]) for name in outputs}
     tensors = {name: np.asarray(values[name]) for name in tensor_names}
     return outs, tensors
+
+
+def _run_frozen_loops(graph_def, feeds, outputs):
+    """run_frozen for a graph with lowered while loops: TensorFlow cannot fetch a tensor of a loop
+    frame (each iteration sets it again), so only tensors outside the loops are recorded."""
+    in_frame = set()
+    for n in _kahn_order(graph_def).node:
+        srcs = {i.lstrip("^").split(":")[0] for i in n.input}
+        if n.op == "Enter" or (n.op != "Exit" and srcs & in_frame):
+            in_frame.add(n.name)
+    outs, _ = run_frozen(graph_def, feeds, outputs, all_tensors=False)
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.graph_util.import_graph_def(graph_def, name="")
+    names = [t.name for op in graph.get_operations()
+             if op.type not in ("Const", "Placeholder") or op.name in feeds
+             if op.name not in in_frame
+             for t in op.outputs if t.dtype == tf.float32]
+    with tf.compat.v1.Session(graph=graph) as sess:
+        values = sess.run(names, feed_dict={graph.get_tensor_by_name(f"{k}:0"): v for k, v in feeds.items()})
+    return outs, {name: np.asarray(v) for name, v in zip(names, values)}
 
 
 # --------------------------------------------------------------------------- writing
