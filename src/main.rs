@@ -13,6 +13,8 @@
 //!   the others: not a fault of the input (2), not a missing op (3), not
 //!   necessarily a bug (4); CI can tell "raise the budget" from a failure.
 
+mod supported;
+
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use std::collections::{BTreeMap, HashMap};
@@ -53,10 +55,18 @@ enum Cmd {
         #[arg(short, long, value_name = "FILE.h5")]
         output: PathBuf,
     },
-    /// Show inputs, outputs, op histogram, and which nodes map to which Keras layer.
+    /// Show inputs, outputs, op histogram, and which nodes map to which Keras layer;
+    /// or, with --supported (no model), everything thaw supports.
     Inspect {
         #[command(flatten)]
-        graph: GraphArgs,
+        graph: Option<GraphArgs>,
+        /// Print what thaw supports (conversion rules, Keras classes, interpreter
+        /// classes, ops added to tract, fallback ops) instead of inspecting a model.
+        #[arg(long, conflicts_with_all = ["model", "inputs", "outputs"])]
+        supported: bool,
+        /// With --supported: print JSON.
+        #[arg(long, requires = "supported")]
+        json: bool,
     },
     /// Compare two report.json files (baseline, then new): print what changed;
     /// exit 1 if anything regressed (rule in reports/README.md), else 0.
@@ -456,7 +466,26 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             );
             Ok(0)
         }
-        Cmd::Inspect { graph } => inspect(&graph),
+        Cmd::Inspect {
+            supported: true,
+            json,
+            ..
+        } => {
+            let v = supported::supported();
+            if json {
+                println!("{v:#}");
+            } else {
+                supported::print_text(&v);
+            }
+            Ok(0)
+        }
+        Cmd::Inspect {
+            graph: Some(graph), ..
+        } => inspect(&graph),
+        Cmd::Inspect { graph: None, .. } => Err(Failure(
+            2,
+            anyhow::anyhow!("inspect needs a MODEL.pb (or --supported)"),
+        )),
     }
 }
 
