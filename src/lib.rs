@@ -11,3 +11,6 @@ pub mod keras;
 pub mod oracle;
 pub mod report;
 pub mod verify;
+
+#[cfg(test)]
+mod completeness;

@@ -375,3 +375,39 @@ fn closed_stdout_is_not_an_internal_error() {
     assert!(!err.contains("internal error"), "{err}");
     assert_ne!(out.status.code(), Some(4), "{err}");
 }
+
+/// `inspect --supported --json` needs no model and prints the five registry
+/// sections, each non-empty; without --supported a missing model is a usage error.
+#[test]
+fn inspect_supported_lists_the_registries() {
+    let o = thaw()
+        .args(["inspect", "--supported", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
+    for key in [
+        "conversion_rules",
+        "keras_classes",
+        "interpreter_classes",
+        "tract_ops",
+        "fallback_ops",
+    ] {
+        let n = v[key].as_array().map_or(0, Vec::len);
+        assert!(n > 0, "section {key} is missing or empty");
+    }
+    let conv2d = v["keras_classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["class"] == "Conv2D")
+        .expect("Conv2D is a Keras class");
+    assert_eq!(conv2d["family"], "conv");
+    assert!(v["conversion_rules"].as_array().unwrap().iter().any(|r| {
+        r["op"] == "Conv2D" && r["family"] == "conv" && r["priority"].is_u64()
+    }));
+    let text = thaw().args(["inspect", "--supported"]).output().unwrap();
+    assert_eq!(text.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&text.stdout).contains("keras classes ("));
+    expect_error(&["inspect"], 2, &["MODEL.pb"]);
+}

@@ -51,7 +51,7 @@ mod recurrent;
 mod reshape;
 pub mod rules;
 mod separable;
-mod shape;
+pub(crate) mod shape;
 mod text;
 mod upsample;
 

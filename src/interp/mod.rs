@@ -116,7 +116,7 @@ pub enum InterpError {
 
 /// Keras class names this interpreter implements (for `thaw inspect`).
 pub fn supported_classes() -> Vec<&'static str> {
-    vec![
+    let mut v = vec![
         "Conv2D",
         "DepthwiseConv2D",
         "Dense",
@@ -158,7 +158,14 @@ pub fn supported_classes() -> Vec<&'static str> {
         "LSTM",
         "Permute",
         "RepeatVector",
-    ]
+    ];
+    // Inference-time identities (Dropout, GaussianNoise, ...): `dispatch` passes them through.
+    v.extend(
+        crate::keras::ir::IdentityClass::ALL
+            .iter()
+            .map(|c| c.keras_name()),
+    );
+    v
 }
 
 /// Run one layer on its inputs (in `layer.inbound` order). Used for
@@ -682,10 +689,12 @@ mod tests {
 
     #[test]
     fn supported_classes_cover_every_kind() {
-        // Keep the list in step with LayerKind (class_name is the IR's own list).
+        // One entry per Keras class of the registry, none twice (that each
+        // registry class is here is crate::completeness's test).
         let classes = supported_classes();
-        assert_eq!(classes.len(), 41);
-        assert_eq!(classes.iter().collect::<HashSet<_>>().len(), 41);
+        let n = crate::keras::layers::classes().count();
+        assert_eq!(classes.len(), n);
+        assert_eq!(classes.iter().collect::<HashSet<_>>().len(), n);
     }
 
     #[test]
