@@ -108,6 +108,11 @@ struct GraphArgs {
     /// nothing consumes, in natural name order (Identity, Identity_1, ...).
     #[arg(long = "output-tensor", value_name = "TENSOR")]
     outputs: Vec<String>,
+    /// Give a scalar placeholder a value (repeatable), e.g. keras_learning_phase=1
+    /// for the training branch of learning-phase conditionals; by default a
+    /// PlaceholderWithDefault takes its default.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    sets: Vec<thaw::graph::Binding>,
 }
 
 #[derive(Args)]
@@ -264,6 +269,7 @@ impl GraphArgs {
             input_shapes: self.inputs.iter().cloned().collect::<HashMap<_, _>>(),
             outputs: self.outputs.clone(),
             model_name: None,
+            bindings: self.sets.clone(),
         }
     }
 }

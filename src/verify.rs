@@ -104,7 +104,7 @@ pub fn load_and_convert(
     model: &Path,
     opts: &ConvertOptions,
 ) -> Result<(Graph, Conversion), VerifyError> {
-    let graph = Graph::load(model)?;
+    let graph = Graph::load_with(model, &opts.bindings)?;
     let conv = convert::convert(&graph, opts)?;
     Ok((graph, conv))
 }
@@ -115,7 +115,7 @@ fn load_and_convert_timed(
 ) -> Result<(Graph, Conversion, Timings), VerifyError> {
     let mut timings = Timings::default();
     let t = Instant::now();
-    let graph = Graph::load(&opts.model)?;
+    let graph = Graph::load_with(&opts.model, &opts.convert.bindings)?;
     timings.load_ms = ms(t);
     let t = Instant::now();
     let conv = convert::convert(&graph, &opts.convert)?;
@@ -552,7 +552,12 @@ fn verify_models(
     let outputs: Vec<String> = layer_tensors.iter().map(|t| t.tensor.to_string()).collect();
     let t = Instant::now();
     settings.progress.stage("running the original graph");
-    let oracle = Oracle::load(&opts.model, &oracle_inputs, &outputs)?;
+    let oracle = Oracle::load_with(
+        &opts.model,
+        &oracle_inputs,
+        &outputs,
+        &opts.convert.bindings,
+    )?;
     timings.oracle_load_ms = ms(t);
     let t = Instant::now();
     let graph_values = oracle.run(&inputs)?;

@@ -427,7 +427,10 @@ impl<'g> Ctx<'g> {
                 .collect();
             let mut reasons = Vec::new();
             if candidates.is_empty() {
-                reasons.push(format!("no conversion rule for op {}", node.op));
+                reasons.push(
+                    super::cond::refusal(graph, node)
+                        .unwrap_or_else(|| format!("no conversion rule for op {}", node.op)),
+                );
             }
             let mut matched = None;
             for (_, rule_name, rule) in candidates {

@@ -85,7 +85,19 @@ pub struct Graph {
 impl Graph {
     /// Reads and indexes a `.pb` or `.pbtxt` file.
     pub fn load(path: &Path) -> Result<Graph, GraphError> {
-        Graph::new(load::load_graph_def(path)?)
+        Graph::load_with(path, &[])
+    }
+
+    /// [`Graph::load`] with placeholders bound (`--set`), see [`Graph::new_with`].
+    pub fn load_with(path: &Path, bindings: &[super::Binding]) -> Result<Graph, GraphError> {
+        Graph::new_with(load::load_graph_def(path)?, bindings)
+    }
+
+    /// [`Graph::new`] after binding placeholders and cutting constant-predicate
+    /// conditionals ([`super::resolve_conditionals`]), as the oracle does too.
+    pub fn new_with(mut def: pb::GraphDef, bindings: &[super::Binding]) -> Result<Graph, GraphError> {
+        super::resolve_conditionals(&mut def, bindings)?;
+        Graph::new(def)
     }
 
     /// Indexes a GraphDef: function calls inlined first, then unique names,

@@ -5,6 +5,7 @@
 //! This module imports nothing else from thaw.
 
 mod attr;
+mod cond;
 mod error;
 mod index;
 mod inline;
@@ -20,6 +21,7 @@ pub mod pb {
 }
 
 pub use attr::NodeExt;
+pub use cond::{Binding, Resolved, predicate_sources, resolve_conditionals};
 pub use error::GraphError;
 pub use index::{Graph, TensorId, is_pass_through};
 pub use inline::inline_calls;
