@@ -376,7 +376,11 @@ def run_frozen(graph_def, feeds: dict[str, np.ndarray], outputs: list[str], all_
                 except tf.errors.InvalidArgumentError:
                     return False
 
-            tensor_names = [t for t in tensor_names if live(t)]
+            # Switch outputs only forward their data input, and thaw cuts constant-predicate
+            # Switches away (graph/cond.rs): not recorded.
+            tensor_names = [
+                t for t in tensor_names if graph.get_tensor_by_name(t).op.type != "Switch" and live(t)
+            ]
             fetch = list(dict.fromkeys(list(outputs) + tensor_names))
         values = sess.run(
             {name: graph.get_tensor_by_name(name) for name in fetch},
