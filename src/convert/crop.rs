@@ -15,6 +15,7 @@
 
 use super::consts::BATCH;
 use super::ctx::{Ctx, Emit, Match};
+use super::rules::{LAYER, RuleEntry};
 use crate::graph::NodeExt;
 use crate::graph::pb::NodeDef;
 use crate::keras::LayerKind;
@@ -62,7 +63,7 @@ pub fn strided_slice(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     }
     let (bm, em) = (mask("begin_mask"), mask("end_mask"));
     let begin = ctx.const_ints(node, 1)?;
-    let end = ctx.const_ints(node, 2)?;
+    let end = ctx.const_shape(node, 2)?;
     let strides = ctx.const_ints(node, 3)?;
     if begin.len() != 4 || end.len() != 4 || strides != [1, 1, 1, 1] {
         return Err(format!(
@@ -113,7 +114,7 @@ pub fn strided_slice(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
 pub fn slice(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     let [h, w, c] = hwc(ctx, node)?;
     let begin = ctx.const_ints(node, 1)?;
-    let size = ctx.const_ints(node, 2)?;
+    let size = ctx.const_shape(node, 2)?;
     if begin.len() != 4 || size.len() != 4 {
         return Err(format!("begin {begin:?} / size {size:?} are not 4-D"));
     }
@@ -133,3 +134,10 @@ pub fn slice(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         ],
     )
 }
+
+/// This family's conversion rules with their priorities (see [`super::rules`]):
+/// among rules anchored on the same op, the lower priority is tried first.
+pub(super) const RULES: &[RuleEntry] = &[
+    RuleEntry::new("StridedSlice", "cropping2d", LAYER, strided_slice),
+    RuleEntry::new("Slice", "cropping2d (Slice)", LAYER, slice),
+];
