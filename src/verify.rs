@@ -502,7 +502,8 @@ fn verify_models(
             opts.seed,
             opts.input_range,
             settings.input_dist,
-        ),
+        )
+        .map_err(VerifyError::Usage)?,
         Some(f) => inputs::read_inputs(&conv.model, f).map_err(VerifyError::Usage)?,
     };
     for (spec, a) in report.inputs.iter_mut().zip(&inputs) {
