@@ -336,12 +336,47 @@ fn natural_key(name: &str) -> (&str, u64) {
     }
 }
 
+/// Data inputs of ops whose arity is fixed: a node with another count is
+/// corrupt (TensorFlow would refuse it), and must not reach conversion or the
+/// oracle (a MatMul with three inputs was converted, then failed in tract).
+fn fixed_arity(op: &str) -> Option<usize> {
+    Some(match op {
+        "Relu" | "Relu6" | "Tanh" | "Sigmoid" | "Softmax" | "Elu" | "Selu" | "Exp" | "Sqrt"
+        | "Rsqrt" | "Square" | "Neg" | "Abs" => 1,
+        "MatMul" | "BatchMatMul" | "BatchMatMulV2" | "BiasAdd" | "Conv2D"
+        | "DepthwiseConv2dNative" | "Add" | "AddV2" | "Sub" | "Mul" | "RealDiv" | "Maximum"
+        | "Minimum" | "Reshape" | "Pad" | "MirrorPad" => 2,
+        _ => return None,
+    })
+}
+
 /// Refuses, before anything is decoded or allocated, Consts whose shape is
-/// negative, over the size budget or inconsistent with their bytes, and
-/// Placeholders with a dimension below -1 (-1 is "unknown").
+/// negative, over the size budget or inconsistent with their bytes,
+/// Placeholders with a dimension below -1 (-1 is "unknown"), type attributes
+/// that are not TensorFlow types, and ops of fixed arity with another
+/// number of data inputs.
 fn check_sizes(def: &pb::GraphDef) -> Result<(), GraphError> {
     use super::pb::attr_value::Value;
     for n in &def.node {
+        if let Some(k) = fixed_arity(&n.op) {
+            let has = n.input.iter().filter(|i| !i.starts_with('^')).count();
+            if has != k {
+                return Err(GraphError::node(
+                    n,
+                    format!("{} takes {k} data input(s), the node has {has}", n.op),
+                ));
+            }
+        }
+        for (key, a) in &n.attr {
+            if let Some(Value::Type(t)) = &a.value
+                && pb::DataType::try_from(*t).is_err()
+            {
+                return Err(GraphError::node(
+                    n,
+                    format!("attribute '{key}' holds {t}, which is not a TensorFlow type"),
+                ));
+            }
+        }
         for a in n.attr.values() {
             match &a.value {
                 Some(Value::Tensor(t)) => {

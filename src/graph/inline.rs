@@ -31,7 +31,7 @@ pub const MAX_DEPTH: usize = 32;
 /// Most nodes a graph may have once its calls are inlined: depth alone does
 /// not bound the work (30 functions each calling the next twice inline to
 /// 2^30 copies), so the total is bounded too.
-pub const MAX_INLINED_NODES: usize = 2_000_000;
+pub const MAX_INLINED_NODES: usize = 1_000_000;
 
 const CALL_OPS: &[&str] = &["PartitionedCall", "StatefulPartitionedCall"];
 

@@ -307,6 +307,9 @@ fn has_hdf5_signature(head: &[u8]) -> bool {
 fn read_f32(group: &Group, name: &str) -> hdf5::Result<ArrayD<f32>> {
     let ds = group.dataset(name)?;
     let shape = ds.shape();
+    // A dataset may declare any shape (720 GB in issue 15) while the file
+    // stays small: the size budget refuses it before reading.
+    crate::budget::elements(&shape).map_err(|e| hdf5::Error::from(format!("dataset {e}")))?;
     let data = ds.read_raw::<f32>()?;
     ArrayD::from_shape_vec(IxDyn(&shape), data)
         .map_err(|e| hdf5::Error::from(format!("dataset shape {shape:?}: {e}")))
