@@ -340,7 +340,15 @@ mod tests {
     #[test]
     fn hostile_shapes_are_refused() {
         let t = proto(DataType::DtFloat, &[1 << 40, 1 << 40]);
-        assert!(Tensor::from_proto(&t).unwrap_err().contains("too large"));
+        assert!(Tensor::from_proto(&t).unwrap_err().contains("count"));
+        assert!(Tensor::check_proto(&t).unwrap_err().contains("count"));
+        // A 20-byte splat Const of 16 GiB (issue 15): over the size budget,
+        // refused by the cheap check run at load, before any allocation.
+        let mut t = proto(DataType::DtFloat, &[1 << 16, 1 << 16]);
+        t.float_val = vec![1.0];
+        assert!(Tensor::check_proto(&t).unwrap_err().contains("--max-memory"));
+        let t = proto(DataType::DtFloat, &[-3]);
+        assert!(Tensor::check_proto(&t).unwrap_err().contains("negative"));
         let t = proto(DataType::DtFloat, &[-3]);
         assert!(Tensor::from_proto(&t).unwrap_err().contains("negative"));
         let mut t = proto(DataType::DtFloat, &[4]);
