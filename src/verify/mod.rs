@@ -32,6 +32,7 @@ mod write;
 
 pub use inputs::{InputDist, random_inputs};
 pub use load::load_and_convert;
+pub use oracle::Timeout;
 pub use user_model::{KerasAlignment, LayerWeights};
 
 use crate::compare::Tolerance;
@@ -72,6 +73,9 @@ pub struct VerifySettings {
     pub inputs_file: Option<PathBuf>,
     /// Where stages and per-layer checks are shown (default: nowhere).
     pub progress: Progress,
+    /// The time budget of preparing and running the original graph
+    /// (`--timeout`, default 300 s); see the [`oracle`] stage.
+    pub timeout: Timeout,
 }
 
 /// Why verification could not be carried out (as opposed to a verdict).
@@ -91,6 +95,12 @@ pub enum VerifyError {
     Oracle(#[from] crate::oracle::OracleError),
     #[error("running the Keras model: {0}")]
     Interp(#[from] interp::InterpError),
+    /// The time budget (`--timeout`) ran out; exit 5.
+    #[error(
+        "time budget of {seconds} s (--timeout) ran out while {stage}; nothing was compared. \
+         Raise --timeout if the graph is just large"
+    )]
+    Timeout { stage: &'static str, seconds: f64 },
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -228,6 +238,9 @@ fn verify_models(
     }
     compare::check_overrides(settings, conv)?;
     let inputs = inputs::for_run(opts, settings, conv)?;
+    let batch = graph.static_batch();
+    oracle::check_batch(batch, &inputs, settings.inputs_file.is_some())?;
+    report.graph_batch = batch;
     report::record_inputs(&mut report, &inputs, opts.samples);
     report.outputs = report::graph_outputs(graph, opts, conv)?;
     let t = Instant::now();
@@ -235,7 +248,15 @@ fn verify_models(
     timings.write_keras_ms = ms(t);
 
     let layer_tensors = oracle::layer_tensors(conv);
-    let graph_run = oracle::run(opts, settings, conv, &layer_tensors, &inputs, &mut timings)?;
+    let graph_run = oracle::run(
+        opts,
+        settings,
+        conv,
+        &layer_tensors,
+        &inputs,
+        batch,
+        &mut timings,
+    )?;
     let keras_run = interpret::run(settings, conv, &inputs, keras_file, &mut timings)?;
 
     let values = compare::graph_by_name(conv, &inputs, &layer_tensors, &graph_run.values);

@@ -25,6 +25,7 @@ pub(super) fn skeleton(
         verdict: Verdict::Pass,
         seed: opts.seed,
         samples: opts.samples,
+        graph_batch: None,
         input_range: opts.input_range,
         tolerance: opts.tolerance,
         input_dist: settings.input_dist.name().to_string(),
