@@ -37,6 +37,10 @@ struct Cli {
     /// Log what conversion rules match and refuse (debug level).
     #[arg(short, long, global = true)]
     verbose: bool,
+    /// Memory budget: no tensor read from a file, fed as input or computed by
+    /// either side may exceed it (bytes, or with K/M/G/T); over it, exit 2.
+    #[arg(long, global = true, value_name = "BYTES", default_value = "4G", value_parser = thaw::budget::parse_bytes)]
+    max_memory: u64,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -353,6 +357,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<u8, Failure> {
+    thaw::budget::set_max_memory(cli.max_memory);
     match cli.cmd {
         Cmd::Verify(a) => {
             let name = report_name(&a.graph.model);
