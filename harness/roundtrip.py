@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Real-Keras round-trip check: do Keras 3 AND tf-keras load a .h5 and reproduce TensorFlow's outputs?
 
+The model file may also be a `.keras` archive (checked in Keras 3 only, its format) or thaw's
+generated `model.py` (imported; `build_model(keras=K)` builds the model in each framework and
+loads the weights of the .h5 beside it).
+
 Usage (PY=$(harness/setup_venv.sh | tail -n1)):
 
     $PY harness/roundtrip.py --h5 out.h5 --io fixtures/<case>/io.npz [--atol 1e-4 --rtol 1e-3]
@@ -94,6 +98,25 @@ def _fallback_module(h5):
     return module
 
 
+def _import_path(path, prefix):
+    """Imports the Python file `path` under a name unique to its path."""
+    import importlib.util
+
+    name = prefix + re.sub(r"[^A-Za-z0-9_]", "_", os.path.abspath(path))
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def applies(framework, model_file):
+    """A `.keras` archive is Keras 3's format only; `.h5` and `.py` are checked in both."""
+    return not (model_file.endswith(".keras") and framework != "keras3")
+
+
 def _check_one(K, framework, h5, io_path, atol, rtol, unsafe):
     import numpy as np
 
@@ -105,17 +128,27 @@ def _check_one(K, framework, h5, io_path, atol, rtol, unsafe):
         res["detail"] = f"cannot read io.npz: {type(e).__name__}: {e}"
         return res
     try:
-        kwargs = {"compile": False}
-        if unsafe and framework == "keras3":
-            kwargs["safe_mode"] = False
-        fallbacks = _fallback_module(h5)
-        if fallbacks is not None:
-            kwargs["custom_objects"] = fallbacks.custom_objects(K)
-            res["notes"].append(f"custom layers from {FALLBACK_MODULE}")
-        model = K.models.load_model(h5, **kwargs)
+        if h5.endswith(".py"):
+            # thaw's generated model.py: build_model(keras=K) builds it and loads its .h5's weights.
+            model = _import_path(h5, "thaw_model_").build_model(keras=K)
+            res["notes"].append("built by model.py")
+        else:
+            kwargs = {"compile": False}
+            if unsafe and framework == "keras3":
+                kwargs["safe_mode"] = False
+            fallbacks = _fallback_module(h5)
+            if fallbacks is not None:
+                kwargs["custom_objects"] = fallbacks.custom_objects(K)
+                res["notes"].append(f"custom layers from {FALLBACK_MODULE}")
+            model = K.models.load_model(h5, **kwargs)
     except Exception as e:  # noqa: BLE001
         res["detail"] = f"load failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
         return res
+    return _compare(model, res, inputs, outputs, atol, rtol)
+
+
+def _compare(model, res, inputs, outputs, atol, rtol):
+    import numpy as np
 
     names = _model_input_names(model)
     if len(names) != len(inputs):
@@ -246,14 +279,14 @@ def _pairs_from_manifest(path):
 def run_framework(framework, pairs, atol, rtol, unsafe, tmpdir):
     jobs_path = os.path.join(tmpdir, f"jobs_{framework}.json")
     with open(jobs_path, "w") as f:
-        json.dump([{"h5": h, "io": i} for h, i in pairs], f)
+        json.dump([{"h5": h, "io": i} for h, i in pairs if applies(framework, h)], f)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework, "--jobs", jobs_path,
            "--atol", repr(atol), "--rtol", repr(rtol)] + (["--unsafe"] if unsafe else [])
     proc = subprocess.run(cmd, capture_output=True, text=True)
     results = [json.loads(line[len("RESULT "):]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     done = {(r["h5"], r["io"]) for r in results}
     for h, i in pairs:
-        if (h, i) not in done:
+        if (h, i) not in done and applies(framework, h):
             tail = (proc.stderr.strip().splitlines() or ["(no stderr)"])[-1]
             results.append({"h5": h, "io": i, "framework": framework, "ok": False, "max_abs": None,
                             "max_rel": None, "notes": [],

@@ -49,12 +49,14 @@ struct Cli {
 enum Cmd {
     /// Convert, run both sides on seeded inputs, and compare every layer.
     Verify(VerifyArgs),
-    /// Convert a frozen graph into a Keras .h5 model.
+    /// Convert a frozen graph into a Keras model: .h5 (Keras 3 and tf-keras),
+    /// .keras (Keras 3 archive) or .py (Functional-API source + its .h5).
     Convert {
         #[command(flatten)]
         graph: GraphArgs,
-        /// Where to write the Keras model.
-        #[arg(short, long, value_name = "FILE.h5")]
+        /// Where to write the Keras model; the extension picks the format
+        /// (.h5, .keras or .py).
+        #[arg(short, long, value_name = "FILE.h5|.keras|.py")]
         output: PathBuf,
     },
     /// Show inputs, outputs, op histogram, and which nodes map to which Keras layer.
@@ -420,6 +422,17 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(u8::from(d.regressed()))
         }
         Cmd::Convert { graph, output } => {
+            use thaw::keras::formats::{self, Format};
+            let format = Format::from_path(&output).ok_or_else(|| {
+                Failure(
+                    2,
+                    anyhow::anyhow!(
+                        "-o {}: unknown model format; the extension picks it, one of: {}",
+                        output.display(),
+                        Format::names()
+                    ),
+                )
+            })?;
             let (_, conv) = verify::load_and_convert(&graph.model, &graph.convert_options())
                 .map_err(classify)?;
             if !conv.unsupported.is_empty() {
@@ -445,14 +458,14 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     })
                     .map_err(|e| Failure(2, e))?;
             }
-            thaw::keras::h5::write(&output, &conv.model)
+            let written = formats::write(&output, &conv.model, format, &conv.origins())
                 .with_context(|| format!("writing {}", output.display()))
                 .map_err(|e| Failure(4, e))?;
-            // Fallback layers and MultiHeadAttention need their Python class next to the .h5.
-            let module = thaw::keras::pymodule::write_beside(&output, &conv.model)
-                .context("writing thaw_fallbacks.py")
-                .map_err(|e| Failure(4, e))?;
-            if let Some(m) = module {
+            // Fallback layers and MultiHeadAttention need their Python class next to the model.
+            if let Some(m) = written
+                .iter()
+                .find(|p| p.ends_with(thaw::keras::pymodule::MODULE_FILE))
+            {
                 println!(
                     "{}: load with `import thaw_fallbacks` from {}",
                     thaw::keras::pymodule::module_use(&conv.model),

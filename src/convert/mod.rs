@@ -110,6 +110,14 @@ pub struct Conversion {
 }
 
 impl Conversion {
+    /// Layer name → the TF nodes it stands for (for the comments of `model.py`).
+    pub fn origins(&self) -> crate::keras::pycode::Origins {
+        self.tensors
+            .iter()
+            .map(|t| (t.layer.clone(), t.nodes.clone()))
+            .collect()
+    }
+
     pub fn tensor_of(&self, layer: &str) -> Option<&TensorId> {
         self.tensors
             .iter()

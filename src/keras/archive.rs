@@ -1,5 +1,6 @@
-//! Reading Keras 3 `.keras` archives (`model.save("m.keras")`) into the IR,
-//! for `thaw verify --keras m.keras`.
+//! Keras 3 `.keras` archives (`model.save("m.keras")`): [`read`] one into the
+//! IR (for `thaw verify --keras m.keras`) and [`write`] thaw's IR as one
+//! (`thaw convert m.pb -o m.keras`, `thaw verify --formats keras`).
 //!
 //! A `.keras` file is a zip (entries stored or deflated) holding:
 //! - `config.json`: the model's config, the same JSON a Keras 3 `.h5` keeps in
@@ -19,12 +20,34 @@
 //!
 //! Layers with sub-layers keep (some of) their variables under
 //! `layers/<key>/<sublayer>/vars`: `MultiHeadAttention`'s four projections
-//! (`query_dense`, `key_dense`, `value_dense`, `output_dense`, see [`sublayers`]).
+//! (`query_dense`, `key_dense`, `value_dense`, `output_dense`), `LSTM`'s
+//! `cell` (see [`sublayers`]).
+//!
+//! # Writing
+//!
+//! [`write`] mirrors what Keras 3.15's `model.save` writes (checked by saving a
+//! converted model with it and listing the archive): three stored (not
+//! deflated) entries `metadata.json`, `config.json`, `model.weights.h5`.
+//! `config.json` is the same Functional config as the `.h5`'s `model_config`
+//! ([`config::model_config`], legacy node lists) plus the top-level
+//! `"module": "keras.src.models.functional"`: without it Keras 3's
+//! `deserialize_keras_object` cannot locate class `Functional`; with it the
+//! Functional loader reads the legacy layer entries as it does from an `.h5`.
+//! Keras 3's loader walks `model.layers` in order (inputs included) and looks
+//! every layer up by its class key, so the groups are written in
+//! [`config::keras_layer_order`] with the Python class's snake-cased name
+//! (`ThawTfOp` → `thaw_tf_op`). Like Keras, each `vars` group carries the
+//! layer's `name` attribute and the root `vars` group the model's.
+//! Custom classes (fallbacks, MultiHeadAttention) need `thaw_fallbacks.py`
+//! imported before `keras.saving.load_model`, as for the `.h5`.
 //!
 //! Not handled yet: nested models, archives with assets.
 
-use super::config::{self, check_weight_shapes, weight_names};
+use super::config::{
+    self, check_weight_shapes, keras_layer_order, weight_names, written_class_name,
+};
 use super::error::KerasError;
+use super::h5::{Doing as _, H5Result, write_str_attr};
 use super::ir::{LayerKind, Model, Weight};
 use hdf5::types::{VarLenAscii, VarLenUnicode};
 use hdf5_metno as hdf5;
@@ -36,6 +59,137 @@ use std::path::Path;
 
 const CONFIG: &str = "config.json";
 const WEIGHTS: &str = "model.weights.h5";
+const METADATA: &str = "metadata.json";
+
+/// The `keras_version` written in `metadata.json`: the Keras 3 whose loader
+/// the layout was checked with (the loader does not act on it).
+pub const KERAS3_VERSION: &str = "3.15.1";
+
+/// Writes `model` as a Keras 3 `.keras` archive at `path` (replacing it), via a
+/// temporary file in the same folder renamed into place on success.
+pub fn write(path: &Path, model: &Model) -> Result<(), KerasError> {
+    config::validate(model)?;
+    let io_err = |what: String, source| KerasError::Io {
+        path: path.to_path_buf(),
+        what,
+        source,
+    };
+    let bad = |message: String| KerasError::Archive {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut config = config::model_config(model);
+    config["module"] = Value::from("keras.src.models.functional");
+    let metadata = serde_json::json!({"keras_version": KERAS3_VERSION});
+
+    let weights_tmp = tempfile::Builder::new()
+        .prefix("thaw-keras-weights-")
+        .suffix(".h5")
+        .tempfile()
+        .map_err(|e| io_err(format!("creating a temporary file for {WEIGHTS}"), e))?;
+    write_weights(weights_tmp.path(), model).map_err(|(what, source)| KerasError::Hdf5 {
+        path: path.to_path_buf(),
+        what: format!("{what} (in its {WEIGHTS})"),
+        source,
+    })?;
+    let weights = std::fs::read(weights_tmp.path())
+        .map_err(|e| io_err(format!("reading back the temporary {WEIGHTS}"), e))?;
+
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".thaw-").suffix(".keras.tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // tempfile's default 0600 would make the model private to its author.
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let tmp = builder
+        .tempfile_in(dir)
+        .map_err(|e| io_err("cannot create a temporary file in its folder".into(), e))?;
+    let mut zip = zip::ZipWriter::new(tmp.as_file());
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, bytes) in [
+        (METADATA, metadata.to_string().into_bytes()),
+        (CONFIG, config.to_string().into_bytes()),
+        (WEIGHTS, weights),
+    ] {
+        zip.start_file(name, opts)
+            .map_err(|e| bad(format!("writing entry `{name}`: {e}")))?;
+        std::io::Write::write_all(&mut zip, &bytes)
+            .map_err(|e| io_err(format!("writing entry `{name}`"), e))?;
+    }
+    zip.finish()
+        .map_err(|e| bad(format!("finishing the zip: {e}")))?;
+    tmp.persist(path).map_err(|e| {
+        io_err(
+            "cannot rename the finished temporary file into place".into(),
+            e.error,
+        )
+    })?;
+    Ok(())
+}
+
+/// `model.weights.h5`: `layers/<class key>/vars/<i>` per layer in Keras's
+/// `model.layers` order, sub-layer variables under `<class key>/<sublayer>/vars`.
+fn write_weights(path: &Path, model: &Model) -> H5Result<()> {
+    let file = hdf5::File::create(path).doing(|| "creating the file".into())?;
+    let layers = file
+        .create_group("layers")
+        .doing(|| "creating group layers".into())?;
+    let mut used: HashMap<String, usize> = HashMap::new();
+    for name in keras_layer_order(model) {
+        let layer = model.layer(name);
+        let class = layer.map_or("InputLayer", |l| written_class_name(&l.kind));
+        let key = unique_key(snake_case(class), &mut used);
+        let what = || format!("writing the variables of layer '{name}' (group layers/{key})");
+        let vars = layers.create_group(&format!("{key}/vars")).doing(what)?;
+        write_str_attr(&vars, "name", name)?;
+        let Some(layer) = layer else { continue };
+        let subs = sublayers(&layer.kind);
+        // Keras's own variables first; a layer with sub-layers keeps none
+        // itself and splits them evenly among the sub-layers, in order.
+        let per = if subs.is_empty() {
+            layer.weights.len()
+        } else {
+            layer.weights.len().div_ceil(subs.len())
+        };
+        let mut weights = layer.weights.iter();
+        let groups: Vec<hdf5::Group> = if subs.is_empty() {
+            vec![vars]
+        } else {
+            subs.iter()
+                .map(|s| layers.create_group(&format!("{key}/{s}/vars")))
+                .collect::<hdf5::Result<_>>()
+                .doing(what)?
+        };
+        for g in groups {
+            for (i, w) in weights.by_ref().take(per).enumerate() {
+                g.new_dataset_builder()
+                    .with_data(&w.value.as_standard_layout())
+                    .create(i.to_string().as_str())
+                    .doing(what)?;
+            }
+        }
+    }
+    let root = file
+        .create_group("vars")
+        .doing(|| "creating group vars".into())?;
+    write_str_attr(&root, "name", &model.name)?;
+    file.close().doing(|| "closing the file".into())
+}
+
+/// Keras 3's `_get_unique_name`: `base`, then `base_1`, `base_2`, …
+fn unique_key(base: String, used: &mut HashMap<String, usize>) -> String {
+    let n = used.entry(base.clone()).or_insert(0);
+    let key = if *n == 0 { base } else { format!("{base}_{n}") };
+    *n += 1;
+    key
+}
 
 /// Reads a Keras 3 `.keras` archive (config and weights) into the IR.
 pub fn read(path: &Path) -> Result<Model, KerasError> {
@@ -154,12 +308,14 @@ pub fn read(path: &Path) -> Result<Model, KerasError> {
 /// variables, in [`weight_names`] order. Keras 3's `MultiHeadAttention` keeps
 /// none in its own `vars`: each projection is an `EinsumDense` sub-layer
 /// (`vars/0` kernel, `vars/1` bias when `use_bias`); its `_softmax` and
-/// `_dropout_layer` sub-groups have no variables.
+/// `_dropout_layer` sub-groups have no variables. `LSTM` keeps its three in
+/// its `cell` (an `LSTMCell`).
 fn sublayers(kind: &LayerKind) -> &'static [&'static str] {
     match kind {
         LayerKind::MultiHeadAttention { .. } => {
             &["query_dense", "key_dense", "value_dense", "output_dense"]
         }
+        LayerKind::Lstm { .. } => &["cell"],
         _ => &[],
     }
 }
@@ -180,14 +336,7 @@ fn layer_groups(weights: &hdf5::File, config: &Value) -> HashMap<String, String>
             .get("name")
             .or_else(|| e.get("config").and_then(|c| c.get("name")))
             .and_then(Value::as_str);
-        let base = snake_case(class);
-        let n = used.entry(base.clone()).or_insert(0);
-        let key = if *n == 0 {
-            base.clone()
-        } else {
-            format!("{base}_{n}")
-        };
-        *n += 1;
+        let key = unique_key(snake_case(class), &mut used);
         if let Some(name) = name {
             out.insert(name.to_string(), key);
         }
@@ -356,6 +505,37 @@ mod tests {
             err.contains("'mha'") && err.contains("layers/multi_head_attention/output_dense/vars"),
             "{err}"
         );
+    }
+
+    /// What [`write`] writes, [`read`] reads back: same layers, same weights.
+    /// That Keras 3 loads it and matches TensorFlow (MultiHeadAttention and LSTM
+    /// sub-layer groups included) is checked on every fixture by
+    /// `harness/roundtrip.py` in .ci/run.
+    #[test]
+    fn written_archive_reads_back_with_every_weight() {
+        let dir = tempfile::tempdir().unwrap();
+        for model in [
+            crate::keras::test_models::every_layer_model(),
+            crate::keras::test_models::text_model(),
+        ] {
+            let path = dir.path().join(format!("{}.keras", model.name));
+            write(&path, &model).unwrap();
+            let back = read(&path).unwrap();
+            assert_eq!(back.layers.len(), model.layers.len());
+            for (a, b) in model.layers.iter().zip(&back.layers) {
+                assert_eq!(a.name, b.name);
+                assert_eq!(a.kind, b.kind, "layer {}", a.name);
+                let wa: Vec<_> = a.weights.iter().map(|w| (&w.name, &w.value)).collect();
+                let wb: Vec<_> = b.weights.iter().map(|w| (&w.name, &w.value)).collect();
+                assert_eq!(wa, wb, "layer {}", a.name);
+            }
+            let names: Vec<String> = zip::ZipArchive::new(std::fs::File::open(&path).unwrap())
+                .unwrap()
+                .file_names()
+                .map(str::to_string)
+                .collect();
+            assert_eq!(names, [METADATA, CONFIG, WEIGHTS]);
+        }
     }
 
     #[test]

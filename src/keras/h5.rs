@@ -88,10 +88,10 @@ pub fn write(path: &Path, model: &Model) -> Result<(), KerasError> {
     Ok(())
 }
 
-type H5Result<T> = Result<T, (String, hdf5::Error)>;
+pub(crate) type H5Result<T> = Result<T, (String, hdf5::Error)>;
 
 /// Adds "what we were doing" to an HDF5 error.
-trait Doing<T> {
+pub(crate) trait Doing<T> {
     fn doing(self, what: impl FnOnce() -> String) -> H5Result<T>;
 }
 
@@ -151,7 +151,7 @@ fn vlen(s: &str, attr: &str) -> H5Result<VarLenUnicode> {
     })
 }
 
-fn write_str_attr(loc: &Location, name: &str, value: &str) -> H5Result<()> {
+pub(crate) fn write_str_attr(loc: &Location, name: &str, value: &str) -> H5Result<()> {
     let v = vlen(value, name)?;
     loc.new_attr::<VarLenUnicode>()
         .shape(())

@@ -1,6 +1,6 @@
 //! The Keras side's data: the model IR, its Keras 3 / tf-keras config JSON and
 //! the `.h5` file format (write, and read back for `--keras`), Keras 3 `.keras`
-//! archives (read, for `--keras`).
+//! archives (write, and read for `--keras`), the generated `model.py`.
 //!
 //! | file | holds |
 //! |---|---|
@@ -13,16 +13,20 @@
 //! | `order.rs` | the order Keras rebuilds `model.layers` in |
 //! | `validate.rs` | everything Keras would refuse, all at once |
 //! | `h5.rs`, `archive.rs`, `pymodule.rs` | `.h5`, `.keras`, the generated `thaw_fallbacks.py` |
+//! | `pycode.rs` | the generated `model.py` |
+//! | `formats.rs` | which of those `-o`/`--formats` asks for, and writing it |
 
 pub mod archive;
 pub(crate) mod cfg;
 pub mod config;
 pub mod error;
+pub mod formats;
 pub mod h5;
 pub(crate) mod inbound;
 pub mod ir;
 pub mod layers;
 pub mod order;
+pub mod pycode;
 pub mod pymodule;
 pub mod read;
 #[cfg(test)]
