@@ -58,6 +58,9 @@ pub struct VerifySettings {
     pub inputs_file: Option<PathBuf>,
     /// Where stages and per-layer checks are shown (default: nowhere).
     pub progress: Progress,
+    /// `--keras`: judge on numbers alone; config and weight findings are
+    /// still reported but do not make the verdict `fail` (`--numeric-only`).
+    pub numeric_only: bool,
 }
 
 /// Why verification could not be carried out (as opposed to a verdict).
@@ -269,6 +272,7 @@ pub fn verify_keras_with(
     }
     let alignment = align::align(&user, &conv.model);
     let unaligned = align::unaligned(&alignment, &user, &conv.model);
+    let findings = crate::compare::findings::findings(&user, &conv.model, &alignment);
     // Per user output, the converted layer (or input) it is compared with.
     let output_twins: Vec<Option<String>> = user
         .outputs
@@ -411,6 +415,12 @@ pub fn verify_keras_with(
     if unchecked && report.verdict != Verdict::Unsupported {
         report.verdict = Verdict::Fail;
     }
+    // A config or weight difference changes the function even where the
+    // random inputs do not show it (issue 10: no silent pass).
+    if !findings.is_empty() && !settings.numeric_only && report.verdict != Verdict::Unsupported {
+        report.verdict = Verdict::Fail;
+    }
+    report.findings = findings;
     write_report(&report, &opts.out_dir)?;
     Ok((report, info))
 }
@@ -463,6 +473,7 @@ fn verify_models(
         first_divergence: None,
         drift: None,
         unaligned: Vec::new(),
+        findings: Vec::new(),
         unsupported_ops: Vec::new(),
         native_layers: conv.model.layers.len() - crate::report::FallbackLayer::of(conv).len(),
         fallback_layers: crate::report::FallbackLayer::of(conv),

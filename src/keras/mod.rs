@@ -2,6 +2,7 @@
 //! the `.h5` file format (write, and read back for `--keras`), Keras 3 `.keras`
 //! archives (read, for `--keras`).
 
+pub mod access;
 pub mod archive;
 pub mod config;
 pub mod error;
@@ -11,5 +12,6 @@ pub mod pymodule;
 #[cfg(test)]
 pub(crate) mod test_models;
 
+pub use access::{ActFn, Field, FieldRole, KernelSlot};
 pub use error::KerasError;
 pub use ir::*;
