@@ -847,7 +847,7 @@ CASES = {
 }
 
 
-def make_inputs(input_specs, seed):
+def make_inputs(input_specs, seed, batch=BATCH):
     """float32 uniform in [-1, 1] per input; an integer input, spec (name, shape, "int32", high),
     gets ids uniform in [0, high) instead. Every input is returned (and stored in io.npz) as
     float32, integers as whole numbers, because thaw's readers take float32; meta.json records the
@@ -857,9 +857,9 @@ def make_inputs(input_specs, seed):
     for spec in input_specs:
         name, shape = spec[0], spec[1]
         if len(spec) > 2:
-            out[name] = rng.integers(0, spec[3], (BATCH, *shape)).astype(np.float32)
+            out[name] = rng.integers(0, spec[3], (batch, *shape)).astype(np.float32)
         else:
-            out[name] = rng.uniform(-1.0, 1.0, (BATCH, *shape)).astype(np.float32)
+            out[name] = rng.uniform(-1.0, 1.0, (batch, *shape)).astype(np.float32)
     return out
 
 
@@ -877,13 +877,20 @@ def generate_case(
     script: str = "harness/gen_fixtures.py",
     budget_bytes: int | None = tfcommon.NPZ_BUDGET_BYTES,
     all_tensors: bool = True,
+    fixed_batch: int | None = None,
 ) -> dict:
-    """Build, randomise, freeze, run and write one case into out_dir. Returns its meta dict."""
+    """Build, randomise, freeze, run and write one case into out_dir. Returns its meta dict.
+
+    fixed_batch: None freezes a dynamic batch (`[None, ...]` placeholders, data batch BATCH); an
+    integer freezes that batch into the graph (placeholders `[fixed_batch, ...]`, every shape
+    constant folded by TensorFlow) and the data has that many samples. tf1 cases build their own
+    placeholders and ignore it."""
+    data_batch = fixed_batch or BATCH
     w_rng = np.random.default_rng([seed, 0])
     if source == "tf1":
         graph_def, input_specs, output_nodes, keras_layers = builder(w_rng)
         outputs = [f"{n}:0" for n in output_nodes]
-        inputs = make_inputs(input_specs, seed)
+        inputs = make_inputs(input_specs, seed, data_batch)
         reference = None
     else:
         K = _keras(source)
@@ -892,12 +899,12 @@ def generate_case(
         model, input_specs = builder(K)
         n = tfcommon.randomize_weights(model, w_rng)
         log(f"[{name}] randomised {n} weight arrays")
-        graph_def, outputs = tfcommon.freeze_keras(model, input_specs)
+        graph_def, outputs = tfcommon.freeze_keras(model, input_specs, batch=fixed_batch)
         # Keras leaves some ops as function calls (grouped Conv2D's XLA-compiled convolution):
         # their names carry a process-wide counter.
         graph_def = _canonical_numbered_consts(_canonical_function_names(graph_def))
         keras_layers = tfcommon.keras_layer_histogram(model)
-        inputs = make_inputs(input_specs, seed)
+        inputs = make_inputs(input_specs, seed, data_batch)
         typed = typed_inputs(input_specs, inputs)
         feed = [typed[s[0]] for s in input_specs]
         reference = model(feed[0] if len(feed) == 1 else feed, training=False)
@@ -921,7 +928,7 @@ def generate_case(
         "source": source,
         "description": " ".join(doc.split()),
         "inputs": [
-            {"name": s[0], "shape": [None, *s[1]], "dtype": s[2] if len(s) > 2 else "float32"}
+            {"name": s[0], "shape": [fixed_batch, *s[1]], "dtype": s[2] if len(s) > 2 else "float32"}
             for s in input_specs
         ],
         "outputs": outputs,
@@ -929,8 +936,10 @@ def generate_case(
         "keras_layers": keras_layers,
         "generator": {"script": script, **tfcommon.versions()},
         "seed": seed,
-        "batch": BATCH,
+        "batch": data_batch,
     }
+    if fixed_batch is not None:
+        meta["fixed_batch"] = fixed_batch
     if not all_tensors:
         meta["tensors_skipped_reason"] = "tensor: entries not recorded (all_tensors=False)"
     summary = tfcommon.write_case(out_dir, graph_def, inputs, outs, tensors, meta, budget_bytes)
@@ -953,6 +962,12 @@ def main(argv=None) -> int:
         action="store_true",
         help="regenerate into a temporary folder and fail if any file differs from --out",
     )
+    ap.add_argument(
+        "--batch",
+        default="",
+        help="comma-separated fixed batch sizes (e.g. 1,2): each Keras case is also frozen with that "
+        "batch, as <case>_b<N> (tf1 cases are skipped); 'dynamic' in the list keeps the plain form",
+    )
     args = ap.parse_args(argv)
     if args.list:
         for name, (source, seed, builder) in CASES.items():
@@ -962,33 +977,58 @@ def main(argv=None) -> int:
     unknown = [n for n in names if n not in CASES]
     if unknown:
         ap.error(f"unknown case(s): {', '.join(unknown)}; known: {', '.join(CASES)}")
+    forms = batch_forms(args.batch)
     if args.check:
-        return check(names, args.out)
+        return check(names, args.out, forms)
     for name in names:
         source, seed, builder = CASES[name]
-        generate_case(name, source, seed, builder, os.path.join(args.out, name))
+        for suffix, fixed in forms:
+            if fixed is not None and source == "tf1":
+                continue
+            generate_case(
+                name + suffix, source, seed, builder, os.path.join(args.out, name + suffix), fixed_batch=fixed
+            )
     return 0
 
 
-def check(names, committed_root) -> int:
+def batch_forms(spec: str) -> list[tuple[str, int | None]]:
+    """--batch "1,2" -> [("_b1", 1), ("_b2", 2)]; "" -> the dynamic form only; "dynamic" names it."""
+    forms = []
+    for item in (x.strip() for x in spec.split(",") if x.strip()):
+        if item == "dynamic":
+            forms.append(("", None))
+        elif item.isdigit() and int(item) > 0:
+            forms.append((f"_b{item}", int(item)))
+        else:
+            raise SystemExit(f"--batch: '{item}' is neither a positive integer nor 'dynamic'")
+    return forms or [("", None)]
+
+
+def check(names, committed_root, forms=(("", None),)) -> int:
     """Regenerate `names` into a temporary folder and compare byte for byte with committed_root."""
     import filecmp
     import tempfile
 
     stale = []
+    checked = 0
     with tempfile.TemporaryDirectory(prefix="thaw-fixtures-") as tmp:
-        for name in names:
-            source, seed, builder = CASES[name]
-            generate_case(name, source, seed, builder, os.path.join(tmp, name))
-            for fname in ("model.pb", "io.npz", "meta.json"):
-                committed = os.path.join(committed_root, name, fname)
-                if not os.path.isfile(committed) or not filecmp.cmp(
-                    committed, os.path.join(tmp, name, fname), shallow=False
-                ):
-                    stale.append(f"{name}/{fname}")
+        for base in names:
+            source, seed, builder = CASES[base]
+            for suffix, fixed in forms:
+                if fixed is not None and source == "tf1":
+                    continue
+                name = base + suffix
+                generate_case(name, source, seed, builder, os.path.join(tmp, name), fixed_batch=fixed)
+                for fname in ("model.pb", "io.npz", "meta.json"):
+                    checked += 1
+                    committed = os.path.join(committed_root, name, fname)
+                    if not os.path.isfile(committed) or not filecmp.cmp(
+                        committed, os.path.join(tmp, name, fname), shallow=False
+                    ):
+                        stale.append(f"{name}/{fname}")
     for item in stale:
         print(f"stale fixture: {item}")
-    print(f"fixtures: {len(names) * 3 - len(stale)} passed, {len(stale)} failed")
+    print(f"fixtures: {checked - len(stale)} passed, {len(stale)} failed")
     return 1 if stale else 0
 
 

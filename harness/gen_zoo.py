@@ -27,7 +27,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tfcommon  # noqa: E402  (sets TF environment before tensorflow is imported)
-from gen_fixtures import generate_case  # noqa: E402
+from gen_fixtures import batch_forms, generate_case  # noqa: E402
 
 
 def _applications(K, cls: str, shape, **kwargs):
@@ -74,7 +74,14 @@ def main(argv=None) -> int:
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
     ap.add_argument("--no-tensors", action="store_true", help="write only input:/output: keys")
     ap.add_argument("--budget-mb", type=float, default=None, help="drop largest tensor: keys past this size")
+    ap.add_argument(
+        "--batch",
+        default="",
+        help="forms to write: comma-separated fixed batch sizes and/or 'dynamic' (default: dynamic); "
+        "'dynamic,1,2' writes <case>, <case>_b1 and <case>_b2 (graph frozen with that batch)",
+    )
     args = ap.parse_args(argv)
+    forms = batch_forms(args.batch)
     all_cases = cases()
     if args.list:
         for name, (source, seed, _, arch) in all_cases.items():
@@ -92,17 +99,19 @@ def main(argv=None) -> int:
             return builder(K)
 
         described.__doc__ = f"{arch} from {source} applications, weights=None then randomised (see gen_zoo.py)."
-        generate_case(
-            name,
-            source,
-            seed,
-            described,
-            os.path.join(args.out, name),
-            script="harness/gen_zoo.py",
-            budget_bytes=budget,
-            all_tensors=not args.no_tensors,
-        )
-        tfcommon.log(f"[{name}] written to {os.path.join(args.out, name)}")
+        for suffix, fixed in forms:
+            generate_case(
+                name + suffix,
+                source,
+                seed,
+                described,
+                os.path.join(args.out, name + suffix),
+                script="harness/gen_zoo.py",
+                budget_bytes=budget,
+                all_tensors=not args.no_tensors,
+                fixed_batch=fixed,
+            )
+            tfcommon.log(f"[{name + suffix}] written to {os.path.join(args.out, name + suffix)}")
     return 0
 
 

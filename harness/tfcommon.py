@@ -184,15 +184,17 @@ def keras_layer_histogram(model) -> dict:
 # --------------------------------------------------------------------------- freezing
 
 
-def freeze_keras(model, input_specs: list[tuple[str, list[int]]]):
+def freeze_keras(model, input_specs: list[tuple[str, list[int]]], batch: int | None = None):
     """Freeze a Keras 3 or tf-keras model with TensorFlow's own tools.
 
     input_specs: [(placeholder name, shape without batch[, dtype, id bound])], in model input
     order; the dtype (e.g. "int32" for token ids) defaults to float32.
+    batch: None traces a dynamic batch (`TensorSpec([None, ...])`); an integer freezes that fixed
+    batch, as most deployed graphs are (TensorFlow then folds it into every shape constant).
     Returns (graph_def, output tensor names in the concrete function's output order).
     """
     specs = [
-        tf.TensorSpec([None, *s[1]], s[2] if len(s) > 2 else tf.float32, name=s[0])
+        tf.TensorSpec([batch, *s[1]], s[2] if len(s) > 2 else tf.float32, name=s[0])
         for s in input_specs
     ]
     if len(specs) == 1:

@@ -7,7 +7,11 @@
 //! - 1: diverged — at least one layer out of tolerance;
 //! - 2: bad input or usage — unreadable/invalid graph, bad flag, unknown shape;
 //! - 3: unsupported ops — the graph holds nodes thaw cannot convert (all listed);
-//! - 4: internal failure — thaw failed on a graph it accepted (please report).
+//! - 4: internal failure — thaw failed on a graph it accepted (please report);
+//! - 5: budget exceeded — `--timeout` ran out while preparing or running the
+//!   original graph; no verdict either way. Its own code because it is none of
+//!   the others: not a fault of the input (2), not a missing op (3), not
+//!   necessarily a bug (4); CI can tell "raise the budget" from a failure.
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -168,8 +172,20 @@ struct VerifyArgs {
     /// reported but no longer make the verdict FAIL.
     #[arg(long, requires = "keras")]
     numeric_only: bool,
+    /// Time budget in seconds for preparing and running the original graph
+    /// (tract's analysis and optimisation included); on expiry: one message
+    /// naming the stage, exit 5.
+    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_timeout)]
+    timeout: std::time::Duration,
     #[command(flatten)]
     gate: GateArgs,
+}
+
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 1e9 => Ok(std::time::Duration::from_secs_f64(v)),
+        _ => Err(format!("'{s}' is not a positive number of seconds")),
+    }
 }
 
 fn parse_input(s: &str) -> Result<(String, Vec<usize>), String> {
@@ -277,7 +293,11 @@ impl GraphArgs {
 struct Failure(u8, anyhow::Error);
 
 fn classify(e: VerifyError) -> Failure {
-    let code = if e.is_user_error() { 2 } else { 4 };
+    let code = match e {
+        _ if e.is_user_error() => 2,
+        VerifyError::Timeout { .. } => 5,
+        _ => 4,
+    };
     Failure(code, anyhow::Error::new(e))
 }
 
@@ -362,6 +382,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 inputs_file: a.inputs_file.clone(),
                 progress: progress.clone(),
                 numeric_only: a.numeric_only,
+                timeout: verify::Timeout(a.timeout),
             };
             let report = match &a.keras {
                 Some(k) => verify::verify_keras_with(&opts, &settings, k).map(|(r, _)| r),

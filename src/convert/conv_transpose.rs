@@ -78,7 +78,7 @@ pub fn conv2d_transpose(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
             "filter expects {ci} input channels, the input has {c}"
         ));
     }
-    let sizes = ctx.const_ints(node, 0)?;
+    let sizes = ctx.const_shape(node, 0)?;
     let want = [
         keras_out(*h, kh, strides[0], padding),
         keras_out(*w, kw, strides[1], padding),

@@ -62,7 +62,7 @@ pub fn strided_slice(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     }
     let (bm, em) = (mask("begin_mask"), mask("end_mask"));
     let begin = ctx.const_ints(node, 1)?;
-    let end = ctx.const_ints(node, 2)?;
+    let end = ctx.const_shape(node, 2)?;
     let strides = ctx.const_ints(node, 3)?;
     if begin.len() != 4 || end.len() != 4 || strides != [1, 1, 1, 1] {
         return Err(format!(
@@ -113,7 +113,7 @@ pub fn strided_slice(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
 pub fn slice(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     let [h, w, c] = hwc(ctx, node)?;
     let begin = ctx.const_ints(node, 1)?;
-    let size = ctx.const_ints(node, 2)?;
+    let size = ctx.const_shape(node, 2)?;
     if begin.len() != 4 || size.len() != 4 {
         return Err(format!("begin {begin:?} / size {size:?} are not 4-D"));
     }

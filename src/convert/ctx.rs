@@ -76,6 +76,8 @@ pub struct Ctx<'g> {
     tensors: Vec<LayerTensor>,
     unsupported: Vec<Unsupported>,
     model_name: String,
+    /// The batch the graph was frozen with ([`Graph::static_batch`]), if fixed.
+    batch: Option<usize>,
 }
 
 /// Placeholders as Keras inputs, with shapes from the graph or the options.
@@ -111,10 +113,14 @@ pub(super) fn input_specs(
                 Ok("DT_INT32") | Ok("DT_INT64") => DType::I32,
                 Ok(other) => return Err(err(format!("inputs of type {other} are not supported"))),
             };
+            let declared = p.attr_shape("shape").ok().flatten();
             let shape: Vec<Option<usize>> = if let Some(s) = opts.input_shapes.get(&p.name) {
+                if let Some(dims) = &declared {
+                    contradiction(dims, s).map_or(Ok(()), |m| Err(err(m)))?;
+                }
                 s.iter().map(|&d| Some(d)).collect()
             } else {
-                let dims = p.attr_shape("shape").ok().flatten().ok_or_else(|| {
+                let dims = declared.ok_or_else(|| {
                     err(format!(
                         "the graph does not give its shape; pass --input {}:D1,D2,...",
                         p.name
@@ -140,6 +146,46 @@ pub(super) fn input_specs(
             })
         })
         .collect()
+}
+
+/// Why a `--input` shape cannot be the graph's: a different rank, or a
+/// dimension the graph fixes (batch included) given another value.
+fn contradiction(declared: &[i64], given: &[usize]) -> Option<String> {
+    let show = |d: &[i64]| {
+        d.iter()
+            .map(|&v| {
+                if v < 0 {
+                    "?".to_string()
+                } else {
+                    v.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    if declared.len() != given.len() {
+        return Some(format!(
+            "--input gives {} dimension(s), the graph's shape ({}) has {}",
+            given.len(),
+            show(declared),
+            declared.len()
+        ));
+    }
+    let k = declared
+        .iter()
+        .zip(given)
+        .position(|(&d, &g)| d >= 0 && d as usize != g)?;
+    let what = if k == 0 {
+        "the batch (dimension 0)".to_string()
+    } else {
+        format!("dimension {k}")
+    };
+    Some(format!(
+        "--input gives {what} as {}, but the graph fixes it to {} (shape {})",
+        given[k],
+        declared[k],
+        show(declared)
+    ))
 }
 
 /// The graph outputs: the ones asked for, or every sink.
@@ -239,6 +285,7 @@ impl<'g> Ctx<'g> {
             tensors: Vec::new(),
             unsupported: Vec::new(),
             model_name,
+            batch: graph.static_batch(),
         };
         for input in inputs {
             let t = TensorId::new(input.name.clone(), 0);
@@ -299,6 +346,34 @@ impl<'g> Ctx<'g> {
         let t = self.graph.input(node, k).map_err(|e| e.to_string())?;
         consts::fold_ints(self.graph, &t, &self.shapes)
             .ok_or_else(|| format!("input {k} ('{t}') is not a constant"))
+    }
+
+    /// The `k`-th data input of `node` read as a target SHAPE (of a Reshape,
+    /// a Slice's size, a StridedSlice's end): as [`Ctx::const_ints`], and when
+    /// the graph was frozen with a fixed batch, a leading entry equal to that
+    /// batch is the batch axis ([`consts::BATCH`]), as a dynamic-batch graph
+    /// would have computed it from `Shape`.
+    ///
+    /// Only shapes go through here, never axes, multiples or paddings (an
+    /// axis list `[1, 2]` is not a shape). With batch 1 a leading 1 is read as
+    /// the batch too: for a shape applied to a batch-first tensor the leading
+    /// entry IS the batch axis whenever the rest accounts for one sample's
+    /// elements, which the rules check (a Reshape's remaining dims must hold
+    /// exactly the input's non-batch volume, else it is refused as moving the
+    /// batch axis).
+    pub fn const_shape(&self, node: &NodeDef, k: usize) -> Result<Vec<i64>, String> {
+        let mut dims = self.const_ints(node, k)?;
+        if let (Some(b), Some(first)) = (self.batch, dims.first_mut())
+            && *first == b as i64
+        {
+            *first = consts::BATCH;
+        }
+        Ok(dims)
+    }
+
+    /// The batch the graph was frozen with, if its inputs fix one.
+    pub fn static_batch(&self) -> Option<usize> {
+        self.batch
     }
 
     /// The single node consuming `t` (through pass-through nodes), when `t`

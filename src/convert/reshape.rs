@@ -7,6 +7,9 @@
 //!   (TF1's `tf.reshape(x, [-1, ...])` included);
 //! - `Squeeze` (TF1 after a 1x1 spatial map) and `ExpandDims` → `Reshape`.
 //!
+//! A graph frozen with a fixed batch has it folded into the target
+//! (`[2, 48]`); [`Ctx::const_shape`] reads that leading entry as the batch.
+//!
 //! Flatten is row-major over H, W, C, as TensorFlow's Reshape is, so a
 //! Flatten in front of a Dense keeps the kernel's row order.
 //!
@@ -41,7 +44,7 @@ fn target(dims: &[Option<usize>]) -> Result<Vec<i64>, String> {
 pub fn reshape(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     let x = ctx.layer_input(node, 0)?;
     let in_shape = input_shape(ctx, &x)?;
-    let t = ctx.const_ints(node, 1)?;
+    let t = ctx.const_shape(node, 1)?;
     let Some((&first, rest)) = t.split_first() else {
         return Err("reshapes to a scalar".into());
     };
@@ -54,6 +57,16 @@ pub fn reshape(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         ));
     }
     let total: Option<usize> = in_shape.iter().skip(1).copied().product();
+    // Without a -1 the rest must hold exactly one sample's elements, else the
+    // leading entry is not the batch (a fixed-batch graph's [B*T, D]).
+    if !rest.contains(&-1)
+        && let Some(total) = total
+        && rest.iter().product::<i64>() != total as i64
+    {
+        return Err(format!(
+            "target {t:?} does not keep one sample's {total} elements per batch entry"
+        ));
+    }
     let flat =
         rest.len() == 1 && in_shape.len() > 2 && (rest[0] == -1 || total == Some(rest[0] as usize));
     let kind = if flat {

@@ -195,7 +195,7 @@ pub fn repeat_vector(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     };
     let mut nodes = vec![node.name.clone()];
     let (expand, lifted_axis) = if node.op == "Reshape" {
-        let target = ctx.const_ints(node, 1)?;
+        let target = ctx.const_shape(node, 1)?;
         if target != [BATCH, 1, d as i64] && target != [-1, 1, d as i64] {
             return Err(format!("Reshape target {target:?} is not (batch, 1, {d})"));
         }

@@ -1,10 +1,12 @@
 //! Frozen TensorFlow graphs: loading (`.pb`, `.pbtxt`), typed attribute access
 //! that names the node on error, `Const` → ndarray, and the graph index
-//! (consumers, topological order, pass-through nodes, inputs and outputs).
+//! (consumers, topological order, pass-through nodes, inputs and outputs), and
+//! the batch the graph was frozen with (`Graph::static_batch`).
 //!
 //! This module imports nothing else from thaw.
 
 mod attr;
+mod batch;
 mod error;
 mod index;
 mod inline;

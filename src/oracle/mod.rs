@@ -128,7 +128,8 @@ pub enum OracleError {
         got: usize,
     },
     #[error(
-        "{origin}: input '{node}' has shape {got:?}, but the oracle was loaded for {expected:?}"
+        "{origin}: input '{node}' has shape {got:?}, but the oracle was loaded for {expected:?} \
+         (or a whole multiple of its batch)"
     )]
     InputShape {
         origin: String,
@@ -352,7 +353,83 @@ impl Oracle {
 
     /// Runs the graph. `inputs` come in the order given at load; returns one f32 array
     /// per requested output, in order (integer and bool tensors are cast to f32).
+    ///
+    /// Inputs holding a multiple of the loaded batch (`k * B` samples, the other
+    /// dimensions as loaded) run in `k` chunks of `B` samples, the graph's own
+    /// batch, and every output is the chunks' results joined along axis 0 (the
+    /// outputs must then be batch-first: their leading dimension is `B`).
     pub fn run(&self, inputs: &[ArrayD<f32>]) -> Result<Vec<ArrayD<f32>>, OracleError> {
+        if inputs.len() != self.inputs.len() {
+            return self.run_once(inputs); // reports the count
+        }
+        let chunks = self.chunks(inputs)?;
+        if chunks <= 1 {
+            return self.run_once(inputs);
+        }
+        let mut parts: Vec<Vec<ArrayD<f32>>> = Vec::with_capacity(chunks);
+        for c in 0..chunks {
+            let chunk: Vec<ArrayD<f32>> = inputs
+                .iter()
+                .zip(&self.inputs)
+                .map(|(a, spec)| {
+                    let b = spec.shape[0];
+                    a.slice_axis(ndarray::Axis(0), ndarray::Slice::from(c * b..(c + 1) * b))
+                        .to_owned()
+                })
+                .collect();
+            parts.push(self.run_once(&chunk)?);
+        }
+        let batch = self.inputs[0].shape[0];
+        (0..self.outputs.len())
+            .map(|k| {
+                let views: Vec<_> = parts.iter().map(|p| p[k].view()).collect();
+                if views.iter().any(|v| v.shape().first() != Some(&batch)) {
+                    return Err(OracleError::Node {
+                        origin: self.origin.clone(),
+                        node: self.outputs[k].clone(),
+                        op: "output".into(),
+                        message: format!(
+                            "has shape {:?}, not batch-first at the graph's batch {batch}, so \
+                             runs of {batch} samples cannot be joined",
+                            views[0].shape()
+                        ),
+                    });
+                }
+                ndarray::concatenate(ndarray::Axis(0), &views).map_err(|e| OracleError::Tract {
+                    origin: self.origin.clone(),
+                    step: "join the chunks' outputs",
+                    message: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// How many runs of the loaded batch `inputs` make (1 when they have exactly
+    /// the loaded shapes); every input must agree, and divide evenly.
+    fn chunks(&self, inputs: &[ArrayD<f32>]) -> Result<usize, OracleError> {
+        let mut chunks = None;
+        for (array, spec) in inputs.iter().zip(&self.inputs) {
+            let (got, want) = (array.shape(), spec.shape.as_slice());
+            let k = match (got.split_first(), want.split_first()) {
+                (Some((&n, rest)), Some((&b, wrest))) if rest == wrest && b > 0 && n % b == 0 => {
+                    n / b
+                }
+                _ => 0,
+            };
+            if k == 0 || chunks.is_some_and(|c| c != k) {
+                return Err(OracleError::InputShape {
+                    origin: self.origin.clone(),
+                    node: spec.name.clone(),
+                    expected: spec.shape.clone(),
+                    got: got.to_vec(),
+                });
+            }
+            chunks = Some(k);
+        }
+        Ok(chunks.unwrap_or(1))
+    }
+
+    fn run_once(&self, inputs: &[ArrayD<f32>]) -> Result<Vec<ArrayD<f32>>, OracleError> {
         if inputs.len() != self.inputs.len() {
             return Err(OracleError::InputCount {
                 origin: self.origin.clone(),

@@ -296,6 +296,39 @@ mod small_graphs {
     }
 
     #[test]
+    fn samples_beyond_the_loaded_batch_run_in_chunks_of_it() {
+        // Loaded for batch 1: three samples run as three runs, joined on axis 0.
+        let oracle = load(&["add", "idn:0"]).expect("load");
+        let x =
+            ndarray::arr2(&[[1.0f32, -2.0, 3.0], [0.5, 4.0, -1.0], [2.0, 0.0, -3.0]]).into_dyn();
+        let got = oracle.run(std::slice::from_ref(&x)).expect("run");
+        assert_eq!(got[0], x.mapv(|v| v + v * v));
+        assert_eq!(got[1], x);
+        // Same non-batch dims are required even when the count divides.
+        let err = oracle.run(&[ArrayD::zeros(IxDyn(&[2, 4]))]).unwrap_err();
+        assert!(matches!(&err, OracleError::InputShape { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_sample_count_that_does_not_divide_the_batch_is_refused() {
+        let outputs = vec!["add".to_string()];
+        let two = [OracleInput {
+            name: "x".into(),
+            shape: vec![2, 3],
+        }];
+        let oracle = Oracle::from_bytes(&graph(), "small.pb", &two, &outputs).expect("load");
+        let err = oracle.run(&[ArrayD::zeros(IxDyn(&[3, 3]))]).unwrap_err();
+        assert!(
+            matches!(&err, OracleError::InputShape { got, .. } if got == &[3, 3]),
+            "{err:?}"
+        );
+        let ok = oracle
+            .run(&[ArrayD::ones(IxDyn(&[4, 3]))])
+            .expect("4 = 2 x 2");
+        assert_eq!(ok[0], ArrayD::from_elem(IxDyn(&[4, 3]), 2.0f32));
+    }
+
+    #[test]
     fn unsupported_ops_in_the_cone_are_reported_together() {
         match load(&["bar"]) {
             Err(OracleError::UnsupportedOps { origin, ops }) => {

@@ -287,6 +287,10 @@ pub struct Report {
     pub verdict: Verdict,
     pub seed: u64,
     pub samples: usize,
+    /// The batch the graph was frozen with (its inputs' fixed leading
+    /// dimension), which it was run at in chunks; `None`: a dynamic batch,
+    /// run with all samples at once.
+    pub graph_batch: Option<usize>,
     pub input_range: [f32; 2],
     /// How float inputs were drawn: `uniform` or `normal` (`--input-dist`).
     pub input_dist: String,

@@ -92,6 +92,24 @@ pub fn int_range(model: &Model, input: &str) -> usize {
         .unwrap_or(DEFAULT_INT_RANGE)
 }
 
+/// The inputs stage: `--inputs` when given, else seeded ones.
+pub(super) fn for_run(
+    opts: &super::VerifyOptions,
+    settings: &super::VerifySettings,
+    conv: &crate::convert::Conversion,
+) -> Result<Vec<ArrayD<f32>>, super::VerifyError> {
+    match &settings.inputs_file {
+        None => Ok(seeded_inputs(
+            &conv.model,
+            opts.samples,
+            opts.seed,
+            opts.input_range,
+            settings.input_dist,
+        )),
+        Some(f) => read_inputs(&conv.model, f).map_err(super::VerifyError::Usage),
+    }
+}
+
 /// Seeded inputs for every model input, `samples` first (see the module header).
 pub fn seeded_inputs(
     model: &Model,

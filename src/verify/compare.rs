@@ -1,0 +1,368 @@
+//! Stage 5: every layer judged twice — cumulatively (each side on its own
+//! inputs) and in isolation (the Keras layer fed the graph's values of its
+//! inputs) — then drift ([`super::drift`]) when only cumulative failures
+//! remain, and the first divergence with its diagnosis.
+
+use super::oracle::GraphRun;
+use super::{VerifyError, VerifyOptions, VerifySettings, drift};
+use crate::compare::diagnose;
+use crate::compare::{self, Tolerance};
+use crate::convert::{Conversion, LayerTensor};
+use crate::interp;
+use crate::keras;
+use crate::report::{Check, DriftSummary, FirstDivergence, LayerReport, Status};
+use ndarray::ArrayD;
+use std::collections::HashMap;
+
+/// The original graph's value of every layer output and model input, by
+/// Keras name: what isolated checks feed each layer.
+pub(super) type GraphValues<'a> = HashMap<&'a str, &'a ArrayD<f32>>;
+
+/// Per-layer tolerance overrides must name layers of the model.
+pub(super) fn check_overrides(
+    settings: &VerifySettings,
+    conv: &Conversion,
+) -> Result<(), VerifyError> {
+    let names: Vec<&str> = conv.model.layers.iter().map(|l| l.name.as_str()).collect();
+    settings
+        .overrides
+        .check_layers(&names)
+        .map_err(|e| VerifyError::Usage(e.to_string()))
+}
+
+/// [`GraphValues`] from the inputs and the oracle's values (in
+/// `layer_tensors` order).
+pub(super) fn graph_by_name<'a>(
+    conv: &'a Conversion,
+    inputs: &'a [ArrayD<f32>],
+    layer_tensors: &[&'a LayerTensor],
+    graph_values: &'a [ArrayD<f32>],
+) -> GraphValues<'a> {
+    let mut by_name = HashMap::new();
+    for (i, a) in conv.model.inputs.iter().zip(inputs) {
+        by_name.insert(i.name.as_str(), a);
+    }
+    for (lt, g) in layer_tensors.iter().zip(graph_values) {
+        by_name.insert(lt.layer.as_str(), g);
+    }
+    by_name
+}
+
+/// The rows of [`layers`] and the tolerance each layer was judged with.
+pub(super) struct Checked<'a> {
+    pub rows: Vec<LayerReport>,
+    pub tolerance: HashMap<&'a str, Tolerance>,
+}
+
+/// Judges every layer, cumulatively and in isolation; a layer passing in
+/// isolation whose cumulative check fails is marked downstream of the first
+/// layer above it that fails in isolation.
+pub(super) fn layers<'a>(
+    opts: &VerifyOptions,
+    settings: &VerifySettings,
+    conv: &Conversion,
+    layer_tensors: &[&'a LayerTensor],
+    graph_values: &[ArrayD<f32>],
+    keras_run: &interp::Run,
+    values: &GraphValues,
+) -> Checked<'a> {
+    // Per layer: the first layer at or above it that fails in isolation.
+    let mut root_cause: HashMap<String, String> = HashMap::new();
+    let mut tolerance: HashMap<&str, Tolerance> = HashMap::new();
+    let mut rows = Vec::with_capacity(layer_tensors.len());
+    settings.progress.layers(layer_tensors.len() as u64);
+    for (lt, g) in layer_tensors.iter().zip(graph_values) {
+        settings.progress.layer(&lt.layer);
+        let (tol, from) = settings
+            .overrides
+            .for_layer(&lt.layer, &lt.class_name, opts.tolerance);
+        tolerance.insert(lt.layer.as_str(), tol);
+        let is_output = conv.model.outputs.contains(&lt.layer);
+        let mut row = cumulative_check(lt, g, keras_run, tol, from.clone(), is_output);
+        let layer = conv.model.layer(&lt.layer);
+        let mut isolated = isolated_check(layer, values, g, tol.isolated());
+        if let Some(e) = isolated.extra.as_mut() {
+            e.tolerance_from = from;
+        }
+        let inbound = layer.map(|l| l.inbound.clone()).unwrap_or_default();
+        if isolated.status != Status::Pass {
+            root_cause.insert(lt.layer.clone(), lt.layer.clone());
+        } else if let Some(cause) = inbound.iter().find_map(|i| root_cause.get(i)).cloned() {
+            if row.status != Status::Pass {
+                row.downstream_of = Some(cause.clone());
+            }
+            root_cause.insert(lt.layer.clone(), cause);
+        }
+        row.isolated = Some(isolated);
+        rows.push(row);
+    }
+    Checked { rows, tolerance }
+}
+
+/// The interpreter's value of the layer against the graph's (`g`).
+fn cumulative_check(
+    lt: &LayerTensor,
+    g: &ArrayD<f32>,
+    keras_run: &interp::Run,
+    tol: Tolerance,
+    from: Option<String>,
+    is_output: bool,
+) -> LayerReport {
+    let base = LayerReport {
+        name: lt.layer.clone(),
+        class_name: lt.class_name.clone(),
+        tf_node: lt.tensor.to_string(),
+        tf_nodes: lt.nodes.clone(),
+        status: Status::Error,
+        max_abs: None,
+        max_rel: None,
+        mean_abs: None,
+        cosine: None,
+        out_of_tolerance: None,
+        elements: None,
+        detail: None,
+        extra: None,
+        is_output,
+        sensitivity: None,
+        isolated: None,
+        downstream_of: None,
+    };
+    match keras_run.values.get(&lt.layer) {
+        None => LayerReport {
+            detail: Some(match keras_run.failure(&lt.layer) {
+                Some(f) => format!("the Keras layer cannot run: {f}"),
+                None => "the interpreter produced no value".into(),
+            }),
+            ..base
+        },
+        Some(k) => match compare::compare(k, g, tol) {
+            Ok(mut m) => {
+                m.extra.tolerance_from = from;
+                if is_output {
+                    m.extra.top1_agreement = compare::top1_agreement(k, g);
+                }
+                base.from_metrics(&m)
+            }
+            Err(e) => LayerReport {
+                detail: Some(e),
+                ..base
+            },
+        },
+    }
+}
+
+/// Runs one Keras layer on the original graph's values of its inputs and
+/// compares with the graph's value of its output: only the layer's own error
+/// shows.
+fn isolated_check(
+    layer: Option<&keras::Layer>,
+    graph_by_name: &GraphValues,
+    expected: &ArrayD<f32>,
+    tol: Tolerance,
+) -> Check {
+    let fail = |detail: String| Check {
+        status: Status::Error,
+        max_abs: None,
+        max_rel: None,
+        mean_abs: None,
+        cosine: None,
+        out_of_tolerance: None,
+        detail: Some(detail),
+        extra: None,
+    };
+    let Some(layer) = layer else {
+        return fail("the layer is not in the model".into());
+    };
+    let mut ins = Vec::with_capacity(layer.inbound.len());
+    for name in &layer.inbound {
+        match graph_by_name.get(name.as_str()) {
+            Some(v) => ins.push(*v),
+            None => return fail(format!("no graph value for its input '{name}'")),
+        }
+    }
+    match interp::run_layer(layer, &ins) {
+        Err(e) => fail(e.to_string()),
+        Ok(v) => match compare::compare(&v, expected, tol) {
+            Ok(m) => Check::from(&m),
+            Err(e) => fail(e),
+        },
+    }
+}
+
+/// Errors that only accumulate, with no layer wrong by itself: drift when
+/// the graph's own sensitivity explains them (see [`drift`]). Runs the graph
+/// again on nudged inputs only in that case.
+pub(super) fn drift(
+    opts: &VerifyOptions,
+    settings: &VerifySettings,
+    conv: &Conversion,
+    inputs: &[ArrayD<f32>],
+    graph_run: &GraphRun,
+    layers: &mut [LayerReport],
+) -> Result<Option<DriftSummary>, VerifyError> {
+    let isolated_failure = layers.iter().any(|l| {
+        l.isolated
+            .as_ref()
+            .is_some_and(|i| i.status != Status::Pass)
+    });
+    if isolated_failure || !layers.iter().any(|l| l.status == Status::Fail) {
+        return Ok(None);
+    }
+    settings
+        .progress
+        .stage("measuring the graph's own sensitivity");
+    let nudged = drift::nudge(&conv.model, inputs, opts.seed);
+    let moved = graph_run.oracle.run(&nudged)?;
+    Ok(mark_drift(layers, &graph_run.values, &moved))
+}
+
+/// Records each layer's sensitivity (its graph tensor's change when the
+/// inputs move by one ulp: `moved` against `graph_values`, both in layer
+/// order) and turns the cumulative failures it explains into
+/// [`Status::Drift`]; returns the summary when any layer drifts. Only for a
+/// run where no layer fails in isolation (the caller checks).
+fn mark_drift(
+    layers: &mut [LayerReport],
+    graph_values: &[ArrayD<f32>],
+    moved: &[ArrayD<f32>],
+) -> Option<DriftSummary> {
+    let mut summary: Option<DriftSummary> = None;
+    for ((row, g), m) in layers.iter_mut().zip(graph_values).zip(moved) {
+        let s = drift::sensitivity(g, m);
+        row.sensitivity = Some(s);
+        let Some(max_abs) = row.max_abs else { continue };
+        if row.status != Status::Fail || !drift::drifts(max_abs, s) {
+            continue;
+        }
+        row.status = Status::Drift;
+        let d = summary.get_or_insert_with(|| DriftSummary {
+            first_layer: row.name.clone(),
+            layers: 0,
+            worst_ratio: 0.0,
+            factor: drift::DRIFT_FACTOR,
+        });
+        d.layers += 1;
+        d.worst_ratio = d.worst_ratio.max(max_abs / s);
+    }
+    summary
+}
+
+/// The first layer that is wrong by itself; failing that (errors that only
+/// accumulate beyond drift), the first that fails at all — with the
+/// hypotheses on what is wrong with it.
+pub(super) fn first_divergence(
+    opts: &VerifyOptions,
+    conv: &Conversion,
+    layers: &[LayerReport],
+    tolerance: &HashMap<&str, Tolerance>,
+    values: &GraphValues,
+) -> Option<FirstDivergence> {
+    let first = layers
+        .iter()
+        .find(|l| {
+            l.isolated
+                .as_ref()
+                .is_some_and(|i| i.status != Status::Pass)
+        })
+        .or_else(|| {
+            layers
+                .iter()
+                .find(|l| !matches!(l.status, Status::Pass | Status::Drift))
+        })?;
+    let name = first.name.clone();
+    let tol = tolerance
+        .get(name.as_str())
+        .copied()
+        .unwrap_or(opts.tolerance);
+    let causes = diagnose_layer(conv, &name, values, tol.isolated());
+    Some(FirstDivergence {
+        layer: name,
+        causes,
+    })
+}
+
+/// Hypotheses on the failing layer alone, fed the graph's values.
+fn diagnose_layer(
+    conv: &Conversion,
+    name: &str,
+    graph_by_name: &GraphValues,
+    tol: Tolerance,
+) -> Vec<diagnose::Cause> {
+    let other = |detail: String| {
+        vec![diagnose::Cause {
+            kind: diagnose::CauseKind::Other,
+            detail,
+            max_abs_after_fix: f32::INFINITY,
+        }]
+    };
+    let Some(layer) = conv.model.layer(name) else {
+        return other(format!("layer '{name}' is not in the model"));
+    };
+    let Some(expected) = graph_by_name.get(name) else {
+        return other(format!("no graph value for layer '{name}'"));
+    };
+    let mut ins = Vec::with_capacity(layer.inbound.len());
+    for i in &layer.inbound {
+        match graph_by_name.get(i.as_str()) {
+            Some(v) => ins.push(*v),
+            None => return other(format!("no graph value for its input '{i}'")),
+        }
+    }
+    let ctx = diagnose::Context {
+        model: &conv.model,
+        values: graph_by_name,
+    };
+    diagnose::diagnose(layer, &ins, expected, tol, &ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::arr1;
+
+    fn row(name: &str, status: Status, max_abs: f32) -> LayerReport {
+        LayerReport {
+            name: name.into(),
+            class_name: "Dense".into(),
+            tf_node: format!("{name}:0"),
+            tf_nodes: vec![name.into()],
+            status,
+            max_abs: Some(max_abs),
+            max_rel: None,
+            mean_abs: None,
+            cosine: None,
+            out_of_tolerance: None,
+            elements: Some(2),
+            detail: None,
+            extra: None,
+            is_output: false,
+            sensitivity: None,
+            isolated: None,
+            downstream_of: None,
+        }
+    }
+
+    #[test]
+    fn only_failures_within_the_graphs_sensitivity_drift() {
+        let mut layers = vec![
+            row("ok", Status::Pass, 0.0),
+            row("amplified", Status::Fail, 0.5),
+            row("too_far", Status::Fail, 5.0),
+            row("insensitive", Status::Fail, 1e-3),
+        ];
+        let g = |v: f32| arr1(&[v, 1.0]).into_dyn();
+        let graph = [g(0.0), g(0.0), g(0.0), g(0.0)];
+        // The nudged run moves the first three by 0.1 and the last not at all.
+        let moved = [g(0.1), g(0.1), g(-0.1), g(0.0)];
+        let d = mark_drift(&mut layers, &graph, &moved).expect("one layer drifts");
+        let status: Vec<Status> = layers.iter().map(|l| l.status).collect();
+        assert_eq!(
+            status,
+            [Status::Pass, Status::Drift, Status::Fail, Status::Fail]
+        );
+        assert_eq!(layers[0].sensitivity, Some(0.1));
+        assert_eq!(layers[3].sensitivity, Some(0.0));
+        assert_eq!((d.first_layer.as_str(), d.layers), ("amplified", 1));
+        assert!((d.worst_ratio - 5.0).abs() < 1e-5, "{}", d.worst_ratio);
+    }
+}

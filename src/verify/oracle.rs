@@ -1,0 +1,187 @@
+//! Stage 4a: the original graph (tract, through [`crate::oracle`]) run on the
+//! inputs with every mapped TF tensor exposed.
+//!
+//! The graph runs at ITS batch: a graph frozen with a fixed batch `B`
+//! ([`crate::graph::Graph::static_batch`]) is loaded for `B` samples and the
+//! `N` samples are fed in `N / B` chunks ([`check_batch`] refuses an `N` that
+//! `B` does not divide); a dynamic-batch graph is loaded for all `N` at once.
+//!
+//! Time budget (`--timeout`): preparing the graph (tract's parsing, analysis,
+//! optimisation, loop unrolling) and running it happen on a worker thread; the
+//! pipeline waits at most the budget and then gives up with
+//! [`VerifyError::Timeout`] naming the stage reached. The worker cannot be
+//! stopped from outside (tract has no cancellation), so it is left behind:
+//! the command line exits right after reporting the error, which ends it and
+//! frees its memory. A stage that finishes after the budget counts as over it
+//! too, so the outcome does not depend on when the waiting thread wakes up.
+
+use super::{VerifyError, VerifyOptions, VerifySettings, ms};
+use crate::convert::{Conversion, LayerTensor};
+use crate::oracle::{Oracle, OracleError, OracleInput};
+use crate::report::Timings;
+use ndarray::ArrayD;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The graph's run: the loaded oracle (the drift check runs it again) and
+/// its value of every layer tensor, in [`layer_tensors`] order.
+pub(super) struct GraphRun {
+    pub oracle: Oracle,
+    pub values: Vec<ArrayD<f32>>,
+}
+
+/// The layers' TF tensors, model inputs aside: what the oracle exposes and
+/// what is compared, in this order.
+pub(super) fn layer_tensors(conv: &Conversion) -> Vec<&LayerTensor> {
+    conv.tensors
+        .iter()
+        .filter(|t| t.class_name != "InputLayer")
+        .collect()
+}
+
+/// A sample count the graph's fixed batch does not divide is the user's to
+/// change (`--samples`, or the batch of `--inputs`): one message, exit 2.
+pub(super) fn check_batch(
+    batch: Option<usize>,
+    inputs: &[ArrayD<f32>],
+    from_file: bool,
+) -> Result<(), VerifyError> {
+    let (Some(b), Some(n)) = (batch, inputs.first().and_then(|a| a.shape().first())) else {
+        return Ok(());
+    };
+    if n % b == 0 {
+        return Ok(());
+    }
+    let what = if from_file {
+        format!("--inputs holds {n} samples")
+    } else {
+        format!("--samples {n}")
+    };
+    Err(VerifyError::Usage(format!(
+        "{what}, but the graph is frozen with a fixed batch of {b} and runs in chunks of {b} \
+         samples: use a multiple of {b}"
+    )))
+}
+
+/// Where the worker is, for the timeout's message.
+const PREPARING: u8 = 0;
+const RUNNING: u8 = 1;
+
+fn stage_name(stage: u8) -> &'static str {
+    if stage == PREPARING {
+        "preparing the original graph (tract's parsing, analysis and optimisation)"
+    } else {
+        "running the original graph"
+    }
+}
+
+/// Loads `opts.model` into tract and runs it once on `inputs`, at the graph's
+/// own `batch` when it has one, within `settings.timeout`.
+pub(super) fn run(
+    opts: &VerifyOptions,
+    settings: &VerifySettings,
+    conv: &Conversion,
+    layer_tensors: &[&LayerTensor],
+    inputs: &[ArrayD<f32>],
+    batch: Option<usize>,
+    timings: &mut Timings,
+) -> Result<GraphRun, VerifyError> {
+    let oracle_inputs: Vec<OracleInput> = conv
+        .model
+        .inputs
+        .iter()
+        .zip(inputs)
+        .map(|(i, a)| OracleInput {
+            name: i.name.clone(),
+            shape: batch
+                .into_iter()
+                .chain(a.shape().iter().skip(usize::from(batch.is_some())).copied())
+                .collect(),
+        })
+        .collect();
+    let outputs: Vec<String> = layer_tensors.iter().map(|t| t.tensor.to_string()).collect();
+    settings.progress.stage("running the original graph");
+    let budget = settings.timeout.0;
+    let stage = Arc::new(AtomicU8::new(PREPARING));
+    let (tx, rx) = mpsc::channel();
+    let worker = {
+        let (stage, model, inputs) = (stage.clone(), opts.model.clone(), inputs.to_vec());
+        move || {
+            let t = Instant::now();
+            let oracle = Oracle::load(&model, &oracle_inputs, &outputs)?;
+            let load_ms = ms(t);
+            stage.store(RUNNING, Ordering::SeqCst);
+            let t = Instant::now();
+            let values = oracle.run(&inputs)?;
+            Ok::<_, OracleError>((GraphRun { oracle, values }, load_ms, ms(t)))
+        }
+    };
+    let start = Instant::now();
+    std::thread::Builder::new()
+        .name("thaw-oracle".into())
+        .spawn(move || {
+            // The receiver is gone when the budget ran out: nobody to tell.
+            let _ = tx.send(worker());
+        })
+        .map_err(|source| VerifyError::Io {
+            path: "a thread for the original graph".into(),
+            source,
+        })?;
+    let timeout = || VerifyError::Timeout {
+        stage: stage_name(stage.load(Ordering::SeqCst)),
+        seconds: budget.as_secs_f64(),
+    };
+    let result = match rx.recv_timeout(budget) {
+        Ok(result) => result,
+        Err(mpsc::RecvTimeoutError::Timeout) => return Err(timeout()),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            // The worker panicked (the panic hook has reported it).
+            return Err(VerifyError::Oracle(OracleError::Tract {
+                origin: opts.model.display().to_string(),
+                step: "run the graph",
+                message: "the worker thread stopped without an answer".into(),
+            }));
+        }
+    };
+    if start.elapsed() > budget {
+        return Err(timeout());
+    }
+    let (run, load_ms, run_ms) = result?;
+    timings.oracle_load_ms = load_ms;
+    timings.oracle_run_ms = run_ms;
+    Ok(run)
+}
+
+/// The time budget of preparing and running the original graph
+/// (`--timeout`); the default is the command line's, 300 s.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Timeout(pub Duration);
+
+impl Default for Timeout {
+    fn default() -> Self {
+        Timeout(Duration::from_secs(300))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sample_count_the_fixed_batch_does_not_divide_is_a_usage_error() {
+        let four = [ArrayD::<f32>::zeros(ndarray::IxDyn(&[4, 3]))];
+        assert!(check_batch(Some(2), &four, false).is_ok());
+        assert!(check_batch(None, &four, false).is_ok());
+        let err = check_batch(Some(3), &four, false).unwrap_err();
+        assert!(err.is_user_error());
+        let msg = err.to_string();
+        assert!(
+            msg.contains("--samples 4") && msg.contains("fixed batch of 3"),
+            "{msg}"
+        );
+        let msg = check_batch(Some(3), &four, true).unwrap_err().to_string();
+        assert!(msg.contains("--inputs holds 4 samples"), "{msg}");
+    }
+}
