@@ -166,6 +166,25 @@ def _check_one(K, framework, h5, io_path, atol, rtol, unsafe):
     if problems:
         res["detail"] = "; ".join(problems)[:400]
         return res
+    # Another batch: the model is written with batch None, so it must serve any batch, also when
+    # the graph was frozen with a fixed one. batch + 1 samples in ONE call (the recorded ones and
+    # the first again) must give the recorded outputs row for row.
+    try:
+        more = [np.concatenate([a, a[:1]]) for a in feed]
+        pred = model.predict(more[0] if len(more) == 1 else more, batch_size=batch + 1, verbose=0)
+    except Exception as e:  # noqa: BLE001
+        res["detail"] = f"predict at batch {batch + 1} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
+        return res
+    preds = list(pred.values()) if isinstance(pred, dict) else (list(pred) if isinstance(pred, (list, tuple)) else [pred])
+    for (oname, want), got in zip(outputs, preds):
+        want = np.concatenate([want, want[:1]]).astype(np.float64)
+        got = np.asarray(got).astype(np.float64)
+        if got.shape != want.shape or not np.all(np.abs(got - want) <= atol + rtol * np.abs(want)):
+            problems.append(f"{oname}: at batch {batch + 1} the model does not give the recorded rows")
+    if problems:
+        res["detail"] = "; ".join(problems)[:400]
+        return res
+    res["notes"].append(f"also at batch {batch + 1}")
     res["ok"] = True
     return res
 

@@ -7,6 +7,7 @@ How to run (from the repository root, after `cargo build`):
     $PY harness/zoo.py                          # every case of gen_zoo.py (generated on demand into the cache)
     $PY harness/zoo.py --only resnet50_k3,xception_tk
     $PY harness/zoo.py --ci                     # the subset CI runs (see CI_SUBSET)
+    $PY harness/zoo.py --batch dynamic,1,2      # each case also frozen with fixed batch 1 and 2 (<case>_b1, _b2)
     $PY harness/zoo.py --markdown zoo.md --json zoo.json
 
 For each case (`<arch>_k3` from Keras 3, `<arch>_tk` from tf-keras, see gen_zoo.py):
@@ -55,8 +56,10 @@ def zoo_cases() -> list[str]:
     return list(cases())
 
 
-def generate(cases: list[str], zoo: str, py: str) -> None:
+def generate(cases: list[str], zoo: str, py: str, batch: str = "") -> None:
     cmd = [py, os.path.join(HERE, "gen_zoo.py"), "--out", zoo, "--no-tensors", "--only", ",".join(cases)]
+    if batch:
+        cmd += ["--batch", batch]
     print(f"generating {len(cases)} case(s): {' '.join(cases)}", flush=True)
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
@@ -132,7 +135,16 @@ def main(argv=None) -> int:
     ap.add_argument("--no-roundtrip", action="store_true", help="skip the real-Keras load check")
     ap.add_argument("--markdown", help="also write the table to this file")
     ap.add_argument("--json", help="also write every result to this JSON file")
+    ap.add_argument(
+        "--batch",
+        default="",
+        help="forms to run: comma-separated 'dynamic' and/or fixed batch sizes, e.g. dynamic,1,2 "
+        "(cases <case>, <case>_b1, <case>_b2; default: dynamic only)",
+    )
     args = ap.parse_args(argv)
+    from gen_fixtures import batch_forms  # light import, as gen_zoo's
+
+    forms = batch_forms(args.batch)
 
     known = zoo_cases()
     names = CI_SUBSET if args.ci else ([n for n in args.only.split(",") if n] or known)
@@ -142,9 +154,16 @@ def main(argv=None) -> int:
     if not os.path.isfile(args.thaw):
         ap.error(f"--thaw {args.thaw}: not found (run `cargo build` first)")
 
-    missing = [n for n in names if args.regenerate or not os.path.isfile(os.path.join(args.zoo, n, "model.pb"))]
+    bases = names
+    names = [b + suffix for b in bases for suffix, _ in forms]
+    missing = [
+        b
+        for b in bases
+        if args.regenerate
+        or any(not os.path.isfile(os.path.join(args.zoo, b + suffix, "model.pb")) for suffix, _ in forms)
+    ]
     if missing:
-        generate(missing, args.zoo, sys.executable)
+        generate(missing, args.zoo, sys.executable, args.batch)
 
     out = args.out or tempfile.mkdtemp(prefix="thaw-zoo-")
     rows = []

@@ -44,6 +44,7 @@
 //! form of exact gelu, swish with beta != 1.
 
 use super::ctx::{Ctx, Emit, Match};
+use super::rules::{CHAIN, CONSTANT, LAYER, RuleEntry};
 use crate::graph::pb::NodeDef;
 use crate::graph::{NodeExt, TensorId};
 use crate::keras::{Activation, LayerKind};
@@ -364,3 +365,37 @@ pub fn clip(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         nodes: vec![node.name.clone(), second_node.name.clone()],
     }))
 }
+
+/// This family's conversion rules with their priorities (see [`super::rules`]):
+/// among rules anchored on the same op, the lower priority is tried first.
+pub(super) const RULES: &[RuleEntry] = &[
+    RuleEntry::new("Neg", "prelu", CHAIN + 80, prelu),
+    RuleEntry::new("Relu", "prelu", CHAIN + 80, prelu),
+    RuleEntry::new("Relu", "activation", LAYER, activation),
+    RuleEntry::new("Relu6", "relu6", LAYER, activation),
+    RuleEntry::new("Sigmoid", "activation", LAYER, activation),
+    RuleEntry::new("Tanh", "activation", LAYER, activation),
+    RuleEntry::new("Softmax", "activation", LAYER, activation),
+    RuleEntry::new("Elu", "activation", LAYER, activation),
+    RuleEntry::new("Selu", "activation", LAYER, activation),
+    RuleEntry::new("Softplus", "activation", LAYER, activation),
+    RuleEntry::new("Softsign", "activation", LAYER, activation),
+    RuleEntry::new("Exp", "activation", LAYER, activation),
+    RuleEntry::new("LeakyRelu", "leaky_relu", LAYER, activation),
+    RuleEntry::new("Mul", "swish (tf.nn.silu form)", CHAIN + 81, swish),
+    RuleEntry::new("Mul", "gelu (exact, Erfc form)", CHAIN + 82, gelu),
+    RuleEntry::new("Neg", "gelu (exact, Erfc form)", CHAIN + 82, gelu),
+    RuleEntry::new("Pow", "multiply (x ** 2, x ** 3)", LAYER, pow),
+    RuleEntry::new(
+        "Minimum",
+        "relu (clip_by_value to [0, max])",
+        CONSTANT,
+        clip,
+    ),
+    RuleEntry::new(
+        "Maximum",
+        "relu (clip_by_value to [0, max])",
+        CONSTANT,
+        clip,
+    ),
+];

@@ -26,6 +26,7 @@
 //! fold elsewhere.
 
 use super::ctx::{Ctx, Emit, Match, weight};
+use super::rules::{BLOCK, RuleEntry};
 use crate::graph::pb::NodeDef;
 use crate::graph::{NodeExt, TensorId};
 use crate::keras::LayerKind;
@@ -414,3 +415,10 @@ pub fn mha(ctx: &Ctx, anchor: &NodeDef) -> Result<Match, String> {
         nodes,
     }))
 }
+
+/// This family's conversion rules with their priorities (see [`super::rules`]):
+/// among rules anchored on the same op, the lower priority is tried first.
+pub(super) const RULES: &[RuleEntry] = &[
+    RuleEntry::new("Einsum", "multi_head_attention", BLOCK, mha),
+    RuleEntry::new("BatchMatMulV2", "multi_head_attention", BLOCK, mha),
+];

@@ -22,6 +22,7 @@
 //! `conv_transpose.rs`.)
 
 use super::ctx::{Ctx, Emit, Match, weight};
+use super::rules::{CHAIN, LAYER, RuleEntry};
 use crate::graph::pb::NodeDef;
 use crate::graph::{NodeExt, TensorId};
 use crate::keras::{Activation, LayerKind, Padding};
@@ -343,3 +344,23 @@ pub fn zero_padding(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     };
     Ok(Match::one(Emit::single(ctx, node, kind, vec![x])))
 }
+
+/// This family's conversion rules with their priorities (see [`super::rules`]):
+/// among rules anchored on the same op, the lower priority is tried first.
+pub(super) const RULES: &[RuleEntry] = &[
+    RuleEntry::new("Conv2D", "conv2d", LAYER, conv2d),
+    RuleEntry::new(
+        "DepthwiseConv2dNative",
+        "depthwise_conv2d",
+        LAYER,
+        depthwise,
+    ),
+    RuleEntry::new(
+        "SpaceToBatchND",
+        "dilated_conv (SpaceToBatchND form)",
+        CHAIN + 50,
+        space_to_batch_conv,
+    ),
+    RuleEntry::new("Pad", "zero_padding2d", LAYER, zero_padding),
+    RuleEntry::new("PadV2", "zero_padding2d", LAYER, zero_padding),
+];

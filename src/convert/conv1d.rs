@@ -24,6 +24,7 @@
 
 use super::conv::{padding, tail};
 use super::ctx::{Ctx, Emit, Match, weight};
+use super::rules::{CHAIN, RuleEntry};
 use crate::graph::pb::NodeDef;
 use crate::graph::{NodeExt, TensorId};
 use crate::keras::{LayerKind, Padding, Padding1D};
@@ -278,6 +279,17 @@ pub fn global1d(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     };
     Ok(Match::one(Emit::single(ctx, node, kind, vec![x])))
 }
+
+/// This family's conversion rules with their priorities (see [`super::rules`]):
+/// among rules anchored on the same op, the lower priority is tried first.
+pub(super) const RULES: &[RuleEntry] = &[
+    RuleEntry::new("ExpandDims", "conv1d", CHAIN + 20, conv1d),
+    RuleEntry::new("Pad", "conv1d (causal)", CHAIN + 20, conv1d),
+    RuleEntry::new("SpaceToBatchND", "conv1d (dilated)", CHAIN + 20, conv1d),
+    RuleEntry::new("ExpandDims", "max/average_pooling1d", CHAIN + 21, pool1d),
+    RuleEntry::new("Mean", "global_average_pooling1d", CHAIN + 20, global1d),
+    RuleEntry::new("Max", "global_max_pooling1d", CHAIN + 20, global1d),
+];
 
 #[cfg(test)]
 pub(crate) mod tests {

@@ -21,6 +21,7 @@
 use super::consts::BATCH;
 use super::conv::tail;
 use super::ctx::{Ctx, Emit, Match, weight};
+use super::rules::{LAYER, RuleEntry};
 use crate::graph::pb::NodeDef;
 use crate::graph::{NodeExt, TensorId};
 use crate::keras::{LayerKind, Padding};
@@ -130,6 +131,15 @@ pub fn conv2d_transpose(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         nodes,
     }))
 }
+
+/// This family's conversion rules with their priorities (see [`super::rules`]):
+/// among rules anchored on the same op, the lower priority is tried first.
+pub(super) const RULES: &[RuleEntry] = &[RuleEntry::new(
+    "Conv2DBackpropInput",
+    "conv2d_transpose",
+    LAYER,
+    conv2d_transpose,
+)];
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,7 @@
 
 use super::consts::BATCH;
 use super::ctx::{Ctx, Emit, Match};
+use super::rules::{LAYER, RuleEntry};
 use crate::graph::NodeExt;
 use crate::graph::pb::NodeDef;
 use crate::keras::LayerKind;
@@ -133,3 +134,10 @@ pub fn slice(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         ],
     )
 }
+
+/// This family's conversion rules with their priorities (see [`super::rules`]):
+/// among rules anchored on the same op, the lower priority is tried first.
+pub(super) const RULES: &[RuleEntry] = &[
+    RuleEntry::new("StridedSlice", "cropping2d", LAYER, strided_slice),
+    RuleEntry::new("Slice", "cropping2d (Slice)", LAYER, slice),
+];

@@ -496,17 +496,15 @@ impl<'g> Ctx<'g> {
                 );
                 continue;
             }
-            let candidates: Vec<_> = registry
-                .iter()
-                .filter(|(op, _, _)| *op == node.op)
-                .collect();
+            let candidates: Vec<_> = registry.iter().filter(|r| r.op == node.op).collect();
             let mut reasons = Vec::new();
             if candidates.is_empty() {
                 reasons.push(format!("no conversion rule for op {}", node.op));
             }
             let mut matched = None;
-            for (_, rule_name, rule) in candidates {
-                match rule(&self, node) {
+            for entry in candidates {
+                let rule_name = entry.name;
+                match (entry.rule)(&self, node) {
                     Ok(m) => {
                         matched = Some(m);
                         break;

@@ -6,11 +6,13 @@
 //! Keras's `(in, units)` layout; then the same bias/activation tail as the
 //! convolutions.
 //!
-//! Not handled yet: `transpose_a`, Dense on rank-3 inputs (`Tensordot` /
-//! `BatchMatMulV2` forms), MatMul of two layer outputs.
+//! Not handled yet: `transpose_a`, MatMul of two layer outputs. (Dense on
+//! rank-3+ inputs, the `Tensordot` and `BatchMatMulV2` forms, is in
+//! `dense_nd.rs`.)
 
 use super::conv::tail;
 use super::ctx::{Ctx, Emit, Match, weight};
+use super::rules::{LAYER, RuleEntry};
 use crate::graph::pb::NodeDef;
 use crate::graph::{NodeExt, TensorId};
 use crate::keras::LayerKind;
@@ -58,3 +60,7 @@ pub fn dense(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         nodes,
     }))
 }
+
+/// This family's conversion rules with their priorities (see [`super::rules`]):
+/// among rules anchored on the same op, the lower priority is tried first.
+pub(super) const RULES: &[RuleEntry] = &[RuleEntry::new("MatMul", "dense", LAYER, dense)];

@@ -18,6 +18,7 @@
 
 use super::conv::tail;
 use super::ctx::{Ctx, Emit, Match, weight};
+use super::rules::{CHAIN, RuleEntry};
 use crate::graph::pb::NodeDef;
 use crate::graph::{NodeExt, TensorId};
 use crate::keras::LayerKind;
@@ -143,3 +144,21 @@ pub fn batch_matmul(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     check_input(ctx, &x, w.shape()[0])?;
     emit(ctx, node, x, w, out(node), vec![node.name.clone()])
 }
+
+/// This family's conversion rules with their priorities (see [`super::rules`]):
+/// among rules anchored on the same op, the lower priority is tried first.
+pub(super) const RULES: &[RuleEntry] = &[
+    RuleEntry::new(
+        "BatchMatMulV2",
+        "dense (batched MatMul, rank >= 3)",
+        CHAIN + 10,
+        batch_matmul,
+    ),
+    RuleEntry::new("Transpose", "dense (Tensordot form)", CHAIN + 10, tensordot),
+    RuleEntry::new(
+        "Reshape",
+        "dense (Tensordot form, static shape)",
+        CHAIN + 10,
+        tensordot,
+    ),
+];

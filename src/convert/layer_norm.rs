@@ -31,6 +31,7 @@
 //! `rms_scaling=True`.
 
 use super::ctx::{Ctx, Emit, Match, weight};
+use super::rules::{BLOCK, RuleEntry};
 use crate::graph::TensorId;
 use crate::graph::pb::NodeDef;
 use crate::keras::LayerKind;
@@ -374,6 +375,18 @@ pub fn fused_layer_norm(ctx: &Ctx, reshape: &NodeDef) -> Result<Match, String> {
         nodes,
     }))
 }
+
+/// This family's conversion rules with their priorities (see [`super::rules`]):
+/// among rules anchored on the same op, the lower priority is tried first.
+pub(super) const RULES: &[RuleEntry] = &[
+    RuleEntry::new("Mean", "layer_normalization", BLOCK, layer_norm),
+    RuleEntry::new(
+        "Reshape",
+        "layer_normalization (tf-keras fused form)",
+        BLOCK,
+        fused_layer_norm,
+    ),
+];
 
 #[cfg(test)]
 mod tests {

@@ -17,6 +17,7 @@
 //! `DepthwiseConv1D`, tf-keras does not), a constant that varies over H or W.
 
 use super::ctx::{Ctx, Emit, Match, weight};
+use super::rules::{CONSTANT, RuleEntry};
 use crate::graph::pb::NodeDef;
 use crate::keras::{Activation, LayerKind, Padding};
 
@@ -58,3 +59,12 @@ pub fn layer_scale(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     e.weights = vec![weight("depthwise_kernel", kernel)];
     Ok(Match::one(e))
 }
+
+/// This family's conversion rules with their priorities (see [`super::rules`]):
+/// among rules anchored on the same op, the lower priority is tried first.
+pub(super) const RULES: &[RuleEntry] = &[RuleEntry::new(
+    "Mul",
+    "layer_scale (x * per-channel constant)",
+    CONSTANT + 10,
+    layer_scale,
+)];

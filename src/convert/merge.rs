@@ -11,10 +11,11 @@
 //!
 //! Not handled yet: merges of 3+ tensors other than AddN (frozen as chains of
 //! binary ops, they become chains of 2-input merges; an Average of 3+ is then
-//! refused at its `RealDiv`), merges of different ranks,
-//! scalar arithmetic (Rescaling). Size-1 axes broadcast as in Keras.
+//! refused at its `RealDiv`), merges of different ranks.
+//! (Scalar arithmetic, Rescaling, is in `preprocess.rs`.) Size-1 axes broadcast as in Keras.
 
 use super::ctx::{Ctx, Emit, Match, Shape};
+use super::rules::{GENERIC, RuleEntry};
 use crate::graph::NodeExt;
 use crate::graph::TensorId;
 use crate::graph::pb::NodeDef;
@@ -109,3 +110,16 @@ pub fn concat(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         inputs,
     )))
 }
+
+/// This family's conversion rules with their priorities (see [`super::rules`]):
+/// among rules anchored on the same op, the lower priority is tried first.
+pub(super) const RULES: &[RuleEntry] = &[
+    RuleEntry::new("Mul", "multiply", GENERIC, binary),
+    RuleEntry::new("Sub", "subtract", GENERIC, binary),
+    RuleEntry::new("Maximum", "maximum", GENERIC, binary),
+    RuleEntry::new("Minimum", "minimum", GENERIC, binary),
+    RuleEntry::new("Add", "add", GENERIC, add),
+    RuleEntry::new("AddV2", "add", GENERIC, add),
+    RuleEntry::new("AddN", "add", GENERIC, add),
+    RuleEntry::new("ConcatV2", "concatenate", GENERIC, concat),
+];

@@ -13,9 +13,21 @@
 //! read them when they need them. Nothing stops at the first unsupported op:
 //! all of them are collected.
 //!
-//! Files: one per layer family (`conv.rs`, `dense.rs`, `norm.rs`,
-//! `activation.rs`, `pool.rs`, `reshape.rs`, `merge.rs`), registered in
-//! [`rules::registry`]; `ctx.rs` holds the matching context, `consts.rs`
+//! Files: one per layer family, each exporting its `RULES` with their
+//! priorities, gathered in [`rules::registry`] (see [`rules`] for the
+//! priority contract):
+//! - `conv.rs` (Conv2D, DepthwiseConv2D, dilated conv, ZeroPadding2D),
+//!   `conv1d.rs` (Conv1D, 1-D pooling), `conv_transpose.rs`, `separable.rs`;
+//! - `dense.rs` (MatMul), `dense_nd.rs` (Dense on rank-3+ inputs);
+//! - `norm.rs` (BatchNormalization), `layer_norm.rs`, `layer_scale.rs`;
+//! - `activation.rs` (activations, PReLU, swish, gelu, clip), `preprocess.rs`
+//!   (Rescaling, Normalization, hard_swish);
+//! - `pool.rs`, `upsample.rs`, `crop.rs`, `reshape.rs`, `merge.rs`;
+//! - `text.rs` (Embedding, Permute, RepeatVector), `attention.rs`
+//!   (MultiHeadAttention), `recurrent.rs` (LSTM loops);
+//! - `fallback.rs`: custom layers for ops no rule converts.
+//!
+//! `ctx.rs` holds the matching context and the conversion loop, `consts.rs`
 //! constant and shape folding, `shape.rs` Keras output shapes.
 
 mod activation;

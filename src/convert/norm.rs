@@ -22,6 +22,7 @@
 //! training-mode graph.
 
 use super::ctx::{Ctx, Emit, Match, weight};
+use super::rules::{CHAIN, LAYER, RuleEntry};
 use crate::graph::pb::NodeDef;
 use crate::graph::{NodeExt, TensorId};
 use crate::keras::LayerKind;
@@ -261,3 +262,16 @@ pub fn arithmetic(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         nodes,
     )
 }
+
+/// This family's conversion rules with their priorities (see [`super::rules`]):
+/// among rules anchored on the same op, the lower priority is tried first.
+pub(super) const RULES: &[RuleEntry] = &[
+    RuleEntry::new("FusedBatchNorm", "batch_norm (fused)", LAYER, fused),
+    RuleEntry::new("FusedBatchNormV3", "batch_norm (fused)", LAYER, fused),
+    RuleEntry::new(
+        "Mul",
+        "batch_norm (Keras 3 arithmetic form)",
+        CHAIN + 70,
+        arithmetic,
+    ),
+];

@@ -6,11 +6,12 @@
 //! TF's AvgPool with SAME padding divides by the number of valid elements in
 //! each window, which is also what Keras's AveragePooling2D does.
 //!
-//! Not handled yet: 1-D and 3-D pooling, `MaxPoolV2` (ksize as input),
+//! Not handled yet: 3-D pooling (1-D pooling is in `conv1d.rs`), `MaxPoolV2` (ksize as input),
 //! NCHW, reductions over other axes.
 
 use super::conv::padding;
 use super::ctx::{Ctx, Emit, Match};
+use super::rules::{LAYER, RuleEntry};
 use crate::graph::NodeExt;
 use crate::graph::pb::NodeDef;
 use crate::keras::LayerKind;
@@ -73,3 +74,12 @@ pub fn global(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     };
     Ok(Match::one(Emit::single(ctx, node, kind, vec![x])))
 }
+
+/// This family's conversion rules with their priorities (see [`super::rules`]):
+/// among rules anchored on the same op, the lower priority is tried first.
+pub(super) const RULES: &[RuleEntry] = &[
+    RuleEntry::new("MaxPool", "max_pooling2d", LAYER, pool),
+    RuleEntry::new("AvgPool", "average_pooling2d", LAYER, pool),
+    RuleEntry::new("Mean", "global_average_pooling2d", LAYER, global),
+    RuleEntry::new("Max", "global_max_pooling2d", LAYER, global),
+];

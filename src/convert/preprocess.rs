@@ -33,6 +33,7 @@
 //! non-scalar constant that is not a BatchNormalization or Normalization.
 
 use super::ctx::{Ctx, Emit, Match};
+use super::rules::{CONSTANT, RuleEntry};
 use crate::graph::TensorId;
 use crate::graph::pb::NodeDef;
 use crate::keras::LayerKind;
@@ -244,6 +245,29 @@ pub fn normalization(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         ..Emit::single(ctx, node, kind, vec![x])
     }))
 }
+
+/// This family's conversion rules with their priorities (see [`super::rules`]):
+/// among rules anchored on the same op, the lower priority is tried first.
+pub(super) const RULES: &[RuleEntry] = &[
+    RuleEntry::new("Mul", "rescaling (x * c [+ o])", CONSTANT, scalar),
+    RuleEntry::new("Sub", "normalization", CONSTANT - 50, normalization),
+    RuleEntry::new("Sub", "rescaling (x - c, c - x)", CONSTANT, scalar),
+    RuleEntry::new("RealDiv", "rescaling (x / c)", CONSTANT, scalar),
+    RuleEntry::new(
+        "Add",
+        "hard_swish (x + 3, Relu6, / 6, * x)",
+        CONSTANT - 50,
+        hard_swish,
+    ),
+    RuleEntry::new(
+        "AddV2",
+        "hard_swish (x + 3, Relu6, / 6, * x)",
+        CONSTANT - 50,
+        hard_swish,
+    ),
+    RuleEntry::new("Add", "rescaling (x + c)", CONSTANT, scalar),
+    RuleEntry::new("AddV2", "rescaling (x + c)", CONSTANT, scalar),
+];
 
 #[cfg(test)]
 mod tests {

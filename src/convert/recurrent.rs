@@ -41,6 +41,7 @@
 
 use super::Unsupported;
 use super::ctx::{Ctx, Emit, Match};
+use super::rules::{BLOCK, RuleEntry};
 use crate::graph::pb::NodeDef;
 use crate::graph::{Loop, LoopForm, NodeExt, TensorId, is_control_flow};
 use crate::keras::{LayerKind, Weight};
@@ -463,6 +464,10 @@ pub(super) fn lstm(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     }
     Err("not the input of a loop recognised as an LSTM cell".into())
 }
+
+/// This family's conversion rules with their priorities (see [`super::rules`]):
+/// among rules anchored on the same op, the lower priority is tried first.
+pub(super) const RULES: &[RuleEntry] = &[RuleEntry::new("Transpose", "lstm", BLOCK, lstm)];
 
 #[cfg(test)]
 mod tests {

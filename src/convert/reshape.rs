@@ -17,6 +17,7 @@
 
 use super::consts::BATCH;
 use super::ctx::{Ctx, Emit, Match, Shape};
+use super::rules::{GENERIC, RuleEntry};
 use crate::graph::pb::NodeDef;
 use crate::graph::{NodeExt, TensorId};
 use crate::keras::LayerKind;
@@ -132,3 +133,11 @@ pub fn expand_dims(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         },
     ))
 }
+
+/// This family's conversion rules with their priorities (see [`super::rules`]):
+/// among rules anchored on the same op, the lower priority is tried first.
+pub(super) const RULES: &[RuleEntry] = &[
+    RuleEntry::new("Reshape", "flatten / reshape", GENERIC, reshape),
+    RuleEntry::new("Squeeze", "reshape (Squeeze)", GENERIC, squeeze),
+    RuleEntry::new("ExpandDims", "reshape (ExpandDims)", GENERIC, expand_dims),
+];

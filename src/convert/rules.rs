@@ -1,6 +1,35 @@
-//! The one place conversion rules are registered: TF op of the anchor node →
-//! rules to try, in order. Adding a pattern is one function in its family file
-//! and one line here; `thaw inspect` lists coverage from this table.
+//! The one place conversion rules are registered. Each family file
+//! (`attention.rs`, `conv.rs`, …) exports `RULES`: its (anchor op, rule name,
+//! priority, rule) entries; [`registry`] gathers the families listed in
+//! [`FAMILIES`] and orders them by priority. Adding a pattern is one function
+//! and one `RULES` line in its family file (a new family: one line in
+//! [`FAMILIES`]); `thaw inspect --supported` lists coverage from this table.
+//!
+//! ## Priority contract
+//! At every node, the rules anchored on its op are tried from the lowest
+//! priority to the highest, and the first match wins (the refusals of those
+//! tried before are kept as the reasons when none matches). Two rules on the
+//! same op never share a priority (tested), so the order is explicit, never
+//! a matter of which family is listed first. Priorities fall in bands:
+//! - [`BLOCK`] (100): a whole block (attention, layer normalisation, an LSTM
+//!   loop) anchored on its first node, before anything that would take that
+//!   node alone (an identity Transpose is a Tensordot, not a Permute);
+//! - [`CHAIN`] (200–299): one layer spread over a chain of nodes and anchored
+//!   on its first node (Tensordot dense, conv1d's ExpandDims…Squeeze, an
+//!   embedding's id wrap, separable and dilated convolutions, swish/gelu/prelu
+//!   compositions), before the one-node rules on that node's op; the offset
+//!   orders chains sharing an op (conv1d 220 < repeat_vector 231 <
+//!   upsampling's repeat 260 on ExpandDims);
+//! - [`LAYER`] (300): one layer from one node, with its folded bias and
+//!   activation (Conv2D, MatMul, MaxPool, FusedBatchNorm, Relu, …);
+//! - [`GENERIC`] (500): a generic layer for an op more specific patterns also
+//!   anchor on (Add, Multiply, Concatenate, Reshape); these refuse a constant
+//!   operand;
+//! - [`CONSTANT`] (550–610): an elementwise op with a constant operand
+//!   (rescaling, normalisation, layer scale, clip), after the generic ones;
+//!   chains starting with such an op (hard_swish's `x + 3`, normalization's
+//!   `x - mean`) at `CONSTANT - 50`, before rescaling would take their first
+//!   node alone.
 
 use super::ctx::{Ctx, Match};
 use super::{activation, conv, dense, merge, norm, pool, preprocess, reshape};
@@ -13,175 +42,134 @@ use crate::graph::pb::NodeDef;
 /// A rule: match the pattern anchored at `node`, or say why not.
 pub type Rule = fn(&Ctx, &NodeDef) -> Result<Match, String>;
 
-/// (anchor op, rule name, rule) in priority order.
-pub fn registry() -> Vec<(&'static str, &'static str, Rule)> {
-    vec![
-        // Transformer/ConvNeXt families (attention.rs, layer_norm.rs, dense_nd.rs): each anchors
-        // on the first node of its chain, so it comes before the generic Mean/Transpose/Reshape
-        // rules (an identity Transpose is a Tensordot, not a Permute).
-        ("Einsum", "multi_head_attention", attention::mha),
-        ("BatchMatMulV2", "multi_head_attention", attention::mha),
-        (
-            "BatchMatMulV2",
-            "dense (batched MatMul, rank >= 3)",
-            dense_nd::batch_matmul,
-        ),
-        ("Mean", "layer_normalization", layer_norm::layer_norm),
-        (
-            "Reshape",
-            "layer_normalization (tf-keras fused form)",
-            layer_norm::fused_layer_norm,
-        ),
-        // An LSTM (recurrent.rs) anchors on its time-major input Transpose.
-        ("Transpose", "lstm", recurrent::lstm),
-        ("Transpose", "dense (Tensordot form)", dense_nd::tensordot),
-        (
-            "Reshape",
-            "dense (Tensordot form, static shape)",
-            dense_nd::tensordot,
-        ),
-        // Text models (conv1d.rs, text.rs): each anchors on the first node of
-        // its chain, so it must come before the generic ExpandDims/Reshape/Add rules.
-        ("ExpandDims", "conv1d", conv1d::conv1d),
-        ("Pad", "conv1d (causal)", conv1d::conv1d),
-        ("SpaceToBatchND", "conv1d (dilated)", conv1d::conv1d),
-        ("ExpandDims", "max/average_pooling1d", conv1d::pool1d),
-        ("Mean", "global_average_pooling1d", conv1d::global1d),
-        ("Max", "global_max_pooling1d", conv1d::global1d),
-        ("GatherV2", "embedding", text::embedding),
-        ("Gather", "embedding", text::embedding),
-        ("ResourceGather", "embedding", text::embedding),
-        ("Cast", "embedding (id cast)", text::embedding),
-        ("Less", "embedding (Keras 3 id wrap)", text::embedding),
-        ("SelectV2", "embedding (Keras 3 id wrap)", text::embedding),
-        ("AddV2", "embedding (Keras 3 id wrap)", text::embedding),
-        ("Transpose", "permute", text::permute),
-        (
-            "ExpandDims",
-            "repeat_vector (tf-keras)",
-            text::repeat_vector,
-        ),
-        ("Reshape", "repeat_vector (Keras 3)", text::repeat_vector),
-        ("Conv2D", "conv2d", conv::conv2d),
-        (
-            "Conv2DBackpropInput",
-            "conv2d_transpose",
-            conv_transpose::conv2d_transpose,
-        ),
-        (
-            "ResizeNearestNeighbor",
-            "upsampling2d (nearest)",
-            upsample::resize,
-        ),
-        (
-            "ResizeBilinear",
-            "upsampling2d (bilinear)",
-            upsample::resize,
-        ),
-        // separable.rs: a depthwise conv followed by a 1x1 Conv2D in its own scope.
-        (
-            "DepthwiseConv2dNative",
-            "separable_conv2d",
-            separable::separable,
-        ),
-        (
-            "SpaceToBatchND",
-            "separable_conv2d (dilated)",
-            separable::dilated,
-        ),
-        ("StridedSlice", "cropping2d", crop::strided_slice),
-        ("Slice", "cropping2d (Slice)", crop::slice),
-        ("DepthwiseConv2dNative", "depthwise_conv2d", conv::depthwise),
-        (
-            "SpaceToBatchND",
-            "dilated_conv (SpaceToBatchND form)",
-            conv::space_to_batch_conv,
-        ),
-        ("Pad", "zero_padding2d", conv::zero_padding),
-        ("PadV2", "zero_padding2d", conv::zero_padding),
-        ("MatMul", "dense", dense::dense),
-        ("FusedBatchNorm", "batch_norm (fused)", norm::fused),
-        ("FusedBatchNormV3", "batch_norm (fused)", norm::fused),
-        (
-            "Mul",
-            "batch_norm (Keras 3 arithmetic form)",
-            norm::arithmetic,
-        ),
-        ("Neg", "prelu", activation::prelu),
-        ("Relu", "prelu", activation::prelu),
-        ("Relu", "activation", activation::activation),
-        ("Relu6", "relu6", activation::activation),
-        ("Sigmoid", "activation", activation::activation),
-        ("Tanh", "activation", activation::activation),
-        ("Softmax", "activation", activation::activation),
-        ("Elu", "activation", activation::activation),
-        ("Selu", "activation", activation::activation),
-        ("Softplus", "activation", activation::activation),
-        ("Softsign", "activation", activation::activation),
-        ("Exp", "activation", activation::activation),
-        ("LeakyRelu", "leaky_relu", activation::activation),
-        ("Mul", "swish (tf.nn.silu form)", activation::swish),
-        ("Mul", "gelu (exact, Erfc form)", activation::gelu),
-        ("Neg", "gelu (exact, Erfc form)", activation::gelu),
-        ("Mul", "multiply", merge::binary),
-        ("Mul", "rescaling (x * c [+ o])", preprocess::scalar),
-        (
-            "Mul",
-            "layer_scale (x * per-channel constant)",
-            layer_scale::layer_scale,
-        ),
-        ("Sub", "subtract", merge::binary),
-        ("Sub", "normalization", preprocess::normalization),
-        ("Sub", "rescaling (x - c, c - x)", preprocess::scalar),
-        ("RealDiv", "rescaling (x / c)", preprocess::scalar),
-        ("Pow", "multiply (x ** 2, x ** 3)", activation::pow),
-        ("Maximum", "maximum", merge::binary),
-        ("Minimum", "minimum", merge::binary),
-        (
-            "Minimum",
-            "relu (clip_by_value to [0, max])",
-            activation::clip,
-        ),
-        (
-            "Maximum",
-            "relu (clip_by_value to [0, max])",
-            activation::clip,
-        ),
-        ("MaxPool", "max_pooling2d", pool::pool),
-        ("AvgPool", "average_pooling2d", pool::pool),
-        ("Mean", "global_average_pooling2d", pool::global),
-        ("Max", "global_max_pooling2d", pool::global),
-        ("Reshape", "flatten / reshape", reshape::reshape),
-        ("Squeeze", "reshape (Squeeze)", reshape::squeeze),
-        (
-            "ExpandDims",
-            "upsampling2d (Keras 3 repeat form)",
-            upsample::repeat,
-        ),
-        ("ExpandDims", "reshape (ExpandDims)", reshape::expand_dims),
-        ("Add", "add", merge::add),
-        ("AddV2", "add", merge::add),
-        ("AddN", "add", merge::add),
-        (
-            "Add",
-            "hard_swish (x + 3, Relu6, / 6, * x)",
-            preprocess::hard_swish,
-        ),
-        (
-            "AddV2",
-            "hard_swish (x + 3, Relu6, / 6, * x)",
-            preprocess::hard_swish,
-        ),
-        ("Add", "rescaling (x + c)", preprocess::scalar),
-        ("AddV2", "rescaling (x + c)", preprocess::scalar),
-        ("ConcatV2", "concatenate", merge::concat),
-    ]
+/// A whole block anchored on its first node (see the module header).
+pub const BLOCK: u16 = 100;
+/// One layer from a chain of nodes, anchored on its first node.
+pub const CHAIN: u16 = 200;
+/// One layer from one node.
+pub const LAYER: u16 = 300;
+/// A generic layer for an op more specific patterns also anchor on.
+pub const GENERIC: u16 = 500;
+/// An elementwise op with a constant operand.
+pub const CONSTANT: u16 = 600;
+
+/// One conversion rule in the registry.
+#[derive(Clone, Copy)]
+pub struct RuleEntry {
+    /// The TF op of the node the rule anchors on.
+    pub op: &'static str,
+    /// What the rule emits, and from which form (shown in refusals and by
+    /// `thaw inspect --supported`).
+    pub name: &'static str,
+    /// Lower is tried first among rules on the same op.
+    pub priority: u16,
+    pub rule: Rule,
+}
+
+impl RuleEntry {
+    pub const fn new(op: &'static str, name: &'static str, priority: u16, rule: Rule) -> Self {
+        RuleEntry {
+            op,
+            name,
+            priority,
+            rule,
+        }
+    }
+}
+
+/// Every family's rules, one line per family file.
+pub const FAMILIES: &[(&str, &[RuleEntry])] = &[
+    ("attention", attention::RULES),
+    ("layer_norm", layer_norm::RULES),
+    ("recurrent", recurrent::RULES),
+    ("dense_nd", dense_nd::RULES),
+    ("conv1d", conv1d::RULES),
+    ("text", text::RULES),
+    ("conv", conv::RULES),
+    ("conv_transpose", conv_transpose::RULES),
+    ("upsample", upsample::RULES),
+    ("separable", separable::RULES),
+    ("crop", crop::RULES),
+    ("dense", dense::RULES),
+    ("norm", norm::RULES),
+    ("activation", activation::RULES),
+    ("merge", merge::RULES),
+    ("preprocess", preprocess::RULES),
+    ("layer_scale", layer_scale::RULES),
+    ("pool", pool::RULES),
+    ("reshape", reshape::RULES),
+];
+
+/// Every rule, in priority order (see the module header).
+pub fn registry() -> Vec<RuleEntry> {
+    let mut all: Vec<RuleEntry> = FAMILIES
+        .iter()
+        .flat_map(|(_, r)| r.iter().copied())
+        .collect();
+    all.sort_by_key(|r| r.priority);
+    all
 }
 
 /// TF ops some rule anchors on (sorted, deduplicated).
 pub fn supported_ops() -> Vec<&'static str> {
-    let mut ops: Vec<_> = registry().into_iter().map(|(op, _, _)| op).collect();
+    let mut ops: Vec<_> = registry().into_iter().map(|r| r.op).collect();
     ops.sort_unstable();
     ops.dedup();
     ops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn rules_on_one_op_never_share_a_priority() {
+        let mut seen: HashMap<(&str, u16), &str> = HashMap::new();
+        for r in registry() {
+            if let Some(other) = seen.insert((r.op, r.priority), r.name) {
+                panic!(
+                    "rules '{other}' and '{}' on {} share priority {}: their order would be implicit",
+                    r.name, r.op, r.priority
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn registry_is_in_priority_order_and_within_the_bands() {
+        let all = registry();
+        assert!(all.windows(2).all(|w| w[0].priority <= w[1].priority));
+        for r in &all {
+            assert!(
+                (BLOCK..CONSTANT + 100).contains(&r.priority),
+                "{} on {}: priority {} outside the bands",
+                r.name,
+                r.op,
+                r.priority
+            );
+        }
+        let n: usize = FAMILIES.iter().map(|(_, r)| r.len()).sum();
+        assert_eq!(all.len(), n);
+    }
+
+    #[test]
+    fn chains_come_before_the_one_node_rules_on_their_first_op() {
+        // Pinned orders the fixtures rely on (see the band notes above).
+        let order = |op: &str| -> Vec<&str> {
+            registry()
+                .into_iter()
+                .filter(|r| r.op == op)
+                .map(|r| r.name)
+                .collect()
+        };
+        assert_eq!(
+            order("Transpose"),
+            ["lstm", "dense (Tensordot form)", "permute"]
+        );
+        assert_eq!(order("Relu"), ["prelu", "activation"]);
+        let add = order("AddV2");
+        assert_eq!(add.first(), Some(&"embedding (Keras 3 id wrap)"));
+        assert_eq!(add.last(), Some(&"rescaling (x + c)"));
+    }
 }

@@ -18,6 +18,7 @@
 
 use super::conv::{Dilated, dilated_core, padding, tail};
 use super::ctx::{Ctx, Emit, Match, weight};
+use super::rules::{CHAIN, RuleEntry};
 use crate::graph::pb::NodeDef;
 use crate::graph::{NodeExt, TensorId};
 use crate::keras::{LayerKind, Padding};
@@ -182,3 +183,20 @@ pub fn dilated(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         vec![node.name.clone(), dwc.name.clone(), b2s.name.clone()],
     )
 }
+
+/// This family's conversion rules with their priorities (see [`super::rules`]):
+/// among rules anchored on the same op, the lower priority is tried first.
+pub(super) const RULES: &[RuleEntry] = &[
+    RuleEntry::new(
+        "DepthwiseConv2dNative",
+        "separable_conv2d",
+        CHAIN + 40,
+        separable,
+    ),
+    RuleEntry::new(
+        "SpaceToBatchND",
+        "separable_conv2d (dilated)",
+        CHAIN + 40,
+        dilated,
+    ),
+];

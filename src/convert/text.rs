@@ -21,6 +21,7 @@
 
 use super::consts::{BATCH, fold_f32};
 use super::ctx::{Ctx, Emit, Match, weight};
+use super::rules::{CHAIN, LAYER, RuleEntry};
 use crate::graph::pb::NodeDef;
 use crate::graph::{NodeExt, TensorId};
 use crate::keras::LayerKind;
@@ -244,6 +245,41 @@ pub fn repeat_vector(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         nodes,
     }))
 }
+
+/// This family's conversion rules with their priorities (see [`super::rules`]):
+/// among rules anchored on the same op, the lower priority is tried first.
+pub(super) const RULES: &[RuleEntry] = &[
+    RuleEntry::new("GatherV2", "embedding", CHAIN + 30, embedding),
+    RuleEntry::new("Gather", "embedding", CHAIN + 30, embedding),
+    RuleEntry::new("ResourceGather", "embedding", CHAIN + 30, embedding),
+    RuleEntry::new("Cast", "embedding (id cast)", CHAIN + 30, embedding),
+    RuleEntry::new("Less", "embedding (Keras 3 id wrap)", CHAIN + 30, embedding),
+    RuleEntry::new(
+        "SelectV2",
+        "embedding (Keras 3 id wrap)",
+        CHAIN + 30,
+        embedding,
+    ),
+    RuleEntry::new(
+        "AddV2",
+        "embedding (Keras 3 id wrap)",
+        CHAIN + 30,
+        embedding,
+    ),
+    RuleEntry::new("Transpose", "permute", LAYER, permute),
+    RuleEntry::new(
+        "ExpandDims",
+        "repeat_vector (tf-keras)",
+        CHAIN + 31,
+        repeat_vector,
+    ),
+    RuleEntry::new(
+        "Reshape",
+        "repeat_vector (Keras 3)",
+        CHAIN + 31,
+        repeat_vector,
+    ),
+];
 
 #[cfg(test)]
 mod tests {

@@ -21,6 +21,7 @@ use std::collections::HashMap;
 
 use super::consts;
 use super::ctx::{Ctx, Emit, Match};
+use super::rules::{CHAIN, LAYER, RuleEntry};
 use crate::graph::pb::NodeDef;
 use crate::graph::{NodeExt, TensorId};
 use crate::keras::{Interpolation, LayerKind};
@@ -206,6 +207,24 @@ pub fn repeat(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
 }
 
 /// Tests of this file's rules and of `conv_transpose.rs` (they share the fixtures).
+/// This family's conversion rules with their priorities (see [`super::rules`]):
+/// among rules anchored on the same op, the lower priority is tried first.
+pub(super) const RULES: &[RuleEntry] = &[
+    RuleEntry::new(
+        "ResizeNearestNeighbor",
+        "upsampling2d (nearest)",
+        LAYER,
+        resize,
+    ),
+    RuleEntry::new("ResizeBilinear", "upsampling2d (bilinear)", LAYER, resize),
+    RuleEntry::new(
+        "ExpandDims",
+        "upsampling2d (Keras 3 repeat form)",
+        CHAIN + 60,
+        repeat,
+    ),
+];
+
 #[cfg(test)]
 mod tests {
     use crate::convert::{Conversion, ConvertOptions, convert};

@@ -23,8 +23,9 @@
 //! Keras rejects `strides > 1` together with `dilation_rate > 1`; this code
 //! computes that case by the definition anyway (TF's conv does the same).
 //!
-//! Not handled yet: channels-first data format, explicit padding, Conv1D/3D,
-//! SeparableConv2D (Conv2DTranspose is in `conv_transpose.rs`).
+//! Not handled yet: channels-first data format, explicit padding, Conv3D.
+//! (Conv1D is in `conv1d.rs`, SeparableConv2D in `separable.rs`,
+//! Conv2DTranspose in `conv_transpose.rs`.)
 
 use ndarray::{Array2, ArrayD, ArrayView2, Axis, IxDyn, s};
 

@@ -8,7 +8,8 @@
 //! - `Reshape(target_shape)` excludes the batch axis, allows one `-1` that is
 //!   inferred, and keeps row-major element order; a size mismatch is an error.
 //!
-//! Not handled yet: channels-first data format, Cropping2D, Permute, RepeatVector.
+//! Not handled yet: channels-first data format. (Cropping2D is in `crop.rs`,
+//! Permute and RepeatVector in `sequence.rs`.)
 
 use ndarray::{ArrayD, IxDyn, s};
 

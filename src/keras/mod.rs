@@ -1,16 +1,34 @@
 //! The Keras side's data: the model IR, its Keras 3 / tf-keras config JSON and
 //! the `.h5` file format (write, and read back for `--keras`), Keras 3 `.keras`
 //! archives (read, for `--keras`).
+//!
+//! | file | holds |
+//! |---|---|
+//! | `ir.rs` | the IR: [`Model`], [`Layer`], [`LayerKind`] and their accessors |
+//! | `layers/` | one file per class family and the registry of every class ([`layers::classes`]) |
+//! | `config.rs` | `model_config` writing, and the entry points callers use |
+//! | `read.rs` | `model_config` JSON → IR (Functional, Sequential) |
+//! | `inbound.rs` | inbound nodes (legacy and Keras 3 forms), call arity |
+//! | `cfg.rs` | a layer entry and typed access to its config keys |
+//! | `order.rs` | the order Keras rebuilds `model.layers` in |
+//! | `validate.rs` | everything Keras would refuse, all at once |
+//! | `h5.rs`, `archive.rs`, `pymodule.rs` | `.h5`, `.keras`, the generated `thaw_fallbacks.py` |
 
 pub mod access;
 pub mod archive;
+pub(crate) mod cfg;
 pub mod config;
 pub mod error;
 pub mod h5;
+pub(crate) mod inbound;
 pub mod ir;
+pub mod layers;
+pub mod order;
 pub mod pymodule;
+pub mod read;
 #[cfg(test)]
 pub(crate) mod test_models;
+pub mod validate;
 
 pub use access::{ActFn, Field, FieldRole, KernelSlot};
 pub use error::KerasError;

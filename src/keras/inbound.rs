@@ -1,0 +1,165 @@
+//! A layer's inbound nodes, in the legacy (`[[["src", 0, 0, {}], …]]`) and
+//! Keras 3 (`[{"args": […], "kwargs": {}}]`) forms, and the number of tensors
+//! each class is called on. MultiHeadAttention's keyword tensors are read by
+//! [`super::layers::attention::mha_inbound`].
+//!
+//! Refused with the layer's name: shared layers (called more than once),
+//! multi-output layers, tensors passed as keyword arguments, constant
+//! positional arguments (Keras 3's `x + 3.0` recorded as an `Add`).
+
+use serde_json::Value;
+
+use super::cfg::Entry;
+use super::ir::LayerKind;
+use super::layers::attention::{is_mha_class, mha_inbound};
+
+/// The names of the layers feeding this one, from legacy
+/// (`[[["src", 0, 0, {}], …]]`) or Keras 3 (`[{"args": […], "kwargs": {}}]`) nodes.
+pub(crate) fn inbound_from_config(e: &Entry) -> Result<Vec<String>, String> {
+    let at = |m: String| format!("layer '{}' ({}): {m}", e.name, e.class);
+    let nodes = match e.raw.get("inbound_nodes") {
+        Some(Value::Array(n)) => n,
+        None | Some(Value::Null) => return Err(at("no inbound_nodes".to_string())),
+        Some(_) => return Err(at("inbound_nodes is not a list".to_string())),
+    };
+    match nodes.len() {
+        0 => {
+            return Err(at(
+                "not connected to anything (empty inbound_nodes)".to_string()
+            ));
+        }
+        1 => {}
+        n => return Err(at(format!("shared layer called {n} times: not supported"))),
+    }
+    if is_mha_class(e.class) {
+        return mha_inbound(&nodes[0]).map_err(at);
+    }
+    let mut out = Vec::new();
+    match &nodes[0] {
+        // Legacy: a list of [name, node_index, tensor_index, kwargs].
+        Value::Array(refs) => {
+            for r in refs {
+                let a = r
+                    .as_array()
+                    .filter(|a| a.first().is_some_and(Value::is_string));
+                let a = a.ok_or_else(|| at(format!("unexpected inbound entry {r}")))?;
+                push_ref(a, &mut out).map_err(at)?;
+            }
+        }
+        // Keras 3: {"args": [...], "kwargs": {...}} with __keras_tensor__ leaves.
+        Value::Object(node) => {
+            if let Some(args) = node.get("args") {
+                collect_keras_tensors(args, false, &mut out).map_err(at)?;
+            }
+            let mut in_kwargs = Vec::new();
+            if let Some(kwargs) = node.get("kwargs") {
+                collect_keras_tensors(kwargs, true, &mut in_kwargs).map_err(at)?;
+            }
+            if !in_kwargs.is_empty() {
+                return Err(at(format!(
+                    "tensors passed as keyword arguments ({}) are not supported",
+                    in_kwargs.join(", ")
+                )));
+            }
+        }
+        other => return Err(at(format!("unexpected inbound node {other}"))),
+    }
+    if out.is_empty() {
+        return Err(at("no inbound tensors".to_string()));
+    }
+    Ok(out)
+}
+
+/// Merge layers take two or more tensors, MultiHeadAttention 2 or 3 (checked by
+/// [`mha_inbound`]), every other class exactly one.
+pub(crate) fn check_arity(e: &Entry, kind: &LayerKind, n: usize) -> Result<(), String> {
+    if matches!(kind, LayerKind::MultiHeadAttention { .. }) && (2..=3).contains(&n) {
+        return Ok(());
+    }
+    let merge = kind.is_merge();
+    if let LayerKind::TfOp(op) = kind {
+        return if op.input_count() == n {
+            Ok(())
+        } else {
+            Err(format!(
+                "layer '{}' ({}): called on {n} tensor(s), its {} op reads {}",
+                e.name,
+                e.class,
+                op.op,
+                op.input_count()
+            ))
+        };
+    }
+    if *kind == LayerKind::Subtract && n != 2 {
+        return Err(format!(
+            "layer '{}' ({}): called on {n} tensor(s), Subtract takes exactly 2",
+            e.name, e.class
+        ));
+    }
+    match (merge, n) {
+        (true, n) if n >= 2 => Ok(()),
+        (false, 1) => Ok(()),
+        (true, n) => Err(format!(
+            "layer '{}' ({}): a merge of {n} tensor(s) is not supported (needs 2 or more)",
+            e.name, e.class
+        )),
+        (false, n) => Err(format!(
+            "layer '{}' ({}): called on {n} tensors, expected 1",
+            e.name, e.class
+        )),
+    }
+}
+
+pub(crate) fn push_ref(a: &[Value], out: &mut Vec<String>) -> Result<(), String> {
+    let name = a[0].as_str().unwrap_or_default();
+    let tensor_index = a.get(2).and_then(Value::as_u64).unwrap_or(0);
+    if tensor_index != 0 {
+        return Err(format!(
+            "takes output #{tensor_index} of '{name}' (multi-output layers are not supported)"
+        ));
+    }
+    let node_index = a.get(1).and_then(Value::as_u64).unwrap_or(0);
+    if node_index != 0 {
+        return Err(format!(
+            "takes call #{node_index} of '{name}' (shared layers are not supported)"
+        ));
+    }
+    out.push(name.to_string());
+    Ok(())
+}
+
+/// Collects the `__keras_tensor__` leaves of a Keras 3 node's args/kwargs. With
+/// `constants_ok == false` (positional args) any other leaf is an error: Keras 3
+/// records `x + 3.0` as an `Add` called with `(x, 3.0)` (its own MobileNetV3 has
+/// these), which the IR's `Add` cannot express.
+pub(crate) fn collect_keras_tensors(
+    v: &Value,
+    constants_ok: bool,
+    out: &mut Vec<String>,
+) -> Result<(), String> {
+    match v {
+        Value::Object(o)
+            if o.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__") =>
+        {
+            let hist = o
+                .get("config")
+                .and_then(|c| c.get("keras_history"))
+                .and_then(Value::as_array)
+                .filter(|a| a.first().is_some_and(Value::is_string))
+                .ok_or_else(|| "a __keras_tensor__ without keras_history".to_string())?;
+            push_ref(hist, out)
+        }
+        Value::Array(a) => a
+            .iter()
+            .try_for_each(|x| collect_keras_tensors(x, constants_ok, out)),
+        Value::Object(o) if constants_ok => o
+            .values()
+            .try_for_each(|x| collect_keras_tensors(x, constants_ok, out)),
+        Value::Null => Ok(()),
+        _ if constants_ok => Ok(()),
+        other => Err(format!(
+            "called with the constant argument {other} (like `x + 3.0`): not supported"
+        )),
+    }
+}
+

@@ -1,0 +1,67 @@
+//! Sequence input layers: `Embedding`.
+//!
+//! Dialect: written with `mask_zero: false`; weight `embeddings`
+//! `[input_dim, output_dim]`. (`Conv1D` and the 1-D poolings live with their
+//! 2-D kin in `conv.rs` and `pool.rs`; `LSTM` in `recurrent.rs`.)
+//!
+//! Not handled yet (refused when read): `mask_zero`.
+
+use serde_json::json;
+
+use super::{ClassInfo, ConfigOut, Cfg, bad_shape, no_floats};
+use crate::keras::ir::{Layer, LayerKind};
+
+pub(crate) static EMBEDDING: ClassInfo = ClassInfo {
+    family: "sequence",
+    class: "Embedding",
+    written: "Embedding",
+    aliases: &[],
+    read: read_embedding,
+    write: write_embedding,
+    weight_names: embedding_names,
+    check_shapes: check_embedding,
+    floats: no_floats,
+};
+
+fn read_embedding(c: &Cfg) -> Result<LayerKind, String> {
+    c.refuse_if_set(&["mask_zero"])?;
+    Ok(LayerKind::Embedding {
+        input_dim: c.usize("input_dim", None)?,
+        output_dim: c.usize("output_dim", None)?,
+    })
+}
+
+fn write_embedding(layer: &Layer, c: &mut ConfigOut) {
+    let LayerKind::Embedding {
+        input_dim,
+        output_dim,
+    } = &layer.kind
+    else {
+        return;
+    };
+    c.put("input_dim", json!(input_dim));
+    c.put("output_dim", json!(output_dim));
+    c.put("mask_zero", json!(false));
+}
+
+fn embedding_names(_: &LayerKind) -> Vec<&'static str> {
+    vec!["embeddings"]
+}
+
+fn check_embedding(
+    kind: &LayerKind,
+    _: &[&'static str],
+    shapes: &[&[usize]],
+) -> Result<(), String> {
+    match kind {
+        LayerKind::Embedding {
+            input_dim,
+            output_dim,
+        } if shapes[0] != [*input_dim, *output_dim] => bad_shape(
+            "embeddings",
+            format!("[{input_dim}, {output_dim}]"),
+            shapes[0],
+        ),
+        _ => Ok(()),
+    }
+}
