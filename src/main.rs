@@ -178,6 +178,11 @@ struct VerifyArgs {
     /// its layers are aligned with the graph's (alignment.json in --out).
     #[arg(long, value_name = "FILE.h5")]
     keras: Option<PathBuf>,
+    /// With --keras: judge on numbers alone. Differences between the model's
+    /// config or weights and the graph's (report.json `findings`) are still
+    /// reported but no longer make the verdict FAIL.
+    #[arg(long, requires = "keras")]
+    numeric_only: bool,
     /// Time budget in seconds for preparing and running the original graph
     /// (tract's analysis and optimisation included); on expiry: one message
     /// naming the stage, exit 5.
@@ -389,6 +394,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 input_dist: a.input_dist,
                 inputs_file: a.inputs_file.clone(),
                 progress: progress.clone(),
+                numeric_only: a.numeric_only,
                 timeout: verify::Timeout(a.timeout),
             };
             let report = match &a.keras {
