@@ -25,7 +25,7 @@ fn stages(c: &mut Criterion) {
     let path = model();
     let opts = ConvertOptions::default();
     let (_, conv) = load_and_convert(&path, &opts).expect("the bench model converts");
-    let inputs = random_inputs(&conv.model, 4, 0, [-1.0, 1.0]);
+    let inputs = random_inputs(&conv.model, 4, 0, [-1.0, 1.0]).unwrap();
     let oracle_inputs: Vec<OracleInput> = conv
         .model
         .inputs

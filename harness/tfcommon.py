@@ -366,6 +366,24 @@ def run_frozen(graph_def, feeds: dict[str, np.ndarray], outputs: list[str], all_
                     tensor_names.append(t.name)
     fetch = list(dict.fromkeys(list(outputs) + tensor_names))
     with tf.compat.v1.Session(graph=graph, config=_plain_session_config()) as sess:
+        if any(n.op == "Switch" for n in graph_def.node):
+            # TF1 conditionals (Switch/Merge): tensors of the branch not taken are dead and
+            # cannot be fetched; keep only the live ones (graphs with conds are small).
+            feed = {graph.get_tensor_by_name(f"{k}:0"): v for k, v in feeds.items()}
+
+            def live(name):
+                try:
+                    sess.run(graph.get_tensor_by_name(name), feed_dict=feed)
+                    return True
+                except tf.errors.InvalidArgumentError:
+                    return False
+
+            # Switch outputs only forward their data input, and thaw cuts constant-predicate
+            # Switches away (graph/cond.rs): not recorded.
+            tensor_names = [
+                t for t in tensor_names if graph.get_tensor_by_name(t).op.type != "Switch" and live(t)
+            ]
+            fetch = list(dict.fromkeys(list(outputs) + tensor_names))
         values = sess.run(
             {name: graph.get_tensor_by_name(name) for name in fetch},
             feed_dict={graph.get_tensor_by_name(f"{k}:0"): v for k, v in feeds.items()},

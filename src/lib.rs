@@ -3,6 +3,7 @@
 //!
 //! See `ARCHITECTURE.md` in the repository for the parts and what may import what.
 
+pub mod budget;
 pub mod compare;
 pub mod convert;
 pub mod graph;

@@ -39,6 +39,10 @@ struct Cli {
     /// Log what conversion rules match and refuse (debug level).
     #[arg(short, long, global = true)]
     verbose: bool,
+    /// Memory budget: no tensor read from a file, fed as input or computed by
+    /// either side may exceed it (bytes, or with K/M/G/T); over it, exit 2.
+    #[arg(long, global = true, value_name = "BYTES", default_value = "4G", value_parser = thaw::budget::parse_bytes)]
+    max_memory: u64,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -124,6 +128,11 @@ struct GraphArgs {
     /// nothing consumes, in natural name order (Identity, Identity_1, ...).
     #[arg(long = "output-tensor", value_name = "TENSOR")]
     outputs: Vec<String>,
+    /// Give a scalar placeholder a value (repeatable), e.g. keras_learning_phase=1
+    /// for the training branch of learning-phase conditionals; by default a
+    /// PlaceholderWithDefault takes its default.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    sets: Vec<thaw::graph::Binding>,
 }
 
 #[derive(Args)]
@@ -179,6 +188,11 @@ struct VerifyArgs {
     /// its layers are aligned with the graph's (alignment.json in --out).
     #[arg(long, value_name = "FILE.h5")]
     keras: Option<PathBuf>,
+    /// With --keras: judge on numbers alone. Differences between the model's
+    /// config or weights and the graph's (report.json `findings`) are still
+    /// reported but no longer make the verdict FAIL.
+    #[arg(long, requires = "keras")]
+    numeric_only: bool,
     /// Time budget in seconds for preparing and running the original graph
     /// (tract's analysis and optimisation included); on expiry: one message
     /// naming the stage, exit 5.
@@ -292,6 +306,7 @@ impl GraphArgs {
             input_shapes: self.inputs.iter().cloned().collect::<HashMap<_, _>>(),
             outputs: self.outputs.clone(),
             model_name: None,
+            bindings: self.sets.clone(),
         }
     }
 }
@@ -359,6 +374,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<u8, Failure> {
+    thaw::budget::set_max_memory(cli.max_memory);
     match cli.cmd {
         Cmd::Verify(a) => {
             let name = report_name(&a.graph.model);
@@ -388,6 +404,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 input_dist: a.input_dist,
                 inputs_file: a.inputs_file.clone(),
                 progress: progress.clone(),
+                numeric_only: a.numeric_only,
                 timeout: verify::Timeout(a.timeout),
             };
             let report = match &a.keras {

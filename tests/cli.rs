@@ -53,7 +53,7 @@ fn verify_passes_on_every_fixture() {
         }
         assert!(stdout.contains("verdict: PASS"), "{stdout}");
         let r = json(&out.path().join("report.json"));
-        assert_eq!(r["schema_version"], 3);
+        assert_eq!(r["schema_version"], 4);
         assert_eq!(r["verdict"], "pass");
         assert_eq!(r["seed"], 0);
         assert_eq!(r["samples"], 4);

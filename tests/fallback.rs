@@ -116,7 +116,7 @@ fn every_fallback_op_is_interpreted() {
         }];
         let mut weights = vec![];
         match spec.family {
-            Family::Unary => {}
+            Family::Unary | Family::Lrn => {}
             Family::Binary => {
                 args.push(TfArg {
                     name: spec.args[1].into(),
@@ -148,10 +148,14 @@ fn every_fallback_op_is_interpreted() {
             inbound: vec!["x".into()],
             weights,
         };
-        let y =
-            thaw::interp::run_layer(&layer, &[&x]).unwrap_or_else(|e| panic!("{}: {e}", spec.op));
+        // LRN normalises 4-D NHWC tensors only.
+        let x4 = x.clone().into_shape_with_order(IxDyn(&[1, 1, 2, 3])).unwrap();
+        let input = if spec.family == Family::Lrn { &x4 } else { &x };
+        let y = thaw::interp::run_layer(&layer, &[input])
+            .unwrap_or_else(|e| panic!("{}: {e}", spec.op));
         let want: &[usize] = match spec.family {
             Family::Reduce => &[2],
+            Family::Lrn => &[1, 1, 2, 3],
             _ => &[2, 3],
         };
         assert_eq!(y.shape(), want, "{}", spec.op);

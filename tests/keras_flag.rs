@@ -702,3 +702,81 @@ fn keras3_archive_with_native_attention_verifies() {
     ]);
     assert_eq!(code, 0, "{stdout}");
 }
+
+// --- issue 10: the configuration and weight diff (no silent pass) ---------------------------
+
+/// The silent-pass bug: a BatchNormalization rebuilt with epsilon 1e-5
+/// where the graph's is 1.001e-5 computes numbers within tolerance of the
+/// graph's on random inputs, and thaw said PASS (exit 0). The config diff
+/// names it (`bn_epsilon` at that layer) and the verdict is FAIL (exit 1);
+/// `--numeric-only` judges on numbers alone, and that run passes, which is
+/// what made the pass silent.
+#[test]
+fn bn_epsilon_1e5_is_not_a_silent_pass() {
+    let (_d, h5) = edited(|m| {
+        for l in &mut m.layers {
+            if let thaw::keras::LayerKind::BatchNormalization { epsilon, .. } = &mut l.kind {
+                assert!((*epsilon - 1.001e-5).abs() < 1e-9);
+                *epsilon = 1e-5;
+            }
+        }
+    });
+    let (r, _) = run(h5.to_str().unwrap());
+    assert_eq!(r.verdict, Verdict::Fail, "{}", r.to_table());
+    let f: Vec<_> = r
+        .findings
+        .iter()
+        .map(|f| (f.layer.as_str(), f.kind, f.field.as_str()))
+        .collect();
+    assert_eq!(
+        f,
+        [("batch_normalization", CauseKind::BnEpsilon, "epsilon")],
+        "{}",
+        r.to_table()
+    );
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    let (code, text) = cli(&["verify", GRAPH, "--keras", h5.to_str().unwrap(), "--out", o]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("bn_epsilon"), "{text}");
+    let (code, text) = cli(&[
+        "verify",
+        GRAPH,
+        "--keras",
+        h5.to_str().unwrap(),
+        "--numeric-only",
+        "--out",
+        o,
+    ]);
+    assert_eq!(code, 0, "the numbers alone pass: {text}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["findings"][0]["kind"], "bn_epsilon");
+}
+
+/// A clean hand-built model has no finding; relu6 where the graph has relu
+/// is one even where random inputs in [-1, 1] never reach 6.
+#[test]
+fn activation_difference_is_a_finding_even_unexposed() {
+    let (r, _) = run("tests/data/handmade_mobilenet_v1_tail.h5");
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
+    let (_d, h5) = edited(|m| {
+        let relu = m
+            .layers
+            .iter_mut()
+            .find(|l| matches!(l.kind, thaw::keras::LayerKind::ReLU { .. }))
+            .expect("a ReLU layer");
+        if let thaw::keras::LayerKind::ReLU { max_value, .. } = &mut relu.kind {
+            // A cap no value reaches: the numbers cannot tell.
+            *max_value = Some(1e6);
+        }
+    });
+    let (r, _) = run(h5.to_str().unwrap());
+    assert_eq!(r.verdict, Verdict::Fail, "{}", r.to_table());
+    assert!(
+        r.findings.iter().any(|f| f.kind == CauseKind::Activation),
+        "{:?}",
+        r.findings
+    );
+}

@@ -49,6 +49,14 @@ pub enum CauseKind {
     Bias,
     WeightsSwapped,
     FlattenOrder,
+    /// Strides, dilation, kernel or pool size, groups, depth multiplier (config diff).
+    Window,
+    /// Another maths-changing config field: axis, keepdims, target shape,
+    /// interpolation, center/scale, RNN flags... (config diff).
+    Config,
+    /// A weight whose values differ from the graph's constants and are no
+    /// rearrangement of them (config diff).
+    WeightValues,
     Other,
 }
 

@@ -9,6 +9,7 @@
 
 pub mod align;
 pub mod diagnose;
+pub mod findings;
 pub mod overrides;
 pub mod tolerance;
 

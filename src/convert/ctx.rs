@@ -71,6 +71,9 @@ pub struct Ctx<'g> {
     /// Keras 3 freezes scopes with a uniquifying `_N` suffix (`model_1/conv1_1/…`).
     strip_suffix: bool,
     names: HashSet<String>,
+    /// Per name hint, the next suffix to try: every smaller one is taken, so
+    /// naming stays linear in the layer count (it was quadratic, issue 15).
+    next_suffix: HashMap<String, usize>,
     inputs: Vec<Input>,
     layers: Vec<Layer>,
     tensors: Vec<LayerTensor>,
@@ -280,6 +283,7 @@ impl<'g> Ctx<'g> {
             root,
             strip_suffix,
             names: HashSet::new(),
+            next_suffix: HashMap::new(),
             inputs: Vec::new(),
             layers: Vec::new(),
             tensors: Vec::new(),
@@ -499,7 +503,10 @@ impl<'g> Ctx<'g> {
             let candidates: Vec<_> = registry.iter().filter(|r| r.op == node.op).collect();
             let mut reasons = Vec::new();
             if candidates.is_empty() {
-                reasons.push(format!("no conversion rule for op {}", node.op));
+                reasons.push(
+                    super::cond::refusal(graph, node)
+                        .unwrap_or_else(|| format!("no conversion rule for op {}", node.op)),
+                );
             }
             let mut matched = None;
             for entry in candidates {
@@ -581,11 +588,12 @@ impl<'g> Ctx<'g> {
     fn unique_name(&mut self, hint: &str) -> String {
         let base = if hint.is_empty() { "layer" } else { hint };
         let mut name = base.to_string();
-        let mut k = 1;
+        let mut k = self.next_suffix.get(base).copied().unwrap_or(1);
         while self.names.contains(&name) {
             name = format!("{base}_{k}");
             k += 1;
         }
+        self.next_suffix.insert(base.to_string(), k);
         self.names.insert(name.clone());
         name
     }

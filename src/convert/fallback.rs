@@ -14,7 +14,9 @@
 //!   output or a float constant: `Add AddV2 Sub Mul RealDiv Div Maximum Minimum
 //!   Pow SquaredDifference FloorDiv FloorMod Atan2`;
 //! - running sums along a constant axis: `Cumsum` (`exclusive`, `reverse`);
-//! - reductions over constant axes: `Sum Prod Mean Max Min` (`keep_dims`).
+//! - reductions over constant axes: `Sum Prod Mean Max Min` (`keep_dims`);
+//! - local response normalisation across channels: `LRN` (AlexNet/CaffeNet-era
+//!   and CIFAR `tf.nn.lrn`; `depth_radius`, `bias`, `alpha`, `beta`; 4-D NHWC).
 //!
 //! A fallback is only tried once every rule for the node has refused, so a
 //! pattern that has a native Keras layer never becomes one; the report lists
@@ -44,6 +46,9 @@ pub enum Family {
     Cumulative,
     /// A tensor and int axes; those axes removed or kept as 1 (`keep_dims`).
     Reduce,
+    /// A 4-D NHWC tensor normalised across its channels: `LRN`
+    /// (`depth_radius`, `bias`, `alpha`, `beta`); same shape out.
+    Lrn,
 }
 
 /// One op thaw can fall back on: its `tf.raw_ops` argument names and family.
@@ -129,6 +134,11 @@ pub const SPECS: &[Spec] = &[
         op: "Cumsum",
         family: Family::Cumulative,
         args: &["x", "axis"],
+    },
+    Spec {
+        op: "LRN",
+        family: Family::Lrn,
+        args: &["input"],
     },
     reduce("Sum"),
     reduce("Prod"),
@@ -229,6 +239,25 @@ pub fn fallback(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
             "keep_dims".to_string(),
             TfAttr::Bool(node.attr_bool("keep_dims").unwrap_or(false)),
         )],
+        // TF's defaults when the attribute is absent.
+        Family::Lrn => vec![
+            (
+                "depth_radius".to_string(),
+                TfAttr::Int(node.attr_int("depth_radius").unwrap_or(5)),
+            ),
+            (
+                "bias".to_string(),
+                TfAttr::Float(node.attr_float("bias").unwrap_or(1.0)),
+            ),
+            (
+                "alpha".to_string(),
+                TfAttr::Float(node.attr_float("alpha").unwrap_or(1.0)),
+            ),
+            (
+                "beta".to_string(),
+                TfAttr::Float(node.attr_float("beta").unwrap_or(0.5)),
+            ),
+        ],
         Family::Unary | Family::Binary => vec![],
     };
     let kind = LayerKind::TfOp(TfOp {
@@ -319,6 +348,13 @@ pub fn output_shape(op: &TfOp, inputs: &[Shape]) -> Result<Shape, String> {
     };
     match spec.family {
         Family::Unary | Family::Cumulative => arg(0),
+        Family::Lrn => {
+            let x = arg(0)?;
+            if x.len() != 4 {
+                return Err(format!("LRN needs a 4-D NHWC input, got rank {}", x.len()));
+            }
+            Ok(x)
+        }
         Family::Binary => broadcast(&arg(0)?, &arg(1)?),
         Family::Reduce => {
             let x = arg(0)?;
@@ -427,7 +463,7 @@ mod tests {
         assert_eq!(ops, dedup);
         for s in SPECS {
             let want = match s.family {
-                Family::Unary => 1,
+                Family::Unary | Family::Lrn => 1,
                 _ => 2,
             };
             assert_eq!(s.args.len(), want, "{}", s.op);

@@ -32,6 +32,7 @@
 
 mod activation;
 mod attention;
+mod cond;
 mod consts;
 mod conv;
 mod conv1d;
@@ -72,6 +73,9 @@ pub struct ConvertOptions {
     pub outputs: Vec<String>,
     /// Name of the Keras model (defaults to the graph's root scope or "model").
     pub model_name: Option<String>,
+    /// Placeholder values (`--set NAME=VALUE`) applied when the graph is
+    /// prepared (see `graph::resolve_conditionals`); the oracle gets the same.
+    pub bindings: Vec<crate::graph::Binding>,
 }
 
 /// Which TF tensor holds a Keras layer's output.

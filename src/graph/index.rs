@@ -77,6 +77,10 @@ pub struct Graph {
     by_name: HashMap<String, usize>,
     /// Per node: its data consumers as (consumer index, input position).
     pub(super) consumers: Vec<Vec<(usize, usize)>>,
+    /// Parallel to `consumers`: the producer's output slot each one reads
+    /// (kept so that finding consumers never re-parses a consumer's inputs,
+    /// which was quadratic for a 100,000-input AddN).
+    fed_slots: Vec<Vec<usize>>,
     order: Vec<usize>,
     /// Function calls replaced by their bodies (see [`super::inline_calls`]).
     inlined_calls: usize,
@@ -85,7 +89,19 @@ pub struct Graph {
 impl Graph {
     /// Reads and indexes a `.pb` or `.pbtxt` file.
     pub fn load(path: &Path) -> Result<Graph, GraphError> {
-        Graph::new(load::load_graph_def(path)?)
+        Graph::load_with(path, &[])
+    }
+
+    /// [`Graph::load`] with placeholders bound (`--set`), see [`Graph::new_with`].
+    pub fn load_with(path: &Path, bindings: &[super::Binding]) -> Result<Graph, GraphError> {
+        Graph::new_with(load::load_graph_def(path)?, bindings)
+    }
+
+    /// [`Graph::new`] after binding placeholders and cutting constant-predicate
+    /// conditionals ([`super::resolve_conditionals`]), as the oracle does too.
+    pub fn new_with(mut def: pb::GraphDef, bindings: &[super::Binding]) -> Result<Graph, GraphError> {
+        super::resolve_conditionals(&mut def, bindings)?;
+        Graph::new(def)
     }
 
     /// Indexes a GraphDef: function calls inlined first, then unique names,
@@ -93,6 +109,7 @@ impl Graph {
     /// TF1 loops).
     pub fn new(mut def: pb::GraphDef) -> Result<Graph, GraphError> {
         let inlined_calls = super::inline_calls(&mut def)?;
+        check_sizes(&def)?;
         let mut by_name = HashMap::with_capacity(def.node.len());
         for (i, n) in def.node.iter().enumerate() {
             if by_name.insert(n.name.clone(), i).is_some() {
@@ -100,9 +117,16 @@ impl Graph {
             }
         }
         let mut consumers = vec![Vec::new(); def.node.len()];
+        let mut fed_slots = vec![Vec::new(); def.node.len()];
         let mut preds = vec![Vec::new(); def.node.len()];
         for (i, n) in def.node.iter().enumerate() {
             let mut pos = 0;
+            if let Some(w) = n.input.windows(2).find(|w| w[0].starts_with('^') && !w[1].starts_with('^')) {
+                return Err(GraphError::node(
+                    n,
+                    format!("data input '{}' comes after control input '{}' (TensorFlow refuses this too)", w[1], w[0]),
+                ));
+            }
             for input in &n.input {
                 let t = TensorId::parse(input);
                 let &p = by_name
@@ -116,6 +140,7 @@ impl Graph {
                 }
                 if !input.starts_with('^') {
                     consumers[p].push((i, pos));
+                    fed_slots[p].push(t.slot);
                     pos += 1;
                 }
             }
@@ -125,6 +150,7 @@ impl Graph {
             def,
             by_name,
             consumers,
+            fed_slots,
             order,
             inlined_calls,
         })
@@ -176,11 +202,13 @@ impl Graph {
 
     /// The `k`-th data input of `node`, resolved through pass-through nodes.
     pub fn input(&self, node: &pb::NodeDef, k: usize) -> Result<TensorId, GraphError> {
-        let inputs = node.data_inputs();
-        let raw = inputs.get(k).ok_or_else(|| {
+        // Control inputs come last (checked by `Graph::new`, as TensorFlow
+        // does), so data input k is `input[k]`: O(1), where collecting the
+        // data inputs was quadratic over a 100,000-input AddN.
+        let raw = node.input.get(k).filter(|i| !i.starts_with('^')).ok_or_else(|| {
             GraphError::node(
                 node,
-                format!("expected at least {} inputs, has {}", k + 1, inputs.len()),
+                format!("expected at least {} inputs, has {}", k + 1, node.data_inputs().len()),
             )
         })?;
         Ok(self.resolve(&TensorId::parse(raw)))
@@ -216,10 +244,9 @@ impl Graph {
             let Some(idx) = self.index_of(&t.node) else {
                 continue;
             };
-            for &(c, pos) in &self.consumers[idx] {
+            for (&(c, pos), &fed) in self.consumers[idx].iter().zip(&self.fed_slots[idx]) {
                 let cn = &self.def.node[c];
-                let fed = cn.data_inputs().get(pos).map(|i| TensorId::parse(i).slot);
-                if fed != Some(t.slot) {
+                if fed != t.slot {
                     continue;
                 }
                 if is_pass_through(&cn.op) {
@@ -319,6 +346,67 @@ fn natural_key(name: &str) -> (&str, u64) {
         }
         _ => (name, 0),
     }
+}
+
+/// Data inputs of ops whose arity is fixed: a node with another count is
+/// corrupt (TensorFlow would refuse it), and must not reach conversion or the
+/// oracle (a MatMul with three inputs was converted, then failed in tract).
+fn fixed_arity(op: &str) -> Option<usize> {
+    Some(match op {
+        "Relu" | "Relu6" | "Tanh" | "Sigmoid" | "Softmax" | "Elu" | "Selu" | "Exp" | "Sqrt"
+        | "Rsqrt" | "Square" | "Neg" | "Abs" => 1,
+        "MatMul" | "BatchMatMul" | "BatchMatMulV2" | "BiasAdd" | "Conv2D"
+        | "DepthwiseConv2dNative" | "Add" | "AddV2" | "Sub" | "Mul" | "RealDiv" | "Maximum"
+        | "Minimum" | "Reshape" | "Pad" | "MirrorPad" => 2,
+        _ => return None,
+    })
+}
+
+/// Refuses, before anything is decoded or allocated, Consts whose shape is
+/// negative, over the size budget or inconsistent with their bytes,
+/// Placeholders with a dimension below -1 (-1 is "unknown"), type attributes
+/// that are not TensorFlow types, and ops of fixed arity with another
+/// number of data inputs.
+fn check_sizes(def: &pb::GraphDef) -> Result<(), GraphError> {
+    use super::pb::attr_value::Value;
+    for n in &def.node {
+        if let Some(k) = fixed_arity(&n.op) {
+            let has = n.input.iter().filter(|i| !i.starts_with('^')).count();
+            if has != k {
+                return Err(GraphError::node(
+                    n,
+                    format!("{} takes {k} data input(s), the node has {has}", n.op),
+                ));
+            }
+        }
+        for (key, a) in &n.attr {
+            if let Some(Value::Type(t)) = &a.value
+                && pb::DataType::try_from(*t).is_err()
+            {
+                return Err(GraphError::node(
+                    n,
+                    format!("attribute '{key}' holds {t}, which is not a TensorFlow type"),
+                ));
+            }
+        }
+        for a in n.attr.values() {
+            match &a.value {
+                Some(Value::Tensor(t)) => {
+                    Tensor::check_proto(t).map_err(|e| GraphError::node(n, e))?;
+                }
+                Some(Value::Shape(s)) if n.op.starts_with("Placeholder") => {
+                    if let Some(d) = s.dim.iter().find(|d| d.size < -1) {
+                        return Err(GraphError::node(
+                            n,
+                            format!("shape has dimension {} (only -1, unknown, may be negative)", d.size),
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 fn topo_sort(def: &pb::GraphDef, preds: &[Vec<usize>]) -> Result<Vec<usize>, GraphError> {

@@ -28,6 +28,11 @@ use super::pb::{self, NodeDef, attr_value};
 /// Nesting depth beyond which a library is taken to be recursive.
 pub const MAX_DEPTH: usize = 32;
 
+/// Most nodes a graph may have once its calls are inlined: depth alone does
+/// not bound the work (30 functions each calling the next twice inline to
+/// 2^30 copies), so the total is bounded too.
+pub const MAX_INLINED_NODES: usize = 1_000_000;
+
 const CALL_OPS: &[&str] = &["PartitionedCall", "StatefulPartitionedCall"];
 
 /// Output arguments, in order, of the multi-output ops frozen graphs contain
@@ -72,6 +77,11 @@ fn called<'a>(
 /// Inlines every function call of `def` in place. Returns how many call
 /// nodes were inlined (0 leaves `def` untouched).
 pub fn inline_calls(def: &mut pb::GraphDef) -> Result<usize, GraphError> {
+    inline_calls_bounded(def, MAX_INLINED_NODES)
+}
+
+/// [`inline_calls`] with at most `max_nodes` nodes once inlined.
+fn inline_calls_bounded(def: &mut pb::GraphDef, max_nodes: usize) -> Result<usize, GraphError> {
     let Some(lib) = def.library.take() else {
         return Ok(0);
     };
@@ -103,6 +113,15 @@ pub fn inline_calls(def: &mut pb::GraphDef) -> Result<usize, GraphError> {
                 continue;
             };
             let (body, identity) = expand(&call, f)?;
+            if def.node.len() + added.len() + body.len() > max_nodes {
+                return Err(GraphError::node(
+                    &call,
+                    format!(
+                        "inlining function calls would make more than {max_nodes} nodes (calls nest {} levels deep)",
+                        depth + 1
+                    ),
+                ));
+            }
             for n in &body {
                 if !names.insert(n.name.clone()) {
                     return Err(GraphError::node(
@@ -411,6 +430,28 @@ mod tests {
             e.contains("called with 1 inputs, the function takes 2"),
             "{e}"
         );
+    }
+
+    /// 30 functions each calling the next twice inlined to 2^30 copies and
+    /// grew until the machine's memory was gone (issue 15).
+    #[test]
+    fn nested_functions_doubling_exhausted_memory() {
+        let mut fns = vec![function("f29", &["t"], &[("o", "r:y:0")], vec![node("r", "Relu", &["t"])])];
+        for d in (0..29).rev() {
+            let next = format!("f{}", d + 1);
+            fns.push(function(
+                &format!("f{d}"),
+                &["t"],
+                &[("o", "b:output:0")],
+                vec![call("a", &next, &["t"]), call("b", &next, &["a:output:0"])],
+            ));
+        }
+        let mut g = graph(
+            vec![node("x", "Placeholder", &[]), call("top", "f0", &["x"])],
+            fns,
+        );
+        let e = inline_calls_bounded(&mut g, 10_000).unwrap_err().to_string();
+        assert!(e.contains("more than 10000 nodes"), "{e}");
     }
 
     #[test]

@@ -7,19 +7,51 @@ use std::path::Path;
 
 const DESCRIPTOR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tensorflow_descriptor.bin"));
 
+/// Largest graph file read: protobuf messages cannot exceed 2 GiB, so a
+/// bigger file (or an endless one such as `/dev/zero`) is not a GraphDef.
+pub const MAX_FILE_BYTES: u64 = 2 << 30;
+
+/// Deepest `{ }`/`< >`/`[ ]` nesting accepted in text format: TensorFlow's own
+/// parser stops at 100 too; deeper input would overflow the parser's stack.
+pub const MAX_TEXT_DEPTH: usize = 100;
+
 /// Reads `path` as a GraphDef: text format when the extension is `.pbtxt`
 /// (or `.pbtext`/`.txt`), binary protobuf otherwise.
 pub fn load_graph_def(path: &Path) -> Result<pb::GraphDef, GraphError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| GraphError::Io {
-        file: file.clone(),
-        source,
-    })?;
+    let bytes = read_limited(path, MAX_FILE_BYTES)?;
     let text = matches!(
         path.extension().and_then(|e| e.to_str()),
         Some("pbtxt" | "pbtext" | "txt")
     );
     parse_graph_def(&bytes, text, &file)
+}
+
+/// Reads `path` whole, refusing it when it holds more than `limit` bytes.
+/// Reads at most one byte past the limit: the file's length cannot be
+/// trusted (a pipe or a device such as `/dev/zero` has none).
+fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, GraphError> {
+    use std::io::Read;
+    let file = path.display().to_string();
+    let io = |source| GraphError::Io {
+        file: file.clone(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(GraphError::NotAGraph {
+            file,
+            detail: format!(
+                "larger than {limit} bytes, the most a protobuf message (a GraphDef) can hold"
+            ),
+        });
+    }
+    Ok(bytes)
 }
 
 /// Decodes GraphDef bytes; `origin` names the source in errors.
@@ -31,6 +63,11 @@ pub fn parse_graph_def(bytes: &[u8], text: bool, origin: &str) -> Result<pb::Gra
     let graph = if text {
         let src =
             std::str::from_utf8(bytes).map_err(|e| not_a_graph(format!("not UTF-8 text: {e}")))?;
+        if let Some(at) = too_deep(src) {
+            return Err(not_a_graph(format!(
+                "text format nests deeper than {MAX_TEXT_DEPTH} levels (at byte {at})"
+            )));
+        }
         let pool =
             DescriptorPool::decode(DESCRIPTOR).map_err(|e| not_a_graph(format!("schema: {e}")))?;
         let desc = pool
@@ -66,6 +103,39 @@ pub fn parse_graph_def(bytes: &[u8], text: bool, origin: &str) -> Result<pb::Gra
         )));
     }
     Ok(graph)
+}
+
+/// The byte offset where `src` (text format) first nests deeper than
+/// [`MAX_TEXT_DEPTH`], skipping quoted strings and `#` comments; `None` when it
+/// never does. Iterative, so hostile input cannot overflow the stack here.
+fn too_deep(src: &str) -> Option<usize> {
+    let b = src.as_bytes();
+    let (mut depth, mut i) = (0usize, 0);
+    while i < b.len() {
+        match b[i] {
+            q @ (b'"' | b'\'') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'{' | b'<' | b'[' => {
+                depth += 1;
+                if depth > MAX_TEXT_DEPTH {
+                    return Some(i);
+                }
+            }
+            b'}' | b'>' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 fn looks_like_text(bytes: &[u8]) -> bool {
@@ -114,6 +184,30 @@ node { name: "y" op: "Relu" input: "x" attr { key: "T" value { type: DT_FLOAT } 
         let bytes = g.encode_to_vec();
         let err = parse_graph_def(&bytes[..bytes.len() - 7], false, "t.pb").unwrap_err();
         assert!(matches!(err, GraphError::NotAGraph { .. }), "{err}");
+    }
+
+    #[test]
+    fn deeply_nested_pbtxt_overflowed_stack() {
+        let mut s = String::from("node { name: \"x\" op: \"Const\" attr { key: \"v\" value ");
+        for _ in 0..100_000 {
+            s.push_str("{ list { func { attr { key: \"a\" value ");
+        }
+        let err = parse_graph_def(s.as_bytes(), true, "d.pbtxt").unwrap_err().to_string();
+        assert!(err.contains("nests deeper than 100"), "{err}");
+        // Braces inside strings and comments do not count.
+        let quoted = format!("# {}\n{TEXT}", "{".repeat(500));
+        let quoted = quoted.replace("\"x\"", &format!("\"{}\"", "{".repeat(500)));
+        assert!(too_deep(&quoted).is_none());
+    }
+
+    #[test]
+    fn endless_input_is_cut_at_the_size_limit() {
+        // `thaw inspect /dev/zero` read until memory ran out (issue 15); the
+        // real limit is 2 GiB, a smaller one keeps the test fast.
+        if Path::new("/dev/zero").exists() {
+            let err = read_limited(Path::new("/dev/zero"), 1 << 20).unwrap_err();
+            assert!(err.to_string().contains("larger than 1048576 bytes"), "{err}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 mod attr;
 mod batch;
+mod cond;
 mod error;
 mod index;
 mod inline;
@@ -22,6 +23,7 @@ pub mod pb {
 }
 
 pub use attr::NodeExt;
+pub use cond::{Binding, Resolved, predicate_sources, resolve_conditionals};
 pub use error::GraphError;
 pub use index::{Graph, TensorId, is_pass_through};
 pub use inline::inline_calls;

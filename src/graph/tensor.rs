@@ -21,10 +21,6 @@ pub enum Tensor {
     Bool(ArrayD<bool>),
 }
 
-/// Refuse constants above 2^31 elements: no frozen model we convert has one,
-/// and a hostile file must not make us allocate terabytes.
-const MAX_ELEMENTS: usize = 1 << 31;
-
 impl Tensor {
     pub fn shape(&self) -> &[usize] {
         match self {
@@ -56,6 +52,54 @@ impl Tensor {
         }
     }
 
+    /// Checks a `TensorProto` without decoding it: dimensions non-negative,
+    /// the element count within the size budget ([`crate::budget`]), and raw
+    /// or typed values consistent with the shape. Cheap (no allocation of
+    /// the values), so loading runs it on every `Const`.
+    pub fn check_proto(t: &pb::TensorProto) -> Result<(), String> {
+        let Some(s) = &t.tensor_shape else {
+            return Ok(());
+        };
+        if s.unknown_rank {
+            return Err("constant has unknown rank".into());
+        }
+        let dims: Vec<i64> = s.dim.iter().map(|d| d.size).collect();
+        let n = crate::budget::elements_i64(&dims).map_err(|e| format!("constant: {e}"))?;
+        let width = match DataType::try_from(t.dtype) {
+            Ok(DataType::DtFloat | DataType::DtInt32) => Some(4),
+            Ok(DataType::DtDouble | DataType::DtInt64) => Some(8),
+            Ok(DataType::DtHalf | DataType::DtBfloat16 | DataType::DtInt16 | DataType::DtUint16) => {
+                Some(2)
+            }
+            Ok(DataType::DtBool | DataType::DtInt8 | DataType::DtUint8) => Some(1),
+            _ => None,
+        };
+        if let Some(w) = width
+            && !t.tensor_content.is_empty()
+            && t.tensor_content.len() as u64 != n as u64 * w
+        {
+            return Err(format!(
+                "tensor_content holds {} bytes, the shape {dims:?} needs {}",
+                t.tensor_content.len(),
+                n as u64 * w
+            ));
+        }
+        let typed = [
+            t.float_val.len(),
+            t.double_val.len(),
+            t.int_val.len(),
+            t.int64_val.len(),
+            t.bool_val.len(),
+            t.half_val.len(),
+        ];
+        if let Some(&m) = typed.iter().find(|&&m| m > n) {
+            return Err(format!(
+                "constant holds {m} values, its shape {dims:?} has {n}"
+            ));
+        }
+        Ok(())
+    }
+
     /// Decodes a `TensorProto`; the error message says what is wrong (the
     /// caller adds the node name).
     pub fn from_proto(t: &pb::TensorProto) -> Result<Tensor, String> {
@@ -71,11 +115,9 @@ impl Tensor {
                 })
                 .collect::<Result<_, _>>()?,
         };
-        let n = dims
-            .iter()
-            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-            .filter(|&n| n <= MAX_ELEMENTS)
-            .ok_or_else(|| format!("constant shape {dims:?} is too large"))?;
+        // The size budget (crate::budget), so a hostile file cannot make us
+        // allocate terabytes.
+        let n = crate::budget::elements(&dims).map_err(|e| format!("constant: {e}"))?;
         let dtype =
             DataType::try_from(t.dtype).map_err(|_| format!("unknown dtype {}", t.dtype))?;
         let raw = &t.tensor_content;
@@ -298,7 +340,15 @@ mod tests {
     #[test]
     fn hostile_shapes_are_refused() {
         let t = proto(DataType::DtFloat, &[1 << 40, 1 << 40]);
-        assert!(Tensor::from_proto(&t).unwrap_err().contains("too large"));
+        assert!(Tensor::from_proto(&t).unwrap_err().contains("count"));
+        assert!(Tensor::check_proto(&t).unwrap_err().contains("count"));
+        // A 20-byte splat Const of 16 GiB (issue 15): over the size budget,
+        // refused by the cheap check run at load, before any allocation.
+        let mut t = proto(DataType::DtFloat, &[1 << 16, 1 << 16]);
+        t.float_val = vec![1.0];
+        assert!(Tensor::check_proto(&t).unwrap_err().contains("--max-memory"));
+        let t = proto(DataType::DtFloat, &[-3]);
+        assert!(Tensor::check_proto(&t).unwrap_err().contains("negative"));
         let t = proto(DataType::DtFloat, &[-3]);
         assert!(Tensor::from_proto(&t).unwrap_err().contains("negative"));
         let mut t = proto(DataType::DtFloat, &[4]);

@@ -82,7 +82,7 @@ pub fn conv2d_transpose(
     if [n, oh, ow, f]
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .is_none_or(|t| t > super::upsample::MAX_ELEMENTS)
+        .is_none_or(|t| t > crate::budget::max_elements())
     {
         return Err(LayerError::Config(format!(
             "strides {strides:?} on a {h}x{w} input make an output too large to compute"

@@ -15,10 +15,13 @@
 //! - `Sum Prod Mean Max Min` over a list of axes with `keep_dims`. Sums and
 //!   products accumulate in f64 (TF's f32 tree reduction may differ by a few ULP).
 //!
+//! - `LRN` (4-D NHWC, `depth_radius`, `bias`, `alpha`, `beta`), sums of squares
+//!   and the power in f64.
+//!
 //! Not handled: anything else (an error naming the op, never a panic).
 
 use super::LayerError;
-use crate::keras::{Layer, TfArgValue, TfOp};
+use crate::keras::{Layer, TfArgValue, TfAttr, TfOp};
 use ndarray::{ArrayD, Axis, IxDyn};
 
 /// One resolved argument.
@@ -85,10 +88,74 @@ pub fn run(layer: &Layer, op: &TfOp, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f
             &op.op,
             op.attr_bool("keep_dims", false),
         ),
+        "LRN" => lrn(
+            tensor(0)?,
+            attr_int(op, "depth_radius", 5),
+            attr_float(op, "bias", 1.0),
+            attr_float(op, "alpha", 1.0),
+            attr_float(op, "beta", 0.5),
+        ),
         other => Err(LayerError::Config(format!(
             "no fallback implementation for TF op {other}"
         ))),
     }
+}
+
+/// The integer attribute `name` (an `Int`), `default` when absent.
+fn attr_int(op: &TfOp, name: &str, default: i64) -> i64 {
+    op.attrs
+        .iter()
+        .find_map(|(k, v)| match v {
+            TfAttr::Int(i) if k == name => Some(*i),
+            _ => None,
+        })
+        .unwrap_or(default)
+}
+
+/// The float attribute `name` (a `Float`, or an `Int` read back from JSON
+/// such as `"bias": 1`), `default` when absent.
+fn attr_float(op: &TfOp, name: &str, default: f32) -> f32 {
+    op.attrs
+        .iter()
+        .find_map(|(k, v)| match v {
+            TfAttr::Float(f) if k == name => Some(*f),
+            TfAttr::Int(i) if k == name => Some(*i as f32),
+            _ => None,
+        })
+        .unwrap_or(default)
+}
+
+/// TF's `LRN` on a 4-D NHWC tensor: `x / (bias + alpha * sqr_sum) ** beta`,
+/// `sqr_sum` the sum of squares over channels `[c - r, c + r]` (clipped to the
+/// valid range). Sums in f64.
+fn lrn(
+    x: &ArrayD<f32>,
+    radius: i64,
+    bias: f32,
+    alpha: f32,
+    beta: f32,
+) -> Result<ArrayD<f32>, LayerError> {
+    if x.ndim() != 4 {
+        return Err(LayerError::InputShape {
+            index: 0,
+            shape: x.shape().to_vec(),
+            message: "LRN needs a 4-D NHWC input".into(),
+        });
+    }
+    let r = usize::try_from(radius)
+        .map_err(|_| LayerError::Config(format!("LRN: depth_radius {radius} is negative")))?;
+    let mut out = x.clone();
+    for (mut o, i) in out.lanes_mut(Axis(3)).into_iter().zip(x.lanes(Axis(3))) {
+        let n = i.len();
+        for c in 0..n {
+            let lo = c.saturating_sub(r);
+            let hi = (c + r).min(n - 1);
+            let sq: f64 = (lo..=hi).map(|k| f64::from(i[k]) * f64::from(i[k])).sum();
+            let d = (f64::from(bias) + f64::from(alpha) * sq).powf(f64::from(beta));
+            o[c] = (f64::from(i[c]) / d) as f32;
+        }
+    }
+    Ok(out)
 }
 
 fn resolve<'a>(
@@ -495,5 +562,67 @@ mod tests {
         );
         assert!(run_l(&l, &[&v(&[1.0])]).is_err());
         assert!(run_l(&l, &[]).is_err());
+    }
+
+    #[test]
+    fn lrn_matches_tensorflow() {
+        // Expected values: harness/lrn_values.py (tf.nn.local_response_normalization,
+        // TensorFlow 2.21) on the same input.
+        let x = ArrayD::from_shape_vec(
+            IxDyn(&[1, 1, 2, 7]),
+            (0..14)
+                .map(|i| ((f64::from(i) * 0.37) % 2.0 - 1.0) as f32)
+                .collect(),
+        )
+        .unwrap();
+        let defaults: [f32; 14] = [
+            -5.39988637e-01, -3.13518196e-01, -1.29388466e-01, 5.47412746e-02, 2.38871008e-01,
+            4.23000753e-01, -4.47515249e-01, -2.38828659e-01, -2.31589451e-02, 1.91061318e-01,
+            4.05281544e-01, -5.38445473e-01, -3.24225247e-01, -1.13241769e-01,
+        ];
+        let tuned: [f32; 14] = [
+            -6.08496189e-01, -3.82815331e-01, -1.53899118e-01, 6.72076717e-02, 2.86236614e-01,
+            5.10781825e-01, -4.69365597e-01, -2.90438294e-01, -2.65103970e-02, 1.96954519e-01,
+            4.11038816e-01, -5.44019341e-01, -3.31564069e-01, -1.19083822e-01,
+        ];
+        let mk = |attrs: Vec<(String, TfAttr)>| Layer {
+            name: "lrn".into(),
+            kind: LayerKind::TfOp(TfOp {
+                op: "LRN".into(),
+                args: vec![TfArg {
+                    name: "input".into(),
+                    value: TfArgValue::Input(0),
+                }],
+                attrs,
+            }),
+            inbound: vec![],
+            weights: vec![],
+        };
+        let cases = [
+            (mk(vec![]), defaults),
+            (
+                mk(vec![
+                    ("depth_radius".into(), TfAttr::Int(2)),
+                    ("bias".into(), TfAttr::Float(1.5)),
+                    ("alpha".into(), TfAttr::Float(0.3)),
+                    ("beta".into(), TfAttr::Float(0.75)),
+                ]),
+                tuned,
+            ),
+        ];
+        for (l, want) in cases {
+            let y = run_l(&l, &[&x]).unwrap();
+            assert_eq!(y.shape(), &[1, 1, 2, 7]);
+            for (got, want) in y.iter().zip(want) {
+                // float32 against TF's float32 kernel: a few ULP.
+                assert!((got - want).abs() <= 1e-6, "{got} vs {want}");
+            }
+        }
+        // Not 4-D: an error, not a panic.
+        assert!(run_l(&cases_rank_error(), &[&v(&[1.0])]).is_err());
+    }
+
+    fn cases_rank_error() -> Layer {
+        layer("LRN", vec![("input", TfArgValue::Input(0))], vec![])
     }
 }

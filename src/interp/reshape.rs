@@ -31,6 +31,10 @@ pub fn zero_padding2d(
         .checked_add(left)
         .and_then(|v| v.checked_add(right))
         .ok_or_else(|| LayerError::Config(format!("padding {padding:?} is too large")))?;
+    // The padding comes from a user's file: check the size before allocating
+    // (a hostile graph pads by 2^30; found by tests/hostile.rs).
+    crate::budget::elements(&[n, oh, ow, c])
+        .map_err(|e| LayerError::Config(format!("padding {padding:?}: {e}")))?;
     let mut y = ArrayD::zeros(IxDyn(&[n, oh, ow, c]));
     y.slice_mut(s![.., top..top + h, left..left + w, ..])
         .assign(x);

@@ -20,9 +20,6 @@ use ndarray::{Array4, ArrayD, Ix4, s};
 use super::{LayerError, expect_rank};
 use crate::keras::Interpolation;
 
-/// Largest output thaw computes (elements); beyond it a config is treated as hostile.
-pub(crate) const MAX_ELEMENTS: usize = 1 << 31;
-
 /// One output index's interpolation along an axis: `lo`, `hi` and the weight of `hi`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Lerp {
@@ -67,7 +64,7 @@ pub fn upsampling2d(
     if [n, oh, ow, c]
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .is_none_or(|t| t > MAX_ELEMENTS)
+        .is_none_or(|t| t > crate::budget::max_elements())
     {
         return Err(LayerError::Config(format!(
             "size {size:?} on a {h}x{w} input makes an output too large to compute"

@@ -161,15 +161,31 @@ pub(crate) fn write_str_attr(loc: &Location, name: &str, value: &str) -> H5Resul
 }
 
 fn write_str_list_attr(loc: &Location, name: &str, values: &[&str]) -> H5Result<()> {
-    let v = values
-        .iter()
-        .map(|s| vlen(s, name))
-        .collect::<H5Result<Vec<_>>>()?;
-    loc.new_attr_builder()
-        .with_data(&ndarray::Array1::from(v))
-        .create(name)
-        .map(|_| ())
-        .doing(|| format!("writing attribute {name} of {}", loc.name()))
+    // An HDF5 object header holds at most 64 KiB of attributes: a longer
+    // list is split into `name0`, `name1`, … as Keras does (and [`read`]
+    // joins them). Sized as Keras sizes them (fixed-length strings), at
+    // least 16 bytes an element (a variable-length string's reference).
+    const HEADER_LIMIT: usize = 64512;
+    let width = values.iter().map(|s| s.len()).max().unwrap_or(0).max(16);
+    let per_chunk = (HEADER_LIMIT / width).max(1);
+    let write = |attr: &str, part: &[&str]| {
+        let v = part
+            .iter()
+            .map(|s| vlen(s, name))
+            .collect::<H5Result<Vec<_>>>()?;
+        loc.new_attr_builder()
+            .with_data(&ndarray::Array1::from(v))
+            .create(attr)
+            .map(|_| ())
+            .doing(|| format!("writing attribute {attr} of {}", loc.name()))
+    };
+    if values.len() <= per_chunk {
+        return write(name, values);
+    }
+    for (i, part) in values.chunks(per_chunk).enumerate() {
+        write(&format!("{name}{i}"), part)?;
+    }
+    Ok(())
 }
 
 // ----------------------------------------------------------------------------
@@ -291,6 +307,9 @@ fn has_hdf5_signature(head: &[u8]) -> bool {
 fn read_f32(group: &Group, name: &str) -> hdf5::Result<ArrayD<f32>> {
     let ds = group.dataset(name)?;
     let shape = ds.shape();
+    // A dataset may declare any shape (720 GB in issue 15) while the file
+    // stays small: the size budget refuses it before reading.
+    crate::budget::elements(&shape).map_err(|e| hdf5::Error::from(format!("dataset {e}")))?;
     let data = ds.read_raw::<f32>()?;
     ArrayD::from_shape_vec(IxDyn(&shape), data)
         .map_err(|e| hdf5::Error::from(format!("dataset shape {shape:?}: {e}")))

@@ -16,6 +16,7 @@
 //! | `pycode.rs` | the generated `model.py` |
 //! | `formats.rs` | which of those `-o`/`--formats` asks for, and writing it |
 
+pub mod access;
 pub mod archive;
 pub(crate) mod cfg;
 pub mod config;
@@ -33,5 +34,6 @@ pub mod read;
 pub(crate) mod test_models;
 pub mod validate;
 
+pub use access::{ActFn, Field, FieldRole, KernelSlot};
 pub use error::KerasError;
 pub use ir::*;

@@ -198,12 +198,38 @@ impl Oracle {
         Self::from_bytes(&bytes, &path.display().to_string(), inputs, outputs)
     }
 
+    /// [`Oracle::load`] with placeholders bound (`--set`): the graph is cut
+    /// exactly as [`crate::graph::Graph::load_with`] cuts it for conversion.
+    pub fn load_with(
+        path: &Path,
+        inputs: &[OracleInput],
+        outputs: &[String],
+        bindings: &[crate::graph::Binding],
+    ) -> Result<Oracle, OracleError> {
+        let bytes = std::fs::read(path).map_err(|source| OracleError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_bytes_with(&bytes, &path.display().to_string(), inputs, outputs, bindings)
+    }
+
     /// Same as [`Oracle::load`], from the bytes of the `.pb`; `origin` names it in errors.
     pub fn from_bytes(
         bytes: &[u8],
         origin: &str,
         inputs: &[OracleInput],
         outputs: &[String],
+    ) -> Result<Oracle, OracleError> {
+        Self::from_bytes_with(bytes, origin, inputs, outputs, &[])
+    }
+
+    /// [`Oracle::from_bytes`] with placeholders bound (see [`Oracle::load_with`]).
+    pub fn from_bytes_with(
+        bytes: &[u8],
+        origin: &str,
+        inputs: &[OracleInput],
+        outputs: &[String],
+        bindings: &[crate::graph::Binding],
     ) -> Result<Oracle, OracleError> {
         let tf = framework();
         let decode = |bytes: &[u8]| {
@@ -215,7 +241,17 @@ impl Oracle {
         };
         let mut graph = decode(bytes)?;
         let has_loops = graph.node.iter().any(|n| n.op == "Enter");
+        // Conditionals and default-valued placeholders are cut/folded as for
+        // conversion (graph::resolve_conditionals), so both sides run one graph.
+        let has_conds = !bindings.is_empty()
+            || graph.node.iter().any(|n| {
+                matches!(
+                    n.op.as_str(),
+                    "Switch" | "If" | "StatelessIf" | "PlaceholderWithDefault"
+                )
+            });
         if has_loops
+            || has_conds
             || graph
                 .library
                 .as_ref()
@@ -225,6 +261,12 @@ impl Oracle {
             // rest of thaw sees the graph (graph::inline_calls), via thaw's
             // own decoding of the same bytes.
             let mut def = crate::graph::parse_graph_def(bytes, false, origin).map_err(|e| {
+                OracleError::Decode {
+                    origin: origin.to_string(),
+                    message: e.to_string(),
+                }
+            })?;
+            let cut = crate::graph::resolve_conditionals(&mut def, bindings).map_err(|e| {
                 OracleError::Decode {
                     origin: origin.to_string(),
                     message: e.to_string(),
@@ -246,7 +288,7 @@ impl Oracle {
             };
             if let Some(u) = unrolled {
                 graph = decode(&prost::Message::encode_to_vec(&u))?;
-            } else if inlined > 0 {
+            } else if inlined > 0 || cut.changed() {
                 graph = decode(&prost::Message::encode_to_vec(&def))?;
             }
         }

@@ -94,6 +94,23 @@ pub fn render(r: &ReportView) -> String {
         }
         s.push_str("</table></section>\n");
     }
+    if !r.findings.is_empty() {
+        s.push_str(
+            "<section><h2>Config and weight findings (<code>--keras</code>)</h2>\n<table id=\"findings\">\
+             <tr><th>layer</th><th>kind</th><th>field</th><th>detail</th></tr>\n",
+        );
+        for f in &r.findings {
+            let _ = writeln!(
+                s,
+                "<tr class=\"broken\"><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                xml(&f.layer),
+                xml(&f.kind),
+                xml(&f.field),
+                xml(&f.detail)
+            );
+        }
+        s.push_str("</table></section>\n");
+    }
     if !r.unaligned.is_empty() {
         s.push_str(
             "<section><h2>Layers without a twin (<code>--keras</code>)</h2>\n<table id=\"unaligned\">\

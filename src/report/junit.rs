@@ -53,7 +53,32 @@ pub fn render(r: &ReportView) -> String {
             );
         }
     } else {
-        tests = r.layers.len() + r.unaligned.len();
+        tests = r.layers.len() + r.unaligned.len() + r.findings.len();
+        // `--keras`: each config or weight difference from the graph is a
+        // test case; it fails unless the run was `--numeric-only` (then the
+        // verdict does not fail on it and it is only reported).
+        for f in &r.findings {
+            let name = xml(&format!("config {} {}", f.layer, f.field));
+            let _ = writeln!(
+                cases,
+                "    <testcase name=\"{name}\" classname=\"{}\" time=\"0\">",
+                xml(&classname)
+            );
+            let text = format!("{}: {}: {}", f.layer, f.kind, f.detail);
+            if r.verdict == "fail" {
+                failures += 1;
+                let _ = writeln!(
+                    cases,
+                    "      <failure message=\"{}\" type=\"{}\">{}</failure>",
+                    xml(&text),
+                    xml(&f.kind),
+                    xml(&text)
+                );
+            } else {
+                let _ = writeln!(cases, "      <system-out>{}</system-out>", xml(&text));
+            }
+            cases.push_str("    </testcase>\n");
+        }
         // `--keras`: a layer without a twin is a test case of its own; one
         // whose result nothing checks fails the run (the verdict says so).
         for u in &r.unaligned {

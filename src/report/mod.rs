@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// Version of the `report.json` schema.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -311,6 +311,11 @@ pub struct Report {
     /// without a twin by the alignment, with what still checks it; any
     /// `unchecked` one makes the verdict `fail` (see `compare::align`).
     pub unaligned: Vec<crate::compare::align::Unaligned>,
+    /// `--keras` only (schema 4): every difference in maths-changing config
+    /// or weights between a user layer and thaw's conversion of the same
+    /// graph (see `compare::findings`); any makes the verdict `fail` unless
+    /// `--numeric-only`.
+    pub findings: Vec<crate::compare::findings::Finding>,
     pub unsupported_ops: Vec<UnsupportedOp>,
     /// Layers of the converted model that are native Keras classes.
     pub native_layers: usize,
@@ -464,6 +469,16 @@ impl Report {
                 );
             }
         }
+        if !self.findings.is_empty() {
+            let _ = writeln!(s, "findings (--keras config and weight diff):");
+            for f in &self.findings {
+                let kind = serde_json::to_value(f.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                let _ = writeln!(s, "  {}: {kind}: {}", f.layer, f.detail);
+            }
+        }
         if !self.unaligned.is_empty() {
             let _ = writeln!(s, "unaligned layers (--keras):");
             for u in &self.unaligned {
@@ -481,6 +496,9 @@ impl Report {
         }
         let verdict = match self.verdict {
             Verdict::Pass => "PASS: the Keras model computes what the graph computes",
+            Verdict::Fail if self.first_divergence.is_none() && !self.findings.is_empty() => {
+                "FAIL: the model's config or weights differ from the graph's (findings above)"
+            }
             Verdict::Fail if self.first_divergence.is_none() && !self.unaligned.is_empty() => {
                 "FAIL: part of the model's result is compared with nothing (unaligned layers above)"
             }

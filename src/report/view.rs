@@ -55,6 +55,18 @@ pub struct ReportView {
     pub drift: Option<DriftView>,
     /// `--keras`: layers left without a twin (schema 3).
     pub unaligned: Vec<UnalignedView>,
+    /// `--keras`: config and weight differences from the graph (schema 4).
+    pub findings: Vec<FindingView>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct FindingView {
+    pub layer: String,
+    pub converted: String,
+    pub kind: String,
+    pub field: String,
+    pub detail: String,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -99,13 +99,14 @@ pub(super) fn for_run(
     conv: &crate::convert::Conversion,
 ) -> Result<Vec<ArrayD<f32>>, super::VerifyError> {
     match &settings.inputs_file {
-        None => Ok(seeded_inputs(
+        None => seeded_inputs(
             &conv.model,
             opts.samples,
             opts.seed,
             opts.input_range,
             settings.input_dist,
-        )),
+        )
+        .map_err(super::VerifyError::Usage),
         Some(f) => read_inputs(&conv.model, f).map_err(super::VerifyError::Usage),
     }
 }
@@ -117,7 +118,7 @@ pub fn seeded_inputs(
     seed: u64,
     range: [f32; 2],
     dist: InputDist,
-) -> Vec<ArrayD<f32>> {
+) -> Result<Vec<ArrayD<f32>>, String> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let [lo, hi] = range;
     let (mean, std) = ((lo + hi) / 2.0, (hi - lo) / 2.0);
@@ -126,7 +127,10 @@ pub fn seeded_inputs(
         .iter()
         .map(|i| {
             let shape = fed_shape(i, samples);
-            let n = shape.iter().product();
+            // Shapes come from the user's file or flags: the size budget
+            // refuses absurd ones before anything is allocated.
+            let n = crate::budget::elements(&shape)
+                .map_err(|e| format!("input '{}' ({samples} samples): {e}", i.name))?;
             let ids = int_range(model, &i.name);
             let v: Vec<f32> = (0..n)
                 .map(|_| match (i.dtype, dist) {
@@ -141,7 +145,7 @@ pub fn seeded_inputs(
                     }
                 })
                 .collect();
-            ArrayD::from_shape_vec(shape, v).unwrap_or_else(|_| ArrayD::zeros(vec![0]))
+            ArrayD::from_shape_vec(shape, v).map_err(|e| format!("input '{}': {e}", i.name))
         })
         .collect()
 }
@@ -152,7 +156,7 @@ pub fn random_inputs(
     samples: usize,
     seed: u64,
     range: [f32; 2],
-) -> Vec<ArrayD<f32>> {
+) -> Result<Vec<ArrayD<f32>>, String> {
     seeded_inputs(model, samples, seed, range, InputDist::Uniform)
 }
 
@@ -295,7 +299,7 @@ mod tests {
     #[test]
     fn seeded_inputs_differ_per_sample_channel_and_position() {
         for dist in [InputDist::Uniform, InputDist::Normal] {
-            let x = &seeded_inputs(&image(), 2, 7, [-1.0, 1.0], dist)[0];
+            let x = &seeded_inputs(&image(), 2, 7, [-1.0, 1.0], dist).unwrap()[0];
             assert_eq!(x.shape(), &[2, 4, 5, 3]);
             for s in 0..2usize {
                 for c in 0..3usize {
@@ -317,8 +321,8 @@ mod tests {
                 x.slice(ndarray::s![1, .., .., ..])
             );
             // Seeded: the same seed, the same inputs; another seed, others.
-            assert_eq!(x, &seeded_inputs(&image(), 2, 7, [-1.0, 1.0], dist)[0]);
-            assert_ne!(x, &seeded_inputs(&image(), 2, 8, [-1.0, 1.0], dist)[0]);
+            assert_eq!(x, &seeded_inputs(&image(), 2, 7, [-1.0, 1.0], dist).unwrap()[0]);
+            assert_ne!(x, &seeded_inputs(&image(), 2, 8, [-1.0, 1.0], dist).unwrap()[0]);
         }
     }
 
@@ -332,9 +336,9 @@ mod tests {
             }],
             vec![],
         );
-        let u = &seeded_inputs(&m, 10, 0, [2.0, 3.0], InputDist::Uniform)[0];
+        let u = &seeded_inputs(&m, 10, 0, [2.0, 3.0], InputDist::Uniform).unwrap()[0];
         assert!(u.iter().all(|&v| (2.0..=3.0).contains(&v)));
-        let n = &seeded_inputs(&m, 10, 0, [2.0, 6.0], InputDist::Normal)[0];
+        let n = &seeded_inputs(&m, 10, 0, [2.0, 6.0], InputDist::Normal).unwrap()[0];
         let mean = n.mean().unwrap();
         let std = n.std(0.0);
         // 10 000 draws: the sample mean's standard error is 2/100 = 0.02 and
@@ -379,7 +383,7 @@ mod tests {
     fn integer_inputs_are_whole_numbers_in_the_default_range_without_an_embedding() {
         let m = ids_model(None);
         assert_eq!(int_range(&m, "ids"), DEFAULT_INT_RANGE);
-        let x = &seeded_inputs(&m, 4, 0, [-1.0, 1.0], InputDist::Normal)[0];
+        let x = &seeded_inputs(&m, 4, 0, [-1.0, 1.0], InputDist::Normal).unwrap()[0];
         assert!(
             x.iter()
                 .all(|&v| v.fract() == 0.0 && (0.0..10.0).contains(&v))
@@ -396,7 +400,7 @@ mod tests {
     fn integer_inputs_feeding_an_embedding_stay_within_its_vocabulary() {
         let m = ids_model(Some(3));
         assert_eq!(int_range(&m, "ids"), 3);
-        let x = &seeded_inputs(&m, 4, 1, [-5.0, 5.0], InputDist::Uniform)[0];
+        let x = &seeded_inputs(&m, 4, 1, [-5.0, 5.0], InputDist::Uniform).unwrap()[0];
         assert!(x.iter().all(|&v| v == 0.0 || v == 1.0 || v == 2.0));
         for id in 0..3 {
             assert!(x.iter().any(|&v| v == id as f32), "id {id} never drawn");

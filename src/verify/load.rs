@@ -12,7 +12,7 @@ pub fn load_and_convert(
     model: &Path,
     opts: &ConvertOptions,
 ) -> Result<(Graph, Conversion), VerifyError> {
-    let graph = Graph::load(model)?;
+    let graph = Graph::load_with(model, &opts.bindings)?;
     let conv = convert::convert(&graph, opts)?;
     Ok((graph, conv))
 }
@@ -23,7 +23,7 @@ pub(super) fn load_and_convert_timed(
 ) -> Result<(Graph, Conversion, Timings), VerifyError> {
     let mut timings = Timings::default();
     let t = Instant::now();
-    let graph = Graph::load(&opts.model)?;
+    let graph = Graph::load_with(&opts.model, &opts.convert.bindings)?;
     timings.load_ms = ms(t);
     let t = Instant::now();
     let conv = convert::convert(&graph, &opts.convert)?;

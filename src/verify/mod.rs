@@ -76,6 +76,9 @@ pub struct VerifySettings {
     /// The time budget of preparing and running the original graph
     /// (`--timeout`, default 300 s); see the [`oracle`] stage.
     pub timeout: Timeout,
+    /// `--keras`: judge on numbers alone; config and weight findings are
+    /// still reported but do not make the verdict `fail` (`--numeric-only`).
+    pub numeric_only: bool,
 }
 
 /// Why verification could not be carried out (as opposed to a verdict).
@@ -214,7 +217,7 @@ pub fn verify_keras_with(
         timings,
         start,
     )?;
-    user_model::finish_report(&mut report, &aligned, &graph, &conv, opts)?;
+    user_model::finish_report(&mut report, &aligned, &graph, &conv, opts, settings.numeric_only)?;
     write::report(&report, &opts.out_dir)?;
     Ok((report, aligned.info))
 }

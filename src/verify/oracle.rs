@@ -108,9 +108,10 @@ pub(super) fn run(
     let (tx, rx) = mpsc::channel();
     let worker = {
         let (stage, model, inputs) = (stage.clone(), opts.model.clone(), inputs.to_vec());
+        let bindings = opts.convert.bindings.clone();
         move || {
             let t = Instant::now();
-            let oracle = Oracle::load(&model, &oracle_inputs, &outputs)?;
+            let oracle = Oracle::load_with(&model, &oracle_inputs, &outputs, &bindings)?;
             let load_ms = ms(t);
             stage.store(RUNNING, Ordering::SeqCst);
             let t = Instant::now();

@@ -50,6 +50,7 @@ pub(super) fn skeleton(
         first_divergence: None,
         drift: None,
         unaligned: Vec::new(),
+        findings: Vec::new(),
         unsupported_ops: Vec::new(),
         native_layers: conv.model.layers.len() - fallback_layers.len(),
         fallback_layers,

@@ -41,6 +41,8 @@ pub(super) struct Aligned {
     pub unaligned: Vec<Unaligned>,
     /// Per user output, the converted layer (or input) it is compared with.
     pub output_twins: Vec<Option<String>>,
+    /// The config and weight diff against the conversion (compare::findings).
+    pub findings: Vec<crate::compare::findings::Finding>,
 }
 
 /// Reads the user's model (`.keras` archive, else `.h5`); both sides are fed
@@ -109,6 +111,7 @@ fn fit_inputs(user: &mut Model, conv: &Conversion, keras_file: &Path) -> Result<
 pub(super) fn align(mut user: Model, conv: &Conversion, keras_file: &Path) -> Aligned {
     let alignment = align::align(&user, &conv.model);
     let unaligned = align::unaligned(&alignment, &user, &conv.model);
+    let findings = crate::compare::findings::findings(&user, &conv.model, &alignment);
     let output_twins: Vec<Option<String>> = user
         .outputs
         .iter()
@@ -134,6 +137,7 @@ pub(super) fn align(mut user: Model, conv: &Conversion, keras_file: &Path) -> Al
         },
         unaligned,
         output_twins,
+        findings,
     }
 }
 
@@ -219,6 +223,7 @@ pub(super) fn finish_report(
     graph: &Graph,
     conv: &Conversion,
     opts: &VerifyOptions,
+    numeric_only: bool,
 ) -> Result<(), VerifyError> {
     let (_, sinks) = convert::graph_io(graph, &opts.convert)?;
     // Nothing was run when unsupported; verify_models leaves the outputs
@@ -242,6 +247,12 @@ pub(super) fn finish_report(
         .iter()
         .any(|u| u.coverage == align::Coverage::Unchecked);
     if unchecked && report.verdict != Verdict::Unsupported {
+        report.verdict = Verdict::Fail;
+    }
+    // A config or weight difference changes the function even where the
+    // random inputs do not show it (issue 10: no silent pass).
+    report.findings = aligned.findings.clone();
+    if !report.findings.is_empty() && !numeric_only && report.verdict != Verdict::Unsupported {
         report.verdict = Verdict::Fail;
     }
     Ok(())

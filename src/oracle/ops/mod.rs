@@ -11,6 +11,7 @@ mod fallback_math;
 mod gather;
 mod grouped;
 mod konst;
+mod lrn;
 mod math;
 mod norm;
 mod pad;
@@ -37,6 +38,7 @@ fn families() -> Vec<&'static [(&'static str, Builder)]> {
         einsum::BUILDERS,
         gather::BUILDERS,
         konst::BUILDERS,
+        lrn::BUILDERS,
         math::BUILDERS,
         norm::BUILDERS,
         pad::BUILDERS,
