@@ -565,6 +565,8 @@ mod tests {
     }
 
     #[test]
+    // The expected values are pasted as TensorFlow printed them (9 digits).
+    #[allow(clippy::excessive_precision)]
     fn lrn_matches_tensorflow() {
         // Expected values: harness/lrn_values.py (tf.nn.local_response_normalization,
         // TensorFlow 2.21) on the same input.
