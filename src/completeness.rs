@@ -39,7 +39,16 @@ fn extra_model() -> Model {
                 output_shape: None,
             },
             &["q", "v"],
-            &[&[8, 2, 4], &[2, 4], &[8, 2, 4], &[2, 4], &[8, 2, 4], &[2, 4], &[2, 4, 8], &[8]],
+            &[
+                &[8, 2, 4],
+                &[2, 4],
+                &[8, 2, 4],
+                &[2, 4],
+                &[8, 2, 4],
+                &[2, 4],
+                &[2, 4, 8],
+                &[8],
+            ],
         ),
         test_models::layer(
             "atan2",
@@ -106,7 +115,9 @@ fn every_keras_class_has_writer_reader_weights_shape_rule_and_interpreter() {
             .inputs
             .iter()
             .map(|i| {
-                let s = std::iter::once(None).chain(i.shape.iter().copied()).collect();
+                let s = std::iter::once(None)
+                    .chain(i.shape.iter().copied())
+                    .collect();
                 (i.name.as_str(), s)
             })
             .collect();
@@ -144,7 +155,13 @@ fn every_keras_class_has_writer_reader_weights_shape_rule_and_interpreter() {
             }
         }
     }
-    let all = ["writer", "reader", "weight names", "shape rule", "interpreter"];
+    let all = [
+        "writer",
+        "reader",
+        "weight names",
+        "shape rule",
+        "interpreter",
+    ];
     let missing: Vec<String> = classes()
         .filter_map(|c| {
             let got = passed.get(c.class).cloned().unwrap_or_default();
@@ -152,5 +169,9 @@ fn every_keras_class_has_writer_reader_weights_shape_rule_and_interpreter() {
             (!lacks.is_empty()).then(|| format!("{} lacks {lacks:?}", c.class))
         })
         .collect();
-    assert!(missing.is_empty(), "incomplete classes:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "incomplete classes:\n{}",
+        missing.join("\n")
+    );
 }

@@ -44,7 +44,10 @@ pub fn print_text(v: &Value) {
     };
     let s = |x: &Value| x.as_str().unwrap_or("").to_string();
     let rules = rows("conversion_rules");
-    println!("conversion rules ({}; op, priority, rule, family file):", rules.len());
+    println!(
+        "conversion rules ({}; op, priority, rule, family file):",
+        rules.len()
+    );
     for r in &rules {
         println!(
             "  {:<24} {:>4}  {:<48} {}",
@@ -55,7 +58,10 @@ pub fn print_text(v: &Value) {
         );
     }
     let keras = rows("keras_classes");
-    println!("keras classes ({}; class, family, written as, also read):", keras.len());
+    println!(
+        "keras classes ({}; class, family, written as, also read):",
+        keras.len()
+    );
     for c in &keras {
         let aliases: Vec<String> = c["aliases"]
             .as_array()

@@ -384,7 +384,12 @@ fn inspect_supported_lists_the_registries() {
         .args(["inspect", "--supported", "--json"])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
     for key in [
         "conversion_rules",
@@ -403,9 +408,13 @@ fn inspect_supported_lists_the_registries() {
         .find(|c| c["class"] == "Conv2D")
         .expect("Conv2D is a Keras class");
     assert_eq!(conv2d["family"], "conv");
-    assert!(v["conversion_rules"].as_array().unwrap().iter().any(|r| {
-        r["op"] == "Conv2D" && r["family"] == "conv" && r["priority"].is_u64()
-    }));
+    assert!(
+        v["conversion_rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| { r["op"] == "Conv2D" && r["family"] == "conv" && r["priority"].is_u64() })
+    );
     let text = thaw().args(["inspect", "--supported"]).output().unwrap();
     assert_eq!(text.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&text.stdout).contains("keras classes ("));

@@ -149,7 +149,10 @@ fn every_fallback_op_is_interpreted() {
             weights,
         };
         // LRN normalises 4-D NHWC tensors only.
-        let x4 = x.clone().into_shape_with_order(IxDyn(&[1, 1, 2, 3])).unwrap();
+        let x4 = x
+            .clone()
+            .into_shape_with_order(IxDyn(&[1, 1, 2, 3]))
+            .unwrap();
         let input = if spec.family == Family::Lrn { &x4 } else { &x };
         let y = thaw::interp::run_layer(&layer, &[input])
             .unwrap_or_else(|e| panic!("{}: {e}", spec.op));

@@ -136,7 +136,9 @@ fn pbtxt_to_pb(text: &str) -> Vec<u8> {
 }
 
 fn shape_text(dims: &[i64]) -> String {
-    dims.iter().map(|d| format!("dim {{ size: {d} }} ")).collect()
+    dims.iter()
+        .map(|d| format!("dim {{ size: {d} }} "))
+        .collect()
 }
 
 fn placeholder(name: &str, dims: &[i64]) -> String {
@@ -167,7 +169,9 @@ fn int_const(name: &str, dims: &[i64], vals: &[i64]) -> String {
 
 fn op(name: &str, op: &str, inputs: &[&str], extra: &str) -> String {
     let extra = if op == "MatMul" {
-        format!(r#"{extra} attr {{ key: "transpose_a" value {{ b: false }} }} attr {{ key: "transpose_b" value {{ b: false }} }}"#)
+        format!(
+            r#"{extra} attr {{ key: "transpose_a" value {{ b: false }} }} attr {{ key: "transpose_b" value {{ b: false }} }}"#
+        )
     } else {
         extra.to_string()
     };
@@ -274,7 +278,11 @@ fn doubling_functions(depth: usize) -> Vec<u8> {
             a.name = "a".into();
             vec![a, b]
         };
-        let ret = if d + 1 == depth { "r:y:0" } else { "b:output:0" };
+        let ret = if d + 1 == depth {
+            "r:y:0"
+        } else {
+            "b:output:0"
+        };
         fns.push(pb::FunctionDef {
             signature: Some(pb::OpDef {
                 name: format!("f{d}"),
@@ -595,9 +603,27 @@ fn keras_cases() -> Vec<Case> {
     };
     vec![
         k("keras_empty_file", "k.h5", vec![], 2, "k.h5"),
-        k("keras_not_hdf5", "k.h5", b"this is not an HDF5 file at all".to_vec(), 2, "k.h5"),
-        k("keras_truncated_h5", "k.h5", handmade[..handmade.len() / 3].to_vec(), 2, "k.h5"),
-        k("keras_zip_not_keras", "k.keras", vec![b'P', b'K', 3, 4, 0, 0, 0], 2, "k.keras"),
+        k(
+            "keras_not_hdf5",
+            "k.h5",
+            b"this is not an HDF5 file at all".to_vec(),
+            2,
+            "k.h5",
+        ),
+        k(
+            "keras_truncated_h5",
+            "k.h5",
+            handmade[..handmade.len() / 3].to_vec(),
+            2,
+            "k.h5",
+        ),
+        k(
+            "keras_zip_not_keras",
+            "k.keras",
+            vec![b'P', b'K', 3, 4, 0, 0, 0],
+            2,
+            "k.keras",
+        ),
     ]
 }
 
@@ -629,7 +655,12 @@ fn hostile_corpus_gives_documented_codes() {
         if let Some(e) = &case.convert {
             cmds.push((
                 "convert",
-                vec!["convert".into(), model.clone(), "-o".into(), "out.h5".into()],
+                vec![
+                    "convert".into(),
+                    model.clone(),
+                    "-o".into(),
+                    "out.h5".into(),
+                ],
                 e,
             ));
         }
@@ -654,7 +685,11 @@ fn hostile_corpus_gives_documented_codes() {
             let (code, err, took) = run(&cdir, &args);
             runs += 1;
             let first = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-            eprintln!("{:50} {what:8} {code:?} {:.1}s {first}", case.name, took.as_secs_f64());
+            eprintln!(
+                "{:50} {what:8} {code:?} {:.1}s {first}",
+                case.name,
+                took.as_secs_f64()
+            );
             let ok = code == Some(e.code) && err.contains(e.says) && !err.contains("panicked");
             if !ok {
                 failures.push(format!(
@@ -668,10 +703,19 @@ fn hostile_corpus_gives_documented_codes() {
             }
             // A refused conversion leaves nothing under the final name.
             if code.is_some_and(|c| c >= 2) && what == "convert" {
-                assert!(!cdir.join("out.h5").exists(), "{}: half-written out.h5", case.name);
+                assert!(
+                    !cdir.join("out.h5").exists(),
+                    "{}: half-written out.h5",
+                    case.name
+                );
             }
         }
     }
     assert!(only.is_some() || runs >= 40, "only {runs} runs");
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

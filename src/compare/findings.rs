@@ -52,16 +52,13 @@ pub struct Finding {
 /// user's layer order.
 pub fn findings(user: &Model, converted: &Model, alignment: &Alignment) -> Vec<Finding> {
     let twin = |name: &str| -> Option<&str> {
-        alignment
-            .pair(name)
-            .map(|p| p.output.as_str())
-            .or_else(|| {
-                alignment
-                    .pass_through
-                    .iter()
-                    .find(|p| p.user == name)
-                    .map(|p| p.same_as.as_str())
-            })
+        alignment.pair(name).map(|p| p.output.as_str()).or_else(|| {
+            alignment
+                .pass_through
+                .iter()
+                .find(|p| p.user == name)
+                .map(|p| p.same_as.as_str())
+        })
     };
     let mut out = Vec::new();
     for u in &user.layers {
@@ -100,7 +97,11 @@ pub fn findings(user: &Model, converted: &Model, alignment: &Alignment) -> Vec<F
             c.kind
                 .activation_fn()
                 .unwrap_or(crate::keras::ActFn::Linear)
-                .then(o.kind.activation_fn().unwrap_or(crate::keras::ActFn::Linear))
+                .then(
+                    o.kind
+                        .activation_fn()
+                        .unwrap_or(crate::keras::ActFn::Linear),
+                )
         };
         if let (Some(uf), Some(gf)) = (u.kind.activation_fn(), graph_fn)
             && uf != gf
@@ -156,9 +157,8 @@ pub fn findings(user: &Model, converted: &Model, alignment: &Alignment) -> Vec<F
 fn unit_window(kind: &LayerKind) -> bool {
     match kind {
         LayerKind::Conv1D { kernel_size, .. } => *kernel_size == 1,
-        LayerKind::MaxPooling1D { pool_size, .. } | LayerKind::AveragePooling1D { pool_size, .. } => {
-            *pool_size == 1
-        }
+        LayerKind::MaxPooling1D { pool_size, .. }
+        | LayerKind::AveragePooling1D { pool_size, .. } => *pool_size == 1,
         k => k.window() == Some([1, 1]),
     }
 }
@@ -315,9 +315,11 @@ fn weight_diff(
             ));
             continue;
         }
-        if let Some(other) = converted.layers.iter().find(|l| {
-            l.name != c.name && l.weight(name).is_some_and(|w| close(uw, w))
-        }) {
+        if let Some(other) = converted
+            .layers
+            .iter()
+            .find(|l| l.name != c.name && l.weight(name).is_some_and(|w| close(uw, w)))
+        {
             out.push((
                 CauseKind::WeightsSwapped,
                 name.into(),
@@ -326,7 +328,11 @@ fn weight_diff(
             continue;
         }
         let detail = if uw.shape() != r.value.shape() {
-            format!("{name} has shape {:?}, the graph's {:?}", uw.shape(), r.value.shape())
+            format!(
+                "{name} has shape {:?}, the graph's {:?}",
+                uw.shape(),
+                r.value.shape()
+            )
         } else {
             let d = uw
                 .iter()
@@ -442,8 +448,11 @@ mod tests {
 
     fn ramp(shape: &[usize]) -> ArrayD<f32> {
         let n: usize = shape.iter().product();
-        ArrayD::from_shape_vec(IxDyn(shape), (0..n).map(|i| i as f32 * 0.37 - 2.0).collect())
-            .unwrap()
+        ArrayD::from_shape_vec(
+            IxDyn(shape),
+            (0..n).map(|i| i as f32 * 0.37 - 2.0).collect(),
+        )
+        .unwrap()
     }
 
     fn conv(kernel: ArrayD<f32>) -> Layer {

@@ -12,6 +12,7 @@ pub mod diagnose;
 pub mod findings;
 pub mod overrides;
 pub mod tolerance;
+pub mod weights;
 
 use ndarray::ArrayD;
 use serde::Serialize;

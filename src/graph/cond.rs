@@ -115,14 +115,18 @@ fn bind_placeholders(def: &mut pb::GraphDef, bindings: &[Binding]) -> Result<usi
             .find(|x| x.name == b.name)
             .ok_or_else(|| set_err(b, "the graph has no node of that name"))?;
         if !matches!(node.op.as_str(), "Placeholder" | "PlaceholderWithDefault") {
-            return Err(set_err(b, format!("node is a {}, not a placeholder", node.op)));
+            return Err(set_err(
+                b,
+                format!("node is a {}, not a placeholder", node.op),
+            ));
         }
         let dtype = match node.attr.get("dtype").and_then(|a| a.value.as_ref()) {
             Some(attr_value::Value::Type(t)) => DataType::try_from(*t).ok(),
             _ => None,
         }
         .ok_or_else(|| set_err(b, "the placeholder has no dtype"))?;
-        if let Some(attr_value::Value::Shape(sh)) = node.attr.get("shape").and_then(|a| a.value.as_ref())
+        if let Some(attr_value::Value::Shape(sh)) =
+            node.attr.get("shape").and_then(|a| a.value.as_ref())
             && (sh.unknown_rank || !sh.dim.is_empty())
         {
             return Err(set_err(b, "only scalar placeholders can be set"));
@@ -158,16 +162,21 @@ fn bind_placeholders(def: &mut pb::GraphDef, bindings: &[Binding]) -> Result<usi
             .get(&TensorId::parse(d).node)
             .map(|&j| &def.node[j])
             .filter(|c| c.op == "Const")
-            .and_then(|c| match c.attr.get("value").and_then(|a| a.value.as_ref()) {
-                Some(attr_value::Value::Tensor(t)) => super::Tensor::from_proto(t).ok(),
-                _ => None,
-            })
+            .and_then(
+                |c| match c.attr.get("value").and_then(|a| a.value.as_ref()) {
+                    Some(attr_value::Value::Tensor(t)) => super::Tensor::from_proto(t).ok(),
+                    _ => None,
+                },
+            )
             .is_some_and(|t| t.shape().is_empty());
         if !scalar_const {
             continue;
         }
         let node = &mut def.node[i];
-        log::debug!("{}: PlaceholderWithDefault folded to its default", node.name);
+        log::debug!(
+            "{}: PlaceholderWithDefault folded to its default",
+            node.name
+        );
         let dtype = node.attr.remove("dtype");
         node.attr.clear();
         if let Some(t) = dtype {
@@ -204,7 +213,9 @@ fn scalar_proto(dtype: DataType, text: &str) -> Result<pb::TensorProto, String> 
         DataType::DtFloat | DataType::DtHalf | DataType::DtBfloat16 => {
             t.dtype = DataType::DtFloat as i32;
             if dtype != DataType::DtFloat {
-                return Err("only bool, float32, float64 and integer placeholders can be set".into());
+                return Err(
+                    "only bool, float32, float64 and integer placeholders can be set".into(),
+                );
             }
             t.float_val = vec![text.parse().map_err(|_| bad("number"))?]
         }
@@ -391,11 +402,21 @@ fn cut_switches(def: &mut pb::GraphDef) -> (usize, usize) {
         if live.contains_key(&i) {
             // Switch(data, pred) → Identity(data).
             let data = n.input.iter().find(|x| !x.starts_with('^')).cloned();
-            let ctrl: Vec<String> = n.input.iter().filter(|x| x.starts_with('^')).cloned().collect();
+            let ctrl: Vec<String> = n
+                .input
+                .iter()
+                .filter(|x| x.starts_with('^'))
+                .cloned()
+                .collect();
             n.input = data.into_iter().chain(ctrl).collect();
             n.op = "Identity".into();
         } else if let Some((src, _)) = merges.get(&i) {
-            let ctrl: Vec<String> = n.input.iter().filter(|x| x.starts_with('^')).cloned().collect();
+            let ctrl: Vec<String> = n
+                .input
+                .iter()
+                .filter(|x| x.starts_with('^'))
+                .cloned()
+                .collect();
             n.input = std::iter::once(src.clone()).chain(ctrl).collect();
             n.op = "Identity".into();
             n.attr.remove("N");
@@ -553,9 +574,15 @@ node { name: "out" op: "Relu" input: "cond/Merge" attr { key: "T" value { type: 
         assert!(node(&def, "cond/mul").is_none());
         assert!(node(&def, "cond/mul/y").is_none());
         let merge = node(&def, "cond/Merge").unwrap();
-        assert_eq!((merge.op.as_str(), merge.input.clone()), ("Identity", vec!["cond/Identity".to_string()]));
+        assert_eq!(
+            (merge.op.as_str(), merge.input.clone()),
+            ("Identity", vec!["cond/Identity".to_string()])
+        );
         let sw = node(&def, "cond/Switch_1").unwrap();
-        assert_eq!((sw.op.as_str(), sw.input.clone()), ("Identity", vec!["x".to_string()]));
+        assert_eq!(
+            (sw.op.as_str(), sw.input.clone()),
+            ("Identity", vec!["x".to_string()])
+        );
         // The Switch on the predicate only fed the training branch: gone, not a sink.
         assert!(node(&def, "cond/Switch").is_none());
         // The result still indexes (no dangling input).
@@ -585,7 +612,10 @@ node { name: "out" op: "Relu" input: "cond/Merge" attr { key: "T" value { type: 
         ] {
             let mut def = graph();
             let b: Binding = set.parse().unwrap();
-            let e = resolve_conditionals(&mut def, &[b]).map(|_| ()).unwrap_err().to_string();
+            let e = resolve_conditionals(&mut def, &[b])
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(&format!("--set {set}")), "{e}");
             assert!(e.contains(want), "{e}");
         }

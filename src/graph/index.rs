@@ -99,7 +99,10 @@ impl Graph {
 
     /// [`Graph::new`] after binding placeholders and cutting constant-predicate
     /// conditionals ([`super::resolve_conditionals`]), as the oracle does too.
-    pub fn new_with(mut def: pb::GraphDef, bindings: &[super::Binding]) -> Result<Graph, GraphError> {
+    pub fn new_with(
+        mut def: pb::GraphDef,
+        bindings: &[super::Binding],
+    ) -> Result<Graph, GraphError> {
         super::resolve_conditionals(&mut def, bindings)?;
         Graph::new(def)
     }
@@ -121,10 +124,17 @@ impl Graph {
         let mut preds = vec![Vec::new(); def.node.len()];
         for (i, n) in def.node.iter().enumerate() {
             let mut pos = 0;
-            if let Some(w) = n.input.windows(2).find(|w| w[0].starts_with('^') && !w[1].starts_with('^')) {
+            if let Some(w) = n
+                .input
+                .windows(2)
+                .find(|w| w[0].starts_with('^') && !w[1].starts_with('^'))
+            {
                 return Err(GraphError::node(
                     n,
-                    format!("data input '{}' comes after control input '{}' (TensorFlow refuses this too)", w[1], w[0]),
+                    format!(
+                        "data input '{}' comes after control input '{}' (TensorFlow refuses this too)",
+                        w[1], w[0]
+                    ),
                 ));
             }
             for input in &n.input {
@@ -205,12 +215,20 @@ impl Graph {
         // Control inputs come last (checked by `Graph::new`, as TensorFlow
         // does), so data input k is `input[k]`: O(1), where collecting the
         // data inputs was quadratic over a 100,000-input AddN.
-        let raw = node.input.get(k).filter(|i| !i.starts_with('^')).ok_or_else(|| {
-            GraphError::node(
-                node,
-                format!("expected at least {} inputs, has {}", k + 1, node.data_inputs().len()),
-            )
-        })?;
+        let raw = node
+            .input
+            .get(k)
+            .filter(|i| !i.starts_with('^'))
+            .ok_or_else(|| {
+                GraphError::node(
+                    node,
+                    format!(
+                        "expected at least {} inputs, has {}",
+                        k + 1,
+                        node.data_inputs().len()
+                    ),
+                )
+            })?;
         Ok(self.resolve(&TensorId::parse(raw)))
     }
 
@@ -355,9 +373,22 @@ fn fixed_arity(op: &str) -> Option<usize> {
     Some(match op {
         "Relu" | "Relu6" | "Tanh" | "Sigmoid" | "Softmax" | "Elu" | "Selu" | "Exp" | "Sqrt"
         | "Rsqrt" | "Square" | "Neg" | "Abs" => 1,
-        "MatMul" | "BatchMatMul" | "BatchMatMulV2" | "BiasAdd" | "Conv2D"
-        | "DepthwiseConv2dNative" | "Add" | "AddV2" | "Sub" | "Mul" | "RealDiv" | "Maximum"
-        | "Minimum" | "Reshape" | "Pad" | "MirrorPad" => 2,
+        "MatMul"
+        | "BatchMatMul"
+        | "BatchMatMulV2"
+        | "BiasAdd"
+        | "Conv2D"
+        | "DepthwiseConv2dNative"
+        | "Add"
+        | "AddV2"
+        | "Sub"
+        | "Mul"
+        | "RealDiv"
+        | "Maximum"
+        | "Minimum"
+        | "Reshape"
+        | "Pad"
+        | "MirrorPad" => 2,
         _ => return None,
     })
 }
@@ -398,7 +429,10 @@ fn check_sizes(def: &pb::GraphDef) -> Result<(), GraphError> {
                     if let Some(d) = s.dim.iter().find(|d| d.size < -1) {
                         return Err(GraphError::node(
                             n,
-                            format!("shape has dimension {} (only -1, unknown, may be negative)", d.size),
+                            format!(
+                                "shape has dimension {} (only -1, unknown, may be negative)",
+                                d.size
+                            ),
                         ));
                     }
                 }

@@ -436,7 +436,12 @@ mod tests {
     /// grew until the machine's memory was gone (issue 15).
     #[test]
     fn nested_functions_doubling_exhausted_memory() {
-        let mut fns = vec![function("f29", &["t"], &[("o", "r:y:0")], vec![node("r", "Relu", &["t"])])];
+        let mut fns = vec![function(
+            "f29",
+            &["t"],
+            &[("o", "r:y:0")],
+            vec![node("r", "Relu", &["t"])],
+        )];
         for d in (0..29).rev() {
             let next = format!("f{}", d + 1);
             fns.push(function(
@@ -450,7 +455,9 @@ mod tests {
             vec![node("x", "Placeholder", &[]), call("top", "f0", &["x"])],
             fns,
         );
-        let e = inline_calls_bounded(&mut g, 10_000).unwrap_err().to_string();
+        let e = inline_calls_bounded(&mut g, 10_000)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("more than 10000 nodes"), "{e}");
     }
 

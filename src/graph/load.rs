@@ -192,7 +192,9 @@ node { name: "y" op: "Relu" input: "x" attr { key: "T" value { type: DT_FLOAT } 
         for _ in 0..100_000 {
             s.push_str("{ list { func { attr { key: \"a\" value ");
         }
-        let err = parse_graph_def(s.as_bytes(), true, "d.pbtxt").unwrap_err().to_string();
+        let err = parse_graph_def(s.as_bytes(), true, "d.pbtxt")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nests deeper than 100"), "{err}");
         // Braces inside strings and comments do not count.
         let quoted = format!("# {}\n{TEXT}", "{".repeat(500));
@@ -206,7 +208,10 @@ node { name: "y" op: "Relu" input: "x" attr { key: "T" value { type: DT_FLOAT } 
         // real limit is 2 GiB, a smaller one keeps the test fast.
         if Path::new("/dev/zero").exists() {
             let err = read_limited(Path::new("/dev/zero"), 1 << 20).unwrap_err();
-            assert!(err.to_string().contains("larger than 1048576 bytes"), "{err}");
+            assert!(
+                err.to_string().contains("larger than 1048576 bytes"),
+                "{err}"
+            );
         }
     }
 

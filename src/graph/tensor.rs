@@ -68,9 +68,9 @@ impl Tensor {
         let width = match DataType::try_from(t.dtype) {
             Ok(DataType::DtFloat | DataType::DtInt32) => Some(4),
             Ok(DataType::DtDouble | DataType::DtInt64) => Some(8),
-            Ok(DataType::DtHalf | DataType::DtBfloat16 | DataType::DtInt16 | DataType::DtUint16) => {
-                Some(2)
-            }
+            Ok(
+                DataType::DtHalf | DataType::DtBfloat16 | DataType::DtInt16 | DataType::DtUint16,
+            ) => Some(2),
             Ok(DataType::DtBool | DataType::DtInt8 | DataType::DtUint8) => Some(1),
             _ => None,
         };
@@ -346,7 +346,11 @@ mod tests {
         // refused by the cheap check run at load, before any allocation.
         let mut t = proto(DataType::DtFloat, &[1 << 16, 1 << 16]);
         t.float_val = vec![1.0];
-        assert!(Tensor::check_proto(&t).unwrap_err().contains("--max-memory"));
+        assert!(
+            Tensor::check_proto(&t)
+                .unwrap_err()
+                .contains("--max-memory")
+        );
         let t = proto(DataType::DtFloat, &[-3]);
         assert!(Tensor::check_proto(&t).unwrap_err().contains("negative"));
         let t = proto(DataType::DtFloat, &[-3]);

@@ -264,7 +264,13 @@ mod tests {
         // softplus = ln(1 + e^x): 0.1269280, 0.4740770, ln 2 = 0.6931472, 0.9740770, 2.1269280.
         close(
             &apply(Activation::Softplus, x.clone()),
-            [0.126_928, 0.474_077, std::f32::consts::LN_2, 0.974_077, 2.126_928],
+            [
+                0.126_928,
+                0.474_077,
+                std::f32::consts::LN_2,
+                0.974_077,
+                2.126_928,
+            ],
         );
         // Large |x| neither overflows nor loses the linear part.
         let big = apply(Activation::Softplus, arr1(&[-200.0f32, 200.0]).into_dyn());

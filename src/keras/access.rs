@@ -337,10 +337,9 @@ impl LayerKind {
                 f("use_bias", use_bias, Bias),
                 f("output_shape", output_shape, Other),
             ],
-            LayerKind::Rescaling { scale, offset } => vec![
-                f("scale", scale, Other),
-                f("offset", offset, Other),
-            ],
+            LayerKind::Rescaling { scale, offset } => {
+                vec![f("scale", scale, Other), f("offset", offset, Other)]
+            }
             LayerKind::Normalization {
                 axis,
                 mean,

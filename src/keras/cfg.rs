@@ -114,7 +114,11 @@ impl Cfg<'_> {
     }
 
     /// An int `n` (meaning `[n, n]`) or a pair.
-    pub(crate) fn pair(&self, key: &str, default: Option<[usize; 2]>) -> Result<[usize; 2], String> {
+    pub(crate) fn pair(
+        &self,
+        key: &str,
+        default: Option<[usize; 2]>,
+    ) -> Result<[usize; 2], String> {
         let bad = |v: &Value| self.err(format!("'{key}' = {v} is not an integer or a pair"));
         match self.get(key) {
             None => default.ok_or_else(|| self.err(format!("missing '{key}'"))),
@@ -230,4 +234,3 @@ impl Cfg<'_> {
         Ok(())
     }
 }
-

@@ -162,4 +162,3 @@ pub(crate) fn collect_keras_tensors(
         )),
     }
 }
-

@@ -210,7 +210,13 @@ impl Oracle {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_bytes_with(&bytes, &path.display().to_string(), inputs, outputs, bindings)
+        Self::from_bytes_with(
+            &bytes,
+            &path.display().to_string(),
+            inputs,
+            outputs,
+            bindings,
+        )
     }
 
     /// Same as [`Oracle::load`], from the bytes of the `.pb`; `origin` names it in errors.

@@ -321,8 +321,14 @@ mod tests {
                 x.slice(ndarray::s![1, .., .., ..])
             );
             // Seeded: the same seed, the same inputs; another seed, others.
-            assert_eq!(x, &seeded_inputs(&image(), 2, 7, [-1.0, 1.0], dist).unwrap()[0]);
-            assert_ne!(x, &seeded_inputs(&image(), 2, 8, [-1.0, 1.0], dist).unwrap()[0]);
+            assert_eq!(
+                x,
+                &seeded_inputs(&image(), 2, 7, [-1.0, 1.0], dist).unwrap()[0]
+            );
+            assert_ne!(
+                x,
+                &seeded_inputs(&image(), 2, 8, [-1.0, 1.0], dist).unwrap()[0]
+            );
         }
     }
 

@@ -217,7 +217,14 @@ pub fn verify_keras_with(
         timings,
         start,
     )?;
-    user_model::finish_report(&mut report, &aligned, &graph, &conv, opts, settings.numeric_only)?;
+    user_model::finish_report(
+        &mut report,
+        &aligned,
+        &graph,
+        &conv,
+        opts,
+        settings.numeric_only,
+    )?;
     write::report(&report, &opts.out_dir)?;
     Ok((report, aligned.info))
 }

@@ -14,9 +14,7 @@
 
 use serde_json::{Value, json};
 
-use super::{
-    ClassInfo, ConfigOut, Cfg, no_floats, no_shape_check, no_weights, num_f32,
-};
+use super::{Cfg, ClassInfo, ConfigOut, no_floats, no_shape_check, no_weights, num_f32};
 use crate::keras::ir::{Layer, LayerKind};
 
 pub(crate) static ACTIVATION: ClassInfo = ClassInfo {

@@ -28,7 +28,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{ClassInfo, ConfigOut, Cfg, bad_shape, no_floats};
+use super::{Cfg, ClassInfo, ConfigOut, bad_shape, no_floats};
 use crate::keras::inbound::{collect_keras_tensors, push_ref};
 use crate::keras::ir::{Layer, LayerKind};
 

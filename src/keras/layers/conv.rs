@@ -15,7 +15,7 @@
 
 use serde_json::{Value, json};
 
-use super::{ClassInfo, ConfigOut, Cfg, bad_shape, no_floats, with_bias};
+use super::{Cfg, ClassInfo, ConfigOut, bad_shape, no_floats, with_bias};
 use crate::keras::ir::{Layer, LayerKind};
 
 pub(crate) static CONV2D: ClassInfo = ClassInfo {

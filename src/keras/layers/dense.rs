@@ -7,7 +7,7 @@
 
 use serde_json::json;
 
-use super::{ClassInfo, ConfigOut, Cfg, bad_shape, no_floats, with_bias};
+use super::{Cfg, ClassInfo, ConfigOut, bad_shape, no_floats, with_bias};
 use crate::keras::ir::{Layer, LayerKind};
 
 pub(crate) static DENSE: ClassInfo = ClassInfo {

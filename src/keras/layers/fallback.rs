@@ -6,7 +6,7 @@
 //! Weight shapes are checked against the shapes recorded in its config.
 //! Not handled yet: see `pymodule.rs`'s header for the ops it covers.
 
-use super::{ClassInfo, ConfigOut, Cfg, bad_shape, no_floats};
+use super::{Cfg, ClassInfo, ConfigOut, bad_shape, no_floats};
 use crate::keras::ir::{Layer, LayerKind};
 use crate::keras::pymodule;
 
@@ -41,7 +41,11 @@ fn tf_op_names(kind: &LayerKind) -> Vec<&'static str> {
     }
 }
 
-fn check_tf_op(kind: &LayerKind, names: &[&'static str], shapes: &[&[usize]]) -> Result<(), String> {
+fn check_tf_op(
+    kind: &LayerKind,
+    names: &[&'static str],
+    shapes: &[&[usize]],
+) -> Result<(), String> {
     let LayerKind::TfOp(op) = kind else {
         return Ok(());
     };

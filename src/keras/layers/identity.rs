@@ -12,7 +12,7 @@
 
 use serde_json::json;
 
-use super::{ClassInfo, ConfigOut, Cfg, no_floats, no_shape_check, no_weights};
+use super::{Cfg, ClassInfo, ConfigOut, no_floats, no_shape_check, no_weights};
 use crate::keras::ir::{IdentityClass, Layer, LayerKind};
 
 /// An identity-at-inference class (its name is also `IdentityClass::keras_name`).

@@ -8,9 +8,7 @@
 
 use serde_json::json;
 
-use super::{
-    ClassInfo, ConfigOut, Cfg, no_floats, no_shape_check, no_weights, write_nothing,
-};
+use super::{Cfg, ClassInfo, ConfigOut, no_floats, no_shape_check, no_weights, write_nothing};
 use crate::keras::ir::{Layer, LayerKind};
 
 /// A merge class without config keys.

@@ -329,7 +329,16 @@ mod tests {
                     output_shape: None,
                 },
                 &["q", "v"],
-                &[&[8, 2, 4], &[2, 4], &[8, 2, 4], &[2, 4], &[8, 2, 4], &[2, 4], &[2, 4, 8], &[8]],
+                &[
+                    &[8, 2, 4],
+                    &[2, 4],
+                    &[8, 2, 4],
+                    &[2, 4],
+                    &[8, 2, 4],
+                    &[2, 4],
+                    &[2, 4, 8],
+                    &[8],
+                ],
             ),
             test_models::layer(
                 "atan2",
@@ -361,11 +370,21 @@ mod tests {
         let mut exercised = HashSet::new();
         for layer in models.iter().flat_map(|m| &m.layers).chain(&extra) {
             let c = info(&layer.kind);
-            assert_eq!(c.class, layer.kind.class_name(), "{} routed wrong", layer.name);
+            assert_eq!(
+                c.class,
+                layer.kind.class_name(),
+                "{} routed wrong",
+                layer.name
+            );
             let names: Vec<&str> = layer.weights.iter().map(|w| w.name.as_str()).collect();
             assert_eq!(names, weight_names(&layer.kind), "{}", layer.name);
             let shapes: Vec<&[usize]> = layer.weights.iter().map(|w| w.value.shape()).collect();
-            assert_eq!(check_weight_shapes(&layer.kind, &shapes), Ok(()), "{}", layer.name);
+            assert_eq!(
+                check_weight_shapes(&layer.kind, &shapes),
+                Ok(()),
+                "{}",
+                layer.name
+            );
             assert_eq!(non_finite(&layer.kind), None, "{}", layer.name);
             exercised.insert(c.class);
         }
@@ -378,7 +397,8 @@ mod tests {
 
     #[test]
     fn unknown_and_nested_classes_are_refused_by_name() {
-        let entry = |class: &str| serde_json::json!({"class_name": class, "name": "l", "config": {}});
+        let entry =
+            |class: &str| serde_json::json!({"class_name": class, "name": "l", "config": {}});
         for (class, want) in [
             ("Bogus", "class 'Bogus' is not supported yet"),
             ("Sequential", "nested models are not supported yet"),

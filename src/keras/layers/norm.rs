@@ -11,7 +11,7 @@
 
 use serde_json::{Value, json};
 
-use super::{ClassInfo, ConfigOut, Cfg, bad_shape, num_f32};
+use super::{Cfg, ClassInfo, ConfigOut, bad_shape, num_f32};
 use crate::keras::ir::{Layer, LayerKind};
 
 pub(crate) static BATCH_NORMALIZATION: ClassInfo = ClassInfo {

@@ -12,7 +12,7 @@
 
 use serde_json::{Value, json};
 
-use super::{ClassInfo, ConfigOut, Cfg, no_floats, no_shape_check, no_weights};
+use super::{Cfg, ClassInfo, ConfigOut, no_floats, no_shape_check, no_weights};
 use crate::keras::ir::{Layer, LayerKind};
 
 /// A pooling class: no weights, no floats.

@@ -10,7 +10,7 @@
 
 use serde_json::{Value, json};
 
-use super::{ClassInfo, ConfigOut, Cfg, no_shape_check, no_weights, num_f32};
+use super::{Cfg, ClassInfo, ConfigOut, no_shape_check, no_weights, num_f32};
 use crate::keras::ir::{Layer, LayerKind};
 
 pub(crate) static RESCALING: ClassInfo = ClassInfo {

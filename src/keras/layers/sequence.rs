@@ -8,7 +8,7 @@
 
 use serde_json::json;
 
-use super::{ClassInfo, ConfigOut, Cfg, bad_shape, no_floats};
+use super::{Cfg, ClassInfo, ConfigOut, bad_shape, no_floats};
 use crate::keras::ir::{Layer, LayerKind};
 
 pub(crate) static EMBEDDING: ClassInfo = ClassInfo {

@@ -74,9 +74,18 @@ impl Expansion for Lrn {
         }
         let r = self.radius as usize;
         let band: Vec<f32> = (0..c * c)
-            .map(|i| if (i / c).abs_diff(i % c) <= r { 1.0 } else { 0.0 })
+            .map(|i| {
+                if (i / c).abs_diff(i % c) <= r {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
             .collect();
-        let band = model.add_const(format!("{prefix}.band"), tensor1(&band).into_shape(&[c, c])?)?;
+        let band = model.add_const(
+            format!("{prefix}.band"),
+            tensor1(&band).into_shape(&[c, c])?,
+        )?;
         let x = inputs[0];
         let sq = model.wire_node(format!("{prefix}.square"), math::square(), &[x])?[0];
         let axes: AxesMapping = "nhwk,kc->nhwc".parse()?;
@@ -86,7 +95,10 @@ impl Expansion for Lrn {
             &[sq, band],
         )?[0];
         let scalar = |model: &mut TypedModel, name: &str, v: f32| {
-            model.add_const(format!("{prefix}.{name}"), tensor0(v).broadcast_into_rank(4)?)
+            model.add_const(
+                format!("{prefix}.{name}"),
+                tensor0(v).broadcast_into_rank(4)?,
+            )
         };
         let alpha = scalar(model, "alpha", self.alpha)?;
         let bias = scalar(model, "bias", self.bias)?;
