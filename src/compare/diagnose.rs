@@ -356,14 +356,16 @@ fn hypotheses(
         }
     }
     // 2. Padding.
-    if let Some(p) = padding_of(kind) {
+    if let Some(p) = kind.padding() {
         let other = if p == Padding::Same {
             Padding::Valid
         } else {
             Padding::Same
         };
         let mut l = layer.clone();
-        set_padding(&mut l.kind, other);
+        if let Some(slot) = l.kind.padding_mut() {
+            *slot = other;
+        }
         hs.push(hyp(
             CauseKind::Padding,
             format!("padding should be {}", other.keras_name()),
@@ -375,7 +377,9 @@ fn hypotheses(
             && (kh > 1 || kw > 1)
         {
             let mut l = layer.clone();
-            set_padding(&mut l.kind, Padding::Valid);
+            if let Some(slot) = l.kind.padding_mut() {
+                *slot = Padding::Valid;
+            }
             let pad = [[kh / 2, kh / 2], [kw / 2, kw / 2]];
             let mut h = hyp(
                 CauseKind::Padding,
@@ -509,47 +513,6 @@ fn kernel_size_of(kind: &LayerKind) -> Option<[usize; 2]> {
     }
 }
 
-fn padding_of(kind: &LayerKind) -> Option<Padding> {
-    match kind {
-        LayerKind::Conv2D { padding, .. }
-        | LayerKind::DepthwiseConv2D { padding, .. }
-        | LayerKind::SeparableConv2D { padding, .. }
-        | LayerKind::Conv2DTranspose { padding, .. }
-        | LayerKind::MaxPooling2D { padding, .. }
-        | LayerKind::AveragePooling2D { padding, .. }
-        | LayerKind::MaxPooling1D { padding, .. }
-        | LayerKind::AveragePooling1D { padding, .. } => Some(*padding),
-        _ => None,
-    }
-}
-
-fn set_padding(kind: &mut LayerKind, p: Padding) {
-    match kind {
-        LayerKind::Conv2D { padding, .. }
-        | LayerKind::DepthwiseConv2D { padding, .. }
-        | LayerKind::SeparableConv2D { padding, .. }
-        | LayerKind::Conv2DTranspose { padding, .. }
-        | LayerKind::MaxPooling2D { padding, .. }
-        | LayerKind::AveragePooling2D { padding, .. }
-        | LayerKind::MaxPooling1D { padding, .. }
-        | LayerKind::AveragePooling1D { padding, .. } => *padding = p,
-        _ => {}
-    }
-}
-
-/// The 2-D strides of the layers that have them.
-fn strides_of(kind: &mut LayerKind) -> Option<&mut [usize; 2]> {
-    match kind {
-        LayerKind::Conv2D { strides, .. }
-        | LayerKind::DepthwiseConv2D { strides, .. }
-        | LayerKind::SeparableConv2D { strides, .. }
-        | LayerKind::Conv2DTranspose { strides, .. }
-        | LayerKind::MaxPooling2D { strides, .. }
-        | LayerKind::AveragePooling2D { strides, .. } => Some(strides),
-        _ => None,
-    }
-}
-
 /// When the layer's output cannot even be compared with the graph's tensor
 /// (it cannot run on the graph's values, or its shape differs: a wrong
 /// padding or stride in a rebuild), other strides — kind `other`, as the
@@ -562,7 +525,7 @@ fn shape_hypotheses(
 ) {
     let fits = interp::run_layer(layer, inputs).is_ok_and(|v| v.shape() == expected.shape());
     let mut probe = layer.clone();
-    let Some(current) = strides_of(&mut probe.kind).map(|s| *s) else {
+    let Some(current) = probe.kind.strides_mut().map(|s| *s) else {
         return;
     };
     if fits {
@@ -573,7 +536,7 @@ fn shape_hypotheses(
             continue;
         }
         let mut l = layer.clone();
-        if let Some(slot) = strides_of(&mut l.kind) {
+        if let Some(slot) = l.kind.strides_mut() {
             *slot = s;
         }
         hs.push(hyp(
