@@ -13,11 +13,12 @@
 //!   the others: not a fault of the input (2), not a missing op (3), not
 //!   necessarily a bug (4); CI can tell "raise the budget" from a failure.
 
+mod inspect;
 mod supported;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use thaw::compare::Tolerance;
@@ -70,8 +71,8 @@ enum Cmd {
         /// classes, ops added to tract, fallback ops) instead of inspecting a model.
         #[arg(long, conflicts_with_all = ["model", "inputs", "outputs"])]
         supported: bool,
-        /// With --supported: print JSON.
-        #[arg(long, requires = "supported")]
+        /// Print JSON: the same facts as the text (fields in the README).
+        #[arg(long)]
         json: bool,
     },
     /// Compare two report.json files (baseline, then new): print what changed;
@@ -198,8 +199,23 @@ struct VerifyArgs {
     /// naming the stage, exit 5.
     #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_timeout)]
     timeout: std::time::Duration,
+    /// Model formats to write into --out besides the .h5 (always written),
+    /// comma-separated: h5, keras (Keras 3 archive), py (model.py-style source
+    /// loading the .h5's weights). Not with --keras (nothing is converted out).
+    #[arg(long, value_name = "h5,keras,py", value_delimiter = ',', value_parser = parse_format, conflicts_with = "keras")]
+    formats: Vec<thaw::keras::formats::Format>,
+    /// Write both sides' value of every compared tensor into DIR, one
+    /// sample_<i>.npz per sample (keys in reports/README.md).
+    #[arg(long, value_name = "DIR")]
+    dump_values: Option<PathBuf>,
     #[command(flatten)]
     gate: GateArgs,
+}
+
+fn parse_format(s: &str) -> Result<thaw::keras::formats::Format, String> {
+    use thaw::keras::formats::Format;
+    Format::from_name(s)
+        .ok_or_else(|| format!("unknown format '{s}', expected one of: {}", Format::names()))
 }
 
 fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
@@ -406,6 +422,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 progress: progress.clone(),
                 numeric_only: a.numeric_only,
                 timeout: verify::Timeout(a.timeout),
+                formats: a.formats.clone(),
+                dump_values: a.dump_values.clone(),
             };
             let report = match &a.keras {
                 Some(k) => verify::verify_keras_with(&opts, &settings, k).map(|(r, _)| r),
@@ -510,8 +528,10 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Cmd::Inspect {
-            graph: Some(graph), ..
-        } => inspect(&graph),
+            graph: Some(graph),
+            json,
+            ..
+        } => inspect(&graph, json),
         Cmd::Inspect { graph: None, .. } => Err(Failure(
             2,
             anyhow::anyhow!("inspect needs a MODEL.pb (or --supported)"),
@@ -519,78 +539,17 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     }
 }
 
-fn inspect(args: &GraphArgs) -> Result<u8, Failure> {
-    let (graph, conv) =
-        verify::load_and_convert(&args.model, &args.convert_options()).map_err(classify)?;
-    println!("{}", args.model.display());
-    println!("inputs:");
-    for i in &conv.model.inputs {
-        let dims: Vec<String> = std::iter::once("batch".to_string())
-            .chain(
-                i.shape
-                    .iter()
-                    .map(|d| d.map_or("?".into(), |d| d.to_string())),
-            )
-            .collect();
-        println!(
-            "  {} [{}] {}",
-            i.name,
-            dims.join(", "),
-            i.dtype.keras_name()
-        );
-    }
-    println!("outputs:");
-    let (_, outputs) =
-        thaw::convert::graph_io(&graph, &args.convert_options()).map_err(|e| classify(e.into()))?;
-    for s in outputs {
-        let real = graph.resolve(&s);
-        let layer = conv
-            .tensors
-            .iter()
-            .find(|t| t.tensor == real)
-            .map(|t| t.layer.as_str())
-            .unwrap_or("-");
-        println!("  {s} (= {real}, Keras layer {layer})");
-    }
-    let mut hist: BTreeMap<&str, usize> = BTreeMap::new();
-    for n in graph.nodes() {
-        *hist.entry(n.op.as_str()).or_default() += 1;
-    }
-    println!("ops ({} nodes):", graph.nodes().len());
-    for (op, n) in &hist {
-        println!("  {op:<24} {n}");
-    }
-    let fallbacks = thaw::convert::fallback::fallback_layers(&conv);
-    println!(
-        "keras layers ({}: {} native, {} fallback):",
-        conv.model.layers.len(),
-        conv.model.layers.len() - fallbacks.len(),
-        fallbacks.len()
-    );
-    for t in conv.tensors.iter().filter(|t| t.class_name != "InputLayer") {
-        println!(
-            "  {:<28} {:<24} <- {}",
-            t.layer,
-            t.class_name,
-            t.nodes.join(", ")
-        );
-    }
-    if !fallbacks.is_empty() {
-        println!("fallback layers ({}):", fallbacks.len());
-        for f in &fallbacks {
-            println!("  {:<28} TF op {:<18} node {}", f.layer, f.op, f.node);
-        }
-    }
-    if conv.unsupported.is_empty() {
-        println!("unsupported ops: none");
-        Ok(0)
+fn inspect(args: &GraphArgs, json: bool) -> Result<u8, Failure> {
+    let v = inspect::inspect(&args.model, &args.convert_options()).map_err(classify)?;
+    if json {
+        let text = serde_json::to_string_pretty(&v)
+            .context("serializing the inspection")
+            .map_err(|e| Failure(4, e))?;
+        println!("{text}");
     } else {
-        println!("unsupported ops ({}):", conv.unsupported.len());
-        for u in &conv.unsupported {
-            println!("  {} ({}): {}", u.node, u.op, u.reason);
-        }
-        Ok(3)
+        inspect::print_text(&v);
     }
+    Ok(if v.unsupported_ops.is_empty() { 0 } else { 3 })
 }
 
 /// Writes report.html, junit.xml and summary.md next to report.json; with a

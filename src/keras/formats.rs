@@ -3,6 +3,10 @@
 //! `.py` ([`super::pycode`], Functional-API source plus the `.h5` it loads its
 //! weights from). Every format also gets `thaw_fallbacks.py` beside it when the
 //! model needs a custom class ([`super::pymodule`]).
+//!
+//! Every file is written atomically ([`write_atomically`], or the same
+//! temporary-file-and-rename in `h5`/`archive`): an error never leaves a
+//! half-written file under the target's name.
 
 use super::error::KerasError;
 use super::ir::Model;
@@ -75,6 +79,69 @@ pub fn write(
     Ok(written)
 }
 
+/// `thaw verify --formats`: the `.h5` at `h5` (always; the report's model),
+/// `thaw_fallbacks.py` beside it when needed, then each other format in
+/// `formats` beside it under the same stem: `.keras`, and `.py` whose
+/// `build_model()` loads its weights from that same `.h5`. Returns every file
+/// written, the `.h5` first.
+pub fn write_beside_h5(
+    h5: &Path,
+    model: &Model,
+    formats: &[Format],
+    origins: &super::pycode::Origins,
+) -> Result<Vec<PathBuf>, KerasError> {
+    super::h5::write(h5, model)?;
+    let mut written = vec![h5.to_path_buf()];
+    written.extend(super::pymodule::write_beside(h5, model)?);
+    for format in Format::ALL {
+        if format == Format::H5 || !formats.contains(&format) {
+            continue;
+        }
+        let path = h5.with_extension(format.extension());
+        match format {
+            Format::H5 => {}
+            Format::Keras => super::archive::write(&path, model)?,
+            Format::Py => super::pycode::write(&path, model, h5, origins)?,
+        }
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Writes `bytes` at `path` through a temporary file in the same folder,
+/// renamed into place once complete (mode 0644 on Unix, like the models);
+/// `what` says what the file is, for the error.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8], what: &str) -> Result<(), KerasError> {
+    let io_err = |doing: &str, source| KerasError::Io {
+        path: path.to_path_buf(),
+        what: format!("{what}: {doing}"),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".thaw-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // tempfile's default 0600 would make the file private to its author.
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let mut tmp = builder
+        .tempfile_in(dir)
+        .map_err(|e| io_err("cannot create a temporary file in its folder", e))?;
+    std::io::Write::write_all(&mut tmp, bytes).map_err(|e| io_err("cannot write it", e))?;
+    tmp.persist(path).map_err(|e| {
+        io_err(
+            "cannot rename the finished temporary file into place",
+            e.error,
+        )
+    })?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +154,20 @@ mod tests {
         assert_eq!(Format::from_path(Path::new("m.onnx")), None);
         assert_eq!(Format::from_path(Path::new("m")), None);
         assert_eq!(Format::names(), "h5, keras, py");
+    }
+
+    #[test]
+    fn atomic_write_replaces_the_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.py");
+        std::fs::write(&p, "old").unwrap();
+        write_atomically(&p, b"new", "a module").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // A folder that does not exist: an error naming the file, nothing written.
+        let missing = dir.path().join("no/such/b.py");
+        let e = write_atomically(&missing, b"x", "a module").unwrap_err();
+        assert!(e.to_string().contains("b.py"), "{e}");
+        assert!(!missing.exists());
     }
 }

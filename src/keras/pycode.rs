@@ -54,11 +54,7 @@ pub fn write(
         .and_then(|n| n.to_str())
         .unwrap_or("model.py");
     let source = source(model, module_name, weights_name, origins);
-    std::fs::write(path, source).map_err(|source| KerasError::Io {
-        path: path.to_path_buf(),
-        what: "cannot write the generated module".into(),
-        source,
-    })
+    super::formats::write_atomically(path, source.as_bytes(), "the generated module")
 }
 
 /// The module's source text.

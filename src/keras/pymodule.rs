@@ -379,11 +379,11 @@ pub fn write_beside(h5: &Path, model: &Model) -> Result<Option<PathBuf>, KerasEr
     }
     let dir = h5.parent().filter(|d| !d.as_os_str().is_empty());
     let path = dir.map_or_else(|| PathBuf::from(MODULE_FILE), |d| d.join(MODULE_FILE));
-    std::fs::write(&path, MODULE_SOURCE).map_err(|e| KerasError::Io {
-        path: path.clone(),
-        what: "writing the custom layers' Python module".into(),
-        source: e,
-    })?;
+    super::formats::write_atomically(
+        &path,
+        MODULE_SOURCE.as_bytes(),
+        "the custom layers' Python module",
+    )?;
     Ok(Some(path))
 }
 

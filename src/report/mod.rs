@@ -323,6 +323,10 @@ pub struct Report {
     pub fallback_layers: Vec<FallbackLayer>,
     /// The Keras model written, if any.
     pub keras_file: Option<String>,
+    /// Every file this run wrote besides the reports, in order: the model
+    /// files (`.h5`, `thaw_fallbacks.py`, and the `--formats` ones), then the
+    /// `--dump-values` archives. Empty with `--keras` and when unsupported.
+    pub files: Vec<String>,
     pub timings: Timings,
 }
 

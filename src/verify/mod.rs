@@ -10,18 +10,20 @@
 //! [`verify_models`] (and [`verify_keras_with`]) call in order:
 //! - [`load`]: load the graph and convert it (the two first stages, timed);
 //! - [`inputs`]: the inputs both witnesses run on (seeded or `--inputs`);
-//! - [`write`]: the output folder, the Keras model (`.h5`, `model.py`) and
-//!   `report.json`;
+//! - [`write`]: the output folder, the Keras model (`.h5`, and `.keras`,
+//!   `.py` with `--formats`) and `report.json`;
 //! - [`oracle`]: the original graph's value at every mapped tensor;
 //! - [`interpret`]: the Keras layers' values (the reference interpreter);
 //! - [`compare`]: every layer cumulatively and in isolation, drift, the first
 //!   divergence and its diagnosis ([`drift`] holds the sensitivity measure);
+//! - [`dump`]: `--dump-values`, both sides' values as one `.npz` per sample;
 //! - [`report`]: the report's skeleton, inputs/outputs and verdict;
 //! - [`user_model`]: `--keras FILE`, a user's model aligned with the
 //!   conversion and checked in its place.
 
 mod compare;
 pub mod drift;
+pub mod dump;
 pub mod inputs;
 mod interpret;
 mod load;
@@ -79,6 +81,12 @@ pub struct VerifySettings {
     /// `--keras`: judge on numbers alone; config and weight findings are
     /// still reported but do not make the verdict `fail` (`--numeric-only`).
     pub numeric_only: bool,
+    /// `--formats`: the model formats written beside the `.h5` (which is
+    /// always written); ignored with `--keras`.
+    pub formats: Vec<keras::formats::Format>,
+    /// `--dump-values DIR`: one `.npz` per sample with both sides' value of
+    /// every compared tensor (see [`dump`]).
+    pub dump_values: Option<PathBuf>,
 }
 
 /// Why verification could not be carried out (as opposed to a verdict).
@@ -254,7 +262,9 @@ fn verify_models(
     report::record_inputs(&mut report, &inputs, opts.samples);
     report.outputs = report::graph_outputs(graph, opts, conv)?;
     let t = Instant::now();
-    report.keras_file = Some(write::keras_model(opts, conv, keras_file)?);
+    let (model_file, written) = write::keras_model(opts, settings, conv, keras_file)?;
+    report.keras_file = Some(model_file);
+    report.files = written;
     timings.write_keras_ms = ms(t);
 
     let layer_tensors = oracle::layer_tensors(conv);
@@ -268,6 +278,15 @@ fn verify_models(
         &mut timings,
     )?;
     let keras_run = interpret::run(settings, conv, &inputs, keras_file, &mut timings)?;
+    if let Some(dir) = &settings.dump_values {
+        let arrays = dump::Values {
+            inputs: &inputs,
+            layer_tensors: &layer_tensors,
+            graph: &graph_run.values,
+            keras: &keras_run,
+        };
+        report.files.extend(dump::write(dir, conv, &arrays)?);
+    }
 
     let values = compare::graph_by_name(conv, &inputs, &layer_tensors, &graph_run.values);
     let checked = compare::layers(

@@ -55,6 +55,7 @@ pub(super) fn skeleton(
         native_layers: conv.model.layers.len() - fallback_layers.len(),
         fallback_layers,
         keras_file: None,
+        files: Vec::new(),
         timings: Timings::default(),
     }
 }

@@ -1,7 +1,8 @@
 //! Stage 3 and the last writes: the output folder, the Keras model
-//! (`<stem>.h5` and its `model.py`), `alignment.json` and `report.json`.
+//! (`<stem>.h5`, `thaw_fallbacks.py`, and `<stem>.keras`/`<stem>.py` with
+//! `--formats`), `alignment.json` and `report.json`.
 
-use super::{KerasAlignment, VerifyError, VerifyOptions};
+use super::{KerasAlignment, VerifyError, VerifyOptions, VerifySettings};
 use crate::convert::Conversion;
 use crate::keras;
 use crate::report::Report;
@@ -15,16 +16,19 @@ pub(super) fn out_dir(dir: &Path) -> Result<(), VerifyError> {
     })
 }
 
-/// Writes `conv.model` as `<stem>.h5` (and its `model.py`) unless the user
-/// gave their own model (`keras_file`); returns the Keras file the report
-/// names.
+/// Writes `conv.model` as `<stem>.h5` (with `thaw_fallbacks.py` when needed,
+/// and the other formats of `--formats` beside it, see
+/// [`keras::formats::write_beside_h5`]) unless the user gave their own model
+/// (`keras_file`); returns the Keras file the report names and every file
+/// written.
 pub(super) fn keras_model(
     opts: &VerifyOptions,
+    settings: &VerifySettings,
     conv: &Conversion,
     keras_file: Option<&Path>,
-) -> Result<String, VerifyError> {
+) -> Result<(String, Vec<String>), VerifyError> {
     if let Some(f) = keras_file {
-        return Ok(f.display().to_string());
+        return Ok((f.display().to_string(), Vec::new()));
     }
     let stem = opts
         .model
@@ -32,9 +36,12 @@ pub(super) fn keras_model(
         .and_then(|s| s.to_str())
         .unwrap_or("model");
     let h5 = opts.out_dir.join(format!("{stem}.h5"));
-    keras::h5::write(&h5, &conv.model)?;
-    keras::pymodule::write_beside(&h5, &conv.model)?;
-    Ok(h5.display().to_string())
+    let written =
+        keras::formats::write_beside_h5(&h5, &conv.model, &settings.formats, &conv.origins())?;
+    Ok((
+        h5.display().to_string(),
+        written.iter().map(|p| p.display().to_string()).collect(),
+    ))
 }
 
 /// Writes `alignment.json` (creating the folder).
