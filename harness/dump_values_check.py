@@ -109,7 +109,7 @@ def check(thaw, case, work):
             problems.append(f"{case}: layer {l['name']}: max abs from the npz "
                             f"{worst[l['name']]!r}, report.json {reported!r}")
     nonzero = sum(1 for v in worst.values() if v > 0)
-    print(f"{case}: {n} samples, {len(layers)} layers: max abs reproduced "
+    print(f"{case}: {n} samples, {len(layers)} layers: max abs recomputed "
           f"({nonzero} non-zero, largest {max(worst.values()):.3e}); "
           f"{len(tf_checked)} graph values checked against TensorFlow's"
           + ("" if not problems else f"; {len(problems)} PROBLEM(S)"))

@@ -51,7 +51,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Convert, run both sides on seeded inputs, and compare every layer.
-    Verify(VerifyArgs),
+    Verify(Box<VerifyArgs>),
     /// Convert a frozen graph into a Keras model: .h5 (Keras 3 and tf-keras),
     /// .keras (Keras 3 archive) or .py (Functional-API source + its .h5).
     Convert {

@@ -422,3 +422,26 @@ fn check_inspect_text_against_json(text: &str, v: &serde_json::Value) {
         .sum();
     assert_eq!(v["nodes"].as_u64(), Some(nodes));
 }
+
+/// A `--dump-values` folder that cannot be created is the user's to fix:
+/// exit 2, naming the flag and the folder.
+#[test]
+fn uncreatable_dump_folder_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a_file");
+    std::fs::write(&file, "").unwrap();
+    let o = thaw()
+        .args(["verify", "fixtures/k3_gelu/model.pb", "--samples", "1"])
+        .arg("--dump-values")
+        .arg(file.join("values"))
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--dump-values") && err.contains("a_file/values"),
+        "{err}"
+    );
+}

@@ -325,7 +325,8 @@ pub struct Report {
     pub keras_file: Option<String>,
     /// Every file this run wrote besides the reports, in order: the model
     /// files (`.h5`, `thaw_fallbacks.py`, and the `--formats` ones), then the
-    /// `--dump-values` archives. Empty with `--keras` and when unsupported.
+    /// `--dump-values` archives. Only the archives with `--keras`; empty
+    /// when unsupported.
     pub files: Vec<String>,
     pub timings: Timings,
 }
