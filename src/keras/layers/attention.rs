@@ -28,8 +28,10 @@
 
 use serde_json::{Map, Value, json};
 
+use super::shape::{Shape, wrong_kind};
 use super::{Cfg, ClassInfo, ConfigOut, bad_shape, no_floats};
 use crate::keras::inbound::{collect_keras_tensors, push_ref};
+use crate::keras::ir::Weight;
 use crate::keras::ir::{Layer, LayerKind};
 
 /// The class `thaw_fallbacks.py` defines to load `MultiHeadAttention` in both Kerases.
@@ -45,6 +47,7 @@ pub(crate) static MULTI_HEAD_ATTENTION: ClassInfo = ClassInfo {
     weight_names: mha_names,
     check_shapes: check_mha,
     floats: no_floats,
+    output_shape: mha_shape,
 };
 
 /// Whether `class` is read as [`LayerKind::MultiHeadAttention`].
@@ -237,4 +240,19 @@ pub(crate) fn mha_inbound(node: &Value) -> Result<Vec<String>, String> {
         ));
     }
     Ok(tensors)
+}
+
+/// Output shape: the query's, features `output_shape` when set.
+fn mha_shape(kind: &LayerKind, _: &[Weight], first: &Shape, _: &[Shape]) -> Result<Shape, String> {
+    let LayerKind::MultiHeadAttention { output_shape, .. } = kind else {
+        return Err(wrong_kind(kind));
+    };
+    if first.len() != 3 {
+        return Err(format!("expects (batch, seq, features), got {first:?}"));
+    }
+    let mut s = first.clone();
+    if let Some(e) = output_shape {
+        s[2] = Some(*e);
+    }
+    Ok(s)
 }
