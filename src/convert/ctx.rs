@@ -652,3 +652,7 @@ pub fn weight(name: &str, value: ArrayD<f32>) -> Weight {
         value,
     }
 }
+
+#[cfg(test)]
+#[path = "ctx_tests.rs"]
+mod tests;

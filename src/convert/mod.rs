@@ -29,7 +29,8 @@
 //!
 //! `rules.rs` is the registry, `ctx.rs` holds the matching context and the
 //! conversion loop, `consts.rs` constant and shape folding, `cond.rs` the
-//! message for a conditional still in the graph. The Keras output shape of each
+//! message for a conditional still in the graph; `test_graph.rs` (tests only)
+//! a fluent `GraphDef` builder, used by `ctx_tests.rs`. The Keras output shape of each
 //! emitted layer (checked before it is written) is its class's rule in
 //! `keras::layers` ([`crate::keras::layers::output_shape`]).
 
@@ -55,6 +56,8 @@ mod recurrent;
 mod reshape;
 pub mod rules;
 mod separable;
+#[cfg(test)]
+pub(crate) mod test_graph;
 mod text;
 mod upsample;
 
