@@ -4,6 +4,7 @@
 //! values so a test failure reproduces.
 
 use ndarray::{ArrayD, IxDyn};
+use serde_json::Value;
 
 use super::config::weight_names;
 use super::ir::{
@@ -884,4 +885,20 @@ pub fn all_models() -> Vec<Model> {
         layer_norm_model(),
         extra_classes_model(),
     ]
+}
+
+/// The entry of layer `name` in a `model_config` JSON.
+pub fn layer_entry<'a>(cfg: &'a Value, name: &str) -> &'a Value {
+    cfg["config"]["layers"]
+        .as_array()
+        .and_then(|ls| ls.iter().find(|l| l["name"] == name))
+        .unwrap_or_else(|| panic!("no layer {name} in config"))
+}
+
+/// `m` without its weights (what a config read back gives).
+pub fn without_weights(mut m: Model) -> Model {
+    for l in &mut m.layers {
+        l.weights.clear();
+    }
+    m
 }

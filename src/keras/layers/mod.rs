@@ -311,6 +311,7 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
+    use crate::keras::ir::{Activation, Padding};
     use crate::keras::test_models;
 
     /// The registry is complete: every class thaw knows has a writer, a reader,
@@ -372,5 +373,23 @@ mod tests {
             let err = read(&e).unwrap_err();
             assert!(err.contains("layer 'l'") && err.contains(want), "{err}");
         }
+    }
+
+    #[test]
+    fn weight_shapes_are_checked_against_the_config() {
+        let conv = LayerKind::Conv2D {
+            filters: 4,
+            kernel_size: [3, 3],
+            strides: [1, 1],
+            padding: Padding::Valid,
+            dilation_rate: [1, 1],
+            groups: 1,
+            use_bias: true,
+            activation: Activation::Linear,
+        };
+        assert!(check_weight_shapes(&conv, &[&[3, 3, 2, 4], &[4]]).is_ok());
+        // OIHW (a classic layout mix-up) is refused.
+        assert!(check_weight_shapes(&conv, &[&[4, 2, 3, 3], &[4]]).is_err());
+        assert!(check_weight_shapes(&conv, &[&[3, 3, 2, 4]]).is_err());
     }
 }
