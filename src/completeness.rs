@@ -5,105 +5,14 @@
 //! Crate-level because it spans keras/, convert/ and interp/ (which must not
 //! import each other).
 
-type Shape = Vec<Option<usize>>;
-use crate::keras::ir::{IdentityClass, Input, LayerKind, Model, TfArg, TfArgValue, TfOp};
+use crate::keras::layers::shape::Shape;
 use crate::keras::layers::{classes, info, weight_names};
-use crate::keras::{DType, config, read, test_models};
+use crate::keras::{config, read, test_models};
 use std::collections::{BTreeSet, HashMap};
-
-/// Layers of the classes the test models lack, with inputs of fitting shapes.
-fn extra_model() -> Model {
-    let input = |name: &str, shape: &[usize]| Input {
-        name: name.into(),
-        shape: shape.iter().map(|d| Some(*d)).collect(),
-        dtype: DType::F32,
-    };
-    let mut layers = vec![
-        test_models::layer(
-            "lstm",
-            LayerKind::Lstm {
-                units: 3,
-                return_sequences: false,
-                use_bias: true,
-            },
-            &["seq"],
-            &[&[5, 12], &[3, 12], &[12]],
-        ),
-        test_models::layer(
-            "mha",
-            LayerKind::MultiHeadAttention {
-                num_heads: 2,
-                key_dim: 4,
-                value_dim: 4,
-                use_bias: true,
-                output_shape: None,
-            },
-            &["q", "v"],
-            &[
-                &[8, 2, 4],
-                &[2, 4],
-                &[8, 2, 4],
-                &[2, 4],
-                &[8, 2, 4],
-                &[2, 4],
-                &[2, 4, 8],
-                &[8],
-            ],
-        ),
-        test_models::layer(
-            "atan2",
-            LayerKind::TfOp(TfOp {
-                op: "Atan2".into(),
-                args: vec![
-                    TfArg {
-                        name: "y".into(),
-                        value: TfArgValue::Input(0),
-                    },
-                    TfArg {
-                        name: "x".into(),
-                        value: TfArgValue::Weight {
-                            index: 0,
-                            shape: vec![4, 1],
-                        },
-                    },
-                ],
-                attrs: Vec::new(),
-            }),
-            &["x"],
-            &[&[4, 1]],
-        ),
-    ];
-    for class in IdentityClass::ALL {
-        let kind = LayerKind::InferenceIdentity { class };
-        layers.push(test_models::layer(class.keras_name(), kind, &["x"], &[]));
-    }
-    Model {
-        name: "extra".into(),
-        inputs: vec![
-            input("seq", &[7, 5]),
-            input("q", &[6, 8]),
-            input("v", &[6, 8]),
-            input("x", &[4, 1]),
-        ],
-        outputs: layers.iter().map(|l| l.name.clone()).collect(),
-        layers,
-    }
-}
 
 #[test]
 fn every_keras_class_has_writer_reader_weights_shape_rule_and_interpreter() {
-    let models = [
-        test_models::every_layer_model(),
-        test_models::activations_merges_model(),
-        test_models::two_in_two_out_model(),
-        test_models::small_cnn_model(),
-        test_models::text_model(),
-        test_models::preprocess_model(),
-        test_models::upsample_model(),
-        test_models::separable_crop_model(),
-        test_models::layer_norm_model(),
-        extra_model(),
-    ];
+    let models = test_models::all_models();
     let interp: BTreeSet<&str> = crate::interp::supported_classes().into_iter().collect();
     // class -> which of the five checks passed for at least one layer of it
     let mut passed: HashMap<&str, BTreeSet<&str>> = HashMap::new();
@@ -143,7 +52,7 @@ fn every_keras_class_has_writer_reader_weights_shape_rule_and_interpreter() {
                 .iter()
                 .map(|i| shapes.get(i.as_str()).cloned().unwrap_or_default())
                 .collect();
-            match crate::convert::shape::output_shape(&layer.kind, &layer.weights, &ins) {
+            match crate::keras::layers::output_shape(&layer.kind, &layer.weights, &ins) {
                 Ok(s) => {
                     ok.insert("shape rule");
                     shapes.insert(&layer.name, s);

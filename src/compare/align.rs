@@ -84,22 +84,16 @@ impl Alignment {
 
 fn family(kind: &LayerKind) -> &'static str {
     match kind {
-        LayerKind::ReLU { .. } | LayerKind::Activation { .. } | LayerKind::Softmax { .. } => {
-            "activation"
-        }
+        k if k.is_activation_layer() => "activation",
         LayerKind::Flatten | LayerKind::Reshape { .. } => "reshape",
         k => k.class_name(),
     }
 }
 
-/// Whether a Conv2D/DepthwiseConv2D/Dense applies a non-linear activation.
+/// Whether a layer with a fused `activation=` applies a non-linear one.
 fn fused_activation(kind: &LayerKind) -> bool {
-    match kind {
-        LayerKind::Conv2D { activation, .. }
-        | LayerKind::DepthwiseConv2D { activation, .. }
-        | LayerKind::Dense { activation, .. } => *activation != crate::keras::Activation::Linear,
-        _ => false,
-    }
+    kind.fused_activation()
+        .is_some_and(|a| a != crate::keras::Activation::Linear)
 }
 
 fn sorted_shapes(l: &crate::keras::Layer) -> Vec<Vec<usize>> {
@@ -118,10 +112,7 @@ fn sorted_shapes(l: &crate::keras::Layer) -> Vec<Vec<usize>> {
 /// a fault to diagnose on an aligned pair, not a reason to cut the alignment
 /// of everything after it.
 fn same_but_bias(a: &[Vec<usize>], b: &[Vec<usize>], kind: &LayerKind) -> bool {
-    let has_bias_slot = matches!(
-        kind,
-        LayerKind::Conv2D { .. } | LayerKind::DepthwiseConv2D { .. } | LayerKind::Dense { .. }
-    );
+    let has_bias_slot = kind.has_bias_slot();
     let (long, short) = if a.len() >= b.len() { (a, b) } else { (b, a) };
     long == short
         || (has_bias_slot

@@ -186,23 +186,11 @@ fn kernel_index(layer: &Layer, rank: usize) -> Option<usize> {
 const AXIS: [char; 4] = ['H', 'W', 'I', 'O'];
 
 /// All permutations of 0..4 but the identity, in lexicographic order.
-pub(super) fn perms4() -> Vec<[usize; 4]> {
-    let mut out = Vec::new();
-    for a in 0..4 {
-        for b in 0..4 {
-            for c in 0..4 {
-                for d in 0..4 {
-                    let p = [a, b, c, d];
-                    let mut seen = [false; 4];
-                    p.iter().for_each(|&i| seen[i] = true);
-                    if seen.iter().all(|&s| s) && p != [0, 1, 2, 3] {
-                        out.push(p);
-                    }
-                }
-            }
-        }
-    }
-    out
+fn perms4() -> Vec<[usize; 4]> {
+    super::findings::permutations(4)
+        .into_iter()
+        .map(|p| [p[0], p[1], p[2], p[3]])
+        .collect()
 }
 
 fn layout_name(p: &[usize; 4]) -> String {
@@ -371,7 +359,7 @@ fn hypotheses(
             format!("padding should be {}", other.keras_name()),
             l,
         ));
-        if let Some([kh, kw]) = kernel_size_of(kind)
+        if let Some([kh, kw]) = kind.window()
             && kh % 2 == 1
             && kw % 2 == 1
             && (kh > 1 || kw > 1)
@@ -395,11 +383,11 @@ fn hypotheses(
             hs.push(h);
         }
     }
-    if let LayerKind::Conv1D { padding, .. } = kind {
+    if let Some(padding) = kind.padding1d() {
         for p in [Padding1D::Same, Padding1D::Valid, Padding1D::Causal] {
-            if p != *padding {
+            if p != padding {
                 let mut l = layer.clone();
-                if let LayerKind::Conv1D { padding: slot, .. } = &mut l.kind {
+                if let Some(slot) = l.kind.padding1d_mut() {
                     *slot = p;
                 }
                 hs.push(hyp(
@@ -502,17 +490,6 @@ fn swap_kernel_size(kind: &mut LayerKind) {
     }
 }
 
-fn kernel_size_of(kind: &LayerKind) -> Option<[usize; 2]> {
-    match kind {
-        LayerKind::Conv2D { kernel_size, .. }
-        | LayerKind::DepthwiseConv2D { kernel_size, .. }
-        | LayerKind::SeparableConv2D { kernel_size, .. } => Some(*kernel_size),
-        LayerKind::MaxPooling2D { pool_size, .. }
-        | LayerKind::AveragePooling2D { pool_size, .. } => Some(*pool_size),
-        _ => None,
-    }
-}
-
 /// When the layer's output cannot even be compared with the graph's tensor
 /// (it cannot run on the graph's values, or its shape differs: a wrong
 /// padding or stride in a rebuild), other strides — kind `other`, as the
@@ -524,8 +501,7 @@ fn shape_hypotheses(
     hs: &mut Vec<Hypothesis>,
 ) {
     let fits = interp::run_layer(layer, inputs).is_ok_and(|v| v.shape() == expected.shape());
-    let mut probe = layer.clone();
-    let Some(current) = probe.kind.strides_mut().map(|s| *s) else {
+    let Some(current) = layer.kind.strides() else {
         return;
     };
     if fits {
@@ -547,16 +523,6 @@ fn shape_hypotheses(
     }
 }
 
-fn activation_of(kind: &mut LayerKind) -> Option<&mut Activation> {
-    match kind {
-        LayerKind::Conv2D { activation, .. }
-        | LayerKind::DepthwiseConv2D { activation, .. }
-        | LayerKind::Dense { activation, .. }
-        | LayerKind::Activation { activation } => Some(activation),
-        _ => None,
-    }
-}
-
 const ACTIVATIONS: [Activation; 5] = [
     Activation::Linear,
     Activation::Relu,
@@ -566,12 +532,11 @@ const ACTIVATIONS: [Activation; 5] = [
 ];
 
 fn activation_hypotheses(layer: &Layer, hs: &mut Vec<Hypothesis>) {
-    let mut probe = layer.clone();
-    if let Some(current) = activation_of(&mut probe.kind).map(|a| *a) {
+    if let Some(current) = layer.kind.activation() {
         for a in ACTIVATIONS {
             if a != current {
                 let mut l = layer.clone();
-                if let Some(slot) = activation_of(&mut l.kind) {
+                if let Some(slot) = l.kind.activation_mut() {
                     *slot = a;
                 }
                 hs.push(hyp(
@@ -586,7 +551,7 @@ fn activation_hypotheses(layer: &Layer, hs: &mut Vec<Hypothesis>) {
             }
         }
         let mut l = layer.clone();
-        if let Some(slot) = activation_of(&mut l.kind) {
+        if let Some(slot) = l.kind.activation_mut() {
             *slot = Activation::Linear;
         }
         let mut h = hyp(
@@ -660,7 +625,7 @@ fn bias_hypothesis(
         return None;
     }
     let mut lin = layer.clone();
-    if let Some(a) = activation_of(&mut lin.kind) {
+    if let Some(a) = lin.kind.activation_mut() {
         *a = Activation::Linear;
     }
     let z = interp::run_layer(&lin, inputs).ok()?;

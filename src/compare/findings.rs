@@ -190,8 +190,9 @@ fn close(a: &ArrayD<f32>, b: &ArrayD<f32>) -> bool {
             .all(|(x, y)| (x - y).abs() <= 1e-6 * y.abs().max(1e-6))
 }
 
-/// Non-identity permutations of 0..n (n <= 4).
-fn permutations(n: usize) -> Vec<Vec<usize>> {
+/// Non-identity permutations of 0..n (n <= 4), in lexicographic order
+/// (also used by `weights.rs`).
+pub(super) fn permutations(n: usize) -> Vec<Vec<usize>> {
     fn rec(prefix: &mut Vec<usize>, n: usize, out: &mut Vec<Vec<usize>>) {
         if prefix.len() == n {
             if prefix.iter().enumerate().any(|(i, &p)| i != p) {

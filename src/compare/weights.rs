@@ -3,7 +3,7 @@
 //! axis permutation (which), different, or missing. Moved out of `diagnose.rs`,
 //! which re-exports it.
 
-use super::diagnose::perms4;
+use super::findings::permutations;
 use crate::keras::Layer;
 use ndarray::{ArrayD, IxDyn};
 use serde::Serialize;
@@ -79,20 +79,4 @@ pub fn weight_check(user: &Layer, reference: &Layer) -> Vec<WeightCheck> {
             }
         })
         .collect()
-}
-
-/// Non-identity permutations of 0..n (n <= 4).
-fn permutations(n: usize) -> Vec<Vec<usize>> {
-    match n {
-        2 => vec![vec![1, 0]],
-        3 => vec![
-            vec![0, 2, 1],
-            vec![1, 0, 2],
-            vec![1, 2, 0],
-            vec![2, 0, 1],
-            vec![2, 1, 0],
-        ],
-        4 => perms4().into_iter().map(|p| p.to_vec()).collect(),
-        _ => Vec::new(),
-    }
 }

@@ -4,7 +4,7 @@
 
 use super::{
     Conversion, ConvertError, ConvertOptions, LayerTensor, Unsupported, consts, fallback,
-    recurrent, rules, shape,
+    recurrent, rules,
 };
 use crate::graph::pb::NodeDef;
 use crate::graph::{Graph, NodeExt, TensorId, is_pass_through};
@@ -13,7 +13,7 @@ use ndarray::ArrayD;
 use std::collections::{HashMap, HashSet};
 
 /// A Keras shape: batch first, `None` where unknown.
-pub type Shape = Vec<Option<usize>>;
+pub use crate::keras::layers::shape::Shape;
 
 /// One layer a rule wants to emit.
 #[derive(Clone, Debug)]
@@ -619,7 +619,7 @@ impl<'g> Ctx<'g> {
                 .iter()
                 .map(|i| self.shapes.get(i).cloned().unwrap_or_default())
                 .collect();
-            let out_shape = shape::output_shape(&e.kind, &e.weights, &in_shapes)
+            let out_shape = crate::keras::layers::output_shape(&e.kind, &e.weights, &in_shapes)
                 .map_err(|why| format!("{} '{}': {why}", e.kind.class_name(), e.name))?;
             let name = self.unique_name(&e.name);
             let inbound = e.inputs.iter().map(|i| self.produced[i].clone()).collect();
@@ -652,3 +652,7 @@ pub fn weight(name: &str, value: ArrayD<f32>) -> Weight {
         value,
     }
 }
+
+#[cfg(test)]
+#[path = "ctx_tests.rs"]
+mod tests;

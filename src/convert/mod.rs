@@ -27,8 +27,12 @@
 //!   (MultiHeadAttention), `recurrent.rs` (LSTM loops);
 //! - `fallback.rs`: custom layers for ops no rule converts.
 //!
-//! `ctx.rs` holds the matching context and the conversion loop, `consts.rs`
-//! constant and shape folding, `shape.rs` Keras output shapes.
+//! `rules.rs` is the registry, `ctx.rs` holds the matching context and the
+//! conversion loop, `consts.rs` constant and shape folding, `cond.rs` the
+//! message for a conditional still in the graph; `test_graph.rs` (tests only)
+//! a fluent `GraphDef` builder, used by `ctx_tests.rs`. The Keras output shape of each
+//! emitted layer (checked before it is written) is its class's rule in
+//! `keras::layers` ([`crate::keras::layers::output_shape`]).
 
 mod activation;
 mod attention;
@@ -52,7 +56,8 @@ mod recurrent;
 mod reshape;
 pub mod rules;
 mod separable;
-pub(crate) mod shape;
+#[cfg(test)]
+pub(crate) mod test_graph;
 mod text;
 mod upsample;
 

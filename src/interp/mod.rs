@@ -3,22 +3,30 @@
 //! independent witness: it never imports `oracle`, `graph` or `convert`, and
 //! never uses tract.
 //!
-//! Layout:
+//! Layout (one file per layer family):
 //! - [`conv`] — Conv2D, DepthwiseConv2D and the shared TF padding math;
+//! - [`separable`] — SeparableConv2D;
+//! - [`conv_transpose`] — Conv2DTranspose;
+//! - [`conv1d`] — Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D,
+//!   GlobalAveragePooling1D;
 //! - [`dense`] — Dense;
 //! - [`activation`] — Activation, ReLU, LeakyReLU, Softmax (and the fused `activation=`);
 //! - [`pool`] — MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D;
 //! - [`norm`] — BatchNormalization;
 //! - [`layer_norm`] — LayerNormalization;
+//! - [`preprocess`] — Rescaling, Normalization, PReLU;
 //! - [`attention`] — MultiHeadAttention;
-//! - [`reshape`] — ZeroPadding2D, Flatten, Reshape;
-//! - [`merge`] — Add, Multiply, Subtract, Maximum, Minimum, Average, Concatenate.
-//! - [`conv_transpose`] — Conv2DTranspose;
-//! - [`upsample`] — UpSampling2D (nearest, bilinear).
+//! - [`recurrent`] — LSTM;
 //! - [`embedding`] — Embedding;
-//! - [`conv1d`] — Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D,
-//!   GlobalAveragePooling1D;
-//! - [`sequence`] — Permute, RepeatVector.
+//! - [`sequence`] — Permute, RepeatVector;
+//! - [`reshape`] — ZeroPadding2D, Flatten, Reshape;
+//! - [`crop`] — Cropping2D;
+//! - [`upsample`] — UpSampling2D (nearest, bilinear);
+//! - [`merge`] — Add, Multiply, Subtract, Maximum, Minimum, Average, Concatenate;
+//! - [`fallback`] — ThawTfOp (one TF op, TensorFlow's semantics);
+//! - the inference identities (Dropout, GaussianNoise, …) are the identity in
+//!   [`run_layer`];
+//! - `keras_cases.rs` (tests only) — the real-Keras cross-check.
 //!
 //! [`run_layer`] is the one dispatcher from [`LayerKind`] to the family code;
 //! [`run`] walks a whole Functional model, stopping at the first layer that

@@ -169,6 +169,195 @@ const fn k(weight: &'static str, layout: &'static str) -> KernelSlot {
     KernelSlot { weight, layout }
 }
 
+/// Declares [`Slots`] (shared references) and [`SlotsMut`] (mutable ones)
+/// from one field list.
+macro_rules! slot_structs {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty,)* ; $($(#[$vdoc:meta])* $vfield:ident: $vty:ty,)*) => {
+        /// The capabilities of one layer kind, read (see [`slots_fn`]).
+        // One match fills both structs; not every slot is read in both forms.
+        #[allow(dead_code)]
+        #[derive(Default)]
+        struct Slots<'a> {
+            $($(#[$doc])* $field: Option<&'a $ty>,)*
+            $($(#[$vdoc])* $vfield: $vty,)*
+        }
+
+        /// The same capabilities, writable.
+        #[allow(dead_code)]
+        #[derive(Default)]
+        struct SlotsMut<'a> {
+            $($(#[$doc])* $field: Option<&'a mut $ty>,)*
+            $($(#[$vdoc])* $vfield: $vty,)*
+        }
+    };
+}
+
+slot_structs! {
+    use_bias: bool,
+    /// The `activation=` fused into the layer's computation.
+    fused_activation: Activation,
+    /// An `Activation` layer's own function.
+    own_activation: Activation,
+    padding: Padding,
+    padding1d: Padding1D,
+    explicit_padding: [[usize; 2]; 2],
+    strides: [usize; 2],
+    /// A kernel's or a pool's 2-D size.
+    window: [usize; 2],
+    epsilon: f32,
+    ;
+    /// Whether the layer's whole computation is an element-wise activation.
+    activation_layer: bool,
+    norm_stats: Option<[&'static str; 2]>,
+    norm_affine: Option<[&'static str; 2]>,
+}
+
+/// Writes `slots` (`&self`) and `slots_mut` (`&mut self`) from one exhaustive
+/// `match`: the same patterns bind shared or mutable references depending on
+/// `self`, so the read and write accessors cannot disagree, and a new
+/// [`LayerKind`] variant does not compile until it says which slots it has.
+macro_rules! slots_fn {
+    ($name:ident, $self_ty:ty, $S:ident) => {
+        fn $name(self: $self_ty) -> $S<'_> {
+            match self {
+                LayerKind::Conv2D {
+                    kernel_size,
+                    strides,
+                    padding,
+                    use_bias,
+                    activation,
+                    ..
+                }
+                | LayerKind::DepthwiseConv2D {
+                    kernel_size,
+                    strides,
+                    padding,
+                    use_bias,
+                    activation,
+                    ..
+                }
+                | LayerKind::SeparableConv2D {
+                    kernel_size,
+                    strides,
+                    padding,
+                    use_bias,
+                    activation,
+                    ..
+                }
+                | LayerKind::Conv2DTranspose {
+                    kernel_size,
+                    strides,
+                    padding,
+                    use_bias,
+                    activation,
+                    ..
+                } => $S {
+                    window: Some(kernel_size),
+                    strides: Some(strides),
+                    padding: Some(padding),
+                    use_bias: Some(use_bias),
+                    fused_activation: Some(activation),
+                    ..Default::default()
+                },
+                LayerKind::Dense {
+                    use_bias,
+                    activation,
+                    ..
+                } => $S {
+                    use_bias: Some(use_bias),
+                    fused_activation: Some(activation),
+                    ..Default::default()
+                },
+                LayerKind::Conv1D {
+                    padding,
+                    use_bias,
+                    activation,
+                    ..
+                } => $S {
+                    padding1d: Some(padding),
+                    use_bias: Some(use_bias),
+                    fused_activation: Some(activation),
+                    ..Default::default()
+                },
+                LayerKind::Lstm { use_bias, .. } => $S {
+                    use_bias: Some(use_bias),
+                    ..Default::default()
+                },
+                LayerKind::MaxPooling2D {
+                    pool_size,
+                    strides,
+                    padding,
+                }
+                | LayerKind::AveragePooling2D {
+                    pool_size,
+                    strides,
+                    padding,
+                } => $S {
+                    window: Some(pool_size),
+                    strides: Some(strides),
+                    padding: Some(padding),
+                    ..Default::default()
+                },
+                LayerKind::MaxPooling1D { padding, .. }
+                | LayerKind::AveragePooling1D { padding, .. } => $S {
+                    padding: Some(padding),
+                    ..Default::default()
+                },
+                LayerKind::ZeroPadding2D { padding: amounts }
+                | LayerKind::Cropping2D { cropping: amounts } => $S {
+                    explicit_padding: Some(amounts),
+                    ..Default::default()
+                },
+                LayerKind::BatchNormalization { epsilon, .. } => $S {
+                    epsilon: Some(epsilon),
+                    norm_stats: Some(["moving_mean", "moving_variance"]),
+                    norm_affine: Some(["gamma", "beta"]),
+                    ..Default::default()
+                },
+                LayerKind::LayerNormalization { epsilon, .. } => $S {
+                    epsilon: Some(epsilon),
+                    norm_affine: Some(["gamma", "beta"]),
+                    ..Default::default()
+                },
+                LayerKind::Activation { activation } => $S {
+                    own_activation: Some(activation),
+                    activation_layer: true,
+                    ..Default::default()
+                },
+                LayerKind::ReLU { .. }
+                | LayerKind::LeakyReLU { .. }
+                | LayerKind::Softmax { .. } => $S {
+                    activation_layer: true,
+                    ..Default::default()
+                },
+                LayerKind::GlobalAveragePooling2D { .. }
+                | LayerKind::GlobalMaxPooling2D { .. }
+                | LayerKind::GlobalAveragePooling1D { .. }
+                | LayerKind::GlobalMaxPooling1D { .. }
+                | LayerKind::Flatten
+                | LayerKind::Reshape { .. }
+                | LayerKind::Permute { .. }
+                | LayerKind::RepeatVector { .. }
+                | LayerKind::UpSampling2D { .. }
+                | LayerKind::Add
+                | LayerKind::Multiply
+                | LayerKind::Subtract
+                | LayerKind::Maximum
+                | LayerKind::Minimum
+                | LayerKind::Average
+                | LayerKind::Concatenate { .. }
+                | LayerKind::MultiHeadAttention { .. }
+                | LayerKind::Rescaling { .. }
+                | LayerKind::Normalization { .. }
+                | LayerKind::PReLU { .. }
+                | LayerKind::Embedding { .. }
+                | LayerKind::InferenceIdentity { .. }
+                | LayerKind::TfOp(_) => $S::default(),
+            }
+        }
+    };
+}
+
 impl LayerKind {
     /// Every config field that changes what the layer computes, with its
     /// role. Names of layers are not fields; sizes that the weights' shapes
@@ -464,60 +653,42 @@ impl LayerKind {
 
     /// `use_bias` of the classes that have one (the bias weight is `bias`).
     pub fn use_bias_mut(&mut self) -> Option<&mut bool> {
-        match self {
-            LayerKind::Conv2D { use_bias, .. }
-            | LayerKind::DepthwiseConv2D { use_bias, .. }
-            | LayerKind::Dense { use_bias, .. }
-            | LayerKind::Conv2DTranspose { use_bias, .. }
-            | LayerKind::SeparableConv2D { use_bias, .. }
-            | LayerKind::Conv1D { use_bias, .. }
-            | LayerKind::Lstm { use_bias, .. } => Some(use_bias),
-            _ => None,
-        }
+        self.slots_mut().use_bias
     }
 
     /// Whether the class has a `bias` slot (used or not).
     pub fn has_bias_slot(&self) -> bool {
-        self.clone().use_bias_mut().is_some()
+        self.slots().use_bias.is_some()
     }
 
     /// The `activation=` of classes that fuse one into their computation.
     pub fn fused_activation_mut(&mut self) -> Option<&mut Activation> {
-        match self {
-            LayerKind::Conv2D { activation, .. }
-            | LayerKind::DepthwiseConv2D { activation, .. }
-            | LayerKind::Dense { activation, .. }
-            | LayerKind::Conv2DTranspose { activation, .. }
-            | LayerKind::SeparableConv2D { activation, .. }
-            | LayerKind::Conv1D { activation, .. } => Some(activation),
-            _ => None,
-        }
+        self.slots_mut().fused_activation
     }
 
     /// The fused `activation=`, if the class has one.
     pub fn fused_activation(&self) -> Option<Activation> {
-        self.clone().fused_activation_mut().map(|a| *a)
+        self.slots().fused_activation.copied()
+    }
+
+    /// The activation slot a hypothesis may change: the fused one, or an
+    /// `Activation` layer's own (read).
+    pub fn activation(&self) -> Option<Activation> {
+        let s = self.slots();
+        s.own_activation.or(s.fused_activation).copied()
     }
 
     /// The activation slot a hypothesis may change: the fused one, or an
     /// `Activation` layer's own.
     pub fn activation_mut(&mut self) -> Option<&mut Activation> {
-        match self {
-            LayerKind::Activation { activation } => Some(activation),
-            other => other.fused_activation_mut(),
-        }
+        let s = self.slots_mut();
+        s.own_activation.or(s.fused_activation)
     }
 
     /// Whether the layer is an element-wise activation layer (its whole
     /// computation is [`LayerKind::activation_fn`]).
     pub fn is_activation_layer(&self) -> bool {
-        matches!(
-            self,
-            LayerKind::Activation { .. }
-                | LayerKind::ReLU { .. }
-                | LayerKind::LeakyReLU { .. }
-                | LayerKind::Softmax { .. }
-        )
+        self.slots().activation_layer
     }
 
     /// The activation the layer applies last, canonical: an activation
@@ -539,101 +710,67 @@ impl LayerKind {
     /// Keras's `padding` of convolutions and pooling (not Conv1D, see
     /// [`LayerKind::padding1d_mut`]).
     pub fn padding_mut(&mut self) -> Option<&mut Padding> {
-        match self {
-            LayerKind::Conv2D { padding, .. }
-            | LayerKind::DepthwiseConv2D { padding, .. }
-            | LayerKind::SeparableConv2D { padding, .. }
-            | LayerKind::Conv2DTranspose { padding, .. }
-            | LayerKind::MaxPooling2D { padding, .. }
-            | LayerKind::AveragePooling2D { padding, .. }
-            | LayerKind::MaxPooling1D { padding, .. }
-            | LayerKind::AveragePooling1D { padding, .. } => Some(padding),
-            _ => None,
-        }
+        self.slots_mut().padding
     }
 
     pub fn padding(&self) -> Option<Padding> {
-        self.clone().padding_mut().map(|p| *p)
+        self.slots().padding.copied()
     }
 
     /// Conv1D's padding (same/valid/causal).
     pub fn padding1d_mut(&mut self) -> Option<&mut Padding1D> {
-        match self {
-            LayerKind::Conv1D { padding, .. } => Some(padding),
-            _ => None,
-        }
+        self.slots_mut().padding1d
+    }
+
+    pub fn padding1d(&self) -> Option<Padding1D> {
+        self.slots().padding1d.copied()
     }
 
     /// Explicit amounts `[[top, bottom], [left, right]]` (ZeroPadding2D
     /// adds them, Cropping2D removes them).
     pub fn explicit_padding_mut(&mut self) -> Option<&mut [[usize; 2]; 2]> {
-        match self {
-            LayerKind::ZeroPadding2D { padding } => Some(padding),
-            LayerKind::Cropping2D { cropping } => Some(cropping),
-            _ => None,
-        }
+        self.slots_mut().explicit_padding
     }
 
     /// The 2-D strides of the layers that have them.
     pub fn strides_mut(&mut self) -> Option<&mut [usize; 2]> {
-        match self {
-            LayerKind::Conv2D { strides, .. }
-            | LayerKind::DepthwiseConv2D { strides, .. }
-            | LayerKind::SeparableConv2D { strides, .. }
-            | LayerKind::Conv2DTranspose { strides, .. }
-            | LayerKind::MaxPooling2D { strides, .. }
-            | LayerKind::AveragePooling2D { strides, .. } => Some(strides),
-            _ => None,
-        }
+        self.slots_mut().strides
+    }
+
+    pub fn strides(&self) -> Option<[usize; 2]> {
+        self.slots().strides.copied()
     }
 
     /// The 2-D window: a kernel's or a pool's size.
     pub fn window_mut(&mut self) -> Option<&mut [usize; 2]> {
-        match self {
-            LayerKind::Conv2D { kernel_size, .. }
-            | LayerKind::DepthwiseConv2D { kernel_size, .. }
-            | LayerKind::SeparableConv2D { kernel_size, .. }
-            | LayerKind::Conv2DTranspose { kernel_size, .. } => Some(kernel_size),
-            LayerKind::MaxPooling2D { pool_size, .. }
-            | LayerKind::AveragePooling2D { pool_size, .. } => Some(pool_size),
-            _ => None,
-        }
+        self.slots_mut().window
     }
 
     pub fn window(&self) -> Option<[usize; 2]> {
-        self.clone().window_mut().map(|w| *w)
+        self.slots().window.copied()
     }
 
     /// A normalisation's epsilon.
     pub fn epsilon_mut(&mut self) -> Option<&mut f32> {
-        match self {
-            LayerKind::BatchNormalization { epsilon, .. }
-            | LayerKind::LayerNormalization { epsilon, .. } => Some(epsilon),
-            _ => None,
-        }
+        self.slots_mut().epsilon
     }
 
     pub fn epsilon(&self) -> Option<f32> {
-        self.clone().epsilon_mut().map(|e| *e)
+        self.slots().epsilon.copied()
     }
 
     /// Weight names of a normalisation's statistics (mean, variance), if any.
     pub fn norm_stats(&self) -> Option<[&'static str; 2]> {
-        match self {
-            LayerKind::BatchNormalization { .. } => Some(["moving_mean", "moving_variance"]),
-            _ => None,
-        }
+        self.slots().norm_stats
     }
 
     /// Weight names of a normalisation's affine pair (scale, offset), if any.
     pub fn norm_affine(&self) -> Option<[&'static str; 2]> {
-        match self {
-            LayerKind::BatchNormalization { .. } | LayerKind::LayerNormalization { .. } => {
-                Some(["gamma", "beta"])
-            }
-            _ => None,
-        }
+        self.slots().norm_affine
     }
+
+    slots_fn!(slots, &Self, Slots);
+    slots_fn!(slots_mut, &mut Self, SlotsMut);
 }
 
 impl Layer {

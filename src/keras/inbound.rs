@@ -162,3 +162,36 @@ pub(crate) fn collect_keras_tensors(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::keras::read::model_from_config;
+    use serde_json::json;
+
+    /// Keras 3's own MobileNetV3 h5 holds `Add` called as `(x, 3.0)` (Keras 3
+    /// cannot load it either); it must not parse as a one-input Add.
+    #[test]
+    fn constant_arguments_are_refused() {
+        let kt = |name: &str| {
+            json!({"class_name": "__keras_tensor__",
+                  "config": {"keras_history": [name, 0, 0]}})
+        };
+        let f = json!({"class_name": "Functional", "config": {"name": "f", "layers": [
+            {"class_name": "InputLayer", "name": "x",
+             "config": {"name": "x", "batch_shape": [null, 4]}, "inbound_nodes": []},
+            {"class_name": "Add", "name": "plus3", "config": {"name": "plus3"},
+             "inbound_nodes": [{"args": [kt("x"), 3.0], "kwargs": {}}]},
+            {"class_name": "Add", "name": "lonely", "config": {"name": "lonely"},
+             "inbound_nodes": [{"args": [[kt("x")]], "kwargs": {}}]}],
+            "input_layers": [["x", 0, 0]], "output_layers": [["plus3", 0, 0]]}});
+        let err = model_from_config(&f).unwrap_err().to_string();
+        assert!(
+            err.contains("'plus3' (Add): called with the constant argument 3.0"),
+            "{err}"
+        );
+        assert!(
+            err.contains("'lonely' (Add): a merge of 1 tensor(s)"),
+            "{err}"
+        );
+    }
+}

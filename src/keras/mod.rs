@@ -4,8 +4,9 @@
 //!
 //! | file | holds |
 //! |---|---|
-//! | `ir.rs` | the IR: [`Model`], [`Layer`], [`LayerKind`] and their accessors |
-//! | `layers/` | one file per class family and the registry of every class ([`layers::classes`]) |
+//! | `ir.rs` | the IR: [`Model`], [`Layer`], [`LayerKind`] |
+//! | `access.rs` | accessors by capability (kernels, bias, activation, padding, window, epsilon, fields) |
+//! | `layers/` | one file per class family (config, weights, output shape) and the registry of every class ([`layers::classes`]); `layers/shape.rs` the shared shape maths |
 //! | `config.rs` | `model_config` writing, and the entry points callers use |
 //! | `read.rs` | `model_config` JSON → IR (Functional, Sequential) |
 //! | `inbound.rs` | inbound nodes (legacy and Keras 3 forms), call arity |
@@ -15,6 +16,8 @@
 //! | `h5.rs`, `archive.rs`, `pymodule.rs` | `.h5`, `.keras`, the generated `thaw_fallbacks.py` |
 //! | `pycode.rs` | the generated `model.py` |
 //! | `formats.rs` | which of those `-o`/`--formats` asks for, and writing it |
+//! | `error.rs` | [`KerasError`] |
+//! | `test_models.rs` | (tests only) small models holding a layer of every class |
 
 pub mod access;
 pub mod archive;

@@ -84,3 +84,76 @@ pub fn keras_layer_order(model: &Model) -> Vec<&str> {
     }
     order
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keras::ir::{DType, Input};
+    use crate::keras::test_models::{every_layer_model, small_cnn_model, two_in_two_out_model};
+    use crate::keras::validate::validate;
+
+    /// Expected orders are `[l.name for l in model.layers]` printed by Keras 3.15.1
+    /// after loading thaw's file of the same model (load_check.py checks tf-keras
+    /// 2.21 gives the same order); the IR orders differ from them.
+    #[test]
+    fn layer_order_is_the_one_keras_rebuilds() {
+        assert_eq!(
+            keras_layer_order(&two_in_two_out_model()),
+            [
+                "b", "a", "cb", "ca", "sum", "both", "pool", "flat", "logits"
+            ]
+        );
+        assert_eq!(
+            keras_layer_order(&every_layer_model()),
+            [
+                "image",
+                "zp",
+                "c1",
+                "c2",
+                "bn",
+                "dw",
+                "bn_nocenter",
+                "relu6",
+                "mp",
+                "ap",
+                "add",
+                "leaky",
+                "cat",
+                "sig",
+                "ap_valid",
+                "mp_valid",
+                "gap_keep",
+                "gap",
+                "act_relu",
+                "flat",
+                "rs",
+                "act_tanh",
+                "d1",
+                "d2",
+                "act_lin",
+                "softmax",
+                "bn_noscale",
+                "act_sm"
+            ]
+        );
+        // An input no output uses comes first among the depth-0 layers.
+        let mut m = small_cnn_model();
+        m.inputs.push(Input {
+            name: "unused".into(),
+            shape: vec![Some(1)],
+            dtype: DType::F32,
+        });
+        assert_eq!(
+            keras_layer_order(&m),
+            ["x", "conv", "flat", "unused", "out"]
+        );
+        // A layer no output depends on is refused by validate.
+        m.layers.push(m.layers[1].clone());
+        m.layers[3].name = "dead".into();
+        let err = validate(&m).unwrap_err().to_string();
+        assert!(
+            err.contains("'dead' (Flatten): no output depends on it"),
+            "{err}"
+        );
+    }
+}

@@ -395,3 +395,169 @@ fn tensor_refs(v: Option<&Value>, key: &str) -> Result<Vec<String>, String> {
     walk(v, key, &mut out)?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keras::ir::{Activation, LayerKind, Padding};
+    use serde_json::json;
+
+    /// A Keras 3 style config (as `keras.saving.save_model(m, "x.h5")` writes it,
+    /// trimmed): batch_shape, DTypePolicy objects, Keras 3 inbound nodes, a
+    /// serialized activation function, flat input_layers.
+    #[test]
+    fn parses_keras3_functional_config() {
+        let policy = json!({"module": "keras", "class_name": "DTypePolicy",
+                            "config": {"name": "float32"}, "registered_name": null});
+        let kt = |name: &str| {
+            json!({"class_name": "__keras_tensor__",
+                  "config": {"shape": [null, 4, 4, 2], "dtype": "float32",
+                             "keras_history": [name, 0, 0]}})
+        };
+        let cfg = json!({"module": "keras", "class_name": "Functional", "config": {
+            "name": "k3", "trainable": true,
+            "layers": [
+                {"module": "keras.layers", "class_name": "InputLayer", "name": "in",
+                 "config": {"batch_shape": [null, 4, 4, 2], "dtype": "float32", "name": "in"},
+                 "inbound_nodes": []},
+                {"module": "keras.layers", "class_name": "Conv2D", "name": "c",
+                 "config": {"name": "c", "dtype": policy, "filters": 2, "kernel_size": [1, 1],
+                            "strides": [1, 1], "padding": "valid", "data_format": "channels_last",
+                            "dilation_rate": [1, 1], "groups": 1, "use_bias": true,
+                            "activation": {"module": "keras.activations", "class_name": "function",
+                                           "config": "sigmoid", "registered_name": "function"}},
+                 "inbound_nodes": [{"args": [kt("in")], "kwargs": {}}]},
+                {"module": "keras.layers", "class_name": "Add", "name": "add",
+                 "config": {"name": "add", "dtype": policy},
+                 "inbound_nodes": [{"args": [[kt("c"), kt("in")]], "kwargs": {}}]},
+                {"module": "keras.layers", "class_name": "DepthwiseConv2D", "name": "dw",
+                 "config": {"name": "dw", "dtype": policy, "kernel_size": 3, "strides": 1,
+                            "padding": "same", "depth_multiplier": 1, "use_bias": false},
+                 "inbound_nodes": [{"args": [kt("add")], "kwargs": {"mask": null}}]}
+            ],
+            "input_layers": ["in", 0, 0],
+            "output_layers": ["dw", 0, 0]}});
+        let m = model_from_config(&cfg).unwrap();
+        assert_eq!(m.inputs[0].shape, vec![Some(4), Some(4), Some(2)]);
+        assert_eq!(m.outputs, vec!["dw"]);
+        assert_eq!(m.layers[1].inbound, vec!["c", "in"]);
+        assert!(matches!(
+            m.layers[0].kind,
+            LayerKind::Conv2D {
+                activation: Activation::Sigmoid,
+                ..
+            }
+        ));
+        assert_eq!(
+            m.layers[2].kind,
+            LayerKind::DepthwiseConv2D {
+                kernel_size: [3, 3],
+                strides: [1, 1],
+                padding: Padding::Same,
+                depth_multiplier: 1,
+                dilation_rate: [1, 1],
+                use_bias: false,
+                activation: Activation::Linear,
+            }
+        );
+    }
+
+    /// tf-keras Sequential, input shape on the first layer (Keras 2 style), and
+    /// a layer order that is not topological in a Functional config.
+    #[test]
+    fn parses_leaky_relu_in_both_spellings_and_subtract_arity() {
+        // tf-keras writes `alpha`, Keras 3 `negative_slope`; Keras 3 silu is our swish.
+        let seq = |leaky: Value| {
+            json!({"class_name": "Sequential", "config": {"name": "s", "layers": [
+                {"class_name": "Activation", "config": {"name": "a",
+                 "batch_input_shape": [null, 5], "activation": "silu"}},
+                {"class_name": "LeakyReLU", "config": leaky}]}})
+        };
+        let m = model_from_config(&seq(json!({"name": "l", "alpha": 0.25}))).unwrap();
+        assert_eq!(
+            m.layers[0].kind,
+            LayerKind::Activation {
+                activation: Activation::Swish
+            }
+        );
+        assert_eq!(m.layers[1].kind, LayerKind::LeakyReLU { alpha: 0.25 });
+        let m = model_from_config(&seq(json!({"name": "l", "negative_slope": 0.5}))).unwrap();
+        assert_eq!(m.layers[1].kind, LayerKind::LeakyReLU { alpha: 0.5 });
+        // Keras's default slope is 0.3 in both lines.
+        let m = model_from_config(&seq(json!({"name": "l"}))).unwrap();
+        assert_eq!(m.layers[1].kind, LayerKind::LeakyReLU { alpha: 0.3 });
+
+        let f = json!({"class_name": "Functional", "config": {"name": "f", "layers": [
+            {"class_name": "InputLayer", "name": "x",
+             "config": {"name": "x", "batch_input_shape": [null, 2]}, "inbound_nodes": []},
+            {"class_name": "Subtract", "name": "sub", "config": {"name": "sub"},
+             "inbound_nodes": [[["x", 0, 0, {}], ["x", 0, 0, {}], ["x", 0, 0, {}]]]}],
+            "input_layers": [["x", 0, 0]], "output_layers": [["sub", 0, 0]]}});
+        let err = model_from_config(&f).unwrap_err().to_string();
+        assert!(err.contains("Subtract takes exactly 2"), "{err}");
+    }
+
+    #[test]
+    fn parses_legacy_sequential_and_unordered_functional() {
+        let seq = json!({"class_name": "Sequential", "config": {"name": "s", "layers": [
+            {"class_name": "Dense", "config": {"name": "d", "units": 3,
+             "batch_input_shape": [null, 5], "activation": "relu"}},
+            {"class_name": "Softmax", "config": {"name": "sm", "axis": -1}}]}});
+        let m = model_from_config(&seq).unwrap();
+        assert_eq!(m.inputs[0].name, "d_input");
+        assert_eq!(m.layers[0].inbound, vec!["d_input"]);
+        assert_eq!(m.layers[1].inbound, vec!["d"]);
+        assert_eq!(m.outputs, vec!["sm"]);
+
+        let f = json!({"class_name": "Model", "config": {"name": "f", "layers": [
+            {"class_name": "Flatten", "name": "fl", "config": {"name": "fl"},
+             "inbound_nodes": [[["zp", 0, 0, {}]]]},
+            {"class_name": "ZeroPadding2D", "name": "zp", "config": {"name": "zp", "padding": [1, 2]},
+             "inbound_nodes": [[["x", 0, 0, {}]]]},
+            {"class_name": "InputLayer", "name": "x",
+             "config": {"name": "x", "batch_input_shape": [null, 2, 2, 1], "dtype": "int32"},
+             "inbound_nodes": []}],
+            "input_layers": [["x", 0, 0]], "output_layers": [["fl", 0, 0]]}});
+        let m = model_from_config(&f).unwrap();
+        assert_eq!(m.inputs[0].dtype, DType::I32);
+        assert_eq!(m.layers[0].name, "zp");
+        assert_eq!(
+            m.layers[0].kind,
+            LayerKind::ZeroPadding2D {
+                padding: [[1, 1], [2, 2]]
+            }
+        );
+        assert_eq!(m.layers[1].name, "fl");
+    }
+
+    #[test]
+    fn unsupported_layers_are_all_named_in_one_error() {
+        let f = json!({"class_name": "Functional", "config": {"name": "f", "layers": [
+            {"class_name": "InputLayer", "name": "x",
+             "config": {"name": "x", "batch_shape": [null, 4, 4, 3]}, "inbound_nodes": []},
+            {"class_name": "SimpleRNN", "name": "rnn", "config": {"name": "rnn", "units": 2},
+             "inbound_nodes": [[["x", 0, 0, {}]]]},
+            {"class_name": "Conv2D", "name": "cf", "config": {"name": "cf", "filters": 1,
+             "kernel_size": 1, "data_format": "channels_first"},
+             "inbound_nodes": [[["x", 0, 0, {}]]]},
+            {"class_name": "Dense", "name": "hs", "config": {"name": "hs", "units": 1,
+             "activation": "hard_sigmoid"}, "inbound_nodes": [[["x", 0, 0, {}]]]},
+            {"class_name": "Dense", "name": "shared", "config": {"name": "shared", "units": 1},
+             "inbound_nodes": [[["x", 0, 0, {}]], [["x", 0, 0, {}]]]}],
+            "input_layers": [["x", 0, 0]], "output_layers": [["hs", 0, 0]]}});
+        let err = model_from_config(&f).unwrap_err();
+        let KerasError::Config { problems, .. } = &err else {
+            panic!("wrong error {err}")
+        };
+        assert_eq!(problems.len(), 4, "{err}");
+        let text = err.to_string();
+        for needle in [
+            "'rnn' (SimpleRNN)",
+            "'cf' (Conv2D): data_format",
+            "activation 'hard_sigmoid'",
+            "'shared'",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from: {text}");
+        }
+    }
+}

@@ -4,9 +4,13 @@
 //! values so a test failure reproduces.
 
 use ndarray::{ArrayD, IxDyn};
+use serde_json::Value;
 
 use super::config::weight_names;
-use super::ir::{Activation as Act, DType, Input, Layer, LayerKind, Model, Padding, Weight};
+use super::ir::{
+    Activation as Act, DType, IdentityClass, Input, Layer, LayerKind, Model, Padding, TfArg,
+    TfArgValue, TfOp, Weight,
+};
 
 /// Deterministic values in [-1, 1) (xorshift64*), seeded per weight.
 pub fn pseudo_random(shape: &[usize], seed: u64) -> ArrayD<f32> {
@@ -785,4 +789,116 @@ pub fn layer_norm_model() -> Model {
         ],
         outputs: vec!["ln_neither".into(), "ln_image".into()],
     }
+}
+
+/// Layers of the classes the test models lack, with inputs of fitting shapes.
+pub fn extra_classes_model() -> Model {
+    let input = |name: &str, shape: &[usize]| Input {
+        name: name.into(),
+        shape: shape.iter().map(|d| Some(*d)).collect(),
+        dtype: DType::F32,
+    };
+    let mut layers = vec![
+        layer(
+            "lstm",
+            LayerKind::Lstm {
+                units: 3,
+                return_sequences: false,
+                use_bias: true,
+            },
+            &["seq"],
+            &[&[5, 12], &[3, 12], &[12]],
+        ),
+        layer(
+            "mha",
+            LayerKind::MultiHeadAttention {
+                num_heads: 2,
+                key_dim: 4,
+                value_dim: 4,
+                use_bias: true,
+                output_shape: None,
+            },
+            &["q", "v"],
+            &[
+                &[8, 2, 4],
+                &[2, 4],
+                &[8, 2, 4],
+                &[2, 4],
+                &[8, 2, 4],
+                &[2, 4],
+                &[2, 4, 8],
+                &[8],
+            ],
+        ),
+        layer(
+            "atan2",
+            LayerKind::TfOp(TfOp {
+                op: "Atan2".into(),
+                args: vec![
+                    TfArg {
+                        name: "y".into(),
+                        value: TfArgValue::Input(0),
+                    },
+                    TfArg {
+                        name: "x".into(),
+                        value: TfArgValue::Weight {
+                            index: 0,
+                            shape: vec![4, 1],
+                        },
+                    },
+                ],
+                attrs: Vec::new(),
+            }),
+            &["x"],
+            &[&[4, 1]],
+        ),
+    ];
+    for class in IdentityClass::ALL {
+        let kind = LayerKind::InferenceIdentity { class };
+        layers.push(layer(class.keras_name(), kind, &["x"], &[]));
+    }
+    Model {
+        name: "extra".into(),
+        inputs: vec![
+            input("seq", &[7, 5]),
+            input("q", &[6, 8]),
+            input("v", &[6, 8]),
+            input("x", &[4, 1]),
+        ],
+        outputs: layers.iter().map(|l| l.name.clone()).collect(),
+        layers,
+    }
+}
+
+/// Every test model: together they hold a layer of every registered class
+/// (the registry and completeness tests check that).
+pub fn all_models() -> Vec<Model> {
+    vec![
+        every_layer_model(),
+        activations_merges_model(),
+        two_in_two_out_model(),
+        small_cnn_model(),
+        text_model(),
+        preprocess_model(),
+        upsample_model(),
+        separable_crop_model(),
+        layer_norm_model(),
+        extra_classes_model(),
+    ]
+}
+
+/// The entry of layer `name` in a `model_config` JSON.
+pub fn layer_entry<'a>(cfg: &'a Value, name: &str) -> &'a Value {
+    cfg["config"]["layers"]
+        .as_array()
+        .and_then(|ls| ls.iter().find(|l| l["name"] == name))
+        .unwrap_or_else(|| panic!("no layer {name} in config"))
+}
+
+/// `m` without its weights (what a config read back gives).
+pub fn without_weights(mut m: Model) -> Model {
+    for l in &mut m.layers {
+        l.weights.clear();
+    }
+    m
 }

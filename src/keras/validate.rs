@@ -137,3 +137,29 @@ pub fn validate(model: &Model) -> Result<(), KerasError> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keras::test_models::{every_layer_model, small_cnn_model, two_in_two_out_model};
+
+    #[test]
+    fn validate_reports_every_problem() {
+        let mut m = small_cnn_model();
+        m.layers[0].name = "conv/1".to_string();
+        m.layers[2].weights.pop(); // Dense with use_bias but no bias
+        m.layers[1].inbound = vec!["nowhere".into()];
+        m.outputs.push("ghost".into());
+        let err = validate(&m).unwrap_err().to_string();
+        for needle in [
+            "'conv/1'",
+            "Keras expects [kernel, bias]",
+            "'nowhere'",
+            "'ghost'",
+        ] {
+            assert!(err.contains(needle), "{needle} missing from: {err}");
+        }
+        validate(&every_layer_model()).unwrap();
+        validate(&two_in_two_out_model()).unwrap();
+    }
+}

@@ -14,6 +14,7 @@
 
 use serde_json::{Value, json};
 
+use super::shape::same_shape;
 use super::{Cfg, ClassInfo, ConfigOut, no_floats, no_shape_check, no_weights, num_f32};
 use crate::keras::ir::{Layer, LayerKind};
 
@@ -27,6 +28,7 @@ pub(crate) static ACTIVATION: ClassInfo = ClassInfo {
     weight_names: no_weights,
     check_shapes: no_shape_check,
     floats: no_floats,
+    output_shape: same_shape,
 };
 
 pub(crate) static RELU: ClassInfo = ClassInfo {
@@ -39,6 +41,7 @@ pub(crate) static RELU: ClassInfo = ClassInfo {
     weight_names: no_weights,
     check_shapes: no_shape_check,
     floats: relu_floats,
+    output_shape: same_shape,
 };
 
 pub(crate) static SOFTMAX: ClassInfo = ClassInfo {
@@ -51,6 +54,7 @@ pub(crate) static SOFTMAX: ClassInfo = ClassInfo {
     weight_names: no_weights,
     check_shapes: no_shape_check,
     floats: no_floats,
+    output_shape: same_shape,
 };
 
 pub(crate) static LEAKY_RELU: ClassInfo = ClassInfo {
@@ -63,6 +67,7 @@ pub(crate) static LEAKY_RELU: ClassInfo = ClassInfo {
     weight_names: no_weights,
     check_shapes: no_shape_check,
     floats: leaky_relu_floats,
+    output_shape: same_shape,
 };
 
 pub(crate) static PRELU: ClassInfo = ClassInfo {
@@ -75,6 +80,7 @@ pub(crate) static PRELU: ClassInfo = ClassInfo {
     weight_names: prelu_names,
     check_shapes: no_shape_check,
     floats: no_floats,
+    output_shape: same_shape,
 };
 
 fn read_activation(c: &Cfg) -> Result<LayerKind, String> {

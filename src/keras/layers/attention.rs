@@ -28,8 +28,10 @@
 
 use serde_json::{Map, Value, json};
 
+use super::shape::{Shape, wrong_kind};
 use super::{Cfg, ClassInfo, ConfigOut, bad_shape, no_floats};
 use crate::keras::inbound::{collect_keras_tensors, push_ref};
+use crate::keras::ir::Weight;
 use crate::keras::ir::{Layer, LayerKind};
 
 /// The class `thaw_fallbacks.py` defines to load `MultiHeadAttention` in both Kerases.
@@ -45,6 +47,7 @@ pub(crate) static MULTI_HEAD_ATTENTION: ClassInfo = ClassInfo {
     weight_names: mha_names,
     check_shapes: check_mha,
     floats: no_floats,
+    output_shape: mha_shape,
 };
 
 /// Whether `class` is read as [`LayerKind::MultiHeadAttention`].
@@ -237,4 +240,198 @@ pub(crate) fn mha_inbound(node: &Value) -> Result<Vec<String>, String> {
         ));
     }
     Ok(tensors)
+}
+
+/// Output shape: the query's, features `output_shape` when set.
+fn mha_shape(kind: &LayerKind, _: &[Weight], first: &Shape, _: &[Shape]) -> Result<Shape, String> {
+    let LayerKind::MultiHeadAttention { output_shape, .. } = kind else {
+        return Err(wrong_kind(kind));
+    };
+    if first.len() != 3 {
+        return Err(format!("expects (batch, seq, features), got {first:?}"));
+    }
+    let mut s = first.clone();
+    if let Some(e) = output_shape {
+        s[2] = Some(*e);
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keras::config::{model_config, model_from_config};
+    use crate::keras::test_models::{layer_entry, without_weights};
+
+    /// MultiHeadAttention is written as the shim class of `thaw_fallbacks.py`
+    /// called on positional tensors, with the shape keys tf-keras builds from
+    /// (see the module header), and reads back to the same IR.
+    #[test]
+    fn attention_is_written_as_the_shim_and_parses_back() {
+        let m = crate::keras::pymodule::mha_model();
+        let cfg = model_config(&m);
+        let cross = layer_entry(&cfg, "cross");
+        assert_eq!(cross["class_name"], MHA_SHIM_CLASS);
+        assert_eq!(
+            cross["inbound_nodes"],
+            json!([[["q", 0, 0, {}], ["dv", 0, 0, {}], ["dk", 0, 0, {}]]])
+        );
+        let c = &cross["config"];
+        assert_eq!(c["num_heads"], 2);
+        assert_eq!(c["key_dim"], 3);
+        assert_eq!(c["value_dim"], 5);
+        assert_eq!(c["use_bias"], false);
+        assert_eq!(c["output_shape"], 4);
+        assert_eq!(c["attention_axes"], Value::Null);
+        // Feature sizes from the kernels: q 6, k 3, v 4 (mha_model's inputs).
+        assert_eq!(c["query_shape"], json!([null, null, 6]));
+        assert_eq!(c["key_shape"], json!([null, null, 3]));
+        assert_eq!(c["value_shape"], json!([null, null, 4]));
+        assert_eq!(
+            layer_entry(&cfg, "selfa")["inbound_nodes"],
+            json!([[["cross", 0, 0, {}], ["cross", 0, 0, {}]]])
+        );
+        let back = model_from_config(&cfg).unwrap();
+        assert_eq!(back, without_weights(m));
+        assert_eq!(back.layers[2].kind.class_name(), "MultiHeadAttention");
+    }
+
+    /// The two Kerases' own `MultiHeadAttention` nodes (from `model.save("x.h5")`
+    /// of `mha(q, v, key=k)` then `mha(a, a)`, trimmed): tf-keras's legacy
+    /// keyword tensors and Keras 3's `args`/`kwargs`, with the `attention_axes`
+    /// both save once built (`[1]`), read in `[query, value, key]` order; also
+    /// thaw's shim as Keras re-saves it (`thaw>ThawMultiHeadAttention`).
+    #[test]
+    fn parses_both_kerases_native_attention_nodes() {
+        let kt = |name: &str| {
+            json!({"class_name": "__keras_tensor__",
+                  "config": {"shape": [null, 5, 4], "dtype": "float32",
+                             "keras_history": [name, 0, 0]}})
+        };
+        let mha = |name: &str, class: &str, extra: Value, node: Value| {
+            let mut config = json!({"name": name, "num_heads": 2, "key_dim": 3,
+                "value_dim": 5, "dropout": 0.0, "use_bias": false, "output_shape": [4],
+                "attention_axes": [1], "softmax_robust_masking": false});
+            if let (Some(c), Value::Object(x)) = (config.as_object_mut(), extra) {
+                c.extend(x);
+            }
+            json!({"class_name": class, "name": name, "config": config, "inbound_nodes": [node]})
+        };
+        let model = |layers: Vec<Value>| {
+            let mut all: Vec<Value> = ["q", "v", "k"]
+                .iter()
+                .map(|n| {
+                    json!({"class_name": "InputLayer", "name": n, "inbound_nodes": [],
+                           "config": {"name": n, "batch_input_shape": [null, 5, 4]}})
+                })
+                .collect();
+            let last = layers.last().map(|l| l["name"].clone());
+            all.extend(layers);
+            json!({"class_name": "Functional", "config": {"name": "m", "layers": all,
+                "input_layers": [["q", 0, 0], ["v", 0, 0], ["k", 0, 0]],
+                "output_layers": [[last, 0, 0]]}})
+        };
+        let tk = model(vec![
+            mha(
+                "cross",
+                "MultiHeadAttention",
+                json!({"query_shape": [null, 5, 4], "key_shape": [null, 5, 4],
+                       "value_shape": [null, 5, 4]}),
+                json!([["q", 0, 0, {"value": ["v", 0, 0], "key": ["k", 0, 0]}]]),
+            ),
+            // As tf-keras re-saves thaw's shim: registered name, keyword value.
+            mha(
+                "selfa",
+                "thaw>ThawMultiHeadAttention",
+                json!({}),
+                json!([["cross", 0, 0, {"value": ["cross", 0, 0]}]]),
+            ),
+        ]);
+        let k3 = model(vec![
+            mha(
+                "cross",
+                "MultiHeadAttention",
+                json!({"use_gate": false, "sliding_window": null}),
+                json!({"args": [kt("q"), kt("v")], "kwargs": {"key": kt("k")}}),
+            ),
+            mha(
+                "selfa",
+                "MultiHeadAttention",
+                json!({}),
+                json!({"args": [kt("cross"), kt("cross")], "kwargs": {}}),
+            ),
+        ]);
+        for (which, cfg) in [("tf-keras", tk), ("Keras 3", k3)] {
+            let m = model_from_config(&cfg).unwrap_or_else(|e| panic!("{which}: {e}"));
+            assert_eq!(m.layers[0].inbound, ["q", "v", "k"], "{which}");
+            assert_eq!(m.layers[1].inbound, ["cross", "cross"], "{which}");
+            assert_eq!(
+                m.layers[0].kind,
+                LayerKind::MultiHeadAttention {
+                    num_heads: 2,
+                    key_dim: 3,
+                    value_dim: 5,
+                    use_bias: false,
+                    output_shape: Some(4),
+                },
+                "{which}"
+            );
+        }
+    }
+
+    /// What would change the output is refused, naming the layer: a mask, a
+    /// causal mask, Keras 3's gate, other attention axes, a key without a value.
+    #[test]
+    fn attention_forms_thaw_cannot_compute_are_refused() {
+        let cfg = |config_extra: Value, node: Value| {
+            let mut config = json!({"name": "att", "num_heads": 1, "key_dim": 2});
+            if let (Some(c), Value::Object(x)) = (config.as_object_mut(), config_extra) {
+                c.extend(x);
+            }
+            json!({"class_name": "Functional", "config": {"name": "m", "layers": [
+                {"class_name": "InputLayer", "name": "x", "inbound_nodes": [],
+                 "config": {"name": "x", "batch_input_shape": [null, 3, 2]}},
+                {"class_name": "MultiHeadAttention", "name": "att", "config": config,
+                 "inbound_nodes": [node]}],
+                "input_layers": [["x", 0, 0]], "output_layers": [["att", 0, 0]]}})
+        };
+        let plain = json!([["x", 0, 0, {"value": ["x", 0, 0]}]]);
+        let cases = [
+            (
+                cfg(
+                    json!({}),
+                    json!([["x", 0, 0, {"value": ["x", 0, 0], "attention_mask": ["x", 0, 0]}]]),
+                ),
+                "attention_mask",
+            ),
+            (
+                cfg(
+                    json!({}),
+                    json!([["x", 0, 0, {"value": ["x", 0, 0], "use_causal_mask": true}]]),
+                ),
+                "use_causal_mask = true",
+            ),
+            (
+                cfg(json!({"use_gate": true}), plain.clone()),
+                "'use_gate' = true",
+            ),
+            (
+                cfg(json!({"attention_axes": [1, 2]}), plain.clone()),
+                "attention_axes = [1,2]",
+            ),
+            (
+                cfg(json!({}), json!([["x", 0, 0, {"key": ["x", 0, 0]}]])),
+                "with key = [\"x\",0,0] after 1 positional",
+            ),
+            (
+                cfg(json!({}), json!([["x", 0, 0, {}]])),
+                "called on 1 tensor(s)",
+            ),
+        ];
+        for (c, want) in cases {
+            let err = model_from_config(&c).unwrap_err().to_string();
+            assert!(err.contains("layer 'att' (MultiHeadAttention)"), "{err}");
+            assert!(err.contains(want), "want {want:?} in: {err}");
+        }
+    }
 }

@@ -15,8 +15,10 @@
 
 use serde_json::{Value, json};
 
+use super::shape::{Shape, conv_out, conv_out_2d, kernel_dim, rank3, rank4, wrong_kind};
 use super::{Cfg, ClassInfo, ConfigOut, bad_shape, no_floats, with_bias};
 use crate::keras::ir::{Layer, LayerKind};
+use crate::keras::ir::{Padding, Padding1D, Weight};
 
 pub(crate) static CONV2D: ClassInfo = ClassInfo {
     family: "conv",
@@ -28,6 +30,7 @@ pub(crate) static CONV2D: ClassInfo = ClassInfo {
     weight_names: kernel_bias,
     check_shapes: check_conv2d,
     floats: no_floats,
+    output_shape: conv2d_shape,
 };
 
 pub(crate) static DEPTHWISE_CONV2D: ClassInfo = ClassInfo {
@@ -40,6 +43,7 @@ pub(crate) static DEPTHWISE_CONV2D: ClassInfo = ClassInfo {
     weight_names: depthwise_names,
     check_shapes: check_depthwise,
     floats: no_floats,
+    output_shape: depthwise_shape,
 };
 
 pub(crate) static SEPARABLE_CONV2D: ClassInfo = ClassInfo {
@@ -52,6 +56,7 @@ pub(crate) static SEPARABLE_CONV2D: ClassInfo = ClassInfo {
     weight_names: separable_names,
     check_shapes: check_separable,
     floats: no_floats,
+    output_shape: separable_shape,
 };
 
 pub(crate) static CONV2D_TRANSPOSE: ClassInfo = ClassInfo {
@@ -64,6 +69,7 @@ pub(crate) static CONV2D_TRANSPOSE: ClassInfo = ClassInfo {
     weight_names: kernel_bias,
     check_shapes: check_transpose,
     floats: no_floats,
+    output_shape: transpose_shape,
 };
 
 pub(crate) static CONV1D: ClassInfo = ClassInfo {
@@ -76,6 +82,7 @@ pub(crate) static CONV1D: ClassInfo = ClassInfo {
     weight_names: kernel_bias,
     check_shapes: check_conv1d,
     floats: no_floats,
+    output_shape: conv1d_shape,
 };
 
 fn read_conv2d(c: &Cfg) -> Result<LayerKind, String> {
@@ -458,4 +465,148 @@ fn check_conv1d(kind: &LayerKind, _: &[&'static str], shapes: &[&[usize]]) -> Re
         return bad_shape("bias", format!("[{filters}]"), b);
     }
     Ok(())
+}
+
+/// Output shape: NHWC, spatial sizes by TF's window rule, the kernel's filters.
+fn conv2d_shape(
+    kind: &LayerKind,
+    weights: &[Weight],
+    first: &Shape,
+    _: &[Shape],
+) -> Result<Shape, String> {
+    let LayerKind::Conv2D {
+        kernel_size,
+        strides,
+        padding,
+        dilation_rate,
+        ..
+    } = kind
+    else {
+        return Err(wrong_kind(kind));
+    };
+    rank4(first)?;
+    let filters = kernel_dim(weights, "kernel", 3)?;
+    let [h, w] = conv_out_2d(first, *kernel_size, *strides, *dilation_rate, *padding)?;
+    Ok(vec![first[0], h, w, Some(filters)])
+}
+
+/// Output shape: NHWC, channels times `depth_multiplier`.
+fn depthwise_shape(
+    kind: &LayerKind,
+    _: &[Weight],
+    first: &Shape,
+    _: &[Shape],
+) -> Result<Shape, String> {
+    let LayerKind::DepthwiseConv2D {
+        kernel_size,
+        strides,
+        padding,
+        depth_multiplier,
+        dilation_rate,
+        ..
+    } = kind
+    else {
+        return Err(wrong_kind(kind));
+    };
+    rank4(first)?;
+    let [h, w] = conv_out_2d(first, *kernel_size, *strides, *dilation_rate, *padding)?;
+    Ok(vec![first[0], h, w, first[3].map(|c| c * depth_multiplier)])
+}
+
+/// Output shape: NHWC with the config's `filters`.
+fn separable_shape(
+    kind: &LayerKind,
+    _: &[Weight],
+    first: &Shape,
+    _: &[Shape],
+) -> Result<Shape, String> {
+    let LayerKind::SeparableConv2D {
+        filters,
+        kernel_size,
+        strides,
+        padding,
+        dilation_rate,
+        ..
+    } = kind
+    else {
+        return Err(wrong_kind(kind));
+    };
+    rank4(first)?;
+    let [h, w] = conv_out_2d(first, *kernel_size, *strides, *dilation_rate, *padding)?;
+    Ok(vec![first[0], h, w, Some(*filters)])
+}
+
+/// Output shape: `len * stride` (SAME) or `len * stride + max(k - s, 0)`
+/// (VALID), the kernel's filters (its axis 2).
+fn transpose_shape(
+    kind: &LayerKind,
+    weights: &[Weight],
+    first: &Shape,
+    _: &[Shape],
+) -> Result<Shape, String> {
+    let LayerKind::Conv2DTranspose {
+        kernel_size,
+        strides,
+        padding,
+        ..
+    } = kind
+    else {
+        return Err(wrong_kind(kind));
+    };
+    rank4(first)?;
+    let filters = kernel_dim(weights, "kernel", 2)?;
+    let out = |len: Option<usize>, k: usize, s: usize| -> Result<Option<usize>, String> {
+        if k == 0 || s == 0 {
+            return Err(format!("kernel {k} and stride {s} must be >= 1"));
+        }
+        let Some(len) = len else { return Ok(None) };
+        let base = len.checked_mul(s);
+        match padding {
+            Padding::Same => base,
+            Padding::Valid => base.and_then(|b| b.checked_add(k.saturating_sub(s))),
+        }
+        .map(Some)
+        .ok_or_else(|| format!("output of {len} x stride {s} overflows"))
+    };
+    Ok(vec![
+        first[0],
+        out(first[1], kernel_size[0], strides[0])?,
+        out(first[2], kernel_size[1], strides[1])?,
+        Some(filters),
+    ])
+}
+
+/// Output shape: (batch, steps, filters); causal pads `(k-1)*d` in front, then valid.
+fn conv1d_shape(
+    kind: &LayerKind,
+    weights: &[Weight],
+    first: &Shape,
+    _: &[Shape],
+) -> Result<Shape, String> {
+    let LayerKind::Conv1D {
+        kernel_size,
+        strides,
+        padding,
+        dilation_rate,
+        ..
+    } = kind
+    else {
+        return Err(wrong_kind(kind));
+    };
+    rank3(first)?;
+    let filters = kernel_dim(weights, "kernel", 2)?;
+    let (len, pad) = match padding {
+        Padding1D::Valid => (first[1], Padding::Valid),
+        Padding1D::Same => (first[1], Padding::Same),
+        // Causal: (k-1)*d zeros in front, then valid.
+        Padding1D::Causal => (
+            first[1].map(|l| l + kernel_size.saturating_sub(1) * dilation_rate),
+            Padding::Valid,
+        ),
+    };
+    Ok(vec![
+        first[0],
+        conv_out(len, *kernel_size, *strides, *dilation_rate, pad)?,
+        Some(filters),
+    ])
 }

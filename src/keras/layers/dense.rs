@@ -7,7 +7,9 @@
 
 use serde_json::json;
 
+use super::shape::{Shape, wrong_kind};
 use super::{Cfg, ClassInfo, ConfigOut, bad_shape, no_floats, with_bias};
+use crate::keras::ir::Weight;
 use crate::keras::ir::{Layer, LayerKind};
 
 pub(crate) static DENSE: ClassInfo = ClassInfo {
@@ -20,6 +22,7 @@ pub(crate) static DENSE: ClassInfo = ClassInfo {
     weight_names: dense_names,
     check_shapes: check_dense,
     floats: no_floats,
+    output_shape: dense_shape,
 };
 
 fn read_dense(c: &Cfg) -> Result<LayerKind, String> {
@@ -63,4 +66,19 @@ fn check_dense(kind: &LayerKind, _: &[&'static str], shapes: &[&[usize]]) -> Res
         return bad_shape("bias", format!("[{units}]"), b);
     }
     Ok(())
+}
+
+/// Output shape: the input's, last axis `units`.
+fn dense_shape(
+    kind: &LayerKind,
+    _: &[Weight],
+    first: &Shape,
+    _: &[Shape],
+) -> Result<Shape, String> {
+    let LayerKind::Dense { units, .. } = kind else {
+        return Err(wrong_kind(kind));
+    };
+    let mut s = first.clone();
+    *s.last_mut().ok_or("expects an input of rank >= 2")? = Some(*units);
+    Ok(s)
 }

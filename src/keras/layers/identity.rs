@@ -12,6 +12,7 @@
 
 use serde_json::json;
 
+use super::shape::same_shape;
 use super::{Cfg, ClassInfo, ConfigOut, no_floats, no_shape_check, no_weights};
 use crate::keras::ir::{IdentityClass, Layer, LayerKind};
 
@@ -28,6 +29,7 @@ macro_rules! identity_class {
             weight_names: no_weights,
             check_shapes: no_shape_check,
             floats: no_floats,
+            output_shape: same_shape,
         }
     };
 }

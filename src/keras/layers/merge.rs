@@ -8,7 +8,9 @@
 
 use serde_json::json;
 
+use super::shape::{Shape, positive_axis, wrong_kind};
 use super::{Cfg, ClassInfo, ConfigOut, no_floats, no_shape_check, no_weights, write_nothing};
+use crate::keras::ir::Weight;
 use crate::keras::ir::{Layer, LayerKind};
 
 /// A merge class without config keys.
@@ -24,6 +26,7 @@ macro_rules! merge_class {
             weight_names: no_weights,
             check_shapes: no_shape_check,
             floats: no_floats,
+            output_shape: elementwise_shape,
         }
     };
 }
@@ -45,6 +48,7 @@ pub(crate) static CONCATENATE: ClassInfo = ClassInfo {
     weight_names: no_weights,
     check_shapes: no_shape_check,
     floats: no_floats,
+    output_shape: concatenate_shape,
 };
 
 fn read_add(_: &Cfg) -> Result<LayerKind, String> {
@@ -81,4 +85,43 @@ fn write_concatenate(layer: &Layer, c: &mut ConfigOut) {
     if let LayerKind::Concatenate { axis } = &layer.kind {
         c.put("axis", json!(axis));
     }
+}
+
+/// Output shape of the element-wise merges: the first input's, where size-1
+/// axes broadcast (Keras's merge-shape rule); ranks must agree.
+fn elementwise_shape(
+    _: &LayerKind,
+    _: &[Weight],
+    first: &Shape,
+    inputs: &[Shape],
+) -> Result<Shape, String> {
+    if inputs.iter().any(|s| s.len() != first.len()) {
+        return Err("inputs have different ranks".into());
+    }
+    // Size-1 axes broadcast (Keras's merge-shape rule).
+    let mut out = first.clone();
+    for s in &inputs[1..] {
+        for (o, d) in out.iter_mut().zip(s) {
+            if *o == Some(1) {
+                *o = *d;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Output shape: the first input's, the `axis` size summed over the inputs.
+fn concatenate_shape(
+    kind: &LayerKind,
+    _: &[Weight],
+    first: &Shape,
+    inputs: &[Shape],
+) -> Result<Shape, String> {
+    let LayerKind::Concatenate { axis } = kind else {
+        return Err(wrong_kind(kind));
+    };
+    let a = positive_axis(*axis, first.len())?;
+    let mut s = first.clone();
+    s[a] = inputs.iter().map(|s| s.get(a).copied().flatten()).sum();
+    Ok(s)
 }

@@ -5,35 +5,52 @@
 //!
 //! A [`ClassInfo`] holds everything Keras-side about one class: its name as the
 //! IR and reports know it, the name written in the `.h5`, the older spellings it
-//! is also read under, and five functions (config reader, config writer, weight
-//! names, weight-shape check, the floats that must be finite). All five are
-//! required fields, and [`info`] is an exhaustive `match` over [`LayerKind`]
-//! with no wildcard: a new IR class does not compile until it has them.
+//! is also read under, and six functions (config reader, config writer, weight
+//! names, weight-shape check, the floats that must be finite, and the output
+//! shape, Keras's `compute_output_shape`, that conversion checks every emitted
+//! layer against). All six are required fields, and [`info`] is an exhaustive
+//! `match` over [`LayerKind`] with no wildcard: a new IR class does not compile
+//! until it has them.
 //!
 //! [`classes`] enumerates every class (for `thaw inspect --supported` and the
 //! completeness test); [`info`] finds a kind's class; [`read`] reads one
-//! config entry by its class name.
+//! config entry by its class name; [`output_shape`] gives a layer's shape.
 //!
-//! # Adding a Keras layer class (Keras side)
+//! # Adding a Keras layer class
 //!
-//! 1. `src/keras/ir.rs`: the [`LayerKind`] variant and its `class_name()` arm.
-//! 2. `src/keras/layers/<family>.rs`: `read_*`, `write_*` (both Kerases' dialect:
-//!    check with `src/keras/testdata/load_check.py`), weight names, shape check
-//!    and finite floats (or the shared [`no_weights`] / [`no_shape_check`] /
-//!    [`no_floats`]), and the `pub(crate) static NAME: ClassInfo`; update the
-//!    file's header.
-//! 3. `src/keras/layers/mod.rs`: one line in [`registry!`]'s table,
-//!    `family::NAME => LayerKind::Variant { .. },` (the compiler asks for it).
-//! 4. `src/keras/test_models.rs`: a layer of the class in `every_layer_model`
-//!    (the round trips, `load_check.py` and the completeness test use it).
+//! The compiler walks you through it: every `match` over [`LayerKind`] is
+//! exhaustive (no `_ =>`), so the new variant fails to build until each place
+//! below answers for it.
 //!
-//! Then, outside `keras/`: the convert rule, the interpreter implementation and
-//! a fixture (see their registries).
+//! 1. `src/keras/ir.rs`: the [`LayerKind`] variant and its `class_name()` arm;
+//!    `src/keras/access.rs`: its arm in `slots_fn!` (which of padding, window,
+//!    strides, bias, activation, epsilon it has) and in `fields()`/`kernels()`.
+//! 2. **One keras family file**, `src/keras/layers/<family>.rs`: `read_*`,
+//!    `write_*` (both Kerases' dialect: check with
+//!    `src/keras/testdata/load_check.py`), weight names, shape check, finite
+//!    floats (or the shared [`no_weights`] / [`no_shape_check`] / [`no_floats`])
+//!    and the output-shape rule (or [`shape::same_shape`]; helpers in
+//!    [`shape`]), in the `pub(crate) static NAME: ClassInfo`; update the file's
+//!    header. **One registry line** in [`registry!`] below,
+//!    `family::NAME => LayerKind::Variant { .. },`.
+//! 3. `src/keras/test_models.rs`: a layer of the class in one of
+//!    [`all_models`](crate::keras::test_models) (the round trips,
+//!    `load_check.py` and the completeness test use it).
+//! 4. **One convert rule file**, `src/convert/<family>.rs`: the rule, with an
+//!    entry (anchor op, name, priority) in that file's `RULES`; a new family
+//!    file is **one registry line** in `convert/rules.rs`'s `FAMILIES`.
+//! 5. **One interp file**, `src/interp/<family>.rs`: the implementation, and
+//!    **one dispatch arm** in `interp::run_layer` plus its name in
+//!    `interp::supported_classes()` (the completeness test names a class
+//!    missing there).
+//! 6. **One fixture**: a generator case in `harness/` and `fixtures/<case>/`
+//!    with its baseline.
 
 use serde_json::{Map, Value};
 
 use super::cfg::{Cfg, Entry, dtype_name};
-use super::ir::{IdentityClass, Layer, LayerKind};
+use super::ir::{IdentityClass, Layer, LayerKind, Weight};
+use shape::Shape;
 
 pub mod activation;
 pub mod attention;
@@ -48,6 +65,7 @@ pub mod preprocess;
 pub mod recurrent;
 pub mod reshape;
 pub mod sequence;
+pub mod shape;
 
 /// Everything Keras-side about one layer class. See the module header.
 pub struct ClassInfo {
@@ -73,6 +91,10 @@ pub struct ClassInfo {
     pub(crate) check_shapes: fn(&LayerKind, &[&'static str], &[&[usize]]) -> Result<(), String>,
     /// The config's floats, by key, that must be finite.
     pub(crate) floats: fn(&LayerKind) -> Vec<(&'static str, f32)>,
+    /// The output shape from the weights, the first input's shape and all
+    /// inputs' shapes (Keras's `compute_output_shape`; see [`output_shape`]);
+    /// an error says why the config does not fit the inputs.
+    pub(crate) output_shape: fn(&LayerKind, &[Weight], &Shape, &[Shape]) -> Result<Shape, String>,
 }
 
 impl ClassInfo {
@@ -216,6 +238,18 @@ pub fn check_weight_shapes(kind: &LayerKind, shapes: &[&[usize]]) -> Result<(), 
     (info(kind).check_shapes)(kind, &names, shapes)
 }
 
+/// The Keras output shape (batch first, `None` where unknown) of a layer of
+/// this kind on inputs of these shapes, by its class's rule; an error (without
+/// the layer name) says why the config does not fit them.
+pub fn output_shape(
+    kind: &LayerKind,
+    weights: &[Weight],
+    inputs: &[Shape],
+) -> Result<Shape, String> {
+    let first = inputs.first().ok_or("has no input")?;
+    (info(kind).output_shape)(kind, weights, first, inputs)
+}
+
 /// The first config float of the layer that is not finite, as a message.
 pub(crate) fn non_finite(kind: &LayerKind) -> Option<String> {
     (info(kind).floats)(kind)
@@ -277,7 +311,7 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
-    use crate::keras::ir::{TfArg, TfArgValue, TfOp};
+    use crate::keras::ir::{Activation, Padding};
     use crate::keras::test_models;
 
     /// The registry is complete: every class thaw knows has a writer, a reader,
@@ -297,78 +331,9 @@ mod tests {
                 assert!(names.insert(n), "class name {n} read by two classes");
             }
         }
-        let models = [
-            test_models::every_layer_model(),
-            test_models::activations_merges_model(),
-            test_models::two_in_two_out_model(),
-            test_models::small_cnn_model(),
-            test_models::text_model(),
-            test_models::preprocess_model(),
-            test_models::upsample_model(),
-            test_models::separable_crop_model(),
-            test_models::layer_norm_model(),
-        ];
-        let mut extra = vec![
-            test_models::layer(
-                "lstm",
-                LayerKind::Lstm {
-                    units: 3,
-                    return_sequences: false,
-                    use_bias: true,
-                },
-                &["x"],
-                &[&[5, 12], &[3, 12], &[12]],
-            ),
-            test_models::layer(
-                "mha",
-                LayerKind::MultiHeadAttention {
-                    num_heads: 2,
-                    key_dim: 4,
-                    value_dim: 4,
-                    use_bias: true,
-                    output_shape: None,
-                },
-                &["q", "v"],
-                &[
-                    &[8, 2, 4],
-                    &[2, 4],
-                    &[8, 2, 4],
-                    &[2, 4],
-                    &[8, 2, 4],
-                    &[2, 4],
-                    &[2, 4, 8],
-                    &[8],
-                ],
-            ),
-            test_models::layer(
-                "atan2",
-                LayerKind::TfOp(TfOp {
-                    op: "Atan2".into(),
-                    args: vec![
-                        TfArg {
-                            name: "y".into(),
-                            value: TfArgValue::Input(0),
-                        },
-                        TfArg {
-                            name: "x".into(),
-                            value: TfArgValue::Weight {
-                                index: 0,
-                                shape: vec![4, 1],
-                            },
-                        },
-                    ],
-                    attrs: Vec::new(),
-                }),
-                &["x"],
-                &[&[4, 1]],
-            ),
-        ];
-        for class in IdentityClass::ALL {
-            let kind = LayerKind::InferenceIdentity { class };
-            extra.push(test_models::layer(class.keras_name(), kind, &["x"], &[]));
-        }
+        let models = test_models::all_models();
         let mut exercised = HashSet::new();
-        for layer in models.iter().flat_map(|m| &m.layers).chain(&extra) {
+        for layer in models.iter().flat_map(|m| &m.layers) {
             let c = info(&layer.kind);
             assert_eq!(
                 c.class,
@@ -408,5 +373,23 @@ mod tests {
             let err = read(&e).unwrap_err();
             assert!(err.contains("layer 'l'") && err.contains(want), "{err}");
         }
+    }
+
+    #[test]
+    fn weight_shapes_are_checked_against_the_config() {
+        let conv = LayerKind::Conv2D {
+            filters: 4,
+            kernel_size: [3, 3],
+            strides: [1, 1],
+            padding: Padding::Valid,
+            dilation_rate: [1, 1],
+            groups: 1,
+            use_bias: true,
+            activation: Activation::Linear,
+        };
+        assert!(check_weight_shapes(&conv, &[&[3, 3, 2, 4], &[4]]).is_ok());
+        // OIHW (a classic layout mix-up) is refused.
+        assert!(check_weight_shapes(&conv, &[&[4, 2, 3, 3], &[4]]).is_err());
+        assert!(check_weight_shapes(&conv, &[&[3, 3, 2, 4]]).is_err());
     }
 }

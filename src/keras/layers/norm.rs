@@ -11,6 +11,7 @@
 
 use serde_json::{Value, json};
 
+use super::shape::same_shape;
 use super::{Cfg, ClassInfo, ConfigOut, bad_shape, num_f32};
 use crate::keras::ir::{Layer, LayerKind};
 
@@ -24,6 +25,7 @@ pub(crate) static BATCH_NORMALIZATION: ClassInfo = ClassInfo {
     weight_names: norm_names,
     check_shapes: check_same_length,
     floats: epsilon,
+    output_shape: same_shape,
 };
 
 pub(crate) static LAYER_NORMALIZATION: ClassInfo = ClassInfo {
@@ -36,6 +38,7 @@ pub(crate) static LAYER_NORMALIZATION: ClassInfo = ClassInfo {
     weight_names: norm_names,
     check_shapes: check_same_length,
     floats: epsilon,
+    output_shape: same_shape,
 };
 
 fn read_batch_norm(c: &Cfg) -> Result<LayerKind, String> {

@@ -12,12 +12,14 @@
 
 use serde_json::{Value, json};
 
+use super::shape::{Shape, conv_out, rank3, rank4, wrong_kind};
 use super::{Cfg, ClassInfo, ConfigOut, no_floats, no_shape_check, no_weights};
+use crate::keras::ir::Weight;
 use crate::keras::ir::{Layer, LayerKind};
 
 /// A pooling class: no weights, no floats.
 macro_rules! pool_class {
-    ($class:literal, $alias:literal, $read:ident, $write:ident) => {
+    ($class:literal, $alias:literal, $read:ident, $write:ident, $shape:ident) => {
         ClassInfo {
             family: "pool",
             class: $class,
@@ -28,41 +30,66 @@ macro_rules! pool_class {
             weight_names: no_weights,
             check_shapes: no_shape_check,
             floats: no_floats,
+            output_shape: $shape,
         }
     };
 }
 
-pub(crate) static MAX_POOLING2D: ClassInfo =
-    pool_class!("MaxPooling2D", "MaxPool2D", read_pool2d, write_pool2d);
-pub(crate) static AVERAGE_POOLING2D: ClassInfo =
-    pool_class!("AveragePooling2D", "AvgPool2D", read_pool2d, write_pool2d);
+pub(crate) static MAX_POOLING2D: ClassInfo = pool_class!(
+    "MaxPooling2D",
+    "MaxPool2D",
+    read_pool2d,
+    write_pool2d,
+    pool2d_shape
+);
+pub(crate) static AVERAGE_POOLING2D: ClassInfo = pool_class!(
+    "AveragePooling2D",
+    "AvgPool2D",
+    read_pool2d,
+    write_pool2d,
+    pool2d_shape
+);
 pub(crate) static GLOBAL_AVERAGE_POOLING2D: ClassInfo = pool_class!(
     "GlobalAveragePooling2D",
     "GlobalAvgPool2D",
     read_global_avg2d,
-    write_global
+    write_global,
+    global2d_shape
 );
 pub(crate) static GLOBAL_MAX_POOLING2D: ClassInfo = pool_class!(
     "GlobalMaxPooling2D",
     "GlobalMaxPool2D",
     read_global_max2d,
-    write_global
+    write_global,
+    global2d_shape
 );
-pub(crate) static MAX_POOLING1D: ClassInfo =
-    pool_class!("MaxPooling1D", "MaxPool1D", read_pool1d, write_pool1d);
-pub(crate) static AVERAGE_POOLING1D: ClassInfo =
-    pool_class!("AveragePooling1D", "AvgPool1D", read_pool1d, write_pool1d);
+pub(crate) static MAX_POOLING1D: ClassInfo = pool_class!(
+    "MaxPooling1D",
+    "MaxPool1D",
+    read_pool1d,
+    write_pool1d,
+    pool1d_shape
+);
+pub(crate) static AVERAGE_POOLING1D: ClassInfo = pool_class!(
+    "AveragePooling1D",
+    "AvgPool1D",
+    read_pool1d,
+    write_pool1d,
+    pool1d_shape
+);
 pub(crate) static GLOBAL_AVERAGE_POOLING1D: ClassInfo = pool_class!(
     "GlobalAveragePooling1D",
     "GlobalAvgPool1D",
     read_global_avg1d,
-    write_global
+    write_global,
+    global1d_shape
 );
 pub(crate) static GLOBAL_MAX_POOLING1D: ClassInfo = pool_class!(
     "GlobalMaxPooling1D",
     "GlobalMaxPool1D",
     read_global_max1d,
-    write_global
+    write_global,
+    global1d_shape
 );
 
 /// MaxPooling2D / AveragePooling2D (by the class name's prefix).
@@ -188,5 +215,105 @@ fn read_global_max1d(c: &Cfg) -> Result<LayerKind, String> {
     c.channels_last()?;
     Ok(LayerKind::GlobalMaxPooling1D {
         keepdims: c.bool("keepdims", false)?,
+    })
+}
+
+/// Output shape of `MaxPooling2D` / `AveragePooling2D`: NHWC, spatial sizes by
+/// TF's window rule, channels kept.
+fn pool2d_shape(
+    kind: &LayerKind,
+    _: &[Weight],
+    first: &Shape,
+    _: &[Shape],
+) -> Result<Shape, String> {
+    let (LayerKind::MaxPooling2D {
+        pool_size,
+        strides,
+        padding,
+    }
+    | LayerKind::AveragePooling2D {
+        pool_size,
+        strides,
+        padding,
+    }) = kind
+    else {
+        return Err(wrong_kind(kind));
+    };
+    rank4(first)?;
+    Ok(vec![
+        first[0],
+        conv_out(first[1], pool_size[0], strides[0], 1, *padding)?,
+        conv_out(first[2], pool_size[1], strides[1], 1, *padding)?,
+        first[3],
+    ])
+}
+
+/// Output shape of the global 2-D poolings: (batch, channels), or
+/// (batch, 1, 1, channels) with `keepdims`.
+fn global2d_shape(
+    kind: &LayerKind,
+    _: &[Weight],
+    first: &Shape,
+    _: &[Shape],
+) -> Result<Shape, String> {
+    let (LayerKind::GlobalAveragePooling2D { keepdims }
+    | LayerKind::GlobalMaxPooling2D { keepdims }) = kind
+    else {
+        return Err(wrong_kind(kind));
+    };
+    rank4(first)?;
+    Ok(if *keepdims {
+        vec![first[0], Some(1), Some(1), first[3]]
+    } else {
+        vec![first[0], first[3]]
+    })
+}
+
+/// Output shape of `MaxPooling1D` / `AveragePooling1D`: (batch, steps, channels).
+fn pool1d_shape(
+    kind: &LayerKind,
+    _: &[Weight],
+    first: &Shape,
+    _: &[Shape],
+) -> Result<Shape, String> {
+    let (LayerKind::MaxPooling1D {
+        pool_size,
+        strides,
+        padding,
+    }
+    | LayerKind::AveragePooling1D {
+        pool_size,
+        strides,
+        padding,
+    }) = kind
+    else {
+        return Err(wrong_kind(kind));
+    };
+    rank3(first)?;
+    Ok(vec![
+        first[0],
+        conv_out(first[1], *pool_size, *strides, 1, *padding)?,
+        first[2],
+    ])
+}
+
+/// Output shape of the global 1-D poolings: (batch, channels), or
+/// (batch, 1, channels) with `keepdims`.
+fn global1d_shape(
+    kind: &LayerKind,
+    _: &[Weight],
+    first: &Shape,
+    _: &[Shape],
+) -> Result<Shape, String> {
+    let (LayerKind::GlobalAveragePooling1D { keepdims }
+    | LayerKind::GlobalMaxPooling1D { keepdims }) = kind
+    else {
+        return Err(wrong_kind(kind));
+    };
+    rank3(first)?;
+    Ok(if *keepdims {
+        vec![first[0], Some(1), first[2]]
+    } else {
+        vec![first[0], first[2]]
     })
 }

@@ -10,6 +10,7 @@
 
 use serde_json::{Value, json};
 
+use super::shape::same_shape;
 use super::{Cfg, ClassInfo, ConfigOut, no_shape_check, no_weights, num_f32};
 use crate::keras::ir::{Layer, LayerKind};
 
@@ -23,6 +24,7 @@ pub(crate) static RESCALING: ClassInfo = ClassInfo {
     weight_names: no_weights,
     check_shapes: no_shape_check,
     floats: rescaling_floats,
+    output_shape: same_shape,
 };
 
 pub(crate) static NORMALIZATION: ClassInfo = ClassInfo {
@@ -35,6 +37,7 @@ pub(crate) static NORMALIZATION: ClassInfo = ClassInfo {
     weight_names: no_weights,
     check_shapes: no_shape_check,
     floats: normalization_floats,
+    output_shape: same_shape,
 };
 
 fn read_rescaling(c: &Cfg) -> Result<LayerKind, String> {

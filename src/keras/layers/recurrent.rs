@@ -10,7 +10,9 @@
 
 use serde_json::json;
 
+use super::shape::{Shape, rank3, wrong_kind};
 use super::{Cfg, ClassInfo, ConfigOut, bad_shape, no_floats, with_bias};
+use crate::keras::ir::Weight;
 use crate::keras::ir::{Layer, LayerKind};
 
 pub(crate) static LSTM: ClassInfo = ClassInfo {
@@ -23,6 +25,7 @@ pub(crate) static LSTM: ClassInfo = ClassInfo {
     weight_names: lstm_names,
     check_shapes: check_lstm,
     floats: no_floats,
+    output_shape: lstm_shape,
 };
 
 fn read_lstm(c: &Cfg) -> Result<LayerKind, String> {
@@ -87,4 +90,22 @@ fn check_lstm(kind: &LayerKind, _: &[&'static str], shapes: &[&[usize]]) -> Resu
         return bad_shape("bias", format!("[{g}]"), b);
     }
     Ok(())
+}
+
+/// Output shape: (batch, steps, units) with `return_sequences`, else (batch, units).
+fn lstm_shape(kind: &LayerKind, _: &[Weight], first: &Shape, _: &[Shape]) -> Result<Shape, String> {
+    let LayerKind::Lstm {
+        units,
+        return_sequences,
+        ..
+    } = kind
+    else {
+        return Err(wrong_kind(kind));
+    };
+    rank3(first)?;
+    Ok(if *return_sequences {
+        vec![first[0], first[1], Some(*units)]
+    } else {
+        vec![first[0], Some(*units)]
+    })
 }

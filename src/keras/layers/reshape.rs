@@ -11,12 +11,14 @@
 
 use serde_json::{Value, json};
 
+use super::shape::{Shape, rank4, wrong_kind};
 use super::{Cfg, ClassInfo, ConfigOut, no_floats, no_shape_check, no_weights};
+use crate::keras::ir::Weight;
 use crate::keras::ir::{Interpolation, Layer, LayerKind};
 
 /// A reshape-family class: no weights, no floats.
 macro_rules! reshape_class {
-    ($class:literal, $read:ident, $write:ident) => {
+    ($class:literal, $read:ident, $write:ident, $shape:ident) => {
         ClassInfo {
             family: "reshape",
             class: $class,
@@ -27,21 +29,37 @@ macro_rules! reshape_class {
             weight_names: no_weights,
             check_shapes: no_shape_check,
             floats: no_floats,
+            output_shape: $shape,
         }
     };
 }
 
-pub(crate) static FLATTEN: ClassInfo = reshape_class!("Flatten", read_flatten, write_flatten);
-pub(crate) static RESHAPE: ClassInfo = reshape_class!("Reshape", read_reshape, write_reshape);
-pub(crate) static PERMUTE: ClassInfo = reshape_class!("Permute", read_permute, write_permute);
-pub(crate) static REPEAT_VECTOR: ClassInfo =
-    reshape_class!("RepeatVector", read_repeat_vector, write_repeat_vector);
-pub(crate) static ZERO_PADDING2D: ClassInfo =
-    reshape_class!("ZeroPadding2D", read_zero_padding, write_zero_padding);
+pub(crate) static FLATTEN: ClassInfo =
+    reshape_class!("Flatten", read_flatten, write_flatten, flatten_shape);
+pub(crate) static RESHAPE: ClassInfo =
+    reshape_class!("Reshape", read_reshape, write_reshape, reshape_shape);
+pub(crate) static PERMUTE: ClassInfo =
+    reshape_class!("Permute", read_permute, write_permute, permute_shape);
+pub(crate) static REPEAT_VECTOR: ClassInfo = reshape_class!(
+    "RepeatVector",
+    read_repeat_vector,
+    write_repeat_vector,
+    repeat_vector_shape
+);
+pub(crate) static ZERO_PADDING2D: ClassInfo = reshape_class!(
+    "ZeroPadding2D",
+    read_zero_padding,
+    write_zero_padding,
+    zero_padding_shape
+);
 pub(crate) static CROPPING2D: ClassInfo =
-    reshape_class!("Cropping2D", read_cropping, write_cropping);
-pub(crate) static UPSAMPLING2D: ClassInfo =
-    reshape_class!("UpSampling2D", read_upsampling, write_upsampling);
+    reshape_class!("Cropping2D", read_cropping, write_cropping, cropping_shape);
+pub(crate) static UPSAMPLING2D: ClassInfo = reshape_class!(
+    "UpSampling2D",
+    read_upsampling,
+    write_upsampling,
+    upsampling_shape
+);
 
 fn read_flatten(c: &Cfg) -> Result<LayerKind, String> {
     c.channels_last()?;
@@ -188,4 +206,160 @@ fn zero_padding_like(c: &Cfg, key: &str) -> Result<[[usize; 2]; 2], String> {
         };
     }
     Ok(out)
+}
+
+/// Output shape: (batch, product of the other sizes).
+fn flatten_shape(_: &LayerKind, _: &[Weight], first: &Shape, _: &[Shape]) -> Result<Shape, String> {
+    let rest: Option<usize> = first.iter().skip(1).copied().product();
+    Ok(vec![first[0], rest])
+}
+
+/// Output shape: (batch, target shape), a `-1` entry filled from the volume,
+/// refused when the volumes differ.
+fn reshape_shape(
+    kind: &LayerKind,
+    _: &[Weight],
+    first: &Shape,
+    _: &[Shape],
+) -> Result<Shape, String> {
+    let LayerKind::Reshape { target_shape } = kind else {
+        return Err(wrong_kind(kind));
+    };
+    let total: Option<usize> = first.iter().skip(1).copied().product();
+    let known: usize = target_shape
+        .iter()
+        .filter(|&&d| d >= 0)
+        .map(|&d| d as usize)
+        .product();
+    let mut s = vec![first[0]];
+    for &d in target_shape {
+        s.push(if d >= 0 {
+            Some(d as usize)
+        } else {
+            total.map(|t| t / known.max(1))
+        });
+    }
+    if let Some(t) = total {
+        let prod: Option<usize> = s.iter().skip(1).copied().product();
+        if prod != Some(t) {
+            return Err(format!("cannot reshape {t} elements to {target_shape:?}"));
+        }
+    }
+    Ok(s)
+}
+
+/// Output shape: the non-batch axes in `dims` order (1-based).
+fn permute_shape(
+    kind: &LayerKind,
+    _: &[Weight],
+    first: &Shape,
+    _: &[Shape],
+) -> Result<Shape, String> {
+    let LayerKind::Permute { dims } = kind else {
+        return Err(wrong_kind(kind));
+    };
+    let mut sorted = dims.clone();
+    sorted.sort_unstable();
+    if first.len() != dims.len() + 1 || !sorted.iter().enumerate().all(|(i, &d)| d == i + 1) {
+        return Err(format!(
+            "dims {dims:?} is not a permutation of the {} non-batch axes",
+            first.len().saturating_sub(1)
+        ));
+    }
+    Ok(std::iter::once(first[0])
+        .chain(dims.iter().map(|&d| first[d]))
+        .collect())
+}
+
+/// Output shape: (batch, n, features) from (batch, features).
+fn repeat_vector_shape(
+    kind: &LayerKind,
+    _: &[Weight],
+    first: &Shape,
+    _: &[Shape],
+) -> Result<Shape, String> {
+    let LayerKind::RepeatVector { n } = kind else {
+        return Err(wrong_kind(kind));
+    };
+    if first.len() != 2 {
+        return Err(format!(
+            "expects (batch, features), got rank {}",
+            first.len()
+        ));
+    }
+    Ok(vec![first[0], Some(*n), first[1]])
+}
+
+/// Output shape: NHWC, the padding added to height and width.
+fn zero_padding_shape(
+    kind: &LayerKind,
+    _: &[Weight],
+    first: &Shape,
+    _: &[Shape],
+) -> Result<Shape, String> {
+    let LayerKind::ZeroPadding2D { padding } = kind else {
+        return Err(wrong_kind(kind));
+    };
+    rank4(first)?;
+    Ok(vec![
+        first[0],
+        first[1].map(|h| h + padding[0][0] + padding[0][1]),
+        first[2].map(|w| w + padding[1][0] + padding[1][1]),
+        first[3],
+    ])
+}
+
+/// Output shape: NHWC, the cropping taken off height and width (refused when
+/// nothing would be left).
+fn cropping_shape(
+    kind: &LayerKind,
+    _: &[Weight],
+    first: &Shape,
+    _: &[Shape],
+) -> Result<Shape, String> {
+    let LayerKind::Cropping2D { cropping } = kind else {
+        return Err(wrong_kind(kind));
+    };
+    rank4(first)?;
+    let crop = |len: Option<usize>, [a, b]: [usize; 2]| match len {
+        None => Ok(None),
+        Some(n) => a
+            .checked_add(b)
+            .filter(|&s| s < n)
+            .map(|s| Some(n - s))
+            .ok_or_else(|| format!("cropping {cropping:?} leaves nothing of {n}")),
+    };
+    Ok(vec![
+        first[0],
+        crop(first[1], cropping[0])?,
+        crop(first[2], cropping[1])?,
+        first[3],
+    ])
+}
+
+/// Output shape: NHWC, height and width times `size`.
+fn upsampling_shape(
+    kind: &LayerKind,
+    _: &[Weight],
+    first: &Shape,
+    _: &[Shape],
+) -> Result<Shape, String> {
+    let LayerKind::UpSampling2D { size, .. } = kind else {
+        return Err(wrong_kind(kind));
+    };
+    rank4(first)?;
+    if size.contains(&0) {
+        return Err(format!("size {size:?} must be >= 1"));
+    }
+    let up = |d: Option<usize>, f: usize| {
+        d.map(|d| d.checked_mul(f))
+            .map(|v| v.ok_or("size overflows"))
+            .transpose()
+    };
+    Ok(vec![
+        first[0],
+        up(first[1], size[0])?,
+        up(first[2], size[1])?,
+        first[3],
+    ])
 }

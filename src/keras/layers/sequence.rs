@@ -8,7 +8,9 @@
 
 use serde_json::json;
 
+use super::shape::{Shape, wrong_kind};
 use super::{Cfg, ClassInfo, ConfigOut, bad_shape, no_floats};
+use crate::keras::ir::Weight;
 use crate::keras::ir::{Layer, LayerKind};
 
 pub(crate) static EMBEDDING: ClassInfo = ClassInfo {
@@ -21,6 +23,7 @@ pub(crate) static EMBEDDING: ClassInfo = ClassInfo {
     weight_names: embedding_names,
     check_shapes: check_embedding,
     floats: no_floats,
+    output_shape: embedding_shape,
 };
 
 fn read_embedding(c: &Cfg) -> Result<LayerKind, String> {
@@ -64,4 +67,19 @@ fn check_embedding(
         ),
         _ => Ok(()),
     }
+}
+
+/// Output shape: the indices' shape plus `output_dim`.
+fn embedding_shape(
+    kind: &LayerKind,
+    _: &[Weight],
+    first: &Shape,
+    _: &[Shape],
+) -> Result<Shape, String> {
+    let LayerKind::Embedding { output_dim, .. } = kind else {
+        return Err(wrong_kind(kind));
+    };
+    let mut s = first.clone();
+    s.push(Some(*output_dim));
+    Ok(s)
 }
