@@ -72,7 +72,7 @@ for line in open(sys.argv[1]):
         bad.append(f"{name}: have {have}, want {ver}")
 if bad:
     sys.exit("\n".join(bad))
-import tensorflow, keras, tf_keras, h5py, numpy  # noqa: F401  (import smoke test)
+import tensorflow, keras, tf_keras, h5py, numpy, model_explorer, ai_edge_model_explorer_adapter  # noqa: F401  (import smoke test)
 print("setup_venv.sh: imports ok: tensorflow", tensorflow.__version__, "keras", keras.__version__,
       "tf_keras", tf_keras.__version__)
 PYEOF

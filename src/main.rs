@@ -552,6 +552,35 @@ fn inspect(args: &GraphArgs, json: bool) -> Result<u8, Failure> {
     Ok(if v.unsupported_ops.is_empty() { 0 } else { 3 })
 }
 
+/// Writes the Model Explorer node data (keyed by the GraphDef's node order,
+/// so the graph file is read again for its node names).
+fn model_explorer_files(view: &ReportView, dir: &std::path::Path) -> Result<(), Failure> {
+    use thaw::report::model_explorer;
+    let graph = thaw::graph::load_graph_def(std::path::Path::new(&view.model))
+        .with_context(|| format!("reading {} again for model_explorer.json", view.model))
+        .map_err(|e| Failure(4, e))?;
+    let names: Vec<String> = graph.node.into_iter().map(|n| n.name).collect();
+    let paths = model_explorer::write(view, &names, dir)
+        .with_context(|| {
+            format!(
+                "writing {} to {}",
+                model_explorer::FILES.join(", "),
+                dir.display()
+            )
+        })
+        .map_err(|e| Failure(4, e))?;
+    println!(
+        "model explorer: model-explorer {} --node_data_paths={}",
+        view.model,
+        paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    Ok(())
+}
+
 /// Writes report.html, junit.xml and summary.md next to report.json; with a
 /// baseline, prints the gate's findings and returns whether it regressed.
 fn renderings_and_gate(
@@ -572,6 +601,7 @@ fn renderings_and_gate(
         })
         .map_err(|e| Failure(4, e))?;
     println!("html: {}", dir.join("report.html").display());
+    model_explorer_files(&view, dir)?;
     let Some(b) = baseline_file else {
         return Ok(false);
     };

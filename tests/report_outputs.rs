@@ -1,7 +1,8 @@
 //! `thaw verify` writes report.html, junit.xml and summary.md next to
 //! report.json; the JUnit file parses and holds one test case per layer; the
 //! HTML renders in a real browser (headless Chromium, ignored by default: it
-//! needs Debian's `chromium` package — see the README's CI section).
+//! needs Debian's `chromium` package — see the README's CI section): its
+//! chart points and every box of its layer graph get a non-empty layout box.
 
 use assert_cmd::Command;
 use std::path::Path;
@@ -76,6 +77,22 @@ fn verify_writes_junit_with_one_case_per_layer() {
     );
     let summary = std::fs::read_to_string(out.path().join("summary.md")).unwrap();
     assert!(summary.contains("thaw verify: FAIL"), "{summary}");
+    // Model Explorer node data: graph "main", node ids (GraphDef indices) as
+    // keys, the failing layers' nodes red in one of the two files.
+    // (harness/model_explorer_check.py checks the keys against the package.)
+    let mut red = 0;
+    for name in thaw::report::model_explorer::FILES {
+        let text = std::fs::read_to_string(out.path().join(name)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let results = v["main"]["results"].as_object().expect("main.results");
+        assert!(results.len() >= layers.len(), "{name}: {}", results.len());
+        for (k, r) in results {
+            assert!(k.parse::<usize>().is_ok(), "{name}: key {k}");
+            assert!(r["value"].is_number(), "{name}: {r}");
+            red += usize::from(r["bgColor"] == "#ff8182");
+        }
+    }
+    assert!(red > 0);
 }
 
 #[test]
@@ -118,6 +135,10 @@ fn html_renders_in_headless_chromium() {
     let html = std::fs::read_to_string(&html_path).unwrap();
     let points = html.matches("<circle class=\"pt ").count();
     assert!(points > 0);
+    // the graph view: a box per layer plus the model inputs
+    let layers = report_json(out.path())["layers"].as_array().unwrap().len();
+    let boxes = html.matches("<g class=\"node ").count();
+    assert!(boxes > layers, "{boxes} boxes for {layers} layers");
     let profile = tempfile::tempdir().unwrap();
     let o = std::process::Command::new("chromium")
         .args([
@@ -157,5 +178,15 @@ fn html_renders_in_headless_chromium() {
         dom.contains(&format!("data-chart-drawn=\"{points}\"")),
         "expected {points} drawn points; DOM head: {}",
         &dom[..dom.len().min(400)]
+    );
+    // ...and every box of the layer graph, the first divergence outlined.
+    assert!(
+        dom.contains(&format!("data-graph-drawn=\"{boxes}\"")),
+        "expected {boxes} drawn graph boxes; DOM head: {}",
+        &dom[..dom.len().min(400)]
+    );
+    assert!(
+        dom.contains("first-divergence\" data-layer="),
+        "no outlined box"
     );
 }

@@ -9,12 +9,14 @@
 //!   the broken layer's column shaded red. Exact zeros sit on the bottom
 //!   line, labelled `0`;
 //!   a layer whose check could not be made has no point;
+//! - the layer graph (`svg#layer-graph`, [`super::graph_view`]): the Keras
+//!   layers as a DAG coloured by outcome, each box linking to its table row;
 //! - the layer ↔ TF node table, failing rows highlighted.
 //!
 //! Every string from the model or report is escaped ([`super::escape::xml`]).
-//! The inline script only records, after layout, how many chart points the
-//! browser drew (`<html data-chart-drawn="N">`); the headless-Chromium test
-//! reads it back. The page reads fine without it.
+//! The inline script only records, after layout, how many chart points and
+//! graph boxes the browser drew (`<html data-chart-drawn="N"
+//! data-graph-drawn="M">`); the headless-Chromium test reads them back. The page reads fine without it.
 //!
 //! Not handled: interactivity (sorting, zoom); names are cut in the chart's
 //! axis labels beyond 80 layers (the table has them all).
@@ -35,9 +37,11 @@ tr.broken td{background:#ffebe9;font-weight:600} tr.downstream td{background:#ff
 code{font-family:ui-monospace,monospace;font-size:12px} td{max-width:420px} td code{overflow-wrap:anywhere}
 .chart{overflow-x:auto} svg text{font:11px system-ui,sans-serif;fill:#57606a}
 .legend span{display:inline-block;margin-right:16px} .sw{display:inline-block;width:18px;height:3px;vertical-align:middle;margin-right:4px}
+.sw.box{height:12px;border:1px solid #8c959f} .graph{overflow:auto;max-height:760px;border:1px solid #d0d7de}
+#layer-graph text.name{fill:#1b1f24;font-weight:600} #layer-graph a:hover rect{stroke-width:3}
 "#;
 
-const SCRIPT: &str = r#"addEventListener('load',function(){var s=document.getElementById('error-chart');var p=s?s.querySelectorAll('circle.pt'):[];var n=0;for(var i=0;i<p.length;i++){var b=p[i].getBoundingClientRect();if(b.width>0&&b.height>0)n++;}document.documentElement.setAttribute('data-chart-drawn',String(n));});"#;
+const SCRIPT: &str = r#"addEventListener('load',function(){var s=document.getElementById('error-chart');var p=s?s.querySelectorAll('circle.pt'):[];var n=0;for(var i=0;i<p.length;i++){var b=p[i].getBoundingClientRect();if(b.width>0&&b.height>0)n++;}document.documentElement.setAttribute('data-chart-drawn',String(n));var g=document.querySelectorAll('#layer-graph g.node rect'),m=0;for(var j=0;j<g.length;j++){var c=g[j].getBoundingClientRect();if(c.width>0&&c.height>0)m++;}document.documentElement.setAttribute('data-graph-drawn',String(m));});"#;
 
 const CUM_COLOR: &str = "#0969da";
 const ISO_COLOR: &str = "#e16f24";
@@ -180,6 +184,18 @@ pub fn render(r: &ReportView) -> String {
         );
         s.push_str("</p>\n<div class=\"chart\">\n");
         s.push_str(&chart(r));
+        s.push_str("</div>\n</section>\n");
+        s.push_str(
+            "<section>\n<h2>Layer graph</h2>\n<p class=\"legend\">\
+             <span><i class=\"sw box\" style=\"background:#dafbe1\"></i>pass</span>\
+             <span><i class=\"sw box\" style=\"background:#ffcecb\"></i>wrong by itself (thick outline: the first divergence)</span>\
+             <span><i class=\"sw box\" style=\"background:#fff8c5\"></i>fails downstream</span>\
+             <span><i class=\"sw box\" style=\"background:#ddf4ff\"></i>drift</span>\
+             <span><i class=\"sw box\" style=\"background:#fbefff\"></i>not compared</span>\
+             <span><i class=\"sw box\" style=\"background:#f6f8fa\"></i>model input</span> \
+             Click a layer for its row in the table.</p>\n<div class=\"graph\">\n",
+        );
+        s.push_str(&super::graph_view::render(r));
         s.push_str("</div>\n</section>\n");
         table(&mut s, r);
     }
@@ -404,8 +420,11 @@ mod tests {
         assert!(!h.contains("<m>") && !h.contains("<not>"));
         // nothing that would make a browser fetch anything
         for needle in ["src=", "href=", "@import", "url(", "http://", "https://"] {
-            let hits = h.matches(needle).count();
-            let allowed = usize::from(needle == "http://"); // the SVG namespace URI, never fetched
+            // links to the page's own table rows (graph view) fetch nothing
+            let hits = h.matches(needle).count()
+                - h.matches("href=\"#layer-").count() * usize::from(needle == "href=");
+            // the SVG namespace URI (one per svg), never fetched
+            let allowed = h.matches("<svg ").count() * usize::from(needle == "http://");
             assert_eq!(hits, allowed, "{needle} in the page");
         }
         assert!(h.contains("default-src 'none'"));

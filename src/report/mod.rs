@@ -6,9 +6,11 @@
 
 pub mod baseline;
 pub mod escape;
+pub mod graph_view;
 pub mod html;
 pub mod junit;
 pub mod markdown;
+pub mod model_explorer;
 pub mod outputs;
 pub mod progress;
 pub mod view;
@@ -102,6 +104,9 @@ pub struct LayerReport {
     /// For a layer that fails cumulatively but passes in isolation: the
     /// upstream layer, failing in isolation, whose error it inherits.
     pub downstream_of: Option<String>,
+    /// The Keras layers (or model inputs) feeding this one, in argument
+    /// order: the edges of `report.html`'s graph view.
+    pub inbound: Vec<String>,
 }
 
 /// One judgement of a layer's output against the graph's.
@@ -186,6 +191,7 @@ impl Serialize for LayerReport {
             cumulative: Cumulative<'a>,
             isolated: &'a Option<Check>,
             downstream_of: &'a Option<String>,
+            inbound: &'a [String],
         }
         Wire {
             name: &self.name,
@@ -208,6 +214,7 @@ impl Serialize for LayerReport {
             },
             isolated: &self.isolated,
             downstream_of: &self.downstream_of,
+            inbound: &self.inbound,
         }
         .serialize(s)
     }

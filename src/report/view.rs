@@ -170,6 +170,9 @@ pub struct LayerView {
     pub downstream_of: Option<String>,
     pub is_output: bool,
     pub elements: Option<u64>,
+    /// The layers (or model inputs) feeding this one (empty in reports
+    /// written before the graph view: those draw no edges).
+    pub inbound: Vec<String>,
 }
 
 /// One judgement (cumulative or isolated) of a layer.

@@ -94,6 +94,7 @@ pub(super) fn layers<'a>(
             root_cause.insert(lt.layer.clone(), cause);
         }
         row.isolated = Some(isolated);
+        row.inbound = inbound;
         rows.push(row);
     }
     Checked { rows, tolerance }
@@ -126,6 +127,7 @@ fn cumulative_check(
         sensitivity: None,
         isolated: None,
         downstream_of: None,
+        inbound: Vec::new(),
     };
     match keras_run.values.get(&lt.layer) {
         None => LayerReport {
@@ -339,6 +341,7 @@ mod tests {
             sensitivity: None,
             isolated: None,
             downstream_of: None,
+            inbound: Vec::new(),
         }
     }
 
