@@ -210,13 +210,14 @@ impl Oracle {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_bytes_with(
-            &bytes,
-            &path.display().to_string(),
-            inputs,
-            outputs,
-            bindings,
-        )
+        let origin = path.display().to_string();
+        let tf = framework();
+        let graph = decode_graph(&tf, &bytes, &origin, inputs, bindings)?;
+        // The file's bytes are not needed once decoded: freed before tract
+        // builds its own model, so the three copies of the weights (file,
+        // GraphDef, tract's tensors) are never all alive at once.
+        drop(bytes);
+        Self::from_graph(&tf, graph, &origin, inputs, outputs)
     }
 
     /// Same as [`Oracle::load`], from the bytes of the `.pb`; `origin` names it in errors.
@@ -238,77 +239,20 @@ impl Oracle {
         bindings: &[crate::graph::Binding],
     ) -> Result<Oracle, OracleError> {
         let tf = framework();
-        let decode = |bytes: &[u8]| {
-            tf.read_frozen_model(&mut &bytes[..])
-                .map_err(|e| OracleError::Decode {
-                    origin: origin.to_string(),
-                    message: chain(&e),
-                })
-        };
-        let mut graph = decode(bytes)?;
-        let has_loops = graph.node.iter().any(|n| n.op == "Enter");
-        // Conditionals and default-valued placeholders are cut/folded as for
-        // conversion (graph::resolve_conditionals), so both sides run one graph.
-        let has_conds = !bindings.is_empty()
-            || graph.node.iter().any(|n| {
-                matches!(
-                    n.op.as_str(),
-                    "Switch" | "If" | "StatelessIf" | "PlaceholderWithDefault"
-                )
-            });
-        if has_loops
-            || has_conds
-            || graph
-                .library
-                .as_ref()
-                .is_some_and(|l| !l.function.is_empty())
-        {
-            // tract cannot run function calls: inline them exactly as the
-            // rest of thaw sees the graph (graph::inline_calls), via thaw's
-            // own decoding of the same bytes.
-            let mut def = crate::graph::parse_graph_def(bytes, false, origin).map_err(|e| {
-                OracleError::Decode {
-                    origin: origin.to_string(),
-                    message: e.to_string(),
-                }
-            })?;
-            let cut = crate::graph::resolve_conditionals(&mut def, bindings).map_err(|e| {
-                OracleError::Decode {
-                    origin: origin.to_string(),
-                    message: e.to_string(),
-                }
-            })?;
-            let inlined =
-                crate::graph::inline_calls(&mut def).map_err(|e| OracleError::Decode {
-                    origin: origin.to_string(),
-                    message: e.to_string(),
-                })?;
-            // Lowered loops: unrolled (see `unroll`), as tract runs no control flow.
-            let unrolled = if has_loops {
-                unroll::unrolled(&tf, &def, inputs).map_err(|e| OracleError::Decode {
-                    origin: origin.to_string(),
-                    message: e.to_string(),
-                })?
-            } else {
-                None
-            };
-            if let Some(u) = unrolled {
-                graph = decode(&prost::Message::encode_to_vec(&u))?;
-            } else if inlined > 0 || cut.changed() {
-                graph = decode(&prost::Message::encode_to_vec(&def))?;
-            }
-        }
-        Self::from_graph(&tf, &graph, origin, inputs, outputs)
+        let graph = decode_graph(&tf, bytes, origin, inputs, bindings)?;
+        Self::from_graph(&tf, graph, origin, inputs, outputs)
     }
 
+    /// Builds the plan; `graph` is consumed and freed as soon as tract has
+    /// parsed it (its node names and ops stay, for error messages).
     fn from_graph(
         tf: &tract_tensorflow::Tensorflow,
-        graph: &GraphDef,
+        graph: GraphDef,
         origin: &str,
         inputs: &[OracleInput],
         outputs: &[String],
     ) -> Result<Oracle, OracleError> {
-        let index = GraphIndex::new(graph);
+        let index = GraphIndex::new(&graph);
         let input_types = index.check_inputs(origin, inputs)?;
         let wanted = outputs
             .iter()
@@ -323,7 +267,7 @@ impl Oracle {
                 message: chain(&e),
             }
         };
-        let parsed = match tf.parse_graph(graph) {
+        let parsed = match tf.parse_graph(&graph) {
             Ok(parsed) => parsed,
             Err(e) => {
                 return Err(index
@@ -331,6 +275,9 @@ impl Oracle {
                     .unwrap_or_else(|| tract_err("parse the graph")(e)));
             }
         };
+        // tract holds its own copy of every constant now: free the GraphDef's.
+        let index = index.names();
+        drop(graph);
         let mut model = parsed.0;
         let mut input_outlets = vec![];
         for (input, dt) in inputs.iter().zip(&input_types) {
@@ -549,6 +496,78 @@ impl Oracle {
     }
 }
 
+/// Decodes the GraphDef tract runs: `bytes` as tract reads them, with
+/// conditionals cut, function calls inlined and loops unrolled as for
+/// conversion (see [`Oracle::from_bytes_with`]).
+fn decode_graph(
+    tf: &tract_tensorflow::Tensorflow,
+    bytes: &[u8],
+    origin: &str,
+    inputs: &[OracleInput],
+    bindings: &[crate::graph::Binding],
+) -> Result<GraphDef, OracleError> {
+    let decode = |bytes: &[u8]| {
+        tf.read_frozen_model(&mut &bytes[..])
+            .map_err(|e| OracleError::Decode {
+                origin: origin.to_string(),
+                message: chain(&e),
+            })
+    };
+    let mut graph = decode(bytes)?;
+    let has_loops = graph.node.iter().any(|n| n.op == "Enter");
+    // Conditionals and default-valued placeholders are cut/folded as for
+    // conversion (graph::resolve_conditionals), so both sides run one graph.
+    let has_conds = !bindings.is_empty()
+        || graph.node.iter().any(|n| {
+            matches!(
+                n.op.as_str(),
+                "Switch" | "If" | "StatelessIf" | "PlaceholderWithDefault"
+            )
+        });
+    if has_loops
+        || has_conds
+        || graph
+            .library
+            .as_ref()
+            .is_some_and(|l| !l.function.is_empty())
+    {
+        // tract cannot run function calls: inline them exactly as the
+        // rest of thaw sees the graph (graph::inline_calls), via thaw's
+        // own decoding of the same bytes.
+        let mut def = crate::graph::parse_graph_def(bytes, false, origin).map_err(|e| {
+            OracleError::Decode {
+                origin: origin.to_string(),
+                message: e.to_string(),
+            }
+        })?;
+        let cut = crate::graph::resolve_conditionals(&mut def, bindings).map_err(|e| {
+            OracleError::Decode {
+                origin: origin.to_string(),
+                message: e.to_string(),
+            }
+        })?;
+        let inlined = crate::graph::inline_calls(&mut def).map_err(|e| OracleError::Decode {
+            origin: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        // Lowered loops: unrolled (see `unroll`), as tract runs no control flow.
+        let unrolled = if has_loops {
+            unroll::unrolled(tf, &def, inputs).map_err(|e| OracleError::Decode {
+                origin: origin.to_string(),
+                message: e.to_string(),
+            })?
+        } else {
+            None
+        };
+        if let Some(u) = unrolled {
+            graph = decode(&prost::Message::encode_to_vec(&u))?;
+        } else if inlined > 0 || cut.changed() {
+            graph = decode(&prost::Message::encode_to_vec(&def))?;
+        }
+    }
+    Ok(graph)
+}
+
 /// Optimises a typed model, falling back to less transformed forms when a pass fails.
 fn optimise(origin: &str, typed: TypedModel) -> TractResult<(TypedModel, Stage)> {
     log::debug!("{origin}: optimising");
@@ -704,19 +723,34 @@ impl<'g> GraphIndex<'g> {
         })
     }
 
+    /// The node names and ops alone, to blame nodes once the GraphDef is gone.
+    fn names(&self) -> NodeOps {
+        NodeOps(
+            self.graph
+                .node
+                .iter()
+                .map(|n| (n.name.clone(), n.op.clone()))
+                .collect(),
+        )
+    }
+}
+
+/// Node name → op, for [`NodeOps::blame`] after the GraphDef is freed.
+struct NodeOps(std::collections::HashMap<String, String>);
+
+impl NodeOps {
     /// Turns a tract error into one naming the node when the chain quotes one.
     fn blame(&self, origin: &str, step: &'static str, e: anyhow::Error) -> OracleError {
         let message = chain(&e);
-        let named = message
-            .split('"')
-            .skip(1)
-            .step_by(2)
-            .find_map(|quoted| self.node(quoted.split(':').next().unwrap_or(quoted)));
+        let named = message.split('"').skip(1).step_by(2).find_map(|quoted| {
+            let name = quoted.split(':').next().unwrap_or(quoted);
+            self.0.get_key_value(name)
+        });
         match named {
-            Some(node) => OracleError::Node {
+            Some((node, op)) => OracleError::Node {
                 origin: origin.to_string(),
-                node: node.name.clone(),
-                op: node.op.clone(),
+                node: node.clone(),
+                op: op.clone(),
                 message: format!("tract failed to {step}: {message}"),
             },
             None => OracleError::Tract {

@@ -274,16 +274,68 @@ pub struct UnsupportedOp {
     pub reason: String,
 }
 
-/// Wall-clock milliseconds per stage.
+/// Wall-clock milliseconds per stage. The original graph is prepared and
+/// run (`oracle_load_ms`, `oracle_run_ms`) on a worker thread while the main
+/// thread writes the `.h5` and runs the interpreter; `oracle_wait_ms` is what
+/// the main thread then waited for it. The main thread's stages (every field
+/// but `oracle_load_ms`, `oracle_run_ms`, `isolated_ms` and `total_ms`)
+/// follow each other,
+/// and `other_ms` is what they leave of `total_ms` (start-up checks, freeing),
+/// so nothing is unaccounted. `total_ms` ends just before `report.json` is
+/// written (`thaw -v` logs that write's time too).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Timings {
     pub load_ms: f64,
     pub convert_ms: f64,
+    /// The inputs, the report's skeleton and the graph's outputs.
+    pub prepare_ms: f64,
     pub write_keras_ms: f64,
     pub oracle_load_ms: f64,
     pub oracle_run_ms: f64,
     pub interp_run_ms: f64,
+    pub oracle_wait_ms: f64,
+    /// Every layer judged, cumulatively (the two sides' values compared) and
+    /// in isolation, on every core.
+    pub compare_ms: f64,
+    /// Of which the isolated checks (every layer run again on the graph's
+    /// values of its inputs, and compared), summed over the threads: not a
+    /// main-thread stage of its own.
+    pub isolated_ms: f64,
+    /// The drift check (the graph run again on nudged inputs, when needed).
+    pub drift_ms: f64,
+    /// The first divergence and its diagnosis, and the verdict.
+    pub diagnose_ms: f64,
+    pub other_ms: f64,
     pub total_ms: f64,
+}
+
+impl Timings {
+    /// Sets `total_ms` and `other_ms` (see the type's doc).
+    pub fn close(&mut self, total_ms: f64) {
+        self.total_ms = total_ms;
+        let main_thread = self.load_ms
+            + self.convert_ms
+            + self.prepare_ms
+            + self.write_keras_ms
+            + self.interp_run_ms
+            + self.oracle_wait_ms
+            + self.compare_ms
+            + self.drift_ms
+            + self.diagnose_ms;
+        self.other_ms = (total_ms - main_thread).max(0.0);
+    }
+
+    /// One line per stage, for `thaw -v`.
+    pub fn lines(&self) -> Vec<String> {
+        let json = serde_json::to_value(self).unwrap_or_default();
+        json.as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| format!("{k:>15}: {:>9.1}", v.as_f64().unwrap_or(0.0)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]

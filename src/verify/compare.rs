@@ -4,7 +4,7 @@
 //! remain, and the first divergence with its diagnosis.
 
 use super::oracle::GraphRun;
-use super::{VerifyError, VerifyOptions, VerifySettings, drift};
+use super::{VerifyError, VerifyOptions, VerifySettings, drift, ms};
 use crate::compare::diagnose;
 use crate::compare::{self, Tolerance};
 use crate::convert::{Conversion, LayerTensor};
@@ -13,6 +13,7 @@ use crate::keras;
 use crate::report::{Check, DriftSummary, FirstDivergence, LayerReport, Status};
 use ndarray::ArrayD;
 use std::collections::HashMap;
+use std::time::Instant;
 
 /// The original graph's value of every layer output and model input, by
 /// Keras name: what isolated checks feed each layer.
@@ -52,11 +53,17 @@ pub(super) fn graph_by_name<'a>(
 pub(super) struct Checked<'a> {
     pub rows: Vec<LayerReport>,
     pub tolerance: HashMap<&'a str, Tolerance>,
+    /// Wall milliseconds of every check, and the isolated runs' share of
+    /// them summed over the threads.
+    pub compare_ms: f64,
+    pub isolated_ms: f64,
 }
 
 /// Judges every layer, cumulatively and in isolation; a layer passing in
 /// isolation whose cumulative check fails is marked downstream of the first
-/// layer above it that fails in isolation.
+/// layer above it that fails in isolation. The layers are checked on every
+/// core (each check reads only its own layer's values), then linked in
+/// order.
 pub(super) fn layers<'a>(
     opts: &VerifyOptions,
     settings: &VerifySettings,
@@ -66,26 +73,80 @@ pub(super) fn layers<'a>(
     keras_run: &interp::Run,
     values: &GraphValues,
 ) -> Checked<'a> {
-    // Per layer: the first layer at or above it that fails in isolation.
-    let mut root_cause: HashMap<String, String> = HashMap::new();
-    let mut tolerance: HashMap<&str, Tolerance> = HashMap::new();
-    let mut rows = Vec::with_capacity(layer_tensors.len());
+    let start = Instant::now();
+    let tolerance: HashMap<&str, Tolerance> = layer_tensors
+        .iter()
+        .map(|lt| {
+            let (tol, _) = settings
+                .overrides
+                .for_layer(&lt.layer, &lt.class_name, opts.tolerance);
+            (lt.layer.as_str(), tol)
+        })
+        .collect();
     settings.progress.layers(layer_tensors.len() as u64);
-    for (lt, g) in layer_tensors.iter().zip(graph_values) {
-        settings.progress.layer(&lt.layer);
+    let check = |k: usize| {
+        let (lt, g) = (layer_tensors[k], &graph_values[k]);
         let (tol, from) = settings
             .overrides
             .for_layer(&lt.layer, &lt.class_name, opts.tolerance);
-        tolerance.insert(lt.layer.as_str(), tol);
         let is_output = conv.model.outputs.contains(&lt.layer);
         let mut row = cumulative_check(lt, g, keras_run, tol, from.clone(), is_output);
-        let layer = conv.model.layer(&lt.layer);
-        let mut isolated = isolated_check(layer, values, g, tol.isolated());
+        let t = Instant::now();
+        let mut isolated = isolated_check(conv.model.layer(&lt.layer), values, g, tol.isolated());
+        let isolated_ms = ms(t);
         if let Some(e) = isolated.extra.as_mut() {
             e.tolerance_from = from;
         }
-        let inbound = layer.map(|l| l.inbound.clone()).unwrap_or_default();
-        if isolated.status != Status::Pass {
+        row.isolated = Some(isolated);
+        (row, isolated_ms)
+    };
+    let n = layer_tensors.len().min(graph_values.len());
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |p| p.get())
+        .clamp(1, n.max(1));
+    // Thread `w` checks layers w, w + threads, …: big and small layers mix.
+    let mut checked: Vec<Option<(LayerReport, f64)>> = (0..n).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let check = &check;
+        let workers: Vec<_> = (1..threads)
+            .map(|w| {
+                scope.spawn(move || {
+                    (w..n)
+                        .step_by(threads)
+                        .map(|k| (k, check(k)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for k in (0..n).step_by(threads) {
+            checked[k] = Some(check(k));
+        }
+        for w in workers {
+            // A panic in a check is thaw's bug: passed on as such.
+            let done = w.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            for (k, c) in done {
+                checked[k] = Some(c);
+            }
+        }
+    });
+    // Per layer: the first layer at or above it that fails in isolation.
+    let mut root_cause: HashMap<String, String> = HashMap::new();
+    let mut rows = Vec::with_capacity(n);
+    let mut isolated_ms = 0.0;
+    for (lt, c) in layer_tensors.iter().zip(checked) {
+        let Some((mut row, iso_ms)) = c else { continue };
+        settings.progress.layer(&lt.layer);
+        isolated_ms += iso_ms;
+        let passed = row
+            .isolated
+            .as_ref()
+            .is_some_and(|i| i.status == Status::Pass);
+        let inbound = conv
+            .model
+            .layer(&lt.layer)
+            .map(|l| l.inbound.as_slice())
+            .unwrap_or_default();
+        if !passed {
             root_cause.insert(lt.layer.clone(), lt.layer.clone());
         } else if let Some(cause) = inbound.iter().find_map(|i| root_cause.get(i)).cloned() {
             if row.status != Status::Pass {
@@ -93,11 +154,15 @@ pub(super) fn layers<'a>(
             }
             root_cause.insert(lt.layer.clone(), cause);
         }
-        row.isolated = Some(isolated);
-        row.inbound = inbound;
+        row.inbound = inbound.to_vec();
         rows.push(row);
     }
-    Checked { rows, tolerance }
+    Checked {
+        rows,
+        tolerance,
+        compare_ms: ms(start),
+        isolated_ms,
+    }
 }
 
 /// The interpreter's value of the layer against the graph's (`g`).

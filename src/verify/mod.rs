@@ -248,6 +248,7 @@ fn verify_models(
     mut timings: Timings,
     start: Instant,
 ) -> Result<Report, VerifyError> {
+    let t = Instant::now();
     let mut report = report::skeleton(opts, settings, conv);
     write::out_dir(&opts.out_dir)?;
     if !conv.unsupported.is_empty() {
@@ -261,23 +262,24 @@ fn verify_models(
     report.graph_batch = batch;
     report::record_inputs(&mut report, &inputs, opts.samples);
     report.outputs = report::graph_outputs(graph, opts, conv)?;
-    let t = Instant::now();
-    let (model_file, written) = write::keras_model(opts, settings, conv, keras_file)?;
-    report.keras_file = Some(model_file);
-    report.files = written;
-    timings.write_keras_ms = ms(t);
+    timings.prepare_ms = ms(t);
 
+    // The original graph is prepared and run on a worker thread while this
+    // one writes the .h5 and runs the interpreter (the two cores at once).
     let layer_tensors = oracle::layer_tensors(conv);
-    let graph_run = oracle::run(
-        opts,
-        settings,
-        conv,
-        &layer_tensors,
-        &inputs,
-        batch,
-        &mut timings,
-    )?;
-    let keras_run = interpret::run(settings, conv, &inputs, keras_file, &mut timings)?;
+    let pending = oracle::start(opts, settings, conv, &layer_tensors, &inputs, batch)?;
+    let t = Instant::now();
+    let written = write::keras_model(opts, settings, conv, keras_file);
+    timings.write_keras_ms = ms(t);
+    let keras_run = written.and_then(|(model_file, files)| {
+        report.keras_file = Some(model_file);
+        report.files = files;
+        interpret::run(settings, conv, &inputs, keras_file, &mut timings)
+    });
+    // The graph's errors (and the time budget) come first, as when the
+    // stages ran one after the other.
+    let graph_run = pending.wait(&mut timings)?;
+    let keras_run = keras_run?;
     if let Some(dir) = &settings.dump_values {
         let arrays = dump::Values {
             inputs: &inputs,
@@ -298,7 +300,10 @@ fn verify_models(
         &keras_run,
         &values,
     );
+    timings.compare_ms = checked.compare_ms;
+    timings.isolated_ms = checked.isolated_ms;
     report.layers = checked.rows;
+    let t = Instant::now();
     report.drift = compare::drift(
         opts,
         settings,
@@ -307,10 +312,13 @@ fn verify_models(
         &graph_run,
         &mut report.layers,
     )?;
+    timings.drift_ms = ms(t);
+    let t = Instant::now();
     settings.progress.stage("diagnosing");
     report.first_divergence =
         compare::first_divergence(opts, conv, &report.layers, &checked.tolerance, &values);
     report::verdict(&mut report);
+    timings.diagnose_ms = ms(t);
     finish(report, timings, start, opts)
 }
 
@@ -321,8 +329,13 @@ fn finish(
     start: Instant,
     opts: &VerifyOptions,
 ) -> Result<Report, VerifyError> {
-    timings.total_ms = ms(start);
+    timings.close(ms(start));
     report.timings = timings;
+    let t = Instant::now();
     write::report(&report, &opts.out_dir)?;
+    for line in report.timings.lines() {
+        log::debug!("timings: {line}");
+    }
+    log::debug!("timings: writing report.json took {:.1} ms", ms(t));
     Ok(report)
 }

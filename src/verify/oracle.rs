@@ -77,17 +77,28 @@ fn stage_name(stage: u8) -> &'static str {
     }
 }
 
-/// Loads `opts.model` into tract and runs it once on `inputs`, at the graph's
-/// own `batch` when it has one, within `settings.timeout`.
-pub(super) fn run(
+/// The original graph being prepared and run on its worker thread
+/// ([`start`]); [`Pending::wait`] collects it.
+pub(super) struct Pending {
+    rx: mpsc::Receiver<Result<(GraphRun, f64, f64), OracleError>>,
+    stage: Arc<AtomicU8>,
+    start: Instant,
+    budget: Duration,
+    model: String,
+}
+
+/// Starts loading `opts.model` into tract and running it once on `inputs`,
+/// at the graph's own `batch` when it has one, on a worker thread: the
+/// caller does other work (the `.h5`, the interpreter) meanwhile, on the
+/// other core, and then [`Pending::wait`]s, within `settings.timeout`.
+pub(super) fn start(
     opts: &VerifyOptions,
     settings: &VerifySettings,
     conv: &Conversion,
     layer_tensors: &[&LayerTensor],
     inputs: &[ArrayD<f32>],
     batch: Option<usize>,
-    timings: &mut Timings,
-) -> Result<GraphRun, VerifyError> {
+) -> Result<Pending, VerifyError> {
     let oracle_inputs: Vec<OracleInput> = conv
         .model
         .inputs
@@ -130,29 +141,46 @@ pub(super) fn run(
             path: "a thread for the original graph".into(),
             source,
         })?;
-    let timeout = || VerifyError::Timeout {
-        stage: stage_name(stage.load(Ordering::SeqCst)),
-        seconds: budget.as_secs_f64(),
-    };
-    let result = match rx.recv_timeout(budget) {
-        Ok(result) => result,
-        Err(mpsc::RecvTimeoutError::Timeout) => return Err(timeout()),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            // The worker panicked (the panic hook has reported it).
-            return Err(VerifyError::Oracle(OracleError::Tract {
-                origin: opts.model.display().to_string(),
-                step: "run the graph",
-                message: "the worker thread stopped without an answer".into(),
-            }));
+    Ok(Pending {
+        rx,
+        stage,
+        start,
+        budget,
+        model: opts.model.display().to_string(),
+    })
+}
+
+impl Pending {
+    /// Waits for the worker, at most what is left of the budget; records
+    /// its stages and the time spent waiting (`oracle_wait_ms`).
+    pub(super) fn wait(self, timings: &mut Timings) -> Result<GraphRun, VerifyError> {
+        let waiting = Instant::now();
+        let timeout = || VerifyError::Timeout {
+            stage: stage_name(self.stage.load(Ordering::SeqCst)),
+            seconds: self.budget.as_secs_f64(),
+        };
+        let left = self.budget.saturating_sub(self.start.elapsed());
+        let result = match self.rx.recv_timeout(left) {
+            Ok(result) => result,
+            Err(mpsc::RecvTimeoutError::Timeout) => return Err(timeout()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                // The worker panicked (the panic hook has reported it).
+                return Err(VerifyError::Oracle(OracleError::Tract {
+                    origin: self.model.clone(),
+                    step: "run the graph",
+                    message: "the worker thread stopped without an answer".into(),
+                }));
+            }
+        };
+        if self.start.elapsed() > self.budget {
+            return Err(timeout());
         }
-    };
-    if start.elapsed() > budget {
-        return Err(timeout());
+        let (run, load_ms, run_ms) = result?;
+        timings.oracle_load_ms = load_ms;
+        timings.oracle_run_ms = run_ms;
+        timings.oracle_wait_ms = ms(waiting);
+        Ok(run)
     }
-    let (run, load_ms, run_ms) = result?;
-    timings.oracle_load_ms = load_ms;
-    timings.oracle_run_ms = run_ms;
-    Ok(run)
 }
 
 /// The time budget of preparing and running the original graph
