@@ -102,6 +102,7 @@ fn every_keras_class_has_writer_reader_weights_shape_rule_and_interpreter() {
         test_models::upsample_model(),
         test_models::separable_crop_model(),
         test_models::layer_norm_model(),
+        crate::keras::layers::recurrent::recurrent_model(),
         extra_model(),
     ];
     let interp: BTreeSet<&str> = crate::interp::supported_classes().into_iter().collect();

@@ -318,6 +318,16 @@ pub fn output_shape(
             units,
             return_sequences,
             ..
+        }
+        | LayerKind::Gru {
+            units,
+            return_sequences,
+            ..
+        }
+        | LayerKind::SimpleRnn {
+            units,
+            return_sequences,
+            ..
         } => {
             rank3(first)?;
             if *return_sequences {

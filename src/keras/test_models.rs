@@ -55,7 +55,7 @@ pub fn layer(name: &str, kind: LayerKind, inbound: &[&str], shapes: &[&[usize]])
     }
 }
 
-fn input(name: &str, shape: &[usize]) -> Input {
+pub fn input(name: &str, shape: &[usize]) -> Input {
     Input {
         name: name.to_string(),
         shape: shape.iter().map(|d| Some(*d)).collect(),

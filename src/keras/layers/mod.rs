@@ -136,6 +136,8 @@ registry! {
     reshape::UPSAMPLING2D => LayerKind::UpSampling2D { .. },
     sequence::EMBEDDING => LayerKind::Embedding { .. },
     recurrent::LSTM => LayerKind::Lstm { .. },
+    recurrent::GRU => LayerKind::Gru { .. },
+    recurrent::SIMPLE_RNN => LayerKind::SimpleRnn { .. },
     attention::MULTI_HEAD_ATTENTION => LayerKind::MultiHeadAttention { .. },
     preprocess::RESCALING => LayerKind::Rescaling { .. },
     preprocess::NORMALIZATION => LayerKind::Normalization { .. },
@@ -307,6 +309,7 @@ mod tests {
             test_models::upsample_model(),
             test_models::separable_crop_model(),
             test_models::layer_norm_model(),
+            recurrent::recurrent_model(),
         ];
         let mut extra = vec![
             test_models::layer(
