@@ -793,6 +793,32 @@ def build_lstm_seq(K):
     return K.Model(x_in, y, name="model"), [("seq", [5, 3])]
 
 
+def build_gru_rnn_seq(K):
+    """A GRU then a SimpleRNN on a float (5, 3) sequence: GRU(4, return_sequences=True) (the
+    default reset_after=True), then SimpleRNN(4) (last step only), Dense(2). Frozen with the
+    while loops lowered to TF1 control flow (thaw's oracle unrolls them)."""
+    L = K.layers
+    x_in = K.Input((5, 3), name="seq")
+    s = L.GRU(4, return_sequences=True, name="gru_seq")(x_in)  # (5, 4)
+    h = L.SimpleRNN(4, name="rnn_last")(s)  # (4,)
+    y = L.Dense(2, name="head")(h)
+    return K.Model(x_in, y, name="model"), [("seq", [5, 3])]
+
+
+def build_rnn_gru_v1(K):
+    """The other settings of the same cells on a float (5, 3) sequence: SimpleRNN(4,
+    return_sequences=True), GRU(3, reset_after=False, return_sequences=True) (Keras 1/TF1
+    style: one bias row, reset gate applied before the recurrent product), GRU(4) (last step
+    only), Dense(2). Lowered while loops."""
+    L = K.layers
+    x_in = K.Input((5, 3), name="seq")
+    s = L.SimpleRNN(4, return_sequences=True, name="rnn_seq")(x_in)  # (5, 4)
+    s = L.GRU(3, reset_after=False, return_sequences=True, name="gru_v1")(s)  # (5, 3)
+    h = L.GRU(4, name="gru_last")(s)  # (4,)
+    y = L.Dense(2, name="head")(h)
+    return K.Model(x_in, y, name="model"), [("seq", [5, 3])]
+
+
 CASES = {
     "k3_conv_strides_dilation": ("keras3", 101, build_conv_strides_dilation),
     "k3_bn_depthwise_relu6": ("keras3", 102, build_bn_depthwise_relu6),
@@ -844,6 +870,10 @@ CASES = {
     "tk_layer_norm_forms": ("tf_keras", 263, build_layer_norm_forms),
     "k3_lstm_seq": ("keras3", 171, build_lstm_seq),
     "tk_lstm_seq": ("tf_keras", 271, build_lstm_seq),
+    "k3_gru_rnn_seq": ("keras3", 172, build_gru_rnn_seq),
+    "tk_gru_rnn_seq": ("tf_keras", 272, build_gru_rnn_seq),
+    "k3_rnn_gru_v1": ("keras3", 173, build_rnn_gru_v1),
+    "tk_rnn_gru_v1": ("tf_keras", 273, build_rnn_gru_v1),
 }
 
 

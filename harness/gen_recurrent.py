@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Generate the recurrent-layer test graphs: tests/data/<case>.pb (lowered LSTM loops convert and
-verify; GRU, SimpleRNN and the functional While form thaw must refuse clearly).
+"""Generate the recurrent-layer test graphs: tests/data/<case>.pb (lowered LSTM, GRU with and
+without reset_after, and SimpleRNN loops convert and verify; the functional While form thaw must
+refuse clearly).
 
 How to run (from the repository root):
 
@@ -9,15 +10,16 @@ How to run (from the repository root):
     $PY harness/gen_recurrent.py --list          # names + descriptions
     $PY harness/gen_recurrent.py --check         # regenerate in a temp dir, compare (see comparable())
 
-Why these are not fixtures: every case under fixtures/ must verify, and most of these cannot (the
-LSTM ones now do: thaw unrolls lowered loops for the oracle; fixtures/*_lstm_seq are the LSTM
-fixtures). Keras
+Why these are not fixtures: every case under fixtures/ must verify, and the While case cannot;
+the others are one-loop graphs for tests/recurrent.rs (thaw unrolls lowered loops for the
+oracle; fixtures/*_lstm_seq, *_gru_rnn_seq and *_rnn_gru_v1 from gen_fixtures.py are the
+recurrent fixtures with reference values). Keras
 LSTM/GRU/SimpleRNN run their cell in a tf.while_loop; convert_variables_to_constants_v2 lowers it
 to TF1 control flow (Enter/Merge/Switch/NextIteration/Exit/LoopCond) with TensorList* ops on
 DT_VARIANT tensors, plus one `unused_control_flow_input*` Placeholder per loop variable that nothing
 reads; with lower_control_flow=False it stays one While/StatelessWhile node with library functions.
-tract runs neither as such; for GRU, SimpleRNN and the While form `thaw inspect/convert/verify`
-must exit 3 with one message per loop (tests/recurrent.rs).
+tract runs neither as such; thaw unrolls the lowered form, and for the While form
+`thaw inspect/convert/verify` must exit 3 with one message per loop (tests/recurrent.rs).
 
 Every case is Input(5, 3) -> Dense "proj" -> recurrent layer(s) -> Dense "head", so a layer
 before the loop converts and one after it is blocked. Only the .pb is written (no io.npz: nothing
@@ -65,15 +67,16 @@ def _keras(source: str):
     return tf_keras
 
 
-def one_layer(cls: str):
+def one_layer(cls: str, **kwargs):
     def build(K):
         x = K.Input((STEPS, FEATURES), name="seq")
         h = K.layers.Dense(4, name="proj")(x)
-        h = getattr(K.layers, cls)(6, name=cls.lower())(h)
+        h = getattr(K.layers, cls)(6, name=cls.lower(), **kwargs)(h)
         y = K.layers.Dense(2, name="head")(h)
         return K.Model(x, y, name="model")
 
-    build.__doc__ = f"Dense -> {cls}(6) -> Dense: one loop"
+    args = "".join(f", {k}={v}" for k, v in kwargs.items())
+    build.__doc__ = f"Dense -> {cls}(6{args}) -> Dense: one loop"
     return build
 
 
@@ -96,6 +99,8 @@ CASES = {
     "k3_simplernn": ("keras3", 403, one_layer("SimpleRNN"), True),
     "tk_simplernn": ("tf_keras", 503, one_layer("SimpleRNN"), True),
     "tk_lstm_gru": ("tf_keras", 504, two_layers, True),
+    "k3_gru_v1": ("keras3", 405, one_layer("GRU", reset_after=False), True),
+    "tk_gru_v1": ("tf_keras", 505, one_layer("GRU", reset_after=False), True),
     # Functional form: one StatelessWhile/While node, cell in a library function.
     "k3_lstm_while": ("keras3", 404, one_layer("LSTM"), False),
 }

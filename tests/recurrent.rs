@@ -1,13 +1,15 @@
-//! Recurrent layers (issue 3, "Nothing silently dropped"): LSTM, GRU and
-//! SimpleRNN frozen by Keras 3 and tf-keras hold a TF while loop that tract
-//! cannot run. `thaw inspect`, `convert` and `verify` must refuse them with
-//! exit 3 and ONE message per loop naming the Keras layer, the loop and why;
-//! the `unused_control_flow_input*` placeholders the freezing leaves are not
-//! inputs (they used to make `verify` exit 2 with "inputs of type DT_VARIANT
-//! are not supported"); nothing half-written.
+//! Recurrent layers (issue 3, "Nothing silently dropped", and issue 13):
+//! LSTM, GRU and SimpleRNN frozen by Keras 3 and tf-keras hold a TF while
+//! loop that tract cannot run.
 //!
-//! Exception: a lowered Keras LSTM converts (see `tests/lstm.rs`): `k3_lstm`
-//! and `tk_lstm` verify, and in `tk_lstm_gru` only the GRU is refused.
+//! - Lowered loops (the default freezing) of LSTM, GRU (with and without
+//!   `reset_after`) and SimpleRNN convert and verify, every layer passing,
+//!   each loop one Keras layer of its class (see also `tests/lstm.rs`).
+//! - The functional `While` form (`k3_lstm_while`) is refused: `thaw inspect`,
+//!   `convert` and `verify` exit 3 with ONE message per loop naming the Keras
+//!   layer, the loop and why; the `unused_control_flow_input*` placeholders
+//!   the freezing leaves are not inputs (they used to make `verify` exit 2
+//!   with "inputs of type DT_VARIANT are not supported"); nothing half-written.
 //!
 //! The graphs are `tests/data/<case>.pb`, made by `harness/gen_recurrent.py`
 //! (TF 2.21, Keras 3.15.1, tf-keras 2.21; each is Input(5, 3) → Dense "proj"
@@ -20,14 +22,20 @@ fn thaw() -> Command {
     Command::cargo_bin("thaw").expect("the thaw binary is built by cargo test")
 }
 
-/// case, the Keras layer scope(s) in loop order, the loop form.
-const CASES: &[(&str, &[&str], &str)] = &[
-    ("k3_gru", &["gru"], "lowered"),
-    ("tk_gru", &["gru"], "lowered"),
-    ("k3_simplernn", &["simplernn"], "lowered"),
-    ("tk_simplernn", &["simplernn"], "lowered"),
-    ("tk_lstm_gru", &["gru"], "lowered"),
-    ("k3_lstm_while", &["lstm"], "While"),
+/// Refused: case, the Keras layer scope(s) in loop order, the loop form.
+const CASES: &[(&str, &[&str], &str)] = &[("k3_lstm_while", &["lstm"], "While")];
+
+/// Converted and verified: case, then (layer, class) of each loop in order.
+const CONVERTED: &[(&str, &[(&str, &str)])] = &[
+    ("k3_lstm", &[("lstm", "LSTM")]),
+    ("tk_lstm", &[("lstm", "LSTM")]),
+    ("k3_gru", &[("gru", "GRU")]),
+    ("tk_gru", &[("gru", "GRU")]),
+    ("k3_gru_v1", &[("gru", "GRU")]),
+    ("tk_gru_v1", &[("gru", "GRU")]),
+    ("k3_simplernn", &[("simplernn", "SimpleRNN")]),
+    ("tk_simplernn", &[("simplernn", "SimpleRNN")]),
+    ("tk_lstm_gru", &[("lstm", "LSTM"), ("gru", "GRU")]),
 ];
 
 fn model(case: &str) -> String {
@@ -49,34 +57,10 @@ fn check_loop_line(case: &str, line: &str, layer: &str, form: &str) {
         line.contains(&format!("recurrent layer '{layer}'")),
         "{ctx}"
     );
-    match form {
-        "lowered" => {
-            assert!(line.contains("(LoopCond): "), "{ctx}");
-            assert!(
-                line.contains("lowered to TF1 control flow (frame '"),
-                "{ctx}"
-            );
-            assert!(
-                line.contains(&format!("/{layer}")),
-                "frame not in the layer scope: {ctx}"
-            );
-            for op in [
-                "Enter",
-                "Merge",
-                "Switch",
-                "NextIteration",
-                "Exit",
-                "LoopCond",
-            ] {
-                assert!(line.contains(&format!(" {op}")), "{op} not listed: {ctx}");
-            }
-        }
-        _ => {
-            assert!(line.contains("(While): "), "{ctx}");
-            assert!(line.contains("While node '"), "{ctx}");
-            assert!(line.contains("body function 'fn_"), "{ctx}");
-        }
-    }
+    assert_eq!(form, "While", "{ctx}: only the functional form is refused");
+    assert!(line.contains("(While): "), "{ctx}");
+    assert!(line.contains("While node '"), "{ctx}");
+    assert!(line.contains("body function 'fn_"), "{ctx}");
     assert!(
         line.contains("tract cannot execute TensorFlow control flow"),
         "{ctx}"
@@ -189,8 +173,8 @@ fn verify_reports_unsupported_with_one_entry_per_loop() {
         let ops = report["unsupported_ops"].as_array().unwrap();
         assert_eq!(ops.len(), layers.len(), "{case}: {ops:?}");
         for (u, layer) in ops.iter().zip(layers) {
-            let expect_op = if form == "While" { "While" } else { "LoopCond" };
-            assert_eq!(u["op"], expect_op, "{case}");
+            assert_eq!(form, "While", "{case}");
+            assert_eq!(u["op"], "While", "{case}");
             let reason = u["reason"].as_str().unwrap();
             assert!(
                 reason.starts_with(&format!("recurrent layer '{layer}'")),
@@ -221,8 +205,8 @@ fn verify_reports_unsupported_with_one_entry_per_loop() {
 }
 
 #[test]
-fn lowered_lstm_graphs_verify_as_keras_lstm_layers() {
-    for case in ["k3_lstm", "tk_lstm"] {
+fn lowered_recurrent_graphs_verify_as_keras_layers_of_their_class() {
+    for &(case, loops) in CONVERTED {
         let dir = tempfile::tempdir().unwrap();
         let o = thaw()
             .args([
@@ -239,16 +223,23 @@ fn lowered_lstm_graphs_verify_as_keras_lstm_layers() {
         let report: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
                 .unwrap();
+        assert_eq!(report["verdict"], "pass", "{case}");
         let layers = report["layers"].as_array().unwrap();
-        let lstm: Vec<&serde_json::Value> = layers
+        // proj, the loops in order, head; every one passing.
+        let got: Vec<(&str, &str)> = layers
             .iter()
-            .filter(|l| l.to_string().contains("\"LSTM\""))
+            .map(|l| {
+                (
+                    l["name"].as_str().unwrap(),
+                    l["class_name"].as_str().unwrap(),
+                )
+            })
+            .filter(|(_, c)| *c != "Dense")
             .collect();
-        assert_eq!(lstm.len(), 1, "{case}: {layers:?}");
-        assert!(
-            lstm[0].to_string().contains("\"lstm\""),
-            "{case}: {:?}",
-            lstm[0]
-        );
+        assert_eq!(got, loops.to_vec(), "{case}: {layers:?}");
+        assert_eq!(layers.len(), loops.len() + 2, "{case}: {layers:?}");
+        for l in layers {
+            assert_eq!(l["status"], "pass", "{case}: {l}");
+        }
     }
 }

@@ -1,6 +1,7 @@
-//! Recurrent layers: Keras `LSTM` in the lowered form is converted; every
-//! other loop (GRU, SimpleRNN, any `keras.layers.RNN`, the functional `While`
-//! form) is refused with one clear message per loop.
+//! Recurrent layers: Keras `LSTM`, `GRU` (with or without `reset_after`) and
+//! `SimpleRNN` in the lowered form are converted; every other loop (any other
+//! `keras.layers.RNN` cell, the functional `While` form) is refused with one
+//! clear message per loop.
 //!
 //! What Keras 3 and tf-keras leave when such a model is frozen with
 //! `convert_variables_to_constants_v2` (see `harness/gen_recurrent.py`):
@@ -18,11 +19,14 @@
 //! tract-tensorflow executes neither TF control flow nor TensorList ops. A
 //! lowered loop with a constant trip count is unrolled for the oracle
 //! (`graph::unroll`, a structural rewrite: body copied per step, TensorList
-//! reads/writes as `GatherV2`/`Pack`), so the original graph runs; [`lstm`]
-//! recognises an LSTM cell in such a loop (MatMul x2, BiasAdd, Split into 4,
-//! Sigmoid x3, Tanh x2; kernels from the constants entering the frame;
-//! `return_sequences` from whether the stacked steps or the last step leave
-//! the layer) and emits `LSTM`.
+//! reads/writes as `GatherV2`/`Pack`), so the original graph runs; [`rnn`]
+//! recognises the cell in such a loop by its op counts (LSTM: MatMul x2,
+//! Sigmoid x3, Tanh x2, Split into 4; GRU: MatMul x2 (x3 without
+//! `reset_after`), Sigmoid x2, Tanh; SimpleRNN: MatMul x2, Tanh), takes the
+//! kernels and biases from the constants entering the frame (GRU's two bias
+//! rows as tf-keras `Unpack`s or Keras 3 `Split`s them; the recurrent kernel
+//! whole where the cell slices it), `return_sequences` from whether the
+//! stacked steps or the last step leave the layer, and emits the class.
 //!
 //! Every other top-level loop ([`Graph::loops`](crate::graph::Graph::loops))
 //! becomes ONE [`Unsupported`] entry that names the Keras layer (its name
@@ -33,11 +37,10 @@
 //! lines follow; layers before the loop still convert; layers after it are
 //! blocked (their input is missing) and not listed.
 //!
-//! Not handled yet: GRU and SimpleRNN cells (the same unrolling serves them;
-//! rules and interpreter cells are missing), the functional `While` form,
-//! go_backwards, masking, `return_state`, other activations; the op-count
-//! check does not prove the gate wiring (a custom cell with the same ops would
-//! convert as LSTM and then fail verification on the numbers).
+//! Not handled yet: the functional `While` form, go_backwards, masking,
+//! `return_state`, Bidirectional, other activations; the op-count check does
+//! not prove the gate wiring (a custom cell with the same ops would convert as
+//! one of the three and then fail verification on the numbers).
 
 use super::Unsupported;
 use super::ctx::{Ctx, Emit, Match};
@@ -45,7 +48,7 @@ use super::rules::{BLOCK, RuleEntry};
 use crate::graph::pb::NodeDef;
 use crate::graph::{Loop, LoopForm, NodeExt, TensorId, is_control_flow};
 use crate::keras::{LayerKind, Weight};
-use ndarray::ArrayD;
+use ndarray::{ArrayD, Axis};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// One refused loop: the entry to report and the TF nodes it accounts for.
@@ -60,7 +63,8 @@ pub(super) struct Refusal {
 pub const WHY: &str = "tract cannot execute TensorFlow control flow (Enter/Merge/Switch/\
 NextIteration/Exit/LoopCond, While) nor TensorList ops on DT_VARIANT tensors, so thaw can \
 neither run the original graph nor verify the layer; thaw converts (and unrolls for tract) only \
-Keras LSTM loops in the lowered form so far (GRU, SimpleRNN, While loops are not)";
+Keras LSTM, GRU and SimpleRNN loops in the lowered form so far (While loops, other cells, \
+go_backwards and masking are not)";
 
 /// Ops too common to be worth listing in a loop's op summary.
 fn is_plumbing(op: &str) -> bool {
@@ -79,7 +83,7 @@ pub(super) fn refuse_loops(ctx: &Ctx) -> Vec<Refusal> {
         let layer = ctx.layer_name(anchor);
         let recognised = recognise(ctx, &lp);
         if let Err(why) = &recognised {
-            log::debug!("loop '{}' is not an LSTM: {why}", lp.frame);
+            log::debug!("loop '{}' is no recognised cell: {why}", lp.frame);
         }
         if let Ok(cell) = recognised {
             let group = loop_group(ctx, &lp, &mut taken);
@@ -197,8 +201,8 @@ fn reason(layer: &str, lp: &Loop, ops: &BTreeMap<&str, usize>) -> String {
     )
 }
 
-/// A lowered loop recognised as a Keras `LSTM` cell.
-pub(super) struct LstmCell {
+/// A lowered loop recognised as a Keras `LSTM`, `GRU` or `SimpleRNN` cell.
+pub(super) struct RnnCell {
     /// The time-major `Transpose` of the layer input (the rule's anchor).
     pub transpose: String,
     pub kind: LayerKind,
@@ -208,8 +212,10 @@ pub(super) struct LstmCell {
     pub output: TensorId,
 }
 
-/// Ops a lowered LSTM loop may hold (plumbing, counters, the cell).
-fn lstm_op(op: &str) -> bool {
+/// Ops a lowered LSTM, GRU or SimpleRNN loop may hold (plumbing, counters,
+/// the cell; Keras 3's GRU slices its recurrent product and its bias rows,
+/// tf-keras's GRU without `reset_after` splits with `SplitV`).
+fn cell_op(op: &str) -> bool {
     is_control_flow(op)
         || matches!(
             op,
@@ -218,11 +224,15 @@ fn lstm_op(op: &str) -> bool {
                 | "NoOp"
                 | "AddV2"
                 | "Add"
+                | "Sub"
                 | "Less"
                 | "LogicalAnd"
                 | "MatMul"
                 | "BiasAdd"
                 | "Split"
+                | "SplitV"
+                | "Squeeze"
+                | "StridedSlice"
                 | "Sigmoid"
                 | "Tanh"
                 | "Mul"
@@ -234,7 +244,9 @@ fn lstm_op(op: &str) -> bool {
 /// A Const reached from `t` through Identity and `Enter` nodes, and through
 /// loop variables that each iteration passes on unchanged (tf-keras carries
 /// the kernels that way: `Enter` → `Merge` → `Switch` → `Identity` →
-/// `NextIteration` back into the same `Merge`).
+/// `NextIteration` back into the same `Merge`); also one row of a constant
+/// taken by `Unpack` (tf-keras's GRU bias) or by `Split` then `Squeeze`
+/// (Keras 3's).
 fn const_through_enter(ctx: &Ctx, t: &TensorId) -> Option<ArrayD<f32>> {
     let graph = ctx.graph;
     let mut t = t.clone();
@@ -262,11 +274,52 @@ fn const_through_enter(ctx: &Ctx, t: &TensorId) -> Option<ArrayD<f32>> {
                 }
                 t = TensorId::parse(enter);
             }
+            "Unpack" => {
+                let whole =
+                    const_through_enter(ctx, &TensorId::parse(node.data_inputs().first()?))?;
+                let axis = usize::try_from(node.attr_int("axis").unwrap_or(0)).ok()?;
+                if axis >= whole.ndim() || t.slot >= whole.shape()[axis] {
+                    return None;
+                }
+                return Some(whole.index_axis(Axis(axis), t.slot).to_owned());
+            }
+            "Squeeze" => {
+                let split = graph.node(&TensorId::parse(node.data_inputs().first()?).node)?;
+                let slot = TensorId::parse(node.data_inputs().first()?).slot;
+                if split.op != "Split" {
+                    return None;
+                }
+                let axis =
+                    usize::try_from(ctx.const_ints(split, 0).ok()?.first().copied()?).ok()?;
+                let whole =
+                    const_through_enter(ctx, &TensorId::parse(split.data_inputs().get(1)?))?;
+                let parts = usize::try_from(split.attr_int("num_split").ok()?).ok()?;
+                // Only the unit slices Keras takes (each part one row, squeezed away).
+                if axis >= whole.ndim() || whole.shape()[axis] != parts || slot >= parts {
+                    return None;
+                }
+                return Some(whole.index_axis(Axis(axis), slot).to_owned());
+            }
             "Const" => return Some(graph.const_value(&t)?.ok()?.to_f32()),
             _ => return None,
         }
     }
     None
+}
+
+/// A MatMul's kernel: a constant, or the constant a `StridedSlice` takes its
+/// columns from (Keras's GRU without `reset_after` multiplies the state by
+/// `recurrent_kernel[:, :2u]` and the reset state by `[:, 2u:]`).
+fn kernel_of(ctx: &Ctx, t: &str) -> Option<ArrayD<f32>> {
+    let t = TensorId::parse(t);
+    if let Some(w) = const_through_enter(ctx, &t) {
+        return Some(w);
+    }
+    let node = source(ctx, &t.to_string())?;
+    if node.op != "StridedSlice" {
+        return None;
+    }
+    const_through_enter(ctx, &TensorId::parse(node.data_inputs().first()?))
 }
 
 /// The node `t` comes from, through Identity nodes.
@@ -288,37 +341,69 @@ fn swaps_batch_and_time(ctx: &Ctx, node: &NodeDef) -> bool {
     node.op == "Transpose" && ctx.const_ints(node, 1).is_ok_and(|p| p == [1, 0, 2])
 }
 
-/// Recognises a lowered loop as a Keras LSTM: the cell's ops (MatMul x2,
-/// BiasAdd, Split into 4, Sigmoid x3, Tanh x2, nothing else but plumbing),
-/// its kernels (Const through Enter), its time-major input and its output.
-pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<LstmCell, String> {
+/// The constant 1-D bias a loop member adds to the output of `mm`: the
+/// other operand of a `BiasAdd`/`AddV2`/`Add` consuming it.
+fn bias_after(ctx: &Ctx, lp: &Loop, mm: &NodeDef) -> Option<ArrayD<f32>> {
+    let graph = ctx.graph;
+    let members: HashSet<usize> = lp.members.iter().copied().collect();
+    graph
+        .consumers(&TensorId::new(mm.name.clone(), 0))
+        .iter()
+        .filter(|(c, _)| members.contains(c))
+        .map(|&(c, _)| &graph.nodes()[c])
+        .filter(|n| matches!(n.op.as_str(), "BiasAdd" | "AddV2" | "Add"))
+        .find_map(|n| {
+            let inputs = n.data_inputs();
+            inputs
+                .iter()
+                .filter(|i| TensorId::parse(i).node != mm.name)
+                .find_map(|i| const_through_enter(ctx, &TensorId::parse(i)))
+                .filter(|b| b.ndim() == 1)
+        })
+}
+
+/// Which cell a loop's op counts say it is: `(class, gate blocks)`.
+fn cell_class(count: impl Fn(&str) -> usize) -> Result<(&'static str, usize), String> {
+    match (count("MatMul"), count("Sigmoid"), count("Tanh")) {
+        (2, 3, 2) => Ok(("LSTM", 4)),
+        (2, 2, 1) => Ok(("GRU", 3)),
+        (3, 2, 1) => Ok(("GRU without reset_after", 3)),
+        (2, 0, 1) => Ok(("SimpleRNN", 1)),
+        (m, s, t) => Err(format!(
+            "MatMul x{m}, Sigmoid x{s}, Tanh x{t} are the ops of no LSTM (2, 3, 2), GRU \
+             (2 or 3, 2, 1) or SimpleRNN (2, 0, 1) cell"
+        )),
+    }
+}
+
+/// Recognises a lowered loop as a Keras LSTM, GRU or SimpleRNN: the cell's
+/// ops (counted: MatMul, Sigmoid, Tanh; nothing else but plumbing and the
+/// cell's adds, products and slices), its kernels and biases (Consts through
+/// Enter), its time-major input and its output. The counts do not prove the
+/// wiring: a custom cell with the same ops converts and then fails
+/// verification on the numbers.
+pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
     let graph = ctx.graph;
     if lp.form != LoopForm::Lowered || !lp.nested.is_empty() {
         return Err("not a single lowered loop".into());
     }
     let count = |op: &str| lp.ops.get(op).copied().unwrap_or(0);
-    if let Some(op) = lp.ops.keys().find(|op| !lstm_op(op)) {
-        return Err(format!("op {op} is not part of an LSTM cell"));
+    if let Some(op) = lp.ops.keys().find(|op| !cell_op(op)) {
+        return Err(format!(
+            "op {op} is not part of an LSTM, GRU or SimpleRNN cell"
+        ));
     }
-    let bias_adds = count("BiasAdd");
-    if (
-        count("MatMul"),
-        count("Split"),
-        count("Sigmoid"),
-        count("Tanh"),
-    ) != (2, 1, 3, 2)
-        || bias_adds > 1
-    {
-        return Err("not the ops of an LSTM cell (MatMul x2, Split, Sigmoid x3, Tanh x2)".into());
-    }
+    let (class, gates) = cell_class(count)?;
     let nodes = || lp.members.iter().map(|&i| &graph.nodes()[i]);
-    let split = nodes().find(|n| n.op == "Split").ok_or("no Split")?;
-    if split.attr_int("num_split").ok() != Some(4) {
-        return Err("the cell's Split is not into 4 gates".into());
+    if class == "LSTM" {
+        let split = nodes().find(|n| n.op == "Split").ok_or("no Split")?;
+        if count("Split") != 1 || split.attr_int("num_split").ok() != Some(4) {
+            return Err("the LSTM cell's Split is not one into 4 gates".into());
+        }
     }
     // The input kernel multiplies the step read from the list; the
-    // recurrent kernel multiplies the state.
-    let (mut kernel, mut recurrent) = (None, None);
+    // recurrent kernel (all or a slice of it) multiplies the state.
+    let (mut kernel, mut recurrent) = (None, Vec::new());
     for mm in nodes().filter(|n| n.op == "MatMul") {
         if mm.attr_bool("transpose_a").unwrap_or(false)
             || mm.attr_bool("transpose_b").unwrap_or(false)
@@ -329,24 +414,34 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<LstmCell, String> {
         let [a, b] = inputs.as_slice() else {
             return Err(format!("MatMul '{}' without 2 inputs", mm.name));
         };
-        let w = const_through_enter(ctx, &TensorId::parse(b))
+        let w = kernel_of(ctx, b)
             .ok_or_else(|| format!("MatMul '{}': the kernel is not a constant", mm.name))?;
         if source(ctx, a).is_some_and(|n| n.op == "TensorListGetItem") {
-            kernel = Some(w);
+            if kernel.is_some() {
+                return Err("two MatMuls read the step".into());
+            }
+            kernel = Some((w, mm));
         } else {
-            recurrent = Some(w);
+            recurrent.push((w, mm));
         }
     }
-    let (Some(kernel), Some(recurrent)) = (kernel, recurrent) else {
-        return Err("cannot tell the input kernel from the recurrent kernel".into());
+    let Some((kernel, kernel_mm)) = kernel else {
+        return Err("no MatMul reads the step from the list".into());
     };
+    // All recurrent MatMuls use (slices of) one recurrent kernel.
+    let Some((rk, rk_mm)) = recurrent.first().cloned() else {
+        return Err("no MatMul multiplies the state".into());
+    };
+    if recurrent.iter().any(|(w, _)| *w != rk) {
+        return Err("the state is multiplied by two different kernels".into());
+    }
     let g = kernel.shape().get(1).copied().unwrap_or(0);
-    let units = g / 4;
-    if kernel.ndim() != 2 || g == 0 || g % 4 != 0 || recurrent.shape() != [units, g] {
+    let units = g / gates;
+    if kernel.ndim() != 2 || g == 0 || g % gates != 0 || rk.shape() != [units, g] {
         return Err(format!(
-            "kernels of shapes {:?} and {:?} are not an LSTM's (in, 4u) and (u, 4u)",
+            "kernels of shapes {:?} and {:?} are not a {class}'s (in, {gates}u) and (u, {gates}u)",
             kernel.shape(),
-            recurrent.shape()
+            rk.shape()
         ));
     }
     let mut weights = vec![
@@ -356,19 +451,50 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<LstmCell, String> {
         },
         Weight {
             name: "recurrent_kernel".into(),
-            value: recurrent,
+            value: rk,
         },
     ];
-    if let Some(ba) = nodes().find(|n| n.op == "BiasAdd") {
-        let b = ba
-            .data_inputs()
-            .get(1)
-            .and_then(|t| const_through_enter(ctx, &TensorId::parse(t)))
-            .filter(|b| b.shape() == [g])
-            .ok_or_else(|| format!("BiasAdd '{}': the bias is not a constant of {g}", ba.name))?;
+    let bias = match class {
+        // One BiasAdd after the two products are summed.
+        "LSTM" => {
+            if count("BiasAdd") > 1 {
+                return Err("an LSTM cell with more than one BiasAdd".into());
+            }
+            match nodes().find(|n| n.op == "BiasAdd") {
+                Some(ba) => Some(
+                    ba.data_inputs()
+                        .get(1)
+                        .and_then(|t| const_through_enter(ctx, &TensorId::parse(t)))
+                        .filter(|b| b.shape() == [g])
+                        .ok_or_else(|| {
+                            format!("BiasAdd '{}': the bias is not a constant of {g}", ba.name)
+                        })?,
+                ),
+                None => None,
+            }
+        }
+        // An input bias after the input product, and a recurrent one after
+        // the recurrent product: the (2, 3u) bias of `reset_after`.
+        "GRU" => match (bias_after(ctx, lp, kernel_mm), bias_after(ctx, lp, rk_mm)) {
+            (Some(bi), Some(br)) if bi.shape() == [g] && br.shape() == [g] => Some(
+                ndarray::stack(Axis(0), &[bi.view(), br.view()])
+                    .map_err(|e| e.to_string())?
+                    .into_dyn(),
+            ),
+            (None, None) => None,
+            _ => return Err("the GRU's input and recurrent biases are not both (3u)".into()),
+        },
+        _ => match bias_after(ctx, lp, kernel_mm) {
+            Some(b) if b.shape() == [g] => Some(b),
+            Some(b) => return Err(format!("a {class} bias of shape {:?}", b.shape())),
+            None => None,
+        },
+    };
+    let use_bias = bias.is_some();
+    if let Some(value) = bias {
         weights.push(Weight {
             name: "bias".into(),
-            value: b,
+            value,
         });
     }
     // The input: Transpose(x, [1, 0, 2]) → TensorListFromTensor → Enter.
@@ -418,22 +544,41 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<LstmCell, String> {
                 "the stacked steps are neither transposed back nor sliced at the last step".into(),
             );
         };
-    Ok(LstmCell {
-        transpose: transpose.name.clone(),
-        kind: LayerKind::Lstm {
+    let kind = match class {
+        "LSTM" => LayerKind::Lstm {
             units,
             return_sequences,
-            use_bias: bias_adds == 1,
+            use_bias,
         },
+        "SimpleRNN" => LayerKind::SimpleRnn {
+            units,
+            return_sequences,
+            use_bias,
+        },
+        // The `_` arm above read the (3u) input bias of a GRU without
+        // reset_after; with it, the (2, 3u) rows.
+        _ => {
+            let reset_after = class == "GRU";
+            LayerKind::Gru {
+                units,
+                return_sequences,
+                use_bias,
+                reset_after,
+            }
+        }
+    };
+    Ok(RnnCell {
+        transpose: transpose.name.clone(),
+        kind,
         weights,
         output: TensorId::new(output.name.clone(), 0),
     })
 }
 
 /// Rule (anchor `Transpose`): the time-major transpose feeding a lowered loop
-/// recognised as an LSTM cell → one Keras `LSTM` layer standing for the whole
-/// loop and its layer scope.
-pub(super) fn lstm(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
+/// recognised as an LSTM, GRU or SimpleRNN cell → one Keras layer of that
+/// class standing for the whole loop and its layer scope.
+pub(super) fn rnn(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     let graph = ctx.graph;
     let feeds_list = graph
         .consumers(&TensorId::new(node.name.clone(), 0))
@@ -462,12 +607,12 @@ pub(super) fn lstm(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
             nodes,
         }));
     }
-    Err("not the input of a loop recognised as an LSTM cell".into())
+    Err("not the input of a loop recognised as an LSTM, GRU or SimpleRNN cell".into())
 }
 
 /// This family's conversion rules with their priorities (see [`super::rules`]):
 /// among rules anchored on the same op, the lower priority is tried first.
-pub(super) const RULES: &[RuleEntry] = &[RuleEntry::new("Transpose", "lstm", BLOCK, lstm)];
+pub(super) const RULES: &[RuleEntry] = &[RuleEntry::new("Transpose", "rnn", BLOCK, rnn)];
 
 #[cfg(test)]
 mod tests {

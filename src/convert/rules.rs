@@ -165,7 +165,7 @@ mod tests {
         };
         assert_eq!(
             order("Transpose"),
-            ["lstm", "dense (Tensordot form)", "permute"]
+            ["rnn", "dense (Tensordot form)", "permute"]
         );
         assert_eq!(order("Relu"), ["prelu", "activation"]);
         let add = order("AddV2");

@@ -164,6 +164,8 @@ pub fn supported_classes() -> Vec<&'static str> {
         "GlobalAveragePooling1D",
         "GlobalMaxPooling1D",
         "LSTM",
+        "GRU",
+        "SimpleRNN",
         "Permute",
         "RepeatVector",
     ];
@@ -205,6 +207,8 @@ fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, Layer
                 LayerKind::DepthwiseConv2D { .. } => conv::depthwise_conv2d_layer(layer, x),
                 LayerKind::Dense { .. } => dense::dense_layer(layer, x),
                 LayerKind::Lstm { .. } => recurrent::lstm_layer(layer, x),
+                LayerKind::Gru { .. } => recurrent::gru_layer(layer, x),
+                LayerKind::SimpleRnn { .. } => recurrent::simple_rnn_layer(layer, x),
                 LayerKind::ZeroPadding2D { padding } => reshape::zero_padding2d(x, *padding),
                 LayerKind::Activation { activation } => {
                     Ok(activation::apply(*activation, x.clone()))

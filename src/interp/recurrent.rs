@@ -1,17 +1,28 @@
-//! Recurrent layers: the Keras class `LSTM`.
+//! Recurrent layers: the Keras classes `LSTM`, `GRU` and `SimpleRNN`.
 //!
 //! Semantics (Keras 3.15 / tf-keras 2.21, `implementation` 2, no dropout,
-//! zero initial state): for each step `t` of `x` (batch, steps, in),
-//! `z = x_t · kernel + h · recurrent_kernel + bias`, split into four blocks
-//! of `units` columns in gate order i, f, c, o;
-//! `i, f, o = sigmoid(z_i), sigmoid(z_f), sigmoid(z_o)`,
-//! `c = f * c + i * tanh(z_c)`, `h = o * tanh(c)`. The output is every `h`
-//! (batch, steps, units) with `return_sequences`, else the last (batch, units).
+//! zero initial state), for each step `t` of `x` (batch, steps, in), `h` the
+//! previous output:
+//! - LSTM: `z = x_t · kernel + h · recurrent_kernel + bias`, split into four
+//!   blocks of `units` columns in gate order i, f, c, o;
+//!   `i, f, o = sigmoid(z_i), sigmoid(z_f), sigmoid(z_o)`,
+//!   `c = f * c + i * tanh(z_c)`, `h = o * tanh(c)`;
+//! - GRU, blocks z, r, h of `kernel`, `recurrent_kernel` (and `bias`):
+//!   `x_* = x_t · kernel_* + b_*` (input bias, row 0 with `reset_after`);
+//!   with `reset_after` `r_* = h · recurrent_kernel_* + rb_*` (recurrent bias,
+//!   row 1), `z = sigmoid(x_z + r_z)`, `r = sigmoid(x_r + r_r)`,
+//!   `hh = tanh(x_h + r * r_h)`; without, `z`, `r` likewise without `rb`
+//!   and `hh = tanh(x_h + (r * h) · recurrent_kernel_h)`; then
+//!   `h = z * h + (1 - z) * hh`;
+//! - SimpleRNN: `h = tanh(x_t · kernel + bias + h · recurrent_kernel)`.
+//!
+//! The output is every `h` (batch, steps, units) with `return_sequences`,
+//! else the last (batch, units).
 //!
 //! Not handled yet: other activations, `go_backwards`, `return_state`,
-//! masking, initial states, stateful layers, GRU, SimpleRNN.
+//! masking, initial states, stateful layers.
 
-use ndarray::{Array2, ArrayD, Axis, Ix2, Ix3, s};
+use ndarray::{Array1, Array2, ArrayD, ArrayView2, ArrayView3, Axis, Ix1, Ix2, Ix3, s};
 
 use super::{LayerError, input_error, weight};
 use crate::keras::{Layer, LayerKind};
@@ -76,6 +87,151 @@ pub fn lstm_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerEr
     } else {
         h.into_dyn()
     })
+}
+
+/// `x` as (batch, steps, features).
+fn sequence<'a>(x: &'a ArrayD<f32>, class: &str) -> Result<ArrayView3<'a, f32>, LayerError> {
+    x.view().into_dimensionality::<Ix3>().map_err(|_| {
+        input_error(
+            0,
+            x,
+            format!("{class} needs rank 3 (batch, steps, features)"),
+        )
+    })
+}
+
+fn matrix<'a>(
+    layer: &'a Layer,
+    name: &str,
+    shape: &[usize],
+) -> Result<ArrayView2<'a, f32>, LayerError> {
+    weight(layer, name, shape)?
+        .view()
+        .into_dimensionality::<Ix2>()
+        .map_err(|e| LayerError::Config(e.to_string()))
+}
+
+/// Adds `b` to every row of `z`.
+fn add_rows(z: &mut Array2<f32>, b: ndarray::ArrayView1<f32>) {
+    for mut row in z.rows_mut() {
+        row += &b;
+    }
+}
+
+/// Runs `step(x_t, h) -> h` over the steps; every `h` or the last.
+fn run_steps(
+    x3: ArrayView3<f32>,
+    units: usize,
+    return_sequences: bool,
+    mut step: impl FnMut(ArrayView2<f32>, &Array2<f32>) -> Array2<f32>,
+) -> ArrayD<f32> {
+    let (batch, steps, _) = x3.dim();
+    let mut h = Array2::<f32>::zeros((batch, units));
+    let mut seq = ndarray::Array3::<f32>::zeros((batch, steps, units));
+    for t in 0..steps {
+        h = step(x3.index_axis(Axis(1), t), &h);
+        seq.slice_mut(s![.., t, ..]).assign(&h);
+    }
+    if return_sequences {
+        seq.into_dyn()
+    } else {
+        h.into_dyn()
+    }
+}
+
+/// The Keras `GRU` layer (weights `kernel`, `recurrent_kernel`, `bias`).
+pub fn gru_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerError> {
+    let LayerKind::Gru {
+        units,
+        return_sequences,
+        use_bias,
+        reset_after,
+    } = &layer.kind
+    else {
+        return Err(LayerError::Config("not a GRU".into()));
+    };
+    let (u, reset_after) = (*units, *reset_after);
+    let x3 = sequence(x, "GRU")?;
+    let features = x3.dim().2;
+    let kernel = matrix(layer, "kernel", &[features, 3 * u])?;
+    let recurrent = matrix(layer, "recurrent_kernel", &[u, 3 * u])?;
+    // (input bias, recurrent bias), zeros when absent.
+    let (b_in, b_rec): (Array1<f32>, Array1<f32>) = match (*use_bias, reset_after) {
+        (false, _) => (Array1::zeros(3 * u), Array1::zeros(3 * u)),
+        (true, true) => {
+            let b = matrix(layer, "bias", &[2, 3 * u])?;
+            (b.row(0).to_owned(), b.row(1).to_owned())
+        }
+        (true, false) => {
+            let b = weight(layer, "bias", &[3 * u])?
+                .view()
+                .into_dimensionality::<Ix1>()
+                .map_err(|e| LayerError::Config(e.to_string()))?;
+            (b.to_owned(), Array1::zeros(3 * u))
+        }
+    };
+    let (rk_zr, rk_h) = (
+        recurrent.slice(s![.., ..2 * u]),
+        recurrent.slice(s![.., 2 * u..]),
+    );
+    Ok(run_steps(x3, u, *return_sequences, |xt, h| {
+        let mut zx = xt.dot(&kernel);
+        add_rows(&mut zx, b_in.view());
+        // The recurrent contributions to z and r, and to the candidate.
+        let (mut rzr, rh_after) = if reset_after {
+            let mut r = h.dot(&recurrent);
+            add_rows(&mut r, b_rec.view());
+            (
+                r.slice(s![.., ..2 * u]).to_owned(),
+                Some(r.slice(s![.., 2 * u..]).to_owned()),
+            )
+        } else {
+            (h.dot(&rk_zr), None)
+        };
+        rzr += &zx.slice(s![.., ..2 * u]);
+        let z = rzr.slice(s![.., ..u]).mapv(sigmoid);
+        let r = rzr.slice(s![.., u..]).mapv(sigmoid);
+        let inner = match rh_after {
+            Some(rh) => &r * &rh,
+            None => (&r * h).dot(&rk_h),
+        };
+        let hh = (&zx.slice(s![.., 2 * u..]) + &inner).mapv(f32::tanh);
+        &z * h + &(z.mapv(|v| 1.0 - v) * &hh)
+    }))
+}
+
+/// The Keras `SimpleRNN` layer (weights `kernel`, `recurrent_kernel`, `bias`).
+pub fn simple_rnn_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerError> {
+    let LayerKind::SimpleRnn {
+        units,
+        return_sequences,
+        use_bias,
+    } = &layer.kind
+    else {
+        return Err(LayerError::Config("not a SimpleRNN".into()));
+    };
+    let u = *units;
+    let x3 = sequence(x, "SimpleRNN")?;
+    let features = x3.dim().2;
+    let kernel = matrix(layer, "kernel", &[features, u])?;
+    let recurrent = matrix(layer, "recurrent_kernel", &[u, u])?;
+    let bias = if *use_bias {
+        Some(
+            weight(layer, "bias", &[u])?
+                .view()
+                .into_dimensionality::<Ix1>()
+                .map_err(|e| LayerError::Config(e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    Ok(run_steps(x3, u, *return_sequences, |xt, h| {
+        let mut z = xt.dot(&kernel);
+        if let Some(b) = bias {
+            add_rows(&mut z, b);
+        }
+        (z + h.dot(&recurrent)).mapv(f32::tanh)
+    }))
 }
 
 #[cfg(test)]
@@ -171,5 +327,207 @@ mod tests {
         assert!(e.to_string().contains("recurrent_kernel"), "{e}");
         let e = lstm_layer(&layer, &ArrayD::zeros(vec![1, 3])).unwrap_err();
         assert!(e.to_string().contains("rank 3"), "{e}");
+    }
+
+    fn with_weights(
+        name: &str,
+        kind: LayerKind,
+        weights: Vec<(&str, Vec<usize>, Vec<f32>)>,
+    ) -> Layer {
+        Layer {
+            name: name.into(),
+            kind,
+            inbound: vec!["x".into()],
+            weights: weights
+                .into_iter()
+                .map(|(n, shape, v)| crate::keras::Weight {
+                    name: n.into(),
+                    value: ArrayD::from_shape_vec(shape, v).unwrap(),
+                })
+                .collect(),
+        }
+    }
+
+    /// One unit, one feature: kernel [kz, kr, kh], recurrent [uz, ur, uh],
+    /// the GRU equations written out in f64 for both `reset_after` forms.
+    #[test]
+    fn gru_one_unit_steps_follow_the_gate_equations() {
+        let (k, r) = ([0.5f32, -0.7, 1.2], [0.3f32, 0.9, -0.6]);
+        let (bi, br) = ([0.1f32, -0.2, 0.05], [-0.3f32, 0.4, 0.25]);
+        let xs = [1.0f32, -2.0, 0.5];
+        let sg = |v: f64| 1.0 / (1.0 + (-v).exp());
+        let f = |v: f32| v as f64;
+        for reset_after in [true, false] {
+            let mut h = 0.0f64;
+            let mut hs = vec![];
+            for &xt in &xs {
+                let xt = f(xt);
+                let xz = f(k[0]) * xt + f(bi[0]);
+                let xr = f(k[1]) * xt + f(bi[1]);
+                let xh = f(k[2]) * xt + f(bi[2]);
+                let (z, rr, hh);
+                if reset_after {
+                    z = sg(xz + f(r[0]) * h + f(br[0]));
+                    rr = sg(xr + f(r[1]) * h + f(br[1]));
+                    hh = (xh + rr * (f(r[2]) * h + f(br[2]))).tanh();
+                } else {
+                    z = sg(xz + f(r[0]) * h);
+                    rr = sg(xr + f(r[1]) * h);
+                    hh = (xh + (rr * h) * f(r[2])).tanh();
+                }
+                h = z * h + (1.0 - z) * hh;
+                hs.push(h);
+            }
+            let (bias_shape, bias) = if reset_after {
+                (vec![2, 3], bi.iter().chain(&br).copied().collect())
+            } else {
+                (vec![3], bi.to_vec())
+            };
+            let kind = |return_sequences| LayerKind::Gru {
+                units: 1,
+                return_sequences,
+                use_bias: true,
+                reset_after,
+            };
+            let weights = || {
+                vec![
+                    ("kernel", vec![1, 3], k.to_vec()),
+                    ("recurrent_kernel", vec![1, 3], r.to_vec()),
+                    ("bias", bias_shape.clone(), bias.clone()),
+                ]
+            };
+            let x = ArrayD::from_shape_vec(vec![1, 3, 1], xs.to_vec()).unwrap();
+            let y = gru_layer(&with_weights("gru", kind(true), weights()), &x).unwrap();
+            assert_eq!(y.shape(), &[1, 3, 1]);
+            for (t, want) in hs.iter().enumerate() {
+                // f32 against f64 over three steps of O(1) values.
+                assert!(
+                    (f(y[[0, t, 0]]) - want).abs() < 1e-6,
+                    "reset_after {reset_after}: {y:?} vs {hs:?}"
+                );
+            }
+            let last = gru_layer(&with_weights("gru", kind(false), weights()), &x).unwrap();
+            assert_eq!(last.shape(), &[1, 1]);
+            assert_eq!(last[[0, 0]], y[[0, 2, 0]]);
+        }
+    }
+
+    /// Two units: the z, r, h blocks are read by column, and the reset gate
+    /// of one unit multiplies its own recurrent candidate only.
+    #[test]
+    fn gru_two_units_use_the_column_blocks_in_z_r_h_order() {
+        // kernel (1, 6): z0 z1 r0 r1 h0 h1; recurrent (2, 6) zero but for h.
+        let k = vec![0.2f32, -0.4, 0.6, 0.1, 0.9, -0.5];
+        let mut rk = vec![0.0f32; 12];
+        rk[4] = 0.7; // h0 <- h_prev0
+        rk[6 + 5] = -0.8; // h1 <- h_prev1
+        let layer = with_weights(
+            "gru",
+            LayerKind::Gru {
+                units: 2,
+                return_sequences: true,
+                use_bias: false,
+                reset_after: true,
+            },
+            vec![
+                ("kernel", vec![1, 6], k.clone()),
+                ("recurrent_kernel", vec![2, 6], rk),
+            ],
+        );
+        let x = ArrayD::from_shape_vec(vec![1, 2, 1], vec![1.0, 1.0]).unwrap();
+        let y = gru_layer(&layer, &x).unwrap();
+        let sg = |v: f64| 1.0 / (1.0 + (-v).exp());
+        let mut h = [0.0f64; 2];
+        for t in 0..2 {
+            let old = h;
+            for (j, rec) in [(0, 0.7f64 * old[0]), (1, -0.8 * old[1])] {
+                let z = sg(k[j] as f64);
+                let r = sg(k[2 + j] as f64);
+                let hh = (k[4 + j] as f64 + r * rec).tanh();
+                h[j] = z * old[j] + (1.0 - z) * hh;
+            }
+            for j in 0..2 {
+                assert!(
+                    (y[[0, t, j]] as f64 - h[j]).abs() < 1e-6,
+                    "{y:?} at {t},{j}: {h:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn simple_rnn_steps_are_tanh_of_input_and_state() {
+        // Two units, two features.
+        let k = vec![0.5f32, -0.3, 0.2, 0.8];
+        let r = vec![0.4f32, 0.1, -0.6, 0.3];
+        let b = vec![0.05f32, -0.1];
+        let xs = [[1.0f32, 0.5], [-1.0, 2.0]];
+        let layer = with_weights(
+            "rnn",
+            LayerKind::SimpleRnn {
+                units: 2,
+                return_sequences: true,
+                use_bias: true,
+            },
+            vec![
+                ("kernel", vec![2, 2], k.clone()),
+                ("recurrent_kernel", vec![2, 2], r.clone()),
+                ("bias", vec![2], b.clone()),
+            ],
+        );
+        let x = ArrayD::from_shape_vec(vec![1, 2, 2], xs.concat()).unwrap();
+        let y = simple_rnn_layer(&layer, &x).unwrap();
+        let mut h = [0.0f64; 2];
+        for (t, xt) in xs.iter().enumerate() {
+            let old = h;
+            for j in 0..2 {
+                let mut v = b[j] as f64;
+                for i in 0..2 {
+                    v += xt[i] as f64 * k[i * 2 + j] as f64 + old[i] * r[i * 2 + j] as f64;
+                }
+                h[j] = v.tanh();
+                assert!((y[[0, t, j]] as f64 - h[j]).abs() < 1e-6, "{y:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn gru_and_simple_rnn_check_weight_shapes() {
+        let gru = with_weights(
+            "gru",
+            LayerKind::Gru {
+                units: 2,
+                return_sequences: false,
+                use_bias: true,
+                reset_after: true,
+            },
+            vec![
+                ("kernel", vec![3, 6], vec![0.0; 18]),
+                ("recurrent_kernel", vec![2, 6], vec![0.0; 12]),
+                ("bias", vec![6], vec![0.0; 6]),
+            ],
+        );
+        let e = gru_layer(&gru, &ArrayD::zeros(vec![1, 4, 3])).unwrap_err();
+        assert!(e.to_string().contains("bias"), "{e}");
+        let rnn = with_weights(
+            "rnn",
+            LayerKind::SimpleRnn {
+                units: 2,
+                return_sequences: false,
+                use_bias: false,
+            },
+            vec![
+                ("kernel", vec![3, 2], vec![0.0; 6]),
+                ("recurrent_kernel", vec![2, 2], vec![0.0; 4]),
+            ],
+        );
+        let e = simple_rnn_layer(&rnn, &ArrayD::zeros(vec![4, 3])).unwrap_err();
+        assert!(e.to_string().contains("rank 3"), "{e}");
+        assert_eq!(
+            simple_rnn_layer(&rnn, &ArrayD::zeros(vec![2, 4, 3]))
+                .unwrap()
+                .shape(),
+            &[2, 2]
+        );
     }
 }

@@ -279,7 +279,9 @@ macro_rules! slots_fn {
                     fused_activation: Some(activation),
                     ..Default::default()
                 },
-                LayerKind::Lstm { use_bias, .. } => $S {
+                LayerKind::Lstm { use_bias, .. }
+                | LayerKind::Gru { use_bias, .. }
+                | LayerKind::SimpleRnn { use_bias, .. } => $S {
                     use_bias: Some(use_bias),
                     ..Default::default()
                 },
@@ -581,10 +583,26 @@ impl LayerKind {
                 units,
                 return_sequences,
                 use_bias,
+            }
+            | LayerKind::SimpleRnn {
+                units,
+                return_sequences,
+                use_bias,
             } => vec![
                 f("units", units, Other),
                 f("return_sequences", return_sequences, Other),
                 f("use_bias", use_bias, Bias),
+            ],
+            LayerKind::Gru {
+                units,
+                return_sequences,
+                use_bias,
+                reset_after,
+            } => vec![
+                f("units", units, Other),
+                f("return_sequences", return_sequences, Other),
+                f("use_bias", use_bias, Bias),
+                f("reset_after", reset_after, Other),
             ],
             LayerKind::Permute { dims } => vec![f("dims", dims, Other)],
             LayerKind::RepeatVector { n } => vec![f("n", n, Other)],
@@ -607,7 +625,9 @@ impl LayerKind {
             LayerKind::Conv2DTranspose { .. } => vec![k("kernel", "HWOI")],
             LayerKind::Dense { .. } => vec![k("kernel", "IO")],
             LayerKind::Conv1D { .. } => vec![k("kernel", "KIO")],
-            LayerKind::Lstm { .. } => vec![k("kernel", "IG"), k("recurrent_kernel", "UG")],
+            LayerKind::Lstm { .. } | LayerKind::Gru { .. } | LayerKind::SimpleRnn { .. } => {
+                vec![k("kernel", "IG"), k("recurrent_kernel", "UG")]
+            }
             LayerKind::MultiHeadAttention { .. } => vec![
                 k("query/kernel", "INC"),
                 k("key/kernel", "INC"),

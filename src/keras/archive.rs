@@ -315,7 +315,7 @@ fn sublayers(kind: &LayerKind) -> &'static [&'static str] {
         LayerKind::MultiHeadAttention { .. } => {
             &["query_dense", "key_dense", "value_dense", "output_dense"]
         }
-        LayerKind::Lstm { .. } => &["cell"],
+        LayerKind::Lstm { .. } | LayerKind::Gru { .. } | LayerKind::SimpleRnn { .. } => &["cell"],
         _ => &[],
     }
 }

@@ -543,6 +543,7 @@ mod tests {
             crate::keras::test_models::layer_norm_model(),
             // Written as ThawMultiHeadAttention: loads with the thaw_fallbacks.py beside it.
             crate::keras::pymodule::mha_model(),
+            crate::keras::layers::recurrent::recurrent_model(),
         ] {
             let path = dir.join(format!("{}.h5", m.name));
             write(&path, &m).unwrap();

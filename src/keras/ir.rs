@@ -357,6 +357,26 @@ pub enum LayerKind {
         return_sequences: bool,
         use_bias: bool,
     },
+    /// Keras `GRU` on (batch, steps, in), activation tanh, recurrent activation
+    /// sigmoid, zero initial state; output as [`LayerKind::Lstm`]'s.
+    /// weights: `kernel` (in, 3 units), `recurrent_kernel` (units, 3 units),
+    /// then `bias` if `use_bias`: (2, 3 units) with `reset_after` (row 0 the
+    /// input bias, row 1 the recurrent bias), else (3 units); column blocks in
+    /// gate order z, r, h.
+    Gru {
+        units: usize,
+        return_sequences: bool,
+        use_bias: bool,
+        reset_after: bool,
+    },
+    /// Keras `SimpleRNN` on (batch, steps, in), activation tanh, zero initial
+    /// state; output as [`LayerKind::Lstm`]'s. weights: `kernel` (in, units),
+    /// `recurrent_kernel` (units, units), then `bias` (units) if `use_bias`.
+    SimpleRnn {
+        units: usize,
+        return_sequences: bool,
+        use_bias: bool,
+    },
     /// `dims`: the non-batch axes in their new order, 1-based as Keras writes
     /// them (`Permute((2, 1))` swaps steps and channels).
     Permute {
@@ -551,6 +571,8 @@ impl LayerKind {
             LayerKind::GlobalAveragePooling1D { .. } => "GlobalAveragePooling1D",
             LayerKind::GlobalMaxPooling1D { .. } => "GlobalMaxPooling1D",
             LayerKind::Lstm { .. } => "LSTM",
+            LayerKind::Gru { .. } => "GRU",
+            LayerKind::SimpleRnn { .. } => "SimpleRNN",
             LayerKind::Permute { .. } => "Permute",
             LayerKind::RepeatVector { .. } => "RepeatVector",
             LayerKind::InferenceIdentity { class } => class.keras_name(),

@@ -195,7 +195,7 @@ fn is_default(class: &str, key: &str, value: &Value) -> bool {
     match key {
         "activation" => match class {
             "Activation" => false,
-            "LSTM" => value == "tanh",
+            "LSTM" | "GRU" | "SimpleRNN" => value == "tanh",
             _ => value == "linear",
         },
         "recurrent_activation" => value == "sigmoid",

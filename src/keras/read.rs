@@ -535,7 +535,7 @@ mod tests {
         let f = json!({"class_name": "Functional", "config": {"name": "f", "layers": [
             {"class_name": "InputLayer", "name": "x",
              "config": {"name": "x", "batch_shape": [null, 4, 4, 3]}, "inbound_nodes": []},
-            {"class_name": "SimpleRNN", "name": "rnn", "config": {"name": "rnn", "units": 2},
+            {"class_name": "ConvLSTM1D", "name": "rnn", "config": {"name": "rnn", "filters": 2},
              "inbound_nodes": [[["x", 0, 0, {}]]]},
             {"class_name": "Conv2D", "name": "cf", "config": {"name": "cf", "filters": 1,
              "kernel_size": 1, "data_format": "channels_first"},
@@ -552,7 +552,7 @@ mod tests {
         assert_eq!(problems.len(), 4, "{err}");
         let text = err.to_string();
         for needle in [
-            "'rnn' (SimpleRNN)",
+            "'rnn' (ConvLSTM1D)",
             "'cf' (Conv2D): data_format",
             "activation 'hard_sigmoid'",
             "'shared'",

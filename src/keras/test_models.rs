@@ -59,7 +59,7 @@ pub fn layer(name: &str, kind: LayerKind, inbound: &[&str], shapes: &[&[usize]])
     }
 }
 
-fn input(name: &str, shape: &[usize]) -> Input {
+pub fn input(name: &str, shape: &[usize]) -> Input {
     Input {
         name: name.to_string(),
         shape: shape.iter().map(|d| Some(*d)).collect(),
@@ -884,6 +884,7 @@ pub fn all_models() -> Vec<Model> {
         separable_crop_model(),
         layer_norm_model(),
         extra_classes_model(),
+        crate::keras::layers::recurrent::recurrent_model(),
     ]
 }
 

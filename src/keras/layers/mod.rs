@@ -158,6 +158,8 @@ registry! {
     reshape::UPSAMPLING2D => LayerKind::UpSampling2D { .. },
     sequence::EMBEDDING => LayerKind::Embedding { .. },
     recurrent::LSTM => LayerKind::Lstm { .. },
+    recurrent::GRU => LayerKind::Gru { .. },
+    recurrent::SIMPLE_RNN => LayerKind::SimpleRnn { .. },
     attention::MULTI_HEAD_ATTENTION => LayerKind::MultiHeadAttention { .. },
     preprocess::RESCALING => LayerKind::Rescaling { .. },
     preprocess::NORMALIZATION => LayerKind::Normalization { .. },
