@@ -8,6 +8,7 @@ How to run (from the repository root, after `cargo build --all-targets`):
         --only mobilenet_v2_k3,resnet50_k3,inception_v3_k3,vgg16_k3
     $PY benches/ratio.py                       # every case in the cache, 3 rounds
     $PY benches/ratio.py --zoo DIR --only resnet50_k3_b1 --rounds 5 --json out.json
+    $PY benches/ratio.py --baseline /tmp/thaw-before   # a before/after in the same rounds
 
 For every case (`<zoo>/<case>/model.pb`) it writes one `.npz` of `--samples` seeded
 samples (uniform in [-1, 1], batch first, the keys of the case's `io.npz`), then runs, in
@@ -87,6 +88,11 @@ def main(argv=None) -> int:
     ap.add_argument("--zoo", default=default_zoo, help=f"generated cases (default: {default_zoo})")
     ap.add_argument("--only", default="", help="comma-separated case names (default: every case)")
     ap.add_argument("--thaw", default=os.path.join(ROOT, "target", "debug", "thaw"))
+    ap.add_argument(
+        "--baseline",
+        default=None,
+        help="another thaw binary (e.g. before a change) run in the same rounds: its ratios are shown too",
+    )
     ap.add_argument("--tract", default=None, help="tract_alone binary (default: newest in target/debug/deps)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--samples", type=int, default=4)
@@ -108,7 +114,7 @@ def main(argv=None) -> int:
             make_inputs(case, args.samples, args.seed, npz)
             out = os.path.join(tmp, name)
             thaw_cmd = [args.thaw, "verify", model, "--inputs", npz, "--out", out]
-            runs = {"thaw": [], "tract": []}
+            runs = {"thaw": [], "tract": [], "baseline": []}
             stages = []
             verdict = None
             for _ in range(args.rounds):
@@ -118,9 +124,11 @@ def main(argv=None) -> int:
                 stages.append(report.get("timings", {}))
                 verdict = report.get("verdict")
                 runs["tract"].append(run([tract, model, npz]))
+                if args.baseline:
+                    runs["baseline"].append(run([args.baseline] + thaw_cmd[1:]))
             med = lambda side, i: statistics.median(r[i] for r in runs[side])  # noqa: E731
-            ratio = lambda i: statistics.median(  # noqa: E731
-                a[i] / b[i] for a, b in zip(runs["thaw"], runs["tract"])
+            ratio = lambda i, side="thaw": statistics.median(  # noqa: E731
+                a[i] / b[i] for a, b in zip(runs[side], runs["tract"])
             )
             timings = {k: statistics.median(s.get(k, 0.0) for s in stages) for k in stages[0]}
             rows.append(
@@ -135,6 +143,14 @@ def main(argv=None) -> int:
                     "tract_rss_mib": med("tract", 1),
                     "rss_ratio": ratio(1),
                     "timings_ms": timings,
+                    "baseline": None
+                    if not args.baseline
+                    else {
+                        "wall_s": med("baseline", 0),
+                        "wall_ratio": ratio(0, "baseline"),
+                        "rss_mib": med("baseline", 1),
+                        "rss_ratio": ratio(1, "baseline"),
+                    },
                     "runs": runs,
                 }
             )
@@ -153,6 +169,16 @@ def main(argv=None) -> int:
             f"| {r['case']} | {r['size_mb']:.1f} | {r['thaw_wall_s']:.2f} | {r['tract_wall_s']:.2f} | "
             f"{r['wall_ratio']:.2f} | {r['thaw_rss_mib']:.0f} | {r['tract_rss_mib']:.0f} | {r['rss_ratio']:.2f} |"
         )
+    if args.baseline:
+        print(f"\nbaseline {args.baseline}, in the same rounds (ratio = baseline / tract per round):\n")
+        print("| case | baseline wall s | wall ratio | baseline RSS MiB | RSS ratio |")
+        print("|---|---|---|---|---|")
+        for r in rows:
+            b = r["baseline"]
+            print(
+                f"| {r['case']} | {b['wall_s']:.2f} | {b['wall_ratio']:.2f} | {b['rss_mib']:.0f} | "
+                f"{b['rss_ratio']:.2f} |"
+            )
     print("\nthaw's own timings (median ms):\n")
     keys = list(rows[0]["timings_ms"]) if rows else []
     print("| case | " + " | ".join(keys) + " |")
