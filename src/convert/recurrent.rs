@@ -82,9 +82,13 @@ pub(super) fn refuse_loops(ctx: &Ctx) -> Vec<Refusal> {
         };
         let layer = ctx.layer_name(anchor);
         let recognised = recognise(ctx, &lp);
-        if let Err(why) = &recognised {
-            log::debug!("loop '{}' is no recognised cell: {why}", lp.frame);
-        }
+        let why = match &recognised {
+            Err(why) => {
+                log::debug!("loop '{}' is no recognised cell: {why}", lp.frame);
+                why.clone()
+            }
+            Ok(_) => String::new(),
+        };
         if let Ok(cell) = recognised {
             let group = loop_group(ctx, &lp, &mut taken);
             out.push(Refusal {
@@ -112,7 +116,7 @@ pub(super) fn refuse_loops(ctx: &Ctx) -> Vec<Refusal> {
             unsupported: Some(Unsupported {
                 node: lp.node.clone(),
                 op: lp.op.clone(),
-                reason: reason(&layer, &lp, &ops),
+                reason: reason(&layer, &lp, &ops, &why),
             }),
             nodes: group
                 .iter()
@@ -167,7 +171,9 @@ fn loop_group(ctx: &Ctx, lp: &Loop, taken: &mut HashSet<usize>) -> BTreeSet<usiz
     group
 }
 
-fn reason(layer: &str, lp: &Loop, ops: &BTreeMap<&str, usize>) -> String {
+/// `why`: why [`recognise`] did not take a lowered loop (said in the message;
+/// a functional loop's is always its form).
+fn reason(layer: &str, lp: &Loop, ops: &BTreeMap<&str, usize>, why: &str) -> String {
     let what = match &lp.form {
         LoopForm::Lowered => format!(
             "a TF while loop lowered to TF1 control flow (frame '{}')",
@@ -194,8 +200,12 @@ fn reason(layer: &str, lp: &Loop, ops: &BTreeMap<&str, usize>) -> String {
             }
         })
         .collect();
+    let cell = match lp.form {
+        LoopForm::Lowered if !why.is_empty() => format!("; not converted: {why}"),
+        _ => String::new(),
+    };
     format!(
-        "recurrent layer '{layer}' (LSTM/GRU/SimpleRNN or another RNN) is {what}{nested}: {WHY}; \
+        "recurrent layer '{layer}' (LSTM/GRU/SimpleRNN or another RNN) is {what}{nested}: {WHY}{cell}; \
          ops involved: {}",
         listed.join(", ")
     )
@@ -503,10 +513,14 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         .filter_map(|e| source(ctx, e.data_inputs().first()?))
         .find(|n| n.op == "TensorListFromTensor")
         .ok_or("no TensorListFromTensor enters the loop")?;
-    let transpose = from
-        .data_inputs()
-        .first()
-        .and_then(|t| source(ctx, t))
+    let entering = from.data_inputs().first().and_then(|t| source(ctx, t));
+    if entering.is_some_and(|n| n.op == "ReverseV2") {
+        return Err(format!(
+            "the {class} runs backwards (go_backwards: the sequence is reversed by ReverseV2 \
+             before the loop), which thaw does not convert yet"
+        ));
+    }
+    let transpose = entering
         .filter(|t| swaps_batch_and_time(ctx, t))
         .ok_or("the sequence does not enter the loop through a time-major Transpose")?;
     // The output: TensorListStack of an Exit, then Transpose back
