@@ -7,12 +7,14 @@
 //! the deepest layer feeding it, model inputs (inbound names that are not
 //! layers of the report) on rank 0. Within a rank, boxes are ordered by the
 //! mean position of their inputs (one downward pass), which keeps chains
-//! straight. Edges are cubic curves from an input's bottom to the layer's top.
+//! straight. Edges are cubic curves from an input's bottom to the layer's top;
+//! an edge that skips ranks (a residual connection) arcs out of the boxes'
+//! right sides instead, so that a straight chain does not hide it.
 //! Big models scroll inside a bounded box (`div.graph`).
 //!
 //! Not handled: crossing minimisation beyond the one pass, edge routing around
-//! boxes (an edge spanning several ranks may pass behind boxes), collapsing
-//! blocks; names longer than 24 characters are cut (the `<title>` and the
+//! boxes (in a rank several boxes wide, an arc may cross a neighbour), collapsing
+//! blocks; names longer than 22 characters are cut (the `<title>` and the
 //! table have them whole).
 
 use super::escape::xml;
@@ -25,6 +27,8 @@ const BOX_H: f64 = 36.0;
 const GAP_X: f64 = 24.0;
 const GAP_Y: f64 = 34.0;
 const PAD: f64 = 12.0;
+/// How far right of the boxes an edge skipping ranks bows, at least.
+const ARC_MIN: f64 = 24.0;
 
 /// Fill and stroke of a box, by outcome (`None`: a model input).
 fn colors(o: Option<LayerOutcome>) -> (&'static str, &'static str, &'static str) {
@@ -107,7 +111,8 @@ pub fn render(r: &ReportView) -> String {
         parents[t].push(s);
     }
     let widest = rows.iter().map(Vec::len).max().unwrap_or(1) as f64;
-    let width = PAD * 2.0 + widest * BOX_W + (widest - 1.0) * GAP_X;
+    // room on the right for the arcs of edges that skip ranks
+    let width = PAD * 2.0 + widest * BOX_W + (widest - 1.0) * GAP_X + ARC_MIN + 40.0;
     for row in &mut rows {
         // one barycentre pass: order by the mean x of the inputs (placed above)
         let key = |k: usize| -> f64 {
@@ -122,7 +127,7 @@ pub fn render(r: &ReportView) -> String {
         keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         *row = keyed.into_iter().map(|(_, k)| k).collect();
         let row_w = row.len() as f64 * BOX_W + (row.len() as f64 - 1.0) * GAP_X;
-        let x0 = (width - row_w) / 2.0;
+        let x0 = (width - ARC_MIN - 40.0 - row_w) / 2.0;
         for (j, &k) in row.iter().enumerate() {
             nodes[k].x = x0 + j as f64 * (BOX_W + GAP_X) + BOX_W / 2.0;
         }
@@ -137,12 +142,28 @@ pub fn render(r: &ReportView) -> String {
          viewBox=\"0 0 {width:.0} {height:.0}\" role=\"img\" aria-label=\"the Keras layers as a graph, coloured by status\">"
     );
     for &(a, b) in &edges {
-        let (x1, y1) = (nodes[a].x, y(nodes[a].rank) + BOX_H);
-        let (x2, y2) = (nodes[b].x, y(nodes[b].rank));
-        let my = (y1 + y2) / 2.0;
+        let span = nodes[b].rank - nodes[a].rank;
+        let d = if span == 1 {
+            // bottom of the input to the top of the layer
+            let (x1, y1) = (nodes[a].x, y(nodes[a].rank) + BOX_H);
+            let (x2, y2) = (nodes[b].x, y(nodes[b].rank));
+            let my = (y1 + y2) / 2.0;
+            format!("M{x1:.1},{y1:.1} C{x1:.1},{my:.1} {x2:.1},{my:.1} {x2:.1},{y2:.1}")
+        } else {
+            // a skip over ranks: an arc out of the right side, so that it is
+            // not hidden behind the boxes of a straight chain
+            let (x1, y1) = (nodes[a].x + BOX_W / 2.0, y(nodes[a].rank) + BOX_H / 2.0);
+            let (x2, y2) = (nodes[b].x + BOX_W / 2.0, y(nodes[b].rank) + BOX_H / 2.0);
+            let bow = ARC_MIN + 4.0 * span.min(10) as f64;
+            format!(
+                "M{x1:.1},{y1:.1} C{:.1},{y1:.1} {:.1},{y2:.1} {x2:.1},{y2:.1}",
+                x1 + bow,
+                x2 + bow
+            )
+        };
         let _ = writeln!(
             s,
-            "<path class=\"edge\" data-from=\"{}\" data-to=\"{}\" d=\"M{x1:.1},{y1:.1} C{x1:.1},{my:.1} {x2:.1},{my:.1} {x2:.1},{y2:.1}\" fill=\"none\" stroke=\"#8c959f\"/>",
+            "<path class=\"edge\" data-from=\"{}\" data-to=\"{}\" d=\"{d}\" fill=\"none\" stroke=\"#8c959f\"/>",
             xml(nodes[a].name),
             xml(nodes[b].name)
         );
@@ -152,7 +173,15 @@ pub fn render(r: &ReportView) -> String {
         let (fill, stroke, class) = colors(l.map(|l| l.outcome()));
         let is_first = first.is_some_and(|f| f == n.name) && l.is_some();
         let (x, yy) = (n.x - BOX_W / 2.0, y(n.rank));
-        let short: String = n.name.chars().take(24).collect();
+        let short: String = if n.name.chars().count() > 22 {
+            n.name
+                .chars()
+                .take(21)
+                .chain(std::iter::once('…'))
+                .collect()
+        } else {
+            n.name.to_string()
+        };
         let sub = l.map_or("input", |l| l.class_name.as_str());
         let title = match l {
             Some(l) => format!(
@@ -288,6 +317,28 @@ mod tests {
         assert!(ys["a"] > ys["x"]);
         assert_eq!(ys["b&lt;1&gt;"], ys["c"]);
         assert!(ys["d"] > ys["c"]);
+    }
+
+    #[test]
+    fn an_edge_skipping_ranks_bows_out_to_the_right() {
+        let svg = render(&report());
+        let d_of = |from: &str, to: &str| -> Vec<f64> {
+            let key = format!("data-from=\"{from}\" data-to=\"{to}\" d=\"");
+            let d = svg.split(&key).nth(1).unwrap().split('"').next().unwrap();
+            d.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .filter(|t| !t.is_empty())
+                .map(|t| t.parse().unwrap())
+                .collect()
+        };
+        // [x1, y1, cx1, cy1, cx2, cy2, x2, y2]
+        let skip = d_of("y", "d"); // rank 0 -> rank 3
+        assert!(
+            skip[2] > skip[0] + ARC_MIN - 0.1 && skip[4] > skip[6],
+            "{skip:?}"
+        );
+        let step = d_of("x", "a"); // rank 0 -> rank 1: straight down
+        assert_eq!(step[0], step[2]);
+        assert!(step[7] > step[1]);
     }
 
     #[test]
