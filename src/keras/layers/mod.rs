@@ -23,8 +23,9 @@
 //! below answers for it.
 //!
 //! 1. `src/keras/ir.rs`: the [`LayerKind`] variant and its `class_name()` arm;
-//!    `src/keras/access.rs`: its arm in `slots_fn!` (which of padding, window,
-//!    strides, bias, activation, epsilon it has) and in `fields()`/`kernels()`.
+//!    `src/keras/slots.rs`: its arm in `slots_fn!` (which of padding, window,
+//!    strides, bias, activation, epsilon it has); `src/keras/access.rs`: its
+//!    arms in `fields()` and `kernels()`.
 //! 2. **One keras family file**, `src/keras/layers/<family>.rs`: `read_*`,
 //!    `write_*` (both Kerases' dialect: check with
 //!    `src/keras/testdata/load_check.py`), weight names, shape check, finite
