@@ -95,8 +95,12 @@ pub struct ClassInfo {
     /// The output shape from the weights, the first input's shape and all
     /// inputs' shapes (Keras's `compute_output_shape`; see [`output_shape`]);
     /// an error says why the config does not fit the inputs.
-    pub(crate) output_shape: fn(&LayerKind, &[Weight], &Shape, &[Shape]) -> Result<Shape, String>,
+    pub(crate) output_shape: ShapeRule,
 }
+
+/// A class's output-shape rule: (kind, weights, first input's shape, all
+/// inputs' shapes) to the output shape, or why the config does not fit.
+pub(crate) type ShapeRule = fn(&LayerKind, &[Weight], &Shape, &[Shape]) -> Result<Shape, String>;
 
 impl ClassInfo {
     /// Whether a config entry of class `name` is read as this class.
