@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `ir.rs` | the IR: [`Model`], [`Layer`], [`LayerKind`] |
 //! | `access.rs` | accessors by capability (kernels, bias, activation, padding, window, epsilon, fields) |
+//! | `slots.rs` | which of those slots each class has: one exhaustive match behind the accessors |
 //! | `layers/` | one file per class family (config, weights, output shape) and the registry of every class ([`layers::classes`]); `layers/shape.rs` the shared shape maths |
 //! | `config.rs` | `model_config` writing, and the entry points callers use |
 //! | `read.rs` | `model_config` JSON → IR (Functional, Sequential) |
@@ -33,6 +34,7 @@ pub mod order;
 pub mod pycode;
 pub mod pymodule;
 pub mod read;
+mod slots;
 #[cfg(test)]
 pub(crate) mod test_models;
 pub mod validate;

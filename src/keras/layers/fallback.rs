@@ -336,7 +336,7 @@ mod tests {
             false,
         );
         assert_eq!(
-            tf_op_output_shape(&o, &[x.clone()]).unwrap(),
+            tf_op_output_shape(&o, std::slice::from_ref(&x)).unwrap(),
             vec![None, Some(6)]
         );
         let o = op(
@@ -345,7 +345,7 @@ mod tests {
             true,
         );
         assert_eq!(
-            tf_op_output_shape(&o, &[x.clone()]).unwrap(),
+            tf_op_output_shape(&o, std::slice::from_ref(&x)).unwrap(),
             vec![None, Some(5), Some(1), Some(7)]
         );
         let o = op(

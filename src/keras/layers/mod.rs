@@ -23,8 +23,9 @@
 //! below answers for it.
 //!
 //! 1. `src/keras/ir.rs`: the [`LayerKind`] variant and its `class_name()` arm;
-//!    `src/keras/access.rs`: its arm in `slots_fn!` (which of padding, window,
-//!    strides, bias, activation, epsilon it has) and in `fields()`/`kernels()`.
+//!    `src/keras/slots.rs`: its arm in `slots_fn!` (which of padding, window,
+//!    strides, bias, activation, epsilon it has); `src/keras/access.rs`: its
+//!    arms in `fields()` and `kernels()`.
 //! 2. **One keras family file**, `src/keras/layers/<family>.rs`: `read_*`,
 //!    `write_*` (both Kerases' dialect: check with
 //!    `src/keras/testdata/load_check.py`), weight names, shape check, finite
@@ -94,8 +95,12 @@ pub struct ClassInfo {
     /// The output shape from the weights, the first input's shape and all
     /// inputs' shapes (Keras's `compute_output_shape`; see [`output_shape`]);
     /// an error says why the config does not fit the inputs.
-    pub(crate) output_shape: fn(&LayerKind, &[Weight], &Shape, &[Shape]) -> Result<Shape, String>,
+    pub(crate) output_shape: ShapeRule,
 }
+
+/// A class's output-shape rule: (kind, weights, first input's shape, all
+/// inputs' shapes) to the output shape, or why the config does not fit.
+pub(crate) type ShapeRule = fn(&LayerKind, &[Weight], &Shape, &[Shape]) -> Result<Shape, String>;
 
 impl ClassInfo {
     /// Whether a config entry of class `name` is read as this class.
