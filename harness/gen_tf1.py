@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """TF1-era frozen graphs (issue 9): Keras 2 models built in TF1 graph mode, raw tf.nn graphs with
-LRN (tf-slim nets: not written yet, see issue 9), frozen the way TF1 users froze them (tf.compat.v1 Session +
+LRN (tf-slim nets: harness/gen_slim.py), frozen the way TF1 users froze them (tf.compat.v1 Session +
 graph_util.convert_variables_to_constants, control flow v1: Switch/Merge).
 
     PY=$(harness/setup_venv.sh | tail -n1)
@@ -16,7 +16,7 @@ Cases:
       conditionals (Switch/Merge on a PlaceholderWithDefault(False)), which thaw cuts to inference.
   tf1_nn_lrn -- raw tf.nn (AlexNet/CIFAR style): conv + relu + LRN + max_pool, the 2016-era
       `batchnorm/Rsqrt*mul*sub*add` arithmetic, and Softmax between two Reshapes.
-  (not yet: tf-slim nets at small input sizes; tf-slim==1.1.0 is pinned for them.)
+  tf-slim nets: harness/gen_slim.py.
 """
 
 from __future__ import annotations

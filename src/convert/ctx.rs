@@ -2,6 +2,7 @@
 //! a Keras layer's output and their shapes, constants) and the main loop that
 //! applies rules and records the layer → tensor map.
 
+use super::naming::Nested;
 use super::{
     Conversion, ConvertError, ConvertOptions, LayerTensor, Unsupported, consts, fallback,
     recurrent, rules,
@@ -81,6 +82,8 @@ pub struct Ctx<'g> {
     model_name: String,
     /// The batch the graph was frozen with ([`Graph::static_batch`]), if fixed.
     batch: Option<usize>,
+    /// Layer names for nested TF1 scopes (tf-slim), when the graph has them.
+    nested: Option<Nested>,
 }
 
 /// Placeholders as Keras inputs, with shapes from the graph or the options.
@@ -280,7 +283,7 @@ impl<'g> Ctx<'g> {
             consumed: HashSet::new(),
             outputs,
             sinks,
-            root,
+            root: root.clone(),
             strip_suffix,
             names: HashSet::new(),
             next_suffix: HashMap::new(),
@@ -290,6 +293,7 @@ impl<'g> Ctx<'g> {
             unsupported: Vec::new(),
             model_name,
             batch: graph.static_batch(),
+            nested: Nested::detect(graph, root.as_deref()),
         };
         for input in inputs {
             let t = TensorId::new(input.name.clone(), 0);
@@ -393,8 +397,13 @@ impl<'g> Ctx<'g> {
     }
 
     /// The Keras layer name a node's scope gives (`model/conv1/BiasAdd` →
-    /// `conv1`), or a name from its op when it sits at the root.
+    /// `conv1`), or a name from its op when it sits at the root; in a graph
+    /// with nested scopes (tf-slim) the scope path under the root, see
+    /// [`Nested`] (`Mixed_5b.Branch_1.Conv2d_0b_5x5`).
     pub fn layer_name(&self, node: &NodeDef) -> String {
+        if let Some(nested) = &self.nested {
+            return nested.layer_name(node);
+        }
         let mut segs: Vec<&str> = node.name.split('/').collect();
         if let Some(root) = &self.root
             && segs.first() == Some(&root.as_str())
@@ -432,6 +441,9 @@ impl<'g> Ctx<'g> {
     /// Whether two nodes sit in the same layer scope (a fused activation does;
     /// a separate Activation layer does not).
     pub fn same_layer(&self, a: &NodeDef, b: &NodeDef) -> bool {
+        if let Some(nested) = &self.nested {
+            return nested.same_layer(a, b);
+        }
         a.name.contains('/') && b.name.contains('/') && self.layer_name(a) == self.layer_name(b)
     }
 

@@ -28,7 +28,7 @@
 //! - `fallback.rs`: custom layers for ops no rule converts.
 //!
 //! `rules.rs` is the registry, `ctx.rs` holds the matching context and the
-//! conversion loop, `consts.rs` constant and shape folding, `cond.rs` the
+//! conversion loop, `naming.rs` layer names from nested (tf-slim) scopes, `consts.rs` constant and shape folding, `cond.rs` the
 //! message for a conditional still in the graph; `test_graph.rs` (tests only)
 //! a fluent `GraphDef` builder, used by `ctx_tests.rs`. The Keras output shape of each
 //! emitted layer (checked before it is written) is its class's rule in
@@ -49,6 +49,7 @@ pub mod fallback;
 mod layer_norm;
 mod layer_scale;
 mod merge;
+mod naming;
 mod norm;
 mod pool;
 mod preprocess;
