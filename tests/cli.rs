@@ -53,7 +53,10 @@ fn verify_passes_on_every_fixture() {
         }
         assert!(stdout.contains("verdict: PASS"), "{stdout}");
         let r = json(&out.path().join("report.json"));
-        assert_eq!(r["schema_version"], 4);
+        assert_eq!(r["schema_version"], 5);
+        assert!(r.get("timings").is_none(), "timings live in timings.json");
+        let t = json(&out.path().join("timings.json"));
+        assert!(t["total_ms"].as_f64().unwrap() > 0.0);
         assert_eq!(r["verdict"], "pass");
         assert_eq!(r["seed"], 0);
         assert_eq!(r["samples"], 4);

@@ -138,6 +138,10 @@ pub fn fallback(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         ],
         Family::Unary | Family::Binary => vec![],
     };
+    // Name order: a config's `attrs` object reads back in it, so the model
+    // written is the model read (fuzz_convert_lrn_attrs_round_trip_reordered).
+    let mut attrs = attrs;
+    attrs.sort_by(|a, b| a.0.cmp(&b.0));
     let kind = LayerKind::TfOp(TfOp {
         op: node.op.clone(),
         args,

@@ -459,7 +459,8 @@ pub struct TfOp {
     pub op: String,
     /// The op's inputs, in TF argument order.
     pub args: Vec<TfArg>,
-    /// Attributes that change the result (`exclusive`, `keep_dims`, …), by TF name.
+    /// Attributes that change the result (`exclusive`, `keep_dims`, …), by TF
+    /// name, in name order (the order a written config reads back in).
     pub attrs: Vec<(String, TfAttr)>,
 }
 

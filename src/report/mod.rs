@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// Version of the `report.json` schema.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -283,6 +283,10 @@ pub struct UnsupportedOp {
 /// and `other_ms` is what they leave of `total_ms` (start-up checks, freeing),
 /// so nothing is unaccounted. `total_ms` ends just before `report.json` is
 /// written (`thaw -v` logs that write's time too).
+///
+/// Written to `timings.json` beside `report.json` ([`Timings::write_json`]),
+/// never into it: the report is a function of the graph, the flags and the
+/// seed alone (byte-identical across runs), the times are not.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Timings {
     pub load_ms: f64,
@@ -323,6 +327,13 @@ impl Timings {
             + self.drift_ms
             + self.diagnose_ms;
         self.other_ms = (total_ms - main_thread).max(0.0);
+    }
+
+    /// Writes `timings.json` atomically (temporary file, then rename).
+    pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        outputs::write_atomic(path, json.as_bytes())
     }
 
     /// One line per stage, for `thaw -v`.
@@ -387,6 +398,9 @@ pub struct Report {
     /// `--dump-values` archives. Only the archives with `--keras`; empty
     /// when unsupported.
     pub files: Vec<String>,
+    /// Wall-clock times: written apart, to `timings.json` (schema 5), so
+    /// that two runs with the same seed write byte-identical reports.
+    #[serde(skip)]
     pub timings: Timings,
 }
 

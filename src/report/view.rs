@@ -50,7 +50,6 @@ pub struct ReportView {
     #[serde(deserialize_with = "divergence")]
     pub first_divergence: Option<Divergence>,
     pub unsupported_ops: Vec<UnsupportedView>,
-    pub timings: TimingsView,
     /// Cumulative failures explained by float32 drift (schema 3).
     pub drift: Option<DriftView>,
     /// `--keras`: layers left without a twin (schema 3).
@@ -102,12 +101,6 @@ pub struct DriftView {
 pub struct ToleranceView {
     pub atol: f64,
     pub rtol: f64,
-}
-
-#[derive(Clone, Copy, Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct TimingsView {
-    pub total_ms: f64,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

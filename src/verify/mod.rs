@@ -322,7 +322,7 @@ fn verify_models(
     finish(report, timings, start, opts)
 }
 
-/// Records the total time and writes `report.json`.
+/// Records the total time and writes `report.json`, then `timings.json`.
 fn finish(
     mut report: Report,
     mut timings: Timings,
@@ -333,6 +333,7 @@ fn finish(
     report.timings = timings;
     let t = Instant::now();
     write::report(&report, &opts.out_dir)?;
+    write::timings(&report.timings, &opts.out_dir)?;
     for line in report.timings.lines() {
         log::debug!("timings: {line}");
     }

@@ -1,6 +1,7 @@
 //! Stage 3 and the last writes: the output folder, the Keras model
 //! (`<stem>.h5`, `thaw_fallbacks.py`, and `<stem>.keras`/`<stem>.py` with
-//! `--formats`), `alignment.json` and `report.json`.
+//! `--formats`), `alignment.json`, `report.json` and `timings.json`. Every
+//! file is written to a temporary file in its folder and renamed into place.
 
 use super::{KerasAlignment, VerifyError, VerifyOptions, VerifySettings};
 use crate::convert::Conversion;
@@ -49,7 +50,17 @@ pub(super) fn alignment(dir: &Path, info: &KerasAlignment) -> Result<(), VerifyE
     out_dir(dir)?;
     let path = dir.join("alignment.json");
     let json = serde_json::to_string_pretty(info).unwrap_or_default();
-    std::fs::write(&path, json).map_err(|source| VerifyError::Io {
+    crate::report::outputs::write_atomic(&path, json.as_bytes()).map_err(|source| VerifyError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Writes `timings.json` (the run's wall-clock times, kept out of
+/// `report.json` so that the report is deterministic).
+pub(super) fn timings(timings: &crate::report::Timings, dir: &Path) -> Result<(), VerifyError> {
+    let path = dir.join("timings.json");
+    timings.write_json(&path).map_err(|source| VerifyError::Io {
         path: path.display().to_string(),
         source,
     })
