@@ -121,7 +121,13 @@ def main(argv=None) -> int:
                 runs["thaw"].append(run(thaw_cmd))
                 with open(os.path.join(out, "report.json")) as f:
                     report = json.load(f)
-                stages.append(report.get("timings", {}))
+                # timings.json since report schema 5 (report.json is byte-identical across runs)
+                tpath = os.path.join(out, "timings.json")
+                if os.path.exists(tpath):
+                    with open(tpath) as f:
+                        stages.append(json.load(f))
+                else:
+                    stages.append(report.get("timings", {}))
                 verdict = report.get("verdict")
                 runs["tract"].append(run([tract, model, npz]))
                 if args.baseline:
