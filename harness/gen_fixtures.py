@@ -819,6 +819,37 @@ def build_rnn_gru_v1(K):
     return K.Model(x_in, y, name="model"), [("seq", [5, 3])]
 
 
+def build_rnn_back(K):
+    """The three cells with go_backwards=True on a float (5, 3) sequence: SimpleRNN(4,
+    return_sequences=True), GRU(4, return_sequences=True), LSTM(4) (last step only), each
+    reading its input last to first (a ReverseV2 of the time axis before the loop; the output
+    sequence stays in processing order), Dense(2). Lowered while loops."""
+    L = K.layers
+    x_in = K.Input((5, 3), name="seq")
+    s = L.SimpleRNN(4, go_backwards=True, return_sequences=True, name="rnn_back")(x_in)
+    s = L.GRU(4, go_backwards=True, return_sequences=True, name="gru_back")(s)
+    h = L.LSTM(4, go_backwards=True, name="lstm_back")(s)
+    y = L.Dense(2, name="head")(h)
+    return K.Model(x_in, y, name="model"), [("seq", [5, 3])]
+
+
+def build_bidirectional(modes):
+    def build(K):
+        L = K.layers
+        x_in = K.Input((5, 3), name="seq")
+        s = L.Bidirectional(L.LSTM(4, return_sequences=True), merge_mode=modes[0], name="bi_lstm")(x_in)
+        h = L.Bidirectional(L.GRU(4), merge_mode=modes[1], name="bi_gru")(s)
+        y = L.Dense(2, name="head")(h)
+        return K.Model(x_in, y, name="model"), [("seq", [5, 3])]
+
+    build.__doc__ = (
+        f"Two Bidirectional layers on a float (5, 3) sequence: Bidirectional(LSTM(4, return_sequences=True), "
+        f"merge_mode={modes[0]!r}) (the backward output flipped back by a ReverseV2 before the merge), "
+        f"Bidirectional(GRU(4), merge_mode={modes[1]!r}) (last steps), Dense(2). Four lowered while loops."
+    )
+    return build
+
+
 CASES = {
     "k3_conv_strides_dilation": ("keras3", 101, build_conv_strides_dilation),
     "k3_bn_depthwise_relu6": ("keras3", 102, build_bn_depthwise_relu6),
@@ -874,6 +905,10 @@ CASES = {
     "tk_gru_rnn_seq": ("tf_keras", 272, build_gru_rnn_seq),
     "k3_rnn_gru_v1": ("keras3", 173, build_rnn_gru_v1),
     "tk_rnn_gru_v1": ("tf_keras", 273, build_rnn_gru_v1),
+    "k3_rnn_back": ("keras3", 174, build_rnn_back),
+    "tk_rnn_back": ("tf_keras", 274, build_rnn_back),
+    "k3_bidirectional": ("keras3", 175, build_bidirectional(("concat", "ave"))),
+    "tk_bidirectional": ("tf_keras", 275, build_bidirectional(("sum", "mul"))),
 }
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate the recurrent-layer test graphs: tests/data/<case>.pb (lowered LSTM, GRU with and
-without reset_after, and SimpleRNN loops convert and verify; the functional While form and
-go_backwards loops thaw must refuse clearly).
+without reset_after, and SimpleRNN loops, also with go_backwards, convert and verify; the
+functional While form thaw must refuse clearly).
 
 How to run (from the repository root):
 
@@ -10,8 +10,8 @@ How to run (from the repository root):
     $PY harness/gen_recurrent.py --list          # names + descriptions
     $PY harness/gen_recurrent.py --check         # regenerate in a temp dir, compare (see comparable())
 
-Why these are not fixtures: every case under fixtures/ must verify, and the While and
-go_backwards cases cannot;
+Why these are not fixtures: every case under fixtures/ must verify, and the While case
+cannot;
 the others are one-loop graphs for tests/recurrent.rs (thaw unrolls lowered loops for the
 oracle; fixtures/*_lstm_seq, *_gru_rnn_seq and *_rnn_gru_v1 from gen_fixtures.py are the
 recurrent fixtures with reference values). Keras
@@ -19,9 +19,9 @@ LSTM/GRU/SimpleRNN run their cell in a tf.while_loop; convert_variables_to_const
 to TF1 control flow (Enter/Merge/Switch/NextIteration/Exit/LoopCond) with TensorList* ops on
 DT_VARIANT tensors, plus one `unused_control_flow_input*` Placeholder per loop variable that nothing
 reads; with lower_control_flow=False it stays one While/StatelessWhile node with library functions.
-tract runs neither as such; thaw unrolls the lowered form, and for the While form and a
-go_backwards loop (a ReverseV2 of the sequence before the loop) `thaw inspect/convert/verify`
-must exit 3 with one message per loop (tests/recurrent.rs).
+tract runs neither as such; thaw unrolls the lowered form (a go_backwards loop has a ReverseV2
+of the time-major sequence before it, which thaw's oracle adds to tract), and for the While form
+`thaw inspect/convert/verify` must exit 3 with one message per loop (tests/recurrent.rs).
 
 Every case is Input(5, 3) -> Dense "proj" -> recurrent layer(s) -> Dense "head", so a layer
 before the loop converts and one after it is blocked. Only the .pb is written (no io.npz: nothing

@@ -111,12 +111,14 @@ fn check_conversion(case: &str) {
             &LayerKind::Lstm {
                 units: 4,
                 return_sequences: true,
-                use_bias: true
+                use_bias: true,
+                go_backwards: false
             },
             &LayerKind::Lstm {
                 units: 4,
                 return_sequences: false,
-                use_bias: true
+                use_bias: true,
+                go_backwards: false
             }
         ],
         "{case}"

@@ -36,6 +36,7 @@
 
 mod activation;
 mod attention;
+mod bidirectional;
 mod cond;
 mod consts;
 mod conv;

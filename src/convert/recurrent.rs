@@ -26,7 +26,10 @@
 //! kernels and biases from the constants entering the frame (GRU's two bias
 //! rows as tf-keras `Unpack`s or Keras 3 `Split`s them; the recurrent kernel
 //! whole where the cell slices it), `return_sequences` from whether the
-//! stacked steps or the last step leave the layer, and emits the class.
+//! stacked steps or the last step leave the layer, `go_backwards` from a
+//! `ReverseV2` of the time axis between the time-major `Transpose` and the
+//! `TensorListFromTensor` (the output stays in processing order, as in
+//! Keras), and emits the class.
 //!
 //! Every other top-level loop ([`Graph::loops`](crate::graph::Graph::loops))
 //! becomes ONE [`Unsupported`] entry that names the Keras layer (its name
@@ -37,12 +40,13 @@
 //! lines follow; layers before the loop still convert; layers after it are
 //! blocked (their input is missing) and not listed.
 //!
-//! Not handled yet: the functional `While` form, go_backwards, masking,
+//! Not handled yet: the functional `While` form, masking,
 //! `return_state`, Bidirectional, other activations; the op-count check does
 //! not prove the gate wiring (a custom cell with the same ops would convert as
 //! one of the three and then fail verification on the numbers).
 
 use super::Unsupported;
+use super::bidirectional::Half;
 use super::ctx::{Ctx, Emit, Match};
 use super::rules::{BLOCK, RuleEntry};
 use crate::graph::pb::NodeDef;
@@ -63,8 +67,8 @@ pub(super) struct Refusal {
 pub const WHY: &str = "tract cannot execute TensorFlow control flow (Enter/Merge/Switch/\
 NextIteration/Exit/LoopCond, While) nor TensorList ops on DT_VARIANT tensors, so thaw can \
 neither run the original graph nor verify the layer; thaw converts (and unrolls for tract) only \
-Keras LSTM, GRU and SimpleRNN loops in the lowered form so far (While loops, other cells, \
-go_backwards and masking are not)";
+Keras LSTM, GRU and SimpleRNN loops in the lowered form so far (While loops, other cells \
+and masking are not)";
 
 /// Ops too common to be worth listing in a loop's op summary.
 fn is_plumbing(op: &str) -> bool {
@@ -215,6 +219,8 @@ fn reason(layer: &str, lp: &Loop, ops: &BTreeMap<&str, usize>, why: &str) -> Str
 pub(super) struct RnnCell {
     /// The time-major `Transpose` of the layer input (the rule's anchor).
     pub transpose: String,
+    /// `go_backwards`: the `ReverseV2` of the time-major sequence.
+    pub reverse: Option<String>,
     pub kind: LayerKind,
     pub weights: Vec<Weight>,
     /// The TF tensor equal to the layer's output: the batch-major
@@ -513,13 +519,21 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         .filter_map(|e| source(ctx, e.data_inputs().first()?))
         .find(|n| n.op == "TensorListFromTensor")
         .ok_or("no TensorListFromTensor enters the loop")?;
-    let entering = from.data_inputs().first().and_then(|t| source(ctx, t));
-    if entering.is_some_and(|n| n.op == "ReverseV2") {
-        return Err(format!(
-            "the {class} runs backwards (go_backwards: the sequence is reversed by ReverseV2 \
-             before the loop), which thaw does not convert yet"
-        ));
+    let mut entering = from.data_inputs().first().and_then(|t| source(ctx, t));
+    // go_backwards: ReverseV2(time-major sequence, [0]) between the two.
+    let mut reverse = None;
+    if let Some(rev) = entering.filter(|n| n.op == "ReverseV2") {
+        let axes = ctx.const_ints(rev, 1)?;
+        if axes != [0] {
+            return Err(format!(
+                "ReverseV2 '{}' before the loop reverses axes {axes:?}, not the time axis [0]",
+                rev.name
+            ));
+        }
+        reverse = Some(rev.name.clone());
+        entering = rev.data_inputs().first().and_then(|t| source(ctx, t));
     }
+    let go_backwards = reverse.is_some();
     let transpose = entering
         .filter(|t| swaps_batch_and_time(ctx, t))
         .ok_or("the sequence does not enter the loop through a time-major Transpose")?;
@@ -563,11 +577,13 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
             units,
             return_sequences,
             use_bias,
+            go_backwards,
         },
         "SimpleRNN" => LayerKind::SimpleRnn {
             units,
             return_sequences,
             use_bias,
+            go_backwards,
         },
         // The `_` arm above read the (3u) input bias of a GRU without
         // reset_after; with it, the (2, 3u) rows.
@@ -578,11 +594,13 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
                 return_sequences,
                 use_bias,
                 reset_after,
+                go_backwards,
             }
         }
     };
     Ok(RnnCell {
         transpose: transpose.name.clone(),
+        reverse,
         kind,
         weights,
         output: TensorId::new(output.name.clone(), 0),
@@ -594,34 +612,61 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
 /// class standing for the whole loop and its layer scope.
 pub(super) fn rnn(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     let graph = ctx.graph;
+    // Directly, or through the ReverseV2 of go_backwards.
     let feeds_list = graph
         .consumers(&TensorId::new(node.name.clone(), 0))
         .iter()
-        .any(|&(c, _)| graph.nodes()[c].op == "TensorListFromTensor");
+        .any(|&(c, _)| {
+            matches!(
+                graph.nodes()[c].op.as_str(),
+                "TensorListFromTensor" | "ReverseV2"
+            )
+        });
     if !feeds_list {
         return Err("does not feed a TensorList".into());
     }
-    for lp in graph.loops() {
-        let Ok(cell) = recognise(ctx, &lp) else {
-            continue;
-        };
-        if cell.transpose != node.name {
-            continue;
-        }
-        let input = ctx.layer_input(node, 0)?;
-        let anchor = graph.node(&lp.node).ok_or("loop anchor missing")?;
-        let mut nodes = vec![node.name.clone()];
-        nodes.extend(lp.members.iter().map(|&i| graph.nodes()[i].name.clone()));
-        return Ok(Match::one(Emit {
-            name: ctx.layer_name(anchor),
-            kind: cell.kind,
-            weights: cell.weights,
-            inputs: vec![input],
-            output: cell.output,
-            nodes,
-        }));
+    // Every recognised cell, with the nodes its loop stands for (the
+    // go_backwards ReverseV2, the loop's own).
+    let cells: Vec<(Loop, RnnCell)> = graph
+        .loops()
+        .into_iter()
+        .filter_map(|lp| recognise(ctx, &lp).ok().map(|c| (lp, c)))
+        .collect();
+    let Some(this) = cells.iter().position(|(_, c)| c.transpose == node.name) else {
+        return Err("not the input of a loop recognised as an LSTM, GRU or SimpleRNN cell".into());
+    };
+    let input = ctx.layer_input(node, 0)?;
+    let node_lists: Vec<Vec<String>> = cells
+        .iter()
+        .map(|(lp, c)| {
+            c.reverse
+                .iter()
+                .cloned()
+                .chain(lp.members.iter().map(|&i| graph.nodes()[i].name.clone()))
+                .collect()
+        })
+        .collect();
+    let halves: Vec<Half> = cells
+        .iter()
+        .zip(&node_lists)
+        .map(|((_, cell), nodes)| Half { cell, nodes })
+        .collect();
+    // One half of a Bidirectional: the whole wrapper is one layer.
+    if let Some(m) = super::bidirectional::pair(ctx, &halves, this, input.clone())? {
+        return Ok(m);
     }
-    Err("not the input of a loop recognised as an LSTM, GRU or SimpleRNN cell".into())
+    let (lp, cell) = &cells[this];
+    let anchor = graph.node(&lp.node).ok_or("loop anchor missing")?;
+    let mut nodes = vec![node.name.clone()];
+    nodes.extend(node_lists[this].iter().cloned());
+    Ok(Match::one(Emit {
+        name: ctx.layer_name(anchor),
+        kind: cell.kind.clone(),
+        weights: cell.weights.clone(),
+        inputs: vec![input],
+        output: cell.output.clone(),
+        nodes,
+    }))
 }
 
 /// This family's conversion rules with their priorities (see [`super::rules`]):

@@ -16,7 +16,8 @@
 //! - [`layer_norm`] — LayerNormalization;
 //! - [`preprocess`] — Rescaling, Normalization, PReLU;
 //! - [`attention`] — MultiHeadAttention;
-//! - [`recurrent`] — LSTM;
+//! - [`recurrent`] — LSTM, GRU, SimpleRNN;
+//! - [`bidirectional`] — Bidirectional;
 //! - [`embedding`] — Embedding;
 //! - [`sequence`] — Permute, RepeatVector;
 //! - [`reshape`] — ZeroPadding2D, Flatten, Reshape;
@@ -39,6 +40,7 @@
 
 pub mod activation;
 pub mod attention;
+pub mod bidirectional;
 pub mod conv;
 pub mod conv1d;
 pub mod conv_transpose;
@@ -166,6 +168,7 @@ pub fn supported_classes() -> Vec<&'static str> {
         "LSTM",
         "GRU",
         "SimpleRNN",
+        "Bidirectional",
         "Permute",
         "RepeatVector",
     ];
@@ -209,6 +212,7 @@ fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, Layer
                 LayerKind::Lstm { .. } => recurrent::lstm_layer(layer, x),
                 LayerKind::Gru { .. } => recurrent::gru_layer(layer, x),
                 LayerKind::SimpleRnn { .. } => recurrent::simple_rnn_layer(layer, x),
+                LayerKind::Bidirectional { .. } => bidirectional::bidirectional_layer(layer, x),
                 LayerKind::ZeroPadding2D { padding } => reshape::zero_padding2d(x, *padding),
                 LayerKind::Activation { activation } => {
                     Ok(activation::apply(*activation, x.clone()))

@@ -17,10 +17,12 @@
 //! - SimpleRNN: `h = tanh(x_t · kernel + bias + h · recurrent_kernel)`.
 //!
 //! The output is every `h` (batch, steps, units) with `return_sequences`,
-//! else the last (batch, units).
+//! else the last (batch, units). With `go_backwards` the steps are read last
+//! to first (`x_t` is `x[:, steps - 1 - t]`) and the outputs stay in that
+//! processing order: Keras reverses the input, never the output.
 //!
-//! Not handled yet: other activations, `go_backwards`, `return_state`,
-//! masking, initial states, stateful layers.
+//! Not handled yet: other activations, `return_state`, masking, initial
+//! states, stateful layers.
 
 use ndarray::{Array1, Array2, ArrayD, ArrayView2, ArrayView3, Axis, Ix1, Ix2, Ix3, s};
 
@@ -37,6 +39,7 @@ pub fn lstm_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerEr
         units,
         return_sequences,
         use_bias,
+        go_backwards,
     } = &layer.kind
     else {
         return Err(LayerError::Config("not an LSTM".into()));
@@ -64,7 +67,10 @@ pub fn lstm_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerEr
     let mut c = Array2::<f32>::zeros((batch, u));
     let mut seq = ndarray::Array3::<f32>::zeros((batch, steps, u));
     for t in 0..steps {
-        let mut z = x3.index_axis(Axis(1), t).dot(&kernel) + h.dot(&recurrent);
+        let mut z = x3
+            .index_axis(Axis(1), source_step(t, steps, *go_backwards))
+            .dot(&kernel)
+            + h.dot(&recurrent);
         if let Some(b) = bias {
             for mut row in z.rows_mut() {
                 row.iter_mut().zip(b.iter()).for_each(|(v, b)| *v += b);
@@ -118,18 +124,28 @@ fn add_rows(z: &mut Array2<f32>, b: ndarray::ArrayView1<f32>) {
     }
 }
 
-/// Runs `step(x_t, h) -> h` over the steps; every `h` or the last.
+/// The input step read at processing step `t` of `steps`.
+fn source_step(t: usize, steps: usize, go_backwards: bool) -> usize {
+    if go_backwards { steps - 1 - t } else { t }
+}
+
+/// Runs `step(x_t, h) -> h` over the steps (last to first with
+/// `go_backwards`); every `h` in processing order, or the last.
 fn run_steps(
     x3: ArrayView3<f32>,
     units: usize,
     return_sequences: bool,
+    go_backwards: bool,
     mut step: impl FnMut(ArrayView2<f32>, &Array2<f32>) -> Array2<f32>,
 ) -> ArrayD<f32> {
     let (batch, steps, _) = x3.dim();
     let mut h = Array2::<f32>::zeros((batch, units));
     let mut seq = ndarray::Array3::<f32>::zeros((batch, steps, units));
     for t in 0..steps {
-        h = step(x3.index_axis(Axis(1), t), &h);
+        h = step(
+            x3.index_axis(Axis(1), source_step(t, steps, go_backwards)),
+            &h,
+        );
         seq.slice_mut(s![.., t, ..]).assign(&h);
     }
     if return_sequences {
@@ -146,6 +162,7 @@ pub fn gru_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerErr
         return_sequences,
         use_bias,
         reset_after,
+        go_backwards,
     } = &layer.kind
     else {
         return Err(LayerError::Config("not a GRU".into()));
@@ -174,30 +191,36 @@ pub fn gru_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerErr
         recurrent.slice(s![.., ..2 * u]),
         recurrent.slice(s![.., 2 * u..]),
     );
-    Ok(run_steps(x3, u, *return_sequences, |xt, h| {
-        let mut zx = xt.dot(&kernel);
-        add_rows(&mut zx, b_in.view());
-        // The recurrent contributions to z and r, and to the candidate.
-        let (mut rzr, rh_after) = if reset_after {
-            let mut r = h.dot(&recurrent);
-            add_rows(&mut r, b_rec.view());
-            (
-                r.slice(s![.., ..2 * u]).to_owned(),
-                Some(r.slice(s![.., 2 * u..]).to_owned()),
-            )
-        } else {
-            (h.dot(&rk_zr), None)
-        };
-        rzr += &zx.slice(s![.., ..2 * u]);
-        let z = rzr.slice(s![.., ..u]).mapv(sigmoid);
-        let r = rzr.slice(s![.., u..]).mapv(sigmoid);
-        let inner = match rh_after {
-            Some(rh) => &r * &rh,
-            None => (&r * h).dot(&rk_h),
-        };
-        let hh = (&zx.slice(s![.., 2 * u..]) + &inner).mapv(f32::tanh);
-        &z * h + &(z.mapv(|v| 1.0 - v) * &hh)
-    }))
+    Ok(run_steps(
+        x3,
+        u,
+        *return_sequences,
+        *go_backwards,
+        |xt, h| {
+            let mut zx = xt.dot(&kernel);
+            add_rows(&mut zx, b_in.view());
+            // The recurrent contributions to z and r, and to the candidate.
+            let (mut rzr, rh_after) = if reset_after {
+                let mut r = h.dot(&recurrent);
+                add_rows(&mut r, b_rec.view());
+                (
+                    r.slice(s![.., ..2 * u]).to_owned(),
+                    Some(r.slice(s![.., 2 * u..]).to_owned()),
+                )
+            } else {
+                (h.dot(&rk_zr), None)
+            };
+            rzr += &zx.slice(s![.., ..2 * u]);
+            let z = rzr.slice(s![.., ..u]).mapv(sigmoid);
+            let r = rzr.slice(s![.., u..]).mapv(sigmoid);
+            let inner = match rh_after {
+                Some(rh) => &r * &rh,
+                None => (&r * h).dot(&rk_h),
+            };
+            let hh = (&zx.slice(s![.., 2 * u..]) + &inner).mapv(f32::tanh);
+            &z * h + &(z.mapv(|v| 1.0 - v) * &hh)
+        },
+    ))
 }
 
 /// The Keras `SimpleRNN` layer (weights `kernel`, `recurrent_kernel`, `bias`).
@@ -206,6 +229,7 @@ pub fn simple_rnn_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, L
         units,
         return_sequences,
         use_bias,
+        go_backwards,
     } = &layer.kind
     else {
         return Err(LayerError::Config("not a SimpleRNN".into()));
@@ -225,13 +249,19 @@ pub fn simple_rnn_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, L
     } else {
         None
     };
-    Ok(run_steps(x3, u, *return_sequences, |xt, h| {
-        let mut z = xt.dot(&kernel);
-        if let Some(b) = bias {
-            add_rows(&mut z, b);
-        }
-        (z + h.dot(&recurrent)).mapv(f32::tanh)
-    }))
+    Ok(run_steps(
+        x3,
+        u,
+        *return_sequences,
+        *go_backwards,
+        |xt, h| {
+            let mut z = xt.dot(&kernel);
+            if let Some(b) = bias {
+                add_rows(&mut z, b);
+            }
+            (z + h.dot(&recurrent)).mapv(f32::tanh)
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -246,6 +276,7 @@ mod tests {
                 units,
                 return_sequences,
                 use_bias: true,
+                go_backwards: false,
             },
             inbound: vec!["x".into()],
             weights: vec![],
@@ -388,6 +419,7 @@ mod tests {
                 return_sequences,
                 use_bias: true,
                 reset_after,
+                go_backwards: false,
             };
             let weights = || {
                 vec![
@@ -428,6 +460,7 @@ mod tests {
                 return_sequences: true,
                 use_bias: false,
                 reset_after: true,
+                go_backwards: false,
             },
             vec![
                 ("kernel", vec![1, 6], k.clone()),
@@ -468,6 +501,7 @@ mod tests {
                 units: 2,
                 return_sequences: true,
                 use_bias: true,
+                go_backwards: false,
             },
             vec![
                 ("kernel", vec![2, 2], k.clone()),
@@ -500,6 +534,7 @@ mod tests {
                 return_sequences: false,
                 use_bias: true,
                 reset_after: true,
+                go_backwards: false,
             },
             vec![
                 ("kernel", vec![3, 6], vec![0.0; 18]),
@@ -515,6 +550,7 @@ mod tests {
                 units: 2,
                 return_sequences: false,
                 use_bias: false,
+                go_backwards: false,
             },
             vec![
                 ("kernel", vec![3, 2], vec![0.0; 6]),
@@ -529,5 +565,108 @@ mod tests {
                 .shape(),
             &[2, 2]
         );
+    }
+
+    /// `go_backwards`: the steps are read last to first and the outputs kept
+    /// in that order. The LSTM equations of `one_unit_steps_follow_the_gate_equations`
+    /// written out in f64 over the reversed steps, for one unit.
+    #[test]
+    fn lstm_go_backwards_reads_the_steps_last_to_first() {
+        let k = ArrayD::from_shape_vec(vec![1, 4], vec![0.5, -0.25, 1.0, 0.75]).unwrap();
+        let r = ArrayD::from_shape_vec(vec![1, 4], vec![0.1, 0.2, -0.3, 0.4]).unwrap();
+        let b = ArrayD::from_shape_vec(vec![4], vec![0.0, 1.0, 0.1, -0.2]).unwrap();
+        let xs = [1.0f64, -2.0, 0.5];
+        let x =
+            ArrayD::from_shape_vec(vec![1, 3, 1], xs.iter().map(|v| *v as f32).collect()).unwrap();
+        let sg = |v: f64| 1.0 / (1.0 + (-v).exp());
+        let (mut h, mut c) = (0.0f64, 0.0f64);
+        let mut hs = vec![];
+        for xt in xs.iter().rev() {
+            let i = sg(0.5 * xt + 0.1 * h);
+            let f = sg(-0.25 * xt + 0.2 * h + 1.0);
+            let g = (1.0 * xt - 0.3 * h + 0.1).tanh();
+            let o = sg(0.75 * xt + 0.4 * h - 0.2);
+            c = f * c + i * g;
+            h = o * c.tanh();
+            hs.push(h);
+        }
+        let mut layer = lstm(
+            1,
+            true,
+            vec![("kernel", k), ("recurrent_kernel", r), ("bias", b)],
+        );
+        layer.kind = LayerKind::Lstm {
+            units: 1,
+            return_sequences: true,
+            use_bias: true,
+            go_backwards: true,
+        };
+        let y = lstm_layer(&layer, &x).unwrap();
+        for (t, want) in hs.iter().enumerate() {
+            // f32 against f64 over three steps of O(1) values.
+            assert!((y[[0, t, 0]] as f64 - want).abs() < 1e-6, "{y:?} vs {hs:?}");
+        }
+    }
+
+    /// `go_backwards` for GRU and SimpleRNN (one unit, one feature), by hand
+    /// in f64 over the reversed steps; the last output is the first step's.
+    #[test]
+    fn gru_and_simple_rnn_go_backwards_read_the_steps_last_to_first() {
+        let xs = [0.3f32, -1.0, 0.8, 0.1];
+        let x = ArrayD::from_shape_vec(vec![1, 4, 1], xs.to_vec()).unwrap();
+        let sg = |v: f64| 1.0 / (1.0 + (-v).exp());
+        // GRU, reset_after, no bias: kernel [kz, kr, kh], recurrent [uz, ur, uh].
+        let (k, rk) = ([0.5f32, -0.7, 1.2], [0.3f32, 0.9, -0.6]);
+        let f = |v: f32| v as f64;
+        let mut h = 0.0f64;
+        let mut want = vec![];
+        for &xt in xs.iter().rev() {
+            let xt = f(xt);
+            let z = sg(f(k[0]) * xt + f(rk[0]) * h);
+            let r = sg(f(k[1]) * xt + f(rk[1]) * h);
+            let hh = (f(k[2]) * xt + r * (f(rk[2]) * h)).tanh();
+            h = z * h + (1.0 - z) * hh;
+            want.push(h);
+        }
+        let gru = with_weights(
+            "gru",
+            LayerKind::Gru {
+                units: 1,
+                return_sequences: true,
+                use_bias: false,
+                reset_after: true,
+                go_backwards: true,
+            },
+            vec![
+                ("kernel", vec![1, 3], k.to_vec()),
+                ("recurrent_kernel", vec![1, 3], rk.to_vec()),
+            ],
+        );
+        let y = gru_layer(&gru, &x).unwrap();
+        for (t, w) in want.iter().enumerate() {
+            assert!((f(y[[0, t, 0]]) - w).abs() < 1e-6, "GRU {y:?} vs {want:?}");
+        }
+        // SimpleRNN: h = tanh(0.7 x + 0.1 - 0.4 h).
+        let mut h = 0.0f64;
+        for &xt in xs.iter().rev() {
+            h = (0.7 * f(xt) + f(0.1) - 0.4 * h).tanh();
+        }
+        let rnn = with_weights(
+            "rnn",
+            LayerKind::SimpleRnn {
+                units: 1,
+                return_sequences: false,
+                use_bias: true,
+                go_backwards: true,
+            },
+            vec![
+                ("kernel", vec![1, 1], vec![0.7]),
+                ("recurrent_kernel", vec![1, 1], vec![-0.4]),
+                ("bias", vec![1], vec![0.1]),
+            ],
+        );
+        let y = simple_rnn_layer(&rnn, &x).unwrap();
+        assert_eq!(y.shape(), &[1, 1]);
+        assert!((f(y[[0, 0]]) - h).abs() < 1e-6, "SimpleRNN {y:?} vs {h}");
     }
 }

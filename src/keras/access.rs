@@ -394,27 +394,35 @@ impl LayerKind {
                 units,
                 return_sequences,
                 use_bias,
+                go_backwards,
             }
             | LayerKind::SimpleRnn {
                 units,
                 return_sequences,
                 use_bias,
+                go_backwards,
             } => vec![
                 f("units", units, Other),
                 f("return_sequences", return_sequences, Other),
                 f("use_bias", use_bias, Bias),
+                f("go_backwards", go_backwards, Other),
             ],
             LayerKind::Gru {
                 units,
                 return_sequences,
                 use_bias,
                 reset_after,
+                go_backwards,
             } => vec![
                 f("units", units, Other),
                 f("return_sequences", return_sequences, Other),
                 f("use_bias", use_bias, Bias),
                 f("reset_after", reset_after, Other),
+                f("go_backwards", go_backwards, Other),
             ],
+            LayerKind::Bidirectional { layer, merge_mode } => {
+                vec![f("layer", layer, Other), f("merge_mode", merge_mode, Other)]
+            }
             LayerKind::Permute { dims } => vec![f("dims", dims, Other)],
             LayerKind::RepeatVector { n } => vec![f("n", n, Other)],
             LayerKind::TfOp(op) => vec![
@@ -439,6 +447,12 @@ impl LayerKind {
             LayerKind::Lstm { .. } | LayerKind::Gru { .. } | LayerKind::SimpleRnn { .. } => {
                 vec![k("kernel", "IG"), k("recurrent_kernel", "UG")]
             }
+            LayerKind::Bidirectional { .. } => vec![
+                k("forward/kernel", "IG"),
+                k("forward/recurrent_kernel", "UG"),
+                k("backward/kernel", "IG"),
+                k("backward/recurrent_kernel", "UG"),
+            ],
             LayerKind::MultiHeadAttention { .. } => vec![
                 k("query/kernel", "INC"),
                 k("key/kernel", "INC"),

@@ -21,7 +21,8 @@
 //! Layers with sub-layers keep (some of) their variables under
 //! `layers/<key>/<sublayer>/vars`: `MultiHeadAttention`'s four projections
 //! (`query_dense`, `key_dense`, `value_dense`, `output_dense`), `LSTM`'s
-//! `cell` (see [`sublayers`]).
+//! `cell`, `Bidirectional`'s `forward_layer/cell` and `backward_layer/cell`
+//! (see [`sublayers`]).
 //!
 //! # Writing
 //!
@@ -316,6 +317,7 @@ fn sublayers(kind: &LayerKind) -> &'static [&'static str] {
             &["query_dense", "key_dense", "value_dense", "output_dense"]
         }
         LayerKind::Lstm { .. } | LayerKind::Gru { .. } | LayerKind::SimpleRnn { .. } => &["cell"],
+        LayerKind::Bidirectional { .. } => &["forward_layer/cell", "backward_layer/cell"],
         _ => &[],
     }
 }

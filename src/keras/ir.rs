@@ -92,6 +92,40 @@ impl Interpolation {
     }
 }
 
+/// `Bidirectional`'s `merge_mode` (`None`, the two directions as two
+/// outputs, is not modelled).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MergeMode {
+    /// The forward then the backward output, along the last axis.
+    Concat,
+    Sum,
+    Mul,
+    /// `(forward + backward) / 2`.
+    Ave,
+}
+
+impl MergeMode {
+    pub fn keras_name(self) -> &'static str {
+        match self {
+            MergeMode::Concat => "concat",
+            MergeMode::Sum => "sum",
+            MergeMode::Mul => "mul",
+            MergeMode::Ave => "ave",
+        }
+    }
+
+    pub fn from_keras_name(name: &str) -> Option<MergeMode> {
+        [
+            MergeMode::Concat,
+            MergeMode::Sum,
+            MergeMode::Mul,
+            MergeMode::Ave,
+        ]
+        .into_iter()
+        .find(|m| m.keras_name() == name)
+    }
+}
+
 /// Activation functions that Keras layers accept as `activation=`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Activation {
@@ -352,10 +386,13 @@ pub enum LayerKind {
     /// `return_sequences`, else the last step (batch, units).
     /// weights: `kernel` (in, 4 units), `recurrent_kernel` (units, 4 units), then
     /// `bias` (4 units) if `use_bias`; column blocks in gate order i, f, c, o.
+    /// `go_backwards`: the steps are processed last to first, and the output
+    /// sequence is in processing order (not reversed back), as in Keras.
     Lstm {
         units: usize,
         return_sequences: bool,
         use_bias: bool,
+        go_backwards: bool,
     },
     /// Keras `GRU` on (batch, steps, in), activation tanh, recurrent activation
     /// sigmoid, zero initial state; output as [`LayerKind::Lstm`]'s.
@@ -368,6 +405,7 @@ pub enum LayerKind {
         return_sequences: bool,
         use_bias: bool,
         reset_after: bool,
+        go_backwards: bool,
     },
     /// Keras `SimpleRNN` on (batch, steps, in), activation tanh, zero initial
     /// state; output as [`LayerKind::Lstm`]'s. weights: `kernel` (in, units),
@@ -376,6 +414,17 @@ pub enum LayerKind {
         units: usize,
         return_sequences: bool,
         use_bias: bool,
+        go_backwards: bool,
+    },
+    /// Keras `Bidirectional` around `layer` (an [`LayerKind::Lstm`],
+    /// [`LayerKind::Gru`] or [`LayerKind::SimpleRnn`]): `layer` runs on the
+    /// input, a copy with `go_backwards` flipped and its own weights runs on it
+    /// too, its output sequence (with `return_sequences`) flipped back along
+    /// the steps, and `merge_mode` joins the two. weights: the forward layer's
+    /// as `forward/<name>`, then the backward layer's as `backward/<name>`.
+    Bidirectional {
+        layer: Box<LayerKind>,
+        merge_mode: MergeMode,
     },
     /// `dims`: the non-batch axes in their new order, 1-based as Keras writes
     /// them (`Permute((2, 1))` swaps steps and channels).
@@ -574,6 +623,7 @@ impl LayerKind {
             LayerKind::Lstm { .. } => "LSTM",
             LayerKind::Gru { .. } => "GRU",
             LayerKind::SimpleRnn { .. } => "SimpleRNN",
+            LayerKind::Bidirectional { .. } => "Bidirectional",
             LayerKind::Permute { .. } => "Permute",
             LayerKind::RepeatVector { .. } => "RepeatVector",
             LayerKind::InferenceIdentity { class } => class.keras_name(),

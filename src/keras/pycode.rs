@@ -279,8 +279,22 @@ fn py_tuple(items: &[String]) -> String {
     }
 }
 
-/// A JSON value as a Python literal: lists as tuples, objects as dicts.
+/// A JSON value as a Python literal: lists as tuples, objects as dicts; a
+/// nested layer (`{"class_name": C, "config": {...}}`, Bidirectional's
+/// `layer`) as the call `L.C(key=value, ...)`.
 fn py_value(v: &Value) -> String {
+    if let (Some(Value::String(class)), Some(Value::Object(cfg)), 2) = (
+        v.get("class_name"),
+        v.get("config"),
+        v.as_object().map_or(0, |o| o.len()),
+    ) {
+        let args: Vec<String> = cfg
+            .iter()
+            .filter(|(k, _)| k.as_str() == "name" || !ALWAYS_DROPPED.contains(&k.as_str()))
+            .map(|(k, v)| format!("{k}={}", py_value(v)))
+            .collect();
+        return format!("L.{class}({})", args.join(", "));
+    }
     match v {
         Value::Null => "None".into(),
         Value::Bool(true) => "True".into(),

@@ -179,6 +179,7 @@ macro_rules! slots_fn {
                 | LayerKind::Reshape { .. }
                 | LayerKind::Permute { .. }
                 | LayerKind::RepeatVector { .. }
+                | LayerKind::Bidirectional { .. }
                 | LayerKind::UpSampling2D { .. }
                 | LayerKind::Add
                 | LayerKind::Multiply

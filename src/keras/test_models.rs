@@ -805,6 +805,7 @@ pub fn extra_classes_model() -> Model {
                 units: 3,
                 return_sequences: false,
                 use_bias: true,
+                go_backwards: false,
             },
             &["seq"],
             &[&[5, 12], &[3, 12], &[12]],

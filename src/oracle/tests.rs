@@ -399,6 +399,57 @@ mod small_graphs {
         assert!(err.to_string().contains("/nonexistent/model.pb"), "{err}");
     }
 
+    /// `ReverseV2` (thaw's builder): x[2,3,4] reversed along axes [0, -1] and along [1]
+    /// against the same reversal done with ndarray's negative-step slices.
+    #[test]
+    fn reverse_v2_reverses_the_listed_axes() {
+        use tract_tensorflow::tfpb::tensorflow::TensorProto;
+        let konst = |name: &str, axes: &[i32]| {
+            let t = tract_tensorflow::prelude::tensor1(axes);
+            tfpb::node()
+                .name(name)
+                .op("Const")
+                .attr("dtype", DataType::DtInt32)
+                .attr("value", TensorProto::try_from(&t).expect("proto"))
+        };
+        let bytes = tfpb::graph()
+            .node(
+                tfpb::node()
+                    .name("x")
+                    .op("Placeholder")
+                    .attr("dtype", DataType::DtFloat),
+            )
+            .node(konst("ends", &[0, -1]))
+            .node(konst("mid", &[1]))
+            .node(
+                tfpb::node()
+                    .name("rev_ends")
+                    .op("ReverseV2")
+                    .input("x")
+                    .input("ends"),
+            )
+            .node(
+                tfpb::node()
+                    .name("rev_mid")
+                    .op("ReverseV2")
+                    .input("x")
+                    .input("mid"),
+            )
+            .write_to_bytes()
+            .expect("encode");
+        let inputs = vec![OracleInput {
+            name: "x".into(),
+            shape: vec![2, 3, 4],
+        }];
+        let outputs = vec!["rev_ends".to_string(), "rev_mid".to_string()];
+        let oracle = Oracle::from_bytes(&bytes, "rev.pb", &inputs, &outputs).expect("load");
+        let x = ArrayD::from_shape_fn(vec![2, 3, 4], |i| (i[0] * 100 + i[1] * 10 + i[2]) as f32);
+        let got = oracle.run(std::slice::from_ref(&x)).expect("run");
+        use ndarray::s;
+        assert_eq!(got[0], x.slice(s![..;-1, .., ..;-1]).to_owned().into_dyn());
+        assert_eq!(got[1], x.slice(s![.., ..;-1, ..]).to_owned().into_dyn());
+    }
+
     #[test]
     fn thaw_ops_lists_the_registered_builders() {
         let ops = thaw_ops();

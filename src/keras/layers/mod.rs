@@ -165,6 +165,7 @@ registry! {
     recurrent::LSTM => LayerKind::Lstm { .. },
     recurrent::GRU => LayerKind::Gru { .. },
     recurrent::SIMPLE_RNN => LayerKind::SimpleRnn { .. },
+    recurrent::BIDIRECTIONAL => LayerKind::Bidirectional { .. },
     attention::MULTI_HEAD_ATTENTION => LayerKind::MultiHeadAttention { .. },
     preprocess::RESCALING => LayerKind::Rescaling { .. },
     preprocess::NORMALIZATION => LayerKind::Normalization { .. },

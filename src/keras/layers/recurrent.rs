@@ -1,8 +1,9 @@
-//! Recurrent layers: `LSTM`, `GRU`, `SimpleRNN`.
+//! Recurrent layers: `LSTM`, `GRU`, `SimpleRNN`, and the `Bidirectional`
+//! wrapper around one of them.
 //!
 //! Dialect: written with their default activations (`tanh`, and `sigmoid`
-//! for the gates of LSTM and GRU) and `return_state`, `go_backwards`,
-//! `stateful`, `unroll` all false; weights
+//! for the gates of LSTM and GRU), `go_backwards` as converted, and
+//! `return_state`, `stateful`, `unroll` false; weights
 //! - LSTM: `kernel [in, 4u]`, `recurrent_kernel [u, 4u]`, `bias [4u]` (if
 //!   `use_bias`), gates in Keras's i, f, c, o order;
 //! - GRU: `kernel [in, 3u]`, `recurrent_kernel [u, 3u]`, `bias [2, 3u]` with
@@ -10,15 +11,24 @@
 //!   z, r, h; `reset_after` is always written (the default differs between
 //!   Keras versions: true in Keras 3 and tf-keras 2, false in Keras 1) and
 //!   read as true when absent;
-//! - SimpleRNN: `kernel [in, u]`, `recurrent_kernel [u, u]`, `bias [u]`.
+//! - SimpleRNN: `kernel [in, u]`, `recurrent_kernel [u, u]`, `bias [u]`;
+//! - Bidirectional: `layer` (the wrapped class and its config, written as
+//!   above; both Kerases make the backward layer from it, so no
+//!   `backward_layer` is written, and one that is read must be `layer` with
+//!   `go_backwards` flipped) and `merge_mode` (concat, sum, mul, ave); weights
+//!   the forward layer's then the backward layer's (`forward/…`,
+//!   `backward/…`), the order both Kerases' `.h5` loaders assign them in.
 //!
 //! Not handled yet (refused when read): other activations, `return_state`,
-//! `go_backwards`, `stateful`; `Bidirectional`.
+//! `stateful`; `Bidirectional` with `merge_mode` None (two outputs) or
+//! another backward layer.
 
 use serde_json::json;
 
 use super::shape::{Shape, rank3, wrong_kind};
 use super::{Cfg, ClassInfo, ConfigOut, bad_shape, no_floats, with_bias};
+use crate::keras::cfg::entry;
+use crate::keras::ir::MergeMode;
 use crate::keras::ir::Weight;
 use crate::keras::ir::{Layer, LayerKind};
 
@@ -62,8 +72,9 @@ pub(crate) static SIMPLE_RNN: ClassInfo = ClassInfo {
 };
 
 /// The keys every recurrent class shares: `(units, return_sequences,
-/// use_bias)`; refuses activations and flags thaw does not model yet.
-fn read_common(c: &Cfg, class: &str, gated: bool) -> Result<(usize, bool, bool), String> {
+/// use_bias, go_backwards)`; refuses activations and flags thaw does not
+/// model yet.
+fn read_common(c: &Cfg, class: &str, gated: bool) -> Result<(usize, bool, bool, bool), String> {
     let mut fixed = vec![("activation", "tanh")];
     if gated {
         fixed.push(("recurrent_activation", "sigmoid"));
@@ -77,7 +88,7 @@ fn read_common(c: &Cfg, class: &str, gated: bool) -> Result<(usize, bool, bool),
             )));
         }
     }
-    for key in ["return_state", "go_backwards", "stateful"] {
+    for key in ["return_state", "stateful"] {
         if c.bool(key, false)? {
             return Err(c.err(format!("{class} with {key} is not supported yet")));
         }
@@ -86,35 +97,188 @@ fn read_common(c: &Cfg, class: &str, gated: bool) -> Result<(usize, bool, bool),
         c.usize("units", None)?,
         c.bool("return_sequences", false)?,
         c.bool("use_bias", true)?,
+        c.bool("go_backwards", false)?,
     ))
 }
 
 fn read_lstm(c: &Cfg) -> Result<LayerKind, String> {
-    let (units, return_sequences, use_bias) = read_common(c, "LSTM", true)?;
+    let (units, return_sequences, use_bias, go_backwards) = read_common(c, "LSTM", true)?;
     Ok(LayerKind::Lstm {
         units,
         return_sequences,
         use_bias,
+        go_backwards,
     })
 }
 
 fn read_gru(c: &Cfg) -> Result<LayerKind, String> {
-    let (units, return_sequences, use_bias) = read_common(c, "GRU", true)?;
+    let (units, return_sequences, use_bias, go_backwards) = read_common(c, "GRU", true)?;
     Ok(LayerKind::Gru {
         units,
         return_sequences,
         use_bias,
         reset_after: c.bool("reset_after", true)?,
+        go_backwards,
     })
 }
 
 fn read_simple_rnn(c: &Cfg) -> Result<LayerKind, String> {
-    let (units, return_sequences, use_bias) = read_common(c, "SimpleRNN", false)?;
+    let (units, return_sequences, use_bias, go_backwards) = read_common(c, "SimpleRNN", false)?;
     Ok(LayerKind::SimpleRnn {
         units,
         return_sequences,
         use_bias,
+        go_backwards,
     })
+}
+
+pub(crate) static BIDIRECTIONAL: ClassInfo = ClassInfo {
+    family: "recurrent",
+    class: "Bidirectional",
+    written: "Bidirectional",
+    aliases: &[],
+    read: read_bidirectional,
+    write: write_bidirectional,
+    weight_names: bidirectional_names,
+    check_shapes: check_bidirectional,
+    floats: no_floats,
+    output_shape: bidirectional_shape,
+};
+
+/// The wrapped kind of a `Bidirectional`'s `layer` or `backward_layer` entry.
+fn read_wrapped(c: &Cfg, key: &str) -> Result<Option<LayerKind>, String> {
+    let Some(v) = c.get(key) else {
+        return Ok(None);
+    };
+    let e = entry(v, 0).map_err(|m| c.err(format!("'{key}': {m}")))?;
+    let kind = super::read(&e).map_err(|m| c.err(format!("'{key}': {m}")))?;
+    match kind {
+        LayerKind::Lstm { .. } | LayerKind::Gru { .. } | LayerKind::SimpleRnn { .. } => {
+            Ok(Some(kind))
+        }
+        other => Err(c.err(format!(
+            "wraps a {} ('{key}'): only LSTM, GRU and SimpleRNN are supported",
+            other.class_name()
+        ))),
+    }
+}
+
+/// `kind` (a recurrent kind) with `go_backwards` flipped.
+fn reversed(kind: &LayerKind) -> LayerKind {
+    let mut k = kind.clone();
+    if let LayerKind::Lstm { go_backwards, .. }
+    | LayerKind::Gru { go_backwards, .. }
+    | LayerKind::SimpleRnn { go_backwards, .. } = &mut k
+    {
+        *go_backwards = !*go_backwards;
+    }
+    k
+}
+
+fn read_bidirectional(c: &Cfg) -> Result<LayerKind, String> {
+    let layer = read_wrapped(c, "layer")?.ok_or_else(|| c.err("missing 'layer'"))?;
+    // Keras 3 writes the backward layer it made; one that is not the forward
+    // one run the other way (other units, weights layout) is not modelled.
+    if let Some(back) = read_wrapped(c, "backward_layer")?
+        && back != reversed(&layer)
+    {
+        return Err(c.err(
+            "a backward_layer that is not the forward layer with go_backwards flipped is not \
+             supported",
+        ));
+    }
+    let merge_mode = match c.get("merge_mode") {
+        None => {
+            return Err(
+                c.err("merge_mode None (the two directions as two outputs) is not supported yet")
+            );
+        }
+        Some(v) => v
+            .as_str()
+            .and_then(MergeMode::from_keras_name)
+            .ok_or_else(|| c.err(format!("merge_mode {v} is not concat, sum, mul or ave")))?,
+    };
+    Ok(LayerKind::Bidirectional {
+        layer: Box::new(layer),
+        merge_mode,
+    })
+}
+
+/// `layer`: the forward layer's class and config (both Kerases make the
+/// backward one from it, named `forward_<name>`/`backward_<name>`); no
+/// `backward_layer`.
+fn write_bidirectional(layer: &Layer, c: &mut ConfigOut) {
+    let LayerKind::Bidirectional {
+        layer: inner,
+        merge_mode,
+    } = &layer.kind
+    else {
+        return;
+    };
+    let class = inner.class_name();
+    let mut cfg = serde_json::Map::new();
+    cfg.insert("name".into(), json!(class.to_ascii_lowercase()));
+    cfg.insert("trainable".into(), json!(true));
+    cfg.insert("dtype".into(), json!("float32"));
+    let wrapped = Layer {
+        name: class.to_ascii_lowercase(),
+        kind: (**inner).clone(),
+        inbound: vec![],
+        weights: vec![],
+    };
+    write_rnn(&wrapped, &mut ConfigOut(&mut cfg));
+    c.put("layer", json!({"class_name": class, "config": cfg}));
+    c.put("merge_mode", json!(merge_mode.keras_name()));
+}
+
+fn bidirectional_names(kind: &LayerKind) -> Vec<&'static str> {
+    let LayerKind::Bidirectional { layer, .. } = kind else {
+        return vec![];
+    };
+    let with = shape_of(layer).is_some_and(|s| s.2);
+    let mut v = vec!["forward/kernel", "forward/recurrent_kernel"];
+    if with {
+        v.push("forward/bias");
+    }
+    v.extend(["backward/kernel", "backward/recurrent_kernel"]);
+    if with {
+        v.push("backward/bias");
+    }
+    v
+}
+
+fn check_bidirectional(
+    kind: &LayerKind,
+    names: &[&'static str],
+    shapes: &[&[usize]],
+) -> Result<(), String> {
+    let LayerKind::Bidirectional { layer, .. } = kind else {
+        return Ok(());
+    };
+    let half = shapes.len() / 2;
+    for (prefix, part) in [("forward", &shapes[..half]), ("backward", &shapes[half..])] {
+        check_rnn(layer, &names[..half], part).map_err(|m| format!("{prefix} layer: {m}"))?;
+    }
+    Ok(())
+}
+
+/// The wrapped layer's output shape, its last axis doubled by `concat`.
+fn bidirectional_shape(
+    kind: &LayerKind,
+    w: &[Weight],
+    first: &Shape,
+    all: &[Shape],
+) -> Result<Shape, String> {
+    let LayerKind::Bidirectional { layer, merge_mode } = kind else {
+        return Err(wrong_kind(kind));
+    };
+    let mut shape = rnn_shape(layer, w, first, all)?;
+    if *merge_mode == MergeMode::Concat
+        && let Some(Some(d)) = shape.last_mut()
+    {
+        *d *= 2;
+    }
+    Ok(shape)
 }
 
 /// `(units, return_sequences, use_bias, gate blocks, bias rows)` of a
@@ -125,12 +289,14 @@ fn shape_of(kind: &LayerKind) -> Option<(usize, bool, bool, usize, usize)> {
             units,
             return_sequences,
             use_bias,
+            ..
         } => Some((*units, *return_sequences, *use_bias, 4, 1)),
         LayerKind::Gru {
             units,
             return_sequences,
             use_bias,
             reset_after,
+            ..
         } => Some((
             *units,
             *return_sequences,
@@ -142,6 +308,7 @@ fn shape_of(kind: &LayerKind) -> Option<(usize, bool, bool, usize, usize)> {
             units,
             return_sequences,
             use_bias,
+            ..
         } => Some((*units, *return_sequences, *use_bias, 1, 1)),
         _ => None,
     }
@@ -159,12 +326,29 @@ fn write_rnn(layer: &Layer, c: &mut ConfigOut) {
     c.put("use_bias", json!(use_bias));
     c.put("return_sequences", json!(return_sequences));
     c.put("return_state", json!(false));
-    c.put("go_backwards", json!(false));
+    c.put("go_backwards", json!(go_backwards(&layer.kind)));
     c.put("stateful", json!(false));
     c.put("unroll", json!(false));
     if let LayerKind::Gru { reset_after, .. } = &layer.kind {
         c.put("reset_after", json!(reset_after));
     }
+}
+
+/// Whether a recurrent kind runs its steps last to first.
+pub(crate) fn go_backwards(kind: &LayerKind) -> bool {
+    matches!(
+        kind,
+        LayerKind::Lstm {
+            go_backwards: true,
+            ..
+        } | LayerKind::Gru {
+            go_backwards: true,
+            ..
+        } | LayerKind::SimpleRnn {
+            go_backwards: true,
+            ..
+        }
+    )
 }
 
 fn rnn_names(kind: &LayerKind) -> Vec<&'static str> {
@@ -220,6 +404,7 @@ pub(crate) fn recurrent_model() -> crate::keras::Model {
         return_sequences,
         use_bias: true,
         reset_after,
+        go_backwards: !reset_after,
     };
     crate::keras::Model {
         name: "recurrent".to_string(),
@@ -243,6 +428,7 @@ pub(crate) fn recurrent_model() -> crate::keras::Model {
                     units: 2,
                     return_sequences: true,
                     use_bias: true,
+                    go_backwards: true,
                 },
                 &["gru_v1"],
                 &[&[3, 2], &[2, 2], &[2]],
@@ -253,6 +439,7 @@ pub(crate) fn recurrent_model() -> crate::keras::Model {
                     units: 2,
                     return_sequences: false,
                     use_bias: true,
+                    go_backwards: true,
                 },
                 &["rnn_seq"],
                 &[&[2, 8], &[2, 8], &[8]],
@@ -264,11 +451,46 @@ pub(crate) fn recurrent_model() -> crate::keras::Model {
                     return_sequences: false,
                     use_bias: false,
                     reset_after: true,
+                    go_backwards: false,
                 },
                 &["rnn_seq"],
                 &[&[2, 6], &[2, 6]],
             ),
+            layer(
+                "bi_concat",
+                LayerKind::Bidirectional {
+                    layer: Box::new(LayerKind::Lstm {
+                        units: 2,
+                        return_sequences: true,
+                        use_bias: true,
+                        go_backwards: false,
+                    }),
+                    merge_mode: MergeMode::Concat,
+                },
+                &["seq"],
+                &[&[4, 8], &[2, 8], &[8], &[4, 8], &[2, 8], &[8]],
+            ),
+            layer(
+                "bi_ave",
+                LayerKind::Bidirectional {
+                    layer: Box::new(LayerKind::Gru {
+                        units: 3,
+                        return_sequences: false,
+                        use_bias: true,
+                        reset_after: true,
+                        go_backwards: false,
+                    }),
+                    merge_mode: MergeMode::Ave,
+                },
+                &["bi_concat"],
+                &[&[4, 9], &[3, 9], &[2, 9], &[4, 9], &[3, 9], &[2, 9]],
+            ),
         ],
-        outputs: vec!["lstm".into(), "gru_nobias".into()],
+        outputs: vec![
+            "lstm".into(),
+            "gru_nobias".into(),
+            "bi_concat".into(),
+            "bi_ave".into(),
+        ],
     }
 }

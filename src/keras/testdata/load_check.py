@@ -164,6 +164,19 @@ def worker(framework: str, h5_path: str, inputs_npz: str, outputs_npz: str) -> N
                     problems.append(f"layer {name} ({cls}): key {key!r} missing from the loaded config")
                     continue
                 got = got_cfg[key]
+                if isinstance(want, dict) and "class_name" in want and "config" in want:
+                    # A nested layer (Bidirectional's `layer`): its class and every config key
+                    # thaw wrote; the name is the loader's (Keras names it forward_<name>).
+                    if not isinstance(got, dict) or got.get("class_name") != want["class_name"]:
+                        problems.append(f"layer {name} ({cls}): {key} = {got!r}, file says {want!r}")
+                        continue
+                    for k, w in want["config"].items():
+                        if k in IGNORED_KEYS:
+                            continue
+                        g = got.get("config", {}).get(k, "<missing>")
+                        if not _same(g, w):
+                            problems.append(f"layer {name} ({cls}): {key}.{k} = {g!r}, file says {w!r}")
+                    continue
                 if key == "axis":
                     got, want = _norm_axis(got, rank), _norm_axis(want, rank)
                 if framework == "keras3" and isinstance(want, str):

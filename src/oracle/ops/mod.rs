@@ -17,6 +17,7 @@ mod norm;
 mod pad;
 mod passthrough;
 mod resize;
+mod reverse;
 mod s2b;
 mod slice;
 mod split;
@@ -43,6 +44,7 @@ fn families() -> Vec<&'static [(&'static str, Builder)]> {
         norm::BUILDERS,
         pad::BUILDERS,
         resize::BUILDERS,
+        reverse::BUILDERS,
         passthrough::BUILDERS,
         s2b::BUILDERS,
         slice::BUILDERS,

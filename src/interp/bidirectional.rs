@@ -1,0 +1,208 @@
+//! The Keras `Bidirectional` wrapper around an `LSTM`, `GRU` or `SimpleRNN`.
+//!
+//! Semantics (Keras 3.15 `Bidirectional.call`, tf-keras 2.21 likewise): the
+//! wrapped layer runs forwards on `x` (`y`); a copy of it with `go_backwards`
+//! flipped and its own weights runs on `x` too (`y_rev`: steps last to first,
+//! outputs in that processing order); with `return_sequences` `y_rev` is
+//! reversed along the steps axis so that step `t` of both lines up; then
+//! `merge_mode` joins them: `concat` (last axis, forward first), `sum`
+//! (`y + y_rev`), `mul` (`y * y_rev`), `ave` (`(y + y_rev) / 2`).
+//!
+//! Weights: the forward layer's under `forward/<name>`, then the backward
+//! layer's under `backward/<name>` (each layer's own names and shapes, see
+//! [`super::recurrent`]).
+//!
+//! Not handled yet: `merge_mode=None` (two outputs), `return_state`, masks.
+
+use ndarray::{ArrayD, Axis};
+
+use super::LayerError;
+use super::recurrent::{gru_layer, lstm_layer, simple_rnn_layer};
+use crate::keras::{Layer, LayerKind, MergeMode, Weight};
+
+/// `kind` with `go_backwards` set to `back` (the wrapped classes only).
+fn with_direction(kind: &LayerKind, back: bool) -> Result<LayerKind, LayerError> {
+    let mut k = kind.clone();
+    match &mut k {
+        LayerKind::Lstm { go_backwards, .. }
+        | LayerKind::Gru { go_backwards, .. }
+        | LayerKind::SimpleRnn { go_backwards, .. } => *go_backwards = back,
+        other => {
+            return Err(LayerError::Config(format!(
+                "Bidirectional wraps an LSTM, GRU or SimpleRNN, not a {}",
+                other.class_name()
+            )));
+        }
+    }
+    Ok(k)
+}
+
+/// One direction as a layer of its own: `kind`, the weights under `prefix`.
+fn half(layer: &Layer, prefix: &str, kind: LayerKind) -> Layer {
+    Layer {
+        name: format!("{}/{prefix}", layer.name),
+        kind,
+        inbound: layer.inbound.clone(),
+        weights: layer
+            .weights
+            .iter()
+            .filter_map(|w| {
+                w.name.strip_prefix(prefix).map(|n| Weight {
+                    name: n.to_string(),
+                    value: w.value.clone(),
+                })
+            })
+            .collect(),
+    }
+}
+
+fn run_rnn(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerError> {
+    match &layer.kind {
+        LayerKind::Lstm { .. } => lstm_layer(layer, x),
+        LayerKind::Gru { .. } => gru_layer(layer, x),
+        _ => simple_rnn_layer(layer, x),
+    }
+}
+
+/// The Keras `Bidirectional` layer (see the module header).
+pub fn bidirectional_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerError> {
+    let LayerKind::Bidirectional {
+        layer: inner,
+        merge_mode,
+    } = &layer.kind
+    else {
+        return Err(LayerError::Config("not a Bidirectional".into()));
+    };
+    let forward_back = crate::keras::layers::recurrent::go_backwards(inner);
+    let forward = half(layer, "forward/", with_direction(inner, forward_back)?);
+    let backward = half(layer, "backward/", with_direction(inner, !forward_back)?);
+    let y = run_rnn(&forward, x)?;
+    let mut y_rev = run_rnn(&backward, x)?;
+    if y_rev.ndim() == 3 {
+        // return_sequences: step t of the backward output is input step
+        // steps - 1 - t; flip it back.
+        y_rev.invert_axis(Axis(1));
+    }
+    let last = Axis(y.ndim() - 1);
+    Ok(match merge_mode {
+        MergeMode::Concat => ndarray::concatenate(last, &[y.view(), y_rev.view()])
+            .map_err(|e| LayerError::Config(e.to_string()))?,
+        MergeMode::Sum => &y + &y_rev,
+        MergeMode::Mul => &y * &y_rev,
+        MergeMode::Ave => (&y + &y_rev).mapv(|v| v / 2.0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SimpleRNN(1) both ways over 3 steps, weights by hand, every merge
+    /// mode, with and without `return_sequences`; the expected values are the
+    /// recurrences written out in f64.
+    #[test]
+    fn merges_the_forward_and_the_flipped_backward_outputs() {
+        let xs = [0.5f64, -1.0, 0.25];
+        let x =
+            ArrayD::from_shape_vec(vec![1, 3, 1], xs.iter().map(|v| *v as f32).collect()).unwrap();
+        // forward: h = tanh(0.8 x - 0.3 h + 0.1); backward: h = tanh(-0.6 x + 0.5 h).
+        let run = |xs: &mut dyn Iterator<Item = f64>, k: f64, r: f64, b: f64| {
+            let mut h = 0.0f64;
+            xs.map(|x| {
+                h = (k * x + r * h + b).tanh();
+                h
+            })
+            .collect::<Vec<f64>>()
+        };
+        let fwd = run(&mut xs.iter().copied(), 0.8, -0.3, 0.1);
+        let mut bwd = run(&mut xs.iter().rev().copied(), -0.6, 0.5, 0.0);
+        let bwd_last = *bwd.last().unwrap();
+        bwd.reverse(); // aligned with the input steps
+        let w = |name: &str, v: f32| Weight {
+            name: name.into(),
+            value: ArrayD::from_shape_vec(
+                if name.ends_with("bias") {
+                    vec![1]
+                } else {
+                    vec![1, 1]
+                },
+                vec![v],
+            )
+            .unwrap(),
+        };
+        for return_sequences in [true, false] {
+            for mode in [
+                MergeMode::Concat,
+                MergeMode::Sum,
+                MergeMode::Mul,
+                MergeMode::Ave,
+            ] {
+                let layer = Layer {
+                    name: "bi".into(),
+                    kind: LayerKind::Bidirectional {
+                        layer: Box::new(LayerKind::SimpleRnn {
+                            units: 1,
+                            return_sequences,
+                            use_bias: true,
+                            go_backwards: false,
+                        }),
+                        merge_mode: mode,
+                    },
+                    inbound: vec!["x".into()],
+                    weights: vec![
+                        w("forward/kernel", 0.8),
+                        w("forward/recurrent_kernel", -0.3),
+                        w("forward/bias", 0.1),
+                        w("backward/kernel", -0.6),
+                        w("backward/recurrent_kernel", 0.5),
+                        w("backward/bias", 0.0),
+                    ],
+                };
+                let y = bidirectional_layer(&layer, &x).unwrap();
+                let pairs: Vec<(f64, f64)> = if return_sequences {
+                    fwd.iter().copied().zip(bwd.iter().copied()).collect()
+                } else {
+                    vec![(fwd[2], bwd_last)]
+                };
+                let want: Vec<f64> = pairs
+                    .iter()
+                    .flat_map(|&(f, b)| match mode {
+                        MergeMode::Concat => vec![f, b],
+                        MergeMode::Sum => vec![f + b],
+                        MergeMode::Mul => vec![f * b],
+                        MergeMode::Ave => vec![(f + b) / 2.0],
+                    })
+                    .collect();
+                let width = if mode == MergeMode::Concat { 2 } else { 1 };
+                let shape: Vec<usize> = if return_sequences {
+                    vec![1, 3, width]
+                } else {
+                    vec![1, width]
+                };
+                assert_eq!(y.shape(), shape.as_slice(), "{mode:?}");
+                for (got, want) in y.iter().zip(&want) {
+                    // f32 against f64 over three steps of O(1) values.
+                    assert!(
+                        (*got as f64 - want).abs() < 1e-6,
+                        "{mode:?} rs={return_sequences}: {y:?} vs {want:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wraps_only_recurrent_layers() {
+        let layer = Layer {
+            name: "bi".into(),
+            kind: LayerKind::Bidirectional {
+                layer: Box::new(LayerKind::Flatten),
+                merge_mode: MergeMode::Sum,
+            },
+            inbound: vec!["x".into()],
+            weights: vec![],
+        };
+        let e = bidirectional_layer(&layer, &ArrayD::zeros(vec![1, 2, 1])).unwrap_err();
+        assert!(e.to_string().contains("LSTM, GRU or SimpleRNN"), "{e}");
+    }
+}
