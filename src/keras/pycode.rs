@@ -280,14 +280,21 @@ fn py_tuple(items: &[String]) -> String {
 }
 
 /// A JSON value as a Python literal: lists as tuples, objects as dicts; a
-/// nested layer (`{"class_name": C, "config": {...}}`, Bidirectional's
-/// `layer`) as the call `L.C(key=value, ...)`.
+/// nested layer (`{"class_name": C, "config": {...}}` with perhaps `module`
+/// and `registered_name`, Bidirectional's `layer`) as the call
+/// `L.C(key=value, ...)`.
 fn py_value(v: &Value) -> String {
-    if let (Some(Value::String(class)), Some(Value::Object(cfg)), 2) = (
-        v.get("class_name"),
-        v.get("config"),
-        v.as_object().map_or(0, |o| o.len()),
-    ) {
+    let nested_layer = v.as_object().is_some_and(|o| {
+        o.keys().all(|k| {
+            matches!(
+                k.as_str(),
+                "class_name" | "config" | "module" | "registered_name"
+            )
+        })
+    });
+    if let (true, Some(Value::String(class)), Some(Value::Object(cfg))) =
+        (nested_layer, v.get("class_name"), v.get("config"))
+    {
         let args: Vec<String> = cfg
             .iter()
             .filter(|(k, _)| k.as_str() == "name" || !ALWAYS_DROPPED.contains(&k.as_str()))

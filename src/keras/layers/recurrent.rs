@@ -227,7 +227,12 @@ fn write_bidirectional(layer: &Layer, c: &mut ConfigOut) {
         weights: vec![],
     };
     write_rnn(&wrapped, &mut ConfigOut(&mut cfg));
-    c.put("layer", json!({"class_name": class, "config": cfg}));
+    // Keras 3 resolves a nested layer only with its `module` (without it:
+    // "Could not locate class 'LSTM'"); tf-keras accepts the same object.
+    c.put(
+        "layer",
+        json!({"module": "keras.layers", "class_name": class, "config": cfg, "registered_name": null}),
+    );
     c.put("merge_mode", json!(merge_mode.keras_name()));
 }
 
