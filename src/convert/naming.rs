@@ -28,6 +28,9 @@
 //!   not one (the Relu after a BatchNorm): `….Conv2d_0b_5x5.Relu`;
 //! - a node right under the root named by itself (`pool5`).
 //!
+//! Weighted ops inside a `while` loop frame (recurrent cells, a
+//! Bidirectional's two halves) do not make a graph nested.
+//!
 //! Two nodes are in the same layer (a fused bias or activation) when their
 //! scopes, so reduced, are equal.
 
@@ -83,7 +86,10 @@ impl Nested {
         };
         let mut by_top: HashMap<String, HashSet<Vec<String>>> = HashMap::new();
         for n in graph.nodes() {
-            if !WEIGHTED.contains(&n.op.as_str()) {
+            // A recurrent cell's kernels sit in its loop's frame
+            // (`bi_lstm/forward_lstm/while/…/MatMul`): a Keras RNN, or the two
+            // halves of a Bidirectional, which Keras names by the top scope.
+            if !WEIGHTED.contains(&n.op.as_str()) || n.name.split('/').any(|s| s == "while") {
                 continue;
             }
             let (scope, _) = nested.split(&n.name);
