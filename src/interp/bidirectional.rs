@@ -17,7 +17,6 @@
 use ndarray::{ArrayD, Axis};
 
 use super::LayerError;
-use super::recurrent::{gru_layer, lstm_layer, simple_rnn_layer};
 use crate::keras::{Layer, LayerKind, MergeMode, Weight};
 
 /// `kind` with `go_backwards` set to `back` (the wrapped classes only).
@@ -56,14 +55,6 @@ fn half(layer: &Layer, prefix: &str, kind: LayerKind) -> Layer {
     }
 }
 
-fn run_rnn(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerError> {
-    match &layer.kind {
-        LayerKind::Lstm { .. } => lstm_layer(layer, x),
-        LayerKind::Gru { .. } => gru_layer(layer, x),
-        _ => simple_rnn_layer(layer, x),
-    }
-}
-
 /// The Keras `Bidirectional` layer (see the module header).
 pub fn bidirectional_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerError> {
     let LayerKind::Bidirectional {
@@ -76,8 +67,9 @@ pub fn bidirectional_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>
     let forward_back = crate::keras::layers::recurrent::go_backwards(inner);
     let forward = half(layer, "forward/", with_direction(inner, forward_back)?);
     let backward = half(layer, "backward/", with_direction(inner, !forward_back)?);
-    let y = run_rnn(&forward, x)?;
-    let mut y_rev = run_rnn(&backward, x)?;
+    // The wrapped layer runs through the one dispatcher, whatever its class.
+    let y = super::dispatch(&forward, &[x])?;
+    let mut y_rev = super::dispatch(&backward, &[x])?;
     if y_rev.ndim() == 3 {
         // return_sequences: step t of the backward output is input step
         // steps - 1 - t; flip it back.

@@ -192,7 +192,7 @@ pub fn run_layer(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, 
 }
 
 /// The one dispatcher from a layer's typed config to its family's code.
-fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, LayerError> {
+pub(super) fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, LayerError> {
     match &layer.kind {
         LayerKind::Add => merge::add(inputs),
         LayerKind::Multiply => merge::multiply(inputs),
