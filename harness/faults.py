@@ -283,6 +283,47 @@ def flatten_chw(h: int, w: int, c: int) -> Callable[[H5Model, str], str]:
     return f
 
 
+def relu6_to_identity(m: H5Model, layer: str) -> str:
+    cfg = m.layer_config(layer)
+    assert cfg["max_value"] == 6.0, cfg
+    cfg["max_value"] = None
+    cfg["negative_slope"] = 1.0
+    return "ReLU(max_value=None, negative_slope=1): an identity where the graph has relu6"
+
+
+def padding_split(new: list[list[int]]) -> Callable[[H5Model, str], str]:
+    """ZeroPadding2D with the same totals per axis, split otherwise (issue 10)."""
+
+    def f(m: H5Model, layer: str) -> str:
+        cfg = m.layer_config(layer)
+        old = [list(p) for p in cfg["padding"]]
+        assert [sum(p) for p in old] == [sum(p) for p in new], (old, new)
+        cfg["padding"] = new
+        return f"ZeroPadding2D padding {new} instead of {old}"
+
+    return f
+
+
+def kernel_rotated(weight: str) -> Callable[[H5Model, str], str]:
+    def f(m: H5Model, layer: str) -> str:
+        m.set_weight(layer, weight, np.ascontiguousarray(m.weight(layer, weight)[::-1, ::-1]))
+        return f"{weight} rotated 180 degrees"
+
+    return f
+
+
+def kernel_reversed_in_time(m: H5Model, layer: str) -> str:
+    m.set_weight(layer, "kernel", np.ascontiguousarray(m.weight(layer, "kernel")[::-1]))
+    return "Conv1D kernel reversed in time (steps axis flipped)"
+
+
+def bias_zeroed(m: H5Model, layer: str) -> str:
+    b = m.weight(layer, "bias")
+    assert np.any(b != 0), "the bias is already zero"
+    m.set_weight(layer, "bias", np.zeros_like(b))
+    return f"bias zeroed (activation={m.layer_config(layer).get('activation')!r})"
+
+
 def extra_relu(name: str) -> Callable[[H5Model, str], str]:
     """A layer the graph does not have: Activation("relu") after `anchor` (the Fault's layer),
     as a rebuild that adds an activation the original leaves linear. The layer to locate is the
@@ -354,6 +395,13 @@ FAULTS = [
           located="extra_relu"),
     # ... also right before the graph's own softmax (the softmax stays aligned with the user's).
     Fault("activation", "tf1_vgg_style", "logits", extra_relu("extra_relu"), located="extra_relu"),
+    # Issue 10's examples that were located but named `other`.
+    Fault("activation", "k3_bn_depthwise_relu6", "stem_relu6", relu6_to_identity, input_range=(-10, 10)),
+    Fault("padding", "k3_bn_depthwise_relu6", "pad", padding_split([[2, 1], [1, 0]])),
+    Fault("padding", "tk_inverted_residual", "b2_pad", padding_split([[1, 0], [1, 0]])),
+    Fault("kernel_flipped", "k3_separable_crop_groups", "sep_same_relu", kernel_rotated("depthwise_kernel")),
+    Fault("kernel_flipped", "k3_text_cnn", "conv_same_relu", kernel_reversed_in_time),
+    Fault("bias", "k3_text_cnn", "dense_softmax", bias_zeroed),
     Fault("bn_epsilon", "k3_bn_depthwise_relu6", "stem_bn", bn_epsilon_default),
     Fault("bn_epsilon", "tf1_mobilenet_v1_tail", "stem_2", bn_epsilon_default),
     Fault("bn_stats_swapped", "tk_inverted_residual", "b1_expand_bn",

@@ -177,6 +177,11 @@ struct VerifyArgs {
     /// allowed error [default: from --tolerance].
     #[arg(long, allow_hyphen_values = true, value_parser = parse_tolerance_part)]
     stol: Option<f32>,
+    /// Isolated checks' noise bar: an element also fails when it is off by more
+    /// than ulps * sqrt(fan-in) float32 ULPs of the tensor's largest |graph|
+    /// (reports/README.md, "The isolated noise bar") [default: from --tolerance].
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_tolerance_part)]
+    ulps: Option<f32>,
     /// Output folder for report.json, report.html, junit.xml, summary.md and
     /// the Keras model [default: reports/<name>/, <name> = file stem, or the folder of a model.pb].
     #[arg(long, value_name = "DIR")]
@@ -411,6 +416,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     atol: a.atol.unwrap_or(base.atol),
                     rtol: a.rtol.unwrap_or(base.rtol),
                     stol: a.stol.unwrap_or(base.stol),
+                    ulps: a.ulps.unwrap_or(base.ulps),
                 },
             };
             let rule = a.gate.rule()?;

@@ -780,3 +780,47 @@ fn activation_difference_is_a_finding_even_unexposed() {
         r.findings
     );
 }
+
+/// Issue 10 §2: the numbers alone (`--numeric-only`, no finding counted)
+/// catch a BatchNormalization epsilon that moves its outputs by far less than
+/// `atol + rtol * |graph|` but by thousands of ULPs, where an element-wise
+/// layer fed the graph's own values can only be off by rounding. `min_atol`
+/// shows the old rule (atol/rtol/stol alone) would have passed it.
+#[test]
+fn bn_epsilon_isolated_noise_is_not_a_silent_pass() {
+    let (_d, h5) = edited(|m| {
+        for l in &mut m.layers {
+            if let thaw::keras::LayerKind::BatchNormalization { epsilon, .. } = &mut l.kind {
+                *epsilon = 1e-4;
+            }
+        }
+    });
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    let (code, text) = cli(&[
+        "verify",
+        GRAPH,
+        "--keras",
+        h5.to_str().unwrap(),
+        "--numeric-only",
+        "--out",
+        o,
+    ]);
+    assert_eq!(code, 1, "{text}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
+            .unwrap();
+    let bn = json["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["class_name"] == "BatchNormalization")
+        .expect("a BatchNormalization row");
+    let iso = &bn["isolated"];
+    assert_eq!(iso["status"], "fail", "{iso}");
+    assert!(iso["min_atol"].as_f64().unwrap() <= 1e-4, "{iso}");
+    assert_eq!(iso["noise"]["fan_in"], 1, "element-wise: {iso}");
+    assert!(iso["noise"]["ratio"].as_f64().unwrap() > 10.0, "{iso}");
+    assert_eq!(json["first_divergence"]["layer"], bn["name"], "{text}");
+    assert_eq!(json["first_divergence"]["causes"][0]["kind"], "bn_epsilon");
+}

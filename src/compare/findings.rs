@@ -216,7 +216,7 @@ pub(super) fn permutations(n: usize) -> Vec<Vec<usize>> {
 }
 
 /// Nonempty subsets of `axes`, smallest first.
-fn subsets(axes: &[usize]) -> Vec<Vec<usize>> {
+pub(super) fn subsets(axes: &[usize]) -> Vec<Vec<usize>> {
     let mut out: Vec<Vec<usize>> = (1..(1u32 << axes.len()))
         .map(|m| {
             axes.iter()

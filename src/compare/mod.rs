@@ -10,6 +10,7 @@
 pub mod align;
 pub mod diagnose;
 pub mod findings;
+mod hypotheses;
 pub mod overrides;
 pub mod tolerance;
 pub mod weights;
@@ -17,7 +18,7 @@ pub mod weights;
 use ndarray::ArrayD;
 use serde::Serialize;
 
-pub use tolerance::{PRESETS, Tolerance};
+pub use tolerance::{NoiseBar, PRESETS, Tolerance};
 
 /// How far one tensor is from its reference.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -75,6 +76,9 @@ pub struct Extra {
     /// For a classifier output: the fraction of samples whose argmax over the
     /// last axis agrees ([`top1_agreement`]). Set by the caller.
     pub top1_agreement: Option<f32>,
+    /// Isolated checks: the rounding-noise bar that caps the rule
+    /// ([`compare_isolated`]); `None` for cumulative checks.
+    pub noise: Option<NoiseBar>,
 }
 
 /// The fraction of rows (every position but the last axis) whose argmax over
@@ -148,6 +152,31 @@ pub fn compare(
     graph: &ArrayD<f32>,
     tol: Tolerance,
 ) -> Result<Metrics, String> {
+    compare_rule(keras, graph, tol, None)
+}
+
+/// The isolated comparison of a layer whose output elements each accumulate
+/// `fan_in` terms: an element passes when its error is within the rule of
+/// [`compare`] AND within the rounding-noise bar
+/// `tol.ulps * sqrt(fan_in) * ulp(scale)` ([`NoiseBar`]), the floor of the
+/// layer's own float32 computation. `min_atol` and `min_stol` still describe
+/// the `atol/rtol/stol` rule alone; `tolerance_ratio` is over the capped rule,
+/// `noise.ratio` over the bar alone.
+pub fn compare_isolated(
+    keras: &ArrayD<f32>,
+    graph: &ArrayD<f32>,
+    tol: Tolerance,
+    fan_in: usize,
+) -> Result<Metrics, String> {
+    compare_rule(keras, graph, tol, Some(fan_in))
+}
+
+fn compare_rule(
+    keras: &ArrayD<f32>,
+    graph: &ArrayD<f32>,
+    tol: Tolerance,
+    fan_in: Option<usize>,
+) -> Result<Metrics, String> {
     if keras.shape() != graph.shape() {
         return Err(format!(
             "shape mismatch: Keras side {:?}, graph {:?}",
@@ -159,6 +188,9 @@ pub fn compare(
         .iter()
         .filter(|g| g.is_finite())
         .fold(0f32, |m, g| m.max(g.abs()));
+    let mut noise = fan_in.map(|n| NoiseBar::new(&tol, n, scale));
+    let bar = noise.map_or(f32::INFINITY, |n| n.bar);
+    let allowed_at = |g: f32| tol.allowed(g, scale).min(bar);
     let (mut max_abs, mut max_rel, mut sum_abs) = (0f32, 0f32, 0f64);
     let (mut ratio, mut min_stol) = (0f32, 0f32);
     let (mut dot, mut nk, mut ng) = (0f64, 0f64, 0f64);
@@ -188,7 +220,7 @@ pub fn compare(
                 (true, true) => over / scale,
                 (true, false) => f32::INFINITY,
             });
-            let allowed = tol.allowed(g, scale);
+            let allowed = allowed_at(g);
             ratio = ratio.max(match (d.is_nan() || d > 0.0, allowed > 0.0) {
                 (false, _) => 0.0,
                 (true, true) if !d.is_nan() => d / allowed,
@@ -204,7 +236,7 @@ pub fn compare(
         }
         // NaN on exactly one side, or at a different place, is a failure.
         let nan_mismatch = k.is_nan() != g.is_nan();
-        if (nan_mismatch || d > tol.allowed(g, scale)) && !(k.is_nan() && g.is_nan()) {
+        if (nan_mismatch || d > allowed_at(g)) && !(k.is_nan() && g.is_nan()) {
             bad += 1;
         }
         if d.is_finite() {
@@ -219,6 +251,13 @@ pub fn compare(
         dot += k as f64 * g as f64;
         nk += k as f64 * k as f64;
         ng += g as f64 * g as f64;
+    }
+    if let Some(nb) = noise.as_mut() {
+        nb.ratio = match (max_abs > 0.0, nb.bar > 0.0) {
+            (false, _) => 0.0,
+            (true, true) => max_abs / nb.bar,
+            (true, false) => f32::INFINITY,
+        };
     }
     let n = keras.len();
     let cosine = if nk == 0.0 && ng == 0.0 {
@@ -261,6 +300,7 @@ pub fn compare(
             tolerance_ratio: ratio,
             tolerance_from: None,
             top1_agreement: None,
+            noise,
         },
     })
 }

@@ -4,7 +4,7 @@
 //! ```toml
 //! [tolerance]                      # the whole model (optional)
 //! preset = "approximate"           # exact | close | approximate | very-approximate
-//! atol = 1e-4                      # any of atol, rtol, stol overrides the preset's
+//! atol = 1e-4                      # any of atol, rtol, stol, ulps overrides the preset's
 //!
 //! [tolerance.class.Softmax]        # every layer of a Keras class
 //! atol = 1e-5
@@ -46,6 +46,8 @@ pub struct Partial {
     pub atol: Option<f32>,
     pub rtol: Option<f32>,
     pub stol: Option<f32>,
+    /// The isolated noise bar, in ULPs (see [`Tolerance::ulps`]).
+    pub ulps: Option<f32>,
 }
 
 impl Partial {
@@ -59,6 +61,7 @@ impl Partial {
             ("atol", self.atol, &mut t.atol),
             ("rtol", self.rtol, &mut t.rtol),
             ("stol", self.stol, &mut t.stol),
+            ("ulps", self.ulps, &mut t.ulps),
         ] {
             if let Some(v) = v {
                 if !(v.is_finite() && v >= 0.0) {
@@ -89,6 +92,7 @@ struct Section {
     atol: Option<f32>,
     rtol: Option<f32>,
     stol: Option<f32>,
+    ulps: Option<f32>,
     #[serde(default)]
     class: BTreeMap<String, Partial>,
     #[serde(default)]
@@ -126,6 +130,7 @@ impl Overrides {
             atol: t.atol,
             rtol: t.rtol,
             stol: t.stol,
+            ulps: t.ulps,
         };
         model
             .apply(Tolerance::default())

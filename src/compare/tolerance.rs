@@ -29,6 +29,9 @@ pub struct Tolerance {
     pub rtol: f32,
     /// Scale term, times the largest finite `|graph|` of the tensor.
     pub stol: f32,
+    /// Isolated checks only: the noise bar in float32 ULPs of the tensor's
+    /// scale per unit of [`noise_factor`] (see [`NoiseBar`]).
+    pub ulps: f32,
 }
 
 /// Named tolerance levels (`--tolerance`), tightest first. `approximate` is
@@ -41,6 +44,7 @@ pub const PRESETS: &[(&str, Tolerance)] = &[
             atol: 0.0,
             rtol: 0.0,
             stol: 0.0,
+            ulps: 0.0,
         },
     ),
     (
@@ -49,6 +53,7 @@ pub const PRESETS: &[(&str, Tolerance)] = &[
             atol: 1e-5,
             rtol: 1e-4,
             stol: 1e-6,
+            ulps: 16.0,
         },
     ),
     (
@@ -57,6 +62,7 @@ pub const PRESETS: &[(&str, Tolerance)] = &[
             atol: 1e-4,
             rtol: 1e-3,
             stol: 1e-5,
+            ulps: 64.0,
         },
     ),
     (
@@ -65,6 +71,7 @@ pub const PRESETS: &[(&str, Tolerance)] = &[
             atol: 1e-2,
             rtol: 1e-2,
             stol: 1e-3,
+            ulps: 4096.0,
         },
     ),
 ];
@@ -109,6 +116,57 @@ impl Tolerance {
     }
 }
 
+/// The spacing of float32 values at `|x|` (its unit in the last place):
+/// 2^(e - 23) for a normal `x` of exponent `e`, the subnormal spacing near 0.
+pub fn ulp(x: f32) -> f32 {
+    let a = x.abs();
+    if !a.is_finite() {
+        return f32::INFINITY;
+    }
+    if a == f32::MAX {
+        return a - f32::from_bits(a.to_bits() - 1);
+    }
+    f32::from_bits(a.to_bits() + 1) - a
+}
+
+/// How the rounding noise of one output element grows with the number of
+/// terms it accumulates (`fan_in`): `sqrt(fan_in)`, the random walk of
+/// `fan_in` roundings that two summation orders make independently (1 for
+/// an element-wise layer).
+pub fn noise_factor(fan_in: usize) -> f32 {
+    (fan_in.max(1) as f32).sqrt()
+}
+
+/// The isolated noise bar of one tensor (see `reports/README.md`, "The
+/// isolated noise bar"): `ulps * noise_factor(fan_in) * ulp(scale)`, and the
+/// worst element's error over it (`ratio`, ≤ 1 is within the rounding floor).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct NoiseBar {
+    /// Terms accumulated per output element (from the layer's kernels,
+    /// window, or input/output sizes).
+    pub fan_in: usize,
+    /// `ulps` of the tolerance that set it.
+    pub ulps: f32,
+    /// The largest error the bar allows, absolute.
+    pub bar: f32,
+    /// max |keras - graph| over `bar` (infinite when `bar` is 0 and an
+    /// element differs).
+    pub ratio: f32,
+}
+
+impl NoiseBar {
+    /// The bar for a tensor of scale `scale` whose elements each accumulate
+    /// `fan_in` terms (`ratio` is filled in by the comparison).
+    pub fn new(tol: &Tolerance, fan_in: usize, scale: f32) -> NoiseBar {
+        NoiseBar {
+            fan_in,
+            ulps: tol.ulps,
+            bar: tol.ulps * noise_factor(fan_in) * ulp(scale),
+            ratio: 0.0,
+        }
+    }
+}
+
 impl Default for Tolerance {
     fn default() -> Self {
         PRESETS[2].1
@@ -127,7 +185,7 @@ mod tests {
         );
         for w in PRESETS.windows(2) {
             let (a, b) = (w[0].1, w[1].1);
-            assert!(a.atol <= b.atol && a.rtol <= b.rtol && a.stol <= b.stol);
+            assert!(a.atol <= b.atol && a.rtol <= b.rtol && a.stol <= b.stol && a.ulps <= b.ulps);
         }
         assert!(
             Tolerance::preset("loose")
@@ -142,6 +200,7 @@ mod tests {
             atol: 1e-4,
             rtol: 1e-3,
             stol: 1e-5,
+            ulps: 64.0,
         };
         // 1e-4 + 1e-3 * 2 + 1e-5 * 1000
         assert!((t.allowed(-2.0, 1000.0) - 0.0121).abs() < 1e-7);

@@ -75,7 +75,7 @@ pub enum ActFn {
 }
 
 impl ActFn {
-    fn of(a: Activation) -> ActFn {
+    pub fn of(a: Activation) -> ActFn {
         match a {
             Activation::Linear => ActFn::Linear,
             Activation::Relu => ActFn::relu(None, 0.0, 0.0),
@@ -84,7 +84,7 @@ impl ActFn {
         }
     }
 
-    fn relu(max_value: Option<f32>, negative_slope: f32, threshold: f32) -> ActFn {
+    pub fn relu(max_value: Option<f32>, negative_slope: f32, threshold: f32) -> ActFn {
         if max_value.is_none() && negative_slope == 1.0 && threshold == 0.0 {
             ActFn::Linear
         } else {
@@ -102,6 +102,41 @@ impl ActFn {
         match (self, then) {
             (ActFn::Linear, t) => Some(t),
             (s, ActFn::Linear) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The activation layer that computes this function alone.
+    pub fn layer_kind(self) -> LayerKind {
+        match self {
+            ActFn::Keras(activation) => LayerKind::Activation { activation },
+            ActFn::Linear => LayerKind::Activation {
+                activation: Activation::Linear,
+            },
+            ActFn::Relu {
+                max_value,
+                negative_slope,
+                threshold,
+            } => LayerKind::ReLU {
+                max_value,
+                negative_slope,
+                threshold,
+            },
+            ActFn::Softmax { axis } => LayerKind::Softmax { axis },
+        }
+    }
+
+    /// The same function as a Keras `activation=` value, when it is one.
+    pub fn as_activation(self) -> Option<Activation> {
+        match self {
+            ActFn::Keras(a) => Some(a),
+            ActFn::Linear => Some(Activation::Linear),
+            ActFn::Relu {
+                max_value: None,
+                negative_slope: 0.0,
+                threshold: 0.0,
+            } => Some(Activation::Relu),
+            ActFn::Softmax { axis: -1 } => Some(Activation::Softmax),
             _ => None,
         }
     }
@@ -577,6 +612,11 @@ impl LayerKind {
         self.slots_mut().explicit_padding
     }
 
+    /// The explicit amounts (see [`LayerKind::explicit_padding_mut`]).
+    pub fn explicit_padding(&self) -> Option<[[usize; 2]; 2]> {
+        self.slots().explicit_padding.copied()
+    }
+
     /// The 2-D strides of the layers that have them.
     pub fn strides_mut(&mut self) -> Option<&mut [usize; 2]> {
         self.slots_mut().strides
@@ -631,6 +671,46 @@ impl Layer {
                 (self.weights[i].value.ndim() == s.layout.len()).then_some((i, s))
             })
             .collect()
+    }
+
+    /// How many terms each output element accumulates (its fan-in), the
+    /// length the isolated noise bar grows with, by capability: every kernel
+    /// contributes the product of its reduced axes (`H`, `W`, `K`, `I`, `U`,
+    /// and `N`, `D` of a kernel with an output axis `O`), times the number of
+    /// steps (`inputs[0][1]`) for a recurrent kernel (`U`); the kernels add up
+    /// (SeparableConv2D: depthwise `H*W` plus pointwise `I`); a pooling
+    /// window counts its area; and any layer counts at least its input
+    /// elements per output element (global pooling, reductions, merges).
+    /// At least 1 (element-wise layers).
+    pub fn accumulation(&self, inputs: &[&[usize]], output: &[usize]) -> usize {
+        let steps = inputs.first().and_then(|s| s.get(1)).copied().unwrap_or(1);
+        let kernels: usize = self
+            .kernel_slots()
+            .into_iter()
+            .map(|(i, slot)| {
+                let with_out = slot.layout.contains('O');
+                let reduced: usize = slot
+                    .layout
+                    .chars()
+                    .zip(self.weights[i].value.shape())
+                    .filter(|(c, _)| {
+                        matches!(c, 'H' | 'W' | 'K' | 'I' | 'U')
+                            || (with_out && matches!(c, 'N' | 'D'))
+                    })
+                    .map(|(_, d)| *d)
+                    .product();
+                if slot.layout.contains('U') {
+                    reduced * steps.max(1)
+                } else {
+                    reduced
+                }
+            })
+            .sum();
+        let window = self.kind.window().map_or(1, |[h, w]| h * w);
+        let in_elems: usize = inputs.iter().map(|s| s.iter().product::<usize>()).sum();
+        let out_elems: usize = output.iter().product();
+        let ratio = in_elems.div_ceil(out_elems.max(1));
+        kernels.max(window).max(ratio).max(1)
     }
 
     /// The bias weight, if present.

@@ -249,11 +249,20 @@ fn isolated_check(
     }
     match interp::run_layer(layer, &ins) {
         Err(e) => fail(e.to_string()),
-        Ok(v) => match compare::compare(&v, expected, tol) {
-            Ok(m) => Check::from(&m),
-            Err(e) => fail(e),
-        },
+        Ok(v) => {
+            match compare::compare_isolated(&v, expected, tol, fan_in(layer, &ins, expected)) {
+                Ok(m) => Check::from(&m),
+                Err(e) => fail(e),
+            }
+        }
     }
+}
+
+/// The layer's accumulation length on these inputs (see
+/// [`keras::Layer::accumulation`]): what its isolated noise bar grows with.
+pub(super) fn fan_in(layer: &keras::Layer, ins: &[&ArrayD<f32>], out: &ArrayD<f32>) -> usize {
+    let shapes: Vec<&[usize]> = ins.iter().map(|a| a.shape()).collect();
+    layer.accumulation(&shapes, out.shape())
 }
 
 /// Errors that only accumulate, with no layer wrong by itself: drift when
