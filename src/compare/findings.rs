@@ -30,7 +30,7 @@
 
 use super::align::Alignment;
 use super::diagnose::CauseKind;
-use crate::keras::{FieldRole, Layer, LayerKind, Model};
+use crate::keras::{FieldRole, KernelSlot, Layer, LayerKind, Model};
 use ndarray::{ArrayD, Axis, IxDyn};
 use serde::Serialize;
 
@@ -230,9 +230,14 @@ pub(super) fn subsets(axes: &[usize]) -> Vec<Vec<usize>> {
     out
 }
 
+/// A bias weight: `bias`, or a nested layer's (`query/bias`, `forward/bias`).
+fn is_bias(name: &str) -> bool {
+    name == "bias" || name.ends_with("/bias")
+}
+
 fn is_neutral(name: &str, v: &ArrayD<f32>) -> bool {
     let target = if name == "gamma" { 1.0 } else { 0.0 };
-    matches!(name, "bias" | "beta" | "gamma") && v.iter().all(|&x| x == target)
+    (is_bias(name) || matches!(name, "beta" | "gamma")) && v.iter().all(|&x| x == target)
 }
 
 fn weight_diff(
@@ -251,7 +256,7 @@ fn weight_diff(
             .or_else(|| (u.weights.len() == c.weights.len()).then(|| &u.weights[i].value));
         let Some(uw) = uw else {
             if !is_neutral(name, &r.value) {
-                let kind = if name == "bias" {
+                let kind = if is_bias(name) {
                     CauseKind::Bias
                 } else {
                     CauseKind::Config
@@ -290,16 +295,16 @@ fn weight_diff(
                 continue;
             }
         }
-        if name == "bias" && uw.iter().all(|&x| x == 0.0) {
+        if is_bias(name) && uw.iter().all(|&x| x == 0.0) {
             out.push((
                 CauseKind::Bias,
                 name.into(),
-                "bias is all zeros, the graph adds one".into(),
+                format!("{name} is all zeros, the graph adds one"),
             ));
             continue;
         }
         if let Some(slot) = kernels.iter().find(|k| k.weight == name)
-            && let Some(d) = kernel_relation(uw, &r.value, slot.layout, &slot.spatial_axes())
+            && let Some(d) = kernel_relation(uw, &r.value, slot)
         {
             out.push((d.0, name.into(), d.1));
             continue;
@@ -350,7 +355,7 @@ fn weight_diff(
             && u.weights.len() != c.weights.len()
             && !is_neutral(&w.name, &w.value)
         {
-            let kind = if w.name == "bias" {
+            let kind = if is_bias(&w.name) {
                 CauseKind::Bias
             } else {
                 CauseKind::Config
@@ -371,9 +376,9 @@ fn weight_diff(
 fn kernel_relation(
     user: &ArrayD<f32>,
     graph: &ArrayD<f32>,
-    layout: &str,
-    spatial: &[usize],
+    slot: &KernelSlot,
 ) -> Option<(CauseKind, String)> {
+    let (layout, spatial) = (slot.layout, &slot.spatial_axes()[..]);
     let letters: Vec<char> = layout.chars().collect();
     if user.shape() == graph.shape() {
         for axes in subsets(spatial) {
@@ -402,7 +407,7 @@ fn kernel_relation(
                 .iter()
                 .enumerate()
                 .all(|(i, &a)| i == a || (spatial.contains(&i) && spatial.contains(&a)));
-            let kind = if layout == "IO" {
+            let kind = if slot.is_matrix() {
                 CauseKind::DenseTransposed
             } else if spatial_only {
                 CauseKind::KernelTransposed
@@ -417,7 +422,7 @@ fn kernel_relation(
             if let Ok(v) = ArrayD::from_shape_vec(IxDyn(graph.shape()), flat)
                 && close(user, &v)
             {
-                let kind = if layout == "IO" {
+                let kind = if slot.is_matrix() {
                     CauseKind::DenseTransposed
                 } else {
                     CauseKind::KernelAxes

@@ -144,7 +144,7 @@ fn kernel_hypotheses(layer: &Layer, hs: &mut Vec<Hypothesis>) {
                 .as_standard_layout()
                 .to_owned();
             if back.shape() == s.as_slice() || spatial_only {
-                let kind = if layout == "IO" {
+                let kind = if slot.is_matrix() {
                     CauseKind::DenseTransposed
                 } else if spatial_only {
                     CauseKind::KernelTransposed
@@ -168,7 +168,7 @@ fn kernel_hypotheses(layer: &Layer, hs: &mut Vec<Hypothesis>) {
                     .permuted_axes(IxDyn(&inverse(&p)))
                     .as_standard_layout()
                     .to_owned();
-                let kind = if layout == "IO" {
+                let kind = if slot.is_matrix() {
                     CauseKind::DenseTransposed
                 } else {
                     CauseKind::KernelAxes
@@ -567,6 +567,22 @@ fn invert(f: ActFn, y: f32) -> Option<f32> {
         }
         ActFn::Keras(Activation::Sigmoid) if y > 0.0 && y < 1.0 => Some((y / (1.0 - y)).ln()),
         ActFn::Keras(Activation::Tanh) if y.abs() < 1.0 => Some(y.atanh()),
+        // elu (alpha 1): x for x > 0, exp(x) - 1 below.
+        ActFn::Keras(Activation::Elu) if y > 0.0 => Some(y),
+        ActFn::Keras(Activation::Elu) if y > -1.0 => Some(y.ln_1p()),
+        // selu: scale * elu_alpha(x), Keras's constants.
+        ActFn::Keras(Activation::Selu) => {
+            use crate::interp::activation::{SELU_ALPHA as ALPHA, SELU_SCALE as SCALE};
+            if y > 0.0 {
+                Some(y / SCALE)
+            } else {
+                let e = y / (SCALE * ALPHA);
+                (e > -1.0).then(|| e.ln_1p())
+            }
+        }
+        ActFn::Keras(Activation::Softplus) if y > 0.0 => Some(y + (-(-y).exp_m1()).ln()),
+        ActFn::Keras(Activation::Softsign) if y.abs() < 1.0 => Some(y / (1.0 - y.abs())),
+        ActFn::Keras(Activation::Exponential) if y > 0.0 => Some(y.ln()),
         _ => None,
     }
 }
@@ -676,6 +692,35 @@ mod tests {
 
     fn kinds(hs: &[Hypothesis]) -> Vec<CauseKind> {
         hs.iter().map(|h| h.kind).collect()
+    }
+
+    /// `invert` undoes the interpreter's activation wherever it claims to
+    /// (the bias hypothesis behind a fused elu/selu/softplus/... rests on it).
+    #[test]
+    fn invert_undoes_every_invertible_activation() {
+        let xs: Vec<f32> = (-30..=30).map(|i| i as f32 * 0.1).collect();
+        for a in [
+            Activation::Linear,
+            Activation::Relu,
+            Activation::Sigmoid,
+            Activation::Tanh,
+            Activation::Elu,
+            Activation::Selu,
+            Activation::Softplus,
+            Activation::Softsign,
+            Activation::Exponential,
+        ] {
+            let x = ArrayD::from_shape_vec(IxDyn(&[xs.len()]), xs.clone()).unwrap();
+            let y = crate::interp::activation::apply(a, x);
+            let mut inverted = 0;
+            for (&x, &y) in xs.iter().zip(y.iter()) {
+                if let Some(back) = invert(ActFn::of(a), y) {
+                    inverted += 1;
+                    assert!((back - x).abs() < 1e-3, "{a:?}: f({x}) = {y}, inverted to {back}");
+                }
+            }
+            assert!(inverted >= xs.len() / 2, "{a:?}: only {inverted} values inverted");
+        }
     }
 
     /// Issue 10 §3: every layer of every test model (together a layer of

@@ -63,8 +63,8 @@ pub fn apply(activation: Activation, mut x: ArrayD<f32>) -> ArrayD<f32> {
 }
 
 /// `keras.activations.selu`'s constants.
-const SELU_ALPHA: f32 = 1.673_263_2;
-const SELU_SCALE: f32 = 1.050_701;
+pub const SELU_ALPHA: f32 = 1.673_263_2;
+pub const SELU_SCALE: f32 = 1.050_701;
 
 fn elu(v: f32) -> f32 {
     if v > 0.0 { v } else { v.exp_m1() }

@@ -200,6 +200,12 @@ impl KernelSlot {
             .map(|(i, _)| i)
             .collect()
     }
+
+    /// A 2-D weight matrix (Dense `IO`, a recurrent `IG`/`UG`): stored the
+    /// other way round, it is a transposed matrix (`dense_transposed`).
+    pub fn is_matrix(&self) -> bool {
+        self.layout.len() == 2
+    }
 }
 
 const fn k(weight: &'static str, layout: &'static str) -> KernelSlot {

@@ -287,24 +287,32 @@ pub(super) fn drift(
     settings
         .progress
         .stage("measuring the graph's own sensitivity");
-    let nudged = drift::nudge(&conv.model, inputs, opts.seed);
-    let moved = graph_run.oracle.run(&nudged)?;
+    let moved = (0..drift::NUDGES)
+        .map(|k| {
+            let nudged = drift::nudge(&conv.model, inputs, opts.seed.wrapping_add(k));
+            graph_run.oracle.run(&nudged)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(mark_drift(layers, &graph_run.values, &moved))
 }
 
-/// Records each layer's sensitivity (its graph tensor's change when the
-/// inputs move by one ulp: `moved` against `graph_values`, both in layer
-/// order) and turns the cumulative failures it explains into
+/// Records each layer's sensitivity (its graph tensor's largest change when
+/// the inputs move by one ulp: each run of `moved` against `graph_values`,
+/// all in layer order) and turns the cumulative failures it explains into
 /// [`Status::Drift`]; returns the summary when any layer drifts. Only for a
 /// run where no layer fails in isolation (the caller checks).
 fn mark_drift(
     layers: &mut [LayerReport],
     graph_values: &[ArrayD<f32>],
-    moved: &[ArrayD<f32>],
+    moved: &[Vec<ArrayD<f32>>],
 ) -> Option<DriftSummary> {
     let mut summary: Option<DriftSummary> = None;
-    for ((row, g), m) in layers.iter_mut().zip(graph_values).zip(moved) {
-        let s = drift::sensitivity(g, m);
+    for (i, (row, g)) in layers.iter_mut().zip(graph_values).enumerate() {
+        let s = moved
+            .iter()
+            .filter_map(|run| run.get(i))
+            .map(|m| drift::sensitivity(g, m))
+            .fold(0.0, f32::max);
         row.sensitivity = Some(s);
         let Some(max_abs) = row.max_abs else { continue };
         if row.status != Status::Fail || !drift::drifts(max_abs, s) {
@@ -429,8 +437,12 @@ mod tests {
         ];
         let g = |v: f32| arr1(&[v, 1.0]).into_dyn();
         let graph = [g(0.0), g(0.0), g(0.0), g(0.0)];
-        // The nudged run moves the first three by 0.1 and the last not at all.
-        let moved = [g(0.1), g(0.1), g(-0.1), g(0.0)];
+        // The nudged runs move the first three by 0.1 (the second layer by
+        // 0.05 in one run: the larger change counts) and the last not at all.
+        let moved = [
+            vec![g(0.1), g(0.05), g(-0.1), g(0.0)],
+            vec![g(0.0), g(0.1), g(0.05), g(0.0)],
+        ];
         let d = mark_drift(&mut layers, &graph, &moved).expect("one layer drifts");
         let status: Vec<Status> = layers.iter().map(|l| l.status).collect();
         assert_eq!(
