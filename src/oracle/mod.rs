@@ -361,8 +361,7 @@ impl Oracle {
         if chunks <= 1 {
             return self.run_once(inputs);
         }
-        let mut parts: Vec<Vec<ArrayD<f32>>> = Vec::with_capacity(chunks);
-        for c in 0..chunks {
+        let run_chunk = |c: usize| {
             let chunk: Vec<ArrayD<f32>> = inputs
                 .iter()
                 .zip(&self.inputs)
@@ -372,8 +371,21 @@ impl Oracle {
                         .to_owned()
                 })
                 .collect();
-            parts.push(self.run_once(&chunk)?);
-        }
+            self.run_once(&chunk)
+        };
+        // The chunks are independent runs of one plan: two at a time, one
+        // per core (the second worker takes the later half).
+        let half = chunks.div_ceil(2);
+        let (first, second) = std::thread::scope(|scope| {
+            let later = scope.spawn(|| (half..chunks).map(run_chunk).collect::<Vec<_>>());
+            let first: Vec<_> = (0..half).map(run_chunk).collect();
+            (first, later.join())
+        });
+        let second = second.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let parts: Vec<Vec<ArrayD<f32>>> = first
+            .into_iter()
+            .chain(second)
+            .collect::<Result<_, _>>()?;
         let batch = self.inputs[0].shape[0];
         (0..self.outputs.len())
             .map(|k| {
