@@ -23,7 +23,9 @@
 //!
 //! Every target first lowers the memory budget ([`BUDGET_BYTES`]), so a shape
 //! read from the input is refused by thaw's own check long before libFuzzer's
-//! `-rss_limit_mb`/`-malloc_limit_mb` would call it an out-of-memory crash.
+//! `-rss_limit_mb`/`-malloc_limit_mb` would call it an out-of-memory crash;
+//! for [`oracle`] that includes every tensor tract would hold while it
+//! prepares the graph (`src/oracle/size.rs`).
 
 use std::collections::HashMap;
 use std::io::Write;
