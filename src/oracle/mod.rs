@@ -8,12 +8,12 @@
 //!
 //! Loading (`Oracle::load` / `Oracle::from_bytes`):
 //! 1. decode the GraphDef (function calls inlined by `graph::inline_calls`, as
-//!    tract runs none), check the requested inputs and outputs name real
-//!    nodes and output slots;
+//!    tract runs none), refuse node attributes tract's readers would panic on
+//!    ([`precheck`]: no value, a dtype number that is no TensorFlow type, a
+//!    negative stride; [`OracleError::DamagedAttr`]), check the requested
+//!    inputs and outputs name real nodes and output slots;
 //! 2. list every op in the cone of the outputs that no builder knows, and refuse them
 //!    all together ([`OracleError::UnsupportedOps`]);
-//!    Refuse node attributes tract's readers would panic on ([`precheck`]:
-//!    no value, a dtype number that is no TensorFlow type, a negative stride);
 //! 3. parse with tract + thaw's builders, set inputs (concrete shapes) and outputs,
 //!    drop the nodes the outputs do not need, type the model with every tensor
 //!    whose shape tract knows checked against the memory budget before tract
