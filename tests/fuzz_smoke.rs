@@ -195,10 +195,33 @@ fn fuzz_smoke_interp() {
 
 #[test]
 fn fuzz_smoke_keras_h5() {
-    // Seeds only, no mutations: damaged .h5 files crash libhdf5 itself
-    // (SIGSEGV, the whole test process dies), see
-    // `fuzz_keras_h5_damaged_file_segfaults_in_libhdf5` below. Open defect.
-    smoke_for("keras_h5", &keras_seeds("h5"), targets::keras_h5, 0.0);
+    // In process, seeds only: damaged .h5 files crash libhdf5 itself
+    // (SIGSEGV, the whole test process would die), see
+    // `fuzz_keras_h5_damaged_file_segfaults_in_libhdf5` below.
+    let seeds = keras_seeds("h5");
+    smoke_for("keras_h5", &seeds, targets::keras_h5, 0.0);
+    // Mutations are read as `thaw verify --keras` reads them, in a child
+    // process (src/keras/isolate.rs).
+    smoke("keras_h5_child", &seeds, keras_h5_in_child);
+}
+
+/// The keras_h5 target with the file read in a child `thaw __read-keras`:
+/// a crash, a loop (5 s) or a blow-up of libhdf5 is one of the documented
+/// outcomes (exit 2 or 5 in `verify`); a failure of the child itself
+/// (a panic: exit 4) fails the test; a model read goes through the target's
+/// round-trip property.
+fn keras_h5_in_child(data: &[u8]) {
+    use thaw::keras::isolate::{ChildError, read_in_child};
+    thaw::budget::set_max_memory(targets::BUDGET_BYTES);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fuzz.h5");
+    std::fs::write(&path, data).unwrap();
+    let exe = Path::new(env!("CARGO_BIN_EXE_thaw"));
+    match read_in_child(exe, &path, Duration::from_secs(5)) {
+        Ok(model) => targets::keras_model(&model),
+        Err(e @ ChildError::Failed { .. }) => panic!("{e}"),
+        Err(_) => {}
+    }
 }
 
 #[test]
