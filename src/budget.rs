@@ -143,7 +143,10 @@ mod tests {
         assert_eq!(bytes(&[2, 3], 8), Ok(48));
         assert!(bytes(&[1 << 40, 1 << 40], 1).unwrap_err().contains("count"));
         let e = bytes(&[1, 134217729, 6, 8], 4).unwrap_err();
-        assert!(e.contains("[1, 134217729, 6, 8]") && e.contains("--max-memory"), "{e}");
+        assert!(
+            e.contains("[1, 134217729, 6, 8]") && e.contains("--max-memory"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -260,7 +260,12 @@ fn fuzz_smoke_oracle() {
             "ulimit -v {ORACLE_CHILD_KIB} && exec \"$0\" \"$@\""
         ))
         .arg(&exe)
-        .args(["fuzz_smoke_oracle", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "fuzz_smoke_oracle",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(ORACLE_CHILD, "1")
         .output()
         .unwrap();

@@ -49,10 +49,7 @@ pub struct BadAttr {
 }
 
 /// Checks every node of `graph` whose op `tf` has a builder for.
-pub fn check_graph(
-    graph: &GraphDef,
-    tf: &tract_tensorflow::Tensorflow,
-) -> Result<(), BadAttr> {
+pub fn check_graph(graph: &GraphDef, tf: &tract_tensorflow::Tensorflow) -> Result<(), BadAttr> {
     graph
         .node
         .iter()
@@ -85,7 +82,9 @@ fn problem(name: &str, attr: &AttrValue) -> Option<String> {
     };
     let int = |i: i64| {
         if UNSIGNED.contains(&name) && i < 0 {
-            Some(format!("holds {i}, where only non-negative values make sense"))
+            Some(format!(
+                "holds {i}, where only non-negative values make sense"
+            ))
         } else if INT32.contains(&name) && i32::try_from(i).is_err() {
             Some(format!("holds {i}, out of the 32-bit range"))
         } else {
@@ -117,8 +116,7 @@ mod tests {
             ..Default::default()
         };
         for (k, v) in attrs {
-            n.attr
-                .insert(k.to_string(), AttrValue { value: v.clone() });
+            n.attr.insert(k.to_string(), AttrValue { value: v.clone() });
         }
         n
     }
@@ -128,7 +126,10 @@ mod tests {
         let float = Some(Value::Type(DataType::DtFloat as i32));
         assert!(check_node(&node(&[("T", float.clone())])).is_ok());
         let e = check_node(&node(&[("T", float.clone()), ("padding", None)])).unwrap_err();
-        assert_eq!((e.attr.as_str(), e.problem.as_str()), ("padding", "has no value"));
+        assert_eq!(
+            (e.attr.as_str(), e.problem.as_str()),
+            ("padding", "has no value")
+        );
         let e = check_node(&node(&[("T", Some(Value::Type(9999)))])).unwrap_err();
         assert!(e.problem.contains("9999"), "{e:?}");
         let strides = |i: Vec<i64>| {
