@@ -18,7 +18,34 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::RwLock;
 use std::time::{Duration, Instant};
+
+/// Read-held while this process uses HDF5 files (a target, writing seeds),
+/// write-held while it starts a child process: libhdf5 opens files without
+/// close-on-exec, so a child started while another test thread has an HDF5
+/// file open would keep that file's lock for its whole life, and the
+/// thread's next open of it would fail ("unable to lock file").
+static HDF5_FILES: RwLock<()> = RwLock::new(());
+
+/// Runs `f` with [`HDF5_FILES`] read-held.
+fn with_hdf5<T>(f: impl FnOnce() -> T) -> T {
+    let _guard = HDF5_FILES.read().unwrap_or_else(|e| e.into_inner());
+    f()
+}
+
+/// `cmd.output()`, started while no test thread has an HDF5 file open.
+fn output(cmd: &mut Command) -> std::process::Output {
+    let child = {
+        let _guard = HDF5_FILES.write().unwrap_or_else(|e| e.into_inner());
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    child.wait_with_output().unwrap()
+}
 
 fn files(dirs: &[&str], ext: &str) -> Vec<PathBuf> {
     let mut v = Vec::new();
@@ -52,6 +79,7 @@ fn graphs() -> Vec<Vec<u8>> {
 /// Seeds of the Keras targets: the files of tests/data with `ext`, and the
 /// small fixtures converted and written in that format by thaw itself.
 fn keras_seeds(ext: &str) -> Vec<Vec<u8>> {
+    let _hdf5 = HDF5_FILES.read().unwrap_or_else(|e| e.into_inner());
     let mut v: Vec<Vec<u8>> = files(&["tests/data"], ext)
         .iter()
         // the pinned crash reproducers are not seeds
@@ -132,7 +160,7 @@ fn smoke(name: &str, seeds: &[Vec<u8>], target: fn(&[u8])) -> u64 {
 
 fn smoke_for(name: &str, seeds: &[Vec<u8>], target: fn(&[u8]), secs: f64) -> u64 {
     for (i, s) in seeds.iter().enumerate() {
-        if let Err(e) = std::panic::catch_unwind(|| target(s)) {
+        if let Err(e) = std::panic::catch_unwind(|| with_hdf5(|| target(s))) {
             panic!("{name}: seed {i} fails: {e:?}");
         }
     }
@@ -148,7 +176,7 @@ fn smoke_for(name: &str, seeds: &[Vec<u8>], target: fn(&[u8]), secs: f64) -> u64
         // Saved first: a crash that kills the process (a signal) leaves it.
         let current = std::env::temp_dir().join(format!("thaw-fuzz-{name}-current"));
         let _ = std::fs::write(&current, &input);
-        if let Err(e) = std::panic::catch_unwind(|| target(&input)) {
+        if let Err(e) = std::panic::catch_unwind(|| with_hdf5(|| target(&input))) {
             let file = std::env::temp_dir().join(format!("thaw-fuzz-{name}-{k}"));
             let _ = std::fs::write(&file, &input);
             panic!(
@@ -193,13 +221,23 @@ fn fuzz_smoke_interp() {
     smoke("interp", &graphs(), targets::interp);
 }
 
+/// Set in the child process that runs the keras_h5 target's mutations.
+const KERAS_CHILD: &str = "THAW_FUZZ_SMOKE_KERAS_CHILD";
+
 #[test]
 fn fuzz_smoke_keras_h5() {
     // In process, seeds only: damaged .h5 files crash libhdf5 itself
     // (SIGSEGV, the whole test process would die), see
     // `fuzz_keras_h5_damaged_file_segfaults_in_libhdf5` below.
     let seeds = keras_seeds("h5");
-    smoke_for("keras_h5", &seeds, targets::keras_h5, 0.0);
+    if std::env::var_os(KERAS_CHILD).is_none() {
+        smoke_for("keras_h5", &seeds, targets::keras_h5, 0.0);
+        // The mutations in a process of their own: each is read in a child
+        // `thaw __read-keras`, and a fork while another test thread holds an
+        // HDF5 file open would hand its lock to that child for a moment.
+        test_in_child("fuzz_smoke_keras_h5", KERAS_CHILD, None);
+        return;
+    }
     // Mutations are read as `thaw verify --keras` reads them, in a child
     // process (src/keras/isolate.rs).
     smoke("keras_h5_child", &seeds, keras_h5_in_child);
@@ -253,47 +291,49 @@ fn fuzz_smoke_oracle() {
     // This test again, in a child process under `ulimit -v`: a mutation
     // once grew tract's preparation to 23 GB (fuzz_oracle_oom_23gb below),
     // which would take CI down with it rather than fail.
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "ulimit -v {ORACLE_CHILD_KIB} && exec \"$0\" \"$@\""
-        ))
-        .arg(&exe)
-        .args([
-            "fuzz_smoke_oracle",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(ORACLE_CHILD, "1")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    eprint!("{err}");
-    assert!(
-        out.status.success(),
-        "the oracle smoke run under ulimit -v {ORACLE_CHILD_KIB} failed ({}):\n{err}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let err = test_in_child("fuzz_smoke_oracle", ORACLE_CHILD, Some(ORACLE_CHILD_KIB));
     assert!(
         err.contains("oracle: ") && err.contains(" mutations"),
         "the child ran no smoke run:\n{err}"
     );
 }
 
+/// Runs test `name` of this binary again in a child process with `env` set
+/// (and under `ulimit -v KIB`), passes its stderr on and returns it; fails
+/// when the child does.
+fn test_in_child(name: &str, env: &str, kib: Option<u64>) -> String {
+    let exe = std::env::current_exe().unwrap();
+    let limit = kib.map_or(String::new(), |k| format!("ulimit -v {k} && "));
+    let out = output(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("{limit}exec \"$0\" \"$@\""))
+            .arg(&exe)
+            .args([name, "--exact", "--nocapture", "--test-threads=1"])
+            .env(env, "1"),
+    );
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    eprint!("{err}");
+    assert!(
+        out.status.success(),
+        "{name} in a child process ({limit}) failed ({}):\n{err}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout)
+    );
+    err
+}
+
 /// Runs `thaw` with `args` under `ulimit -v` (KiB): its exit code, stderr
 /// and the time it took.
 fn thaw_limited(args: &[&str], kib: u64) -> (Option<i32>, String, Duration) {
     let t = Instant::now();
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
-        .arg(env!("CARGO_BIN_EXE_thaw"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = output(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_thaw"))
+            .args(args),
+    );
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -369,7 +409,7 @@ fn artifact(path: &Path) -> Vec<u8> {
 #[test]
 fn fuzz_convert_lrn_attrs_round_trip_reordered() {
     let graph = std::fs::read("fixtures/tf1_nn_lrn/model.pb").unwrap();
-    targets::convert(&graph);
+    with_hdf5(|| targets::convert(&graph));
 }
 
 /// Found by the keras_h5 target's first smoke run: a damaged `.h5`
@@ -381,17 +421,16 @@ fn fuzz_convert_lrn_attrs_round_trip_reordered() {
 #[test]
 fn fuzz_keras_h5_damaged_file_segfaults_in_libhdf5() {
     let out = tempfile::tempdir().unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_thaw"))
-        .args([
+    let o = output(
+        std::process::Command::new(env!("CARGO_BIN_EXE_thaw")).args([
             "verify",
             "fixtures/tf1_mobilenet_v1_tail/model.pb",
             "--keras",
             "tests/data/fuzz_h5_segv_in_libhdf5.h5",
             "--out",
             out.path().to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+        ]),
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{:?}: {err}", o.status);
     assert!(
@@ -405,20 +444,20 @@ fn fuzz_keras_h5_damaged_file_segfaults_in_libhdf5() {
 fn verify_keras(file: &str, extra: &[&str]) -> (Option<i32>, String, Duration) {
     let out = tempfile::tempdir().unwrap();
     let t = Instant::now();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_thaw"))
-        .args([
-            "verify",
-            "fixtures/tf1_mobilenet_v1_tail/model.pb",
-            "--samples",
-            "1",
-            "--keras",
-            file,
-            "--out",
-            out.path().to_str().unwrap(),
-        ])
-        .args(extra)
-        .output()
-        .unwrap();
+    let o = output(
+        std::process::Command::new(env!("CARGO_BIN_EXE_thaw"))
+            .args([
+                "verify",
+                "fixtures/tf1_mobilenet_v1_tail/model.pb",
+                "--samples",
+                "1",
+                "--keras",
+                file,
+                "--out",
+                out.path().to_str().unwrap(),
+            ])
+            .args(extra),
+    );
     (
         o.status.code(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
