@@ -52,11 +52,34 @@ pub fn elements(shape: &[usize]) -> Result<usize, String> {
     if n > max {
         return Err(format!(
             "shape {shape:?} holds {n} elements ({}), over the memory budget of {} (raise it with --max-memory)",
-            human(n as u64 * ELEMENT_BYTES),
+            human((n as u64).saturating_mul(ELEMENT_BYTES)),
             human(max_memory())
         ));
     }
     Ok(n)
+}
+
+/// The bytes a tensor of `shape` with `elem_bytes`-byte elements holds, or
+/// a message saying why it is refused (overflow, or over the budget): for
+/// tensors whose element type is known (tract's, inside the oracle), where
+/// [`elements`] counts 4-byte elements.
+pub fn bytes(shape: &[usize], elem_bytes: usize) -> Result<u64, String> {
+    let n = shape
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64));
+    let b = n
+        .and_then(|n| n.checked_mul(elem_bytes as u64))
+        .ok_or_else(|| format!("shape {shape:?} has more elements than a machine can count"))?;
+    if b > max_memory() {
+        return Err(format!(
+            "shape {shape:?} ({} elements of {elem_bytes} byte(s), {}), over the memory budget \
+             of {} (raise it with --max-memory)",
+            n.unwrap_or(0),
+            human(b),
+            human(max_memory())
+        ));
+    }
+    Ok(b)
 }
 
 /// Like [`elements`] for dimensions still in a file's signed form (negative
@@ -117,6 +140,13 @@ mod tests {
         let e = elements(&[1, 1_000_000, 1_000_000, 3]).unwrap_err();
         assert!(e.contains("--max-memory"), "{e}");
         assert!(elements_i64(&[2, -3]).unwrap_err().contains("-3"));
+        assert_eq!(bytes(&[2, 3], 8), Ok(48));
+        assert!(bytes(&[1 << 40, 1 << 40], 1).unwrap_err().contains("count"));
+        let e = bytes(&[1, 134217729, 6, 8], 4).unwrap_err();
+        assert!(
+            e.contains("[1, 134217729, 6, 8]") && e.contains("--max-memory"),
+            "{e}"
+        );
     }
 
     #[test]

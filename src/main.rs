@@ -5,11 +5,14 @@
 //!   layer right in isolation, cumulative differences within the graph's own
 //!   sensitivity to float32 rounding); or: converted, inspected;
 //! - 1: diverged — at least one layer out of tolerance;
-//! - 2: bad input or usage — unreadable/invalid graph, bad flag, unknown shape;
+//! - 2: bad input or usage — unreadable/invalid graph, bad flag, unknown shape,
+//!   a tensor over `--max-memory` (also inside tract's preparation), a
+//!   `--keras` file that crashes the HDF5 library or outgrows its reader's
+//!   memory limit;
 //! - 3: unsupported ops — the graph holds nodes thaw cannot convert (all listed);
 //! - 4: internal failure — thaw failed on a graph it accepted (please report);
 //! - 5: budget exceeded — `--timeout` ran out while preparing or running the
-//!   original graph; no verdict either way. Its own code because it is none of
+//!   original graph, or reading the `--keras` file; no verdict either way. Its own code because it is none of
 //!   the others: not a fault of the input (2), not a missing op (3), not
 //!   necessarily a bug (4); CI can tell "raise the budget" from a failure.
 
@@ -85,6 +88,10 @@ enum Cmd {
         #[command(flatten)]
         gate: GateArgs,
     },
+    /// (internal) Read a Keras file and write it to stdout as CBOR: how
+    /// `verify --keras` reads a user's file in a child process.
+    #[command(name = "__read-keras", hide = true)]
+    ReadKeras { file: PathBuf },
 }
 
 /// The CI gate's error-growth rule (see `thaw::report::baseline`).
@@ -430,6 +437,12 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 timeout: verify::Timeout(a.timeout),
                 formats: a.formats.clone(),
                 dump_values: a.dump_values.clone(),
+                // The user's file is read by a child process of this
+                // executable (libhdf5 may crash or loop on a damaged file).
+                keras_reader: match std::env::current_exe() {
+                    Ok(exe) => thaw::keras::isolate::Reader::Child(exe),
+                    Err(_) => thaw::keras::isolate::Reader::InProcess,
+                },
             };
             let report = match &a.keras {
                 Some(k) => verify::verify_keras_with(&opts, &settings, k).map(|(r, _)| r),
@@ -452,6 +465,12 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             let regressed =
                 renderings_and_gate(&report, &opts.out_dir, a.baseline.as_deref(), rule)?;
             Ok(if regressed && code == 0 { 1 } else { code })
+        }
+        Cmd::ReadKeras { file } => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            thaw::keras::isolate::child_main(&file, &mut out)
+                .map_err(|e| Failure(4, anyhow::anyhow!("{}: {e}", file.display())))?;
+            Ok(0)
         }
         Cmd::Diff { old, new, gate } => {
             let rule = gate.rule()?;

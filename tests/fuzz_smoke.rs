@@ -17,7 +17,35 @@ mod targets;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::RwLock;
 use std::time::{Duration, Instant};
+
+/// Read-held while this process uses HDF5 files (a target, writing seeds),
+/// write-held while it starts a child process: libhdf5 opens files without
+/// close-on-exec, so a child started while another test thread has an HDF5
+/// file open would keep that file's lock for its whole life, and the
+/// thread's next open of it would fail ("unable to lock file").
+static HDF5_FILES: RwLock<()> = RwLock::new(());
+
+/// Runs `f` with [`HDF5_FILES`] read-held.
+fn with_hdf5<T>(f: impl FnOnce() -> T) -> T {
+    let _guard = HDF5_FILES.read().unwrap_or_else(|e| e.into_inner());
+    f()
+}
+
+/// `cmd.output()`, started while no test thread has an HDF5 file open.
+fn output(cmd: &mut Command) -> std::process::Output {
+    let child = {
+        let _guard = HDF5_FILES.write().unwrap_or_else(|e| e.into_inner());
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    child.wait_with_output().unwrap()
+}
 
 fn files(dirs: &[&str], ext: &str) -> Vec<PathBuf> {
     let mut v = Vec::new();
@@ -51,6 +79,7 @@ fn graphs() -> Vec<Vec<u8>> {
 /// Seeds of the Keras targets: the files of tests/data with `ext`, and the
 /// small fixtures converted and written in that format by thaw itself.
 fn keras_seeds(ext: &str) -> Vec<Vec<u8>> {
+    let _hdf5 = HDF5_FILES.read().unwrap_or_else(|e| e.into_inner());
     let mut v: Vec<Vec<u8>> = files(&["tests/data"], ext)
         .iter()
         // the pinned crash reproducers are not seeds
@@ -131,7 +160,7 @@ fn smoke(name: &str, seeds: &[Vec<u8>], target: fn(&[u8])) -> u64 {
 
 fn smoke_for(name: &str, seeds: &[Vec<u8>], target: fn(&[u8]), secs: f64) -> u64 {
     for (i, s) in seeds.iter().enumerate() {
-        if let Err(e) = std::panic::catch_unwind(|| target(s)) {
+        if let Err(e) = std::panic::catch_unwind(|| with_hdf5(|| target(s))) {
             panic!("{name}: seed {i} fails: {e:?}");
         }
     }
@@ -147,7 +176,7 @@ fn smoke_for(name: &str, seeds: &[Vec<u8>], target: fn(&[u8]), secs: f64) -> u64
         // Saved first: a crash that kills the process (a signal) leaves it.
         let current = std::env::temp_dir().join(format!("thaw-fuzz-{name}-current"));
         let _ = std::fs::write(&current, &input);
-        if let Err(e) = std::panic::catch_unwind(|| target(&input)) {
+        if let Err(e) = std::panic::catch_unwind(|| with_hdf5(|| target(&input))) {
             let file = std::env::temp_dir().join(format!("thaw-fuzz-{name}-{k}"));
             let _ = std::fs::write(&file, &input);
             panic!(
@@ -192,12 +221,45 @@ fn fuzz_smoke_interp() {
     smoke("interp", &graphs(), targets::interp);
 }
 
+/// Set in the child process that runs the keras_h5 target's mutations.
+const KERAS_CHILD: &str = "THAW_FUZZ_SMOKE_KERAS_CHILD";
+
 #[test]
 fn fuzz_smoke_keras_h5() {
-    // Seeds only, no mutations: damaged .h5 files crash libhdf5 itself
-    // (SIGSEGV, the whole test process dies), see
-    // `fuzz_keras_h5_damaged_file_segfaults_in_libhdf5` below. Open defect.
-    smoke_for("keras_h5", &keras_seeds("h5"), targets::keras_h5, 0.0);
+    // In process, seeds only: damaged .h5 files crash libhdf5 itself
+    // (SIGSEGV, the whole test process would die), see
+    // `fuzz_keras_h5_damaged_file_segfaults_in_libhdf5` below.
+    let seeds = keras_seeds("h5");
+    if std::env::var_os(KERAS_CHILD).is_none() {
+        smoke_for("keras_h5", &seeds, targets::keras_h5, 0.0);
+        // The mutations in a process of their own: each is read in a child
+        // `thaw __read-keras`, and a fork while another test thread holds an
+        // HDF5 file open would hand its lock to that child for a moment.
+        test_in_child("fuzz_smoke_keras_h5", KERAS_CHILD, None);
+        return;
+    }
+    // Mutations are read as `thaw verify --keras` reads them, in a child
+    // process (src/keras/isolate.rs).
+    smoke("keras_h5_child", &seeds, keras_h5_in_child);
+}
+
+/// The keras_h5 target with the file read in a child `thaw __read-keras`:
+/// a crash, a loop (5 s) or a blow-up of libhdf5 is one of the documented
+/// outcomes (exit 2 or 5 in `verify`); a failure of the child itself
+/// (a panic: exit 4) fails the test; a model read goes through the target's
+/// round-trip property.
+fn keras_h5_in_child(data: &[u8]) {
+    use thaw::keras::isolate::{ChildError, read_in_child};
+    thaw::budget::set_max_memory(targets::BUDGET_BYTES);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fuzz.h5");
+    std::fs::write(&path, data).unwrap();
+    let exe = Path::new(env!("CARGO_BIN_EXE_thaw"));
+    match read_in_child(exe, &path, Duration::from_secs(5)) {
+        Ok(model) => targets::keras_model(&model),
+        Err(e @ ChildError::Failed { .. }) => panic!("{e}"),
+        Err(_) => {}
+    }
 }
 
 #[test]
@@ -209,18 +271,129 @@ fn fuzz_smoke_keras_archive() {
     );
 }
 
+/// Set in the child process that runs the oracle target's smoke run.
+const ORACLE_CHILD: &str = "THAW_FUZZ_SMOKE_ORACLE_CHILD";
+
+/// The address-space limit of that child, in KiB (`ulimit -v`): a graph whose
+/// preparation in tract outgrows it fails the test (an allocation failure in
+/// the child) instead of being killed by the machine's OOM killer.
+const ORACLE_CHILD_KIB: u64 = 6_000_000;
+
 #[test]
 fn fuzz_smoke_oracle() {
     // The oracle's preparation is the slow one: the smallest graphs only.
     let seeds: Vec<Vec<u8>> = graphs().into_iter().filter(|g| g.len() <= 32768).collect();
     assert!(seeds.len() >= 5);
-    // Seeds only, no mutations: an 8 s smoke run found a mutated graph whose
-    // preparation in tract grows to 23 GB (killed by the OOM killer; the size
-    // budget does not reach inside tract). Open defect, input kept as
-    // tests/data/fuzz_oracle_oom_23gb.bin (not .pb, so it is no seed); with mutations on, how far a
-    // time-bounded run gets (and so whether it meets that input) depends on
-    // the machine's speed.
-    smoke_for("oracle", &seeds, targets::oracle, 0.0);
+    if std::env::var_os(ORACLE_CHILD).is_some() {
+        smoke("oracle", &seeds, targets::oracle);
+        return;
+    }
+    // This test again, in a child process under `ulimit -v`: a mutation
+    // once grew tract's preparation to 23 GB (fuzz_oracle_oom_23gb below),
+    // which would take CI down with it rather than fail.
+    let err = test_in_child("fuzz_smoke_oracle", ORACLE_CHILD, Some(ORACLE_CHILD_KIB));
+    assert!(
+        err.contains("oracle: ") && err.contains(" mutations"),
+        "the child ran no smoke run:\n{err}"
+    );
+}
+
+/// Runs test `name` of this binary again in a child process with `env` set
+/// (and under `ulimit -v KIB`), passes its stderr on and returns it; fails
+/// when the child does.
+fn test_in_child(name: &str, env: &str, kib: Option<u64>) -> String {
+    let exe = std::env::current_exe().unwrap();
+    let limit = kib.map_or(String::new(), |k| format!("ulimit -v {k} && "));
+    let out = output(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("{limit}exec \"$0\" \"$@\""))
+            .arg(&exe)
+            .args([name, "--exact", "--nocapture", "--test-threads=1"])
+            .env(env, "1"),
+    );
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    eprint!("{err}");
+    assert!(
+        out.status.success(),
+        "{name} in a child process ({limit}) failed ({}):\n{err}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout)
+    );
+    err
+}
+
+/// Runs `thaw` with `args` under `ulimit -v` (KiB): its exit code, stderr
+/// and the time it took.
+fn thaw_limited(args: &[&str], kib: u64) -> (Option<i32>, String, Duration) {
+    let t = Instant::now();
+    let out = output(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_thaw"))
+            .args(args),
+    );
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        t.elapsed(),
+    )
+}
+
+/// Found by the oracle target's 8 s smoke run (`.ci/run`): a mutated graph
+/// (tests/data/fuzz_oracle_oom_23gb.bin) whose `Pad` asks for 134,217,729
+/// columns of a constant made tract's preparation grow to 23 GB (tract
+/// evaluates constants first and weighs them after) until the OOM killer
+/// ended it. The oracle now checks every tensor whose shape tract knows
+/// against `--max-memory` before tract may fold it (src/oracle/size.rs):
+/// exit 2 naming the node, in well under a second, under a 2 GB address
+/// space here.
+#[test]
+fn fuzz_oracle_oom_23gb() {
+    let bytes = std::fs::read("tests/data/fuzz_oracle_oom_23gb.bin").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let (code, err, took) = thaw_limited(
+        &[
+            "verify",
+            "tests/data/fuzz_oracle_oom_23gb.bin",
+            "--samples",
+            "1",
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+        2_000_000,
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--max-memory"), "{err}");
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    // The fuzz target itself (16 MiB budget) refuses it too, in process.
+    targets::oracle(&bytes);
+}
+
+/// Found by the oracle target: a node attribute with no value
+/// (`AttrValue { value: None }`, made by harness/clear_attr.py from
+/// fixtures/tf1_vgg_style: conv1/Conv2D's `padding`) made tract's attribute
+/// reader panic (`value.as_ref().unwrap()`). The oracle now refuses such
+/// attributes before tract parses the graph (src/oracle/precheck.rs).
+#[test]
+fn fuzz_oracle_attr_without_value() {
+    let bytes = std::fs::read("tests/data/fuzz_oracle_attr_without_value.bin").unwrap();
+    targets::oracle(&bytes);
+    let e = thaw::oracle::Oracle::from_bytes(
+        &bytes,
+        "m.pb",
+        &[thaw::oracle::OracleInput {
+            name: "input".into(),
+            shape: vec![1, 16, 16, 3],
+        }],
+        &["conv1/Conv2D".into()],
+    );
+    let msg = e.unwrap_err().to_string();
+    assert!(
+        msg.contains("'conv1/Conv2D'") && msg.contains("'padding' has no value"),
+        "{msg}"
+    );
 }
 
 /// Reads a file a campaign saved (kept for regression tests below).
@@ -236,28 +409,83 @@ fn artifact(path: &Path) -> Vec<u8> {
 #[test]
 fn fuzz_convert_lrn_attrs_round_trip_reordered() {
     let graph = std::fs::read("fixtures/tf1_nn_lrn/model.pb").unwrap();
-    targets::convert(&graph);
+    with_hdf5(|| targets::convert(&graph));
 }
 
-/// Found by the keras_h5 target's first smoke run (open, not fixed): a
-/// damaged `.h5` (tests/data/fuzz_h5_segv_in_libhdf5.h5, a mutation of a
-/// converted fixture) makes `thaw verify --keras` die by SIGSEGV inside the
-/// HDF5 C library while reading it, instead of exit 2. Ignored until reading
-/// user `.h5` files is isolated from the process (e.g. a child process).
+/// Found by the keras_h5 target's first smoke run: a damaged `.h5`
+/// (tests/data/fuzz_h5_segv_in_libhdf5.h5, a mutation of a converted
+/// fixture) made `thaw verify --keras` die by SIGSEGV inside the HDF5 C
+/// library while reading it. The command line now reads the user's file in
+/// a child process (src/keras/isolate.rs): its crash is exit 2 naming the
+/// file and the signal.
 #[test]
-#[ignore = "open defect: libhdf5 segfaults on this damaged file"]
 fn fuzz_keras_h5_damaged_file_segfaults_in_libhdf5() {
     let out = tempfile::tempdir().unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_thaw"))
-        .args([
+    let o = output(
+        std::process::Command::new(env!("CARGO_BIN_EXE_thaw")).args([
             "verify",
             "fixtures/tf1_mobilenet_v1_tail/model.pb",
             "--keras",
             "tests/data/fuzz_h5_segv_in_libhdf5.h5",
             "--out",
             out.path().to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2), "{:?}", o.status);
+        ]),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{:?}: {err}", o.status);
+    assert!(
+        err.contains("fuzz_h5_segv_in_libhdf5.h5: the HDF5 library crashed reading this file"),
+        "{err}"
+    );
+}
+
+/// `thaw verify --keras FILE` against the handmade model's graph, in a
+/// fresh output folder: exit code, stderr, time taken.
+fn verify_keras(file: &str, extra: &[&str]) -> (Option<i32>, String, Duration) {
+    let out = tempfile::tempdir().unwrap();
+    let t = Instant::now();
+    let o = output(
+        std::process::Command::new(env!("CARGO_BIN_EXE_thaw"))
+            .args([
+                "verify",
+                "fixtures/tf1_mobilenet_v1_tail/model.pb",
+                "--samples",
+                "1",
+                "--keras",
+                file,
+                "--out",
+                out.path().to_str().unwrap(),
+            ])
+            .args(extra),
+    );
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        t.elapsed(),
+    )
+}
+
+/// Found by mutating the handmade `.h5` files (the keras_h5 target's
+/// mutations, run through `thaw verify --keras` under a timeout): a damaged
+/// `.h5` (tests/data/fuzz_h5_hang_in_libhdf5.h5) on which libhdf5 loops
+/// forever while thaw reads it. The reading child process is killed when
+/// `--timeout` runs out: exit 5 naming the stage. (Hang guard: generous.)
+#[test]
+fn fuzz_keras_h5_damaged_file_loops_in_libhdf5() {
+    let (code, err, took) =
+        verify_keras("tests/data/fuzz_h5_hang_in_libhdf5.h5", &["--timeout", "2"]);
+    assert_eq!(code, Some(5), "{err}");
+    assert!(err.contains("while reading the --keras file"), "{err}");
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+}
+
+/// Found by the same mutations: a weight dataset declaring a shape whose
+/// element count is over the budget by more than 4 x usize::MAX / 4 made the
+/// budget's own message overflow (`n * 4`, a panic: exit 4). The message now
+/// saturates: exit 2, over --max-memory.
+#[test]
+fn fuzz_keras_h5_dataset_size_overflow() {
+    let (code, err, _) = verify_keras("tests/data/fuzz_h5_dataset_size_overflow.h5", &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(!err.contains("internal error"), "{err}");
 }

@@ -23,7 +23,9 @@
 //!
 //! Every target first lowers the memory budget ([`BUDGET_BYTES`]), so a shape
 //! read from the input is refused by thaw's own check long before libFuzzer's
-//! `-rss_limit_mb`/`-malloc_limit_mb` would call it an out-of-memory crash.
+//! `-rss_limit_mb`/`-malloc_limit_mb` would call it an out-of-memory crash;
+//! for [`oracle`] that includes every tensor tract would hold while it
+//! prepares the graph (`src/oracle/size.rs`).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -355,12 +357,18 @@ pub fn keras_archive(data: &[u8]) {
 
 fn keras_file(path: &Path, read: fn(&Path) -> Result<Model, thaw::keras::KerasError>) {
     let Ok(model) = read(path) else { return };
-    if thaw::keras::config::validate(&model).is_err() {
+    keras_model(&model);
+}
+
+/// The Keras targets' property on a model a reader accepted: if it
+/// validates, thaw's own writers write it and read it back unchanged.
+pub fn keras_model(model: &Model) {
+    if thaw::keras::config::validate(model).is_err() {
         return;
     }
     // Property: an accepted model survives thaw's own writers unchanged.
-    round_trip_h5(&model);
-    round_trip_archive(&model);
+    round_trip_h5(model);
+    round_trip_archive(model);
 }
 
 /// Target 5, the oracle's graph preparation (binary `.pb` bytes): every

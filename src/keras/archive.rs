@@ -353,11 +353,12 @@ fn layer_groups(weights: &hdf5::File, config: &Value) -> HashMap<String, String>
                 .ok()
                 .and_then(|g| g.attr("name").ok())
                 .and_then(|a| {
+                    // Lossy: a damaged file may hold invalid UTF-8 here.
                     a.read_scalar::<VarLenUnicode>()
-                        .map(|s| s.as_str().to_string())
+                        .map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned())
                         .or_else(|_| {
                             a.read_scalar::<VarLenAscii>()
-                                .map(|s| s.as_str().to_string())
+                                .map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned())
                         })
                         .ok()
                 });

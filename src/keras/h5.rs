@@ -362,7 +362,9 @@ fn attr_strings(attr: &Attribute) -> hdf5::Result<Vec<String>> {
         };
     }
     match attr.dtype()?.to_descriptor()? {
-        TypeDescriptor::VarLenUnicode => conv::<VarLenUnicode>(attr, |s| s.as_str().to_string()),
+        // A damaged file may hold invalid UTF-8 where UTF-8 is declared:
+        // read lossily (U+FFFD), never as an unchecked `str`.
+        TypeDescriptor::VarLenUnicode => conv::<VarLenUnicode>(attr, |s| lossy(s.as_bytes())),
         TypeDescriptor::VarLenAscii => conv::<VarLenAscii>(attr, |s| lossy(s.as_bytes())),
         TypeDescriptor::FixedAscii(n) => {
             fixed!(FixedAscii, n, 64, 1024, 16384, 262144, 4194304);

@@ -8,9 +8,10 @@
 //! Nothing here knows about TensorFlow graphs.
 
 use ndarray::ArrayD;
+use serde::{Deserialize, Serialize};
 
 /// Element type of a model input.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DType {
     F32,
     I32,
@@ -28,7 +29,7 @@ impl DType {
 
 /// A Keras `InputLayer`. `shape` excludes the batch dimension; `None` is an
 /// unknown (dynamic) dimension.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Input {
     pub name: String,
     pub shape: Vec<Option<usize>>,
@@ -36,7 +37,7 @@ pub struct Input {
 }
 
 /// Keras's `padding` argument for convolutions and pooling.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Padding {
     Valid,
     /// TensorFlow SAME: total padding `max((ceil(in/s)-1)*s + (k-1)*d + 1 - in, 0)`,
@@ -54,7 +55,7 @@ impl Padding {
 }
 
 /// Keras's `padding` argument for `Conv1D`, which also knows `causal`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Padding1D {
     Valid,
     /// TensorFlow SAME on the steps axis (see [`Padding::Same`]).
@@ -75,7 +76,7 @@ impl Padding1D {
 }
 
 /// `UpSampling2D`'s `interpolation`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Interpolation {
     /// Each pixel repeated `size` times.
     Nearest,
@@ -94,7 +95,7 @@ impl Interpolation {
 
 /// `Bidirectional`'s `merge_mode` (`None`, the two directions as two
 /// outputs, is not modelled).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MergeMode {
     /// The forward then the backward output, along the last axis.
     Concat,
@@ -127,7 +128,7 @@ impl MergeMode {
 }
 
 /// Activation functions that Keras layers accept as `activation=`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Activation {
     Linear,
     Relu,
@@ -172,7 +173,7 @@ impl Activation {
 
 /// One Keras layer class with its typed config. Weight order per class is
 /// documented on each variant and must match Keras's `layer.weights` order.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum LayerKind {
     /// weights: `kernel` (kh, kw, in/groups, filters), then `bias` (filters) if `use_bias`.
     Conv2D {
@@ -451,7 +452,7 @@ pub enum LayerKind {
 
 /// The Keras classes that are the identity at inference (see
 /// [`LayerKind::InferenceIdentity`]); all exist in Keras 3.15 and tf-keras 2.21.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IdentityClass {
     Dropout,
     SpatialDropout1D,
@@ -502,7 +503,7 @@ impl IdentityClass {
 
 /// The config of a fallback `ThawTfOp` layer: which TF op, what feeds each of
 /// its arguments, and the attributes that change its result.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TfOp {
     /// The TF op name (`"Sin"`, `"Atan2"`, `"Cumsum"`, …), as in `tf.raw_ops`.
     pub op: String,
@@ -514,13 +515,13 @@ pub struct TfOp {
 }
 
 /// One argument of a [`TfOp`]: its `tf.raw_ops` keyword and its value.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TfArg {
     pub name: String,
     pub value: TfArgValue,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum TfArgValue {
     /// The layer's `k`-th inbound tensor.
     Input(usize),
@@ -531,7 +532,7 @@ pub enum TfArgValue {
 }
 
 /// A TF attribute value.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum TfAttr {
     Bool(bool),
     Int(i64),
@@ -647,15 +648,35 @@ impl LayerKind {
 
 /// A named weight, `name` being Keras's short name (`"kernel"`, `"bias"`,
 /// `"gamma"`, `"moving_mean"`, …).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Weight {
     pub name: String,
+    /// Serialised (for [`super::isolate`]) as its shape and raw f32 bits, so
+    /// NaN payloads and signed zeros survive.
+    #[serde(with = "f32_bits")]
     pub value: ArrayD<f32>,
+}
+
+/// `ArrayD<f32>` as `(shape, bits)`: every value's exact bit pattern.
+mod f32_bits {
+    use ndarray::{ArrayD, IxDyn};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(a: &ArrayD<f32>, s: S) -> Result<S::Ok, S::Error> {
+        let bits: Vec<u32> = a.iter().map(|v| v.to_bits()).collect();
+        (a.shape(), bits).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ArrayD<f32>, D::Error> {
+        let (shape, bits) = <(Vec<usize>, Vec<u32>)>::deserialize(d)?;
+        let values = bits.into_iter().map(f32::from_bits).collect();
+        ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(serde::de::Error::custom)
+    }
 }
 
 /// One layer of a Functional model. `inbound` names the layers (or inputs)
 /// whose single output feeds this layer, in argument order.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Layer {
     pub name: String,
     pub kind: LayerKind,
@@ -675,7 +696,7 @@ impl Layer {
 
 /// A Keras Functional model. `layers` are in topological order; `outputs`
 /// names the layers (or inputs) whose outputs are the model's outputs.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Model {
     pub name: String,
     pub inputs: Vec<Input>,

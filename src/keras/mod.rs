@@ -18,6 +18,7 @@
 //! | `pycode.rs` | the generated `model.py` |
 //! | `formats.rs` | which of those `-o`/`--formats` asks for, and writing it |
 //! | `error.rs` | [`KerasError`] |
+//! | `isolate.rs` | reading a user's file in a child process (`verify --keras`) |
 //! | `test_models.rs` | (tests only) small models holding a layer of every class |
 
 pub mod access;
@@ -29,6 +30,7 @@ pub mod formats;
 pub mod h5;
 pub(crate) mod inbound;
 pub mod ir;
+pub mod isolate;
 pub mod layers;
 pub mod order;
 pub mod pycode;

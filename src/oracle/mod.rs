@@ -8,20 +8,27 @@
 //!
 //! Loading (`Oracle::load` / `Oracle::from_bytes`):
 //! 1. decode the GraphDef (function calls inlined by `graph::inline_calls`, as
-//!    tract runs none), check the requested inputs and outputs name real
-//!    nodes and output slots;
+//!    tract runs none), refuse node attributes tract's readers would panic on
+//!    ([`precheck`]: no value, a dtype number that is no TensorFlow type, a
+//!    negative stride; [`OracleError::DamagedAttr`]), check the requested
+//!    inputs and outputs name real nodes and output slots;
 //! 2. list every op in the cone of the outputs that no builder knows, and refuse them
 //!    all together ([`OracleError::UnsupportedOps`]);
 //! 3. parse with tract + thaw's builders, set inputs (concrete shapes) and outputs,
-//!    drop the nodes the outputs do not need, type the model;
+//!    drop the nodes the outputs do not need, type the model with every tensor
+//!    whose shape tract knows checked against the memory budget before tract
+//!    may fold it ([`size`]; over it: [`OracleError::Budget`]);
 //! 4. optimise it (`into_optimized`, much faster to run); if an optimiser pass fails
 //!    on a graph, fall back to the decluttered, then to the plain typed model, and
-//!    log why at debug level.
+//!    log why at debug level; the optimised model's tensors are checked
+//!    against the memory budget again.
 //!
 //! Not handled yet: graphs with control flow (`Switch`/`Merge`/loops), string or
 //! resource tensors, and inputs whose shape is not known at load time.
 
 pub mod ops;
+mod precheck;
+mod size;
 mod unroll;
 
 use std::path::Path;
@@ -115,6 +122,25 @@ pub enum OracleError {
         op: String,
         message: String,
     },
+    /// A tensor tract would hold while preparing the graph is over the
+    /// memory budget (`--max-memory`); a user-input error (exit 2).
+    #[error("{origin}: node '{node}' ({op}): {message}")]
+    Budget {
+        origin: String,
+        node: String,
+        op: String,
+        message: String,
+    },
+    /// A node attribute tract cannot read (see [`precheck`]): the graph is
+    /// damaged (exit 2).
+    #[error("{origin}: node '{node}' ({op}): attribute '{attr}' {problem}; the graph is damaged")]
+    DamagedAttr {
+        origin: String,
+        node: String,
+        op: String,
+        attr: String,
+        problem: String,
+    },
     #[error("{origin}: tract failed to {step}: {message}")]
     Tract {
         origin: String,
@@ -137,6 +163,17 @@ pub enum OracleError {
         expected: Vec<usize>,
         got: Vec<usize>,
     },
+}
+
+impl OracleError {
+    /// Whether the user's input is at fault (exit 2): a tensor over the
+    /// memory budget, a damaged attribute.
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            OracleError::Budget { .. } | OracleError::DamagedAttr { .. }
+        )
+    }
 }
 
 fn format_ops(ops: &[(String, String)]) -> String {
@@ -252,6 +289,15 @@ impl Oracle {
         inputs: &[OracleInput],
         outputs: &[String],
     ) -> Result<Oracle, OracleError> {
+        // Before anything reads an attribute the way tract does (check_inputs
+        // reads the placeholders' dtypes).
+        precheck::check_graph(&graph, tf).map_err(|b| OracleError::DamagedAttr {
+            origin: origin.to_string(),
+            node: b.node,
+            op: b.op,
+            attr: b.attr,
+            problem: b.problem,
+        })?;
         let index = GraphIndex::new(&graph);
         let input_types = index.check_inputs(origin, inputs)?;
         let wanted = outputs
@@ -317,11 +363,14 @@ impl Oracle {
             .map_err(tract_err("set the outputs"))?;
         // Placeholders the outputs do not need (keras_learning_phase, other heads) and
         // everything else off the outputs' cone go away here.
-        let model = model.into_compact().map_err(tract_err("prune the graph"))?;
+        let mut model = model.into_compact().map_err(tract_err("prune the graph"))?;
         let start = std::time::Instant::now();
+        let over = |o: size::Oversize| index.over_budget(origin, o);
+        size::analyse(&mut model).map_err(over)?;
         let typed = model
             .into_typed()
             .map_err(|e| index.blame(origin, "type the graph", e))?;
+        size::check_typed(&typed).map_err(over)?;
         log::debug!(
             "{origin}: typed {} nodes in {:?}",
             typed.nodes().len(),
@@ -329,6 +378,7 @@ impl Oracle {
         );
         let (model, stage) =
             optimise(origin, typed).map_err(|e| index.blame(origin, "declutter the graph", e))?;
+        size::check_typed(&model).map_err(over)?;
         log::debug!(
             "{origin}: {stage:?}, {} nodes, in {:?}",
             model.nodes().len(),
@@ -751,6 +801,28 @@ impl<'g> GraphIndex<'g> {
 struct NodeOps(std::collections::HashMap<String, String>);
 
 impl NodeOps {
+    /// A tensor over the memory budget, blamed on the TF node that makes it
+    /// (tract names the nodes it adds `<tf node>.<suffix>`).
+    fn over_budget(&self, origin: &str, o: size::Oversize) -> OracleError {
+        let mut name = o.node.as_str();
+        let tf = loop {
+            if let Some((node, op)) = self.0.get_key_value(name) {
+                break Some((node.clone(), op.clone()));
+            }
+            match name.rsplit_once('.') {
+                Some((head, _)) => name = head,
+                None => break None,
+            }
+        };
+        let (node, op) = tf.unwrap_or((o.node, o.op));
+        OracleError::Budget {
+            origin: origin.to_string(),
+            node,
+            op,
+            message: o.message,
+        }
+    }
+
     /// Turns a tract error into one naming the node when the chain quotes one.
     fn blame(&self, origin: &str, step: &'static str, e: anyhow::Error) -> OracleError {
         let message = chain(&e);

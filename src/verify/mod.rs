@@ -87,6 +87,11 @@ pub struct VerifySettings {
     /// `--dump-values DIR`: one `.npz` per sample with both sides' value of
     /// every compared tensor (see [`dump`]).
     pub dump_values: Option<PathBuf>,
+    /// `--keras`: where the user's file is read: in this process (the
+    /// default), or, as the command line does, in a child process that a
+    /// crash or loop of the HDF5 library cannot take down
+    /// ([`keras::isolate`]).
+    pub keras_reader: keras::isolate::Reader,
 }
 
 /// Why verification could not be carried out (as opposed to a verdict).
@@ -112,6 +117,9 @@ pub enum VerifyError {
          Raise --timeout if the graph is just large"
     )]
     Timeout { stage: &'static str, seconds: f64 },
+    /// The child process reading `--keras FILE` failed (exit 4).
+    #[error("{0}")]
+    KerasReader(String),
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -123,10 +131,12 @@ pub enum VerifyError {
 impl VerifyError {
     /// Whether the user's input (file, flags) is at fault rather than thaw.
     pub fn is_user_error(&self) -> bool {
-        matches!(
-            self,
-            VerifyError::Graph(_) | VerifyError::Convert(_) | VerifyError::Usage(_)
-        )
+        match self {
+            VerifyError::Graph(_) | VerifyError::Convert(_) | VerifyError::Usage(_) => true,
+            // Over the memory budget inside tract, a damaged attribute.
+            VerifyError::Oracle(e) => e.is_user_error(),
+            _ => false,
+        }
     }
 }
 
@@ -213,7 +223,12 @@ pub fn verify_keras_with(
     check_options(opts)?;
     let start = Instant::now();
     let (graph, conv, timings) = load::load_and_convert_timed(opts)?;
-    let user = user_model::read(keras_file, &conv)?;
+    let user = user_model::read(
+        keras_file,
+        &conv,
+        &settings.keras_reader,
+        settings.timeout.0,
+    )?;
     let aligned = user_model::align(user, &conv, keras_file);
     write::alignment(&opts.out_dir, &aligned.info)?;
     let mut report = verify_models(

@@ -9,6 +9,7 @@ use crate::compare::align::{self, Alignment, Unaligned};
 use crate::compare::diagnose::{self, WeightCheck};
 use crate::convert::{self, Conversion, LayerTensor};
 use crate::graph::Graph;
+use crate::keras::isolate::{ChildError, Reader};
 use crate::keras::{self, Model};
 use crate::report::{OutputSpec, Report, Verdict};
 use serde::Serialize;
@@ -48,18 +49,36 @@ pub(super) struct Aligned {
 /// Reads the user's model (`.keras` archive, else `.h5`); both sides are fed
 /// the same arrays, so its inputs must take the graph's shapes (a dimension
 /// one side leaves open takes the other's).
-pub(super) fn read(keras_file: &Path, conv: &Conversion) -> Result<Model, VerifyError> {
-    let ext = keras_file
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("");
-    let read = if ext == "keras" {
-        keras::archive::read
-    } else {
-        keras::h5::read
+///
+/// `reader` says where: in this process, or in a child process
+/// ([`keras::isolate`]) that a crash, a loop or a blow-up of the HDF5
+/// library on a damaged file cannot take down (out of `timeout`: exit 5).
+pub(super) fn read(
+    keras_file: &Path,
+    conv: &Conversion,
+    reader: &Reader,
+    timeout: std::time::Duration,
+) -> Result<Model, VerifyError> {
+    let refused = |e: String| VerifyError::Usage(format!("--keras {}: {e}", keras_file.display()));
+    let mut user = match reader {
+        Reader::InProcess => {
+            keras::isolate::read_file(keras_file).map_err(|e| refused(e.to_string()))?
+        }
+        Reader::Child(exe) => {
+            keras::isolate::read_in_child(exe, keras_file, timeout).map_err(|e| match e {
+                ChildError::Refused(m) => refused(m),
+                ChildError::Crashed { .. } | ChildError::OutOfMemory { .. } => {
+                    VerifyError::Usage(e.to_string())
+                }
+                ChildError::Timeout { seconds, .. } => VerifyError::Timeout {
+                    stage: "reading the --keras file (the HDF5 library can loop forever on a \
+                            damaged file)",
+                    seconds,
+                },
+                ChildError::Failed { .. } => VerifyError::KerasReader(e.to_string()),
+            })?
+        }
     };
-    let mut user = read(keras_file)
-        .map_err(|e| VerifyError::Usage(format!("--keras {}: {e}", keras_file.display())))?;
     if user.inputs.len() != conv.model.inputs.len() {
         return Err(VerifyError::Usage(format!(
             "--keras {}: the model has {} input(s), the graph {}",

@@ -1,0 +1,149 @@
+//! Node attributes tract's readers would panic on, refused before tract
+//! parses the graph (issue 15, found by the oracle fuzz target).
+//!
+//! tract-tensorflow 0.23's attribute accessors (`tfpb.rs`) unwrap:
+//! - `AttrValue.value` (an attribute with no value, which TensorFlow itself
+//!   refuses to import) in every `get_attr_*`;
+//! - `DataType::try_from(v)` in `get_attr_datum_type` (a dtype number that is
+//!   no TensorFlow type);
+//! - `T::from_i64(i)` in `get_attr_int` / `get_attr_list_int`, where the
+//!   builder reads the value as an unsigned or 32-bit number: a negative
+//!   `strides`, `ksize`, `dilations`, `explicit_paddings`, `seed`, `seed2` or
+//!   `num_bits`, or an `N`, `num`, `num_split` or `axis` out of the i32 range.
+//!
+//! tract builds every node whose op it knows, in the outputs' cone or not, so
+//! every such node is checked (an unknown op is never built). The first
+//! problem found, in graph order then attribute name order, is reported:
+//! [`super::OracleError::DamagedAttr`], exit 2.
+//!
+//! Not covered: an int attribute of another name that some builder reads as
+//! unsigned or 32-bit (tract's `from_i64(..).unwrap()` stays reachable there);
+//! the list above holds every such read in tract-tensorflow 0.23.9 and thaw's
+//! own builders.
+
+use tract_tensorflow::tfpb::tensorflow::attr_value::Value;
+use tract_tensorflow::tfpb::tensorflow::{AttrValue, DataType, GraphDef, NodeDef};
+
+/// Int attributes (scalar or list) tract or thaw reads as unsigned.
+const UNSIGNED: &[&str] = &[
+    "strides",
+    "ksize",
+    "dilations",
+    "explicit_paddings",
+    "seed",
+    "seed2",
+    "num_bits",
+];
+
+/// Int attributes tract or thaw reads as `i32`.
+const INT32: &[&str] = &["N", "num", "num_split", "axis"];
+
+/// One attribute tract cannot read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadAttr {
+    pub node: String,
+    pub op: String,
+    pub attr: String,
+    /// What is wrong, as a predicate: "has no value", ...
+    pub problem: String,
+}
+
+/// Checks every node of `graph` whose op `tf` has a builder for.
+pub fn check_graph(graph: &GraphDef, tf: &tract_tensorflow::Tensorflow) -> Result<(), BadAttr> {
+    graph
+        .node
+        .iter()
+        .filter(|n| tf.op_register.0.contains_key(&n.op))
+        .try_for_each(check_node)
+}
+
+/// Checks one node's attributes, in name order.
+pub fn check_node(node: &NodeDef) -> Result<(), BadAttr> {
+    let mut names: Vec<&String> = node.attr.keys().collect();
+    names.sort();
+    for name in names {
+        if let Some(problem) = problem(name, &node.attr[name]) {
+            return Err(BadAttr {
+                node: node.name.clone(),
+                op: node.op.clone(),
+                attr: name.clone(),
+                problem,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn problem(name: &str, attr: &AttrValue) -> Option<String> {
+    let dtype = |t: i32| {
+        DataType::try_from(t)
+            .is_err()
+            .then(|| format!("holds the type number {t}, which is no TensorFlow type"))
+    };
+    let int = |i: i64| {
+        if UNSIGNED.contains(&name) && i < 0 {
+            Some(format!(
+                "holds {i}, where only non-negative values make sense"
+            ))
+        } else if INT32.contains(&name) && i32::try_from(i).is_err() {
+            Some(format!("holds {i}, out of the 32-bit range"))
+        } else {
+            None
+        }
+    };
+    match &attr.value {
+        None => Some("has no value".to_string()),
+        Some(Value::Type(t)) => dtype(*t),
+        Some(Value::I(i)) => int(*i),
+        Some(Value::List(list)) => list
+            .r#type
+            .iter()
+            .find_map(|t| dtype(*t))
+            .or_else(|| list.i.iter().find_map(|i| int(*i))),
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_tensorflow::tfpb::tensorflow::attr_value::ListValue;
+
+    fn node(attrs: &[(&str, Option<Value>)]) -> NodeDef {
+        let mut n = NodeDef {
+            name: "n".into(),
+            op: "Conv2D".into(),
+            ..Default::default()
+        };
+        for (k, v) in attrs {
+            n.attr.insert(k.to_string(), AttrValue { value: v.clone() });
+        }
+        n
+    }
+
+    #[test]
+    fn refuses_what_tract_would_unwrap() {
+        let float = Some(Value::Type(DataType::DtFloat as i32));
+        assert!(check_node(&node(&[("T", float.clone())])).is_ok());
+        let e = check_node(&node(&[("T", float.clone()), ("padding", None)])).unwrap_err();
+        assert_eq!(
+            (e.attr.as_str(), e.problem.as_str()),
+            ("padding", "has no value")
+        );
+        let e = check_node(&node(&[("T", Some(Value::Type(9999)))])).unwrap_err();
+        assert!(e.problem.contains("9999"), "{e:?}");
+        let strides = |i: Vec<i64>| {
+            Some(Value::List(ListValue {
+                i,
+                ..Default::default()
+            }))
+        };
+        assert!(check_node(&node(&[("strides", strides(vec![1, 2, 2, 1]))])).is_ok());
+        let e = check_node(&node(&[("strides", strides(vec![1, -2, 2, 1]))])).unwrap_err();
+        assert!(e.problem.contains("-2"), "{e:?}");
+        let e = check_node(&node(&[("N", Some(Value::I(1 << 40)))])).unwrap_err();
+        assert!(e.problem.contains("32-bit"), "{e:?}");
+        // A negative axis is ordinary (counted from the end).
+        assert!(check_node(&node(&[("axis", Some(Value::I(-1)))])).is_ok());
+    }
+}
