@@ -532,9 +532,6 @@ def capability_faults(m: H5Model, layer: str, cls: str) -> list[tuple[str, str, 
 # Documented gaps of the generated corpus, by (kind, class): shown as KNOWN, and FAIL once they
 # start passing (so this list only shrinks).
 GENERATED_GAPS = {
-    **{("activation", cls): ("thaw reads recurrent layers with their default activations only "
-                             "(tanh, sigmoid gates); another is refused with exit 2, never a pass", ())
-       for cls in ("LSTM", "GRU", "SimpleRNN")},
     # The numeric bias hypothesis fits one per-channel offset behind the layer's activation; these
     # biases act inside (gates, attention projections). Located there as `other`; `--keras` names
     # the zeroed bias from the weights.

@@ -89,7 +89,7 @@ fn oracle_runs_tf_keras_lstm_loops_unrolled() {
 /// and thaw's `.h5` reads back as the same layers and weights.
 fn check_conversion(case: &str) {
     use thaw::convert::{ConvertOptions, convert};
-    use thaw::keras::LayerKind;
+    use thaw::keras::{Activation, LayerKind};
     let dir = case_dir(case);
     let graph = thaw::graph::Graph::load(&dir.join("model.pb")).expect("graph loads");
     let conv = convert(&graph, &ConvertOptions::default()).expect("converts");
@@ -112,13 +112,17 @@ fn check_conversion(case: &str) {
                 units: 4,
                 return_sequences: true,
                 use_bias: true,
-                go_backwards: false
+                go_backwards: false,
+                activation: Activation::Tanh,
+                recurrent_activation: Activation::Sigmoid,
             },
             &LayerKind::Lstm {
                 units: 4,
                 return_sequences: false,
                 use_bias: true,
-                go_backwards: false
+                go_backwards: false,
+                activation: Activation::Tanh,
+                recurrent_activation: Activation::Sigmoid,
             }
         ],
         "{case}"

@@ -120,7 +120,10 @@ pub fn findings(user: &Model, converted: &Model, alignment: &Alignment) -> Vec<F
         if u.kind.class_name() == c.kind.class_name() && !u.kind.is_activation_layer() {
             for (uf, cf) in u.kind.fields().iter().zip(c.kind.fields()) {
                 if uf.value == cf.value
-                    || matches!(uf.role, FieldRole::Activation | FieldRole::Bias)
+                    // `activation` was compared as a function above; a
+                    // recurrent layer's gate activation is a field of its own.
+                    || (uf.role == FieldRole::Activation && uf.name != "recurrent_activation")
+                    || uf.role == FieldRole::Bias
                     || matches!(uf.name, "center" | "scale")
                     || (!fed_alike && matches!(uf.role, FieldRole::Padding | FieldRole::Window))
                     || (uf.role == FieldRole::Padding && unit_window(&c.kind))
@@ -519,6 +522,53 @@ mod tests {
         assert_eq!(
             kinds(&conv(k.mapv(|v| v + 1.0)), &c),
             vec![CauseKind::WeightValues]
+        );
+    }
+
+    /// A recurrent layer's `activation` is compared as a function and its
+    /// `recurrent_activation` as a field: both are `activation` findings.
+    #[test]
+    fn recurrent_activations_are_activation_findings() {
+        use crate::keras::test_models::{input, layer};
+        let lstm = |activation, recurrent_activation| Model {
+            name: "m".into(),
+            inputs: vec![input("seq", &[5, 4])],
+            layers: vec![layer(
+                "lstm",
+                LayerKind::Lstm {
+                    units: 2,
+                    return_sequences: false,
+                    use_bias: true,
+                    go_backwards: false,
+                    activation,
+                    recurrent_activation,
+                },
+                &["seq"],
+                &[&[4, 8], &[2, 8], &[8]],
+            )],
+            outputs: vec!["lstm".into()],
+        };
+        let converted = lstm(Activation::Tanh, Activation::Sigmoid);
+        let user = lstm(Activation::Relu, Activation::Softsign);
+        let al = crate::compare::align::align(&user, &converted);
+        let fs = findings(&user, &converted, &al);
+        let fields: Vec<(&str, CauseKind)> =
+            fs.iter().map(|f| (f.field.as_str(), f.kind)).collect();
+        assert!(
+            fields.contains(&("activation", CauseKind::Activation)),
+            "{fields:?}"
+        );
+        assert!(
+            fields.contains(&("recurrent_activation", CauseKind::Activation)),
+            "{fields:?}"
+        );
+        assert!(
+            findings(
+                &converted,
+                &converted,
+                &crate::compare::align::align(&converted, &converted)
+            )
+            .is_empty()
         );
     }
 }

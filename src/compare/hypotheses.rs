@@ -444,10 +444,14 @@ fn activation_hypotheses(layer: &Layer, hs: &mut Vec<Hypothesis>) {
             hs.push(hyp(CauseKind::Activation, detail, l));
             continue;
         }
+        let recurrent = l.kind.is_recurrent();
         let Some(slot) = l.kind.fused_activation_mut() else {
             continue;
         };
         match cand.as_activation() {
+            // A recurrent layer's activation works inside the recurrence: a
+            // function no `activation=` names cannot follow it as a layer.
+            None if recurrent => {}
             Some(a) => {
                 *slot = a;
                 hs.push(hyp(CauseKind::Activation, detail, l));
@@ -597,7 +601,8 @@ fn bias_hypothesis(
     inputs: &[&ArrayD<f32>],
     expected: &ArrayD<f32>,
 ) -> Option<Hypothesis> {
-    if !layer.kind.has_bias_slot() {
+    // A recurrent layer's `activation` is not applied to `z + bias`.
+    if !layer.kind.has_bias_slot() || layer.kind.is_recurrent() {
         return None;
     }
     let activation = layer.kind.fused_activation().map(ActFn::of)?;
@@ -815,7 +820,13 @@ mod tests {
                         .filter(|h| h.kind == CauseKind::Activation)
                         .map(|h| h.detail.as_str())
                         .collect();
-                    for want in ["linear", "relu6", "negative_slope=0.2", "sigmoid"] {
+                    // A recurrent layer tries only functions `activation=` names.
+                    let wants: &[&str] = if layer.kind.is_recurrent() {
+                        &["linear", "sigmoid"]
+                    } else {
+                        &["linear", "relu6", "negative_slope=0.2", "sigmoid"]
+                    };
+                    for &want in wants {
                         assert!(
                             f.describe().contains(want)
                                 || tried
@@ -837,7 +848,7 @@ mod tests {
                             | Activation::Softmax
                     )
                 });
-                if layer.kind.has_bias_slot() && invertible {
+                if layer.kind.has_bias_slot() && invertible && !layer.kind.is_recurrent() {
                     assert!(has(CauseKind::Bias), "{name}: no bias hypothesis");
                     checked[3] += 1;
                 }

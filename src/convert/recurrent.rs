@@ -51,7 +51,7 @@ use super::ctx::{Ctx, Emit, Match};
 use super::rules::{BLOCK, RuleEntry};
 use crate::graph::pb::NodeDef;
 use crate::graph::{Loop, LoopForm, NodeExt, TensorId, is_control_flow};
-use crate::keras::{LayerKind, Weight};
+use crate::keras::{Activation, LayerKind, Weight};
 use ndarray::{ArrayD, Axis};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -578,12 +578,15 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
             return_sequences,
             use_bias,
             go_backwards,
+            activation: Activation::Tanh,
+            recurrent_activation: Activation::Sigmoid,
         },
         "SimpleRNN" => LayerKind::SimpleRnn {
             units,
             return_sequences,
             use_bias,
             go_backwards,
+            activation: Activation::Tanh,
         },
         // The `_` arm above read the (3u) input bias of a GRU without
         // reset_after; with it, the (2, 3u) rows.
@@ -595,6 +598,8 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
                 use_bias,
                 reset_after,
                 go_backwards,
+                activation: Activation::Tanh,
+                recurrent_activation: Activation::Sigmoid,
             }
         }
     };

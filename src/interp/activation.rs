@@ -40,26 +40,41 @@ use crate::keras::Activation;
 pub fn apply(activation: Activation, mut x: ArrayD<f32>) -> ArrayD<f32> {
     match activation {
         Activation::Linear => {}
-        Activation::Relu => x.mapv_inplace(|v| v.max(0.0)),
-        Activation::Sigmoid => x.mapv_inplace(sigmoid),
-        Activation::Tanh => x.mapv_inplace(f32::tanh),
         Activation::Softmax => {
             if x.ndim() > 0 {
                 let last = Axis(x.ndim() - 1);
                 softmax_inplace(&mut x, last);
             }
         }
-        Activation::Elu => x.mapv_inplace(elu),
-        Activation::Selu => {
-            x.mapv_inplace(|v| SELU_SCALE * if v > 0.0 { v } else { SELU_ALPHA * v.exp_m1() })
-        }
-        Activation::Softplus => x.mapv_inplace(|v| v.max(0.0) + (-v.abs()).exp().ln_1p()),
-        Activation::Softsign => x.mapv_inplace(|v| v / (1.0 + v.abs())),
-        Activation::Exponential => x.mapv_inplace(f32::exp),
-        Activation::Swish => x.mapv_inplace(|v| v * sigmoid(v)),
-        Activation::Gelu => x.mapv_inplace(gelu),
+        elementwise => x.mapv_inplace(|v| scalar(elementwise, v)),
     }
     x
+}
+
+/// One element of an elementwise Keras activation (the recurrent layers'
+/// `activation` / `recurrent_activation`); `None` for softmax, which needs
+/// the whole last axis.
+pub fn elementwise(activation: Activation) -> Option<impl Fn(f32) -> f32 + Copy> {
+    (activation != Activation::Softmax).then_some(move |v| scalar(activation, v))
+}
+
+/// `activation` of one element (softmax: of a one-element axis, 1; callers
+/// take softmax over the whole axis instead).
+fn scalar(activation: Activation, v: f32) -> f32 {
+    match activation {
+        Activation::Linear => v,
+        Activation::Relu => v.max(0.0),
+        Activation::Sigmoid => sigmoid(v),
+        Activation::Tanh => v.tanh(),
+        Activation::Softmax => 1.0,
+        Activation::Elu => elu(v),
+        Activation::Selu => SELU_SCALE * if v > 0.0 { v } else { SELU_ALPHA * v.exp_m1() },
+        Activation::Softplus => v.max(0.0) + (-v.abs()).exp().ln_1p(),
+        Activation::Softsign => v / (1.0 + v.abs()),
+        Activation::Exponential => v.exp(),
+        Activation::Swish => v * sigmoid(v),
+        Activation::Gelu => gelu(v),
+    }
 }
 
 /// `keras.activations.selu`'s constants.

@@ -88,6 +88,7 @@ pub fn bidirectional_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keras::Activation;
 
     /// SimpleRNN(1) both ways over 3 steps, weights by hand, every merge
     /// mode, with and without `return_sequences`; the expected values are the
@@ -137,6 +138,7 @@ mod tests {
                             return_sequences,
                             use_bias: true,
                             go_backwards: false,
+                            activation: Activation::Tanh,
                         }),
                         merge_mode: mode,
                     },

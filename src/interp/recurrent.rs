@@ -7,6 +7,8 @@
 //!   blocks of `units` columns in gate order i, f, c, o;
 //!   `i, f, o = sigmoid(z_i), sigmoid(z_f), sigmoid(z_o)`,
 //!   `c = f * c + i * tanh(z_c)`, `h = o * tanh(c)`;
+//!   where `tanh` stands for the layer's `activation` and `sigmoid` for its
+//!   `recurrent_activation` (Keras's defaults) here and below;
 //! - GRU, blocks z, r, h of `kernel`, `recurrent_kernel` (and `bias`):
 //!   `x_* = x_t · kernel_* + b_*` (input bias, row 0 with `reset_after`);
 //!   with `reset_after` `r_* = h · recurrent_kernel_* + rb_*` (recurrent bias,
@@ -21,16 +23,18 @@
 //! to first (`x_t` is `x[:, steps - 1 - t]`) and the outputs stay in that
 //! processing order: Keras reverses the input, never the output.
 //!
-//! Not handled yet: other activations, `return_state`, masking, initial
+//! Not handled yet: a softmax `activation` (not elementwise), `return_state`, masking, initial
 //! states, stateful layers.
 
 use ndarray::{Array1, Array2, ArrayD, ArrayView2, ArrayView3, Axis, Ix1, Ix2, Ix3, s};
 
 use super::{LayerError, input_error, weight};
-use crate::keras::{Layer, LayerKind};
+use crate::keras::{Activation, Layer, LayerKind};
 
-fn sigmoid(v: f32) -> f32 {
-    1.0 / (1.0 + (-v).exp())
+/// The per-element function of a recurrent layer's `key` activation.
+fn elementwise(a: Activation, key: &str) -> Result<impl Fn(f32) -> f32 + Copy, LayerError> {
+    super::activation::elementwise(a)
+        .ok_or_else(|| LayerError::Config(format!("{key} {} is not elementwise", a.keras_name())))
 }
 
 /// The Keras `LSTM` layer (weights `kernel`, `recurrent_kernel`, `bias`).
@@ -40,11 +44,15 @@ pub fn lstm_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerEr
         return_sequences,
         use_bias,
         go_backwards,
+        activation,
+        recurrent_activation,
     } = &layer.kind
     else {
         return Err(LayerError::Config("not an LSTM".into()));
     };
     let u = *units;
+    let act = elementwise(*activation, "activation")?;
+    let gate = elementwise(*recurrent_activation, "recurrent_activation")?;
     let x3 = x
         .view()
         .into_dimensionality::<Ix3>()
@@ -78,12 +86,12 @@ pub fn lstm_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerEr
         }
         for n in 0..batch {
             for k in 0..u {
-                let i = sigmoid(z[[n, k]]);
-                let f = sigmoid(z[[n, u + k]]);
-                let g = z[[n, 2 * u + k]].tanh();
-                let o = sigmoid(z[[n, 3 * u + k]]);
+                let i = gate(z[[n, k]]);
+                let f = gate(z[[n, u + k]]);
+                let g = act(z[[n, 2 * u + k]]);
+                let o = gate(z[[n, 3 * u + k]]);
                 c[[n, k]] = f * c[[n, k]] + i * g;
-                h[[n, k]] = o * c[[n, k]].tanh();
+                h[[n, k]] = o * act(c[[n, k]]);
             }
         }
         seq.slice_mut(s![.., t, ..]).assign(&h);
@@ -163,10 +171,14 @@ pub fn gru_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerErr
         use_bias,
         reset_after,
         go_backwards,
+        activation,
+        recurrent_activation,
     } = &layer.kind
     else {
         return Err(LayerError::Config("not a GRU".into()));
     };
+    let act = elementwise(*activation, "activation")?;
+    let gate = elementwise(*recurrent_activation, "recurrent_activation")?;
     let (u, reset_after) = (*units, *reset_after);
     let x3 = sequence(x, "GRU")?;
     let features = x3.dim().2;
@@ -211,13 +223,13 @@ pub fn gru_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerErr
                 (h.dot(&rk_zr), None)
             };
             rzr += &zx.slice(s![.., ..2 * u]);
-            let z = rzr.slice(s![.., ..u]).mapv(sigmoid);
-            let r = rzr.slice(s![.., u..]).mapv(sigmoid);
+            let z = rzr.slice(s![.., ..u]).mapv(gate);
+            let r = rzr.slice(s![.., u..]).mapv(gate);
             let inner = match rh_after {
                 Some(rh) => &r * &rh,
                 None => (&r * h).dot(&rk_h),
             };
-            let hh = (&zx.slice(s![.., 2 * u..]) + &inner).mapv(f32::tanh);
+            let hh = (&zx.slice(s![.., 2 * u..]) + &inner).mapv(act);
             &z * h + &(z.mapv(|v| 1.0 - v) * &hh)
         },
     ))
@@ -230,10 +242,12 @@ pub fn simple_rnn_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, L
         return_sequences,
         use_bias,
         go_backwards,
+        activation,
     } = &layer.kind
     else {
         return Err(LayerError::Config("not a SimpleRNN".into()));
     };
+    let act = elementwise(*activation, "activation")?;
     let u = *units;
     let x3 = sequence(x, "SimpleRNN")?;
     let features = x3.dim().2;
@@ -259,7 +273,7 @@ pub fn simple_rnn_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, L
             if let Some(b) = bias {
                 add_rows(&mut z, b);
             }
-            (z + h.dot(&recurrent)).mapv(f32::tanh)
+            (z + h.dot(&recurrent)).mapv(act)
         },
     ))
 }
@@ -277,6 +291,8 @@ mod tests {
                 return_sequences,
                 use_bias: true,
                 go_backwards: false,
+                activation: Activation::Tanh,
+                recurrent_activation: Activation::Sigmoid,
             },
             inbound: vec!["x".into()],
             weights: vec![],
@@ -420,6 +436,8 @@ mod tests {
                 use_bias: true,
                 reset_after,
                 go_backwards: false,
+                activation: Activation::Tanh,
+                recurrent_activation: Activation::Sigmoid,
             };
             let weights = || {
                 vec![
@@ -461,6 +479,8 @@ mod tests {
                 use_bias: false,
                 reset_after: true,
                 go_backwards: false,
+                activation: Activation::Tanh,
+                recurrent_activation: Activation::Sigmoid,
             },
             vec![
                 ("kernel", vec![1, 6], k.clone()),
@@ -502,6 +522,7 @@ mod tests {
                 return_sequences: true,
                 use_bias: true,
                 go_backwards: false,
+                activation: Activation::Tanh,
             },
             vec![
                 ("kernel", vec![2, 2], k.clone()),
@@ -535,6 +556,8 @@ mod tests {
                 use_bias: true,
                 reset_after: true,
                 go_backwards: false,
+                activation: Activation::Tanh,
+                recurrent_activation: Activation::Sigmoid,
             },
             vec![
                 ("kernel", vec![3, 6], vec![0.0; 18]),
@@ -551,6 +574,7 @@ mod tests {
                 return_sequences: false,
                 use_bias: false,
                 go_backwards: false,
+                activation: Activation::Tanh,
             },
             vec![
                 ("kernel", vec![3, 2], vec![0.0; 6]),
@@ -600,6 +624,8 @@ mod tests {
             return_sequences: true,
             use_bias: true,
             go_backwards: true,
+            activation: Activation::Tanh,
+            recurrent_activation: Activation::Sigmoid,
         };
         let y = lstm_layer(&layer, &x).unwrap();
         for (t, want) in hs.iter().enumerate() {
@@ -636,6 +662,8 @@ mod tests {
                 use_bias: false,
                 reset_after: true,
                 go_backwards: true,
+                activation: Activation::Tanh,
+                recurrent_activation: Activation::Sigmoid,
             },
             vec![
                 ("kernel", vec![1, 3], k.to_vec()),
@@ -658,6 +686,7 @@ mod tests {
                 return_sequences: false,
                 use_bias: true,
                 go_backwards: true,
+                activation: Activation::Tanh,
             },
             vec![
                 ("kernel", vec![1, 1], vec![0.7]),
@@ -668,5 +697,138 @@ mod tests {
         let y = simple_rnn_layer(&rnn, &x).unwrap();
         assert_eq!(y.shape(), &[1, 1]);
         assert!((f(y[[0, 0]]) - h).abs() < 1e-6, "SimpleRNN {y:?} vs {h}");
+    }
+
+    /// `activation` and `recurrent_activation` replace tanh and sigmoid
+    /// everywhere they appear: an LSTM with relu (candidate and output) and a
+    /// GRU with softsign gates (one unit, one feature), by hand in f64.
+    #[test]
+    fn lstm_relu_and_gru_softsign_gates_follow_their_activations() {
+        let xs = [0.9f32, -0.4, 1.3];
+        let x = ArrayD::from_shape_vec(vec![1, 3, 1], xs.to_vec()).unwrap();
+        let f = |v: f32| v as f64;
+        let sg = |v: f64| 1.0 / (1.0 + (-v).exp());
+        let relu = |v: f64| v.max(0.0);
+        // LSTM: kernel [wi, wf, wc, wo], recurrent [ri, rf, rc, ro], bias.
+        let (k, r, b) = (
+            [0.5f32, -0.25, 1.0, 0.75],
+            [0.1f32, 0.2, -0.3, 0.4],
+            [0.0f32, 1.0, 0.1, -0.2],
+        );
+        let (mut h, mut c) = (0.0f64, 0.0f64);
+        let mut want = vec![];
+        for &xt in &xs {
+            let z = |j: usize| f(k[j]) * f(xt) + f(r[j]) * h + f(b[j]);
+            let (i, fg, g, o) = (sg(z(0)), sg(z(1)), relu(z(2)), sg(z(3)));
+            c = fg * c + i * g;
+            h = o * relu(c);
+            want.push(h);
+        }
+        let lstm = with_weights(
+            "lstm",
+            LayerKind::Lstm {
+                units: 1,
+                return_sequences: true,
+                use_bias: true,
+                go_backwards: false,
+                activation: Activation::Relu,
+                recurrent_activation: Activation::Sigmoid,
+            },
+            vec![
+                ("kernel", vec![1, 4], k.to_vec()),
+                ("recurrent_kernel", vec![1, 4], r.to_vec()),
+                ("bias", vec![4], b.to_vec()),
+            ],
+        );
+        let y = lstm_layer(&lstm, &x).unwrap();
+        // The relu candidate makes c grow: the steps differ from tanh's.
+        for (t, w) in want.iter().enumerate() {
+            assert!((f(y[[0, t, 0]]) - w).abs() < 1e-6, "LSTM {y:?} vs {want:?}");
+        }
+        let mut tanh_lstm = lstm.clone();
+        if let LayerKind::Lstm { activation, .. } = &mut tanh_lstm.kind {
+            *activation = Activation::Tanh;
+        }
+        let y_tanh = lstm_layer(&tanh_lstm, &x).unwrap();
+        assert!(
+            (y_tanh[[0, 2, 0]] - y[[0, 2, 0]]).abs() > 1e-3,
+            "{y_tanh:?} vs {y:?}"
+        );
+        // GRU, reset_after, no bias, gates softsign: kernel [kz, kr, kh],
+        // recurrent [uz, ur, uh].
+        let softsign = |v: f64| v / (1.0 + v.abs());
+        let (k, rk) = ([0.5f32, -0.7, 1.2], [0.3f32, 0.9, -0.6]);
+        let mut h = 0.0f64;
+        let mut want = vec![];
+        for &xt in &xs {
+            let xt = f(xt);
+            let z = softsign(f(k[0]) * xt + f(rk[0]) * h);
+            let r = softsign(f(k[1]) * xt + f(rk[1]) * h);
+            let hh = (f(k[2]) * xt + r * (f(rk[2]) * h)).tanh();
+            h = z * h + (1.0 - z) * hh;
+            want.push(h);
+        }
+        let gru = with_weights(
+            "gru",
+            LayerKind::Gru {
+                units: 1,
+                return_sequences: true,
+                use_bias: false,
+                reset_after: true,
+                go_backwards: false,
+                activation: Activation::Tanh,
+                recurrent_activation: Activation::Softsign,
+            },
+            vec![
+                ("kernel", vec![1, 3], k.to_vec()),
+                ("recurrent_kernel", vec![1, 3], rk.to_vec()),
+            ],
+        );
+        let y = gru_layer(&gru, &x).unwrap();
+        for (t, w) in want.iter().enumerate() {
+            assert!((f(y[[0, t, 0]]) - w).abs() < 1e-6, "GRU {y:?} vs {want:?}");
+        }
+        // SimpleRNN relu: h = relu(0.7 x + 0.1 - 0.4 h).
+        let mut h = 0.0f64;
+        for &xt in &xs {
+            h = relu(0.7 * f(xt) + f(0.1) - 0.4 * h);
+        }
+        let rnn = with_weights(
+            "rnn",
+            LayerKind::SimpleRnn {
+                units: 1,
+                return_sequences: false,
+                use_bias: true,
+                go_backwards: false,
+                activation: Activation::Relu,
+            },
+            vec![
+                ("kernel", vec![1, 1], vec![0.7]),
+                ("recurrent_kernel", vec![1, 1], vec![-0.4]),
+                ("bias", vec![1], vec![0.1]),
+            ],
+        );
+        let y = simple_rnn_layer(&rnn, &x).unwrap();
+        assert!((f(y[[0, 0]]) - h).abs() < 1e-6, "SimpleRNN {y:?} vs {h}");
+    }
+
+    /// A softmax (not elementwise) activation is refused, not run.
+    #[test]
+    fn softmax_activation_is_refused() {
+        let zeros = |shape: Vec<usize>| ArrayD::zeros(shape);
+        let mut lstm = lstm(
+            1,
+            false,
+            vec![
+                ("kernel", zeros(vec![1, 4])),
+                ("recurrent_kernel", zeros(vec![1, 4])),
+                ("bias", zeros(vec![4])),
+            ],
+        );
+        if let LayerKind::Lstm { activation, .. } = &mut lstm.kind {
+            *activation = Activation::Softmax;
+        }
+        let err = lstm_layer(&lstm, &zeros(vec![1, 2, 1])).unwrap_err();
+        assert!(err.to_string().contains("softmax"), "{err}");
     }
 }

@@ -436,17 +436,28 @@ impl LayerKind {
                 return_sequences,
                 use_bias,
                 go_backwards,
-            }
-            | LayerKind::SimpleRnn {
-                units,
-                return_sequences,
-                use_bias,
-                go_backwards,
+                activation,
+                recurrent_activation,
             } => vec![
                 f("units", units, Other),
                 f("return_sequences", return_sequences, Other),
                 f("use_bias", use_bias, Bias),
                 f("go_backwards", go_backwards, Other),
+                f("activation", activation, Activation),
+                f("recurrent_activation", recurrent_activation, Activation),
+            ],
+            LayerKind::SimpleRnn {
+                units,
+                return_sequences,
+                use_bias,
+                go_backwards,
+                activation,
+            } => vec![
+                f("units", units, Other),
+                f("return_sequences", return_sequences, Other),
+                f("use_bias", use_bias, Bias),
+                f("go_backwards", go_backwards, Other),
+                f("activation", activation, Activation),
             ],
             LayerKind::Gru {
                 units,
@@ -454,12 +465,16 @@ impl LayerKind {
                 use_bias,
                 reset_after,
                 go_backwards,
+                activation,
+                recurrent_activation,
             } => vec![
                 f("units", units, Other),
                 f("return_sequences", return_sequences, Other),
                 f("use_bias", use_bias, Bias),
                 f("reset_after", reset_after, Other),
                 f("go_backwards", go_backwards, Other),
+                f("activation", activation, Activation),
+                f("recurrent_activation", recurrent_activation, Activation),
             ],
             LayerKind::Bidirectional { layer, merge_mode } => {
                 vec![f("layer", layer, Other), f("merge_mode", merge_mode, Other)]
@@ -591,6 +606,15 @@ impl LayerKind {
             LayerKind::Softmax { axis } => Some(ActFn::Softmax { axis: *axis }),
             other => other.fused_activation().map(ActFn::of),
         }
+    }
+
+    /// Whether the class is a recurrent one (LSTM, GRU, SimpleRNN): its
+    /// `activation` is applied inside the recurrence, not to `z + bias`.
+    pub fn is_recurrent(&self) -> bool {
+        matches!(
+            self,
+            LayerKind::Lstm { .. } | LayerKind::Gru { .. } | LayerKind::SimpleRnn { .. }
+        )
     }
 
     /// Keras's `padding` of convolutions and pooling (not Conv1D, see

@@ -382,8 +382,10 @@ pub enum LayerKind {
     GlobalMaxPooling1D {
         keepdims: bool,
     },
-    /// Keras `LSTM` on (batch, steps, in), activation tanh, recurrent activation
-    /// sigmoid, zero initial state: output (batch, steps, units) if
+    /// Keras `LSTM` on (batch, steps, in), zero initial state; `activation`
+    /// (Keras's default tanh) for the candidate and the output,
+    /// `recurrent_activation` (default sigmoid) for the gates: output
+    /// (batch, steps, units) if
     /// `return_sequences`, else the last step (batch, units).
     /// weights: `kernel` (in, 4 units), `recurrent_kernel` (units, 4 units), then
     /// `bias` (4 units) if `use_bias`; column blocks in gate order i, f, c, o.
@@ -394,9 +396,12 @@ pub enum LayerKind {
         return_sequences: bool,
         use_bias: bool,
         go_backwards: bool,
+        activation: Activation,
+        recurrent_activation: Activation,
     },
-    /// Keras `GRU` on (batch, steps, in), activation tanh, recurrent activation
-    /// sigmoid, zero initial state; output as [`LayerKind::Lstm`]'s.
+    /// Keras `GRU` on (batch, steps, in), zero initial state, `activation`
+    /// (default tanh) for the candidate, `recurrent_activation` (default
+    /// sigmoid) for the z and r gates; output as [`LayerKind::Lstm`]'s.
     /// weights: `kernel` (in, 3 units), `recurrent_kernel` (units, 3 units),
     /// then `bias` if `use_bias`: (2, 3 units) with `reset_after` (row 0 the
     /// input bias, row 1 the recurrent bias), else (3 units); column blocks in
@@ -407,15 +412,19 @@ pub enum LayerKind {
         use_bias: bool,
         reset_after: bool,
         go_backwards: bool,
+        activation: Activation,
+        recurrent_activation: Activation,
     },
-    /// Keras `SimpleRNN` on (batch, steps, in), activation tanh, zero initial
-    /// state; output as [`LayerKind::Lstm`]'s. weights: `kernel` (in, units),
+    /// Keras `SimpleRNN` on (batch, steps, in), `activation` (default tanh),
+    /// zero initial state; output as [`LayerKind::Lstm`]'s. weights: `kernel`
+    /// (in, units),
     /// `recurrent_kernel` (units, units), then `bias` (units) if `use_bias`.
     SimpleRnn {
         units: usize,
         return_sequences: bool,
         use_bias: bool,
         go_backwards: bool,
+        activation: Activation,
     },
     /// Keras `Bidirectional` around `layer` (an [`LayerKind::Lstm`],
     /// [`LayerKind::Gru`] or [`LayerKind::SimpleRnn`]): `layer` runs on the

@@ -118,10 +118,25 @@ macro_rules! slots_fn {
                     fused_activation: Some(activation),
                     ..Default::default()
                 },
-                LayerKind::Lstm { use_bias, .. }
-                | LayerKind::Gru { use_bias, .. }
-                | LayerKind::SimpleRnn { use_bias, .. } => $S {
+                // `activation` is the candidate's and the output's, not one
+                // applied last to `z + bias` (the bias hypothesis skips them).
+                LayerKind::Lstm {
+                    use_bias,
+                    activation,
+                    ..
+                }
+                | LayerKind::Gru {
+                    use_bias,
+                    activation,
+                    ..
+                }
+                | LayerKind::SimpleRnn {
+                    use_bias,
+                    activation,
+                    ..
+                } => $S {
                     use_bias: Some(use_bias),
+                    fused_activation: Some(activation),
                     ..Default::default()
                 },
                 LayerKind::MaxPooling2D {

@@ -806,6 +806,8 @@ pub fn extra_classes_model() -> Model {
                 return_sequences: false,
                 use_bias: true,
                 go_backwards: false,
+                activation: Act::Tanh,
+                recurrent_activation: Act::Sigmoid,
             },
             &["seq"],
             &[&[5, 12], &[3, 12], &[12]],

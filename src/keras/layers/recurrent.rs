@@ -1,8 +1,10 @@
 //! Recurrent layers: `LSTM`, `GRU`, `SimpleRNN`, and the `Bidirectional`
 //! wrapper around one of them.
 //!
-//! Dialect: written with their default activations (`tanh`, and `sigmoid`
-//! for the gates of LSTM and GRU), `go_backwards` as converted, and
+//! Dialect: `activation` (default `tanh`) and, for LSTM and GRU,
+//! `recurrent_activation` (default `sigmoid`), read as `Dense`'s
+//! `activation` is (both Kerases' forms) and written by name;
+//! `go_backwards` as converted, and
 //! `return_state`, `stateful`, `unroll` false; weights
 //! - LSTM: `kernel [in, 4u]`, `recurrent_kernel [u, 4u]`, `bias [4u]` (if
 //!   `use_bias`), gates in Keras's i, f, c, o order;
@@ -19,7 +21,8 @@
 //!   the forward layer's then the backward layer's (`forward/…`,
 //!   `backward/…`), the order both Kerases' `.h5` loaders assign them in.
 //!
-//! Not handled yet (refused when read): other activations, `return_state`,
+//! Not handled yet (refused when read): a softmax (not elementwise)
+//! `activation` or `recurrent_activation`, `return_state`,
 //! `stateful`; `Bidirectional` with `merge_mode` None (two outputs) or
 //! another backward layer.
 
@@ -28,8 +31,8 @@ use serde_json::json;
 use super::shape::{Shape, rank3, wrong_kind};
 use super::{Cfg, ClassInfo, ConfigOut, bad_shape, no_floats, with_bias};
 use crate::keras::cfg::entry;
-use crate::keras::ir::MergeMode;
 use crate::keras::ir::Weight;
+use crate::keras::ir::{Activation, MergeMode};
 use crate::keras::ir::{Layer, LayerKind};
 
 pub(crate) static LSTM: ClassInfo = ClassInfo {
@@ -71,23 +74,38 @@ pub(crate) static SIMPLE_RNN: ClassInfo = ClassInfo {
     output_shape: rnn_shape,
 };
 
+/// A recurrent layer's `key` activation (`default` when absent), read as
+/// `Dense`'s `activation` is; refuses softmax, which is not elementwise.
+fn read_activation(
+    c: &Cfg,
+    class: &str,
+    key: &str,
+    default: Activation,
+) -> Result<Activation, String> {
+    if c.get(key).is_none() {
+        return Ok(default);
+    }
+    let a = c.activation(key)?;
+    if a == Activation::Softmax {
+        return Err(c.err(format!(
+            "{class} {key} softmax is not supported yet (only elementwise activations)"
+        )));
+    }
+    Ok(a)
+}
+
+/// The activations of a recurrent class: `(activation, recurrent_activation)`
+/// (Keras's defaults tanh and sigmoid).
+fn read_activations(c: &Cfg, class: &str) -> Result<(Activation, Activation), String> {
+    Ok((
+        read_activation(c, class, "activation", Activation::Tanh)?,
+        read_activation(c, class, "recurrent_activation", Activation::Sigmoid)?,
+    ))
+}
+
 /// The keys every recurrent class shares: `(units, return_sequences,
-/// use_bias, go_backwards)`; refuses activations and flags thaw does not
-/// model yet.
-fn read_common(c: &Cfg, class: &str, gated: bool) -> Result<(usize, bool, bool, bool), String> {
-    let mut fixed = vec![("activation", "tanh")];
-    if gated {
-        fixed.push(("recurrent_activation", "sigmoid"));
-    }
-    for (key, want) in fixed {
-        if let Some(v) = c.get(key)
-            && v.as_str() != Some(want)
-        {
-            return Err(c.err(format!(
-                "{class} {key} {v} is not supported yet (only {want})"
-            )));
-        }
-    }
+/// use_bias, go_backwards)`; refuses flags thaw does not model yet.
+fn read_common(c: &Cfg, class: &str) -> Result<(usize, bool, bool, bool), String> {
     for key in ["return_state", "stateful"] {
         if c.bool(key, false)? {
             return Err(c.err(format!("{class} with {key} is not supported yet")));
@@ -102,33 +120,40 @@ fn read_common(c: &Cfg, class: &str, gated: bool) -> Result<(usize, bool, bool, 
 }
 
 fn read_lstm(c: &Cfg) -> Result<LayerKind, String> {
-    let (units, return_sequences, use_bias, go_backwards) = read_common(c, "LSTM", true)?;
+    let (units, return_sequences, use_bias, go_backwards) = read_common(c, "LSTM")?;
+    let (activation, recurrent_activation) = read_activations(c, "LSTM")?;
     Ok(LayerKind::Lstm {
         units,
         return_sequences,
         use_bias,
         go_backwards,
+        activation,
+        recurrent_activation,
     })
 }
 
 fn read_gru(c: &Cfg) -> Result<LayerKind, String> {
-    let (units, return_sequences, use_bias, go_backwards) = read_common(c, "GRU", true)?;
+    let (units, return_sequences, use_bias, go_backwards) = read_common(c, "GRU")?;
+    let (activation, recurrent_activation) = read_activations(c, "GRU")?;
     Ok(LayerKind::Gru {
         units,
         return_sequences,
         use_bias,
         reset_after: c.bool("reset_after", true)?,
         go_backwards,
+        activation,
+        recurrent_activation,
     })
 }
 
 fn read_simple_rnn(c: &Cfg) -> Result<LayerKind, String> {
-    let (units, return_sequences, use_bias, go_backwards) = read_common(c, "SimpleRNN", false)?;
+    let (units, return_sequences, use_bias, go_backwards) = read_common(c, "SimpleRNN")?;
     Ok(LayerKind::SimpleRnn {
         units,
         return_sequences,
         use_bias,
         go_backwards,
+        activation: read_activation(c, "SimpleRNN", "activation", Activation::Tanh)?,
     })
 }
 
@@ -324,9 +349,13 @@ fn write_rnn(layer: &Layer, c: &mut ConfigOut) {
         return;
     };
     c.put("units", json!(units));
-    c.put("activation", json!("tanh"));
+    let (activation, recurrent_activation) = activations(&layer.kind);
+    c.put("activation", json!(activation.keras_name()));
     if gates > 1 {
-        c.put("recurrent_activation", json!("sigmoid"));
+        c.put(
+            "recurrent_activation",
+            json!(recurrent_activation.keras_name()),
+        );
     }
     c.put("use_bias", json!(use_bias));
     c.put("return_sequences", json!(return_sequences));
@@ -336,6 +365,25 @@ fn write_rnn(layer: &Layer, c: &mut ConfigOut) {
     c.put("unroll", json!(false));
     if let LayerKind::Gru { reset_after, .. } = &layer.kind {
         c.put("reset_after", json!(reset_after));
+    }
+}
+
+/// `(activation, recurrent_activation)` of a recurrent kind (SimpleRNN has
+/// no gates: sigmoid, unused).
+pub(crate) fn activations(kind: &LayerKind) -> (Activation, Activation) {
+    match kind {
+        LayerKind::Lstm {
+            activation,
+            recurrent_activation,
+            ..
+        }
+        | LayerKind::Gru {
+            activation,
+            recurrent_activation,
+            ..
+        } => (*activation, *recurrent_activation),
+        LayerKind::SimpleRnn { activation, .. } => (*activation, Activation::Sigmoid),
+        _ => (Activation::Tanh, Activation::Sigmoid),
     }
 }
 
@@ -404,12 +452,19 @@ fn rnn_shape(kind: &LayerKind, _: &[Weight], first: &Shape, _: &[Shape]) -> Resu
 #[cfg(test)]
 pub(crate) fn recurrent_model() -> crate::keras::Model {
     use crate::keras::test_models::{input, layer};
+    // The GRU without reset_after has softsign gates.
     let gru = |return_sequences, reset_after| LayerKind::Gru {
         units: 3,
         return_sequences,
         use_bias: true,
         reset_after,
         go_backwards: !reset_after,
+        activation: Activation::Tanh,
+        recurrent_activation: if reset_after {
+            Activation::Sigmoid
+        } else {
+            Activation::Softsign
+        },
     };
     crate::keras::Model {
         name: "recurrent".to_string(),
@@ -434,6 +489,7 @@ pub(crate) fn recurrent_model() -> crate::keras::Model {
                     return_sequences: true,
                     use_bias: true,
                     go_backwards: true,
+                    activation: Activation::Relu,
                 },
                 &["gru_v1"],
                 &[&[3, 2], &[2, 2], &[2]],
@@ -445,6 +501,8 @@ pub(crate) fn recurrent_model() -> crate::keras::Model {
                     return_sequences: false,
                     use_bias: true,
                     go_backwards: true,
+                    activation: Activation::Tanh,
+                    recurrent_activation: Activation::Sigmoid,
                 },
                 &["rnn_seq"],
                 &[&[2, 8], &[2, 8], &[8]],
@@ -457,6 +515,8 @@ pub(crate) fn recurrent_model() -> crate::keras::Model {
                     use_bias: false,
                     reset_after: true,
                     go_backwards: false,
+                    activation: Activation::Tanh,
+                    recurrent_activation: Activation::Sigmoid,
                 },
                 &["rnn_seq"],
                 &[&[2, 6], &[2, 6]],
@@ -469,6 +529,8 @@ pub(crate) fn recurrent_model() -> crate::keras::Model {
                         return_sequences: true,
                         use_bias: true,
                         go_backwards: false,
+                        activation: Activation::Tanh,
+                        recurrent_activation: Activation::Sigmoid,
                     }),
                     merge_mode: MergeMode::Concat,
                 },
@@ -484,6 +546,8 @@ pub(crate) fn recurrent_model() -> crate::keras::Model {
                         use_bias: true,
                         reset_after: true,
                         go_backwards: false,
+                        activation: Activation::Tanh,
+                        recurrent_activation: Activation::Sigmoid,
                     }),
                     merge_mode: MergeMode::Ave,
                 },
@@ -497,5 +561,69 @@ pub(crate) fn recurrent_model() -> crate::keras::Model {
             "bi_concat".into(),
             "bi_ave".into(),
         ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_class(class: &str, config: serde_json::Value) -> Result<LayerKind, String> {
+        let v = json!({"class_name": class, "name": "l", "config": config});
+        let e = entry(&v, 0)?;
+        super::super::read(&e)
+    }
+
+    /// Both Kerases' spellings of an activation are read; softmax (not
+    /// elementwise) is refused with the class and key named.
+    #[test]
+    fn activations_are_read_in_both_dialects_and_softmax_refused() {
+        let keras3_relu =
+            json!({"module": "keras.activations", "class_name": "function", "config": "relu"});
+        let lstm = read_class(
+            "LSTM",
+            json!({"units": 2, "activation": keras3_relu, "recurrent_activation": "softsign"}),
+        )
+        .unwrap();
+        assert_eq!(activations(&lstm), (Activation::Relu, Activation::Softsign));
+        let rnn = read_class("SimpleRNN", json!({"units": 2, "activation": "linear"})).unwrap();
+        assert_eq!(activations(&rnn).0, Activation::Linear);
+        let gru = read_class("GRU", json!({"units": 2})).unwrap();
+        assert_eq!(activations(&gru), (Activation::Tanh, Activation::Sigmoid));
+        let err = read_class(
+            "GRU",
+            json!({"units": 2, "recurrent_activation": "softmax"}),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("GRU recurrent_activation softmax is not supported yet"),
+            "{err}"
+        );
+        let err =
+            read_class("LSTM", json!({"units": 2, "activation": "hard_sigmoid"})).unwrap_err();
+        assert!(err.contains("hard_sigmoid"), "{err}");
+    }
+
+    /// The activations are written back by name.
+    #[test]
+    fn activations_are_written_by_name() {
+        let layer = Layer {
+            name: "l".into(),
+            kind: LayerKind::Gru {
+                units: 2,
+                return_sequences: false,
+                use_bias: true,
+                reset_after: true,
+                go_backwards: false,
+                activation: Activation::Relu,
+                recurrent_activation: Activation::Softsign,
+            },
+            inbound: vec![],
+            weights: vec![],
+        };
+        let mut cfg = serde_json::Map::new();
+        write_rnn(&layer, &mut ConfigOut(&mut cfg));
+        assert_eq!(cfg["activation"], "relu");
+        assert_eq!(cfg["recurrent_activation"], "softsign");
     }
 }
