@@ -428,7 +428,7 @@ FAULTS = [
     Fault("flatten_order", "tf1_mobilenet_v1_tail", "fc_1", flatten_chw(3, 3, 12)),
 ]
 
-KINDS = sorted({f.kind for f in FAULTS})
+KINDS = sorted({f.kind for f in FAULTS} | {"gate_order"})
 
 
 # --- the generated corpus (issue 10 §4): every cause kind on every layer it applies to --------
@@ -526,7 +526,21 @@ def capability_faults(m: H5Model, layer: str, cls: str) -> list[tuple[str, str, 
         out.append(("bn_affine_swapped", "", swap("gamma", "beta", "gamma and beta swapped")))
     if "bias" in names and np.any(m.weight(layer, "bias") != 0):
         out.append(("bias", "", bias_zeroed))
+    if cls in ("LSTM", "GRU"):  # gated: gate blocks along the weights' last axis (ifco / zrh)
+        out.append(("gate_order", "", gates_1_2_swapped))
     return out
+
+
+def gates_1_2_swapped(m: H5Model, layer: str) -> str:
+    """Gate blocks in another framework's order, in every weight: TF1's LSTMCell/BlockLSTM i,c,f,o
+    (Keras: i,f,c,o), PyTorch's GRU r,z,n (Keras: z,r,h)."""
+    cls = next(e["class_name"] for e in m.config["config"]["layers"] if e["name"] == layer)
+    g, order, name = {"LSTM": (4, [0, 2, 1, 3], "i,c,f,o"), "GRU": (3, [1, 0, 2], "r,z,h")}[cls]
+    for w in _weight_names(m, layer):
+        v = m.weight(layer, w)
+        b = v.shape[-1] // g
+        m.set_weight(layer, w, np.concatenate([v[..., k * b:(k + 1) * b] for k in order], axis=-1))
+    return f"gate blocks in {cls}'s other common order ({name}) in kernel, recurrent kernel and bias"
 
 
 # Documented gaps of the generated corpus, by (kind, class): shown as KNOWN, and FAIL once they

@@ -51,6 +51,9 @@ pub enum CauseKind {
     Bias,
     WeightsSwapped,
     FlattenOrder,
+    /// A gated recurrent layer's gate blocks in another order (TF1's LSTM
+    /// i,c,f,o; GRU r,z,h), the same in its kernels and bias.
+    GateOrder,
     /// Strides, dilation, kernel or pool size, groups, depth multiplier (config diff).
     Window,
     /// Another maths-changing config field: axis, keepdims, target shape,

@@ -193,6 +193,29 @@ fn close(a: &ArrayD<f32>, b: &ArrayD<f32>) -> bool {
             .all(|(x, y)| (x - y).abs() <= 1e-6 * y.abs().max(1e-6))
 }
 
+/// `w` with its last axis cut into `gates` equal blocks, block `k` of the
+/// result being block `p[k]` of `w` (None when the axis does not divide).
+pub(super) fn permute_gates(w: &ArrayD<f32>, gates: usize, p: &[usize]) -> Option<ArrayD<f32>> {
+    let last = Axis(w.ndim().checked_sub(1)?);
+    let len = w.len_of(last);
+    if gates == 0 || len % gates != 0 {
+        return None;
+    }
+    let b = len / gates;
+    let blocks: Vec<_> = p
+        .iter()
+        .map(|&k| w.slice_axis(last, ndarray::Slice::from(k * b..(k + 1) * b)))
+        .collect();
+    ndarray::concatenate(last, &blocks).ok()
+}
+
+/// The order a user's gate blocks are stored in when the graph's blocks,
+/// permuted by `p` (see [`permute_gates`]), equal them: `names` reordered.
+pub(super) fn gate_order_name(names: &str, p: &[usize]) -> String {
+    let names: Vec<char> = names.chars().collect();
+    p.iter().map(|&k| names[k]).collect()
+}
+
 /// Non-identity permutations of 0..n (n <= 4), in lexicographic order
 /// (also used by `weights.rs`).
 pub(super) fn permutations(n: usize) -> Vec<Vec<usize>> {
@@ -303,6 +326,22 @@ fn weight_diff(
                 CauseKind::Bias,
                 name.into(),
                 format!("{name} is all zeros, the graph adds one"),
+            ));
+            continue;
+        }
+        if let Some(names) = c.kind.gate_blocks()
+            && uw.shape() == r.value.shape()
+            && let Some(p) = permutations(names.len())
+                .into_iter()
+                .find(|p| permute_gates(&r.value, names.len(), p).is_some_and(|v| close(uw, &v)))
+        {
+            out.push((
+                CauseKind::GateOrder,
+                name.into(),
+                format!(
+                    "{name} holds its gate blocks in the order {}, not Keras's {names}",
+                    gate_order_name(names, &p)
+                ),
             ));
             continue;
         }

@@ -29,7 +29,7 @@
 //! - **weights of another layer** of the same class and shapes.
 
 use super::diagnose::{CauseKind, Context};
-use super::findings::{permutations, subsets};
+use super::findings::{gate_order_name, permutations, permute_gates, subsets};
 use crate::interp;
 use crate::keras::{ActFn, Activation, Layer, LayerKind, Padding, Padding1D, Weight};
 use ndarray::{ArrayD, Axis, IxDyn};
@@ -73,7 +73,43 @@ pub(super) fn hypotheses(
         hs.push(h);
     }
     weights_swapped_hypotheses(layer, ctx, &mut hs);
+    gate_order_hypotheses(layer, &mut hs);
     hs
+}
+
+/// A gated recurrent layer whose gate blocks are stored in another order,
+/// the same in every weight (kernel, recurrent kernel, bias): each other
+/// order, put back.
+fn gate_order_hypotheses(layer: &Layer, hs: &mut Vec<Hypothesis>) {
+    let Some(names) = layer.kind.gate_blocks() else {
+        return;
+    };
+    for p in permutations(names.len()) {
+        let mut l = layer.clone();
+        let mut ok = true;
+        for w in &mut l.weights {
+            match permute_gates(&w.value, names.len(), &p) {
+                Some(v) => w.value = v,
+                None => ok = false,
+            }
+        }
+        if !ok {
+            continue;
+        }
+        // The fix takes block p[k] to place k: the user stored gate k at p[k].
+        let mut stored = vec![0; p.len()];
+        for (k, &pk) in p.iter().enumerate() {
+            stored[pk] = k;
+        }
+        hs.push(hyp(
+            CauseKind::GateOrder,
+            format!(
+                "gate blocks stored in the order {}, not Keras's {names} (kernel, recurrent kernel and bias alike)",
+                gate_order_name(names, &stored)
+            ),
+            l,
+        ));
+    }
 }
 
 fn with_weight(layer: &Layer, i: usize, value: ArrayD<f32>) -> Layer {
@@ -697,6 +733,32 @@ mod tests {
 
     fn kinds(hs: &[Hypothesis]) -> Vec<CauseKind> {
         hs.iter().map(|h| h.kind).collect()
+    }
+
+    /// A TF1-ordered LSTM (i, c, f, o) and a GRU with z and r crossed: one
+    /// gate-order hypothesis restores the graph's weights and names the order.
+    #[test]
+    fn gate_order_hypothesis_puts_the_blocks_back() {
+        let layers: Vec<Layer> = all_models().into_iter().flat_map(|m| m.layers).collect();
+        for (class, p, order) in [("LSTM", vec![0, 2, 1, 3], "icfo"), ("GRU", vec![1, 0, 2], "rzh")] {
+            let good = layers
+                .iter()
+                .find(|l| l.kind.class_name() == class)
+                .unwrap_or_else(|| panic!("no {class} in the test models"));
+            let mut user = good.clone();
+            for w in &mut user.weights {
+                w.value = permute_gates(&w.value, p.len(), &p).unwrap();
+            }
+            assert_ne!(user.weights[0].value, good.weights[0].value);
+            let mut hs = Vec::new();
+            gate_order_hypotheses(&user, &mut hs);
+            let fix = hs
+                .iter()
+                .find(|h| h.layer.weights.iter().zip(&good.weights).all(|(a, b)| a.value == b.value))
+                .unwrap_or_else(|| panic!("{class}: no hypothesis restores the weights"));
+            assert_eq!(fix.kind, CauseKind::GateOrder);
+            assert!(fix.detail.contains(order), "{class}: {}", fix.detail);
+        }
     }
 
     /// `invert` undoes the interpreter's activation wherever it claims to

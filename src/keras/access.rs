@@ -617,6 +617,17 @@ impl LayerKind {
         )
     }
 
+    /// The gate blocks along the last axis of a gated recurrent layer's
+    /// kernel, recurrent kernel and bias, in Keras's order: LSTM `ifco`
+    /// (input, forget, cell, output), GRU `zrh` (update, reset, candidate).
+    pub fn gate_blocks(&self) -> Option<&'static str> {
+        match self {
+            LayerKind::Lstm { .. } => Some("ifco"),
+            LayerKind::Gru { .. } => Some("zrh"),
+            _ => None,
+        }
+    }
+
     /// Keras's `padding` of convolutions and pooling (not Conv1D, see
     /// [`LayerKind::padding1d_mut`]).
     pub fn padding_mut(&mut self) -> Option<&mut Padding> {
