@@ -740,7 +740,10 @@ mod tests {
     #[test]
     fn gate_order_hypothesis_puts_the_blocks_back() {
         let layers: Vec<Layer> = all_models().into_iter().flat_map(|m| m.layers).collect();
-        for (class, p, order) in [("LSTM", vec![0, 2, 1, 3], "icfo"), ("GRU", vec![1, 0, 2], "rzh")] {
+        for (class, p, order) in [
+            ("LSTM", vec![0, 2, 1, 3], "icfo"),
+            ("GRU", vec![1, 0, 2], "rzh"),
+        ] {
             let good = layers
                 .iter()
                 .find(|l| l.kind.class_name() == class)
@@ -754,7 +757,13 @@ mod tests {
             gate_order_hypotheses(&user, &mut hs);
             let fix = hs
                 .iter()
-                .find(|h| h.layer.weights.iter().zip(&good.weights).all(|(a, b)| a.value == b.value))
+                .find(|h| {
+                    h.layer
+                        .weights
+                        .iter()
+                        .zip(&good.weights)
+                        .all(|(a, b)| a.value == b.value)
+                })
                 .unwrap_or_else(|| panic!("{class}: no hypothesis restores the weights"));
             assert_eq!(fix.kind, CauseKind::GateOrder);
             assert!(fix.detail.contains(order), "{class}: {}", fix.detail);
@@ -783,10 +792,16 @@ mod tests {
             for (&x, &y) in xs.iter().zip(y.iter()) {
                 if let Some(back) = invert(ActFn::of(a), y) {
                     inverted += 1;
-                    assert!((back - x).abs() < 1e-3, "{a:?}: f({x}) = {y}, inverted to {back}");
+                    assert!(
+                        (back - x).abs() < 1e-3,
+                        "{a:?}: f({x}) = {y}, inverted to {back}"
+                    );
                 }
             }
-            assert!(inverted >= xs.len() / 2, "{a:?}: only {inverted} values inverted");
+            assert!(
+                inverted >= xs.len() / 2,
+                "{a:?}: only {inverted} values inverted"
+            );
         }
     }
 

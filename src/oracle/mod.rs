@@ -432,10 +432,8 @@ impl Oracle {
             (first, later.join())
         });
         let second = second.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        let parts: Vec<Vec<ArrayD<f32>>> = first
-            .into_iter()
-            .chain(second)
-            .collect::<Result<_, _>>()?;
+        let parts: Vec<Vec<ArrayD<f32>>> =
+            first.into_iter().chain(second).collect::<Result<_, _>>()?;
         let batch = self.inputs[0].shape[0];
         (0..self.outputs.len())
             .map(|k| {
