@@ -634,22 +634,25 @@ mod tests {
         }
     }
 
-    /// `go_backwards` for GRU and SimpleRNN (one unit, one feature), by hand
-    /// in f64 over the reversed steps; the last output is the first step's.
-    #[test]
-    fn gru_and_simple_rnn_go_backwards_read_the_steps_last_to_first() {
-        let xs = [0.3f32, -1.0, 0.8, 0.1];
-        let x = ArrayD::from_shape_vec(vec![1, 4, 1], xs.to_vec()).unwrap();
-        let sg = |v: f64| 1.0 / (1.0 + (-v).exp());
-        // GRU, reset_after, no bias: kernel [kz, kr, kh], recurrent [uz, ur, uh].
+    /// A one-unit, one-feature GRU (reset_after, no bias; kernel [kz, kr,
+    /// kh], recurrent [uz, ur, uh]) against the recurrence by hand in f64,
+    /// `steps` in the order the layer processes them, gates through `gate`
+    /// (the f64 twin of `recurrent_activation`).
+    fn check_one_unit_gru(
+        x: &ArrayD<f32>,
+        steps: impl Iterator<Item = f32>,
+        go_backwards: bool,
+        recurrent_activation: Activation,
+        gate: impl Fn(f64) -> f64,
+    ) {
         let (k, rk) = ([0.5f32, -0.7, 1.2], [0.3f32, 0.9, -0.6]);
         let f = |v: f32| v as f64;
         let mut h = 0.0f64;
         let mut want = vec![];
-        for &xt in xs.iter().rev() {
+        for xt in steps {
             let xt = f(xt);
-            let z = sg(f(k[0]) * xt + f(rk[0]) * h);
-            let r = sg(f(k[1]) * xt + f(rk[1]) * h);
+            let z = gate(f(k[0]) * xt + f(rk[0]) * h);
+            let r = gate(f(k[1]) * xt + f(rk[1]) * h);
             let hh = (f(k[2]) * xt + r * (f(rk[2]) * h)).tanh();
             h = z * h + (1.0 - z) * hh;
             want.push(h);
@@ -661,19 +664,30 @@ mod tests {
                 return_sequences: true,
                 use_bias: false,
                 reset_after: true,
-                go_backwards: true,
+                go_backwards,
                 activation: Activation::Tanh,
-                recurrent_activation: Activation::Sigmoid,
+                recurrent_activation,
             },
             vec![
                 ("kernel", vec![1, 3], k.to_vec()),
                 ("recurrent_kernel", vec![1, 3], rk.to_vec()),
             ],
         );
-        let y = gru_layer(&gru, &x).unwrap();
+        let y = gru_layer(&gru, x).unwrap();
         for (t, w) in want.iter().enumerate() {
             assert!((f(y[[0, t, 0]]) - w).abs() < 1e-6, "GRU {y:?} vs {want:?}");
         }
+    }
+
+    /// `go_backwards` for GRU and SimpleRNN (one unit, one feature), by hand
+    /// in f64 over the reversed steps; the last output is the first step's.
+    #[test]
+    fn gru_and_simple_rnn_go_backwards_read_the_steps_last_to_first() {
+        let xs = [0.3f32, -1.0, 0.8, 0.1];
+        let x = ArrayD::from_shape_vec(vec![1, 4, 1], xs.to_vec()).unwrap();
+        let f = |v: f32| v as f64;
+        let sg = |v: f64| 1.0 / (1.0 + (-v).exp());
+        check_one_unit_gru(&x, xs.iter().rev().copied(), true, Activation::Sigmoid, sg);
         // SimpleRNN: h = tanh(0.7 x + 0.1 - 0.4 h).
         let mut h = 0.0f64;
         for &xt in xs.iter().rev() {
@@ -754,40 +768,15 @@ mod tests {
             (y_tanh[[0, 2, 0]] - y[[0, 2, 0]]).abs() > 1e-3,
             "{y_tanh:?} vs {y:?}"
         );
-        // GRU, reset_after, no bias, gates softsign: kernel [kz, kr, kh],
-        // recurrent [uz, ur, uh].
+        // GRU with softsign gates.
         let softsign = |v: f64| v / (1.0 + v.abs());
-        let (k, rk) = ([0.5f32, -0.7, 1.2], [0.3f32, 0.9, -0.6]);
-        let mut h = 0.0f64;
-        let mut want = vec![];
-        for &xt in &xs {
-            let xt = f(xt);
-            let z = softsign(f(k[0]) * xt + f(rk[0]) * h);
-            let r = softsign(f(k[1]) * xt + f(rk[1]) * h);
-            let hh = (f(k[2]) * xt + r * (f(rk[2]) * h)).tanh();
-            h = z * h + (1.0 - z) * hh;
-            want.push(h);
-        }
-        let gru = with_weights(
-            "gru",
-            LayerKind::Gru {
-                units: 1,
-                return_sequences: true,
-                use_bias: false,
-                reset_after: true,
-                go_backwards: false,
-                activation: Activation::Tanh,
-                recurrent_activation: Activation::Softsign,
-            },
-            vec![
-                ("kernel", vec![1, 3], k.to_vec()),
-                ("recurrent_kernel", vec![1, 3], rk.to_vec()),
-            ],
+        check_one_unit_gru(
+            &x,
+            xs.iter().copied(),
+            false,
+            Activation::Softsign,
+            softsign,
         );
-        let y = gru_layer(&gru, &x).unwrap();
-        for (t, w) in want.iter().enumerate() {
-            assert!((f(y[[0, t, 0]]) - w).abs() < 1e-6, "GRU {y:?} vs {want:?}");
-        }
         // SimpleRNN relu: h = relu(0.7 x + 0.1 - 0.4 h).
         let mut h = 0.0f64;
         for &xt in &xs {

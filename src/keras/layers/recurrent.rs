@@ -345,11 +345,14 @@ fn shape_of(kind: &LayerKind) -> Option<(usize, bool, bool, usize, usize)> {
 }
 
 fn write_rnn(layer: &Layer, c: &mut ConfigOut) {
-    let Some((units, return_sequences, use_bias, gates, _)) = shape_of(&layer.kind) else {
+    let (
+        Some((units, return_sequences, use_bias, gates, _)),
+        Some((activation, recurrent_activation)),
+    ) = (shape_of(&layer.kind), activations(&layer.kind))
+    else {
         return;
     };
     c.put("units", json!(units));
-    let (activation, recurrent_activation) = activations(&layer.kind);
     c.put("activation", json!(activation.keras_name()));
     if gates > 1 {
         c.put(
@@ -369,8 +372,8 @@ fn write_rnn(layer: &Layer, c: &mut ConfigOut) {
 }
 
 /// `(activation, recurrent_activation)` of a recurrent kind (SimpleRNN has
-/// no gates: sigmoid, unused).
-pub(crate) fn activations(kind: &LayerKind) -> (Activation, Activation) {
+/// no gates: sigmoid, unused); None for any other kind.
+pub(crate) fn activations(kind: &LayerKind) -> Option<(Activation, Activation)> {
     match kind {
         LayerKind::Lstm {
             activation,
@@ -381,9 +384,9 @@ pub(crate) fn activations(kind: &LayerKind) -> (Activation, Activation) {
             activation,
             recurrent_activation,
             ..
-        } => (*activation, *recurrent_activation),
-        LayerKind::SimpleRnn { activation, .. } => (*activation, Activation::Sigmoid),
-        _ => (Activation::Tanh, Activation::Sigmoid),
+        } => Some((*activation, *recurrent_activation)),
+        LayerKind::SimpleRnn { activation, .. } => Some((*activation, Activation::Sigmoid)),
+        _ => None,
     }
 }
 
@@ -585,11 +588,17 @@ mod tests {
             json!({"units": 2, "activation": keras3_relu, "recurrent_activation": "softsign"}),
         )
         .unwrap();
-        assert_eq!(activations(&lstm), (Activation::Relu, Activation::Softsign));
+        assert_eq!(
+            activations(&lstm),
+            Some((Activation::Relu, Activation::Softsign))
+        );
         let rnn = read_class("SimpleRNN", json!({"units": 2, "activation": "linear"})).unwrap();
-        assert_eq!(activations(&rnn).0, Activation::Linear);
+        assert_eq!(activations(&rnn).map(|a| a.0), Some(Activation::Linear));
         let gru = read_class("GRU", json!({"units": 2})).unwrap();
-        assert_eq!(activations(&gru), (Activation::Tanh, Activation::Sigmoid));
+        assert_eq!(
+            activations(&gru),
+            Some((Activation::Tanh, Activation::Sigmoid))
+        );
         let err = read_class(
             "GRU",
             json!({"units": 2, "recurrent_activation": "softmax"}),
