@@ -375,7 +375,9 @@ fn fuzz_oracle_oom_23gb() {
 /// (`AttrValue { value: None }`, made by harness/clear_attr.py from
 /// fixtures/tf1_vgg_style: conv1/Conv2D's `padding`) made tract's attribute
 /// reader panic (`value.as_ref().unwrap()`). The oracle now refuses such
-/// attributes before tract parses the graph (src/oracle/precheck.rs).
+/// attributes before tract parses the graph (src/oracle/precheck.rs), and
+/// thaw's graph index refuses them at load (exit 2, not "cannot be
+/// converted").
 #[test]
 fn fuzz_oracle_attr_without_value() {
     let bytes = std::fs::read("tests/data/fuzz_oracle_attr_without_value.bin").unwrap();
@@ -390,6 +392,14 @@ fn fuzz_oracle_attr_without_value() {
         &["conv1/Conv2D".into()],
     );
     let msg = e.unwrap_err().to_string();
+    assert!(
+        msg.contains("'conv1/Conv2D'") && msg.contains("'padding' has no value"),
+        "{msg}"
+    );
+    // thaw's own graph index refuses it too, as a damaged graph (exit 2 from
+    // every command), before conversion could call it unsupported.
+    let def = thaw::graph::parse_graph_def(&bytes, false, "m.pb").unwrap();
+    let msg = thaw::graph::Graph::new(def).unwrap_err().to_string();
     assert!(
         msg.contains("'conv1/Conv2D'") && msg.contains("'padding' has no value"),
         "{msg}"

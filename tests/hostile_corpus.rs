@@ -518,6 +518,16 @@ fn cases() -> Vec<Case> {
         ]))
         .convert(2, "not a TensorFlow type")
         .verify(2, "not a TensorFlow type"),
+        // An attribute with no value at all (AttrValue without its oneof):
+        // a damaged graph, not an unsupported one (found by the oracle fuzz
+        // target, tests/fuzz_smoke.rs fuzz_oracle_attr_without_value).
+        Case::new("attr_without_value", "m.pb", graph(&[
+            placeholder("x", &[1, 2]),
+            r#"node { name: "y" op: "Relu" input: "x" attr { key: "T" value { } } }
+"#.to_string(),
+        ]))
+        .convert(2, "'y' (Relu): attribute 'T' has no value")
+        .verify(2, "'y' (Relu): attribute 'T' has no value"),
         // ---- placeholders
         Case::new("giant_placeholder_48_tb", "m.pb", graph(&[
             placeholder("x", &[1, 1_000_000, 1_000_000, 3]),

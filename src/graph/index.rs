@@ -395,8 +395,8 @@ fn fixed_arity(op: &str) -> Option<usize> {
 
 /// Refuses, before anything is decoded or allocated, Consts whose shape is
 /// negative, over the size budget or inconsistent with their bytes,
-/// Placeholders with a dimension below -1 (-1 is "unknown"), type attributes
-/// that are not TensorFlow types, and ops of fixed arity with another
+/// Placeholders with a dimension below -1 (-1 is "unknown"), attributes
+/// without a value, type attributes that are not TensorFlow types, and ops of fixed arity with another
 /// number of data inputs.
 fn check_sizes(def: &pb::GraphDef) -> Result<(), GraphError> {
     use super::pb::attr_value::Value;
@@ -411,6 +411,14 @@ fn check_sizes(def: &pb::GraphDef) -> Result<(), GraphError> {
             }
         }
         for (key, a) in &n.attr {
+            // TensorFlow refuses to import a graph with such an attribute;
+            // every reader (thaw's, tract's) would find nothing to read.
+            if a.value.is_none() {
+                return Err(GraphError::node(
+                    n,
+                    format!("attribute '{key}' has no value (a damaged graph: TensorFlow refuses it)"),
+                ));
+            }
             if let Some(Value::Type(t)) = &a.value
                 && pb::DataType::try_from(*t).is_err()
             {
