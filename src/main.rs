@@ -390,7 +390,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(Failure(code, e)) => {
-            eprintln!("thaw: error: {e:#}");
+            eprintln!("thaw: error: {}", one_line(&e));
             if code == 4 {
                 eprintln!(
                     "thaw: this is a failure of thaw on a graph it accepted; please report it"
@@ -399,6 +399,24 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// The error and its causes on one line, each cause once: most of thaw's
+/// errors already name their cause in their own message (`{e:#}` would
+/// print it a second time).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 fn run(cli: Cli) -> Result<u8, Failure> {

@@ -366,6 +366,9 @@ fn fuzz_oracle_oom_23gb() {
     );
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--max-memory"), "{err}");
+    // Said once: the CLI's error line printed the oracle's message twice
+    // (once in "running the original graph: ...", once as its cause).
+    assert_eq!(err.matches("over the memory budget").count(), 1, "{err}");
     assert!(took < Duration::from_secs(60), "took {took:?}");
     // The fuzz target itself (16 MiB budget) refuses it too, in process.
     targets::oracle(&bytes);
