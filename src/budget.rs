@@ -36,6 +36,17 @@ pub fn max_memory() -> u64 {
     MAX_MEMORY.load(Ordering::Relaxed)
 }
 
+/// The product of sizes read from a file, `None` when it overflows (a
+/// plain `.product()` panics there in debug builds; found by fuzzing).
+pub fn product(dims: impl IntoIterator<Item = usize>) -> Option<usize> {
+    dims.into_iter().try_fold(1usize, |a, d| a.checked_mul(d))
+}
+
+/// [`product`] of sizes that may be unknown: `None` when one is, or on overflow.
+pub fn product_known(dims: impl IntoIterator<Item = Option<usize>>) -> Option<usize> {
+    dims.into_iter().try_fold(1usize, |a, d| a.checked_mul(d?))
+}
+
 /// The most elements one tensor may hold.
 pub fn max_elements() -> usize {
     usize::try_from(max_memory() / ELEMENT_BYTES).unwrap_or(usize::MAX)

@@ -228,7 +228,10 @@ fn missing_file_is_a_clear_error() {
         &["no/such/model.pb", "cannot read"],
     );
     // The cause once, though the error also carries it as its source.
-    let o = thaw().args(["verify", "no/such/model.pb"]).output().unwrap();
+    let o = thaw()
+        .args(["verify", "no/such/model.pb"])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.matches("No such file").count(), 1, "{err}");
 }

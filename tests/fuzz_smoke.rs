@@ -409,6 +409,51 @@ fn fuzz_oracle_attr_without_value() {
     );
 }
 
+/// Found by the first `load` campaign: floats mutated into NaN made the
+/// target's round-trip property fail (`NaN != NaN`) although the bytes
+/// round-tripped exactly; the property compares NaNs by their bits now. The
+/// file does hold NaN floats, so this test would fail again on a plain `==`.
+#[test]
+fn fuzz_load_nan_round_trip() {
+    let bytes = std::fs::read("tests/data/fuzz_load_nan_round_trip.bin").unwrap();
+    let def = thaw::graph::parse_graph_def(&bytes[1..], false, "m.pb").unwrap();
+    let nan = def.node.iter().flat_map(|n| n.attr.values()).any(|a| {
+        matches!(&a.value, Some(thaw::graph::pb::attr_value::Value::Tensor(t))
+            if t.float_val.iter().any(|x| x.is_nan()) || t.double_val.iter().any(|x| x.is_nan()))
+    });
+    assert!(nan, "the pinned graph no longer holds a NaN float");
+    targets::load(&bytes);
+}
+
+/// Found by the first `convert` campaign: a `Reshape` of a weight constant
+/// to dims whose product overflows i64 panicked in constant folding
+/// (`attempt to multiply with overflow`, exit 4 from the CLI); products of
+/// sizes read from a file are checked now.
+#[test]
+fn fuzz_convert_reshape_dims_overflow() {
+    let bytes = std::fs::read("tests/data/fuzz_convert_reshape_dims_overflow.bin").unwrap();
+    with_hdf5(|| {
+        targets::convert(&bytes);
+        targets::interp(&bytes);
+    });
+    let out = tempfile::tempdir().unwrap();
+    let o = output(
+        Command::new(env!("CARGO_BIN_EXE_thaw"))
+            .args([
+                "convert",
+                "tests/data/fuzz_convert_reshape_dims_overflow.bin",
+                "-o",
+            ])
+            .arg(out.path().join("m.h5")),
+    );
+    assert!(
+        matches!(o.status.code(), Some(0 | 2 | 3)),
+        "{:?}: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// Reads a file a campaign saved (kept for regression tests below).
 #[allow(dead_code)]
 fn artifact(path: &Path) -> Vec<u8> {

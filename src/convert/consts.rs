@@ -126,7 +126,12 @@ fn broadcast(a: &ArrayD<f32>, b: &ArrayD<f32>, f: fn(f32, f32) -> f32) -> Option
 
 fn reshape(x: ArrayD<f32>, target: &[i64]) -> Option<ArrayD<f32>> {
     let n = x.len();
-    let known: i64 = target.iter().filter(|&&d| d >= 0).product();
+    // Checked: the target comes from the file (found by the convert fuzz
+    // campaign: dims whose product overflows i64).
+    let known = target
+        .iter()
+        .filter(|&&d| d >= 0)
+        .try_fold(1i64, |a, &d| a.checked_mul(d))?;
     let mut dims = Vec::with_capacity(target.len());
     for &d in target {
         dims.push(match d {

@@ -57,12 +57,12 @@ pub fn reshape(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
             "target {t:?} is not a reshape of the non-batch axes"
         ));
     }
-    let total: Option<usize> = in_shape.iter().skip(1).copied().product();
+    let total = crate::budget::product_known(in_shape.iter().skip(1).copied());
     // Without a -1 the rest must hold exactly one sample's elements, else the
     // leading entry is not the batch (a fixed-batch graph's [B*T, D]).
     if !rest.contains(&-1)
         && let Some(total) = total
-        && rest.iter().product::<i64>() != total as i64
+        && rest.iter().try_fold(1i64, |a, &d| a.checked_mul(d)) != Some(total as i64)
     {
         return Err(format!(
             "target {t:?} does not keep one sample's {total} elements per batch entry"

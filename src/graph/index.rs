@@ -416,7 +416,9 @@ fn check_sizes(def: &pb::GraphDef) -> Result<(), GraphError> {
             if a.value.is_none() {
                 return Err(GraphError::node(
                     n,
-                    format!("attribute '{key}' has no value (a damaged graph: TensorFlow refuses it)"),
+                    format!(
+                        "attribute '{key}' has no value (a damaged graph: TensorFlow refuses it)"
+                    ),
                 ));
             }
             if let Some(Value::Type(t)) = &a.value

@@ -210,7 +210,7 @@ fn zero_padding_like(c: &Cfg, key: &str) -> Result<[[usize; 2]; 2], String> {
 
 /// Output shape: (batch, product of the other sizes).
 fn flatten_shape(_: &LayerKind, _: &[Weight], first: &Shape, _: &[Shape]) -> Result<Shape, String> {
-    let rest: Option<usize> = first.iter().skip(1).copied().product();
+    let rest = crate::budget::product_known(first.iter().skip(1).copied());
     Ok(vec![first[0], rest])
 }
 
@@ -225,12 +225,16 @@ fn reshape_shape(
     let LayerKind::Reshape { target_shape } = kind else {
         return Err(wrong_kind(kind));
     };
-    let total: Option<usize> = first.iter().skip(1).copied().product();
-    let known: usize = target_shape
-        .iter()
-        .filter(|&&d| d >= 0)
-        .map(|&d| d as usize)
-        .product();
+    let total = crate::budget::product_known(first.iter().skip(1).copied());
+    let known = crate::budget::product(
+        target_shape
+            .iter()
+            .filter(|&&d| d >= 0)
+            .map(|&d| d as usize),
+    )
+    .ok_or_else(|| {
+        format!("target shape {target_shape:?} holds more elements than a machine can count")
+    })?;
     let mut s = vec![first[0]];
     for &d in target_shape {
         s.push(if d >= 0 {
@@ -240,7 +244,7 @@ fn reshape_shape(
         });
     }
     if let Some(t) = total {
-        let prod: Option<usize> = s.iter().skip(1).copied().product();
+        let prod = crate::budget::product_known(s.iter().skip(1).copied());
         if prod != Some(t) {
             return Err(format!("cannot reshape {t} elements to {target_shape:?}"));
         }

@@ -93,13 +93,15 @@ fn build<T: Datum + Default, R, const N: usize>(
     from_bytes: impl Fn([u8; N]) -> T,
     from_repeated: impl Fn(&R) -> T,
 ) -> TractResult<Tensor> {
-    let len: usize = shape.iter().product();
+    let Some(len) = crate::budget::product(shape.iter().copied()) else {
+        bail!("tensor shape {shape:?} has more elements than a machine can count");
+    };
     let values: Vec<T> = if !content.is_empty() {
-        if content.len() != len * N {
+        if Some(content.len()) != len.checked_mul(N) {
             bail!(
-                "tensor_content has {} bytes, shape {shape:?} needs {}",
+                "tensor_content has {} bytes, shape {shape:?} needs {} element(s) of {N}",
                 content.len(),
-                len * N
+                len
             );
         }
         content

@@ -59,7 +59,9 @@ impl SpaceBatch {
                 input.len()
             );
         }
-        let prod: usize = block.iter().product();
+        let Some(prod) = crate::budget::product(block.iter().copied()) else {
+            bail!("block shape {block:?} has more elements than a machine can count");
+        };
         let mut out: TVec<TDim> = input.into();
         for (i, b) in block.iter().enumerate() {
             let d = &input[i + 1];
@@ -125,7 +127,9 @@ impl Expansion for SpaceBatch {
         let shape: TVec<TDim> = model.outlet_fact(inputs[0])?.shape.to_tvec();
         self.output_shape(&shape, &block, &pads)?;
         let m = block.len();
-        let prod: usize = block.iter().product();
+        let Some(prod) = crate::budget::product(block.iter().copied()) else {
+            bail!("block shape {block:?} has more elements than a machine can count");
+        };
         let mut wire = inputs[0];
         let mut n = 0;
         let mut node = |model: &mut TypedModel,
