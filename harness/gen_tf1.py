@@ -125,9 +125,69 @@ def build_tf1_nn_lrn(rng):
     return frozen, [("input", [8, 8, 3])], outputs, keras_layers
 
 
+def _rnn_builder(cell_class, units, head, batch):
+    """A builder for one TF1 `dynamic_rnn` case (see build_tf1_rnn)."""
+
+    def build(rng):
+        return build_tf1_rnn(rng, cell_class, units, head, batch)
+
+    build.__doc__ = (
+        f"raw TF1 graph: input (batch {batch or 'dynamic'}, 5, 3) -> tf.compat.v1.nn.dynamic_rnn("
+        f"{cell_class}({units}), dtype float32) (TensorArray loop, zero initial state) -> "
+        + ("the final state h" if head == "state" else "the outputs flattened (5 steps)")
+        + " -> tf.matmul + bias_add head (3); every variable (biases too) seeded random"
+    )
+    return build
+
+
+def build_tf1_rnn(rng, cell_class, units, head, batch):
+    """TF1 RNN cells as 2017-era code wrote them: dynamic_rnn over a batch-major input, the cell
+    from tf.compat.v1.nn.rnn_cell (here tf_keras's legacy_cells, the same classes: with Keras 3 the
+    tf.compat.v1 alias is not exported), variables assigned seeded random values, frozen with
+    convert_variables_to_constants. head 'state': the final h (LSTMStateTuple.h) feeds the head;
+    'outputs': the per-step outputs, flattened."""
+    from tf_keras.src.layers.rnn import legacy_cells
+
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [batch, 5, 3], name="input")
+        cell = getattr(legacy_cells, cell_class)(units)
+        outputs, state = tf.compat.v1.nn.dynamic_rnn(cell, x, dtype=tf.float32)
+        if head == "state":
+            y = state.h if isinstance(state, tuple) else state
+            width = units
+        else:
+            y = tf.reshape(outputs, [-1, 5 * units], name="flatten")
+            width = 5 * units
+        with tf.compat.v1.variable_scope("head"):
+            w = _var("weights", tfcommon.random_weight("Dense", "kernel", (width, 3), rng))
+            b = _var("biases", tfcommon.random_weight("Dense", "bias", (3,), rng))
+            out = tf.nn.bias_add(tf.matmul(y, w), b, name="logits")
+        with tf.compat.v1.Session(graph=g) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            for v in cell.weights:
+                kind = "bias" if "bias" in v.op.name else "kernel"
+                shape = tuple(v.shape.as_list())
+                v.load(tfcommon.random_weight("Dense", kind, shape, rng).astype(np.float32), sess)
+            frozen = _freeze(sess, [out.op.name])
+    keras = {"LSTMCell": "LSTM", "BasicLSTMCell": "LSTM", "GRUCell": "GRU", "BasicRNNCell": "SimpleRNN"}
+    keras_layers = {keras[cell_class]: 1, "Dense": 1}
+    if head == "outputs":
+        keras_layers["Flatten"] = 1
+    return frozen, [("input", [5, 3])], [out.op.name], keras_layers
+
+
 CASES = {
     "tf1_keras_bn_dropout": ("tf1", 9101, build_tf1_keras_bn_dropout),
     "tf1_nn_lrn": ("tf1", 9102, build_tf1_nn_lrn),
+    # TF1 RNN cells (issue 13): dynamic batch, and a fixed batch of 2 (_b2) for two of them.
+    "tf1_rnn_lstm": ("tf1", 9103, _rnn_builder("LSTMCell", 6, "state", None)),
+    "tf1_rnn_lstm_b2": ("tf1", 9103, _rnn_builder("LSTMCell", 6, "state", 2)),
+    "tf1_rnn_basic_lstm_seq": ("tf1", 9104, _rnn_builder("BasicLSTMCell", 4, "outputs", None)),
+    "tf1_rnn_gru_seq": ("tf1", 9105, _rnn_builder("GRUCell", 5, "outputs", None)),
+    "tf1_rnn_gru_b2": ("tf1", 9106, _rnn_builder("GRUCell", 4, "state", 2)),
+    "tf1_rnn_basic": ("tf1", 9107, _rnn_builder("BasicRNNCell", 4, "state", None)),
+    "tf1_rnn_basic_seq_b2": ("tf1", 9108, _rnn_builder("BasicRNNCell", 4, "outputs", 2)),
 }
 
 
@@ -144,7 +204,10 @@ def main(argv=None) -> int:
     names = [n for n in args.only.split(",") if n] or list(CASES)
     for name in names:
         source, seed, builder = CASES[name]
-        gen_fixtures.generate_case(name, source, seed, builder, os.path.join(args.out, name), script=SCRIPT)
+        fixed = 2 if name.endswith("_b2") else None  # the data batch; the builder fixes the graph's
+        gen_fixtures.generate_case(
+            name, source, seed, builder, os.path.join(args.out, name), script=SCRIPT, fixed_batch=fixed
+        )
     return 0
 
 
