@@ -557,11 +557,19 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
             activation: Activation::Tanh,
         },
     };
-    // The name: the cell's variable scope (`rnn/lstm_cell/kernel` → `rnn.lstm_cell`).
+    // The name: the cell's variable scope (`rnn/lstm_cell/kernel` → `rnn.lstm_cell`;
+    // GRUCell's kernels sit in its `gates/` and `candidate/` sub-scopes).
     let name = products
         .first()
         .and_then(|p| kernel_const(ctx, p.mm))
-        .and_then(|k| k.rsplit_once('/').map(|(scope, _)| scope.replace('/', ".")))
+        .and_then(|k| k.rsplit_once('/').map(|(scope, _)| scope.to_string()))
+        .map(|scope| {
+            let scope = scope
+                .strip_suffix("/gates")
+                .or_else(|| scope.strip_suffix("/candidate"))
+                .unwrap_or(&scope);
+            scope.replace('/', ".")
+        })
         .filter(|s| !s.is_empty());
     Ok(RnnCell {
         transpose: transpose.name.clone(),
