@@ -191,12 +191,66 @@ CASES = {
 }
 
 
+def build_tf1_rnn_refused(variant):
+    """A dynamic_rnn graph thaw must refuse (exit 3, the reason named): returns the frozen GraphDef.
+    Input (None, 5, 3) -> dynamic_rnn -> the tensor named below -> matmul head 'logits'."""
+    from tf_keras.src.layers.rnn import legacy_cells as LC
+
+    rng = np.random.default_rng(9199)
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 5, 3], name="input")
+
+        def dyn(cell, **kw):
+            return tf.compat.v1.nn.dynamic_rnn(cell, x, dtype=tf.float32, **kw)
+
+        if variant == "peephole":
+            y = dyn(LC.LSTMCell(4, use_peepholes=True))[1].h
+        elif variant == "num_proj":
+            y = dyn(LC.LSTMCell(4, num_proj=4))[1].h
+        elif variant == "cell_clip":
+            y = dyn(LC.LSTMCell(4, cell_clip=1.0))[1].h
+        elif variant == "final_c":
+            y = dyn(LC.LSTMCell(4))[1].c
+        elif variant == "seq_len":
+            y = dyn(LC.GRUCell(4), sequence_length=tf.fill([tf.shape(x)[0]], 5))[1]
+        elif variant == "time_major":
+            y = dyn(LC.GRUCell(4), time_major=True)[1]
+        elif variant == "initial_state":
+            y = dyn(LC.GRUCell(4), initial_state=tf.ones([tf.shape(x)[0], 4]))[1]
+        elif variant == "multi":
+            y = dyn(LC.MultiRNNCell([LC.BasicRNNCell(4), LC.BasicRNNCell(4)]))[1][1]
+        else:
+            raise SystemExit(f"unknown refused variant {variant}")
+        w = _var("head_w", tfcommon.random_weight("Dense", "kernel", (4, 3), rng))
+        tf.matmul(y, w, name="logits")
+        with tf.compat.v1.Session(graph=g) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            return _freeze(sess, ["logits"])
+
+
+# Graphs thaw refuses (tests/recurrent.rs checks each reason): written as tests/data/tf1_rnn_<v>.pb.
+REFUSED = ("peephole", "num_proj", "cell_clip", "final_c", "seq_len", "time_major", "initial_state", "multi")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="fixtures")
     ap.add_argument("--only", default="")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument(
+        "--refused",
+        metavar="DIR",
+        help="write the dynamic_rnn graphs thaw refuses (REFUSED) as DIR/tf1_rnn_<variant>.pb and exit",
+    )
     args = ap.parse_args(argv)
+    if args.refused:
+        for v in REFUSED:
+            path = os.path.join(args.refused, f"tf1_rnn_{v}.pb")
+            with open(path, "wb") as f:
+                f.write(build_tf1_rnn_refused(v).SerializeToString(deterministic=True))
+            log(f"[tf1_rnn_{v}] {path}")
+        return 0
     if args.list:
         for name, (source, _, builder) in CASES.items():
             print(f"{name:28s} {source:6s} {' '.join((builder.__doc__ or '').split())}")

@@ -40,6 +40,10 @@
 //! lines follow; layers before the loop still convert; layers after it are
 //! blocked (their input is missing) and not listed.
 //!
+//! TF1 `tf.compat.v1.nn.dynamic_rnn` loops (TensorArray ops instead of
+//! TensorLists, one kernel on `ConcatV2([x, h])`) are recognised by
+//! [`super::recurrent_tf1`] and emitted by the same rule.
+//!
 //! Not handled yet: the functional `While` form, masking,
 //! `return_state`, Bidirectional, other activations; the op-count check does
 //! not prove the gate wiring (a custom cell with the same ops would convert as
@@ -67,8 +71,8 @@ pub(super) struct Refusal {
 pub const WHY: &str = "tract cannot execute TensorFlow control flow (Enter/Merge/Switch/\
 NextIteration/Exit/LoopCond, While) nor TensorList ops on DT_VARIANT tensors, so thaw can \
 neither run the original graph nor verify the layer; thaw converts (and unrolls for tract) only \
-Keras LSTM, GRU and SimpleRNN loops in the lowered form so far (While loops, other cells \
-and masking are not)";
+Keras LSTM, GRU and SimpleRNN loops in the lowered form and TF1 dynamic_rnn loops over one \
+LSTMCell, GRUCell or BasicRNNCell so far (While loops, other cells and masking are not)";
 
 /// Ops too common to be worth listing in a loop's op summary.
 fn is_plumbing(op: &str) -> bool {

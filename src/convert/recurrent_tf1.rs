@@ -37,9 +37,7 @@
 //! (no loop: its unrolled cells are plain ops, not recognised as a layer).
 
 use super::ctx::Ctx;
-use super::recurrent::{
-    RnnCell, bias_after, kernel_of, source, swaps_batch_and_time,
-};
+use super::recurrent::{RnnCell, bias_after, kernel_of, source, swaps_batch_and_time};
 use crate::graph::pb::NodeDef;
 use crate::graph::{Loop, NodeExt, TensorId, is_control_flow};
 use crate::keras::{Activation, LayerKind, Weight};
@@ -91,7 +89,8 @@ fn cell_class(count: impl Fn(&str) -> usize) -> Result<(&'static str, usize), St
         (1, 0, 1) => Ok(("SimpleRNN", 1)),
         (m, s, t) => Err(format!(
             "MatMul x{m}, Sigmoid x{s}, Tanh x{t} are the ops of no TF1 LSTMCell (1, 3, 2), \
-             GRUCell (2, 1, 1) or BasicRNNCell (1, 0, 1)"
+             GRUCell (2, 1, 1) or BasicRNNCell (1, 0, 1): a MultiRNNCell stack, another \
+             activation or a custom cell is not converted"
         )),
     }
 }
@@ -117,7 +116,10 @@ fn loop_var<'g>(ctx: &Ctx<'g>, t: &str) -> Option<&'g NodeDef> {
 fn starts_at_zero(ctx: &Ctx, merge: &NodeDef) -> bool {
     let graph = ctx.graph;
     merge.data_inputs().iter().any(|i| {
-        let Some(enter) = graph.node(&TensorId::parse(i).node).filter(|n| n.op == "Enter") else {
+        let Some(enter) = graph
+            .node(&TensorId::parse(i).node)
+            .filter(|n| n.op == "Enter")
+        else {
             return false;
         };
         let Some(init) = enter.data_inputs().first().and_then(|t| source(ctx, t)) else {
@@ -225,7 +227,11 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
     }
     let members: HashSet<usize> = lp.members.iter().copied().collect();
     let nodes = || lp.members.iter().map(|&i| &graph.nodes()[i]);
-    let in_loop = |n: &NodeDef| graph.index_of(&n.name).is_some_and(|i| members.contains(&i));
+    let in_loop = |n: &NodeDef| {
+        graph
+            .index_of(&n.name)
+            .is_some_and(|i| members.contains(&i))
+    };
     let consumers = |t: TensorId| -> Vec<&NodeDef> {
         graph
             .consumers(&t)
@@ -277,7 +283,11 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         let parts = concat.data_inputs();
         let axis = ctx.const_ints(concat, 2).ok();
         let [x, second, _] = parts.as_slice() else {
-            return Err(format!("ConcatV2 '{}' of {} inputs, not [x, h]", concat.name, parts.len() - 1));
+            return Err(format!(
+                "ConcatV2 '{}' of {} inputs, not [x, h]",
+                concat.name,
+                parts.len() - 1
+            ));
         };
         if !matches!(axis.as_deref(), Some([1] | [-1]))
             || source(ctx, x).map(|n| n.name.as_str()) != Some(read.name.as_str())
@@ -461,7 +471,14 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
                     == Some(merge.name.as_str())
         })
     };
-    let used = |n: &NodeDef| !graph.consumers(&TensorId::new(n.name.clone(), 0)).is_empty();
+    // Read by any node (an Identity naming a graph output counts).
+    let used = |n: &NodeDef| {
+        graph.nodes().iter().any(|c| {
+            c.data_inputs()
+                .iter()
+                .any(|i| TensorId::parse(i).node == n.name)
+        })
+    };
     let h_exit = exit_of(state).filter(|e| used(e));
     let exits: HashSet<&str> = nodes()
         .filter(|n| n.op == "Exit")
@@ -617,7 +634,10 @@ mod tests {
         assert_eq!(rk, arr2(&[[0.5f32, 0.7, 0.6, 0.8]]));
         let kb = kb.expect("bias");
         let want = arr1(&[0.01f32, 1.0 + 0.03, 0.02, 0.04]);
-        assert!(kb.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-7), "{kb}");
+        assert!(
+            kb.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-7),
+            "{kb}"
+        );
 
         let (x, h, c) = (0.9f32, -0.4f32, 0.25f32);
         // TF1 (by hand from LSTMCell.call): z = [x, h]·W + b, i j f o = z.

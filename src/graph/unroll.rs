@@ -360,7 +360,9 @@ fn unroll_one(
     let mut entered: HashMap<String, Val> = HashMap::new();
     for &i in &lp.members {
         let n = &nodes[i];
-        if !matches!(n.op.as_str(), "Enter" | "RefEnter") || !n.attr_bool("is_constant").unwrap_or(false) {
+        if !matches!(n.op.as_str(), "Enter" | "RefEnter")
+            || !n.attr_bool("is_constant").unwrap_or(false)
+        {
             continue;
         }
         let Some(r) = n.input.first() else {
@@ -369,8 +371,9 @@ fn unroll_one(
         let id = graph.resolve(&TensorId::parse(r));
         let source = graph.node(&id.node);
         let v = match source {
-            Some(s) if s.op == "TensorArrayScatterV3" => scattered(graph, s, &mut entering)
-                .map_err(|msg| err(s, msg))?,
+            Some(s) if s.op == "TensorArrayScatterV3" => {
+                scattered(graph, s, &mut entering).map_err(|msg| err(s, msg))?
+            }
             _ => {
                 let mut known = outside_known(graph, r, 0);
                 let int = matches!(
@@ -443,7 +446,11 @@ fn unroll_one(
                 _ if live == Some(false) => {}
                 "TensorListGetItem" | "TensorArrayReadV3" => {
                     // TensorArrayReadV3(handle, index, flow): the flow says what the array holds.
-                    let list = if n.op == "TensorArrayReadV3" { input(2)? } else { input(0)? };
+                    let list = if n.op == "TensorArrayReadV3" {
+                        input(2)?
+                    } else {
+                        input(0)?
+                    };
                     let Val::FromTensor { source, dtype } = list else {
                         return Err(err(
                             n,
@@ -467,7 +474,9 @@ fn unroll_one(
                         "Tparams".into(),
                         pb::AttrValue {
                             value: Some(attr_value::Value::Type(
-                                raw_type(n, "element_dtype").or_else(|| raw_type(n, "dtype")).unwrap_or(dtype),
+                                raw_type(n, "element_dtype")
+                                    .or_else(|| raw_type(n, "dtype"))
+                                    .unwrap_or(dtype),
                             )),
                         },
                     );
@@ -481,7 +490,11 @@ fn unroll_one(
                 }
                 "TensorListSetItem" | "TensorArrayWriteV3" => {
                     // TensorArrayWriteV3(handle, index, value, flow) → flow.
-                    let list = if n.op == "TensorArrayWriteV3" { input(3)? } else { input(0)? };
+                    let list = if n.op == "TensorArrayWriteV3" {
+                        input(3)?
+                    } else {
+                        input(0)?
+                    };
                     let Val::Slots(mut slots) = list else {
                         return Err(err(
                             n,
@@ -698,7 +711,11 @@ fn scattered(
     scatter: &NodeDef,
     entering: &mut dyn FnMut(&str) -> Option<i64>,
 ) -> Result<Val, String> {
-    let data: Vec<&String> = scatter.input.iter().filter(|s| !s.starts_with('^')).collect();
+    let data: Vec<&String> = scatter
+        .input
+        .iter()
+        .filter(|s| !s.starts_with('^'))
+        .collect();
     let [array, indices, value, _] = data.as_slice() else {
         return Err(format!("a TensorArrayScatterV3 with {} inputs", data.len()));
     };
@@ -809,6 +826,13 @@ mod tests {
     }
 
     #[test]
+    fn folding_follows_max_and_min() {
+        assert_eq!(fold("Maximum", &[Some(1), Some(5)]), Some(5));
+        assert_eq!(fold("Minimum", &[Some(5), Some(5)]), Some(5));
+        assert_eq!(fold("Minimum", &[Some(5), None]), None);
+    }
+
+    #[test]
     fn graphs_without_loops_are_untouched() {
         let mut def = pb::GraphDef::default();
         def.node.push(int32_const("c".into(), 3).expect("fits"));
@@ -825,6 +849,93 @@ mod tests {
         assert_eq!(fold("AddV2", &[Some(4), None]), None);
         assert_eq!(fold("Max", &[Some(7), None]), Some(7));
         assert_eq!(fold("MatMul", &[Some(1), Some(2)]), None);
+    }
+
+    /// `tests/data/tf1_ta_loop.pbtxt`: a TF1 `dynamic_rnn`-style loop over
+    /// TensorArrays, its trip count `Minimum(T, Maximum(1, T))` of `T = Shape(x)[0]`.
+    fn ta_loop() -> pb::GraphDef {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tf1_ta_loop.pbtxt");
+        super::super::load_graph_def(&path).expect("tf1_ta_loop.pbtxt loads")
+    }
+
+    /// The caller of [`unroll_loops_with`] that knows T = 3.
+    fn knows_t(_: &pb::GraphDef, t: &str) -> Option<i64> {
+        matches!(t, "rnn/strided_slice" | "rnn/Minimum").then_some(3)
+    }
+
+    #[test]
+    fn tf1_tensor_array_loop_unrolls_to_gathers_and_a_pack() {
+        // The trip count comes from a shape: refused, naming a node of the
+        // loop, when nobody knows T...
+        let mut def = ta_loop();
+        let e = unroll_loops(&mut def).expect_err("shape-dependent TensorArray size");
+        assert!(e.to_string().contains("rnn/"), "{e}");
+        // ...and unrolled when the caller tells the integer scalars entering
+        // the loop (T read from the shape, and the trip count folded from it).
+        let mut def = ta_loop();
+        let mut asked = Vec::new();
+        let n = unroll_loops_with(&mut def, &mut |g, t| {
+            asked.push(t.to_string());
+            knows_t(g, t)
+        })
+        .expect("unrolls");
+        assert_eq!(n, 1);
+        assert!(asked.iter().any(|t| t == "rnn/Minimum"), "{asked:?}");
+        let graph = Graph::new(def).expect("indexes");
+        assert!(graph.loops().is_empty());
+        for node in graph.nodes() {
+            assert!(
+                !super::super::is_control_flow(&node.op) && !node.op.starts_with("TensorArray"),
+                "{} ({}) left",
+                node.name,
+                node.op
+            );
+        }
+        // Step t reads x[t]: GatherV2(x, t, axis 0), t = 0, 1, 2.
+        for t in 0..3 {
+            let read = graph
+                .node(&format!("rnn/while/read/unroll_{t}"))
+                .expect("a read per step");
+            assert_eq!(read.op, "GatherV2");
+            assert_eq!(read.input[0], "x");
+            let index = graph.node(&read.input[1]).expect("index const");
+            assert_eq!(const_scalar(index), Some(t));
+        }
+        // The gather after the loop is the Pack of the three written sums, in
+        // order; the final state keeps its Exit's name, the last sum.
+        let stack = graph.node("rnn/stack").expect("kept its name");
+        assert_eq!(stack.op, "Pack");
+        let items: Vec<&str> = stack.input.iter().map(String::as_str).collect();
+        assert_eq!(
+            items,
+            [
+                "rnn/while/add/unroll_0",
+                "rnn/while/add/unroll_1",
+                "rnn/while/add/unroll_2"
+            ]
+        );
+        let exit = graph.node("rnn/while/Exit_2").expect("kept its name");
+        assert_eq!(
+            (exit.op.as_str(), exit.input.as_slice()),
+            ("Identity", &["rnn/while/add/unroll_2".to_string()][..])
+        );
+    }
+
+    #[test]
+    fn tf1_tensor_array_scattered_at_other_indices_is_refused_naming_the_scatter() {
+        // Range(1, T, 1): not TensorArray.unstack of the whole sequence.
+        let mut def = ta_loop();
+        let one = "rnn/one".to_string();
+        for n in &mut def.node {
+            if n.name == "rnn/in_range" {
+                n.input[0] = one.clone();
+            }
+        }
+        let e = unroll_loops_with(&mut def, &mut knows_t).expect_err("not Range(0, T, 1)");
+        let msg = e.to_string();
+        assert!(msg.contains("rnn/scatter"), "{msg}");
+        assert!(msg.contains("not Range(0, n, 1)"), "{msg}");
     }
 
     #[test]
