@@ -16,6 +16,12 @@ Cases:
       conditionals (Switch/Merge on a PlaceholderWithDefault(False)), which thaw cuts to inference.
   tf1_nn_lrn -- raw tf.nn (AlexNet/CIFAR style): conv + relu + LRN + max_pool, the 2016-era
       `batchnorm/Rsqrt*mul*sub*add` arithmetic, and Softmax between two Reshapes.
+  tf1_rnn_* -- raw TF1 tf.compat.v1.nn.dynamic_rnn over LSTMCell, BasicLSTMCell, GRUCell and
+      BasicRNNCell (TensorArray loop), the final state h or the flattened outputs into a matmul
+      head; dynamic batch, and a fixed batch of 2 for the *_b2 ones. Committed, like the two above.
+  --refused DIR writes the dynamic_rnn forms thaw refuses (peepholes, num_proj, cell_clip, final c,
+      sequence_length, time_major, initial_state, MultiRNNCell) as DIR/tf1_rnn_<variant>.pb
+      (committed in tests/data/, checked by tests/recurrent.rs).
   tf-slim nets: harness/gen_slim.py.
 """
 

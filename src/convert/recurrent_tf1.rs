@@ -32,9 +32,13 @@
 //! inputs, an `initial_state` other than zeros, the final state and the
 //! outputs both used (two Keras outputs), the final c used, LSTMCell's
 //! peepholes (`use_peepholes`), projection (`num_proj`) and `cell_clip`,
-//! `MultiRNNCell` stacks (one loop, several cells), other activations
-//! (verified as a divergence: conversion writes tanh/sigmoid), `static_rnn`
-//! (no loop: its unrolled cells are plain ops, not recognised as a layer).
+//! `MultiRNNCell` stacks (one loop, several cells), other activations (their
+//! ops are not the cell's), `static_rnn` (no loop: its `Unpack` of the steps
+//! has no rule), `bidirectional_dynamic_rnn` (`ReverseSequence`).
+//!
+//! Tests: the gate rearrangement worked out by hand for one unit (below); the
+//! `fixtures/tf1_rnn_*` (`harness/gen_tf1.py`) verify and round-trip in both
+//! Kerases; the refusals are `tests/data/tf1_rnn_*.pb` (`tests/recurrent.rs`).
 
 use super::ctx::Ctx;
 use super::recurrent::{RnnCell, bias_after, kernel_of, source, swaps_batch_and_time};
