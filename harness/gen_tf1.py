@@ -16,6 +16,12 @@ Cases:
       conditionals (Switch/Merge on a PlaceholderWithDefault(False)), which thaw cuts to inference.
   tf1_nn_lrn -- raw tf.nn (AlexNet/CIFAR style): conv + relu + LRN + max_pool, the 2016-era
       `batchnorm/Rsqrt*mul*sub*add` arithmetic, and Softmax between two Reshapes.
+  tf1_rnn_* -- raw TF1 tf.compat.v1.nn.dynamic_rnn over LSTMCell, BasicLSTMCell, GRUCell and
+      BasicRNNCell (TensorArray loop), the final state h or the flattened outputs into a matmul
+      head; dynamic batch, and a fixed batch of 2 for the *_b2 ones. Committed, like the two above.
+  --refused DIR writes the dynamic_rnn forms thaw refuses (peepholes, num_proj, cell_clip, final c,
+      sequence_length, time_major, initial_state, MultiRNNCell) as DIR/tf1_rnn_<variant>.pb
+      (committed in tests/data/, checked by tests/recurrent.rs).
   tf-slim nets: harness/gen_slim.py.
 """
 
@@ -125,10 +131,113 @@ def build_tf1_nn_lrn(rng):
     return frozen, [("input", [8, 8, 3])], outputs, keras_layers
 
 
+def _rnn_builder(cell_class, units, head, batch):
+    """A builder for one TF1 `dynamic_rnn` case (see build_tf1_rnn)."""
+
+    def build(rng):
+        return build_tf1_rnn(rng, cell_class, units, head, batch)
+
+    build.__doc__ = (
+        f"raw TF1 graph: input (batch {batch or 'dynamic'}, 5, 3) -> tf.compat.v1.nn.dynamic_rnn("
+        f"{cell_class}({units}), dtype float32) (TensorArray loop, zero initial state) -> "
+        + ("the final state h" if head == "state" else "the outputs flattened (5 steps)")
+        + " -> tf.matmul + bias_add head (3); every variable (biases too) seeded random"
+    )
+    return build
+
+
+def build_tf1_rnn(rng, cell_class, units, head, batch):
+    """TF1 RNN cells as 2017-era code wrote them: dynamic_rnn over a batch-major input, the cell
+    from tf.compat.v1.nn.rnn_cell (here tf_keras's legacy_cells, the same classes: with Keras 3 the
+    tf.compat.v1 alias is not exported), variables assigned seeded random values, frozen with
+    convert_variables_to_constants. head 'state': the final h (LSTMStateTuple.h) feeds the head;
+    'outputs': the per-step outputs, flattened."""
+    from tf_keras.src.layers.rnn import legacy_cells
+
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [batch, 5, 3], name="input")
+        cell = getattr(legacy_cells, cell_class)(units)
+        outputs, state = tf.compat.v1.nn.dynamic_rnn(cell, x, dtype=tf.float32)
+        if head == "state":
+            y = state.h if isinstance(state, tuple) else state
+            width = units
+        else:
+            y = tf.reshape(outputs, [-1, 5 * units], name="flatten")
+            width = 5 * units
+        with tf.compat.v1.variable_scope("head"):
+            w = _var("weights", tfcommon.random_weight("Dense", "kernel", (width, 3), rng))
+            b = _var("biases", tfcommon.random_weight("Dense", "bias", (3,), rng))
+            out = tf.nn.bias_add(tf.matmul(y, w), b, name="logits")
+        with tf.compat.v1.Session(graph=g) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            for v in cell.weights:
+                kind = "bias" if "bias" in v.op.name else "kernel"
+                shape = tuple(v.shape.as_list())
+                v.load(tfcommon.random_weight("Dense", kind, shape, rng).astype(np.float32), sess)
+            frozen = _freeze(sess, [out.op.name])
+    keras = {"LSTMCell": "LSTM", "BasicLSTMCell": "LSTM", "GRUCell": "GRU", "BasicRNNCell": "SimpleRNN"}
+    keras_layers = {keras[cell_class]: 1, "Dense": 1}
+    if head == "outputs":
+        keras_layers["Flatten"] = 1
+    return frozen, [("input", [5, 3])], [out.op.name], keras_layers
+
+
 CASES = {
     "tf1_keras_bn_dropout": ("tf1", 9101, build_tf1_keras_bn_dropout),
     "tf1_nn_lrn": ("tf1", 9102, build_tf1_nn_lrn),
+    # TF1 RNN cells (issue 13): dynamic batch, and a fixed batch of 2 (_b2) for two of them.
+    "tf1_rnn_lstm": ("tf1", 9103, _rnn_builder("LSTMCell", 6, "state", None)),
+    "tf1_rnn_lstm_b2": ("tf1", 9103, _rnn_builder("LSTMCell", 6, "state", 2)),
+    "tf1_rnn_basic_lstm_seq": ("tf1", 9104, _rnn_builder("BasicLSTMCell", 4, "outputs", None)),
+    "tf1_rnn_gru_seq": ("tf1", 9105, _rnn_builder("GRUCell", 5, "outputs", None)),
+    "tf1_rnn_gru_b2": ("tf1", 9106, _rnn_builder("GRUCell", 4, "state", 2)),
+    "tf1_rnn_basic": ("tf1", 9107, _rnn_builder("BasicRNNCell", 4, "state", None)),
+    "tf1_rnn_basic_seq_b2": ("tf1", 9108, _rnn_builder("BasicRNNCell", 4, "outputs", 2)),
 }
+
+
+def build_tf1_rnn_refused(variant):
+    """A dynamic_rnn graph thaw must refuse (exit 3, the reason named): returns the frozen GraphDef.
+    Input (None, 5, 3) -> dynamic_rnn -> the tensor named below -> matmul head 'logits'."""
+    from tf_keras.src.layers.rnn import legacy_cells as LC
+
+    rng = np.random.default_rng(9199)
+    g = tf.Graph()
+    with g.as_default():
+        tf.compat.v1.set_random_seed(9199)  # the cells' own initialisers: same graph every run
+        x = tf.compat.v1.placeholder(tf.float32, [None, 5, 3], name="input")
+
+        def dyn(cell, **kw):
+            return tf.compat.v1.nn.dynamic_rnn(cell, x, dtype=tf.float32, **kw)
+
+        if variant == "peephole":
+            y = dyn(LC.LSTMCell(4, use_peepholes=True))[1].h
+        elif variant == "num_proj":
+            y = dyn(LC.LSTMCell(4, num_proj=4))[1].h
+        elif variant == "cell_clip":
+            y = dyn(LC.LSTMCell(4, cell_clip=1.0))[1].h
+        elif variant == "final_c":
+            y = dyn(LC.LSTMCell(4))[1].c
+        elif variant == "seq_len":
+            y = dyn(LC.GRUCell(4), sequence_length=tf.fill([tf.shape(x)[0]], 5))[1]
+        elif variant == "time_major":
+            y = dyn(LC.GRUCell(4), time_major=True)[1]
+        elif variant == "initial_state":
+            y = dyn(LC.GRUCell(4), initial_state=tf.ones([tf.shape(x)[0], 4]))[1]
+        elif variant == "multi":
+            y = dyn(LC.MultiRNNCell([LC.BasicRNNCell(4), LC.BasicRNNCell(4)]))[1][1]
+        else:
+            raise SystemExit(f"unknown refused variant {variant}")
+        w = _var("head_w", tfcommon.random_weight("Dense", "kernel", (4, 3), rng))
+        tf.matmul(y, w, name="logits")
+        with tf.compat.v1.Session(graph=g) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            return _freeze(sess, ["logits"])
+
+
+# Graphs thaw refuses (tests/recurrent.rs checks each reason): written as tests/data/tf1_rnn_<v>.pb.
+REFUSED = ("peephole", "num_proj", "cell_clip", "final_c", "seq_len", "time_major", "initial_state", "multi")
 
 
 def main(argv=None) -> int:
@@ -136,7 +245,19 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="fixtures")
     ap.add_argument("--only", default="")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument(
+        "--refused",
+        metavar="DIR",
+        help="write the dynamic_rnn graphs thaw refuses (REFUSED) as DIR/tf1_rnn_<variant>.pb and exit",
+    )
     args = ap.parse_args(argv)
+    if args.refused:
+        for v in REFUSED:
+            path = os.path.join(args.refused, f"tf1_rnn_{v}.pb")
+            with open(path, "wb") as f:
+                f.write(build_tf1_rnn_refused(v).SerializeToString(deterministic=True))
+            log(f"[tf1_rnn_{v}] {path}")
+        return 0
     if args.list:
         for name, (source, _, builder) in CASES.items():
             print(f"{name:28s} {source:6s} {' '.join((builder.__doc__ or '').split())}")
@@ -144,7 +265,10 @@ def main(argv=None) -> int:
     names = [n for n in args.only.split(",") if n] or list(CASES)
     for name in names:
         source, seed, builder = CASES[name]
-        gen_fixtures.generate_case(name, source, seed, builder, os.path.join(args.out, name), script=SCRIPT)
+        fixed = 2 if name.endswith("_b2") else None  # the data batch; the builder fixes the graph's
+        gen_fixtures.generate_case(
+            name, source, seed, builder, os.path.join(args.out, name), script=SCRIPT, fixed_batch=fixed
+        )
     return 0
 
 

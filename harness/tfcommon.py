@@ -405,9 +405,18 @@ def _run_frozen_loops(graph_def, feeds, outputs):
     graph = tf.Graph()
     with graph.as_default():
         tf.graph_util.import_graph_def(graph_def, name="")
+    # TF1 TensorArray ops' float outputs, and the Exit carrying one out of the loop, are flow
+    # tokens (bookkeeping, no data): thaw's unroller replaces the arrays by the tensors they hold,
+    # so they have no counterpart to compare.
+    def flow(op):
+        if op.type.startswith("TensorArray"):
+            return True
+        users = [c for t in op.outputs for c in t.consumers()]
+        return op.type == "Exit" and bool(users) and all(c.type.startswith("TensorArray") for c in users)
+
     names = [t.name for op in graph.get_operations()
              if op.type not in ("Const", "Placeholder") or op.name in feeds
-             if op.name not in in_frame
+             if op.name not in in_frame and not flow(op)
              for t in op.outputs if t.dtype == tf.float32]
     with tf.compat.v1.Session(graph=graph) as sess:
         values = sess.run(names, feed_dict={graph.get_tensor_by_name(f"{k}:0"): v for k, v in feeds.items()})

@@ -247,3 +247,104 @@ fn lowered_recurrent_graphs_verify_as_keras_layers_of_their_class() {
         }
     }
 }
+
+/// TF1 `dynamic_rnn` forms thaw refuses (issue 13): case, then what the one
+/// `unsupported_ops` entry's reason must say. The graphs are
+/// `tests/data/tf1_rnn_<case>.pb` from `harness/gen_tf1.py --refused tests/data`
+/// (input (None, 5, 3) → dynamic_rnn → a matmul head); the converted cells are
+/// the `fixtures/tf1_rnn_*` (every fixture must verify: tests/cli.rs, baseline.rs).
+const TF1_REFUSED: &[(&str, &str)] = &[
+    ("peephole", "an LSTMCell with peepholes (use_peepholes"),
+    ("num_proj", "an LSTMCell with a projection (num_proj)"),
+    ("cell_clip", "op Maximum is not part of a TF1 LSTMCell"),
+    ("final_c", "not only h (the final c of an LSTM"),
+    ("seq_len", "dynamic_rnn with sequence_length"),
+    ("time_major", "time_major=True inputs are not converted"),
+    ("initial_state", "an initial_state is not converted"),
+    ("multi", "MultiRNNCell"),
+];
+
+#[test]
+fn tf1_dynamic_rnn_forms_not_converted_are_refused_by_name() {
+    for &(case, why) in TF1_REFUSED {
+        let dir = tempfile::tempdir().unwrap();
+        let o = thaw()
+            .args([
+                "verify",
+                &model(&format!("tf1_rnn_{case}")),
+                "--out",
+                dir.path().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{case}: {out}{err}");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+                .unwrap();
+        let ops = report["unsupported_ops"].as_array().unwrap();
+        let reasons: Vec<&str> = ops.iter().filter_map(|u| u["reason"].as_str()).collect();
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("frame 'rnn/while") && r.contains(why)),
+            "{case}: '{why}' not in {reasons:?}"
+        );
+    }
+}
+
+/// The committed TF1 cells convert to one Keras layer of their class, named
+/// after the cell's variable scope, with the rearranged weights' shapes.
+#[test]
+fn tf1_dynamic_rnn_cells_verify_as_keras_layers() {
+    for (case, name, class, return_sequences) in [
+        ("tf1_rnn_lstm", "rnn.lstm_cell", "LSTM", false),
+        ("tf1_rnn_lstm_b2", "rnn.lstm_cell", "LSTM", false),
+        (
+            "tf1_rnn_basic_lstm_seq",
+            "rnn.basic_lstm_cell",
+            "LSTM",
+            true,
+        ),
+        ("tf1_rnn_gru_seq", "rnn.gru_cell", "GRU", true),
+        ("tf1_rnn_gru_b2", "rnn.gru_cell", "GRU", false),
+        ("tf1_rnn_basic", "rnn.basic_rnn_cell", "SimpleRNN", false),
+        (
+            "tf1_rnn_basic_seq_b2",
+            "rnn.basic_rnn_cell",
+            "SimpleRNN",
+            true,
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let o = thaw()
+            .args([
+                "verify",
+                &format!("fixtures/{case}/model.pb"),
+                "--out",
+                dir.path().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(0), "{case}: {out}");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+                .unwrap();
+        let layers = report["layers"].as_array().unwrap();
+        let cell = layers
+            .iter()
+            .find(|l| l["name"] == name)
+            .unwrap_or_else(|| panic!("{case}: no layer {name} in {layers:?}"));
+        assert_eq!(cell["class_name"], class, "{case}");
+        assert_eq!(cell["status"], "pass", "{case}");
+        let tf_node = cell["tf_node"].as_str().unwrap_or_default();
+        let expect = if return_sequences {
+            "rnn/transpose_1"
+        } else {
+            "rnn/while/Exit_"
+        };
+        assert!(tf_node.starts_with(expect), "{case}: {cell}");
+    }
+}

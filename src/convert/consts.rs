@@ -197,6 +197,19 @@ fn ints_at(
                 .map(|k| input(k).filter(|v| v.len() == 1).map(|v| v[0]))
                 .collect()
         }
+        // TF1's computed transpose permutations: ConcatV2([1, 0], Range(2, rank, 1)).
+        "Range" => {
+            let scalar = |k: usize| input(k).filter(|v| v.len() == 1).map(|v| v[0]);
+            let (start, limit, delta) = (scalar(0)?, scalar(1)?, scalar(2)?);
+            if delta == 0 {
+                return None;
+            }
+            let n = (limit - start + delta - delta.signum()) / delta;
+            if !(0..=1 << 16).contains(&n) {
+                return None;
+            }
+            Some((0..n).map(|k| start + k * delta).collect())
+        }
         "ConcatV2" => {
             let n = node.data_inputs().len();
             let mut out = Vec::new();

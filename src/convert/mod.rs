@@ -55,6 +55,7 @@ mod norm;
 mod pool;
 mod preprocess;
 mod recurrent;
+mod recurrent_tf1;
 mod reshape;
 pub mod rules;
 mod separable;

@@ -40,6 +40,10 @@
 //! lines follow; layers before the loop still convert; layers after it are
 //! blocked (their input is missing) and not listed.
 //!
+//! TF1 `tf.compat.v1.nn.dynamic_rnn` loops (TensorArray ops instead of
+//! TensorLists, one kernel on `ConcatV2([x, h])`) are recognised by
+//! [`super::recurrent_tf1`] and emitted by the same rule.
+//!
 //! Not handled yet: the functional `While` form, masking,
 //! `return_state`, Bidirectional, other activations; the op-count check does
 //! not prove the gate wiring (a custom cell with the same ops would convert as
@@ -67,8 +71,8 @@ pub(super) struct Refusal {
 pub const WHY: &str = "tract cannot execute TensorFlow control flow (Enter/Merge/Switch/\
 NextIteration/Exit/LoopCond, While) nor TensorList ops on DT_VARIANT tensors, so thaw can \
 neither run the original graph nor verify the layer; thaw converts (and unrolls for tract) only \
-Keras LSTM, GRU and SimpleRNN loops in the lowered form so far (While loops, other cells \
-and masking are not)";
+Keras LSTM, GRU and SimpleRNN loops in the lowered form and TF1 dynamic_rnn loops over one \
+LSTMCell, GRUCell or BasicRNNCell so far (While loops, other cells and masking are not)";
 
 /// Ops too common to be worth listing in a loop's op summary.
 fn is_plumbing(op: &str) -> bool {
@@ -224,8 +228,12 @@ pub(super) struct RnnCell {
     pub kind: LayerKind,
     pub weights: Vec<Weight>,
     /// The TF tensor equal to the layer's output: the batch-major
-    /// `Transpose` of the stacked steps, or the last step's `StridedSlice`.
+    /// `Transpose` of the stacked steps, or the last step's `StridedSlice`
+    /// (TF1: the `Exit` of the final state h).
     pub output: TensorId,
+    /// The layer's name when the loop's scope does not give it (TF1: the
+    /// cell's variable scope, `rnn/lstm_cell` → `rnn.lstm_cell`).
+    pub name: Option<String>,
 }
 
 /// Ops a lowered LSTM, GRU or SimpleRNN loop may hold (plumbing, counters,
@@ -263,7 +271,7 @@ fn cell_op(op: &str) -> bool {
 /// `NextIteration` back into the same `Merge`); also one row of a constant
 /// taken by `Unpack` (tf-keras's GRU bias) or by `Split` then `Squeeze`
 /// (Keras 3's).
-fn const_through_enter(ctx: &Ctx, t: &TensorId) -> Option<ArrayD<f32>> {
+pub(super) fn const_through_enter(ctx: &Ctx, t: &TensorId) -> Option<ArrayD<f32>> {
     let graph = ctx.graph;
     let mut t = t.clone();
     for _ in 0..64 {
@@ -326,7 +334,7 @@ fn const_through_enter(ctx: &Ctx, t: &TensorId) -> Option<ArrayD<f32>> {
 /// A MatMul's kernel: a constant, or the constant a `StridedSlice` takes its
 /// columns from (Keras's GRU without `reset_after` multiplies the state by
 /// `recurrent_kernel[:, :2u]` and the reset state by `[:, 2u:]`).
-fn kernel_of(ctx: &Ctx, t: &str) -> Option<ArrayD<f32>> {
+pub(super) fn kernel_of(ctx: &Ctx, t: &str) -> Option<ArrayD<f32>> {
     let t = TensorId::parse(t);
     if let Some(w) = const_through_enter(ctx, &t) {
         return Some(w);
@@ -339,7 +347,7 @@ fn kernel_of(ctx: &Ctx, t: &str) -> Option<ArrayD<f32>> {
 }
 
 /// The node `t` comes from, through Identity nodes.
-fn source<'g>(ctx: &Ctx<'g>, t: &str) -> Option<&'g NodeDef> {
+pub(super) fn source<'g>(ctx: &Ctx<'g>, t: &str) -> Option<&'g NodeDef> {
     let graph = ctx.graph;
     let mut t = TensorId::parse(t);
     for _ in 0..64 {
@@ -353,13 +361,13 @@ fn source<'g>(ctx: &Ctx<'g>, t: &str) -> Option<&'g NodeDef> {
 }
 
 /// Whether a Transpose swaps the first two axes of a rank-3 tensor.
-fn swaps_batch_and_time(ctx: &Ctx, node: &NodeDef) -> bool {
+pub(super) fn swaps_batch_and_time(ctx: &Ctx, node: &NodeDef) -> bool {
     node.op == "Transpose" && ctx.const_ints(node, 1).is_ok_and(|p| p == [1, 0, 2])
 }
 
 /// The constant 1-D bias a loop member adds to the output of `mm`: the
 /// other operand of a `BiasAdd`/`AddV2`/`Add` consuming it.
-fn bias_after(ctx: &Ctx, lp: &Loop, mm: &NodeDef) -> Option<ArrayD<f32>> {
+pub(super) fn bias_after(ctx: &Ctx, lp: &Loop, mm: &NodeDef) -> Option<ArrayD<f32>> {
     let graph = ctx.graph;
     let members: HashSet<usize> = lp.members.iter().copied().collect();
     graph
@@ -402,6 +410,10 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
     let graph = ctx.graph;
     if lp.form != LoopForm::Lowered || !lp.nested.is_empty() {
         return Err("not a single lowered loop".into());
+    }
+    // TF1's dynamic_rnn: TensorArrays instead of TensorLists.
+    if lp.ops.contains_key("TensorArrayReadV3") {
+        return super::recurrent_tf1::recognise(ctx, lp);
     }
     let count = |op: &str| lp.ops.get(op).copied().unwrap_or(0);
     if let Some(op) = lp.ops.keys().find(|op| !cell_op(op)) {
@@ -609,6 +621,7 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         kind,
         weights,
         output: TensorId::new(output.name.clone(), 0),
+        name: None,
     })
 }
 
@@ -624,7 +637,7 @@ pub(super) fn rnn(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         .any(|&(c, _)| {
             matches!(
                 graph.nodes()[c].op.as_str(),
-                "TensorListFromTensor" | "ReverseV2"
+                "TensorListFromTensor" | "ReverseV2" | "TensorArrayScatterV3"
             )
         });
     if !feeds_list {
@@ -665,7 +678,7 @@ pub(super) fn rnn(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     let mut nodes = vec![node.name.clone()];
     nodes.extend(node_lists[this].iter().cloned());
     Ok(Match::one(Emit {
-        name: ctx.layer_name(anchor),
+        name: cell.name.clone().unwrap_or_else(|| ctx.layer_name(anchor)),
         kind: cell.kind.clone(),
         weights: cell.weights.clone(),
         inputs: vec![input],

@@ -335,10 +335,14 @@ impl Graph {
                 continue;
             }
             let behind = self.resolve(&TensorId::new(n.name.clone(), 0));
-            if self
-                .node(&behind.node)
-                .is_some_and(|b| b.op == "Const" || super::is_control_flow(&b.op))
-            {
+            // A loop's `Exit` nobody reads is no output; an Identity naming
+            // one is (TF1 `dynamic_rnn`'s final state as the graph's output).
+            let names_exit = n.op != "Exit" && n.op != "RefExit";
+            if self.node(&behind.node).is_some_and(|b| {
+                b.op == "Const"
+                    || (super::is_control_flow(&b.op)
+                        && !(names_exit && matches!(b.op.as_str(), "Exit" | "RefExit")))
+            }) {
                 continue;
             }
             if n.op == "IdentityN" {
@@ -616,5 +620,27 @@ node { name: "Identity" op: "Identity" input: "x" }
             Graph::new(c).unwrap_err(),
             GraphError::Cycle { .. }
         ));
+    }
+
+    /// A loop's final value named by an Identity is an output (TF1
+    /// `dynamic_rnn`'s `state.h` frozen as the graph's output); an `Exit`
+    /// nobody reads (every loop variable has one) is not.
+    #[test]
+    fn an_identity_of_a_loop_exit_is_an_output_a_bare_exit_is_not() {
+        let g = graph(
+            r#"
+node { name: "x" op: "Placeholder" }
+node { name: "w/Enter" op: "Enter" input: "x" attr { key: "frame_name" value { s: "w" } } }
+node { name: "w/Merge" op: "Merge" input: "w/Enter" input: "w/NextIteration" }
+node { name: "w/LoopCond" op: "LoopCond" input: "w/Merge" }
+node { name: "w/Switch" op: "Switch" input: "w/Merge" input: "w/LoopCond" }
+node { name: "w/Tanh" op: "Tanh" input: "w/Switch:1" }
+node { name: "w/NextIteration" op: "NextIteration" input: "w/Tanh" }
+node { name: "w/Exit" op: "Exit" input: "w/Switch" }
+node { name: "w/Exit_1" op: "Exit" input: "w/Switch" }
+node { name: "out" op: "Identity" input: "w/Exit" }
+"#,
+        );
+        assert_eq!(g.sinks(), [TensorId::new("out", 0)]);
     }
 }

@@ -17,13 +17,26 @@
 //! becomes a `Pack` of them. Each `Exit` becomes an `Identity` (same name) of
 //! the loop variable's last value, so every tensor after the loop keeps its name.
 //!
+//! TF1's `TensorArray`s (`tf.compat.v1.nn.dynamic_rnn`) are followed the same
+//! way through their flow tensors: an array filled by `TensorArrayScatterV3`
+//! with indices `Range(0, n, 1)` and read with `TensorArrayReadV3(…, t, flow)`
+//! becomes `GatherV2(value, t, axis 0)`; a `TensorArrayV3`'s flow carried by the
+//! loop collects the items `TensorArrayWriteV3` writes, and the
+//! `TensorArrayGatherV3` of all of them (indices `Range(0, size, 1)`) after the
+//! loop becomes their `Pack`.
+//!
 //! The trip count is found by folding the loop condition on integer scalars
-//! (`Const`, `Add`/`AddV2`/`Sub`/`Mul`, comparisons, `LogicalAnd`/`Or`/`Not`,
-//! and reductions of a scalar, which return it), iteration by iteration.
+//! (`Const`, `Add`/`AddV2`/`Sub`/`Mul`, `Maximum`/`Minimum`, comparisons,
+//! `LogicalAnd`/`Or`/`Not`, and reductions of a scalar, which return it),
+//! iteration by iteration; an integer scalar entering the loop that does not
+//! fold (TF1's `Minimum(n, Maximum(1, n))` of `n` read from a shape) is asked
+//! of the caller ([`Entering`]).
 //!
 //! Not handled (refused with the node named): functional `While` loops (left
 //! untouched), nested loops, conditions or list indices that do not fold to
-//! constants, other `TensorList` ops, lists of unknown length, more than
+//! constants, other `TensorList`/`TensorArray` ops (`TensorArraySplitV3`,
+//! `TensorArrayConcatV3`, reads of an array written in the loop, scatters or
+//! gathers of other indices), lists of unknown length, more than
 //! [`MAX_TRIPS`] iterations.
 
 use std::collections::{HashMap, HashSet};
@@ -40,7 +53,8 @@ enum Val {
     /// A tensor of the rewritten graph (`node` or `node:k`), with its value
     /// when it is a known integer (or boolean) scalar.
     T { name: String, known: Option<i64> },
-    /// A `TensorListFromTensor(x)` list: element `i` is `x[i]`.
+    /// A `TensorListFromTensor(x)` list (or a `TensorArrayScatterV3` of `x`
+    /// at `Range(0, n, 1)`): element `i` is `x[i]`.
     FromTensor { source: String, dtype: i32 },
     /// A `TensorListReserve` list and the items written so far.
     Slots(Vec<Option<String>>),
@@ -129,6 +143,8 @@ fn fold(op: &str, k: &[Option<i64>]) -> Option<i64> {
             let (a, b) = both()?;
             a.checked_mul(b)?
         }
+        "Maximum" => both().map(|(a, b)| a.max(b))?,
+        "Minimum" => both().map(|(a, b)| a.min(b))?,
         "Less" => both().map(|(a, b)| (a < b) as i64)?,
         "LessEqual" => both().map(|(a, b)| (a <= b) as i64)?,
         "Greater" => both().map(|(a, b)| (a > b) as i64)?,
@@ -293,7 +309,19 @@ fn unroll_one(
                     .ok_or_else(|| err(source, "a TensorList of unknown length".into()))?;
                 Val::Slots(vec![None; len as usize])
             }
-            op if op.starts_with("TensorList") || op == "EmptyTensorList" => {
+            "TensorArrayV3" if init_id.slot == 1 => {
+                let len = source
+                    .input
+                    .first()
+                    .and_then(|r| outside_known(graph, r, 0).or_else(|| entering(r)))
+                    .filter(|&n| (0..=MAX_TRIPS as i64).contains(&n))
+                    .ok_or_else(|| err(source, "a TensorArray of unknown size".into()))?;
+                Val::Slots(vec![None; len as usize])
+            }
+            op if op.starts_with("TensorList")
+                || op.starts_with("TensorArray")
+                || op == "EmptyTensorList" =>
+            {
                 return Err(err(source, format!("a loop variable made by {op}")));
             }
             _ => Val::T {
@@ -326,6 +354,44 @@ fn unroll_one(
         }
     };
 
+    // Constant `Enter`s: an array a scatter filled (TF1's unstacked input)
+    // stands for its source tensor; an integer scalar that does not fold is
+    // asked of the caller (TF1's trip count, read from a shape). Once per loop.
+    let mut entered: HashMap<String, Val> = HashMap::new();
+    for &i in &lp.members {
+        let n = &nodes[i];
+        if !matches!(n.op.as_str(), "Enter" | "RefEnter")
+            || !n.attr_bool("is_constant").unwrap_or(false)
+        {
+            continue;
+        }
+        let Some(r) = n.input.first() else {
+            continue;
+        };
+        let id = graph.resolve(&TensorId::parse(r));
+        let source = graph.node(&id.node);
+        let v = match source {
+            Some(s) if s.op == "TensorArrayScatterV3" => {
+                scattered(graph, s, &mut entering).map_err(|msg| err(s, msg))?
+            }
+            _ => {
+                let mut known = outside_known(graph, r, 0);
+                let int = matches!(
+                    pb::DataType::try_from(raw_type(n, "T").unwrap_or(0)),
+                    Ok(pb::DataType::DtInt32 | pb::DataType::DtInt64)
+                );
+                if known.is_none() && int {
+                    known = entering(r);
+                }
+                Val::T {
+                    name: r.clone(),
+                    known,
+                }
+            }
+        };
+        entered.insert(n.name.clone(), v);
+    }
+
     let mut emitted: Vec<NodeDef> = Vec::new();
     let mut exits: HashMap<String, Val> = HashMap::new();
     for t in 0..=MAX_TRIPS {
@@ -349,7 +415,10 @@ fn unroll_one(
             match n.op.as_str() {
                 "Enter" | "RefEnter" => {
                     if n.attr_bool("is_constant").unwrap_or(false) {
-                        let v = input(0)?;
+                        let v = match entered.get(&n.name) {
+                            Some(v) => v.clone(),
+                            None => input(0)?,
+                        };
                         env.insert(n.name.clone(), NodeVal::Same(v));
                     }
                 }
@@ -375,11 +444,19 @@ fn unroll_one(
                 }
                 "NextIteration" | "NoOp" => {}
                 _ if live == Some(false) => {}
-                "TensorListGetItem" => {
-                    let Val::FromTensor { source, dtype } = input(0)? else {
+                "TensorListGetItem" | "TensorArrayReadV3" => {
+                    // TensorArrayReadV3(handle, index, flow): the flow says what the array holds.
+                    let list = if n.op == "TensorArrayReadV3" {
+                        input(2)?
+                    } else {
+                        input(0)?
+                    };
+                    let Val::FromTensor { source, dtype } = list else {
                         return Err(err(
                             n,
-                            "reads a list not made by TensorListFromTensor".into(),
+                            "reads a list not made by TensorListFromTensor or an array not \
+                             filled by TensorArrayScatterV3"
+                                .into(),
                         ));
                     };
                     let (_, idx) = tensor(input(1)?)?;
@@ -397,7 +474,9 @@ fn unroll_one(
                         "Tparams".into(),
                         pb::AttrValue {
                             value: Some(attr_value::Value::Type(
-                                raw_type(n, "element_dtype").unwrap_or(dtype),
+                                raw_type(n, "element_dtype")
+                                    .or_else(|| raw_type(n, "dtype"))
+                                    .unwrap_or(dtype),
                             )),
                         },
                     );
@@ -409,9 +488,20 @@ fn unroll_one(
                     round.extend([index, axis, g]);
                     env.insert(n.name.clone(), NodeVal::Copy { name, known: None });
                 }
-                "TensorListSetItem" => {
-                    let Val::Slots(mut slots) = input(0)? else {
-                        return Err(err(n, "writes a list not made by TensorListReserve".into()));
+                "TensorListSetItem" | "TensorArrayWriteV3" => {
+                    // TensorArrayWriteV3(handle, index, value, flow) → flow.
+                    let list = if n.op == "TensorArrayWriteV3" {
+                        input(3)?
+                    } else {
+                        input(0)?
+                    };
+                    let Val::Slots(mut slots) = list else {
+                        return Err(err(
+                            n,
+                            "writes a list not made by TensorListReserve or an array not made \
+                             by TensorArrayV3"
+                                .into(),
+                        ));
                     };
                     let (_, idx) = tensor(input(1)?)?;
                     let idx = idx.ok_or_else(|| err(n, "its index is not a constant".into()))?;
@@ -424,7 +514,7 @@ fn unroll_one(
                     *slot = Some(item);
                     env.insert(n.name.clone(), NodeVal::Same(Val::Slots(slots)));
                 }
-                op if op.starts_with("TensorList") => {
+                op if op.starts_with("TensorList") || op.starts_with("TensorArray") => {
                     return Err(err(n, format!("{op} is not supported")));
                 }
                 op => {
@@ -517,7 +607,30 @@ fn unroll_one(
         }
         let mut n = n.clone();
         let first = n.input.first().map(|r| TensorId::parse(r).node);
-        if n.op == "TensorListStack"
+        // TensorArrayGatherV3(handle, indices, flow): the flow is the list.
+        let first = if n.op == "TensorArrayGatherV3" {
+            let flow = n.input.get(2).map(|r| TensorId::parse(r).node);
+            if let Some(items) = flow.as_ref().and_then(|f| lists.get(f)) {
+                let whole = n
+                    .input
+                    .get(1)
+                    .and_then(|r| range_len(graph, r, &mut entering))
+                    == Some(items.len() as i64);
+                if !whole {
+                    return Err(err(
+                        &n,
+                        format!(
+                            "gathers other indices than Range(0, {}, 1) of the array the loop wrote",
+                            items.len()
+                        ),
+                    ));
+                }
+            }
+            flow
+        } else {
+            first
+        };
+        if matches!(n.op.as_str(), "TensorListStack" | "TensorArrayGatherV3")
             && let Some(items) = first.as_ref().and_then(|f| lists.get(f))
         {
             let items: Vec<String> = items
@@ -537,7 +650,7 @@ fn unroll_one(
             };
             pack.attr
                 .insert("N".into(), attr_i(pack.input.len() as i64));
-            if let Some(t) = n.attr.get("element_dtype") {
+            if let Some(t) = n.attr.get("element_dtype").or_else(|| n.attr.get("dtype")) {
                 pack.attr.insert("T".into(), t.clone());
             }
             pack.attr.insert("axis".into(), attr_i(0));
@@ -554,20 +667,31 @@ fn unroll_one(
     }
     // The lists' constructors only fed the loop: drop them (tract has no
     // TensorList ops), and control edges to them.
-    let used: HashSet<String> = rest
-        .iter()
-        .chain(&emitted)
-        .chain(&out)
-        .flat_map(|n| n.input.iter())
-        .filter(|r| !r.starts_with('^'))
-        .map(|r| TensorId::parse(r).node)
-        .collect();
-    let dropped: HashSet<String> = rest
-        .iter()
-        .filter(|n| n.op.starts_with("TensorList") && !used.contains(&n.name))
-        .map(|n| n.name.clone())
-        .collect();
-    rest.retain(|n| !dropped.contains(&n.name));
+    // TensorArrays too (a scatter first, then the array it filled).
+    let mut dropped: HashSet<String> = HashSet::new();
+    loop {
+        let used: HashSet<String> = rest
+            .iter()
+            .chain(&emitted)
+            .chain(&out)
+            .flat_map(|n| n.input.iter())
+            .filter(|r| !r.starts_with('^'))
+            .map(|r| TensorId::parse(r).node)
+            .collect();
+        let more: HashSet<String> = rest
+            .iter()
+            .filter(|n| {
+                (n.op.starts_with("TensorList") || n.op.starts_with("TensorArray"))
+                    && !used.contains(&n.name)
+            })
+            .map(|n| n.name.clone())
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        rest.retain(|n| !more.contains(&n.name));
+        dropped.extend(more);
+    }
     for n in &mut rest {
         n.input
             .retain(|r| !(r.starts_with('^') && dropped.contains(&TensorId::parse(&r[1..]).node)));
@@ -577,6 +701,57 @@ fn unroll_one(
     let mut def = graph.graph_def().clone();
     def.node = rest;
     Ok(def)
+}
+
+/// What a `TensorArrayScatterV3(handle, indices, value, flow)` that enters a
+/// loop holds: `value` itself when the indices are `Range(0, n, 1)` over the
+/// whole array (TF1's `TensorArray.unstack`); anything else is refused.
+fn scattered(
+    graph: &Graph,
+    scatter: &NodeDef,
+    entering: &mut dyn FnMut(&str) -> Option<i64>,
+) -> Result<Val, String> {
+    let data: Vec<&String> = scatter
+        .input
+        .iter()
+        .filter(|s| !s.starts_with('^'))
+        .collect();
+    let [array, indices, value, _] = data.as_slice() else {
+        return Err(format!("a TensorArrayScatterV3 with {} inputs", data.len()));
+    };
+    let array = graph
+        .node(&TensorId::parse(array).node)
+        .ok_or_else(|| format!("its array '{array}' is not a node"))?;
+    let size = array
+        .input
+        .first()
+        .and_then(|r| outside_known(graph, r, 0).or_else(|| entering(r)));
+    let n = range_len(graph, indices, entering);
+    if n.is_none() || n != size {
+        return Err(format!(
+            "scatters at '{indices}', not Range(0, n, 1) over the whole array (size {size:?})"
+        ));
+    }
+    Ok(Val::FromTensor {
+        source: (*value).clone(),
+        dtype: raw_type(scatter, "T").unwrap_or(pb::DataType::DtFloat as i32),
+    })
+}
+
+/// `n` when `r` is `Range(0, n, 1)` with `n` folded (or told by the caller).
+fn range_len(graph: &Graph, r: &str, entering: &mut dyn FnMut(&str) -> Option<i64>) -> Option<i64> {
+    let node = graph.node(&graph.resolve(&TensorId::parse(r)).node)?;
+    if node.op != "Range" {
+        return None;
+    }
+    let data: Vec<&String> = node.input.iter().filter(|s| !s.starts_with('^')).collect();
+    let [start, limit, delta] = data.as_slice() else {
+        return None;
+    };
+    if outside_known(graph, start, 0)? != 0 || outside_known(graph, delta, 0)? != 1 {
+        return None;
+    }
+    outside_known(graph, limit, 0).or_else(|| entering(limit))
 }
 
 #[cfg(test)]
@@ -651,6 +826,13 @@ mod tests {
     }
 
     #[test]
+    fn folding_follows_max_and_min() {
+        assert_eq!(fold("Maximum", &[Some(1), Some(5)]), Some(5));
+        assert_eq!(fold("Minimum", &[Some(5), Some(5)]), Some(5));
+        assert_eq!(fold("Minimum", &[Some(5), None]), None);
+    }
+
+    #[test]
     fn graphs_without_loops_are_untouched() {
         let mut def = pb::GraphDef::default();
         def.node.push(int32_const("c".into(), 3).expect("fits"));
@@ -667,6 +849,93 @@ mod tests {
         assert_eq!(fold("AddV2", &[Some(4), None]), None);
         assert_eq!(fold("Max", &[Some(7), None]), Some(7));
         assert_eq!(fold("MatMul", &[Some(1), Some(2)]), None);
+    }
+
+    /// `tests/data/tf1_ta_loop.pbtxt`: a TF1 `dynamic_rnn`-style loop over
+    /// TensorArrays, its trip count `Minimum(T, Maximum(1, T))` of `T = Shape(x)[0]`.
+    fn ta_loop() -> pb::GraphDef {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tf1_ta_loop.pbtxt");
+        super::super::load_graph_def(&path).expect("tf1_ta_loop.pbtxt loads")
+    }
+
+    /// The caller of [`unroll_loops_with`] that knows T = 3.
+    fn knows_t(_: &pb::GraphDef, t: &str) -> Option<i64> {
+        matches!(t, "rnn/strided_slice" | "rnn/Minimum").then_some(3)
+    }
+
+    #[test]
+    fn tf1_tensor_array_loop_unrolls_to_gathers_and_a_pack() {
+        // The trip count comes from a shape: refused, naming a node of the
+        // loop, when nobody knows T...
+        let mut def = ta_loop();
+        let e = unroll_loops(&mut def).expect_err("shape-dependent TensorArray size");
+        assert!(e.to_string().contains("rnn/"), "{e}");
+        // ...and unrolled when the caller tells the integer scalars entering
+        // the loop (T read from the shape, and the trip count folded from it).
+        let mut def = ta_loop();
+        let mut asked = Vec::new();
+        let n = unroll_loops_with(&mut def, &mut |g, t| {
+            asked.push(t.to_string());
+            knows_t(g, t)
+        })
+        .expect("unrolls");
+        assert_eq!(n, 1);
+        assert!(asked.iter().any(|t| t == "rnn/Minimum"), "{asked:?}");
+        let graph = Graph::new(def).expect("indexes");
+        assert!(graph.loops().is_empty());
+        for node in graph.nodes() {
+            assert!(
+                !super::super::is_control_flow(&node.op) && !node.op.starts_with("TensorArray"),
+                "{} ({}) left",
+                node.name,
+                node.op
+            );
+        }
+        // Step t reads x[t]: GatherV2(x, t, axis 0), t = 0, 1, 2.
+        for t in 0..3 {
+            let read = graph
+                .node(&format!("rnn/while/read/unroll_{t}"))
+                .expect("a read per step");
+            assert_eq!(read.op, "GatherV2");
+            assert_eq!(read.input[0], "x");
+            let index = graph.node(&read.input[1]).expect("index const");
+            assert_eq!(const_scalar(index), Some(t));
+        }
+        // The gather after the loop is the Pack of the three written sums, in
+        // order; the final state keeps its Exit's name, the last sum.
+        let stack = graph.node("rnn/stack").expect("kept its name");
+        assert_eq!(stack.op, "Pack");
+        let items: Vec<&str> = stack.input.iter().map(String::as_str).collect();
+        assert_eq!(
+            items,
+            [
+                "rnn/while/add/unroll_0",
+                "rnn/while/add/unroll_1",
+                "rnn/while/add/unroll_2"
+            ]
+        );
+        let exit = graph.node("rnn/while/Exit_2").expect("kept its name");
+        assert_eq!(
+            (exit.op.as_str(), exit.input.as_slice()),
+            ("Identity", &["rnn/while/add/unroll_2".to_string()][..])
+        );
+    }
+
+    #[test]
+    fn tf1_tensor_array_scattered_at_other_indices_is_refused_naming_the_scatter() {
+        // Range(1, T, 1): not TensorArray.unstack of the whole sequence.
+        let mut def = ta_loop();
+        let one = "rnn/one".to_string();
+        for n in &mut def.node {
+            if n.name == "rnn/in_range" {
+                n.input[0] = one.clone();
+            }
+        }
+        let e = unroll_loops_with(&mut def, &mut knows_t).expect_err("not Range(0, T, 1)");
+        let msg = e.to_string();
+        assert!(msg.contains("rnn/scatter"), "{msg}");
+        assert!(msg.contains("not Range(0, n, 1)"), "{msg}");
     }
 
     #[test]

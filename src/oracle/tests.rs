@@ -450,6 +450,28 @@ mod small_graphs {
         assert_eq!(got[1], x.slice(s![.., ..;-1, ..]).to_owned().into_dyn());
     }
 
+    /// A hand-written TF1 TensorArray loop (`tests/data/tf1_ta_loop.pbtxt`: the running
+    /// sum of the time-major x along time, gathered after the loop, and its last row
+    /// leaving through the final state's Exit), its trip count read from x's shape:
+    /// unrolled by the oracle (the bound asked of tract for the loaded shape) and run.
+    #[test]
+    fn tf1_tensor_array_loop_runs_unrolled() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tf1_ta_loop.pbtxt");
+        let def = crate::graph::load_graph_def(&path).expect("loads");
+        let bytes = prost::Message::encode_to_vec(&def);
+        let inputs = vec![OracleInput {
+            name: "x".into(),
+            shape: vec![3, 2],
+        }];
+        let outputs = vec!["rnn/stack".to_string(), "rnn/while/Exit_2".to_string()];
+        let oracle = Oracle::from_bytes(&bytes, "ta.pb", &inputs, &outputs).expect("load");
+        let x = ndarray::arr2(&[[1.0f32, -2.0], [3.0, 0.5], [-4.0, 8.0]]).into_dyn();
+        let got = oracle.run(std::slice::from_ref(&x)).expect("run");
+        let sums = ndarray::arr2(&[[1.0f32, -2.0], [4.0, -1.5], [0.0, 6.5]]).into_dyn();
+        assert_eq!(got[0], sums);
+        assert_eq!(got[1], ndarray::arr1(&[0.0f32, 6.5]).into_dyn());
+    }
+
     #[test]
     fn thaw_ops_lists_the_registered_builders() {
         let ops = thaw_ops();
