@@ -454,6 +454,26 @@ fn fuzz_convert_reshape_dims_overflow() {
     );
 }
 
+/// Found by the first `oracle` campaign: a `Transpose` whose Const `perm`
+/// holds 301989889 (in the cone of a loop's trip count) panicked in tract's
+/// shape rule, which indexes the input's shape with the perm unchecked; the
+/// unroller had asked tract for the trip count before any precheck ran. The
+/// oracle now refuses a perm that is no permutation (exit 2) before tract
+/// sees any part of the graph.
+#[test]
+fn fuzz_oracle_transpose_perm_out_of_range() {
+    let bytes = std::fs::read("tests/data/fuzz_oracle_transpose_perm_out_of_range.bin").unwrap();
+    targets::oracle(&bytes);
+    // The graph's input is `seq`, (batch, 5, 3).
+    let inputs = [thaw::oracle::OracleInput {
+        name: "seq".into(),
+        shape: vec![1, 5, 3],
+    }];
+    let e = thaw::oracle::Oracle::from_bytes(&bytes, "m.pb", &inputs, &[]);
+    let msg = e.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(msg.contains("no permutation of 0.."), "{msg}");
+}
+
 /// Reads a file a campaign saved (kept for regression tests below).
 #[allow(dead_code)]
 fn artifact(path: &Path) -> Vec<u8> {

@@ -291,13 +291,7 @@ impl Oracle {
     ) -> Result<Oracle, OracleError> {
         // Before anything reads an attribute the way tract does (check_inputs
         // reads the placeholders' dtypes).
-        precheck::check_graph(&graph, tf).map_err(|b| OracleError::DamagedAttr {
-            origin: origin.to_string(),
-            node: b.node,
-            op: b.op,
-            attr: b.attr,
-            problem: b.problem,
-        })?;
+        precheck::check_graph(&graph, tf).map_err(|b| damaged(origin, b))?;
         let index = GraphIndex::new(&graph);
         let input_types = index.check_inputs(origin, inputs)?;
         let wanted = outputs
@@ -574,6 +568,8 @@ fn decode_graph(
             })
     };
     let mut graph = decode(bytes)?;
+    // Before tract sees any part of it (unrolling asks tract for trip counts).
+    precheck::check_graph(&graph, tf).map_err(|b| damaged(origin, b))?;
     let has_loops = graph.node.iter().any(|n| n.op == "Enter");
     // Conditionals and default-valued placeholders are cut/folded as for
     // conversion (graph::resolve_conditionals), so both sides run one graph.
@@ -626,6 +622,17 @@ fn decode_graph(
         }
     }
     Ok(graph)
+}
+
+/// [`OracleError::DamagedAttr`] from what the precheck found.
+fn damaged(origin: &str, b: precheck::BadAttr) -> OracleError {
+    OracleError::DamagedAttr {
+        origin: origin.to_string(),
+        node: b.node,
+        op: b.op,
+        attr: b.attr,
+        problem: b.problem,
+    }
 }
 
 /// Optimises a typed model, falling back to less transformed forms when a pass fails.

@@ -16,6 +16,9 @@
 //! problem found, in graph order then attribute name order, is reported:
 //! [`super::OracleError::DamagedAttr`], exit 2.
 //!
+//! Also refused: a `Transpose` whose Const `perm` is no permutation of
+//! `0..n` (tract indexes the input's shape with it unchecked).
+//!
 //! Not covered: an int attribute of another name that some builder reads as
 //! unsigned or 32-bit (tract's `from_i64(..).unwrap()` stays reachable there);
 //! the list above holds every such read in tract-tensorflow 0.23.9 and thaw's
@@ -54,7 +57,76 @@ pub fn check_graph(graph: &GraphDef, tf: &tract_tensorflow::Tensorflow) -> Resul
         .node
         .iter()
         .filter(|n| tf.op_register.0.contains_key(&n.op))
-        .try_for_each(check_node)
+        .try_for_each(check_node)?;
+    check_permutations(graph)
+}
+
+/// A `Transpose` whose `perm` is a Const must hold a permutation of
+/// `0..n`: tract's shape rule indexes the input's shape with every entry
+/// unchecked (`tract-tensorflow` 0.23 `ops/array/transpose.rs`; found by the
+/// oracle fuzz campaign: a perm entry of 301989889 panicked in tract).
+fn check_permutations(graph: &GraphDef) -> Result<(), BadAttr> {
+    let consts: std::collections::HashMap<&str, &NodeDef> = graph
+        .node
+        .iter()
+        .filter(|n| n.op == "Const")
+        .map(|n| (n.name.as_str(), n))
+        .collect();
+    for node in graph.node.iter().filter(|n| n.op == "Transpose") {
+        let Some(input) = node.input.get(1) else {
+            continue;
+        };
+        let name = input.split(':').next().unwrap_or(input);
+        let Some(konst) = consts.get(name) else {
+            continue;
+        };
+        let Some(Value::Tensor(t)) = konst.attr.get("value").and_then(|a| a.value.as_ref()) else {
+            continue;
+        };
+        let Some(perm) = ints(t) else { continue };
+        let mut seen = vec![false; perm.len()];
+        let ok = perm.iter().all(|&p| {
+            usize::try_from(p)
+                .ok()
+                .and_then(|p| seen.get_mut(p))
+                .is_some_and(|s| !std::mem::replace(s, true))
+        });
+        if !ok {
+            return Err(BadAttr {
+                node: node.name.clone(),
+                op: node.op.clone(),
+                attr: "perm".into(),
+                problem: format!(
+                    "(input 1, the Const '{name}') holds {perm:?}, which is no permutation of 0..{}",
+                    perm.len()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The values of an int32/int64 tensor proto, from its repeated fields or
+/// its little-endian content (`None` for other dtypes).
+fn ints(t: &tract_tensorflow::tfpb::tensorflow::TensorProto) -> Option<Vec<i64>> {
+    let content = &t.tensor_content;
+    match DataType::try_from(t.dtype).ok()? {
+        DataType::DtInt32 if !content.is_empty() => Some(
+            content
+                .chunks_exact(4)
+                .map(|c| i64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+                .collect(),
+        ),
+        DataType::DtInt32 => Some(t.int_val.iter().map(|&v| i64::from(v)).collect()),
+        DataType::DtInt64 if !content.is_empty() => Some(
+            content
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect(),
+        ),
+        DataType::DtInt64 => Some(t.int64_val.clone()),
+        _ => None,
+    }
 }
 
 /// Checks one node's attributes, in name order.

@@ -64,6 +64,11 @@ fn static_scalar(
     }
     let bytes = prost::Message::encode_to_vec(&sub);
     let graph = tf.read_frozen_model(&mut &bytes[..]).ok()?;
+    // What the oracle checks before tract parses a graph, and the size
+    // budget inside tract's analysis, hold here too: this sub-graph is
+    // parsed and typed by tract before the whole graph is (found by the
+    // oracle fuzz campaign: a damaged Transpose in a trip count's cone).
+    super::precheck::check_graph(&graph, tf).ok()?;
     let ins: Vec<OracleInput> = inputs
         .iter()
         .filter(|i| keep.contains(&i.name))
@@ -82,7 +87,9 @@ fn static_scalar(
     model.set_input_outlets(&outlets).ok()?;
     let out = OutletId::new(model.node_id_by_name(&id.node).ok()?, id.slot);
     model.select_output_outlets(&[out]).ok()?;
-    let typed = model.into_compact().ok()?.into_typed().ok()?;
+    let mut model = model.into_compact().ok()?;
+    super::size::analyse(&mut model).ok()?;
+    let typed = model.into_typed().ok()?;
     let fact = typed.output_fact(0).ok()?;
     let k = fact.konst.as_ref()?;
     if k.rank() != 0 {
