@@ -474,6 +474,58 @@ fn fuzz_oracle_transpose_perm_out_of_range() {
     assert!(msg.contains("no permutation of 0.."), "{msg}");
 }
 
+/// Found by the oracle smoke run of `.ci/run` (8 s, mutation 5523): a
+/// `MaxPool` whose `ksize` list is empty underflowed in tract's data-format
+/// shape (`attempt to subtract with overflow`). The precheck refuses window
+/// lists without one entry per input axis (exit 2).
+#[test]
+fn fuzz_oracle_pool_ksize_short() {
+    let bytes = std::fs::read("tests/data/fuzz_oracle_pool_ksize_short.bin").unwrap();
+    targets::oracle(&bytes);
+    let inputs = [thaw::oracle::OracleInput {
+        name: "input".into(),
+        shape: vec![1, 11, 11, 3],
+    }];
+    let e = thaw::oracle::Oracle::from_bytes(&bytes, "m.pb", &inputs, &[]);
+    let msg = e.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(msg.contains("'ksize' holds 0 entries"), "{msg}");
+}
+
+/// Found by a longer oracle smoke run (20 s, mutation 6627): a `Squeeze`
+/// whose `squeeze_dims` is -2199023255555 panicked in tract's shape rule
+/// (`assertion failed: index < len`). An axis is only checkable against the
+/// input's rank, which the precheck does not know, so every call into tract
+/// now runs under `oracle::guard`: a panic there is an error naming the
+/// graph (exit 4 from the CLI, "tract stopped with a panic"), not the end of
+/// the process.
+#[test]
+fn fuzz_oracle_squeeze_axis_panics_in_tract() {
+    let bytes = std::fs::read("tests/data/fuzz_oracle_squeeze_axis_panics_in_tract.bin").unwrap();
+    targets::oracle(&bytes);
+    let inputs = [thaw::oracle::OracleInput {
+        name: "ids".into(),
+        shape: vec![1, 16],
+    }];
+    let e =
+        thaw::oracle::Oracle::from_bytes(&bytes, "m.pb", &inputs, &["conv1/conv1d/Squeeze".into()]);
+    let msg = e.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(msg.contains("tract stopped with a panic"), "{msg}");
+}
+
+/// Found by the second `convert` campaign: a placeholder named
+/// `unused_control_floe\0input_5` became a layer name HDF5 cannot store,
+/// so writing the validated model failed. A NUL byte in a node name is a
+/// damaged graph at load now (TensorFlow refuses it too: exit 2), and
+/// validation refuses it in a Keras name.
+#[test]
+fn fuzz_convert_nul_in_node_name() {
+    let bytes = std::fs::read("tests/data/fuzz_convert_nul_in_node_name.bin").unwrap();
+    with_hdf5(|| targets::convert(&bytes));
+    let def = thaw::graph::parse_graph_def(&bytes, false, "m.pb").unwrap();
+    let msg = thaw::graph::Graph::new(def).unwrap_err().to_string();
+    assert!(msg.contains("NUL byte"), "{msg}");
+}
+
 /// Reads a file a campaign saved (kept for regression tests below).
 #[allow(dead_code)]
 fn artifact(path: &Path) -> Vec<u8> {

@@ -405,6 +405,14 @@ fn fixed_arity(op: &str) -> Option<usize> {
 fn check_sizes(def: &pb::GraphDef) -> Result<(), GraphError> {
     use super::pb::attr_value::Value;
     for n in &def.node {
+        // TensorFlow refuses such a name; HDF5 cannot store it as a layer
+        // name (found by the convert fuzz campaign).
+        if n.name.contains('\0') {
+            return Err(GraphError::node(
+                n,
+                "the node name holds a NUL byte (a damaged graph)",
+            ));
+        }
         if let Some(k) = fixed_arity(&n.op) {
             let has = n.input.iter().filter(|i| !i.starts_with('^')).count();
             if has != k {

@@ -23,6 +23,11 @@ pub fn validate(model: &Model) -> Result<(), KerasError> {
             problems.push(format!(
                 "{what} '{name}': Keras layer names cannot contain '/' (HDF5 path separator)"
             ));
+        } else if name.contains('\0') {
+            problems.push(format!(
+                "{what} '{}': a NUL byte in the name (HDF5 cannot store it)",
+                name.escape_debug()
+            ));
         }
     };
     if model.inputs.is_empty() {
@@ -161,5 +166,15 @@ mod tests {
         }
         validate(&every_layer_model()).unwrap();
         validate(&two_in_two_out_model()).unwrap();
+        // A NUL byte in a name: HDF5 cannot store it.
+        let mut m = small_cnn_model();
+        let last = m.layers.len() - 1;
+        let old = m.layers[last].name.clone();
+        m.layers[last].name = format!("{old}\0x");
+        for o in m.outputs.iter_mut().filter(|o| **o == old) {
+            *o = format!("{old}\0x");
+        }
+        let err = validate(&m).unwrap_err().to_string();
+        assert!(err.contains("NUL byte"), "{err}");
     }
 }

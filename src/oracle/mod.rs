@@ -26,6 +26,7 @@
 //! Not handled yet: graphs with control flow (`Switch`/`Merge`/loops), string or
 //! resource tensors, and inputs whose shape is not known at load time.
 
+mod guard;
 pub mod ops;
 mod precheck;
 mod size;
@@ -249,12 +250,16 @@ impl Oracle {
         })?;
         let origin = path.display().to_string();
         let tf = framework();
-        let graph = decode_graph(&tf, &bytes, &origin, inputs, bindings)?;
+        let graph = guarded(&origin, || {
+            decode_graph(&tf, &bytes, &origin, inputs, bindings)
+        })?;
         // The file's bytes are not needed once decoded: freed before tract
         // builds its own model, so the three copies of the weights (file,
         // GraphDef, tract's tensors) are never all alive at once.
         drop(bytes);
-        Self::from_graph(&tf, graph, &origin, inputs, outputs)
+        guarded(&origin, || {
+            Self::from_graph(&tf, graph, &origin, inputs, outputs)
+        })
     }
 
     /// Same as [`Oracle::load`], from the bytes of the `.pb`; `origin` names it in errors.
@@ -276,8 +281,10 @@ impl Oracle {
         bindings: &[crate::graph::Binding],
     ) -> Result<Oracle, OracleError> {
         let tf = framework();
-        let graph = decode_graph(&tf, bytes, origin, inputs, bindings)?;
-        Self::from_graph(&tf, graph, origin, inputs, outputs)
+        guarded(origin, || {
+            let graph = decode_graph(&tf, bytes, origin, inputs, bindings)?;
+            Self::from_graph(&tf, graph, origin, inputs, outputs)
+        })
     }
 
     /// Builds the plan; `graph` is consumed and freed as soon as tract has
@@ -479,6 +486,10 @@ impl Oracle {
     }
 
     fn run_once(&self, inputs: &[ArrayD<f32>]) -> Result<Vec<ArrayD<f32>>, OracleError> {
+        guarded(&self.origin, || self.run_unguarded(inputs))
+    }
+
+    fn run_unguarded(&self, inputs: &[ArrayD<f32>]) -> Result<Vec<ArrayD<f32>>, OracleError> {
         if inputs.len() != self.inputs.len() {
             return Err(OracleError::InputCount {
                 origin: self.origin.clone(),
@@ -622,6 +633,18 @@ fn decode_graph(
         }
     }
     Ok(graph)
+}
+
+/// Runs a step that calls into tract: a panic in tract ([`guard`]) becomes
+/// [`OracleError::Tract`] naming the graph, instead of ending the process.
+fn guarded<T>(origin: &str, f: impl FnOnce() -> Result<T, OracleError>) -> Result<T, OracleError> {
+    guard::catch(f).unwrap_or_else(|message| {
+        Err(OracleError::Tract {
+            origin: origin.to_string(),
+            step: "prepare or run the graph",
+            message: format!("tract stopped with a panic: {message}"),
+        })
+    })
 }
 
 /// [`OracleError::DamagedAttr`] from what the precheck found.

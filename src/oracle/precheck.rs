@@ -17,7 +17,9 @@
 //! [`super::OracleError::DamagedAttr`], exit 2.
 //!
 //! Also refused: a `Transpose` whose Const `perm` is no permutation of
-//! `0..n` (tract indexes the input's shape with it unchecked).
+//! `0..n` (tract indexes the input's shape with it unchecked), and a
+//! `ksize`, `strides` or `dilations` list without one entry per input axis
+//! (4; 5 for the `3D` ops).
 //!
 //! Not covered: an int attribute of another name that some builder reads as
 //! unsigned or 32-bit (tract's `from_i64(..).unwrap()` stays reachable there);
@@ -37,6 +39,9 @@ const UNSIGNED: &[&str] = &[
     "seed2",
     "num_bits",
 ];
+
+/// List attributes with one entry per input axis.
+const WINDOW: &[&str] = &["ksize", "strides", "dilations"];
 
 /// Int attributes tract or thaw reads as `i32`.
 const INT32: &[&str] = &["N", "num", "num_split", "axis"];
@@ -134,7 +139,8 @@ pub fn check_node(node: &NodeDef) -> Result<(), BadAttr> {
     let mut names: Vec<&String> = node.attr.keys().collect();
     names.sort();
     for name in names {
-        if let Some(problem) = problem(name, &node.attr[name]) {
+        let attr = &node.attr[name];
+        if let Some(problem) = problem(name, attr).or_else(|| window_length(&node.op, name, attr)) {
             return Err(BadAttr {
                 node: node.name.clone(),
                 op: node.op.clone(),
@@ -144,6 +150,27 @@ pub fn check_node(node: &NodeDef) -> Result<(), BadAttr> {
         }
     }
     Ok(())
+}
+
+/// Window attributes (`ksize`, `strides`, `dilations`) hold one entry per
+/// axis of the input: 4 (5 for the `3D` ops). tract indexes and subtracts
+/// with them unchecked (found by the oracle fuzz smoke run: a `MaxPool`
+/// with an empty `ksize` underflowed in tract's data-format shape).
+fn window_length(op: &str, name: &str, attr: &AttrValue) -> Option<String> {
+    if !WINDOW.contains(&name) {
+        return None;
+    }
+    let Some(Value::List(list)) = &attr.value else {
+        return None;
+    };
+    let want = if op.ends_with("3D") { 5 } else { 4 };
+    (list.i.len() != want).then(|| {
+        format!(
+            "holds {} entries ({:?}), where {op} takes one per input axis, {want}",
+            list.i.len(),
+            list.i
+        )
+    })
 }
 
 fn problem(name: &str, attr: &AttrValue) -> Option<String> {
@@ -217,5 +244,9 @@ mod tests {
         assert!(e.problem.contains("32-bit"), "{e:?}");
         // A negative axis is ordinary (counted from the end).
         assert!(check_node(&node(&[("axis", Some(Value::I(-1)))])).is_ok());
+        // Window lists hold one entry per input axis.
+        let e = check_node(&node(&[("strides", strides(vec![]))])).unwrap_err();
+        assert!(e.problem.contains("holds 0 entries"), "{e:?}");
+        assert!(check_node(&node(&[("dilations", strides(vec![1, 1, 1, 1]))])).is_ok());
     }
 }
