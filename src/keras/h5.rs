@@ -468,10 +468,11 @@ mod tests {
         assert!(write(&path, &m).is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"previous");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        // A failure half-way through the HDF5 writing (a NUL in a name passes
-        // validation but cannot be an HDF5 string) removes the temporary file.
+        // A failure half-way through the HDF5 writing (a layer named "."
+        // passes validation, but its weight group `model_weights/.` is the
+        // parent group itself) removes the temporary file.
         let mut m = small_cnn_model();
-        m.layers[1].name = "fl\0at".to_string();
+        m.layers[1].name = ".".to_string();
         m.layers[2].inbound = vec![m.layers[1].name.clone()];
         let err = write(&path, &m).unwrap_err();
         assert!(matches!(err, KerasError::Hdf5 { .. }), "{err}");
