@@ -189,7 +189,9 @@ fn conv_layer(
             "depthwise_kernel",
         )
     } else {
-        if ci == 0 || in_ch % ci != 0 || co % (in_ch / ci) != 0 {
+        // in_ch == 0 (a zero-channel input; found by the convert fuzz
+        // campaign) would divide by zero in the group count.
+        if ci == 0 || in_ch == 0 || in_ch % ci != 0 || co % (in_ch / ci) != 0 {
             return Err(format!(
                 "kernel input depth {ci} does not divide the input's {in_ch} channels"
             ));
