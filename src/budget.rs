@@ -55,9 +55,7 @@ pub fn max_elements() -> usize {
 /// The element count of `shape`, or a message saying why it is refused
 /// (overflow, or over the budget). Callers prefix what the shape belongs to.
 pub fn elements(shape: &[usize]) -> Result<usize, String> {
-    let n = shape
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+    let n = product(shape.iter().copied())
         .ok_or_else(|| format!("shape {shape:?} has more elements than a machine can count"))?;
     let max = max_elements();
     if n > max {

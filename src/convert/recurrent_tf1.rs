@@ -414,7 +414,8 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
             let r = r_state
                 .data_inputs()
                 .iter()
-                .find_map(|i| split_slot(ctx, i, split))
+                // A slot past the Split's 2 outputs (a damaged graph) is no gate.
+                .find_map(|i| split_slot(ctx, i, split).filter(|&r| r < 2))
                 .ok_or("the GRU candidate's r·h does not take a gate of the Split")?;
             let u = 1 - r.min(1);
             let (k, rk) = split_kernel(input, &[(&wg, units, &[u, r]), (&wc, units, &[0])]);
