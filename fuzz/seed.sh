@@ -3,12 +3,14 @@
 #   bash fuzz/seed.sh [path/to/thaw]
 # load: every graph (.pb with selector byte 0, .pbtxt with 1); convert,
 # interp, oracle: every .pb; keras_h5 / keras_archive: the hand-made Keras
-# files of tests/data plus each fixture converted by thaw (convert -o).
+# files of tests/data plus each fixture converted by thaw (convert -o);
+# keras_config: each .h5 seed as that target's input (model_config + weight
+# shapes), written by the smoke test (`cargo test`, debug build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THAW=${1:-target/debug/thaw}
 C=fuzz/corpus
-mkdir -p "$C"/{load,convert,interp,oracle,keras_h5,keras_archive}
+mkdir -p "$C"/{load,convert,interp,oracle,keras_h5,keras_archive,keras_config}
 n=0
 for pb in fixtures/*/model.pb tests/data/*.pb; do
   name=$(echo "$pb" | tr '/' '_')
@@ -29,6 +31,8 @@ for case in fixtures/*/; do
   "$THAW" convert "$case/model.pb" -o "$C/keras_archive/$c.keras" >/dev/null 2>&1 || true
 done
 rm -f "$C"/keras_h5/thaw_fallbacks.py "$C"/keras_archive/thaw_fallbacks.py
-for t in load convert interp oracle keras_h5 keras_archive; do
+THAW_FUZZ_WRITE_SEEDS="$PWD/$C/keras_config" THAW_FUZZ_SMOKE_SECS=0 \
+  cargo test -q --test fuzz_smoke fuzz_smoke_keras_config >/dev/null
+for t in load convert interp oracle keras_h5 keras_archive keras_config; do
   echo "$t: $(ls "$C/$t" | wc -l) seeds, $(du -sh "$C/$t" | cut -f1)"
 done

@@ -80,6 +80,11 @@ fn graphs() -> Vec<Vec<u8>> {
 /// small fixtures converted and written in that format by thaw itself.
 fn keras_seeds(ext: &str) -> Vec<Vec<u8>> {
     let _hdf5 = HDF5_FILES.read().unwrap_or_else(|e| e.into_inner());
+    keras_seeds_unlocked(ext)
+}
+
+/// [`keras_seeds`] for a caller that holds [`HDF5_FILES`] already.
+fn keras_seeds_unlocked(ext: &str) -> Vec<Vec<u8>> {
     let mut v: Vec<Vec<u8>> = files(&["tests/data"], ext)
         .iter()
         // the pinned crash reproducers are not seeds
@@ -269,6 +274,43 @@ fn fuzz_smoke_keras_archive() {
         &keras_seeds("keras"),
         targets::keras_archive,
     );
+}
+
+/// Seeds of `keras_config`: every `.h5` seed read by thaw, as the target's
+/// input (its `model_config` and weight shapes). With `THAW_FUZZ_WRITE_SEEDS`
+/// set to a folder, they are also written there (`fuzz/seed.sh` makes the
+/// campaign's corpus this way).
+fn keras_config_seeds() -> Vec<Vec<u8>> {
+    let _hdf5 = HDF5_FILES.read().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seed.h5");
+    let mut seeds = Vec::new();
+    for bytes in keras_seeds_unlocked("h5") {
+        std::fs::write(&path, &bytes).unwrap();
+        if let Ok(model) = thaw::keras::h5::read(&path) {
+            seeds.push(targets::keras_config_input(&model));
+        }
+    }
+    assert!(seeds.len() >= 10, "only {} keras_config seeds", seeds.len());
+    if let Some(out) = std::env::var_os("THAW_FUZZ_WRITE_SEEDS") {
+        std::fs::create_dir_all(&out).unwrap();
+        for (i, s) in seeds.iter().enumerate() {
+            std::fs::write(Path::new(&out).join(format!("seed_{i:03}")), s).unwrap();
+        }
+    }
+    seeds
+}
+
+#[test]
+fn fuzz_smoke_keras_config() {
+    let seeds = keras_config_seeds();
+    // Every seed is a model the readers accept and that validates: the
+    // property (written twice, read back equal) runs on each.
+    for (i, seed) in seeds.iter().enumerate() {
+        let model = targets::keras_config_model(seed).unwrap_or_else(|| panic!("seed {i} refused"));
+        thaw::keras::config::validate(&model).unwrap_or_else(|e| panic!("seed {i}: {e}"));
+    }
+    smoke("keras_config", &seeds, targets::keras_config);
 }
 
 /// Set in the child process that runs the oracle target's smoke run.
@@ -526,17 +568,28 @@ fn fuzz_convert_nul_in_node_name() {
     assert!(msg.contains("NUL byte"), "{msg}");
 }
 
-/// OPEN, found by the third `oracle` campaign: a mutated tf-keras
-/// cross-attention graph (Einsum projections) whose preparation or run grows
-/// past 2.5 GB although no single tensor the size checks see is over the
-/// fuzz budget (16 MiB). Not reachable from the CLI with this file
-/// (conversion refuses it first: exit 3), but the oracle alone is not
-/// bounded. Run it by hand (`--ignored`, needs several GB).
+/// Found by the third `oracle` campaign: a mutated tf-keras cross-attention
+/// graph whose `Tensordot` `free` axes read `[1, 1]`, so the `Transpose`
+/// perm tract computes (a `ConcatV2` of constants) is `[1, 1, 2]`. The
+/// precheck sees only Const perms; typing the graph then grew tract's list
+/// of axis moves (`perm_to_ops`) past 4 GB in one allocation (an abort, not
+/// a panic the guard could catch). The oracle now checks every perm tract
+/// computed, after its analysis and before typing: exit 2 naming the node.
 #[test]
-#[ignore = "open defect (issue 15): oracle memory on a mutated Einsum graph"]
-fn fuzz_oracle_einsum_memory_open() {
-    let bytes = std::fs::read("tests/data/fuzz_oracle_einsum_memory_open.bin").unwrap();
+fn fuzz_oracle_transpose_computed_perm_repeats() {
+    let bytes = std::fs::read("tests/data/fuzz_oracle_transpose_computed_perm_repeats.bin").unwrap();
     targets::oracle(&bytes);
+    let inputs: Vec<thaw::oracle::OracleInput> = [("query", [1, 6, 12]), ("key", [1, 10, 5]), ("memory", [1, 10, 8])]
+        .into_iter()
+        .map(|(name, shape)| thaw::oracle::OracleInput {
+            name: name.into(),
+            shape: shape.to_vec(),
+        })
+        .collect();
+    let e = thaw::oracle::Oracle::from_bytes(&bytes, "m.pb", &inputs, &["Identity:0".to_string()]);
+    let msg = e.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(msg.contains("model/head/Tensordot/transpose"), "{msg}");
+    assert!(msg.contains("[1, 1, 2], which is no permutation of 0..3"), "{msg}");
 }
 
 /// Found by the third `convert` campaign: a Conv2D on an input of 0

@@ -16,7 +16,8 @@
 //! - [`interp`]: on what conversion accepts, under a small element budget, the
 //!   interpreter's value of every layer has the shape the IR's shape rules give;
 //! - [`keras_h5`], [`keras_archive`]: a Keras file the reader accepts and that
-//!   validates is written again and reads back identically;
+//!   validates is written again and reads back identically; [`keras_config`]:
+//!   the same for a `model_config` plus weight shapes, without libhdf5's reader;
 //! - [`oracle`]: preparing a graph in tract answers an error or a plan with one
 //!   output per requested tensor, and a prepared plan runs on zeros to arrays of
 //!   that count.
@@ -437,6 +438,67 @@ pub fn keras_model(model: &Model) {
     // Property: an accepted model survives thaw's own writers unchanged.
     round_trip_h5(model);
     round_trip_archive(model);
+}
+
+/// Target 4c, the readers' own logic without libhdf5: a `model_config`
+/// (the JSON both readers parse), a NUL byte, then a JSON object of weight
+/// shapes by layer name (`{"conv": [[3, 3, 1, 8], [8]]}`, in file order;
+/// no NUL: no weights). Each layer's weights are made with those shapes
+/// (distinct values, within [`MAX_INPUT_ELEMENTS`]) and bound as the readers
+/// bind them ([`thaw::keras::config::bind_weights`]); the property is
+/// [`keras_model`]'s. libhdf5 itself is what [`keras_h5`] fuzzes: on damaged
+/// files it loops or crashes, which keeps that target at tens of executions a
+/// second; this one reaches the config reader, the weight checks, validation
+/// and both writers at thousands.
+pub fn keras_config(data: &[u8]) {
+    budget();
+    if let Some(model) = keras_config_model(data) {
+        keras_model(&model);
+    }
+}
+
+/// The model a [`keras_config`] input describes, weights bound (`None` where
+/// a reader would refuse it).
+pub fn keras_config_model(data: &[u8]) -> Option<Model> {
+    let (config, shapes) = match data.iter().position(|&b| b == 0) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &b"{}"[..]),
+    };
+    let json = serde_json::from_slice::<serde_json::Value>(config).ok()?;
+    let table = serde_json::from_slice::<HashMap<String, Vec<Vec<usize>>>>(shapes).ok()?;
+    let mut model = thaw::keras::config::model_from_config(&json).ok()?;
+    let mut total = 0usize;
+    for layer in &mut model.layers {
+        if thaw::keras::config::weight_names(&layer.kind).is_empty() {
+            continue;
+        }
+        let shapes = table.get(&layer.name)?;
+        let mut values = Vec::with_capacity(shapes.len());
+        for shape in shapes {
+            let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
+            total = total.checked_add(n).filter(|&t| t <= MAX_INPUT_ELEMENTS)?;
+            let start = total - n;
+            let flat = (start..total).map(|i| (i % 97) as f32 * 0.125 - 6.0).collect();
+            values.push(ArrayD::from_shape_vec(shape.clone(), flat).ok()?);
+        }
+        layer.weights = thaw::keras::config::bind_weights(&layer.kind, values).ok()?;
+    }
+    Some(model)
+}
+
+/// A [`keras_config`] input for `model`: the `model_config` thaw writes for
+/// it and its weights' shapes (seeds from the Keras files of the corpus).
+pub fn keras_config_input(model: &Model) -> Vec<u8> {
+    let shapes: HashMap<&str, Vec<&[usize]>> = model
+        .layers
+        .iter()
+        .filter(|l| !l.weights.is_empty())
+        .map(|l| (l.name.as_str(), l.weights.iter().map(|w| w.value.shape()).collect()))
+        .collect();
+    let mut out = thaw::keras::config::model_config(model).to_string().into_bytes();
+    out.push(0);
+    out.extend(serde_json::to_vec(&shapes).expect("shapes serialise"));
+    out
 }
 
 /// Target 5, the oracle's graph preparation (binary `.pb` bytes): every

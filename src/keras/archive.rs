@@ -45,11 +45,11 @@
 //! Not handled yet: nested models, archives with assets.
 
 use super::config::{
-    self, check_weight_shapes, keras_layer_order, weight_names, written_class_name,
+    self, bind_weights, keras_layer_order, weight_names, written_class_name,
 };
 use super::error::KerasError;
 use super::h5::{Doing as _, H5Result, write_str_attr};
-use super::ir::{LayerKind, Model, Weight};
+use super::ir::{LayerKind, Model};
 use hdf5::types::{VarLenAscii, VarLenUnicode};
 use hdf5_metno as hdf5;
 use ndarray::{ArrayD, IxDyn};
@@ -285,22 +285,13 @@ pub fn read(path: &Path) -> Result<Model, KerasError> {
                 values.push(read_f32(&ds).map_err(|e| h5err(format!("reading {group}/{i}"), e))?);
             }
         }
-        let shapes: Vec<&[usize]> = values.iter().map(|v| v.shape()).collect();
-        check_weight_shapes(&layer.kind, &shapes).map_err(|m| {
+        let count = values.len();
+        layer.weights = bind_weights(&layer.kind, values).map_err(|m| {
             wrong(format!(
-                "{m} ({} hold {} variables)",
+                "{m} ({} hold {count} variables)",
                 groups.join(", "),
-                shapes.len()
             ))
         })?;
-        layer.weights = expected
-            .iter()
-            .zip(values)
-            .map(|(n, value)| Weight {
-                name: n.to_string(),
-                value,
-            })
-            .collect();
     }
     Ok(model)
 }

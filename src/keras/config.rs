@@ -63,7 +63,7 @@ use super::ir::{Input, Layer, Model};
 use super::layers::{ConfigOut, info};
 
 pub use super::layers::attention::MHA_SHIM_CLASS;
-pub use super::layers::{check_weight_shapes, weight_names, written_class_name};
+pub use super::layers::{bind_weights, check_weight_shapes, weight_names, written_class_name};
 pub use super::order::keras_layer_order;
 pub use super::read::model_from_config;
 pub use super::validate::validate;

@@ -41,10 +41,10 @@ use hdf5::{Attribute, Group, H5Type, Location};
 use ndarray::{ArrayD, IxDyn};
 
 use super::config::{
-    check_weight_shapes, keras_layer_order, model_config, model_from_config, validate, weight_names,
+    bind_weights, keras_layer_order, model_config, model_from_config, validate, weight_names,
 };
 use super::error::KerasError;
-use super::ir::{Model, Weight};
+use super::ir::Model;
 
 /// The `keras_version` thaw writes (see the module header).
 pub const KERAS_VERSION: &str = "2.21.0";
@@ -259,17 +259,8 @@ pub fn read(path: &Path) -> Result<Model, KerasError> {
                 )
             })?);
         }
-        let shapes: Vec<&[usize]> = values.iter().map(|v| v.shape()).collect();
-        check_weight_shapes(&layer.kind, &shapes)
+        layer.weights = bind_weights(&layer.kind, values)
             .map_err(|m| wrong(format!("{m} (file has [{}])", stored.join(", "))))?;
-        layer.weights = expected
-            .iter()
-            .zip(values)
-            .map(|(n, value)| Weight {
-                name: n.to_string(),
-                value,
-            })
-            .collect();
     }
     Ok(model)
 }

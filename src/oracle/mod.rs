@@ -368,6 +368,7 @@ impl Oracle {
         let start = std::time::Instant::now();
         let over = |o: size::Oversize| index.over_budget(origin, o);
         size::analyse(&mut model).map_err(over)?;
+        precheck::check_analysed_permutations(&model).map_err(|b| damaged(origin, b))?;
         let typed = model
             .into_typed()
             .map_err(|e| index.blame(origin, "type the graph", e))?;

@@ -17,7 +17,8 @@
 //! [`super::OracleError::DamagedAttr`], exit 2.
 //!
 //! Also refused: a `Transpose` whose Const `perm` is no permutation of
-//! `0..n` (tract indexes the input's shape with it unchecked), and a
+//! `0..n` (tract indexes the input's shape with it unchecked; a perm tract
+//! computes is checked after its analysis, [`check_analysed_permutations`]), and a
 //! `ksize`, `strides` or `dilations` list without one entry per input axis
 //! (4; 5 for the `3D` ops).
 //!
@@ -89,20 +90,70 @@ fn check_permutations(graph: &GraphDef) -> Result<(), BadAttr> {
             continue;
         };
         let Some(perm) = ints(t) else { continue };
-        let mut seen = vec![false; perm.len()];
-        let ok = perm.iter().all(|&p| {
-            usize::try_from(p)
-                .ok()
-                .and_then(|p| seen.get_mut(p))
-                .is_some_and(|s| !std::mem::replace(s, true))
-        });
-        if !ok {
+        if !is_permutation(&perm) {
             return Err(BadAttr {
                 node: node.name.clone(),
                 op: node.op.clone(),
                 attr: "perm".into(),
                 problem: format!(
                     "(input 1, the Const '{name}') holds {perm:?}, which is no permutation of 0..{}",
+                    perm.len()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Every entry of `0..perm.len()` exactly once.
+fn is_permutation(perm: &[i64]) -> bool {
+    let mut seen = vec![false; perm.len()];
+    perm.iter().all(|&p| {
+        usize::try_from(p)
+            .ok()
+            .and_then(|p| seen.get_mut(p))
+            .is_some_and(|s| !std::mem::replace(s, true))
+    })
+}
+
+/// After tract's analysis: a `Transpose` whose `perm` tract computed (a
+/// `ConcatV2` of constants, as `Tensordot` builds it) must be a permutation
+/// too. Typing the graph wires it with `perm_to_ops`, which on a repeated
+/// entry grows a list of axis moves until memory runs out (found by the
+/// oracle fuzz campaign: `fuzz_oracle_einsum_memory_open`, a Tensordot's
+/// `free` axes mutated to `[1, 1]`, over 4 GB in one allocation).
+pub fn check_analysed_permutations(
+    model: &tract_tensorflow::tract_hir::internal::InferenceModel,
+) -> Result<(), BadAttr> {
+    use tract_tensorflow::tract_hir::internal::*;
+    for node in model.nodes().iter().filter(|n| n.op.name() == "Transpose") {
+        let Some(&outlet) = node.inputs.get(1) else {
+            continue;
+        };
+        let Some(value) = model
+            .outlet_fact(outlet)
+            .ok()
+            .and_then(|f| f.value.concretize())
+        else {
+            continue;
+        };
+        let Ok(cast) = value.cast_to::<i64>() else {
+            continue;
+        };
+        let Some(perm) = cast
+            .try_as_plain_ram()
+            .ok()
+            .and_then(|v| v.as_slice::<i64>().ok().map(<[i64]>::to_vec))
+        else {
+            continue;
+        };
+        if !is_permutation(&perm) {
+            return Err(BadAttr {
+                node: node.name.clone(),
+                op: "Transpose".into(),
+                attr: "perm".into(),
+                problem: format!(
+                    "(input 1, computed from constants) is {perm:?}, which is no permutation of 0..{}",
                     perm.len()
                 ),
             });

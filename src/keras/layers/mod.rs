@@ -246,6 +246,26 @@ pub fn check_weight_shapes(kind: &LayerKind, shapes: &[&[usize]]) -> Result<(), 
     (info(kind).check_shapes)(kind, &names, shapes)
 }
 
+/// A layer's weights as a reader found them (`values` in the file's order):
+/// checked by [`check_weight_shapes`] and named by [`weight_names`]. The one
+/// step both readers (`.h5`, `.keras`) and the `keras_config` fuzz target
+/// share after the bytes are decoded.
+pub fn bind_weights(
+    kind: &LayerKind,
+    values: Vec<ndarray::ArrayD<f32>>,
+) -> Result<Vec<crate::keras::Weight>, String> {
+    let shapes: Vec<&[usize]> = values.iter().map(|v| v.shape()).collect();
+    check_weight_shapes(kind, &shapes)?;
+    Ok(weight_names(kind)
+        .into_iter()
+        .zip(values)
+        .map(|(n, value)| crate::keras::Weight {
+            name: n.to_string(),
+            value,
+        })
+        .collect())
+}
+
 /// The Keras output shape (batch first, `None` where unknown) of a layer of
 /// this kind on inputs of these shapes, by its class's rule; an error (without
 /// the layer name) says why the config does not fit them.
