@@ -627,6 +627,20 @@ fn keras_cases() -> Vec<Case> {
             2,
             "k.h5",
         ),
+        // The reading child's address-space limit (src/keras/isolate.rs):
+        // 1 GiB + 4 x the file + --max-memory (256 MiB here), and weights
+        // each under the budget that together are over it.
+        {
+            let mut c = k(
+                "keras_weights_past_the_reading_childs_memory",
+                "k.h5",
+                weights_past_child_memory(),
+                2,
+                "needed more than",
+            );
+            c.extra = vec!["--max-memory", "256M"];
+            c
+        },
         k(
             "keras_zip_not_keras",
             "k.keras",
@@ -635,6 +649,42 @@ fn keras_cases() -> Vec<Case> {
             "k.keras",
         ),
     ]
+}
+
+/// The handmade model with its first weighted layer's group replaced by
+/// eight 200 MB datasets that were never written (chunked: the file stays a
+/// few KB; reading them fills 1.6 GB with the fill value).
+fn weights_past_child_memory() -> Vec<u8> {
+    use hdf5_metno as hdf5;
+    use hdf5::types::VarLenUnicode;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.h5");
+    let model = thaw::keras::h5::read(Path::new(HANDMADE)).unwrap();
+    thaw::keras::h5::write(&path, &model).unwrap();
+    let layer = &model.layers.iter().find(|l| !l.weights.is_empty()).unwrap().name;
+    {
+        let f = hdf5::File::open_rw(&path).unwrap();
+        let mw = f.group("model_weights").unwrap();
+        mw.unlink(layer).unwrap();
+        let g = mw.create_group(layer).unwrap();
+        let names: Vec<VarLenUnicode> = (0..8)
+            .map(|i| format!("{layer}/w{i}:0").parse().unwrap())
+            .collect();
+        g.new_attr::<VarLenUnicode>()
+            .shape(names.len())
+            .create("weight_names")
+            .unwrap()
+            .write(&names)
+            .unwrap();
+        for i in 0..8 {
+            g.new_dataset::<f32>()
+                .chunk(1 << 20)
+                .shape(50_000_000)
+                .create(format!("{layer}/w{i}:0").as_str())
+                .unwrap();
+        }
+    }
+    std::fs::read(&path).unwrap()
 }
 
 #[test]
