@@ -24,6 +24,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fds = protox::compile(PROTOS, ["proto"])?;
     let out = PathBuf::from(env::var("OUT_DIR")?);
     fs::write(out.join("tensorflow_descriptor.bin"), fds.encode_to_vec())?;
-    prost_build::Config::new().compile_fds(fds)?;
+    // A Const's `tensor_content` (the weights: most of a frozen graph's
+    // bytes) is decoded as a `bytes::Bytes` slice of the file's buffer, not
+    // copied (issue 11: one copy of the weights fewer).
+    prost_build::Config::new()
+        .bytes([".tensorflow.TensorProto.tensor_content"])
+        .compile_fds(fds)?;
     Ok(())
 }

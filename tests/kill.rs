@@ -71,7 +71,7 @@ fn wide_dense_chain() -> Vec<u8> {
                     .collect(),
                 ..Default::default()
             }),
-            tensor_content: content,
+            tensor_content: content.into(),
             ..Default::default()
         };
         n.attr.insert(

@@ -24,7 +24,7 @@ pub fn load_graph_def(path: &Path) -> Result<pb::GraphDef, GraphError> {
         path.extension().and_then(|e| e.to_str()),
         Some("pbtxt" | "pbtext" | "txt")
     );
-    parse_graph_def(&bytes, text, &file)
+    parse_owned(bytes.into(), text, &file)
 }
 
 /// Reads `path` whole, refusing it when it holds more than `limit` bytes.
@@ -56,13 +56,19 @@ fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, GraphError> {
 
 /// Decodes GraphDef bytes; `origin` names the source in errors.
 pub fn parse_graph_def(bytes: &[u8], text: bool, origin: &str) -> Result<pb::GraphDef, GraphError> {
+    parse_owned(bytes::Bytes::copy_from_slice(bytes), text, origin)
+}
+
+/// [`parse_graph_def`] on a buffer the GraphDef may keep: every Const's
+/// `tensor_content` is a slice of `bytes`, not a copy.
+fn parse_owned(bytes: bytes::Bytes, text: bool, origin: &str) -> Result<pb::GraphDef, GraphError> {
     let not_a_graph = |detail: String| GraphError::NotAGraph {
         file: origin.to_string(),
         detail,
     };
     let graph = if text {
         let src =
-            std::str::from_utf8(bytes).map_err(|e| not_a_graph(format!("not UTF-8 text: {e}")))?;
+            std::str::from_utf8(&bytes).map_err(|e| not_a_graph(format!("not UTF-8 text: {e}")))?;
         if let Some(at) = too_deep(src) {
             return Err(not_a_graph(format!(
                 "text format nests deeper than {MAX_TEXT_DEPTH} levels (at byte {at})"
@@ -78,8 +84,8 @@ pub fn parse_graph_def(bytes: &[u8], text: bool, origin: &str) -> Result<pb::Gra
         msg.transcode_to::<pb::GraphDef>()
             .map_err(|e| not_a_graph(format!("text format: {e}")))?
     } else {
-        pb::GraphDef::decode(bytes).map_err(|e| {
-            let hint = if looks_like_text(bytes) {
+        pb::GraphDef::decode(bytes.clone()).map_err(|e| {
+            let hint = if looks_like_text(&bytes) {
                 "; it looks like text: name it .pbtxt if it is a text-format GraphDef"
             } else {
                 ""

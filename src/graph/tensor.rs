@@ -330,7 +330,7 @@ mod tests {
             &[1.5, -2.0]
         );
         let mut t = proto(DataType::DtBfloat16, &[1]);
-        t.tensor_content = bf16::from_f32(3.0).to_bits().to_le_bytes().to_vec();
+        t.tensor_content = bf16::from_f32(3.0).to_bits().to_le_bytes().to_vec().into();
         assert_eq!(
             Tensor::from_proto(&t).unwrap().to_f32().as_slice().unwrap(),
             &[3.0]
@@ -356,7 +356,7 @@ mod tests {
         let t = proto(DataType::DtFloat, &[-3]);
         assert!(Tensor::from_proto(&t).unwrap_err().contains("negative"));
         let mut t = proto(DataType::DtFloat, &[4]);
-        t.tensor_content = vec![0; 7];
+        t.tensor_content = vec![0; 7].into();
         assert!(
             Tensor::from_proto(&t)
                 .unwrap_err()
