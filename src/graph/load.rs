@@ -27,6 +27,11 @@ pub fn load_graph_def(path: &Path) -> Result<pb::GraphDef, GraphError> {
     parse_owned(bytes.into(), text, &file)
 }
 
+/// Reads a graph file's bytes whole, refusing more than [`MAX_FILE_BYTES`].
+pub fn read_graph_file(path: &Path) -> Result<Vec<u8>, GraphError> {
+    read_limited(path, MAX_FILE_BYTES)
+}
+
 /// Reads `path` whole, refusing it when it holds more than `limit` bytes.
 /// Reads at most one byte past the limit: the file's length cannot be
 /// trusted (a pipe or a device such as `/dev/zero` has none).

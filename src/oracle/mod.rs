@@ -222,6 +222,14 @@ fn chain(e: &anyhow::Error) -> String {
     format!("{e:#}")
 }
 
+/// A graph decoded for the oracle, not yet prepared ([`Oracle::decode_file`]).
+pub struct Decoded {
+    origin: String,
+    graph: GraphDef,
+    /// The file's bytes, kept when the graph needs thaw's rewriting.
+    bytes: Option<Vec<u8>>,
+}
+
 impl Oracle {
     /// Loads a frozen graph. `outputs` are TF tensor names: "node" (= "node:0") or "node:K".
     pub fn load(
@@ -244,19 +252,58 @@ impl Oracle {
         outputs: &[String],
         bindings: &[crate::graph::Binding],
     ) -> Result<Oracle, OracleError> {
-        let bytes = std::fs::read(path).map_err(|source| OracleError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        Self::from_decoded(Self::decode_file(path, bindings)?, inputs, outputs, bindings)
+    }
+
+    /// The first half of [`Oracle::load_with`], which needs neither the
+    /// inputs' shapes nor the outputs: the file read and decoded in tract's
+    /// types, its attributes checked. `verify` runs it on a thread of its
+    /// own from the start, alongside thaw's own load and conversion.
+    pub fn decode_file(
+        path: &Path,
+        bindings: &[crate::graph::Binding],
+    ) -> Result<Decoded, OracleError> {
+        let bytes = read_graph_file(path)?;
         let origin = path.display().to_string();
         let tf = framework();
-        let graph = guarded(&origin, || {
-            decode_graph(&tf, &bytes, &origin, inputs, bindings)
-        })?;
-        // The file's bytes are not needed once decoded: freed before tract
-        // builds its own model, so the three copies of the weights (file,
-        // GraphDef, tract's tensors) are never all alive at once.
-        drop(bytes);
+        guarded(&origin, || {
+            let graph = decode(&tf, &bytes, &origin)?;
+            // Before tract sees any part of it (unrolling asks tract for trip counts).
+            precheck::check_graph(&graph, &tf).map_err(|b| damaged(&origin, b))?;
+            // The file's bytes are kept only for the graphs thaw rewrites
+            // (see `rewrite`); otherwise freed before tract builds its own
+            // model, so the three copies of the weights (file, GraphDef,
+            // tract's tensors) are never all alive at once.
+            let bytes = needs_rewrite(&graph, bindings).then_some(bytes);
+            Ok(Decoded {
+                origin: origin.clone(),
+                graph,
+                bytes,
+            })
+        })
+    }
+
+    /// The second half of [`Oracle::load_with`]: the decoded graph rewritten
+    /// where it must be (loops, conditionals, functions), given its inputs'
+    /// shapes and the wanted outputs, and prepared by tract.
+    pub fn from_decoded(
+        decoded: Decoded,
+        inputs: &[OracleInput],
+        outputs: &[String],
+        bindings: &[crate::graph::Binding],
+    ) -> Result<Oracle, OracleError> {
+        let Decoded {
+            origin,
+            graph,
+            bytes,
+        } = decoded;
+        let tf = framework();
+        let graph = match bytes {
+            Some(bytes) => guarded(&origin, || {
+                rewrite(&tf, graph, &bytes, &origin, inputs, bindings)
+            })?,
+            None => graph,
+        };
         guarded(&origin, || {
             Self::from_graph(&tf, graph, &origin, inputs, outputs)
         })
@@ -572,68 +619,86 @@ fn decode_graph(
     inputs: &[OracleInput],
     bindings: &[crate::graph::Binding],
 ) -> Result<GraphDef, OracleError> {
-    let decode = |bytes: &[u8]| {
-        tf.read_frozen_model(&mut &bytes[..])
-            .map_err(|e| OracleError::Decode {
-                origin: origin.to_string(),
-                message: chain(&e),
-            })
-    };
-    let mut graph = decode(bytes)?;
+    let graph = decode(tf, bytes, origin)?;
     // Before tract sees any part of it (unrolling asks tract for trip counts).
     precheck::check_graph(&graph, tf).map_err(|b| damaged(origin, b))?;
-    let has_loops = graph.node.iter().any(|n| n.op == "Enter");
-    // Conditionals and default-valued placeholders are cut/folded as for
-    // conversion (graph::resolve_conditionals), so both sides run one graph.
-    let has_conds = !bindings.is_empty()
+    if needs_rewrite(&graph, bindings) {
+        rewrite(tf, graph, bytes, origin, inputs, bindings)
+    } else {
+        Ok(graph)
+    }
+}
+
+/// Reads a `.pb` for the oracle, within the size a GraphDef can have.
+fn read_graph_file(path: &Path) -> Result<Vec<u8>, OracleError> {
+    crate::graph::read_graph_file(path).map_err(|e| OracleError::Decode {
+        origin: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// The bytes of a `.pb` in tract's GraphDef types.
+fn decode(
+    tf: &tract_tensorflow::Tensorflow,
+    bytes: &[u8],
+    origin: &str,
+) -> Result<GraphDef, OracleError> {
+    tf.read_frozen_model(&mut &bytes[..])
+        .map_err(|e| OracleError::Decode {
+            origin: origin.to_string(),
+            message: chain(&e),
+        })
+}
+
+/// Whether thaw must rewrite the graph before tract can run it (see
+/// [`rewrite`]): loops, conditionals, default-valued placeholders, bound
+/// placeholders or library functions.
+fn needs_rewrite(graph: &GraphDef, bindings: &[crate::graph::Binding]) -> bool {
+    !bindings.is_empty()
+        || graph.library.as_ref().is_some_and(|l| !l.function.is_empty())
         || graph.node.iter().any(|n| {
             matches!(
                 n.op.as_str(),
-                "Switch" | "If" | "StatelessIf" | "PlaceholderWithDefault"
+                "Enter" | "Switch" | "If" | "StatelessIf" | "PlaceholderWithDefault"
             )
-        });
-    if has_loops
-        || has_conds
-        || graph
-            .library
-            .as_ref()
-            .is_some_and(|l| !l.function.is_empty())
-    {
-        // tract cannot run function calls: inline them exactly as the
-        // rest of thaw sees the graph (graph::inline_calls), via thaw's
-        // own decoding of the same bytes.
-        let mut def = crate::graph::parse_graph_def(bytes, false, origin).map_err(|e| {
-            OracleError::Decode {
-                origin: origin.to_string(),
-                message: e.to_string(),
-            }
-        })?;
-        let cut = crate::graph::resolve_conditionals(&mut def, bindings).map_err(|e| {
-            OracleError::Decode {
-                origin: origin.to_string(),
-                message: e.to_string(),
-            }
-        })?;
-        let inlined = crate::graph::inline_calls(&mut def).map_err(|e| OracleError::Decode {
-            origin: origin.to_string(),
-            message: e.to_string(),
-        })?;
-        // Lowered loops: unrolled (see `unroll`), as tract runs no control flow.
-        let unrolled = if has_loops {
-            unroll::unrolled(tf, &def, inputs).map_err(|e| OracleError::Decode {
-                origin: origin.to_string(),
-                message: e.to_string(),
-            })?
-        } else {
-            None
-        };
-        if let Some(u) = unrolled {
-            graph = decode(&prost::Message::encode_to_vec(&u))?;
-        } else if inlined > 0 || cut.changed() {
-            graph = decode(&prost::Message::encode_to_vec(&def))?;
-        }
+        })
+}
+
+/// The graph as thaw's own side sees it, for tract: conditionals and
+/// default-valued placeholders cut/folded as for conversion
+/// (graph::resolve_conditionals), so both sides run one graph; function
+/// calls inlined (graph::inline_calls), via thaw's own decoding of the same
+/// bytes; lowered loops unrolled (`unroll`), as tract runs no control flow.
+fn rewrite(
+    tf: &tract_tensorflow::Tensorflow,
+    graph: GraphDef,
+    bytes: &[u8],
+    origin: &str,
+    inputs: &[OracleInput],
+    bindings: &[crate::graph::Binding],
+) -> Result<GraphDef, OracleError> {
+    let has_loops = graph.node.iter().any(|n| n.op == "Enter");
+    let failed = |message: String| OracleError::Decode {
+        origin: origin.to_string(),
+        message,
+    };
+    let mut def =
+        crate::graph::parse_graph_def(bytes, false, origin).map_err(|e| failed(e.to_string()))?;
+    let cut = crate::graph::resolve_conditionals(&mut def, bindings)
+        .map_err(|e| failed(e.to_string()))?;
+    let inlined = crate::graph::inline_calls(&mut def).map_err(|e| failed(e.to_string()))?;
+    let unrolled = if has_loops {
+        unroll::unrolled(tf, &def, inputs).map_err(|e| failed(e.to_string()))?
+    } else {
+        None
+    };
+    if let Some(u) = unrolled {
+        decode(tf, &prost::Message::encode_to_vec(&u), origin)
+    } else if inlined > 0 || cut.changed() {
+        decode(tf, &prost::Message::encode_to_vec(&def), origin)
+    } else {
+        Ok(graph)
     }
-    Ok(graph)
 }
 
 /// Runs a step that calls into tract: a panic in tract ([`guard`]) becomes

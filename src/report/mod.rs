@@ -277,8 +277,10 @@ pub struct UnsupportedOp {
 /// Wall-clock milliseconds per stage. The original graph is prepared and
 /// run (`oracle_load_ms`, `oracle_run_ms`) on a worker thread while the main
 /// thread writes the `.h5` and runs the interpreter; `oracle_wait_ms` is what
-/// the main thread then waited for it. The main thread's stages (every field
-/// but `oracle_load_ms`, `oracle_run_ms`, `isolated_ms` and `total_ms`)
+/// the main thread then waited for it; the graph's file is decoded for tract
+/// (`oracle_decode_ms`) on a thread of its own from the start. The main
+/// thread's stages (every field but `oracle_decode_ms`, `oracle_load_ms`,
+/// `oracle_run_ms`, `isolated_ms` and `total_ms`)
 /// follow each other,
 /// and `other_ms` is what they leave of `total_ms` (start-up checks, freeing),
 /// so nothing is unaccounted. `total_ms` ends just before `report.json` is
@@ -294,6 +296,9 @@ pub struct Timings {
     /// The inputs, the report's skeleton and the graph's outputs.
     pub prepare_ms: f64,
     pub write_keras_ms: f64,
+    /// The graph's file read and decoded for tract, on a thread of its own
+    /// from the start (alongside `load_ms` and `convert_ms`).
+    pub oracle_decode_ms: f64,
     pub oracle_load_ms: f64,
     pub oracle_run_ms: f64,
     pub interp_run_ms: f64,

@@ -155,8 +155,9 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
 pub fn verify_with(opts: &VerifyOptions, settings: &VerifySettings) -> Result<Report, VerifyError> {
     check_options(opts)?;
     let start = Instant::now();
+    let early = oracle::EarlyDecode::start(opts);
     let (graph, conv, timings) = load::load_and_convert_timed(opts)?;
-    verify_models(opts, settings, &graph, &conv, None, timings, start)
+    verify_models(opts, settings, &graph, &conv, None, timings, start, early)
 }
 
 fn check_options(opts: &VerifyOptions) -> Result<(), VerifyError> {
@@ -192,6 +193,7 @@ pub fn verify_conversion(
         None,
         timings,
         start,
+        oracle::EarlyDecode::none(),
     )
 }
 
@@ -222,6 +224,7 @@ pub fn verify_keras_with(
 ) -> Result<(Report, KerasAlignment), VerifyError> {
     check_options(opts)?;
     let start = Instant::now();
+    let early = oracle::EarlyDecode::start(opts);
     let (graph, conv, timings) = load::load_and_convert_timed(opts)?;
     let user = user_model::read(
         keras_file,
@@ -239,6 +242,7 @@ pub fn verify_keras_with(
         Some(keras_file),
         timings,
         start,
+        early,
     )?;
     user_model::finish_report(
         &mut report,
@@ -262,6 +266,7 @@ fn verify_models(
     keras_file: Option<&Path>,
     mut timings: Timings,
     start: Instant,
+    early: oracle::EarlyDecode,
 ) -> Result<Report, VerifyError> {
     let t = Instant::now();
     let mut report = report::skeleton(opts, settings, conv);
@@ -282,7 +287,7 @@ fn verify_models(
     // The original graph is prepared and run on a worker thread while this
     // one writes the .h5 and runs the interpreter (the two cores at once).
     let layer_tensors = oracle::layer_tensors(conv);
-    let pending = oracle::start(opts, settings, conv, &layer_tensors, &inputs, batch)?;
+    let pending = oracle::start(opts, settings, conv, &layer_tensors, &inputs, batch, early)?;
     let t = Instant::now();
     let written = write::keras_model(opts, settings, conv, keras_file);
     timings.write_keras_ms = ms(t);

@@ -17,7 +17,7 @@
 
 use super::{VerifyError, VerifyOptions, VerifySettings, ms};
 use crate::convert::{Conversion, LayerTensor};
-use crate::oracle::{Oracle, OracleError, OracleInput};
+use crate::oracle::{Decoded, Oracle, OracleError, OracleInput};
 use crate::report::Timings;
 use ndarray::ArrayD;
 use std::sync::Arc;
@@ -65,6 +65,38 @@ pub(super) fn check_batch(
     )))
 }
 
+/// The first half of the oracle's preparation ([`Oracle::decode_file`]: the
+/// file read and decoded in tract's types), started on a thread of its own
+/// before thaw's own load and conversion, which it overlaps: it needs neither
+/// the inputs nor the outputs. Its errors are reported only if the pipeline
+/// gets that far (thaw's own load names a bad file first).
+pub(super) struct EarlyDecode(Option<std::thread::JoinHandle<(Result<Decoded, OracleError>, f64)>>);
+
+impl EarlyDecode {
+    /// No early start: [`start`]'s worker decodes the file itself.
+    pub(super) fn none() -> Self {
+        EarlyDecode(None)
+    }
+
+    /// Starts decoding `opts.model` for tract. Regular files only: a pipe
+    /// read by two readers (this one and thaw's own load) would be split
+    /// between them.
+    pub(super) fn start(opts: &VerifyOptions) -> Self {
+        if !std::fs::metadata(&opts.model).is_ok_and(|m| m.is_file()) {
+            return Self::none();
+        }
+        let (path, bindings) = (opts.model.clone(), opts.convert.bindings.clone());
+        let handle = std::thread::Builder::new()
+            .name("thaw-oracle-decode".into())
+            .spawn(move || {
+                let t = Instant::now();
+                let decoded = Oracle::decode_file(&path, &bindings);
+                (decoded, ms(t))
+            });
+        EarlyDecode(handle.ok())
+    }
+}
+
 /// Where the worker is, for the timeout's message.
 const PREPARING: u8 = 0;
 const RUNNING: u8 = 1;
@@ -80,7 +112,7 @@ fn stage_name(stage: u8) -> &'static str {
 /// The original graph being prepared and run on its worker thread
 /// ([`start`]); [`Pending::wait`] collects it.
 pub(super) struct Pending {
-    rx: mpsc::Receiver<Result<(GraphRun, f64, f64), OracleError>>,
+    rx: mpsc::Receiver<Result<(GraphRun, [f64; 3]), OracleError>>,
     stage: Arc<AtomicU8>,
     start: Instant,
     budget: Duration,
@@ -98,6 +130,7 @@ pub(super) fn start(
     layer_tensors: &[&LayerTensor],
     inputs: &[ArrayD<f32>],
     batch: Option<usize>,
+    early: EarlyDecode,
 ) -> Result<Pending, VerifyError> {
     let oracle_inputs: Vec<OracleInput> = conv
         .model
@@ -122,12 +155,22 @@ pub(super) fn start(
         let bindings = opts.convert.bindings.clone();
         move || {
             let t = Instant::now();
-            let oracle = Oracle::load_with(&model, &oracle_inputs, &outputs, &bindings)?;
+            // The early decode's result, or (none started, or its thread
+            // panicked) the decode done here.
+            let (decoded, decode_ms) = match early.0.map(|h| h.join()) {
+                Some(Ok(done)) => done,
+                _ => {
+                    let t = Instant::now();
+                    (Oracle::decode_file(&model, &bindings), ms(t))
+                }
+            };
+            let oracle =
+                Oracle::from_decoded(decoded?, &oracle_inputs, &outputs, &bindings)?;
             let load_ms = ms(t);
             stage.store(RUNNING, Ordering::SeqCst);
             let t = Instant::now();
             let values = oracle.run(&inputs)?;
-            Ok::<_, OracleError>((GraphRun { oracle, values }, load_ms, ms(t)))
+            Ok::<_, OracleError>((GraphRun { oracle, values }, [decode_ms, load_ms, ms(t)]))
         }
     };
     let start = Instant::now();
@@ -175,7 +218,8 @@ impl Pending {
         if self.start.elapsed() > self.budget {
             return Err(timeout());
         }
-        let (run, load_ms, run_ms) = result?;
+        let (run, [decode_ms, load_ms, run_ms]) = result?;
+        timings.oracle_decode_ms = decode_ms;
         timings.oracle_load_ms = load_ms;
         timings.oracle_run_ms = run_ms;
         timings.oracle_wait_ms = ms(waiting);
