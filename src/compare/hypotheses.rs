@@ -25,6 +25,16 @@
 //!   the graph adds, estimated through the inverse of the activation
 //!   (linear, the ReLU family on its identity range, sigmoid, tanh, and
 //!   softmax up to a constant per row).
+//! - **bias inside the nonlinearity** ([`crate::keras::Layer::bias_slots`]:
+//!   every weight whose role is a bias, so a recurrent layer's gate bias,
+//!   each direction's bias of a Bidirectional and attention's
+//!   query/key/value/output biases alike, and a `bias` the closed form
+//!   above does not estimate): the bias vector is fitted to the graph's
+//!   output by Levenberg-Marquardt with a finite-difference Jacobian
+//!   ([`fit_bias`]), one hypothesis per slot, when there are at least two
+//!   output values per fitted value and the work fits [`FIT_BUDGET`]. A
+//!   bias without effect on the output (attention's key bias, cancelled by
+//!   the softmax) gets none: its fault is unobservable.
 //! - **normalisation**: other epsilons, statistics swapped, affine pair swapped.
 //! - **weights of another layer** of the same class and shapes.
 
@@ -69,9 +79,10 @@ pub(super) fn hypotheses(
     shape_hypotheses(layer, inputs, expected, &mut hs);
     activation_hypotheses(layer, &mut hs);
     norm_hypotheses(layer, &mut hs);
-    if let Some(h) = bias_hypothesis(layer, inputs, expected) {
-        hs.push(h);
-    }
+    let closed_form = bias_hypothesis(layer, inputs, expected);
+    let fit_plain_bias = closed_form.is_none();
+    hs.extend(closed_form);
+    fitted_bias_hypotheses(layer, inputs, expected, fit_plain_bias, &mut hs);
     weights_swapped_hypotheses(layer, ctx, &mut hs);
     gate_order_hypotheses(layer, &mut hs);
     hs
@@ -725,6 +736,247 @@ fn bias_hypothesis(
     Some(hyp(CauseKind::Bias, detail, l))
 }
 
+/// Iterations of the bias fit (Levenberg-Marquardt steps; it stops as soon
+/// as the output matches to f32 precision). The zeroed biases of the fault
+/// corpus converge in 2 to 7 steps, except a TF1 BasicLSTMCell's (its
+/// forget bias of 1 folded in), which crosses a long flat valley of
+/// saturated gates in 24.
+const FIT_ITERATIONS: usize = 30;
+
+/// Rejected damped steps tried per iteration before the fit gives up.
+const FIT_RETRIES: usize = 4;
+
+/// Upper bound on the work of one bias fit, in multiply-adds:
+/// `FIT_ITERATIONS x ((parameters + 1 + FIT_RETRIES) layer runs x output
+/// elements x fan-in + parameters^2 x output elements)` (the
+/// finite-difference Jacobian, then its normal equations), a bound the
+/// early stop keeps far from: the largest fit of the fixtures (the
+/// transformer's attention, 16 biases per projection for 512 outputs of
+/// fan-in 64: 2.5e7 per slot) takes 18 ms for all four slots in the debug
+/// binary. 1e8 admits every recurrent and attention layer of the fixtures
+/// (1e5 to 3e7), while a real-size LSTM(128) over 50 steps (512 biases,
+/// 25 600 outputs on 4 samples) would need ~1e12 and is skipped (its
+/// failing layer keeps the other hypotheses) rather than stall the
+/// diagnosis for minutes.
+const FIT_BUDGET: f64 = 1e8;
+
+/// Whether a bias fit of `parameters` values against `outputs` output
+/// elements (each accumulating `fan_in` terms) is both identifiable and
+/// cheap: at least two output values per fitted value (with as many
+/// parameters as outputs a fit reproduces almost any fault — an LSTM's
+/// last step on 4 samples has 16 outputs for its 16 biases — and would be
+/// named a bias), and within [`FIT_BUDGET`].
+pub(super) fn bias_fit_applies(parameters: usize, outputs: usize, fan_in: usize) -> bool {
+    let (p, n, f) = (parameters as f64, outputs as f64, fan_in.max(1) as f64);
+    let work = FIT_ITERATIONS as f64 * ((p + 1.0 + FIT_RETRIES as f64) * n * f + p * p * n);
+    parameters > 0 && outputs >= 2 * parameters && work <= FIT_BUDGET
+}
+
+/// Biases that act inside the layer's nonlinearity (a recurrent layer's
+/// gates, attention's projections, a bias behind an activation the closed
+/// form cannot invert), by capability: every bias weight the layer holds
+/// ([`Layer::bias_slots`]) except `bias` when [`bias_hypothesis`] already
+/// estimates it (`fit_plain_bias` false) is fitted numerically to the
+/// graph's output ([`fit_bias`]); each fit is one hypothesis naming its
+/// slot, judged like any other by [`super::diagnose`].
+///
+/// A bias with no effect on the output on these inputs (attention's key
+/// bias: it adds the same amount to every score of a query row, which the
+/// softmax cancels) is not a hypothesis: no fit could tell a zeroed one
+/// from the graph's (the layer passes, the fault is unobservable). The
+/// value and output biases of attention are interchangeable (a value bias
+/// reaches the output as a constant, the attention weights summing to 1):
+/// a fault in one fits as either, and both are named.
+fn fitted_bias_hypotheses(
+    layer: &Layer,
+    inputs: &[&ArrayD<f32>],
+    expected: &ArrayD<f32>,
+    fit_plain_bias: bool,
+    hs: &mut Vec<Hypothesis>,
+) {
+    let shapes: Vec<&[usize]> = inputs.iter().map(|a| a.shape()).collect();
+    let fan_in = layer.accumulation(&shapes, expected.shape());
+    for (k, name) in layer.bias_slots() {
+        if name == "bias" && !fit_plain_bias {
+            continue;
+        }
+        let old = &layer.weights[k].value;
+        if !bias_fit_applies(old.len(), expected.len(), fan_in) {
+            continue;
+        }
+        let Some(new) = fit_bias(layer, k, inputs, expected) else {
+            continue;
+        };
+        let was_zero = old.iter().all(|&v| v == 0.0);
+        let state = if was_zero { "missing (zeros)" } else { "wrong" };
+        let of = match name.split_once('/') {
+            Some((part, _)) => format!(" (of the `{part}` sub-layer)"),
+            None => String::new(),
+        };
+        let change = new
+            .iter()
+            .zip(old.iter())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        let detail = format!(
+            "bias `{name}`{of} {state}: the graph's values of it, fitted to the graph's \
+             output ({} values for {} parameters; largest change {change:.3}), make the \
+             layer match",
+            expected.len(),
+            old.len()
+        );
+        hs.push(hyp(CauseKind::Bias, detail, with_weight(layer, k, new)));
+    }
+}
+
+/// The values of weight `k` (a bias) that make `layer`'s output on
+/// `inputs` closest to `expected`: Levenberg-Marquardt from the current
+/// values, with a forward-difference Jacobian (one layer run per value) and
+/// the normal equations solved in f64. The damping (each value's own
+/// curvature plus the mean curvature) keeps a singular Jacobian solvable:
+/// a value without effect stays where it is.
+/// `None` when the layer cannot run, its output has another shape, any
+/// number is not finite, or no value has an effect on the output.
+fn fit_bias(
+    layer: &Layer,
+    k: usize,
+    inputs: &[&ArrayD<f32>],
+    expected: &ArrayD<f32>,
+) -> Option<ArrayD<f32>> {
+    let shape = layer.weights[k].value.shape().to_vec();
+    let mut l = layer.clone();
+    let mut run = |b: &[f64]| -> Option<Vec<f64>> {
+        let v = b.iter().map(|&x| x as f32).collect();
+        l.weights[k].value = ArrayD::from_shape_vec(IxDyn(&shape), v).ok()?;
+        let out = interp::run_layer(&l, inputs).ok()?;
+        if out.shape() != expected.shape() {
+            return None;
+        }
+        let out: Vec<f64> = out.iter().map(|&x| x as f64).collect();
+        out.iter().all(|x| x.is_finite()).then_some(out)
+    };
+    let e: Vec<f64> = expected.iter().map(|&x| x as f64).collect();
+    if e.iter().any(|x| !x.is_finite()) {
+        return None;
+    }
+    let sq = |f: &[f64]| -> f64 { f.iter().zip(&e).map(|(a, b)| (b - a) * (b - a)).sum() };
+    let mut b: Vec<f64> = layer.weights[k].value.iter().map(|&x| x as f64).collect();
+    let (p, n) = (b.len(), e.len());
+    let mut f = run(&b)?;
+    let mut cost = sq(&f);
+    let scale = e.iter().fold(1.0f64, |m, x| m.max(x.abs()));
+    let mut lambda = 1e-3;
+    let mut moved = false;
+    for _ in 0..FIT_ITERATIONS {
+        // Converged to f32 precision: nothing left to fit.
+        if cost.sqrt() <= 1e-6 * scale * (n as f64).sqrt() {
+            break;
+        }
+        // Jacobian, column j = d output / d b[j] (p columns of n).
+        let mut jac = Vec::with_capacity(p);
+        for j in 0..p {
+            let h = 1e-3 * b[j].abs().max(1.0);
+            let keep = b[j];
+            b[j] += h;
+            let fj = run(&b)?;
+            b[j] = keep;
+            jac.push(
+                fj.iter()
+                    .zip(&f)
+                    .map(|(a, c)| (a - c) / h)
+                    .collect::<Vec<f64>>(),
+            );
+        }
+        let norms: Vec<f64> = jac.iter().map(|c| c.iter().map(|x| x * x).sum()).collect();
+        let top = norms.iter().copied().fold(0.0, f64::max);
+        // No value of this bias changes the output measurably: a root mean
+        // square derivative under 1e-4 of the output's scale is the
+        // difference quotient's f32 rounding (attention's key bias measures
+        // 1.4e-5 on the cross-attention fixture, where a weak query bias
+        // measures 1e-3), not an effect.
+        if top <= n as f64 * (1e-4 * scale).powi(2) {
+            return None;
+        }
+        // Damping relative to each value's own curvature (Marquardt) alone
+        // lets a value with almost no effect (a saturated gate) take a
+        // huge step; the mean curvature added to every value (Levenberg)
+        // bounds every step alike and makes a singular matrix (two biases
+        // that only act as their sum: a GRU's input and recurrent biases of
+        // a gate; attention's key bias) positive definite.
+        let mean = norms.iter().sum::<f64>() / p as f64;
+        let mut a = vec![vec![0.0f64; p]; p];
+        let mut g = vec![0.0f64; p];
+        for i in 0..p {
+            g[i] = jac[i]
+                .iter()
+                .zip(f.iter().zip(&e))
+                .map(|(d, (fv, ev))| d * (ev - fv))
+                .sum();
+            for j in i..p {
+                let v: f64 = jac[i].iter().zip(&jac[j]).map(|(x, y)| x * y).sum();
+                a[i][j] = v;
+                a[j][i] = v;
+            }
+        }
+        let mut improved = false;
+        for _ in 0..=FIT_RETRIES {
+            let mut m = a.clone();
+            for (i, row) in m.iter_mut().enumerate() {
+                row[i] += lambda * (a[i][i] + mean);
+            }
+            let Some(step) = solve_spd(m, g.clone()) else {
+                lambda *= 8.0;
+                continue;
+            };
+            let trial: Vec<f64> = b.iter().zip(&step).map(|(x, d)| x + d).collect();
+            if let Some(ft) = run(&trial) {
+                let ct = sq(&ft);
+                if ct < cost {
+                    (b, f, cost) = (trial, ft, ct);
+                    lambda = (lambda / 4.0).max(1e-9);
+                    improved = true;
+                    moved = true;
+                    break;
+                }
+            }
+            lambda *= 8.0;
+        }
+        if !improved {
+            break;
+        }
+    }
+    if !moved {
+        return None;
+    }
+    ArrayD::from_shape_vec(IxDyn(&shape), b.iter().map(|&x| x as f32).collect()).ok()
+}
+
+/// Solves `m x = g` for a symmetric positive definite `m` (Cholesky);
+/// `None` when `m` is not (numerically) positive definite.
+fn solve_spd(mut m: Vec<Vec<f64>>, mut g: Vec<f64>) -> Option<Vec<f64>> {
+    let p = g.len();
+    for j in 0..p {
+        let d = m[j][j] - (0..j).map(|t| m[j][t] * m[j][t]).sum::<f64>();
+        if d <= 0.0 || !d.is_finite() {
+            return None;
+        }
+        let d = d.sqrt();
+        m[j][j] = d;
+        for i in j + 1..p {
+            let v = m[i][j] - (0..j).map(|t| m[i][t] * m[j][t]).sum::<f64>();
+            m[i][j] = v / d;
+        }
+    }
+    // L y = g, then L^T x = y.
+    for i in 0..p {
+        g[i] = (g[i] - (0..i).map(|t| m[i][t] * g[t]).sum::<f64>()) / m[i][i];
+    }
+    for i in (0..p).rev() {
+        g[i] = (g[i] - (i + 1..p).map(|t| m[t][i] * g[t]).sum::<f64>()) / m[i][i];
+    }
+    Some(g)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -811,7 +1063,7 @@ mod tests {
     /// here without naming it.
     #[test]
     fn every_class_inherits_the_hypotheses_of_its_capabilities() {
-        let mut checked = [0usize; 6];
+        let mut checked = [0usize; 7];
         for model in all_models() {
             let inputs: Vec<ArrayD<f32>> = model
                 .inputs
@@ -929,6 +1181,35 @@ mod tests {
                     assert!(has(CauseKind::Bias), "{name}: no bias hypothesis");
                     checked[3] += 1;
                 }
+                // Every bias weight (inside gates, attention projections,
+                // each direction of a Bidirectional...), zeroed where that
+                // changes the output: a Bias hypothesis puts values back in
+                // it, whenever a fit is identifiable and within budget.
+                let shapes: Vec<&[usize]> = ins.iter().map(|a| a.shape()).collect();
+                let fan_in = layer.accumulation(&shapes, out.shape());
+                for (k, slot) in layer.bias_slots() {
+                    let p = layer.weights[k].value.len();
+                    if !bias_fit_applies(p, out.len(), fan_in) {
+                        continue;
+                    }
+                    let zeroed =
+                        with_weight(layer, k, ArrayD::zeros(layer.weights[k].value.raw_dim()));
+                    let changed = interp::run_layer(&zeroed, &ins).expect("zeroed bias runs");
+                    if changed
+                        .iter()
+                        .zip(out.iter())
+                        .all(|(a, b)| (a - b).abs() < 1e-5)
+                    {
+                        continue; // unobservable (attention's key bias)
+                    }
+                    let fits = hypotheses(&zeroed, &ins, out, &ctx);
+                    assert!(
+                        fits.iter().any(|h| h.kind == CauseKind::Bias
+                            && h.layer.weights[k].value != zeroed.weights[k].value),
+                        "{name}: no bias fit of {slot}"
+                    );
+                    checked[6] += 1;
+                }
                 if layer.kind.epsilon().is_some() {
                     assert!(has(CauseKind::BnEpsilon), "{name}: no epsilon hypothesis");
                     checked[4] += 1;
@@ -942,7 +1223,7 @@ mod tests {
                 }
             }
         }
-        // Kernels, padding, activation, bias, epsilon, affine: each seen.
+        // Kernels, padding, activation, bias, epsilon, affine, fitted bias: each seen.
         assert!(checked.iter().all(|&n| n > 0), "{checked:?}");
     }
 }

@@ -562,6 +562,29 @@ impl LayerKind {
         self.slots().use_bias.is_some()
     }
 
+    /// The names of every weight whose role is a bias (an offset added
+    /// before a nonlinearity or to the output), in weight order: `bias` for
+    /// the classes with a `bias` slot, each direction's `bias` of a
+    /// `Bidirectional` (`forward/bias`, `backward/bias`), and the biases of
+    /// `MultiHeadAttention`'s query, key, value and output projections.
+    /// Whether a layer holds them (`use_bias`) is [`Layer::bias_slots`]'s
+    /// question.
+    pub fn bias_slots(&self) -> Vec<&'static str> {
+        match self {
+            LayerKind::Bidirectional { layer, .. } if layer.has_bias_slot() => {
+                vec!["forward/bias", "backward/bias"]
+            }
+            LayerKind::MultiHeadAttention { .. } => vec![
+                "query/bias",
+                "key/bias",
+                "value/bias",
+                "attention_output/bias",
+            ],
+            other if other.has_bias_slot() => vec!["bias"],
+            _ => Vec::new(),
+        }
+    }
+
     /// The `activation=` of classes that fuse one into their computation.
     pub fn fused_activation_mut(&mut self) -> Option<&mut Activation> {
         self.slots_mut().fused_activation
@@ -754,7 +777,17 @@ impl Layer {
         kernels.max(window).max(ratio).max(1)
     }
 
-    /// The bias weight, if present.
+    /// The bias weights present ([`LayerKind::bias_slots`]), with their
+    /// index in `weights`.
+    pub fn bias_slots(&self) -> Vec<(usize, &'static str)> {
+        self.kind
+            .bias_slots()
+            .into_iter()
+            .filter_map(|name| Some((self.weight_index(name)?, name)))
+            .collect()
+    }
+
+    /// The `bias` weight (the one of the classes with a `bias` slot), if present.
     pub fn bias(&self) -> Option<&ndarray::ArrayD<f32>> {
         if self.kind.has_bias_slot() {
             self.weight("bias")
@@ -818,5 +851,37 @@ mod tests {
         assert_eq!(ks.len(), 2);
         assert_eq!(ks[0].spatial_axes(), vec![0, 1]);
         assert!(sep.has_bias_slot());
+        assert_eq!(sep.bias_slots(), ["bias"]);
+    }
+
+    /// Every weight whose role is a bias is found the same way, nested
+    /// (Bidirectional) or per projection (attention); none without one.
+    #[test]
+    fn bias_slots_of_nested_and_projected_biases() {
+        use crate::keras::MergeMode;
+        let gru = |use_bias| LayerKind::Gru {
+            units: 2,
+            return_sequences: false,
+            use_bias,
+            reset_after: true,
+            go_backwards: false,
+            activation: Activation::Tanh,
+            recurrent_activation: Activation::Sigmoid,
+        };
+        let bi = LayerKind::Bidirectional {
+            layer: Box::new(gru(true)),
+            merge_mode: MergeMode::Concat,
+        };
+        assert_eq!(bi.bias_slots(), ["forward/bias", "backward/bias"]);
+        assert_eq!(gru(false).bias_slots(), ["bias"]);
+        let mha = LayerKind::MultiHeadAttention {
+            num_heads: 1,
+            key_dim: 2,
+            value_dim: 2,
+            use_bias: true,
+            output_shape: None,
+        };
+        assert_eq!(mha.bias_slots().len(), 4);
+        assert!(LayerKind::Flatten.bias_slots().is_empty());
     }
 }
