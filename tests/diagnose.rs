@@ -410,3 +410,33 @@ fn mobilenet_v2_planted_epsilon() {
         r.layers.len()
     );
 }
+
+/// Issue 10: a zeroed bias inside an LSTM that returns only its last step
+/// (`lstm_back`, LSTM(4): 4·4 biases). The verified samples (2 here) give
+/// too few equations to fit the biases; the diagnosis reads the graph on
+/// `DIAGNOSIS_RUNS` more seeded input sets, so the fit is determined and the
+/// bias is named, in the converted mode and with `--keras`.
+#[test]
+fn zeroed_bias_of_a_last_step_lstm_is_a_bias() {
+    let (r, broken, keras) = verify_both("k3_rnn_back", |m| {
+        let l = m
+            .layers
+            .iter_mut()
+            .find(|l| matches!(l.kind, LayerKind::Lstm { return_sequences: false, .. }))
+            .expect("a last-step LSTM");
+        let b = l.weights.iter_mut().find(|w| w.name == "bias").unwrap();
+        assert!(b.value.iter().any(|&v| v != 0.0));
+        b.value.fill(0.0);
+        l.name.clone()
+    });
+    for (mode, r) in [("converted", &r), ("--keras", &keras)] {
+        assert_eq!(r.verdict, Verdict::Fail, "{mode}: {}", r.to_table());
+        let d = r.first_divergence.as_ref().expect("a divergence");
+        assert_eq!(d.layer, broken, "{mode}");
+        assert!(
+            d.causes.iter().any(|c| c.kind == CauseKind::Bias),
+            "{mode}: {:?}",
+            d.causes
+        );
+    }
+}

@@ -24,8 +24,9 @@
 //!
 //! Not handled yet: faults spread over two layers (a transposed kernel AND a
 //! wrong epsilon), 3-D layers, a bias inside the layer's nonlinearity with
-//! fewer than two output values per bias value (a recurrent layer's last
-//! step on few samples: any fault would fit) or beyond the fit's budget, and
+//! fewer than two output values per bias value even on the extra diagnosis
+//! samples (`verify/compare.rs::DIAGNOSIS_RUNS`: any fault would fit) or
+//! beyond the fit's budget, and
 //! a bias missing altogether (`use_bias=False`) anywhere but before a fused
 //! activation (the fit starts from the weight the layer holds).
 

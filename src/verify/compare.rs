@@ -334,12 +334,56 @@ fn mark_drift(
 /// The first layer that is wrong by itself; failing that (errors that only
 /// accumulate beyond drift), the first that fails at all — with the
 /// hypotheses on what is wrong with it.
+/// How many more runs of the graph, on freshly seeded inputs of the same
+/// shapes, feed the diagnosis of a failing layer, besides the verified
+/// samples: hypotheses that fit values (a bias inside an LSTM's gates, from
+/// its last step only: 4 samples × 4·units outputs for 4·units biases) need
+/// more equations than unknowns to tell a bias from another fault
+/// (`src/compare/hypotheses.rs`). Three runs make 4× the samples; they cost
+/// three runs of the graph, and only on a model that fails.
+pub(super) const DIAGNOSIS_RUNS: u64 = 3;
+
+/// The graph's values on [`DIAGNOSIS_RUNS`] more sets of seeded inputs (the
+/// verified samples' shapes, seeds after `--seed`), for the diagnosis of a
+/// failing model; none when the inputs came from `--inputs` (the user's
+/// domain is theirs: random inputs could leave it) or nothing fails.
+pub(super) fn diagnosis_runs(
+    opts: &VerifyOptions,
+    settings: &VerifySettings,
+    conv: &Conversion,
+    graph_run: &GraphRun,
+    layers: &[LayerReport],
+) -> Result<Vec<(Vec<ArrayD<f32>>, Vec<ArrayD<f32>>)>, VerifyError> {
+    let fails = layers.iter().any(|l| {
+        !matches!(l.status, Status::Pass | Status::Drift)
+            || l.isolated.as_ref().is_some_and(|i| i.status != Status::Pass)
+    });
+    if !fails || settings.inputs_file.is_some() {
+        return Ok(Vec::new());
+    }
+    (1..=DIAGNOSIS_RUNS)
+        .map(|k| {
+            let inputs = super::inputs::seeded_inputs(
+                &conv.model,
+                opts.samples,
+                opts.seed.wrapping_add(k),
+                opts.input_range,
+                settings.input_dist,
+            )
+            .map_err(VerifyError::Usage)?;
+            let values = graph_run.oracle.run(&inputs)?;
+            Ok((inputs, values))
+        })
+        .collect()
+}
+
 pub(super) fn first_divergence(
     opts: &VerifyOptions,
     conv: &Conversion,
     layers: &[LayerReport],
     tolerance: &HashMap<&str, Tolerance>,
     values: &GraphValues,
+    more: &[GraphValues],
 ) -> Option<FirstDivergence> {
     let first = layers
         .iter()
@@ -358,18 +402,21 @@ pub(super) fn first_divergence(
         .get(name.as_str())
         .copied()
         .unwrap_or(opts.tolerance);
-    let causes = diagnose_layer(conv, &name, values, tol.isolated());
+    let causes = diagnose_layer(conv, &name, values, more, tol.isolated());
     Some(FirstDivergence {
         layer: name,
         causes,
     })
 }
 
-/// Hypotheses on the failing layer alone, fed the graph's values.
+/// Hypotheses on the failing layer alone, fed the graph's values: those of
+/// the verified samples followed (along the batch axis) by those of the
+/// `more` runs that have the layer's tensors.
 fn diagnose_layer(
     conv: &Conversion,
     name: &str,
     graph_by_name: &GraphValues,
+    more: &[GraphValues],
     tol: Tolerance,
 ) -> Vec<diagnose::Cause> {
     let other = |detail: String| {
@@ -396,6 +443,26 @@ fn diagnose_layer(
         model: &conv.model,
         values: graph_by_name,
     };
+    // Every tensor of the layer, batch first, from every run.
+    let joined = |name: &str, first: &ArrayD<f32>| -> Option<ArrayD<f32>> {
+        let mut views = vec![first.view()];
+        for run in more {
+            views.push(run.get(name)?.view());
+        }
+        ndarray::concatenate(ndarray::Axis(0), &views).ok()
+    };
+    if !more.is_empty()
+        && let Some(expected) = joined(name, expected)
+        && let Some(ins) = layer
+            .inbound
+            .iter()
+            .zip(&ins)
+            .map(|(i, v)| joined(i, v))
+            .collect::<Option<Vec<_>>>()
+    {
+        let ins: Vec<&ArrayD<f32>> = ins.iter().collect();
+        return diagnose::diagnose(layer, &ins, &expected, tol, &ctx);
+    }
     diagnose::diagnose(layer, &ins, expected, tol, &ctx)
 }
 

@@ -335,8 +335,19 @@ fn verify_models(
     timings.drift_ms = ms(t);
     let t = Instant::now();
     settings.progress.stage("diagnosing");
-    report.first_divergence =
-        compare::first_divergence(opts, conv, &report.layers, &checked.tolerance, &values);
+    let runs = compare::diagnosis_runs(opts, settings, conv, &graph_run, &report.layers)?;
+    let more: Vec<_> = runs
+        .iter()
+        .map(|(inputs, values)| compare::graph_by_name(conv, inputs, &layer_tensors, values))
+        .collect();
+    report.first_divergence = compare::first_divergence(
+        opts,
+        conv,
+        &report.layers,
+        &checked.tolerance,
+        &values,
+        &more,
+    );
     report::verdict(&mut report);
     timings.diagnose_ms = ms(t);
     finish(report, timings, start, opts)
