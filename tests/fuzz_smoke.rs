@@ -686,6 +686,20 @@ fn fuzz_keras_h5_damaged_file_loops_in_libhdf5() {
     assert!(took < Duration::from_secs(60), "took {took:?}");
 }
 
+/// Found by the fourth `keras_h5` campaign (`-fork=1`): a string attribute
+/// (`weight_names`) whose damaged shape asked the hdf5 crate's `read_raw`
+/// for more than `Vec` can hold, a capacity-overflow panic in the reading
+/// child (exit 4). Attribute reads are weighed against the budget first:
+/// exit 2, and the target itself no longer panics on it.
+#[test]
+fn fuzz_keras_h5_attribute_size_overflow() {
+    let bytes = std::fs::read("tests/data/fuzz_keras_h5_attribute_size_overflow.h5").unwrap();
+    with_hdf5(|| targets::keras_h5(&bytes));
+    let (code, err, _) = verify_keras("tests/data/fuzz_keras_h5_attribute_size_overflow.h5", &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(!err.contains("internal error"), "{err}");
+}
+
 /// Found by the same mutations: a weight dataset declaring a shape whose
 /// element count is over the budget by more than 4 x usize::MAX / 4 made the
 /// budget's own message overflow (`n * 4`, a panic: exit 4). The message now

@@ -387,6 +387,9 @@ fn snake_case(class: &str) -> String {
 /// A variable as f32 (float16/float64 are converted by HDF5).
 fn read_f32(ds: &hdf5::Dataset) -> hdf5::Result<ArrayD<f32>> {
     let shape = ds.shape();
+    // The shape is the file's word: refused over the budget before the
+    // buffer is allocated, as the `.h5` reader does.
+    crate::budget::elements(&shape).map_err(|e| hdf5::Error::from(format!("dataset {e}")))?;
     let data = ds.read_raw::<f32>()?;
     ArrayD::from_shape_vec(IxDyn(&shape), data)
         .map_err(|e| hdf5::Error::from(format!("dataset shape {shape:?}: {e}")))

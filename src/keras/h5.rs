@@ -340,6 +340,12 @@ fn attr_strings(attr: &Attribute) -> hdf5::Result<Vec<String>> {
         return Ok(Vec::new());
     }
     fn conv<T: H5Type>(a: &Attribute, f: impl Fn(&T) -> String) -> hdf5::Result<Vec<String>> {
+        // The attribute's shape is the file's word: weighed against the
+        // memory budget before the buffer is allocated (a damaged file's
+        // shape overflowed `Vec`'s capacity in the hdf5 crate, a panic:
+        // `fuzz_keras_h5_attribute_size_overflow`).
+        crate::budget::bytes(&a.shape(), std::mem::size_of::<T>())
+            .map_err(|e| hdf5::Error::from(format!("attribute {e}")))?;
         Ok(a.read_raw::<T>()?.iter().map(f).collect())
     }
     fn lossy(b: &[u8]) -> String {
