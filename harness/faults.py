@@ -393,10 +393,9 @@ FAULTS = [
     Fault("activation", "k3_conv_strides_dilation", "relu_standalone", activation("linear")),
     # relu6 -> relu is NOT observable numerically here: with inputs in [-1, 1] no pre-activation
     # of this fixture reaches 6, so both models compute the same values. `--keras` names it anyway
-    # (the configuration diff: a finding of kind `activation`); the converted mode has no second
-    # model to diff against and rightly passes on equal values.
-    Fault("activation", "k3_bn_depthwise_relu6", "stem_relu6", relu_uncapped,
-          known="unobservable: no value of stem_bn reaches 6 with inputs in [-1, 1]", known_modes=("converted",)),
+    # (the configuration diff: a finding of kind `activation`), and so does the converted mode
+    # (the structural witness, src/verify/witness.rs: the graph computes the tensor with Relu6).
+    Fault("activation", "k3_bn_depthwise_relu6", "stem_relu6", relu_uncapped),
     # ... and found once the inputs are wide enough for the cap to bite.
     Fault("activation", "k3_bn_depthwise_relu6", "stem_relu6", relu_uncapped, input_range=(-10, 10)),
     # A layer the graph lacks (unaligned, compared as an identity with its input's tensor):

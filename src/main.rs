@@ -201,10 +201,11 @@ struct VerifyArgs {
     /// its layers are aligned with the graph's (alignment.json in --out).
     #[arg(long, value_name = "FILE.h5")]
     keras: Option<PathBuf>,
-    /// With --keras: judge on numbers alone. Differences between the model's
-    /// config or weights and the graph's (report.json `findings`) are still
-    /// reported but no longer make the verdict FAIL.
-    #[arg(long, requires = "keras")]
+    /// Judge on numbers alone. Differences between the model's config or
+    /// weights and the graph's (report.json `findings`: with --keras the
+    /// config and weight diff, else the activations against the graph's ops)
+    /// are still reported but no longer make the verdict FAIL.
+    #[arg(long)]
     numeric_only: bool,
     /// Time budget in seconds for preparing and running the original graph
     /// (tract's analysis and optimisation included); on expiry: one message

@@ -440,3 +440,33 @@ fn zeroed_bias_of_a_last_step_lstm_is_a_bias() {
         );
     }
 }
+
+/// Issue 10: a capped ReLU replaced by a plain one where no value reaches 6
+/// computes the graph's numbers on every seeded sample (the numeric checks
+/// pass), yet the graph's op for that tensor is `Relu6`: in thaw's own
+/// conversion that is a finding of kind `activation` and the verdict fails
+/// (`src/verify/witness.rs`); with `--keras` the config diff names it.
+#[test]
+fn capped_relu_no_value_reaches_is_an_activation_finding() {
+    let (r, broken, keras) = verify_both("k3_bn_depthwise_relu6", |m| {
+        let l = m
+            .layers
+            .iter_mut()
+            .find(|l| matches!(l.kind, LayerKind::ReLU { max_value: Some(_), .. }))
+            .expect("a capped ReLU");
+        if let LayerKind::ReLU { max_value, .. } = &mut l.kind {
+            *max_value = None;
+        }
+        l.name.clone()
+    });
+    for (mode, r) in [("converted", &r), ("--keras", &keras)] {
+        assert_eq!(r.verdict, Verdict::Fail, "{mode}: {}", r.to_table());
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.layer == broken && f.kind == CauseKind::Activation),
+            "{mode}: {:?}",
+            r.findings
+        );
+    }
+}

@@ -30,6 +30,7 @@ mod load;
 mod oracle;
 mod report;
 mod user_model;
+mod witness;
 mod write;
 
 pub use inputs::{InputDist, random_inputs};
@@ -349,6 +350,18 @@ fn verify_models(
         &more,
     );
     report::verdict(&mut report);
+    // thaw's own conversion: its activations against the graph's ops, which
+    // name what the seeded inputs cannot show (`--keras` compares the user's
+    // layers with that conversion instead).
+    if keras_file.is_none() {
+        report.findings = witness::activation_findings(graph, conv);
+        if !report.findings.is_empty()
+            && !settings.numeric_only
+            && report.verdict != crate::report::Verdict::Unsupported
+        {
+            report.verdict = crate::report::Verdict::Fail;
+        }
+    }
     timings.diagnose_ms = ms(t);
     finish(report, timings, start, opts)
 }
