@@ -343,6 +343,9 @@ fn mark_drift(
 /// three runs of the graph, and only on a model that fails.
 pub(super) const DIAGNOSIS_RUNS: u64 = 3;
 
+/// One run of the graph: its inputs, and its value of every layer tensor.
+pub(super) type InputsAndValues = (Vec<ArrayD<f32>>, Vec<ArrayD<f32>>);
+
 /// The graph's values on [`DIAGNOSIS_RUNS`] more sets of seeded inputs (the
 /// verified samples' shapes, seeds after `--seed`), for the diagnosis of a
 /// failing model; none when the inputs came from `--inputs` (the user's
@@ -353,7 +356,7 @@ pub(super) fn diagnosis_runs(
     conv: &Conversion,
     graph_run: &GraphRun,
     layers: &[LayerReport],
-) -> Result<Vec<(Vec<ArrayD<f32>>, Vec<ArrayD<f32>>)>, VerifyError> {
+) -> Result<Vec<InputsAndValues>, VerifyError> {
     let fails = layers.iter().any(|l| {
         !matches!(l.status, Status::Pass | Status::Drift)
             || l.isolated.as_ref().is_some_and(|i| i.status != Status::Pass)

@@ -158,7 +158,12 @@ pub fn verify_with(opts: &VerifyOptions, settings: &VerifySettings) -> Result<Re
     let start = Instant::now();
     let early = oracle::EarlyDecode::start(opts);
     let (graph, conv, timings) = load::load_and_convert_timed(opts)?;
-    verify_models(opts, settings, &graph, &conv, None, timings, start, early)
+    let first = FirstHalf {
+        timings,
+        start,
+        early,
+    };
+    verify_models(opts, settings, &graph, &conv, None, first)
 }
 
 fn check_options(opts: &VerifyOptions) -> Result<(), VerifyError> {
@@ -192,9 +197,11 @@ pub fn verify_conversion(
         graph,
         conv,
         None,
-        timings,
-        start,
-        oracle::EarlyDecode::none(),
+        FirstHalf {
+            timings,
+            start,
+            early: oracle::EarlyDecode::none(),
+        },
     )
 }
 
@@ -241,9 +248,11 @@ pub fn verify_keras_with(
         &graph,
         &aligned.conv,
         Some(keras_file),
-        timings,
-        start,
-        early,
+        FirstHalf {
+            timings,
+            start,
+            early,
+        },
     )?;
     user_model::finish_report(
         &mut report,
@@ -257,6 +266,14 @@ pub fn verify_keras_with(
     Ok((report, aligned.info))
 }
 
+/// What the first half (load, convert) hands the second: its timings, the
+/// run's start, and the oracle's decode started alongside it.
+struct FirstHalf {
+    timings: Timings,
+    start: Instant,
+    early: oracle::EarlyDecode,
+}
+
 /// The shared second half: `keras_file` is the user's model when given (then
 /// nothing is written but the report), else `conv.model` is written as .h5.
 fn verify_models(
@@ -265,10 +282,13 @@ fn verify_models(
     graph: &Graph,
     conv: &Conversion,
     keras_file: Option<&Path>,
-    mut timings: Timings,
-    start: Instant,
-    early: oracle::EarlyDecode,
+    first: FirstHalf,
 ) -> Result<Report, VerifyError> {
+    let FirstHalf {
+        mut timings,
+        start,
+        early,
+    } = first;
     let t = Instant::now();
     let mut report = report::skeleton(opts, settings, conv);
     write::out_dir(&opts.out_dir)?;
