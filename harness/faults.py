@@ -820,7 +820,8 @@ def main(argv=None) -> int:
 
     if args.generated:
         # A converted-mode pass whose faulted layer is exactly right in isolation is a fault these
-        # inputs cannot show (the converted mode has no second model to diff): a documented gap.
+        # inputs cannot show, and that no finding names (the converted mode's only non-numeric check is
+        # the activation witness, src/verify/witness.rs): a documented gap.
         for f, _, mode, row in rows:
             if mode == "converted" and not f.known and row["verdict"] == "pass" and row.get("isolated") == 0.0:
                 f.known, f.known_modes = UNOBSERVABLE, ("converted",)
