@@ -87,6 +87,27 @@ pub struct Graph {
 }
 
 impl Graph {
+    /// Drops every `Const`'s values (its `tensor_content` and typed value
+    /// fields), keeping the graph's structure: names, ops, attributes,
+    /// shapes. For a caller done with the values: `verify`, once conversion
+    /// has copied the weights into the Keras IR, reads the graph only for its
+    /// placeholders, outputs and ops, and the file's buffer (which the
+    /// contents are slices of) is freed before tract and the interpreter run
+    /// (issue 11). The tensor's dtype becomes `DT_INVALID`, so a value read
+    /// afterwards is an error ("unsupported dtype"), never zeros.
+    pub fn release_constant_values(&mut self) {
+        use super::pb::attr_value::Value;
+        for node in self.def.node.iter_mut().filter(|n| n.op == "Const") {
+            if let Some(Value::Tensor(t)) = node.attr.get_mut("value").and_then(|a| a.value.as_mut()) {
+                let shape = t.tensor_shape.take();
+                *t = super::pb::TensorProto {
+                    tensor_shape: shape,
+                    ..Default::default()
+                };
+            }
+        }
+    }
+
     /// Reads and indexes a `.pb` or `.pbtxt` file.
     pub fn load(path: &Path) -> Result<Graph, GraphError> {
         Graph::load_with(path, &[])

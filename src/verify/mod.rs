@@ -157,7 +157,9 @@ pub fn verify_with(opts: &VerifyOptions, settings: &VerifySettings) -> Result<Re
     check_options(opts)?;
     let start = Instant::now();
     let early = oracle::EarlyDecode::start(opts);
-    let (graph, conv, timings) = load::load_and_convert_timed(opts)?;
+    let (mut graph, conv, timings) = load::load_and_convert_timed(opts)?;
+    // The Keras IR holds the weights now: the file's buffer goes.
+    graph.release_constant_values();
     let first = FirstHalf {
         timings,
         start,
@@ -233,7 +235,9 @@ pub fn verify_keras_with(
     check_options(opts)?;
     let start = Instant::now();
     let early = oracle::EarlyDecode::start(opts);
-    let (graph, conv, timings) = load::load_and_convert_timed(opts)?;
+    let (mut graph, conv, timings) = load::load_and_convert_timed(opts)?;
+    // The Keras IR holds the weights now: the file's buffer goes.
+    graph.release_constant_values();
     let user = user_model::read(
         keras_file,
         &conv,
