@@ -422,7 +422,15 @@ fn zeroed_bias_of_a_last_step_lstm_is_a_bias() {
         let l = m
             .layers
             .iter_mut()
-            .find(|l| matches!(l.kind, LayerKind::Lstm { return_sequences: false, .. }))
+            .find(|l| {
+                matches!(
+                    l.kind,
+                    LayerKind::Lstm {
+                        return_sequences: false,
+                        ..
+                    }
+                )
+            })
             .expect("a last-step LSTM");
         let b = l.weights.iter_mut().find(|w| w.name == "bias").unwrap();
         assert!(b.value.iter().any(|&v| v != 0.0));
@@ -452,7 +460,15 @@ fn capped_relu_no_value_reaches_is_an_activation_finding() {
         let l = m
             .layers
             .iter_mut()
-            .find(|l| matches!(l.kind, LayerKind::ReLU { max_value: Some(_), .. }))
+            .find(|l| {
+                matches!(
+                    l.kind,
+                    LayerKind::ReLU {
+                        max_value: Some(_),
+                        ..
+                    }
+                )
+            })
             .expect("a capped ReLU");
         if let LayerKind::ReLU { max_value, .. } = &mut l.kind {
             *max_value = None;

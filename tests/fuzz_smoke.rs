@@ -577,19 +577,27 @@ fn fuzz_convert_nul_in_node_name() {
 /// computed, after its analysis and before typing: exit 2 naming the node.
 #[test]
 fn fuzz_oracle_transpose_computed_perm_repeats() {
-    let bytes = std::fs::read("tests/data/fuzz_oracle_transpose_computed_perm_repeats.bin").unwrap();
+    let bytes =
+        std::fs::read("tests/data/fuzz_oracle_transpose_computed_perm_repeats.bin").unwrap();
     targets::oracle(&bytes);
-    let inputs: Vec<thaw::oracle::OracleInput> = [("query", [1, 6, 12]), ("key", [1, 10, 5]), ("memory", [1, 10, 8])]
-        .into_iter()
-        .map(|(name, shape)| thaw::oracle::OracleInput {
-            name: name.into(),
-            shape: shape.to_vec(),
-        })
-        .collect();
+    let inputs: Vec<thaw::oracle::OracleInput> = [
+        ("query", [1, 6, 12]),
+        ("key", [1, 10, 5]),
+        ("memory", [1, 10, 8]),
+    ]
+    .into_iter()
+    .map(|(name, shape)| thaw::oracle::OracleInput {
+        name: name.into(),
+        shape: shape.to_vec(),
+    })
+    .collect();
     let e = thaw::oracle::Oracle::from_bytes(&bytes, "m.pb", &inputs, &["Identity:0".to_string()]);
     let msg = e.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(msg.contains("model/head/Tensordot/transpose"), "{msg}");
-    assert!(msg.contains("[1, 1, 2], which is no permutation of 0..3"), "{msg}");
+    assert!(
+        msg.contains("[1, 1, 2], which is no permutation of 0..3"),
+        "{msg}"
+    );
 }
 
 /// Found by the third `convert` campaign: a Conv2D on an input of 0

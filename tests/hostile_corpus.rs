@@ -655,13 +655,18 @@ fn keras_cases() -> Vec<Case> {
 /// eight 200 MB datasets that were never written (chunked: the file stays a
 /// few KB; reading them fills 1.6 GB with the fill value).
 fn weights_past_child_memory() -> Vec<u8> {
-    use hdf5_metno as hdf5;
     use hdf5::types::VarLenUnicode;
+    use hdf5_metno as hdf5;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.h5");
     let model = thaw::keras::h5::read(Path::new(HANDMADE)).unwrap();
     thaw::keras::h5::write(&path, &model).unwrap();
-    let layer = &model.layers.iter().find(|l| !l.weights.is_empty()).unwrap().name;
+    let layer = &model
+        .layers
+        .iter()
+        .find(|l| !l.weights.is_empty())
+        .unwrap()
+        .name;
     {
         let f = hdf5::File::open_rw(&path).unwrap();
         let mw = f.group("model_weights").unwrap();

@@ -478,7 +478,9 @@ pub fn keras_config_model(data: &[u8]) -> Option<Model> {
             let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
             total = total.checked_add(n).filter(|&t| t <= MAX_INPUT_ELEMENTS)?;
             let start = total - n;
-            let flat = (start..total).map(|i| (i % 97) as f32 * 0.125 - 6.0).collect();
+            let flat = (start..total)
+                .map(|i| (i % 97) as f32 * 0.125 - 6.0)
+                .collect();
             values.push(ArrayD::from_shape_vec(shape.clone(), flat).ok()?);
         }
         layer.weights = thaw::keras::config::bind_weights(&layer.kind, values).ok()?;
@@ -493,9 +495,16 @@ pub fn keras_config_input(model: &Model) -> Vec<u8> {
         .layers
         .iter()
         .filter(|l| !l.weights.is_empty())
-        .map(|l| (l.name.as_str(), l.weights.iter().map(|w| w.value.shape()).collect()))
+        .map(|l| {
+            (
+                l.name.as_str(),
+                l.weights.iter().map(|w| w.value.shape()).collect(),
+            )
+        })
         .collect();
-    let mut out = thaw::keras::config::model_config(model).to_string().into_bytes();
+    let mut out = thaw::keras::config::model_config(model)
+        .to_string()
+        .into_bytes();
     out.push(0);
     out.extend(serde_json::to_vec(&shapes).expect("shapes serialise"));
     out

@@ -587,28 +587,9 @@ mod tests {
     /// offered as a fit (zeroing it changes nothing: unobservable).
     #[test]
     fn zeroed_attention_bias_is_a_bias_and_the_key_bias_is_unobservable() {
-        use crate::keras::test_models::{layer, pseudo_random};
-        let mha = layer(
-            "mha",
-            LayerKind::MultiHeadAttention {
-                num_heads: 2,
-                key_dim: 4,
-                value_dim: 4,
-                use_bias: true,
-                output_shape: None,
-            },
-            &["q", "v"],
-            &[
-                &[8, 2, 4],
-                &[2, 4],
-                &[8, 2, 4],
-                &[2, 4],
-                &[8, 2, 4],
-                &[2, 4],
-                &[2, 4, 8],
-                &[8],
-            ],
-        );
+        use crate::keras::test_models::{extra_classes_model, pseudo_random};
+        // MultiHeadAttention(num_heads=2, key_dim=4) with every bias, on 8 features.
+        let mha = extra_classes_model().layer("mha").unwrap().clone();
         let xs = vec![pseudo_random(&[3, 5, 8], 1), pseudo_random(&[3, 6, 8], 2)];
         let (causes, named) = zeroed(&mha, "query/bias", &xs);
         assert!(named, "{causes:?}");

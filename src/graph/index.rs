@@ -98,7 +98,9 @@ impl Graph {
     pub fn release_constant_values(&mut self) {
         use super::pb::attr_value::Value;
         for node in self.def.node.iter_mut().filter(|n| n.op == "Const") {
-            if let Some(Value::Tensor(t)) = node.attr.get_mut("value").and_then(|a| a.value.as_mut()) {
+            if let Some(Value::Tensor(t)) =
+                node.attr.get_mut("value").and_then(|a| a.value.as_mut())
+            {
                 let shape = t.tensor_shape.take();
                 *t = super::pb::TensorProto {
                     tensor_shape: shape,

@@ -44,9 +44,7 @@
 //!
 //! Not handled yet: nested models, archives with assets.
 
-use super::config::{
-    self, bind_weights, keras_layer_order, weight_names, written_class_name,
-};
+use super::config::{self, bind_weights, keras_layer_order, weight_names, written_class_name};
 use super::error::KerasError;
 use super::h5::{Doing as _, H5Result, write_str_attr};
 use super::ir::{LayerKind, Model};

@@ -252,7 +252,12 @@ impl Oracle {
         outputs: &[String],
         bindings: &[crate::graph::Binding],
     ) -> Result<Oracle, OracleError> {
-        Self::from_decoded(Self::decode_file(path, bindings)?, inputs, outputs, bindings)
+        Self::from_decoded(
+            Self::decode_file(path, bindings)?,
+            inputs,
+            outputs,
+            bindings,
+        )
     }
 
     /// The first half of [`Oracle::load_with`], which needs neither the
@@ -655,7 +660,10 @@ fn decode(
 /// placeholders or library functions.
 fn needs_rewrite(graph: &GraphDef, bindings: &[crate::graph::Binding]) -> bool {
     !bindings.is_empty()
-        || graph.library.as_ref().is_some_and(|l| !l.function.is_empty())
+        || graph
+            .library
+            .as_ref()
+            .is_some_and(|l| !l.function.is_empty())
         || graph.node.iter().any(|n| {
             matches!(
                 n.op.as_str(),

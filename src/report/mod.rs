@@ -553,7 +553,10 @@ impl Report {
             }
         }
         if !self.findings.is_empty() {
-            let _ = writeln!(s, "findings (the model's config and weights against the graph):");
+            let _ = writeln!(
+                s,
+                "findings (the model's config and weights against the graph):"
+            );
             for f in &self.findings {
                 let kind = serde_json::to_value(f.kind)
                     .ok()

@@ -276,11 +276,7 @@ pub(super) fn drift(
     graph_run: &GraphRun,
     layers: &mut [LayerReport],
 ) -> Result<Option<DriftSummary>, VerifyError> {
-    let isolated_failure = layers.iter().any(|l| {
-        l.isolated
-            .as_ref()
-            .is_some_and(|i| i.status != Status::Pass)
-    });
+    let isolated_failure = layers.iter().any(fails_isolated);
     if isolated_failure || !layers.iter().any(|l| l.status == Status::Fail) {
         return Ok(None);
     }
@@ -334,6 +330,18 @@ fn mark_drift(
 /// The first layer that is wrong by itself; failing that (errors that only
 /// accumulate beyond drift), the first that fails at all — with the
 /// hypotheses on what is wrong with it.
+/// The layer fails in isolation (fed the graph's values of its inputs).
+fn fails_isolated(l: &LayerReport) -> bool {
+    l.isolated
+        .as_ref()
+        .is_some_and(|i| i.status != Status::Pass)
+}
+
+/// The layer's cumulative check neither passes nor is explained as drift.
+fn fails_cumulative(l: &LayerReport) -> bool {
+    !matches!(l.status, Status::Pass | Status::Drift)
+}
+
 /// How many more runs of the graph, on freshly seeded inputs of the same
 /// shapes, feed the diagnosis of a failing layer, besides the verified
 /// samples: hypotheses that fit values (a bias inside an LSTM's gates, from
@@ -357,10 +365,9 @@ pub(super) fn diagnosis_runs(
     graph_run: &GraphRun,
     layers: &[LayerReport],
 ) -> Result<Vec<InputsAndValues>, VerifyError> {
-    let fails = layers.iter().any(|l| {
-        !matches!(l.status, Status::Pass | Status::Drift)
-            || l.isolated.as_ref().is_some_and(|i| i.status != Status::Pass)
-    });
+    let fails = layers
+        .iter()
+        .any(|l| fails_isolated(l) || fails_cumulative(l));
     if !fails || settings.inputs_file.is_some() {
         return Ok(Vec::new());
     }
@@ -390,16 +397,8 @@ pub(super) fn first_divergence(
 ) -> Option<FirstDivergence> {
     let first = layers
         .iter()
-        .find(|l| {
-            l.isolated
-                .as_ref()
-                .is_some_and(|i| i.status != Status::Pass)
-        })
-        .or_else(|| {
-            layers
-                .iter()
-                .find(|l| !matches!(l.status, Status::Pass | Status::Drift))
-        })?;
+        .find(|l| fails_isolated(l))
+        .or_else(|| layers.iter().find(|l| fails_cumulative(l)))?;
     let name = first.name.clone();
     let tol = tolerance
         .get(name.as_str())

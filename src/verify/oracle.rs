@@ -164,8 +164,7 @@ pub(super) fn start(
                     (Oracle::decode_file(&model, &bindings), ms(t))
                 }
             };
-            let oracle =
-                Oracle::from_decoded(decoded?, &oracle_inputs, &outputs, &bindings)?;
+            let oracle = Oracle::from_decoded(decoded?, &oracle_inputs, &outputs, &bindings)?;
             let load_ms = ms(t);
             stage.store(RUNNING, Ordering::SeqCst);
             let t = Instant::now();
