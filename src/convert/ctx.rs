@@ -331,6 +331,11 @@ impl<'g> Ctx<'g> {
     }
 
     /// Whether `t` is a converted layer's output.
+    /// Whether an earlier match (or a recognised loop) already stands for `node`.
+    pub fn is_consumed(&self, node: &str) -> bool {
+        self.consumed.contains(node)
+    }
+
     pub fn is_layer_output(&self, t: &TensorId) -> bool {
         self.produced.contains_key(t)
     }

@@ -234,6 +234,9 @@ pub(super) struct RnnCell {
     /// The layer's name when the loop's scope does not give it (TF1: the
     /// cell's variable scope, `rnn/lstm_cell` → `rnn.lstm_cell`).
     pub name: Option<String>,
+    /// A masked loop's (batch, steps) bool mask, as it enters the layer's
+    /// scope (Keras's mask of the layer input, e.g. `mask_zero`'s `NotEqual`).
+    pub mask: Option<TensorId>,
 }
 
 /// Ops a lowered LSTM, GRU or SimpleRNN loop may hold (plumbing, counters,
@@ -262,6 +265,10 @@ fn cell_op(op: &str) -> bool {
                 | "Mul"
                 | "TensorListGetItem"
                 | "TensorListSetItem"
+                // A masked loop: the mask step tiled to each state's width,
+                // each state and the output kept where the step is masked.
+                | "Tile"
+                | "SelectV2"
         )
 }
 
@@ -525,12 +532,29 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
             value,
         });
     }
-    // The input: Transpose(x, [1, 0, 2]) → TensorListFromTensor → Enter.
-    let from = nodes()
+    // The input: Transpose(x, [1, 0, 2]) → TensorListFromTensor → Enter; a
+    // masked loop has a second, bool list: the mask (see `loop_mask`).
+    let lists: Vec<&NodeDef> = nodes()
         .filter(|n| n.op == "Enter")
         .filter_map(|e| source(ctx, e.data_inputs().first()?))
-        .find(|n| n.op == "TensorListFromTensor")
+        .filter(|n| n.op == "TensorListFromTensor")
+        .collect();
+    let is_bool = |n: &&NodeDef| {
+        n.attr_type("element_dtype")
+            .is_ok_and(|t| t == crate::graph::pb::DataType::DtBool)
+    };
+    let from = *lists
+        .iter()
+        .find(|n| !is_bool(n))
         .ok_or("no TensorListFromTensor enters the loop")?;
+    let mask = match lists.iter().filter(|n| is_bool(n)).collect::<Vec<_>>()[..] {
+        [] => None,
+        [m] => Some(loop_mask(ctx, lp, m, class)?),
+        _ => return Err("more than one mask list enters the loop".into()),
+    };
+    if mask.is_none() && (count("SelectV2") > 0 || count("Tile") > 0) {
+        return Err("SelectV2/Tile in a loop with no mask".into());
+    }
     let mut entering = from.data_inputs().first().and_then(|t| source(ctx, t));
     // go_backwards: ReverseV2(time-major sequence, [0]) between the two.
     let mut reverse = None;
@@ -622,6 +646,109 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         weights,
         output: TensorId::new(output.name.clone(), 0),
         name: None,
+        mask,
+    })
+}
+
+/// A masked loop's mask: the bool list `list` holds
+/// `Transpose(ExpandDims(mask, -1), [1, 0, 2])` (reversed along the steps
+/// for `go_backwards`), and each of the cell's states (LSTM: h and c; GRU,
+/// SimpleRNN: h) and its output is a `SelectV2(Tile(mask step), new, old)`.
+/// The output's `old` must be the previous step's output, carried round the
+/// loop (Keras's `zero_output_for_mask=False`, every RNN's default; `True`
+/// writes zeros instead and is refused). Returns the (batch, steps) mask.
+fn loop_mask(ctx: &Ctx, lp: &Loop, list: &NodeDef, class: &str) -> Result<TensorId, String> {
+    let graph = ctx.graph;
+    let mut t = source(ctx, list.data_inputs().first().ok_or("mask list without input")?)
+        .ok_or("mask list input missing")?;
+    if t.op == "ReverseV2" {
+        if ctx.const_ints(t, 1)? != [0] {
+            return Err(format!("mask ReverseV2 '{}' not of the steps", t.name));
+        }
+        t = source(ctx, t.data_inputs().first().ok_or("ReverseV2 without input")?)
+            .ok_or("ReverseV2 input missing")?;
+    }
+    if !swaps_batch_and_time(ctx, t) {
+        return Err("the mask does not enter the loop time-major".into());
+    }
+    let expand = source(ctx, t.data_inputs().first().ok_or("Transpose without input")?)
+        .filter(|n| n.op == "ExpandDims")
+        .ok_or("the mask is not expanded to (batch, steps, 1)")?;
+    if !ctx.const_ints(expand, 1).is_ok_and(|d| d == [-1] || d == [2]) {
+        return Err(format!("mask ExpandDims '{}' not on the last axis", expand.name));
+    }
+    let mask = ctx.graph.input(expand, 0).map_err(|e| e.to_string())?;
+    // Every SelectV2 keeps by the tiled mask step; one per state, plus the output.
+    let members: HashSet<usize> = lp.members.iter().copied().collect();
+    let selects: Vec<&NodeDef> = lp
+        .members
+        .iter()
+        .map(|&i| &graph.nodes()[i])
+        .filter(|n| n.op == "SelectV2")
+        .collect();
+    let states = if class == "LSTM" { 2 } else { 1 };
+    if selects.len() != states + 1 {
+        return Err(format!(
+            "{} SelectV2 in a masked {class} loop, not {}",
+            selects.len(),
+            states + 1
+        ));
+    }
+    for sel in &selects {
+        let cond = sel
+            .data_inputs()
+            .first()
+            .and_then(|c| source(ctx, c))
+            .filter(|n| n.op == "Tile" && graph.index_of(&n.name).is_some_and(|i| members.contains(&i)))
+            .ok_or_else(|| format!("SelectV2 '{}' does not keep by a tiled mask step", sel.name))?;
+        let step = cond.data_inputs().first().and_then(|c| source(ctx, c));
+        if !step.is_some_and(|n| n.op == "TensorListGetItem") {
+            return Err(format!("Tile '{}' is not of a mask step", cond.name));
+        }
+    }
+    // The output's select is the one the step's output list is written from.
+    let out_select = lp
+        .members
+        .iter()
+        .map(|&i| &graph.nodes()[i])
+        .filter(|n| n.op == "TensorListSetItem")
+        .find_map(|w| w.data_inputs().get(2).and_then(|v| source(ctx, v)))
+        .filter(|n| n.op == "SelectV2")
+        .ok_or("the masked output is not a SelectV2")?;
+    let old = out_select.data_inputs().get(2).and_then(|o| source(ctx, o));
+    if !old.is_some_and(|o| carried_from(ctx, o, &out_select.name)) {
+        return Err(format!(
+            "the masked output '{}' does not keep the previous output (zero_output_for_mask=True \
+             is not supported)",
+            out_select.name
+        ));
+    }
+    Ok(mask)
+}
+
+/// Whether `node` (a loop body's read of a loop variable: a `Switch` of its
+/// `Merge`) is the variable that `next` feeds back through `NextIteration`.
+fn carried_from(ctx: &Ctx, node: &NodeDef, next: &str) -> bool {
+    let graph = ctx.graph;
+    let switch = if node.op == "Switch" {
+        node
+    } else {
+        return false;
+    };
+    let Some(merge) = switch
+        .data_inputs()
+        .first()
+        .and_then(|m| graph.node(&TensorId::parse(m).node))
+        .filter(|m| m.op == "Merge")
+    else {
+        return false;
+    };
+    merge.data_inputs().iter().any(|i| {
+        graph
+            .node(&TensorId::parse(i).node)
+            .filter(|n| n.op == "NextIteration")
+            .and_then(|n| n.data_inputs().first().and_then(|v| source(ctx, v)))
+            .is_some_and(|v| v.name == next)
     })
 }
 

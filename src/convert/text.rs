@@ -10,14 +10,19 @@
 //!   rule is also anchored on `Cast`, `Less`, `AddV2` and `SelectV2`: from
 //!   such an anchor it walks forward (at most three consumers deep) to a
 //!   gather whose index chain contains the anchor.
+//!   `mask_zero=True` leaves `NotEqual(ids, 0)` next to the lookup (tf-keras in
+//!   the layer's scope, Keras 3 in the model's), read only by the recurrent
+//!   loops the mask reaches (their `ExpandDims`/`Transpose`/`TensorList` of
+//!   the mask, which the loop's rule takes first): the rule, anchored on the
+//!   lookup or on that `NotEqual`, takes it and sets `mask_zero`. A `NotEqual`
+//!   that anything else reads is not a Keras mask and stays unconverted.
 //! - Permute: `Transpose(x, perm)` with `perm[0] == 0` → `Permute(perm[1..])`
 //!   (Keras's 1-based dims are exactly TF's perm entries after the batch axis).
 //! - RepeatVector: tf-keras `ExpandDims(x, 1) → Tile([1, n, 1])`; Keras 3
 //!   `Reshape(x, [B, 1, d]) → ExpandDims(2) → Tile([1, 1, n, 1]) → Reshape`.
 //!
 //! Not handled yet: `batch_dims != 0` gathers, gathers on other axes (not an
-//! Embedding), `mask_zero` (the mask never reaches a frozen graph's outputs),
-//! TF1 partitioned embedding tables (`DynamicStitch`).
+//! Embedding), TF1 partitioned embedding tables (`DynamicStitch`).
 
 use super::consts::{BATCH, fold_f32};
 use super::ctx::{Ctx, Emit, Match, weight};
@@ -85,18 +90,78 @@ fn embedding_at(ctx: &Ctx, gather: &NodeDef) -> Result<Match, String> {
         ));
     };
     let (ids, mut nodes) = index_chain(ctx, gather)?;
+    let masks = zero_masks(ctx, &ids, &nodes);
+    let mask_zero = !masks.is_empty();
     nodes.insert(0, gather.name.clone());
+    nodes.extend(masks);
     Ok(Match::one(Emit {
         name: ctx.layer_name(gather),
         kind: LayerKind::Embedding {
             input_dim,
             output_dim,
+            mask_zero,
         },
         weights: vec![weight("embeddings", table)],
         inputs: vec![ids],
         output: out0(gather),
         nodes,
     }))
+}
+
+/// The `mask_zero` masks of a lookup: `NotEqual(t, 0)` of its ids or of a
+/// tensor of its index chain, every reader of which a recognised loop has
+/// already taken (the mask's way into the loop).
+fn zero_masks(ctx: &Ctx, ids: &TensorId, chain: &[String]) -> Vec<String> {
+    let graph = ctx.graph;
+    let mut tensors = vec![ids.clone()];
+    tensors.extend(chain.iter().map(|n| TensorId::new(n.clone(), 0)));
+    let mut out = Vec::new();
+    for t in &tensors {
+        for (c, _) in graph.consumers(t) {
+            let ne = &graph.nodes()[c];
+            let zero = ctx
+                .const_f32(ne, 1)
+                .is_ok_and(|z| z.len() == 1 && z.iter().all(|&v| v == 0.0));
+            let only_loops = graph
+                .consumers(&out0(ne))
+                .iter()
+                .all(|&(r, _)| ctx.is_consumed(&graph.nodes()[r].name));
+            if ne.op == "NotEqual" && zero && only_loops && !out.contains(&ne.name) {
+                out.push(ne.name.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Embedding anchored at the `NotEqual(ids, 0)` of its `mask_zero`: the
+/// lookup whose ids (or index chain) the mask compares.
+pub fn embedding_mask(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
+    let t = ctx.graph.input(node, 0).map_err(|e| e.to_string())?;
+    let mut frontier = vec![t.clone()];
+    // The ids themselves, or a node of the chain from them (Cast, Keras 3's wrap).
+    for _ in 0..3 {
+        let mut next = Vec::new();
+        for t in &frontier {
+            for (c, _) in ctx.graph.consumers(t) {
+                let c = &ctx.graph.nodes()[c];
+                if GATHERS.contains(&c.op.as_str()) {
+                    if let Ok(m) = embedding_at(ctx, c)
+                        && m.layers.iter().any(|l| l.nodes.contains(&node.name))
+                    {
+                        return Ok(m);
+                    }
+                } else if c.name != node.name {
+                    next.push(out0(c));
+                }
+            }
+        }
+        frontier = next;
+    }
+    Err(format!(
+        "{} is not the mask_zero mask of an embedding lookup",
+        node.name
+    ))
 }
 
 /// Embedding anchored at the gather or at any node of its index chain.
@@ -266,6 +331,12 @@ pub(super) const RULES: &[RuleEntry] = &[
         CHAIN + 30,
         embedding,
     ),
+    RuleEntry::new(
+        "NotEqual",
+        "embedding (mask_zero)",
+        CHAIN + 30,
+        embedding_mask,
+    ),
     RuleEntry::new("Transpose", "permute", LAYER, permute),
     RuleEntry::new(
         "ExpandDims",
@@ -297,6 +368,7 @@ mod tests {
             assert_eq!(
                 embed.kind,
                 LayerKind::Embedding {
+                    mask_zero: false,
                     input_dim: 50,
                     output_dim: 8
                 },
@@ -375,6 +447,7 @@ node { name: "e/GatherV2" op: "GatherV2" input: "e/table" input: "e/SelectV2" in
         assert_eq!(
             m.layers[0].kind,
             LayerKind::Embedding {
+                mask_zero: false,
                 input_dim: 4,
                 output_dim: 2
             }

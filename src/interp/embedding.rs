@@ -28,6 +28,7 @@ pub fn embedding_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, La
     let LayerKind::Embedding {
         input_dim,
         output_dim,
+        ..
     } = &layer.kind
     else {
         return Err(LayerError::Config("not an Embedding".into()));
@@ -131,6 +132,7 @@ mod tests {
             kind: LayerKind::Embedding {
                 input_dim: 4,
                 output_dim: 2,
+                mask_zero: false,
             },
             inbound: vec!["x".into()],
             weights: vec![crate::keras::Weight {

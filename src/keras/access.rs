@@ -396,9 +396,11 @@ impl LayerKind {
             LayerKind::Embedding {
                 input_dim,
                 output_dim,
+                mask_zero,
             } => vec![
                 f("input_dim", input_dim, Other),
                 f("output_dim", output_dim, Other),
+                f("mask_zero", mask_zero, Other),
             ],
             LayerKind::Conv1D {
                 filters,

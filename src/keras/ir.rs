@@ -346,10 +346,13 @@ pub enum LayerKind {
         shared_axes: Vec<i64>,
     },
     /// Integer ids (any shape, each in `[0, input_dim)`) → `ids.shape + (output_dim,)`.
-    /// weights: `embeddings` (input_dim, output_dim).
+    /// weights: `embeddings` (input_dim, output_dim). `mask_zero`: id 0 is
+    /// padding, the output carries the mask `ids != 0` (see
+    /// [`crate::keras::layers::mask`]).
     Embedding {
         input_dim: usize,
         output_dim: usize,
+        mask_zero: bool,
     },
     /// Convolution over `(batch, steps, channels)`.
     /// weights: `kernel` (kernel_size, in, filters), then `bias` (filters) if `use_bias`.

@@ -486,6 +486,7 @@ pub fn text_model() -> Model {
                 Embedding {
                     input_dim: 7,
                     output_dim: 5,
+                    mask_zero: false,
                 },
                 &["tokens"],
                 &[&[7, 5]],

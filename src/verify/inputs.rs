@@ -366,6 +366,7 @@ mod tests {
                 kind: LayerKind::Embedding {
                     input_dim: n,
                     output_dim: 2,
+                    mask_zero: false,
                 },
                 inbound: vec!["ids".into()],
                 weights: vec![Weight {

@@ -1,10 +1,8 @@
 //! Sequence input layers: `Embedding`.
 //!
-//! Dialect: written with `mask_zero: false`; weight `embeddings`
+//! Dialect: `mask_zero` written as the layer has it (both Kerases read it); weight `embeddings`
 //! `[input_dim, output_dim]`. (`Conv1D` and the 1-D poolings live with their
 //! 2-D kin in `conv.rs` and `pool.rs`; `LSTM` in `recurrent.rs`.)
-//!
-//! Not handled yet (refused when read): `mask_zero`.
 
 use serde_json::json;
 
@@ -27,10 +25,10 @@ pub(crate) static EMBEDDING: ClassInfo = ClassInfo {
 };
 
 fn read_embedding(c: &Cfg) -> Result<LayerKind, String> {
-    c.refuse_if_set(&["mask_zero"])?;
     Ok(LayerKind::Embedding {
         input_dim: c.usize("input_dim", None)?,
         output_dim: c.usize("output_dim", None)?,
+        mask_zero: c.bool("mask_zero", false)?,
     })
 }
 
@@ -38,13 +36,14 @@ fn write_embedding(layer: &Layer, c: &mut ConfigOut) {
     let LayerKind::Embedding {
         input_dim,
         output_dim,
+        mask_zero,
     } = &layer.kind
     else {
         return;
     };
     c.put("input_dim", json!(input_dim));
     c.put("output_dim", json!(output_dim));
-    c.put("mask_zero", json!(false));
+    c.put("mask_zero", json!(mask_zero));
 }
 
 fn embedding_names(_: &LayerKind) -> Vec<&'static str> {
@@ -60,6 +59,7 @@ fn check_embedding(
         LayerKind::Embedding {
             input_dim,
             output_dim,
+            ..
         } if shapes[0] != [*input_dim, *output_dim] => bad_shape(
             "embeddings",
             format!("[{input_dim}, {output_dim}]"),

@@ -12,6 +12,7 @@ mod gather;
 mod grouped;
 mod konst;
 mod lrn;
+mod mask;
 mod math;
 mod norm;
 mod pad;
@@ -40,6 +41,7 @@ fn families() -> Vec<&'static [(&'static str, Builder)]> {
         gather::BUILDERS,
         konst::BUILDERS,
         lrn::BUILDERS,
+        mask::BUILDERS,
         math::BUILDERS,
         norm::BUILDERS,
         pad::BUILDERS,
