@@ -12,11 +12,15 @@
 //! layer's under `backward/<name>` (each layer's own names and shapes, see
 //! [`super::recurrent`]).
 //!
-//! Not handled yet: `merge_mode=None` (two outputs), `return_state`, masks.
+//! A mask reaches both directions (each reads it in its own step order), with
+//! `zero_output_for_mask` set to `return_sequences`, as both Kerases force it.
+//!
+//! Not handled yet: `merge_mode=None` (two outputs), `return_state`.
 
 use ndarray::{ArrayD, Axis};
 
 use super::LayerError;
+use super::recurrent::StepMask;
 use crate::keras::{Layer, LayerKind, MergeMode, Weight};
 
 /// `kind` with `go_backwards` set to `back` (the wrapped classes only).
@@ -56,7 +60,11 @@ fn half(layer: &Layer, prefix: &str, kind: LayerKind) -> Layer {
 }
 
 /// The Keras `Bidirectional` layer (see the module header).
-pub fn bidirectional_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerError> {
+pub fn bidirectional_layer(
+    layer: &Layer,
+    x: &ArrayD<f32>,
+    mask: Option<StepMask>,
+) -> Result<ArrayD<f32>, LayerError> {
     let LayerKind::Bidirectional {
         layer: inner,
         merge_mode,
@@ -68,8 +76,13 @@ pub fn bidirectional_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>
     let forward = half(layer, "forward/", with_direction(inner, forward_back)?);
     let backward = half(layer, "backward/", with_direction(inner, !forward_back)?);
     // The wrapped layer runs through the one dispatcher, whatever its class.
-    let y = super::dispatch(&forward, &[x])?;
-    let mut y_rev = super::dispatch(&backward, &[x])?;
+    let run = |half: &Layer| match half.kind {
+        LayerKind::Lstm { .. } => super::recurrent::lstm_layer(half, x, mask),
+        LayerKind::Gru { .. } => super::recurrent::gru_layer(half, x, mask),
+        _ => super::recurrent::simple_rnn_layer(half, x, mask),
+    };
+    let y = run(&forward)?;
+    let mut y_rev = run(&backward)?;
     if y_rev.ndim() == 3 {
         // return_sequences: step t of the backward output is input step
         // steps - 1 - t; flip it back.

@@ -49,6 +49,7 @@ pub mod dense;
 pub mod embedding;
 pub mod fallback;
 pub mod layer_norm;
+mod mask;
 pub mod merge;
 pub mod norm;
 pub mod pool;
@@ -181,18 +182,40 @@ pub fn supported_classes() -> Vec<&'static str> {
     v
 }
 
-/// Run one layer on its inputs (in `layer.inbound` order). Used for
-/// "isolated" checks: the layer is fed the original graph's values of its inputs.
+/// Run one layer on its inputs (in `layer.inbound` order), with no Keras
+/// mask. Used for "isolated" checks: the layer is fed the original graph's
+/// values of its inputs.
 pub fn run_layer(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, InterpError> {
-    dispatch(layer, inputs).map_err(|problem| InterpError::Layer {
+    run_layer_masked(layer, inputs, &[]).map(|(y, _)| y)
+}
+
+/// [`run_layer`] with the Keras masks of its inputs (`None` where an input
+/// has none; see [`crate::keras::layers::mask`]): the output and its mask.
+pub fn run_layer_masked(
+    layer: &Layer,
+    inputs: &[&ArrayD<f32>],
+    masks: &[Option<&ArrayD<bool>>],
+) -> Result<(ArrayD<f32>, Option<ArrayD<bool>>), InterpError> {
+    let run = || {
+        mask::check_unmasked(layer, masks)?;
+        let y = dispatch(layer, inputs, masks.first().copied().flatten())?;
+        Ok((y, mask::output_mask(layer, inputs, masks)?))
+    };
+    run().map_err(|problem| InterpError::Layer {
         layer: layer.name.clone(),
         class: layer.kind.class_name(),
         problem,
     })
 }
 
-/// The one dispatcher from a layer's typed config to its family's code.
-pub(super) fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, LayerError> {
+/// The one dispatcher from a layer's typed config to its family's code;
+/// `mask` is the Keras mask of the first input (read by the recurrent layers).
+pub(super) fn dispatch(
+    layer: &Layer,
+    inputs: &[&ArrayD<f32>],
+    mask: Option<&ArrayD<bool>>,
+) -> Result<ArrayD<f32>, LayerError> {
+    let steps = mask::step_mask(&layer.kind, mask)?;
     match &layer.kind {
         LayerKind::Add => merge::add(inputs),
         LayerKind::Multiply => merge::multiply(inputs),
@@ -209,10 +232,12 @@ pub(super) fn dispatch(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<
                 LayerKind::Conv2D { .. } => conv::conv2d_layer(layer, x),
                 LayerKind::DepthwiseConv2D { .. } => conv::depthwise_conv2d_layer(layer, x),
                 LayerKind::Dense { .. } => dense::dense_layer(layer, x),
-                LayerKind::Lstm { .. } => recurrent::lstm_layer(layer, x),
-                LayerKind::Gru { .. } => recurrent::gru_layer(layer, x),
-                LayerKind::SimpleRnn { .. } => recurrent::simple_rnn_layer(layer, x),
-                LayerKind::Bidirectional { .. } => bidirectional::bidirectional_layer(layer, x),
+                LayerKind::Lstm { .. } => recurrent::lstm_layer(layer, x, steps),
+                LayerKind::Gru { .. } => recurrent::gru_layer(layer, x, steps),
+                LayerKind::SimpleRnn { .. } => recurrent::simple_rnn_layer(layer, x, steps),
+                LayerKind::Bidirectional { .. } => {
+                    bidirectional::bidirectional_layer(layer, x, steps)
+                }
                 LayerKind::ZeroPadding2D { padding } => reshape::zero_padding2d(x, *padding),
                 LayerKind::Activation { activation } => {
                     Ok(activation::apply(*activation, x.clone()))
@@ -379,6 +404,9 @@ pub enum LayerFailure {
 pub struct Run {
     /// Every model input's and every layer's value, by name.
     pub values: HashMap<String, ArrayD<f32>>,
+    /// The Keras masks the values carry (`Embedding(mask_zero)` and the layers
+    /// that carry its mask on), by the same names.
+    pub masks: HashMap<String, ArrayD<bool>>,
     /// The layers with no value and why, in the order they were reached
     /// (a layer's inputs are always reached before it).
     pub failures: Vec<(String, LayerFailure)>,
@@ -428,6 +456,7 @@ pub fn run_all(model: &Model, inputs: &[ArrayD<f32>]) -> Result<Run, InterpError
     check_names(model)?;
     let mut out = Run {
         values: bind_inputs(model, inputs)?,
+        masks: HashMap::new(),
         failures: Vec::new(),
     };
     // Layer name -> the layer that failed by itself at or above it.
@@ -465,9 +494,14 @@ pub fn run_all(model: &Model, inputs: &[ArrayD<f32>]) -> Result<Run, InterpError
                 .iter()
                 .filter_map(|n| out.values.get(n))
                 .collect();
-            match run_layer(layer, &args) {
-                Ok(y) => {
+            let masks: Vec<Option<&ArrayD<bool>>> =
+                layer.inbound.iter().map(|n| out.masks.get(n)).collect();
+            match run_layer_masked(layer, &args, &masks) {
+                Ok((y, mask)) => {
                     out.values.insert(layer.name.clone(), y);
+                    if let Some(m) = mask {
+                        out.masks.insert(layer.name.clone(), m);
+                    }
                 }
                 Err(e) => {
                     failed.insert(layer.name.as_str(), layer.name.clone());

@@ -23,10 +23,26 @@
 //! to first (`x_t` is `x[:, steps - 1 - t]`) and the outputs stay in that
 //! processing order: Keras reverses the input, never the output.
 //!
-//! Not handled yet: a softmax `activation` (not elementwise), `return_state`, masking, initial
+//! A mask ([`StepMask`], Keras's `rnn(mask=...)`; the mask is read in the same
+//! order as the steps): at a masked step of a sample every state keeps its
+//! previous value and the output repeats the previous output, zeros before
+//! the first (`zero_output_for_mask=False`, every RNN's default), or is zeros
+//! (`True`, which `Bidirectional` sets on its layers when they return
+//! sequences); the last output is the last step's output.
+//!
+//! Not handled yet: a softmax `activation` (not elementwise), `return_state`, initial
 //! states, stateful layers.
 
 use ndarray::{Array1, Array2, ArrayD, ArrayView2, ArrayView3, Axis, Ix1, Ix2, Ix3, s};
+
+/// Keras's mask on a recurrent layer's steps (see the module header).
+#[derive(Clone, Copy, Debug)]
+pub struct StepMask<'a> {
+    /// (batch, steps): whether each input step of each sample is real.
+    pub keep: ArrayView2<'a, bool>,
+    /// `zero_output_for_mask`: a masked step's output is zeros.
+    pub zero_output: bool,
+}
 
 use super::{LayerError, input_error, weight};
 use crate::keras::{Activation, Layer, LayerKind};
@@ -38,7 +54,11 @@ fn elementwise(a: Activation, key: &str) -> Result<impl Fn(f32) -> f32 + Copy, L
 }
 
 /// The Keras `LSTM` layer (weights `kernel`, `recurrent_kernel`, `bias`).
-pub fn lstm_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerError> {
+pub fn lstm_layer(
+    layer: &Layer,
+    x: &ArrayD<f32>,
+    mask: Option<StepMask>,
+) -> Result<ArrayD<f32>, LayerError> {
     let LayerKind::Lstm {
         units,
         return_sequences,
@@ -57,7 +77,7 @@ pub fn lstm_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerEr
         .view()
         .into_dimensionality::<Ix3>()
         .map_err(|_| input_error(0, x, "LSTM needs rank 3 (batch, steps, features)"))?;
-    let (batch, steps, features) = x3.dim();
+    let (batch, _, features) = x3.dim();
     let kernel = weight(layer, "kernel", &[features, 4 * u])?
         .view()
         .into_dimensionality::<Ix2>()
@@ -71,36 +91,36 @@ pub fn lstm_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerEr
     } else {
         None
     };
-    let mut h = Array2::<f32>::zeros((batch, u));
-    let mut c = Array2::<f32>::zeros((batch, u));
-    let mut seq = ndarray::Array3::<f32>::zeros((batch, steps, u));
-    for t in 0..steps {
-        let mut z = x3
-            .index_axis(Axis(1), source_step(t, steps, *go_backwards))
-            .dot(&kernel)
-            + h.dot(&recurrent);
-        if let Some(b) = bias {
-            for mut row in z.rows_mut() {
-                row.iter_mut().zip(b.iter()).for_each(|(v, b)| *v += b);
+    let _ = batch;
+    run_cell(
+        x3,
+        u,
+        2,
+        *return_sequences,
+        *go_backwards,
+        mask,
+        |xt, states| {
+            let (h, c) = (&states[0], &states[1]);
+            let mut z = xt.dot(&kernel) + h.dot(&recurrent);
+            if let Some(b) = bias {
+                for mut row in z.rows_mut() {
+                    row.iter_mut().zip(b.iter()).for_each(|(v, b)| *v += b);
+                }
             }
-        }
-        for n in 0..batch {
-            for k in 0..u {
-                let i = gate(z[[n, k]]);
-                let f = gate(z[[n, u + k]]);
-                let g = act(z[[n, 2 * u + k]]);
-                let o = gate(z[[n, 3 * u + k]]);
-                c[[n, k]] = f * c[[n, k]] + i * g;
-                h[[n, k]] = o * act(c[[n, k]]);
+            let (mut h2, mut c2) = (h.clone(), c.clone());
+            for n in 0..z.nrows() {
+                for k in 0..u {
+                    let i = gate(z[[n, k]]);
+                    let f = gate(z[[n, u + k]]);
+                    let g = act(z[[n, 2 * u + k]]);
+                    let o = gate(z[[n, 3 * u + k]]);
+                    c2[[n, k]] = f * c[[n, k]] + i * g;
+                    h2[[n, k]] = o * act(c2[[n, k]]);
+                }
             }
-        }
-        seq.slice_mut(s![.., t, ..]).assign(&h);
-    }
-    Ok(if *return_sequences {
-        seq.into_dyn()
-    } else {
-        h.into_dyn()
-    })
+            vec![h2, c2]
+        },
+    )
 }
 
 /// `x` as (batch, steps, features).
@@ -137,34 +157,68 @@ fn source_step(t: usize, steps: usize, go_backwards: bool) -> usize {
     if go_backwards { steps - 1 - t } else { t }
 }
 
-/// Runs `step(x_t, h) -> h` over the steps (last to first with
-/// `go_backwards`); every `h` in processing order, or the last.
-fn run_steps(
+/// Runs `step(x_t, states) -> new states` over the steps (last to first
+/// with `go_backwards`), `n_states` states of (batch, units) starting at
+/// zeros, `states[0]` the output `h`; with a mask, a masked sample keeps its
+/// states and its output (see the module header). Every output in
+/// processing order, or the last.
+fn run_cell(
     x3: ArrayView3<f32>,
     units: usize,
+    n_states: usize,
     return_sequences: bool,
     go_backwards: bool,
-    mut step: impl FnMut(ArrayView2<f32>, &Array2<f32>) -> Array2<f32>,
-) -> ArrayD<f32> {
+    mask: Option<StepMask>,
+    mut step: impl FnMut(ArrayView2<f32>, &[Array2<f32>]) -> Vec<Array2<f32>>,
+) -> Result<ArrayD<f32>, LayerError> {
     let (batch, steps, _) = x3.dim();
-    let mut h = Array2::<f32>::zeros((batch, units));
+    if let Some(m) = mask
+        && m.keep.dim() != (batch, steps)
+    {
+        return Err(LayerError::Config(format!(
+            "the mask has shape {:?}, the input (batch, steps) ({batch}, {steps})",
+            m.keep.shape()
+        )));
+    }
+    let mut states = vec![Array2::<f32>::zeros((batch, units)); n_states];
+    let mut out = Array2::<f32>::zeros((batch, units));
     let mut seq = ndarray::Array3::<f32>::zeros((batch, steps, units));
     for t in 0..steps {
-        h = step(
-            x3.index_axis(Axis(1), source_step(t, steps, go_backwards)),
-            &h,
-        );
-        seq.slice_mut(s![.., t, ..]).assign(&h);
+        let source = source_step(t, steps, go_backwards);
+        let mut next = step(x3.index_axis(Axis(1), source), &states);
+        out = next[0].clone();
+        if let Some(m) = mask {
+            for n in 0..batch {
+                if m.keep[[n, source]] {
+                    continue;
+                }
+                for (new, old) in next.iter_mut().zip(&states) {
+                    new.row_mut(n).assign(&old.row(n));
+                }
+                // The previous output is the previous h, unless outputs are zeroed.
+                if m.zero_output {
+                    out.row_mut(n).fill(0.0);
+                } else {
+                    out.row_mut(n).assign(&states[0].row(n));
+                }
+            }
+        }
+        states = next;
+        seq.slice_mut(s![.., t, ..]).assign(&out);
     }
-    if return_sequences {
+    Ok(if return_sequences {
         seq.into_dyn()
     } else {
-        h.into_dyn()
-    }
+        out.into_dyn()
+    })
 }
 
 /// The Keras `GRU` layer (weights `kernel`, `recurrent_kernel`, `bias`).
-pub fn gru_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerError> {
+pub fn gru_layer(
+    layer: &Layer,
+    x: &ArrayD<f32>,
+    mask: Option<StepMask>,
+) -> Result<ArrayD<f32>, LayerError> {
     let LayerKind::Gru {
         units,
         return_sequences,
@@ -203,12 +257,15 @@ pub fn gru_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerErr
         recurrent.slice(s![.., ..2 * u]),
         recurrent.slice(s![.., 2 * u..]),
     );
-    Ok(run_steps(
+    run_cell(
         x3,
         u,
+        1,
         *return_sequences,
         *go_backwards,
-        |xt, h| {
+        mask,
+        |xt, states| {
+            let h = &states[0];
             let mut zx = xt.dot(&kernel);
             add_rows(&mut zx, b_in.view());
             // The recurrent contributions to z and r, and to the candidate.
@@ -230,13 +287,17 @@ pub fn gru_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerErr
                 None => (&r * h).dot(&rk_h),
             };
             let hh = (&zx.slice(s![.., 2 * u..]) + &inner).mapv(act);
-            &z * h + &(z.mapv(|v| 1.0 - v) * &hh)
+            vec![&z * h + &(z.mapv(|v| 1.0 - v) * &hh)]
         },
-    ))
+    )
 }
 
 /// The Keras `SimpleRNN` layer (weights `kernel`, `recurrent_kernel`, `bias`).
-pub fn simple_rnn_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, LayerError> {
+pub fn simple_rnn_layer(
+    layer: &Layer,
+    x: &ArrayD<f32>,
+    mask: Option<StepMask>,
+) -> Result<ArrayD<f32>, LayerError> {
     let LayerKind::SimpleRnn {
         units,
         return_sequences,
@@ -263,19 +324,21 @@ pub fn simple_rnn_layer(layer: &Layer, x: &ArrayD<f32>) -> Result<ArrayD<f32>, L
     } else {
         None
     };
-    Ok(run_steps(
+    run_cell(
         x3,
         u,
+        1,
         *return_sequences,
         *go_backwards,
-        |xt, h| {
+        mask,
+        |xt, states| {
             let mut z = xt.dot(&kernel);
             if let Some(b) = bias {
                 add_rows(&mut z, b);
             }
-            (z + h.dot(&recurrent)).mapv(act)
+            vec![(z + states[0].dot(&recurrent)).mapv(act)]
         },
-    ))
+    )
 }
 
 #[cfg(test)]

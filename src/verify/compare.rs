@@ -92,7 +92,13 @@ pub(super) fn layers<'a>(
         let is_output = conv.model.outputs.contains(&lt.layer);
         let mut row = cumulative_check(lt, g, keras_run, tol, from.clone(), is_output);
         let t = Instant::now();
-        let mut isolated = isolated_check(conv.model.layer(&lt.layer), values, g, tol.isolated());
+        let mut isolated = isolated_check(
+            conv.model.layer(&lt.layer),
+            values,
+            &keras_run.masks,
+            g,
+            tol.isolated(),
+        );
         let isolated_ms = ms(t);
         if let Some(e) = isolated.extra.as_mut() {
             e.tolerance_from = from;
@@ -220,10 +226,13 @@ fn cumulative_check(
 
 /// Runs one Keras layer on the original graph's values of its inputs and
 /// compares with the graph's value of its output: only the layer's own error
-/// shows.
+/// shows. Its inputs' Keras masks are the interpreter's (`masks`): a mask
+/// comes from the model inputs (`Embedding(mask_zero)`'s ids), which both
+/// sides share.
 fn isolated_check(
     layer: Option<&keras::Layer>,
     graph_by_name: &GraphValues,
+    masks: &HashMap<String, ArrayD<bool>>,
     expected: &ArrayD<f32>,
     tol: Tolerance,
 ) -> Check {
@@ -247,7 +256,8 @@ fn isolated_check(
             None => return fail(format!("no graph value for its input '{name}'")),
         }
     }
-    match interp::run_layer(layer, &ins) {
+    let in_masks: Vec<Option<&ArrayD<bool>>> = layer.inbound.iter().map(|n| masks.get(n)).collect();
+    match interp::run_layer_masked(layer, &ins, &in_masks).map(|(v, _)| v) {
         Err(e) => fail(e.to_string()),
         Ok(v) => {
             match compare::compare_isolated(&v, expected, tol, fan_in(layer, &ins, expected)) {

@@ -59,6 +59,7 @@ pub mod conv;
 pub mod dense;
 pub mod fallback;
 pub mod identity;
+pub mod mask;
 pub mod merge;
 pub mod norm;
 pub mod pool;
