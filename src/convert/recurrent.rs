@@ -234,9 +234,6 @@ pub(super) struct RnnCell {
     /// The layer's name when the loop's scope does not give it (TF1: the
     /// cell's variable scope, `rnn/lstm_cell` → `rnn.lstm_cell`).
     pub name: Option<String>,
-    /// A masked loop's (batch, steps) bool mask, as it enters the layer's
-    /// scope (Keras's mask of the layer input, e.g. `mask_zero`'s `NotEqual`).
-    pub mask: Option<TensorId>,
 }
 
 /// Ops a lowered LSTM, GRU or SimpleRNN loop may hold (plumbing, counters,
@@ -547,12 +544,15 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         .iter()
         .find(|n| !is_bool(n))
         .ok_or("no TensorListFromTensor enters the loop")?;
-    let mask = match lists.iter().filter(|n| is_bool(n)).collect::<Vec<_>>()[..] {
-        [] => None,
-        [m] => Some(loop_mask(ctx, lp, m, class)?),
+    let masked = match lists.iter().filter(|n| is_bool(n)).collect::<Vec<_>>()[..] {
+        [] => false,
+        [m] => {
+            loop_mask(ctx, lp, m, class)?;
+            true
+        }
         _ => return Err("more than one mask list enters the loop".into()),
     };
-    if mask.is_none() && (count("SelectV2") > 0 || count("Tile") > 0) {
+    if !masked && (count("SelectV2") > 0 || count("Tile") > 0) {
         return Err("SelectV2/Tile in a loop with no mask".into());
     }
     let mut entering = from.data_inputs().first().and_then(|t| source(ctx, t));
@@ -646,7 +646,6 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         weights,
         output: TensorId::new(output.name.clone(), 0),
         name: None,
-        mask,
     })
 }
 
@@ -656,8 +655,10 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
 /// SimpleRNN: h) and its output is a `SelectV2(Tile(mask step), new, old)`.
 /// The output's `old` must be the previous step's output, carried round the
 /// loop (Keras's `zero_output_for_mask=False`, every RNN's default; `True`
-/// writes zeros instead and is refused). Returns the (batch, steps) mask.
-fn loop_mask(ctx: &Ctx, lp: &Loop, list: &NodeDef, class: &str) -> Result<TensorId, String> {
+/// writes zeros instead and is refused). The mask itself must be one Keras
+/// makes: `Embedding(mask_zero)`'s `NotEqual(ids, 0)` (a mask passed by hand,
+/// `layer(x, mask=m)`, has no place in a saved model's config).
+fn loop_mask(ctx: &Ctx, lp: &Loop, list: &NodeDef, class: &str) -> Result<(), String> {
     let graph = ctx.graph;
     let mut t = source(ctx, list.data_inputs().first().ok_or("mask list without input")?)
         .ok_or("mask list input missing")?;
@@ -678,6 +679,17 @@ fn loop_mask(ctx: &Ctx, lp: &Loop, list: &NodeDef, class: &str) -> Result<Tensor
         return Err(format!("mask ExpandDims '{}' not on the last axis", expand.name));
     }
     let mask = ctx.graph.input(expand, 0).map_err(|e| e.to_string())?;
+    let keras_mask = source(ctx, &mask.to_string()).is_some_and(|m| {
+        m.op == "NotEqual"
+            && ctx
+                .const_f32(m, 1)
+                .is_ok_and(|z| z.len() == 1 && z.iter().all(|&v| v == 0.0))
+    });
+    if !keras_mask {
+        return Err(format!(
+            "the loop's mask '{mask}' is not an Embedding(mask_zero=True) mask (NotEqual(ids, 0))"
+        ));
+    }
     // Every SelectV2 keeps by the tiled mask step; one per state, plus the output.
     let members: HashSet<usize> = lp.members.iter().copied().collect();
     let selects: Vec<&NodeDef> = lp
@@ -723,7 +735,7 @@ fn loop_mask(ctx: &Ctx, lp: &Loop, list: &NodeDef, class: &str) -> Result<Tensor
             out_select.name
         ));
     }
-    Ok(mask)
+    Ok(())
 }
 
 /// Whether `node` (a loop body's read of a loop variable: a `Switch` of its

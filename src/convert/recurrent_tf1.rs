@@ -600,7 +600,6 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         weights,
         output: TensorId::new(output, 0),
         name,
-        mask: None,
     })
 }
 

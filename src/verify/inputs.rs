@@ -13,7 +13,11 @@
 //! range their consumers accept, `[0, n)` with `n` the smallest `input_dim`
 //! of the Embedding layers they feed (an id outside it is an error in
 //! TensorFlow and in the interpreter), or `[0, 10)` when no Embedding reads
-//! them ([`DEFAULT_INT_RANGE`]).
+//! them ([`DEFAULT_INT_RANGE`]). Ids read by an `Embedding(mask_zero=True)`
+//! are padded too, so that the mask is exercised whatever the vocabulary size:
+//! sample `k` gets its last axis zeroed over a seeded length in `[0, steps/2]`,
+//! at the start for even `k` (`pad_sequences`' default, `padding="pre"`) and
+//! at the end for odd `k` ([`pad_for_mask`]).
 //!
 //! `--inputs data.npz` takes the arrays instead, by the Keras input's name:
 //! key `input:<name>` (the fixtures' `io.npz` convention) or plain `<name>`,
@@ -145,9 +149,39 @@ pub fn seeded_inputs(
                     }
                 })
                 .collect();
-            ArrayD::from_shape_vec(shape, v).map_err(|e| format!("input '{}': {e}", i.name))
+            let mut a = ArrayD::from_shape_vec(shape, v)
+                .map_err(|e| format!("input '{}': {e}", i.name))?;
+            if i.dtype == DType::I32 && feeds_mask_zero(model, &i.name) {
+                pad_for_mask(&mut a, &mut rng);
+            }
+            Ok(a)
         })
         .collect()
+}
+
+/// Whether an `Embedding(mask_zero=True)` reads `input`.
+fn feeds_mask_zero(model: &Model, input: &str) -> bool {
+    model.layers.iter().any(|l| {
+        l.inbound.iter().any(|i| i == input)
+            && matches!(l.kind, LayerKind::Embedding { mask_zero: true, .. })
+    })
+}
+
+/// Zeroes (padding id 0) a seeded run of the last axis of every sample:
+/// length in `[0, steps / 2]`, leading for even samples, trailing for odd.
+pub fn pad_for_mask(ids: &mut ArrayD<f32>, rng: &mut Xoshiro256PlusPlus) {
+    let steps = ids.shape().last().copied().unwrap_or(0);
+    if ids.ndim() < 2 || steps == 0 {
+        return;
+    }
+    for (k, mut sample) in ids.outer_iter_mut().enumerate() {
+        let pad = rng.random_range(0..=steps / 2);
+        let last = ndarray::Axis(sample.ndim() - 1);
+        for mut row in sample.lanes_mut(last) {
+            let range = if k % 2 == 0 { 0..pad } else { steps - pad..steps };
+            row.slice_mut(ndarray::s![range]).fill(0.0);
+        }
+    }
 }
 
 /// Seeded uniform inputs (the default distribution).
