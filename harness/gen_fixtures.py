@@ -850,6 +850,44 @@ def build_bidirectional(modes):
     return build
 
 
+def build_mask_zero_rnn(K):
+    """Padding masks through stacked recurrent layers: int32 ids (8,) in [0, 6) (id 0, about one
+    step in six, is padding anywhere in the sequence), Embedding(6, 4, mask_zero=True),
+    LSTM(4, return_sequences=True), GRU(4, go_backwards=True, return_sequences=True) (the mask
+    read last to first), SimpleRNN(3) (last step), Dense(2). Each lowered loop reads the mask
+    NotEqual(ids, 0) as a second TensorList: at a masked step the states are kept and the
+    output repeats the previous one."""
+    L = K.layers
+    ids = K.Input((8,), name="ids", dtype="int32")
+    e = L.Embedding(6, 4, mask_zero=True, name="embed")(ids)
+    s = L.LSTM(4, return_sequences=True, name="lstm_seq")(e)
+    s = L.GRU(4, go_backwards=True, return_sequences=True, name="gru_back")(s)
+    h = L.SimpleRNN(3, name="rnn_last")(s)
+    y = L.Dense(2, name="head")(h)
+    return K.Model(ids, y, name="model"), [("ids", [8], "int32", 6)]
+
+
+def build_mask_zero_bidirectional(modes):
+    def build(K):
+        L = K.layers
+        ids = K.Input((7,), name="ids", dtype="int32")
+        e = L.Embedding(5, 4, mask_zero=True, name="embed")(ids)
+        s = L.Bidirectional(L.LSTM(3, return_sequences=True), merge_mode=modes[0], name="bi_lstm")(e)
+        s = L.Dense(4, activation="tanh", name="mix")(s)
+        h = L.Bidirectional(L.GRU(3), merge_mode=modes[1], name="bi_gru")(s)
+        y = L.Dense(2, name="head")(h)
+        return K.Model(ids, y, name="model"), [("ids", [7], "int32", 5)]
+
+    build.__doc__ = (
+        f"A padding mask through Bidirectional layers: int32 ids (7,) in [0, 5) (id 0 is padding), "
+        f"Embedding(5, 4, mask_zero=True), Bidirectional(LSTM(3, return_sequences=True), "
+        f"merge_mode={modes[0]!r}) (both directions zero the output of masked steps: "
+        f"zero_output_for_mask = return_sequences), Dense(4, tanh) on the sequence (carries the "
+        f"mask on), Bidirectional(GRU(3), merge_mode={modes[1]!r}) (last steps), Dense(2)."
+    )
+    return build
+
+
 CASES = {
     "k3_conv_strides_dilation": ("keras3", 101, build_conv_strides_dilation),
     "k3_bn_depthwise_relu6": ("keras3", 102, build_bn_depthwise_relu6),
@@ -909,6 +947,10 @@ CASES = {
     "tk_rnn_back": ("tf_keras", 274, build_rnn_back),
     "k3_bidirectional": ("keras3", 175, build_bidirectional(("concat", "ave"))),
     "tk_bidirectional": ("tf_keras", 275, build_bidirectional(("sum", "mul"))),
+    "k3_mask_zero_rnn": ("keras3", 176, build_mask_zero_rnn),
+    "tk_mask_zero_rnn": ("tf_keras", 276, build_mask_zero_rnn),
+    "k3_mask_zero_bidirectional": ("keras3", 177, build_mask_zero_bidirectional(("concat", "ave"))),
+    "tk_mask_zero_bidirectional": ("tf_keras", 277, build_mask_zero_bidirectional(("sum", "mul"))),
 }
 
 
