@@ -502,16 +502,16 @@ impl<'g> Ctx<'g> {
             }
             // Downstream of a node we could not convert: that node is the one
             // to report, not the ones it blocks.
-            let blocked = node.data_inputs().iter().any(|i| {
+            let blocked = node.data_inputs().into_iter().find(|i| {
                 let t = graph.resolve(&TensorId::parse(i));
                 let producer_const = graph
                     .index_of(&t.node)
                     .is_some_and(|j| self.constant_like(&mut memo, j));
                 !producer_const && !self.produced.contains_key(&t)
             });
-            if blocked {
+            if let Some(input) = blocked {
                 log::debug!(
-                    "skipping {} ({}): an input was not converted",
+                    "skipping {} ({}): input {input} was not converted",
                     node.name,
                     node.op
                 );
@@ -530,6 +530,7 @@ impl<'g> Ctx<'g> {
                 let rule_name = entry.name;
                 match (entry.rule)(&self, node) {
                     Ok(m) => {
+                        log::debug!("rule {rule_name} matched at {} ({})", node.name, node.op);
                         matched = Some(m);
                         break;
                     }
@@ -639,6 +640,12 @@ impl<'g> Ctx<'g> {
             let out_shape = crate::keras::layers::output_shape(&e.kind, &e.weights, &in_shapes)
                 .map_err(|why| format!("{} '{}': {why}", e.kind.class_name(), e.name))?;
             let name = self.unique_name(&e.name);
+            log::debug!(
+                "layer {name} ({}): output {}, {} TF node(s)",
+                e.kind.class_name(),
+                e.output,
+                e.nodes.len()
+            );
             let inbound = e.inputs.iter().map(|i| self.produced[i].clone()).collect();
             for n in &e.nodes {
                 self.consumed.insert(n.clone());

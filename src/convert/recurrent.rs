@@ -234,6 +234,12 @@ pub(super) struct RnnCell {
     /// The layer's name when the loop's scope does not give it (TF1: the
     /// cell's variable scope, `rnn/lstm_cell` → `rnn.lstm_cell`).
     pub name: Option<String>,
+    /// A masked loop that writes zeros at masked steps instead of repeating
+    /// the previous output (`zero_output_for_mask=True`, which Keras sets only
+    /// inside a `Bidirectional` returning sequences): checked by the rule.
+    pub zero_output: bool,
+    /// The loop reads a mask (see `loop_mask`).
+    pub masked: bool,
 }
 
 /// Ops a lowered LSTM, GRU or SimpleRNN loop may hold (plumbing, counters,
@@ -544,12 +550,10 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         .iter()
         .find(|n| !is_bool(n))
         .ok_or("no TensorListFromTensor enters the loop")?;
-    let masked = match lists.iter().filter(|n| is_bool(n)).collect::<Vec<_>>()[..] {
-        [] => false,
-        [m] => {
-            loop_mask(ctx, lp, m, class)?;
-            true
-        }
+    let (masked, zero_output) = match lists.iter().filter(|n| is_bool(n)).collect::<Vec<_>>()[..]
+    {
+        [] => (false, false),
+        [m] => (true, loop_mask(ctx, lp, m, class)?),
         _ => return Err("more than one mask list enters the loop".into()),
     };
     if !masked && (count("SelectV2") > 0 || count("Tile") > 0) {
@@ -646,6 +650,8 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         weights,
         output: TensorId::new(output.name.clone(), 0),
         name: None,
+        zero_output,
+        masked,
     })
 }
 
@@ -653,12 +659,12 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
 /// `Transpose(ExpandDims(mask, -1), [1, 0, 2])` (reversed along the steps
 /// for `go_backwards`), and each of the cell's states (LSTM: h and c; GRU,
 /// SimpleRNN: h) and its output is a `SelectV2(Tile(mask step), new, old)`.
-/// The output's `old` must be the previous step's output, carried round the
-/// loop (Keras's `zero_output_for_mask=False`, every RNN's default; `True`
-/// writes zeros instead and is refused). The mask itself must be one Keras
+/// The output's `old` is the previous step's output, carried round the loop
+/// (Keras's `zero_output_for_mask=False`, every RNN's default), or zeros
+/// entering the loop (`True`): which one is returned. The mask itself must be one Keras
 /// makes: `Embedding(mask_zero)`'s `NotEqual(ids, 0)` (a mask passed by hand,
 /// `layer(x, mask=m)`, has no place in a saved model's config).
-fn loop_mask(ctx: &Ctx, lp: &Loop, list: &NodeDef, class: &str) -> Result<(), String> {
+fn loop_mask(ctx: &Ctx, lp: &Loop, list: &NodeDef, class: &str) -> Result<bool, String> {
     let graph = ctx.graph;
     let mut t = source(ctx, list.data_inputs().first().ok_or("mask list without input")?)
         .ok_or("mask list input missing")?;
@@ -727,15 +733,63 @@ fn loop_mask(ctx: &Ctx, lp: &Loop, list: &NodeDef, class: &str) -> Result<(), St
         .find_map(|w| w.data_inputs().get(2).and_then(|v| source(ctx, v)))
         .filter(|n| n.op == "SelectV2")
         .ok_or("the masked output is not a SelectV2")?;
-    let old = out_select.data_inputs().get(2).and_then(|o| source(ctx, o));
-    if !old.is_some_and(|o| carried_from(ctx, o, &out_select.name)) {
-        return Err(format!(
-            "the masked output '{}' does not keep the previous output (zero_output_for_mask=True \
-             is not supported)",
-            out_select.name
-        ));
+    let old = out_select
+        .data_inputs()
+        .get(2)
+        .and_then(|o| source(ctx, o))
+        .ok_or("the masked output's previous value is missing")?;
+    if carried_from(ctx, old, &out_select.name) {
+        return Ok(false);
     }
-    Ok(())
+    let zeros = const_through_enter(ctx, &TensorId::new(old.name.clone(), 0))
+        .is_some_and(|z| z.iter().all(|&v| v == 0.0))
+        || invariant_source(ctx, old).is_some_and(|n| n.op == "ZerosLike");
+    if zeros {
+        return Ok(true);
+    }
+    Err(format!(
+        "the masked output '{}' keeps neither the previous output nor zeros",
+        out_select.name
+    ))
+}
+
+/// The node outside the loop that a loop-invariant read comes from: through
+/// `Identity`, `Switch`, a `Merge` whose `NextIteration` passes its own
+/// `Switch` back, and `Enter`.
+fn invariant_source<'g>(ctx: &Ctx<'g>, node: &'g NodeDef) -> Option<&'g NodeDef> {
+    let graph = ctx.graph;
+    let mut node = node;
+    for _ in 0..64 {
+        let first = || node.data_inputs().first().map(|i| TensorId::parse(i).node);
+        node = match node.op.as_str() {
+            "Identity" | "Switch" | "Enter" => graph.node(&first()?)?,
+            "Merge" => {
+                let inputs = node.data_inputs();
+                let enter = inputs.iter().find_map(|i| {
+                    graph
+                        .node(&TensorId::parse(i).node)
+                        .filter(|n| n.op == "Enter")
+                })?;
+                let invariant = inputs.iter().any(|i| {
+                    graph
+                        .node(&TensorId::parse(i).node)
+                        .filter(|n| n.op == "NextIteration")
+                        .and_then(|n| source(ctx, n.data_inputs().first()?))
+                        .is_some_and(|b| {
+                            b.op == "Switch"
+                                && b.data_inputs().first().map(|i| TensorId::parse(i).node)
+                                    == Some(node.name.clone())
+                        })
+                });
+                if !invariant {
+                    return None;
+                }
+                enter
+            }
+            _ => return Some(node),
+        };
+    }
+    None
 }
 
 /// Whether `node` (a loop body's read of a loop variable: a `Switch` of its
@@ -813,6 +867,13 @@ pub(super) fn rnn(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         return Ok(m);
     }
     let (lp, cell) = &cells[this];
+    if cell.zero_output {
+        return Err(
+            "a masked loop that zeroes the output of masked steps (zero_output_for_mask=True) \
+             outside a Bidirectional is not supported"
+                .into(),
+        );
+    }
     let anchor = graph.node(&lp.node).ok_or("loop anchor missing")?;
     let mut nodes = vec![node.name.clone()];
     nodes.extend(node_lists[this].iter().cloned());

@@ -600,6 +600,8 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         weights,
         output: TensorId::new(output, 0),
         name,
+        zero_output: false,
+        masked: false,
     })
 }
 

@@ -178,6 +178,7 @@ impl Graph {
                 }
             }
         }
+        exits_after_enters(&def, &by_name, &mut preds);
         let order = topo_sort(&def, &preds)?;
         Ok(Graph {
             def,
@@ -486,6 +487,51 @@ fn check_sizes(def: &pb::GraphDef) -> Result<(), GraphError> {
         }
     }
     Ok(())
+}
+
+/// Orders every `Exit` of a TF1 while loop after every `Enter` of its frame.
+/// With the back edges (`NextIteration`) left out of the order, an `Exit` can
+/// otherwise depend on nothing the loop reads: a loop whose output list is a
+/// `TensorListReserve` of constant size (a fixed batch) would be ordered, with
+/// what follows it, before the layer that feeds the loop, and conversion
+/// would visit the layer after the loop before the loop's own.
+fn exits_after_enters(def: &pb::GraphDef, by_name: &HashMap<String, usize>, preds: &mut [Vec<usize>]) {
+    let frame_of_enter = |n: &pb::NodeDef| match n.attr.get("frame_name").and_then(|a| a.value.as_ref()) {
+        Some(pb::attr_value::Value::S(s)) => Some(String::from_utf8_lossy(s).into_owned()),
+        _ => None,
+    };
+    let mut enters: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, n) in def.node.iter().enumerate() {
+        if n.op == "Enter"
+            && let Some(f) = frame_of_enter(n)
+        {
+            enters.entry(f).or_default().push(i);
+        }
+    }
+    if enters.is_empty() {
+        return;
+    }
+    let input_node = |n: &pb::NodeDef, op: &str| {
+        n.input
+            .iter()
+            .filter(|i| !i.starts_with('^'))
+            .filter_map(|i| by_name.get(&TensorId::parse(i).node))
+            .map(|&j| &def.node[j])
+            .find(|p| p.op == op)
+    };
+    for (i, n) in def.node.iter().enumerate() {
+        if n.op != "Exit" {
+            continue;
+        }
+        // Exit <- Switch <- Merge <- Enter (frame_name).
+        let frame = input_node(n, "Switch")
+            .and_then(|sw| input_node(sw, "Merge"))
+            .and_then(|m| input_node(m, "Enter"))
+            .and_then(frame_of_enter);
+        if let Some(list) = frame.and_then(|f| enters.get(&f)) {
+            preds[i].extend(list.iter().copied());
+        }
+    }
 }
 
 fn topo_sort(def: &pb::GraphDef, preds: &[Vec<usize>]) -> Result<Vec<usize>, GraphError> {
