@@ -146,7 +146,10 @@ pub(super) fn pair(
         ));
     }
     let sequences = returns_sequences(&f.cell.kind);
-    if [f, bk].iter().any(|h| h.cell.zero_output != (h.cell.masked && sequences)) {
+    if [f, bk]
+        .iter()
+        .any(|h| h.cell.zero_output != (h.cell.masked && sequences))
+    {
         return Err(format!(
             "{name}: a masked Bidirectional zeroes the output of masked steps exactly when it \
              returns sequences (Keras sets zero_output_for_mask = return_sequences)"

@@ -550,8 +550,7 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         .iter()
         .find(|n| !is_bool(n))
         .ok_or("no TensorListFromTensor enters the loop")?;
-    let (masked, zero_output) = match lists.iter().filter(|n| is_bool(n)).collect::<Vec<_>>()[..]
-    {
+    let (masked, zero_output) = match lists.iter().filter(|n| is_bool(n)).collect::<Vec<_>>()[..] {
         [] => (false, false),
         [m] => (true, loop_mask(ctx, lp, m, class)?),
         _ => return Err("more than one mask list enters the loop".into()),
@@ -666,23 +665,40 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
 /// `layer(x, mask=m)`, has no place in a saved model's config).
 fn loop_mask(ctx: &Ctx, lp: &Loop, list: &NodeDef, class: &str) -> Result<bool, String> {
     let graph = ctx.graph;
-    let mut t = source(ctx, list.data_inputs().first().ok_or("mask list without input")?)
-        .ok_or("mask list input missing")?;
+    let mut t = source(
+        ctx,
+        list.data_inputs()
+            .first()
+            .ok_or("mask list without input")?,
+    )
+    .ok_or("mask list input missing")?;
     if t.op == "ReverseV2" {
         if ctx.const_ints(t, 1)? != [0] {
             return Err(format!("mask ReverseV2 '{}' not of the steps", t.name));
         }
-        t = source(ctx, t.data_inputs().first().ok_or("ReverseV2 without input")?)
-            .ok_or("ReverseV2 input missing")?;
+        t = source(
+            ctx,
+            t.data_inputs().first().ok_or("ReverseV2 without input")?,
+        )
+        .ok_or("ReverseV2 input missing")?;
     }
     if !swaps_batch_and_time(ctx, t) {
         return Err("the mask does not enter the loop time-major".into());
     }
-    let expand = source(ctx, t.data_inputs().first().ok_or("Transpose without input")?)
-        .filter(|n| n.op == "ExpandDims")
-        .ok_or("the mask is not expanded to (batch, steps, 1)")?;
-    if !ctx.const_ints(expand, 1).is_ok_and(|d| d == [-1] || d == [2]) {
-        return Err(format!("mask ExpandDims '{}' not on the last axis", expand.name));
+    let expand = source(
+        ctx,
+        t.data_inputs().first().ok_or("Transpose without input")?,
+    )
+    .filter(|n| n.op == "ExpandDims")
+    .ok_or("the mask is not expanded to (batch, steps, 1)")?;
+    if !ctx
+        .const_ints(expand, 1)
+        .is_ok_and(|d| d == [-1] || d == [2])
+    {
+        return Err(format!(
+            "mask ExpandDims '{}' not on the last axis",
+            expand.name
+        ));
     }
     let mask = ctx.graph.input(expand, 0).map_err(|e| e.to_string())?;
     let keras_mask = source(ctx, &mask.to_string()).is_some_and(|m| {
@@ -717,7 +733,12 @@ fn loop_mask(ctx: &Ctx, lp: &Loop, list: &NodeDef, class: &str) -> Result<bool, 
             .data_inputs()
             .first()
             .and_then(|c| source(ctx, c))
-            .filter(|n| n.op == "Tile" && graph.index_of(&n.name).is_some_and(|i| members.contains(&i)))
+            .filter(|n| {
+                n.op == "Tile"
+                    && graph
+                        .index_of(&n.name)
+                        .is_some_and(|i| members.contains(&i))
+            })
             .ok_or_else(|| format!("SelectV2 '{}' does not keep by a tiled mask step", sel.name))?;
         let step = cond.data_inputs().first().and_then(|c| source(ctx, c));
         if !step.is_some_and(|n| n.op == "TensorListGetItem") {

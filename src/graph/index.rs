@@ -495,11 +495,16 @@ fn check_sizes(def: &pb::GraphDef) -> Result<(), GraphError> {
 /// `TensorListReserve` of constant size (a fixed batch) would be ordered, with
 /// what follows it, before the layer that feeds the loop, and conversion
 /// would visit the layer after the loop before the loop's own.
-fn exits_after_enters(def: &pb::GraphDef, by_name: &HashMap<String, usize>, preds: &mut [Vec<usize>]) {
-    let frame_of_enter = |n: &pb::NodeDef| match n.attr.get("frame_name").and_then(|a| a.value.as_ref()) {
-        Some(pb::attr_value::Value::S(s)) => Some(String::from_utf8_lossy(s).into_owned()),
-        _ => None,
-    };
+fn exits_after_enters(
+    def: &pb::GraphDef,
+    by_name: &HashMap<String, usize>,
+    preds: &mut [Vec<usize>],
+) {
+    let frame_of_enter =
+        |n: &pb::NodeDef| match n.attr.get("frame_name").and_then(|a| a.value.as_ref()) {
+            Some(pb::attr_value::Value::S(s)) => Some(String::from_utf8_lossy(s).into_owned()),
+            _ => None,
+        };
     let mut enters: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, n) in def.node.iter().enumerate() {
         if n.op == "Enter"

@@ -165,7 +165,7 @@ mod tests {
                         w("backward/bias", 0.0),
                     ],
                 };
-                let y = bidirectional_layer(&layer, &x).unwrap();
+                let y = bidirectional_layer(&layer, &x, None).unwrap();
                 let pairs: Vec<(f64, f64)> = if return_sequences {
                     fwd.iter().copied().zip(bwd.iter().copied()).collect()
                 } else {
@@ -209,7 +209,7 @@ mod tests {
             inbound: vec!["x".into()],
             weights: vec![],
         };
-        let e = bidirectional_layer(&layer, &ArrayD::zeros(vec![1, 2, 1])).unwrap_err();
+        let e = bidirectional_layer(&layer, &ArrayD::zeros(vec![1, 2, 1]), None).unwrap_err();
         assert!(e.to_string().contains("LSTM, GRU or SimpleRNN"), "{e}");
     }
 }

@@ -66,9 +66,10 @@ pub(super) fn step_mask<'a>(
     })?;
     let zero_output = match kind {
         LayerKind::Bidirectional { layer, .. } => {
-            mask_rule(layer) == MaskRule::Steps {
-                return_sequences: true,
-            }
+            mask_rule(layer)
+                == MaskRule::Steps {
+                    return_sequences: true,
+                }
         }
         _ => false,
     };

@@ -398,7 +398,7 @@ mod tests {
                 ("bias", b.clone()),
             ],
         );
-        let y = lstm_layer(&layer, &x).unwrap();
+        let y = lstm_layer(&layer, &x, None).unwrap();
         assert_eq!(y.shape(), &[1, 2, 1]);
         // f32 against f64 over two steps of O(1) values.
         assert!(
@@ -416,6 +416,7 @@ mod tests {
                 vec![("kernel", k), ("recurrent_kernel", r), ("bias", b)],
             ),
             &x,
+            None,
         )
         .unwrap();
         assert_eq!(last.shape(), &[1, 1]);
@@ -433,9 +434,9 @@ mod tests {
                 ("recurrent_kernel", ArrayD::zeros(vec![2, 4])),
             ],
         );
-        let e = lstm_layer(&layer, &ArrayD::zeros(vec![1, 5, 3])).unwrap_err();
+        let e = lstm_layer(&layer, &ArrayD::zeros(vec![1, 5, 3]), None).unwrap_err();
         assert!(e.to_string().contains("recurrent_kernel"), "{e}");
-        let e = lstm_layer(&layer, &ArrayD::zeros(vec![1, 3])).unwrap_err();
+        let e = lstm_layer(&layer, &ArrayD::zeros(vec![1, 3]), None).unwrap_err();
         assert!(e.to_string().contains("rank 3"), "{e}");
     }
 
@@ -510,7 +511,7 @@ mod tests {
                 ]
             };
             let x = ArrayD::from_shape_vec(vec![1, 3, 1], xs.to_vec()).unwrap();
-            let y = gru_layer(&with_weights("gru", kind(true), weights()), &x).unwrap();
+            let y = gru_layer(&with_weights("gru", kind(true), weights()), &x, None).unwrap();
             assert_eq!(y.shape(), &[1, 3, 1]);
             for (t, want) in hs.iter().enumerate() {
                 // f32 against f64 over three steps of O(1) values.
@@ -519,7 +520,7 @@ mod tests {
                     "reset_after {reset_after}: {y:?} vs {hs:?}"
                 );
             }
-            let last = gru_layer(&with_weights("gru", kind(false), weights()), &x).unwrap();
+            let last = gru_layer(&with_weights("gru", kind(false), weights()), &x, None).unwrap();
             assert_eq!(last.shape(), &[1, 1]);
             assert_eq!(last[[0, 0]], y[[0, 2, 0]]);
         }
@@ -551,7 +552,7 @@ mod tests {
             ],
         );
         let x = ArrayD::from_shape_vec(vec![1, 2, 1], vec![1.0, 1.0]).unwrap();
-        let y = gru_layer(&layer, &x).unwrap();
+        let y = gru_layer(&layer, &x, None).unwrap();
         let sg = |v: f64| 1.0 / (1.0 + (-v).exp());
         let mut h = [0.0f64; 2];
         for t in 0..2 {
@@ -594,7 +595,7 @@ mod tests {
             ],
         );
         let x = ArrayD::from_shape_vec(vec![1, 2, 2], xs.concat()).unwrap();
-        let y = simple_rnn_layer(&layer, &x).unwrap();
+        let y = simple_rnn_layer(&layer, &x, None).unwrap();
         let mut h = [0.0f64; 2];
         for (t, xt) in xs.iter().enumerate() {
             let old = h;
@@ -628,7 +629,7 @@ mod tests {
                 ("bias", vec![6], vec![0.0; 6]),
             ],
         );
-        let e = gru_layer(&gru, &ArrayD::zeros(vec![1, 4, 3])).unwrap_err();
+        let e = gru_layer(&gru, &ArrayD::zeros(vec![1, 4, 3]), None).unwrap_err();
         assert!(e.to_string().contains("bias"), "{e}");
         let rnn = with_weights(
             "rnn",
@@ -644,10 +645,10 @@ mod tests {
                 ("recurrent_kernel", vec![2, 2], vec![0.0; 4]),
             ],
         );
-        let e = simple_rnn_layer(&rnn, &ArrayD::zeros(vec![4, 3])).unwrap_err();
+        let e = simple_rnn_layer(&rnn, &ArrayD::zeros(vec![4, 3]), None).unwrap_err();
         assert!(e.to_string().contains("rank 3"), "{e}");
         assert_eq!(
-            simple_rnn_layer(&rnn, &ArrayD::zeros(vec![2, 4, 3]))
+            simple_rnn_layer(&rnn, &ArrayD::zeros(vec![2, 4, 3]), None)
                 .unwrap()
                 .shape(),
             &[2, 2]
@@ -690,7 +691,7 @@ mod tests {
             activation: Activation::Tanh,
             recurrent_activation: Activation::Sigmoid,
         };
-        let y = lstm_layer(&layer, &x).unwrap();
+        let y = lstm_layer(&layer, &x, None).unwrap();
         for (t, want) in hs.iter().enumerate() {
             // f32 against f64 over three steps of O(1) values.
             assert!((y[[0, t, 0]] as f64 - want).abs() < 1e-6, "{y:?} vs {hs:?}");
@@ -736,7 +737,7 @@ mod tests {
                 ("recurrent_kernel", vec![1, 3], rk.to_vec()),
             ],
         );
-        let y = gru_layer(&gru, x).unwrap();
+        let y = gru_layer(&gru, x, None).unwrap();
         for (t, w) in want.iter().enumerate() {
             assert!((f(y[[0, t, 0]]) - w).abs() < 1e-6, "GRU {y:?} vs {want:?}");
         }
@@ -771,7 +772,7 @@ mod tests {
                 ("bias", vec![1], vec![0.1]),
             ],
         );
-        let y = simple_rnn_layer(&rnn, &x).unwrap();
+        let y = simple_rnn_layer(&rnn, &x, None).unwrap();
         assert_eq!(y.shape(), &[1, 1]);
         assert!((f(y[[0, 0]]) - h).abs() < 1e-6, "SimpleRNN {y:?} vs {h}");
     }
@@ -817,7 +818,7 @@ mod tests {
                 ("bias", vec![4], b.to_vec()),
             ],
         );
-        let y = lstm_layer(&lstm, &x).unwrap();
+        let y = lstm_layer(&lstm, &x, None).unwrap();
         // The relu candidate makes c grow: the steps differ from tanh's.
         for (t, w) in want.iter().enumerate() {
             assert!((f(y[[0, t, 0]]) - w).abs() < 1e-6, "LSTM {y:?} vs {want:?}");
@@ -826,7 +827,7 @@ mod tests {
         if let LayerKind::Lstm { activation, .. } = &mut tanh_lstm.kind {
             *activation = Activation::Tanh;
         }
-        let y_tanh = lstm_layer(&tanh_lstm, &x).unwrap();
+        let y_tanh = lstm_layer(&tanh_lstm, &x, None).unwrap();
         assert!(
             (y_tanh[[0, 2, 0]] - y[[0, 2, 0]]).abs() > 1e-3,
             "{y_tanh:?} vs {y:?}"
@@ -860,7 +861,7 @@ mod tests {
                 ("bias", vec![1], vec![0.1]),
             ],
         );
-        let y = simple_rnn_layer(&rnn, &x).unwrap();
+        let y = simple_rnn_layer(&rnn, &x, None).unwrap();
         assert!((f(y[[0, 0]]) - h).abs() < 1e-6, "SimpleRNN {y:?} vs {h}");
     }
 
@@ -880,7 +881,7 @@ mod tests {
         if let LayerKind::Lstm { activation, .. } = &mut lstm.kind {
             *activation = Activation::Softmax;
         }
-        let err = lstm_layer(&lstm, &zeros(vec![1, 2, 1])).unwrap_err();
+        let err = lstm_layer(&lstm, &zeros(vec![1, 2, 1]), None).unwrap_err();
         assert!(err.to_string().contains("softmax"), "{err}");
     }
 }

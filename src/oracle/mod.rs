@@ -38,6 +38,7 @@ use std::sync::Arc;
 use ndarray::ArrayD;
 use tract_tensorflow::prelude::*;
 use tract_tensorflow::tfpb::tensorflow::{GraphDef, NodeDef};
+use tract_tensorflow::tract_core::optim::Optimizer;
 
 /// One graph input: the Placeholder node's name and the concrete shape (batch
 /// included) the oracle is loaded for.
@@ -735,15 +736,44 @@ fn damaged(origin: &str, b: precheck::BadAttr) -> OracleError {
 /// Optimises a typed model, falling back to less transformed forms when a pass fails.
 fn optimise(origin: &str, typed: TypedModel) -> TractResult<(TypedModel, Stage)> {
     log::debug!("{origin}: optimising");
-    match typed.clone().into_optimized() {
+    let optimized = declutter(typed.clone()).and_then(|mut m| {
+        let codegen = without_push_split_down(Optimizer::codegen());
+        m.optimize_with_session(&mut codegen.session())?;
+        Ok(m)
+    });
+    match optimized {
         Ok(m) => return Ok((m, Stage::Optimized)),
         Err(e) => log::debug!("{origin}: into_optimized failed, trying decluttered: {e:#}"),
     }
-    match typed.clone().into_decluttered() {
+    match declutter(typed.clone()) {
         Ok(m) => return Ok((m, Stage::Decluttered)),
         Err(e) => log::debug!("{origin}: into_decluttered failed, using the typed model: {e:#}"),
     }
     Ok((typed, Stage::Typed))
+}
+
+/// tract's `into_decluttered`, without its `PushSplitDown` pass (see
+/// [`without_push_split_down`]).
+fn declutter(mut model: TypedModel) -> TractResult<TypedModel> {
+    without_push_split_down(Optimizer::declutter())
+        .session()
+        .optimize(&mut model)?;
+    Ok(model)
+}
+
+/// `optimizer` without tract's `PushSplitDown` pass (in both its declutter
+/// and its codegen pass lists). That pass merges identical consumers of a
+/// tensor; tract 0.23 reads them pair by pair in each producer's consumer
+/// order, and when three identical nodes share two producers that list them
+/// in different orders it keeps a node it has already removed: the plan then
+/// evaluates a `Dummy` ("eval() called on a Dummy op"). A masked recurrent
+/// layer meets it (one mask step tiled alike for each state and the output).
+/// The pass only saves duplicate work.
+fn without_push_split_down(mut optimizer: Optimizer) -> Optimizer {
+    optimizer
+        .passes
+        .retain(|p| !format!("{p:?}").starts_with("PushSplitDown"));
+    optimizer
 }
 
 /// Name → node lookups over the GraphDef, for checks and error messages.

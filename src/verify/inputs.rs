@@ -149,8 +149,8 @@ pub fn seeded_inputs(
                     }
                 })
                 .collect();
-            let mut a = ArrayD::from_shape_vec(shape, v)
-                .map_err(|e| format!("input '{}': {e}", i.name))?;
+            let mut a =
+                ArrayD::from_shape_vec(shape, v).map_err(|e| format!("input '{}': {e}", i.name))?;
             if i.dtype == DType::I32 && feeds_mask_zero(model, &i.name) {
                 pad_for_mask(&mut a, &mut rng);
             }
@@ -163,7 +163,13 @@ pub fn seeded_inputs(
 fn feeds_mask_zero(model: &Model, input: &str) -> bool {
     model.layers.iter().any(|l| {
         l.inbound.iter().any(|i| i == input)
-            && matches!(l.kind, LayerKind::Embedding { mask_zero: true, .. })
+            && matches!(
+                l.kind,
+                LayerKind::Embedding {
+                    mask_zero: true,
+                    ..
+                }
+            )
     })
 }
 
@@ -178,7 +184,11 @@ pub fn pad_for_mask(ids: &mut ArrayD<f32>, rng: &mut Xoshiro256PlusPlus) {
         let pad = rng.random_range(0..=steps / 2);
         let last = ndarray::Axis(sample.ndim() - 1);
         for mut row in sample.lanes_mut(last) {
-            let range = if k % 2 == 0 { 0..pad } else { steps - pad..steps };
+            let range = if k % 2 == 0 {
+                0..pad
+            } else {
+                steps - pad..steps
+            };
             row.slice_mut(ndarray::s![range]).fill(0.0);
         }
     }

@@ -40,7 +40,9 @@ pub enum MaskRule {
 pub fn mask_rule(kind: &LayerKind) -> MaskRule {
     use LayerKind as K;
     match kind {
-        K::Embedding { mask_zero: true, .. } => MaskRule::Makes,
+        K::Embedding {
+            mask_zero: true, ..
+        } => MaskRule::Makes,
         K::Lstm {
             return_sequences, ..
         }

@@ -28,13 +28,15 @@ pub const BUILDERS: &[(&str, Builder)] = &[
 ];
 
 fn zeros_like(_ctx: &ParsingContext, node: &NodeDef) -> TractResult<Box<dyn InferenceOp>> {
-    let t: DataType = node.get_attr_datum_type("T").map_or(DataType::DtFloat, |t| {
-        if t == f32::datum_type() {
-            DataType::DtFloat
-        } else {
-            DataType::DtInvalid
-        }
-    });
+    let t: DataType = node
+        .get_attr_datum_type("T")
+        .map_or(DataType::DtFloat, |t| {
+            if t == f32::datum_type() {
+                DataType::DtFloat
+            } else {
+                DataType::DtInvalid
+            }
+        });
     if t != DataType::DtFloat {
         bail!("ZerosLike of a non-float tensor is not supported");
     }
