@@ -92,6 +92,20 @@ def two_layers(K):
     return K.Model(x, y, name="model")
 
 
+def zero_output_mask(K):
+    """int32 ids (5,) in [0, 5) (0 = padding) -> Embedding(5, 4, mask_zero) -> LSTM(6,
+    return_sequences, zero_output_for_mask=True) -> Dense: a masked loop that writes zeros at
+    masked steps outside a Bidirectional (refused)"""
+    ids = K.Input((STEPS,), name="seq", dtype="int32")
+    h = K.layers.Embedding(5, 4, mask_zero=True, name="embed")(ids)
+    h = K.layers.LSTM(6, return_sequences=True, zero_output_for_mask=True, name="lstm")(h)
+    y = K.layers.Dense(2, name="head")(h)
+    return K.Model(ids, y, name="model")
+
+
+zero_output_mask.ids = 5  # an int32 (None, STEPS) input of ids in [0, 5)
+
+
 # case -> (source, seed, builder, lower_control_flow)
 CASES = {
     "k3_lstm": ("keras3", 401, one_layer("LSTM"), True),
@@ -105,6 +119,8 @@ CASES = {
     "tk_gru_v1": ("tf_keras", 505, one_layer("GRU", reset_after=False), True),
     "k3_gru_back": ("keras3", 406, one_layer("GRU", go_backwards=True, return_sequences=True), True),
     "tk_lstm_back": ("tf_keras", 506, one_layer("LSTM", go_backwards=True), True),
+    # A mask_zero mask whose masked steps write zeros (zero_output_for_mask=True) alone: refused.
+    "k3_lstm_zero_output_mask": ("keras3", 407, zero_output_mask, True),
     # Functional form: one StatelessWhile/While node, cell in a library function.
     "k3_lstm_while": ("keras3", 404, one_layer("LSTM"), False),
 }
@@ -153,7 +169,11 @@ def generate(name: str, out_dir: str) -> str:
         ws = layer.get_weights()
         if ws:
             layer.set_weights([rng.normal(0.0, 0.5, w.shape).astype(np.float32) for w in ws])
-    spec = tf.TensorSpec([None, STEPS, FEATURES], tf.float32, name="seq")
+    ids = getattr(builder, "ids", None)
+    if ids:
+        spec = tf.TensorSpec([None, STEPS], tf.int32, name="seq")
+    else:
+        spec = tf.TensorSpec([None, STEPS, FEATURES], tf.float32, name="seq")
     concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
     frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=lower)
     graph_def = frozen.graph.as_graph_def()
@@ -161,7 +181,10 @@ def generate(name: str, out_dir: str) -> str:
     graph_def = canonical_function_names(graph_def)
     outputs = [t.name for t in frozen.outputs]
 
-    x = np.random.default_rng([seed, 1]).uniform(-1, 1, (2, STEPS, FEATURES)).astype(np.float32)
+    if ids:
+        x = np.random.default_rng([seed, 1]).integers(0, ids, (2, STEPS)).astype(np.int32)
+    else:
+        x = np.random.default_rng([seed, 1]).uniform(-1, 1, (2, STEPS, FEATURES)).astype(np.float32)
     got, _ = tfcommon.run_frozen(graph_def, {"seq": x}, outputs, all_tensors=False)
     want = np.asarray(model(x, training=False))
     err = float(np.max(np.abs(got[outputs[0]] - want)))

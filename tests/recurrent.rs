@@ -348,3 +348,22 @@ fn tf1_dynamic_rnn_cells_verify_as_keras_layers() {
         assert!(tf_node.starts_with(expect), "{case}: {cell}");
     }
 }
+
+/// A masked loop (`Embedding(mask_zero=True)` → LSTM) that writes zeros at
+/// masked steps, `zero_output_for_mask=True`, is only Keras's inside a
+/// `Bidirectional` returning sequences: alone it is refused (exit 3) with
+/// the reason at the layer's input, not converted to a plain LSTM that would
+/// repeat the previous output instead.
+#[test]
+fn a_lone_loop_that_zeroes_masked_outputs_is_refused() {
+    let out = tempfile::tempdir().unwrap();
+    let o = thaw()
+        .args(["verify", &model("k3_lstm_zero_output_mask"), "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{text}");
+    assert!(text.contains("zero_output_for_mask=True"), "{text}");
+    assert!(text.contains("model_1/lstm_1/transpose"), "{text}");
+}

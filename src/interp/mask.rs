@@ -75,3 +75,152 @@ pub(super) fn step_mask<'a>(
     };
     Ok(Some(StepMask { keep, zero_output }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{InterpError, run_all};
+    use crate::keras::{Activation, DType, Input, Layer, LayerKind, Model, Weight};
+    use ndarray::{ArrayD, IxDyn};
+
+    fn layer(
+        name: &str,
+        kind: LayerKind,
+        inbound: &str,
+        weights: Vec<(&str, Vec<usize>)>,
+    ) -> Layer {
+        Layer {
+            name: name.into(),
+            kind,
+            inbound: vec![inbound.into()],
+            weights: weights
+                .into_iter()
+                .map(|(n, shape)| {
+                    let len = shape.iter().product();
+                    Weight {
+                        name: n.into(),
+                        value: ArrayD::from_shape_vec(
+                            IxDyn(&shape),
+                            (0..len).map(|i| (i as f32 * 0.61).cos()).collect(),
+                        )
+                        .unwrap(),
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// ids (batch 2, 4 steps) → Embedding(5, 3, mask_zero) → Dense(3) →
+    /// `next`; the ids hold padding (0) in both samples.
+    fn model(mask_zero: bool, next: Layer) -> (Model, ArrayD<f32>) {
+        let m = Model {
+            name: "m".into(),
+            inputs: vec![Input {
+                name: "ids".into(),
+                shape: vec![Some(4)],
+                dtype: DType::I32,
+            }],
+            layers: vec![
+                layer(
+                    "embed",
+                    LayerKind::Embedding {
+                        input_dim: 5,
+                        output_dim: 3,
+                        mask_zero,
+                    },
+                    "ids",
+                    vec![("embeddings", vec![5, 3])],
+                ),
+                layer(
+                    "dense",
+                    LayerKind::Dense {
+                        units: 3,
+                        use_bias: false,
+                        activation: Activation::Tanh,
+                    },
+                    "embed",
+                    vec![("kernel", vec![3, 3])],
+                ),
+                next,
+            ],
+            outputs: vec!["next".into()],
+        };
+        let ids =
+            ArrayD::from_shape_vec(IxDyn(&[2, 4]), vec![0., 3., 1., 0., 2., 4., 0., 0.]).unwrap();
+        (m, ids)
+    }
+
+    fn gru(return_sequences: bool) -> Layer {
+        layer(
+            "next",
+            LayerKind::Gru {
+                units: 2,
+                return_sequences,
+                use_bias: false,
+                reset_after: true,
+                go_backwards: false,
+                activation: Activation::Tanh,
+                recurrent_activation: Activation::Sigmoid,
+            },
+            "dense",
+            vec![("kernel", vec![3, 6]), ("recurrent_kernel", vec![2, 6])],
+        )
+    }
+
+    /// The mask is `ids != 0`, Dense carries it on, the GRU reads it (its
+    /// value differs from the unmasked model's) and carries it on only when
+    /// it returns sequences.
+    #[test]
+    fn embedding_makes_dense_keeps_and_the_recurrent_layer_reads_the_mask() {
+        let (m, ids) = model(true, gru(true));
+        let run = run_all(&m, std::slice::from_ref(&ids)).unwrap();
+        let want = ids.mapv(|v| v != 0.0);
+        for name in ["embed", "dense", "next"] {
+            assert_eq!(run.masks.get(name), Some(&want), "{name}");
+        }
+        let (plain, _) = model(false, gru(true));
+        let unmasked = run_all(&plain, std::slice::from_ref(&ids)).unwrap();
+        assert!(unmasked.masks.is_empty());
+        assert_ne!(run.values["next"], unmasked.values["next"]);
+        let (last, _) = model(true, gru(false));
+        let run = run_all(&last, std::slice::from_ref(&ids)).unwrap();
+        assert!(!run.masks.contains_key("next"));
+    }
+
+    /// A layer that drops the mask (Conv1D) runs as usual; one whose masked
+    /// maths thaw does not implement (GlobalAveragePooling1D's masked mean)
+    /// fails, naming the mask, instead of computing the unmasked value.
+    #[test]
+    fn a_mask_is_dropped_or_refused_by_class() {
+        let conv = layer(
+            "next",
+            LayerKind::Conv1D {
+                filters: 2,
+                kernel_size: 1,
+                strides: 1,
+                padding: crate::keras::Padding1D::Valid,
+                dilation_rate: 1,
+                use_bias: false,
+                activation: Activation::Linear,
+            },
+            "dense",
+            vec![("kernel", vec![1, 3, 2])],
+        );
+        let (m, ids) = model(true, conv);
+        let run = run_all(&m, std::slice::from_ref(&ids)).unwrap();
+        assert!(run.values.contains_key("next") && !run.masks.contains_key("next"));
+        let pool = layer(
+            "next",
+            LayerKind::GlobalAveragePooling1D { keepdims: false },
+            "dense",
+            vec![],
+        );
+        let (m, ids) = model(true, pool);
+        let run = run_all(&m, std::slice::from_ref(&ids)).unwrap();
+        match run.failure("next") {
+            Some(super::super::LayerFailure::Own(InterpError::Layer { problem, .. })) => {
+                assert!(problem.to_string().contains("mask"), "{problem}")
+            }
+            other => panic!("expected the pooling to fail on the mask, got {other:?}"),
+        }
+    }
+}

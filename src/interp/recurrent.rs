@@ -884,4 +884,111 @@ mod tests {
         let err = lstm_layer(&lstm, &zeros(vec![1, 2, 1]), None).unwrap_err();
         assert!(err.to_string().contains("softmax"), "{err}");
     }
+
+    /// Masks by hand: SimpleRNN(1), `h = tanh(0.8 x - 0.5 h)`, three steps,
+    /// the middle one masked. The state skips it (step 2 starts from `h0`);
+    /// the output repeats `h0` there, or is 0 with `zero_output`; read
+    /// backwards, the mask goes with its step.
+    #[test]
+    fn masked_steps_keep_the_state_and_repeat_or_zero_the_output() {
+        let xs = [0.5f64, -1.0, 0.25];
+        let x =
+            ArrayD::from_shape_vec(vec![1, 3, 1], xs.iter().map(|v| *v as f32).collect()).unwrap();
+        let step = |x: f64, h: f64| (0.8 * x - 0.5 * h).tanh();
+        let rnn = |go_backwards| {
+            with_weights(
+                "rnn",
+                LayerKind::SimpleRnn {
+                    units: 1,
+                    return_sequences: true,
+                    use_bias: false,
+                    go_backwards,
+                    activation: Activation::Tanh,
+                },
+                vec![
+                    ("kernel", vec![1, 1], vec![0.8]),
+                    ("recurrent_kernel", vec![1, 1], vec![-0.5]),
+                ],
+            )
+        };
+        let keep = ndarray::arr2(&[[true, false, true]]);
+        let mask = |zero_output| {
+            Some(StepMask {
+                keep: keep.view(),
+                zero_output,
+            })
+        };
+        let seq = |y: ArrayD<f32>| y.iter().map(|v| *v as f64).collect::<Vec<f64>>();
+        let close = |got: Vec<f64>, want: [f64; 3]| {
+            assert!(
+                got.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-6),
+                "{got:?} vs {want:?}"
+            );
+        };
+        let h0 = step(xs[0], 0.0);
+        let h2 = step(xs[2], h0);
+        close(
+            seq(simple_rnn_layer(&rnn(false), &x, mask(false)).unwrap()),
+            [h0, h0, h2],
+        );
+        close(
+            seq(simple_rnn_layer(&rnn(false), &x, mask(true)).unwrap()),
+            [h0, 0.0, h2],
+        );
+        // Backwards: steps 2, 1 (masked), 0 in that order.
+        let b0 = step(xs[2], 0.0);
+        let b2 = step(xs[0], b0);
+        close(
+            seq(simple_rnn_layer(&rnn(true), &x, mask(false)).unwrap()),
+            [b0, b0, b2],
+        );
+        // Unmasked, the middle step counts.
+        let u1 = step(xs[1], h0);
+        close(
+            seq(simple_rnn_layer(&rnn(false), &x, None).unwrap()),
+            [h0, u1, step(xs[2], u1)],
+        );
+    }
+
+    /// An LSTM keeps both states at a masked step: a fully masked sample
+    /// stays at zeros, and a sample masked only at the end returns the
+    /// output of its last real step (the same as running the real steps alone).
+    #[test]
+    fn masked_lstm_keeps_h_and_c() {
+        let w = |shape: Vec<usize>, seed: f32| {
+            let n: usize = shape.iter().product();
+            ArrayD::from_shape_vec(
+                shape,
+                (0..n).map(|i| ((i as f32 + seed) * 0.37).sin()).collect(),
+            )
+            .unwrap()
+        };
+        let layer = lstm(
+            2,
+            false,
+            vec![
+                ("kernel", w(vec![3, 8], 1.0)),
+                ("recurrent_kernel", w(vec![2, 8], 2.0)),
+                ("bias", w(vec![8], 3.0)),
+            ],
+        );
+        let x = w(vec![2, 4, 3], 4.0);
+        let keep = ndarray::arr2(&[[false, false, false, false], [true, true, false, false]]);
+        let mask = Some(StepMask {
+            keep: keep.view(),
+            zero_output: false,
+        });
+        let y = lstm_layer(&layer, &x, mask).unwrap();
+        assert!(y.index_axis(Axis(0), 0).iter().all(|v| *v == 0.0), "{y:?}");
+        let first_two = x.slice(s![1..2, ..2, ..]).to_owned().into_dyn();
+        let alone = lstm_layer(&layer, &first_two, None).unwrap();
+        assert_eq!(y.slice(s![1, ..]), alone.slice(s![0, ..]));
+        // The mask must match the input's (batch, steps).
+        let short = ndarray::arr2(&[[true, true]]);
+        let bad = Some(StepMask {
+            keep: short.view(),
+            zero_output: false,
+        });
+        assert!(lstm_layer(&layer, &x, bad).is_err());
+    }
 }
