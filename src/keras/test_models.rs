@@ -889,6 +889,7 @@ pub fn all_models() -> Vec<Model> {
         layer_norm_model(),
         extra_classes_model(),
         crate::keras::layers::recurrent::recurrent_model(),
+        crate::keras::layers::recurrent::masked_model(),
     ]
 }
 

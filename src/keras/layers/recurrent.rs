@@ -567,6 +567,76 @@ pub(crate) fn recurrent_model() -> crate::keras::Model {
     }
 }
 
+/// A padding mask through recurrent layers: int32 ids → `Embedding(mask_zero)`
+/// → Dense (carries the mask) → LSTM (sequences) → Bidirectional(GRU) (for
+/// `load_check.py`: both Kerases must load the config and agree on the
+/// masked predictions).
+#[cfg(test)]
+pub(crate) fn masked_model() -> crate::keras::Model {
+    use crate::keras::test_models::layer;
+    crate::keras::Model {
+        name: "masked".to_string(),
+        inputs: vec![crate::keras::Input {
+            name: "ids".to_string(),
+            shape: vec![Some(6)],
+            dtype: crate::keras::DType::I32,
+        }],
+        layers: vec![
+            layer(
+                "embed",
+                LayerKind::Embedding {
+                    input_dim: 4,
+                    output_dim: 3,
+                    mask_zero: true,
+                },
+                &["ids"],
+                &[&[4, 3]],
+            ),
+            layer(
+                "mix",
+                LayerKind::Dense {
+                    units: 3,
+                    use_bias: true,
+                    activation: Activation::Tanh,
+                },
+                &["embed"],
+                &[&[3, 3], &[3]],
+            ),
+            layer(
+                "lstm_seq",
+                LayerKind::Lstm {
+                    units: 2,
+                    return_sequences: true,
+                    use_bias: true,
+                    go_backwards: false,
+                    activation: Activation::Tanh,
+                    recurrent_activation: Activation::Sigmoid,
+                },
+                &["mix"],
+                &[&[3, 8], &[2, 8], &[8]],
+            ),
+            layer(
+                "bi_gru",
+                LayerKind::Bidirectional {
+                    layer: Box::new(LayerKind::Gru {
+                        units: 2,
+                        return_sequences: false,
+                        use_bias: true,
+                        reset_after: true,
+                        go_backwards: false,
+                        activation: Activation::Tanh,
+                        recurrent_activation: Activation::Sigmoid,
+                    }),
+                    merge_mode: MergeMode::Concat,
+                },
+                &["lstm_seq"],
+                &[&[2, 6], &[2, 6], &[2, 6], &[2, 6], &[2, 6], &[2, 6]],
+            ),
+        ],
+        outputs: vec!["bi_gru".into()],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
