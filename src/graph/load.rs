@@ -23,6 +23,16 @@ pub fn load_graph_def(path: &Path) -> Result<pb::GraphDef, GraphError> {
     parse_owned(bytes.into(), is_text(path), &file)
 }
 
+/// [`load_graph_def`] on the file's bytes read already ([`read_graph_file`]):
+/// the GraphDef's constants are slices of `bytes`, which the caller may
+/// share (`verify` hands the same buffer to the oracle's decode).
+pub fn graph_def_from_file_bytes(
+    bytes: bytes::Bytes,
+    path: &Path,
+) -> Result<pb::GraphDef, GraphError> {
+    parse_owned(bytes, is_text(path), &path.display().to_string())
+}
+
 /// The names of a GraphDef's nodes, in file order, without decoding the rest:
 /// a binary `.pb`'s attributes and weights are skipped over, not copied (what
 /// `model_explorer.json` needs, after the verify pipeline has freed its graph).
