@@ -26,6 +26,7 @@
 //! Not handled yet: graphs with control flow (`Switch`/`Merge`/loops), string or
 //! resource tensors, and inputs whose shape is not known at load time.
 
+mod fold;
 mod guard;
 pub mod ops;
 mod precheck;
@@ -443,6 +444,10 @@ impl Oracle {
         );
         let (model, stage) =
             optimise(origin, typed).map_err(|e| index.blame(origin, "declutter the graph", e))?;
+        let model = match stage {
+            Stage::Optimized => fold_constants(origin, model),
+            _ => model,
+        };
         size::check_typed(&model).map_err(over)?;
         log::debug!(
             "{origin}: {stage:?}, {} nodes, in {:?}",
@@ -755,6 +760,23 @@ fn optimise(origin: &str, typed: TypedModel) -> TractResult<(TypedModel, Stage)>
         Err(e) => log::debug!("{origin}: into_decluttered failed, using the typed model: {e:#}"),
     }
     Ok((typed, Stage::Typed))
+}
+
+/// The optimised model with what it still computes from constants at every
+/// run folded ([`fold`]); unchanged if folding fails.
+fn fold_constants(origin: &str, model: TypedModel) -> TypedModel {
+    let mut folded = model.clone();
+    match fold::fold_constants(&mut folded) {
+        Ok(0) => model,
+        Ok(n) => {
+            log::debug!("{origin}: folded {n} nodes computed from constants");
+            folded
+        }
+        Err(e) => {
+            log::debug!("{origin}: folding constants failed, keeping the plan as is: {e:#}");
+            model
+        }
+    }
 }
 
 /// Name → node lookups over the GraphDef, for checks and error messages.

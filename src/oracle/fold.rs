@@ -1,0 +1,132 @@
+//! Folds what tract's optimiser left computed from constants at every run.
+//!
+//! tract folds a constant sub-graph only while its large inputs (over 4 MiB)
+//! have one consumer each, so that a weight is not duplicated per consumer.
+//! With every layer tensor exposed that rule bites: a convolution whose output
+//! is exposed AND whose batch normalisation tract fuses stays twice in the
+//! plan (fused and unfused), its kernel has two consumers, and for a kernel
+//! over 4 MiB the plan re-lays and re-packs it on every run (ResNet50's
+//! `conv5` kernels: `MoveAxis` and `OptMatMulPack` were a quarter of the
+//! oracle's time). Here such sub-graphs are evaluated once, with tract's own
+//! ops, so the values the plan computes are exactly what it computed before.
+//!
+//! A node is folded when every input is a constant or folded, its op
+//! evaluates without a plan (`eval_out_of_plan`), and its outputs are at most
+//! twice the size of its inputs (or 4 MiB): data laid out anew, never a small
+//! constant broadcast into a large one.
+
+use tract_tensorflow::prelude::*;
+use tract_tensorflow::tract_core::ops::konst::Const;
+use tract_tensorflow::tract_core::ops::source::TypedSource;
+
+/// Outputs may grow up to this many times their inputs' size (packing pads).
+const GROWTH: usize = 2;
+/// tract's own folding budget, under which any growth is accepted.
+const SMALL: usize = 4 << 20;
+
+/// Replaces every foldable sub-graph of `model` by constants; returns how many
+/// nodes were folded.
+pub(super) fn fold_constants(model: &mut TypedModel) -> TractResult<usize> {
+    let mut values: std::collections::HashMap<OutletId, TValue> = Default::default();
+    let mut folded = std::collections::HashSet::new();
+    let mut order = vec![];
+    for id in model.eval_order()? {
+        let node = model.node(id);
+        if node.inputs.is_empty() || node.op_is::<Const>() || node.op_is::<TypedSource>() {
+            continue;
+        }
+        let Some(inputs) = node
+            .inputs
+            .iter()
+            .map(|i| {
+                values.get(i).cloned().or_else(|| {
+                    let fact = model.outlet_fact(*i).ok()?;
+                    fact.konst.clone().map(|k| k.into_tvalue())
+                })
+            })
+            .collect::<Option<TVec<TValue>>>()
+        else {
+            continue;
+        };
+        let in_bytes: usize = inputs.iter().map(|t| t.len() * t.datum_type().size_of()).sum();
+        let Ok(Some(outputs)) = node.op.eval_out_of_plan(inputs) else {
+            continue;
+        };
+        let out_bytes: usize = outputs
+            .iter()
+            .map(|t| t.len() * t.datum_type().size_of())
+            .sum();
+        if out_bytes > (GROWTH * in_bytes).max(SMALL) {
+            continue;
+        }
+        for (slot, value) in outputs.into_iter().enumerate() {
+            values.insert(OutletId::new(id, slot), value);
+            order.push(OutletId::new(id, slot));
+        }
+        folded.insert(id);
+    }
+    // Only the folded outlets something unfolded reads (or the model's
+    // outputs) become constants; the rest of each folded chain goes with
+    // compaction, and with it the constants it read, if nothing else does.
+    let outputs = model.output_outlets()?.to_vec();
+    let mut patch = TypedModelPatch::default();
+    let mut shunted = 0;
+    for outlet in order {
+        let read_outside = outputs.contains(&outlet)
+            || model
+                .outlet_successors(outlet)
+                .iter()
+                .any(|s| !folded.contains(&s.node));
+        if !read_outside {
+            continue;
+        }
+        let fact = model.outlet_fact(outlet)?;
+        let name = format!("{}.folded.{}", model.node(outlet.node).name, outlet.slot);
+        let konst = Const::new_with_opt_exotic_fact(
+            values[&outlet].clone().into_arc_tensor(),
+            fact.exotic_fact.clone(),
+        )?;
+        let wire = patch.wire_node(name, konst, &[])?[0];
+        patch.shunt_outside(model, outlet, wire)?;
+        shunted += 1;
+    }
+    if shunted > 0 {
+        patch.apply(model)?;
+        model.compact()?;
+    }
+    Ok(folded.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_tensorflow::tract_core::ops::math;
+
+    /// `-c` over tract's 4 MiB budget, with `c` read twice: tract's own
+    /// folding leaves `-c` computed at every run; folding makes it a constant
+    /// and the plan's values stay the same.
+    #[test]
+    fn a_large_constant_read_twice_is_folded_and_values_are_unchanged() -> TractResult<()> {
+        let n = (SMALL / 4) + 16;
+        let mut model = TypedModel::default();
+        let x = model.add_source("x", f32::fact([n]))?;
+        let values: Vec<f32> = (0..n).map(|i| (i % 7) as f32 - 3.0).collect();
+        let c = model.add_const("c", tensor1(&values))?;
+        let neg = model.wire_node("neg", math::neg(), &[c])?;
+        let a = model.wire_node("a", math::add(), &[x, neg[0]])?;
+        let b = model.wire_node("b", math::mul(), &[x, c])?;
+        model.select_output_outlets(&[a[0], b[0]])?;
+        let model = model.into_optimized()?;
+        let input = tensor1(&vec![0.5f32; n]);
+        let run = |m: &TypedModel| -> TractResult<TVec<TValue>> {
+            tract_tensorflow::tract_core::plan::SimplePlan::new(m.clone())?
+                .run(tvec![input.clone().into_tvalue()])
+        };
+        let before = run(&model)?;
+        let mut folded = model.clone();
+        assert_eq!(fold_constants(&mut folded)?, 1);
+        assert!(folded.nodes().iter().all(|n| n.name != "neg"));
+        assert_eq!(run(&folded)?, before);
+        Ok(())
+    }
+}
