@@ -460,7 +460,10 @@ mod tests {
             compare_isolated(&g, &g, tol, 9),
             compare_isolated(&k, &g, tol, 9)
         );
-        assert_eq!(compare(&g, &g, tol).unwrap().extra.worst.unwrap().index, [0]);
+        assert_eq!(
+            compare(&g, &g, tol).unwrap().extra.worst.unwrap().index,
+            [0]
+        );
     }
 
     #[test]

@@ -50,7 +50,11 @@ pub fn node_names(path: &Path) -> Result<Vec<String>, GraphError> {
         name: String,
     }
     if is_text(path) {
-        return Ok(load_graph_def(path)?.node.into_iter().map(|n| n.name).collect());
+        return Ok(load_graph_def(path)?
+            .node
+            .into_iter()
+            .map(|n| n.name)
+            .collect());
     }
     let bytes = read_limited(path, MAX_FILE_BYTES)?;
     let names = Names::decode(bytes.as_slice()).map_err(|e| GraphError::NotAGraph {

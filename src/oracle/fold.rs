@@ -24,77 +24,118 @@ const GROWTH: usize = 2;
 /// tract's own folding budget, under which any growth is accepted.
 const SMALL: usize = 4 << 20;
 
-/// Replaces every foldable sub-graph of `model` by constants; returns how many
-/// nodes were folded.
+/// Replaces every foldable node of `model` by the constants it computes, in
+/// one pass in evaluation order and one patch: chains are walked whole
+/// ([`walk_chain`]) so that only each chain's last values are kept, and only
+/// those that an unfolded node (or the model's outputs) reads become
+/// constants. Returns how many nodes were folded.
 pub(super) fn fold_constants(model: &mut TypedModel) -> TractResult<usize> {
-    let mut values: std::collections::HashMap<OutletId, TValue> = Default::default();
+    // What the optimiser freed first (its replaced nodes' tensors).
+    crate::budget::return_freed_memory();
+    let mut ends: std::collections::HashMap<OutletId, TValue> = Default::default();
     let mut folded = std::collections::HashSet::new();
     let mut order = vec![];
     for id in model.eval_order()? {
         let node = model.node(id);
-        if node.inputs.is_empty() || node.op_is::<Const>() || node.op_is::<TypedSource>() {
+        if node.inputs.is_empty()
+            || node.op_is::<Const>()
+            || node.op_is::<TypedSource>()
+            || folded.contains(&id)
+        {
             continue;
         }
         let Some(inputs) = node
             .inputs
             .iter()
             .map(|i| {
-                values.get(i).cloned().or_else(|| {
-                    let fact = model.outlet_fact(*i).ok()?;
-                    fact.konst.clone().map(|k| k.into_tvalue())
+                ends.get(i).cloned().or_else(|| {
+                    let konst = model.outlet_fact(*i).ok()?.konst.clone();
+                    konst.map(|k| k.into_tvalue())
                 })
             })
             .collect::<Option<TVec<TValue>>>()
         else {
             continue;
         };
-        let in_bytes: usize = inputs.iter().map(|t| t.len() * t.datum_type().size_of()).sum();
-        let Ok(Some(outputs)) = node.op.eval_out_of_plan(inputs) else {
+        let Some(values) = fold_values(node, inputs) else {
             continue;
         };
-        let out_bytes: usize = outputs
-            .iter()
-            .map(|t| t.len() * t.datum_type().size_of())
-            .sum();
-        if out_bytes > (GROWTH * in_bytes).max(SMALL) {
-            continue;
+        let (end, values, chain) = walk_chain(model, id, values)?;
+        folded.extend(chain);
+        // The chain's copies were freed in the middle of this thread's
+        // arena, where the next chain's do not fit (ResNet50: +170 MiB).
+        crate::budget::return_freed_memory();
+        for (slot, value) in values.into_iter().enumerate() {
+            ends.insert(OutletId::new(end, slot), value);
+            order.push(OutletId::new(end, slot));
         }
-        for (slot, value) in outputs.into_iter().enumerate() {
-            values.insert(OutletId::new(id, slot), value);
-            order.push(OutletId::new(id, slot));
-        }
-        folded.insert(id);
     }
-    // Only the folded outlets something unfolded reads (or the model's
-    // outputs) become constants; the rest of each folded chain goes with
-    // compaction, and with it the constants it read, if nothing else does.
     let outputs = model.output_outlets()?.to_vec();
     let mut patch = TypedModelPatch::default();
-    let mut shunted = 0;
     for outlet in order {
-        let read_outside = outputs.contains(&outlet)
+        let read_unfolded = outputs.contains(&outlet)
             || model
                 .outlet_successors(outlet)
                 .iter()
                 .any(|s| !folded.contains(&s.node));
-        if !read_outside {
+        if !read_unfolded {
             continue;
         }
-        let fact = model.outlet_fact(outlet)?;
-        let name = format!("{}.folded.{}", model.node(outlet.node).name, outlet.slot);
         let konst = Const::new_with_opt_exotic_fact(
-            values[&outlet].clone().into_arc_tensor(),
-            fact.exotic_fact.clone(),
+            ends[&outlet].clone().into_arc_tensor(),
+            model.outlet_fact(outlet)?.exotic_fact.clone(),
         )?;
+        let name = format!("{}.folded.{}", model.node(outlet.node).name, outlet.slot);
         let wire = patch.wire_node(name, konst, &[])?[0];
         patch.shunt_outside(model, outlet, wire)?;
-        shunted += 1;
     }
-    if shunted > 0 {
+    drop(ends);
+    if !folded.is_empty() {
         patch.apply(model)?;
         model.compact()?;
     }
     Ok(folded.len())
+}
+
+/// From a node folded to `values`, on through the nodes that are each the
+/// single reader of the one before and read nothing else (a kernel's
+/// re-layouts and packing), as long as they fold: the last node reached, its
+/// values and the chain's nodes. Only the current values are kept,
+/// so the chain's intermediate copies are freed as it goes.
+fn walk_chain(
+    model: &TypedModel,
+    mut id: usize,
+    mut values: TVec<TValue>,
+) -> TractResult<(usize, TVec<TValue>, Vec<usize>)> {
+    let outputs = model.output_outlets()?;
+    let mut chain = vec![id];
+    while let Some(next) = model.single_succ(id)? {
+        if next.inputs.len() != 1 || outputs.contains(&OutletId::new(id, 0)) {
+            break;
+        }
+        let Some(next_values) = fold_values(next, values.clone()) else {
+            break;
+        };
+        (id, values) = (next.id, next_values);
+        chain.push(id);
+    }
+    Ok((id, values, chain))
+}
+
+/// What `node` computes from constant `inputs`, if it folds (see the module
+/// doc).
+fn fold_values(node: &TypedNode, inputs: TVec<TValue>) -> Option<TVec<TValue>> {
+    let bytes = |values: &[TValue]| -> usize {
+        values
+            .iter()
+            .map(|t| t.len() * t.datum_type().size_of())
+            .sum()
+    };
+    let in_bytes = bytes(&inputs);
+    match node.op.eval_out_of_plan(inputs) {
+        Ok(Some(outputs)) if bytes(&outputs) <= (GROWTH * in_bytes).max(SMALL) => Some(outputs),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -510,7 +510,8 @@ impl Oracle {
             .map(|k| {
                 // Each chunk's value of output k goes once joined: the chunks'
                 // values and the joined ones are never all in memory at once.
-                let values: Vec<ArrayD<f32>> = parts.iter_mut().filter_map(Iterator::next).collect();
+                let values: Vec<ArrayD<f32>> =
+                    parts.iter_mut().filter_map(Iterator::next).collect();
                 let views: Vec<_> = values.iter().map(|v| v.view()).collect();
                 if views.iter().any(|v| v.shape().first() != Some(&batch)) {
                     return Err(OracleError::Node {

@@ -170,22 +170,8 @@ pub fn verify_with(opts: &VerifyOptions, settings: &VerifySettings) -> Result<Re
     // The caller renders the report next (and reads the graph's node names
     // again): the graph, the Keras IR and what they held go back now.
     drop((graph, conv));
-    return_freed_memory();
+    crate::budget::return_freed_memory();
     report
-}
-
-/// Hands memory freed by a stage back to the system. glibc's malloc keeps
-/// freed blocks in its per-thread arenas for reuse, so what the oracle's
-/// worker frees (tract's decoded GraphDef, the kernels it packed) stays in
-/// the process while the next stages allocate elsewhere. ResNet50, batch 1,
-/// 4 samples: peak RSS about 560 -> 455 MiB, at a few ms per call.
-pub(crate) fn return_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only gives back pages of free blocks of the
-    // allocator's own heaps; it reads or moves no live allocation.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 fn check_options(opts: &VerifyOptions) -> Result<(), VerifyError> {
@@ -289,7 +275,7 @@ pub fn verify_keras_with(
     )?;
     write::report(&report, &opts.out_dir)?;
     drop((graph, conv));
-    return_freed_memory();
+    crate::budget::return_freed_memory();
     Ok((report, aligned.info))
 }
 
@@ -350,7 +336,7 @@ fn verify_models(
     let keras_run = keras_run?;
     // What the two runs allocated and freed (the oracle's chunk values, the
     // interpreter's intermediates) goes back before comparison.
-    return_freed_memory();
+    crate::budget::return_freed_memory();
     if let Some(dir) = &settings.dump_values {
         let arrays = dump::Values {
             inputs: &inputs,

@@ -164,7 +164,7 @@ pub(super) fn start(
             };
             let oracle = Oracle::from_decoded(decoded?, &oracle_inputs, &outputs, &bindings)?;
             // tract's GraphDef and the kernels it packed are freed by now.
-            super::return_freed_memory();
+            crate::budget::return_freed_memory();
             let load_ms = ms(t);
             stage.store(RUNNING, Ordering::SeqCst);
             let t = Instant::now();
