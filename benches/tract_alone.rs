@@ -4,8 +4,11 @@
 //! Usage: `tract_alone MODEL.pb INPUTS.npz`
 //!
 //! Does what any tract user does and nothing more: load the GraphDef with
-//! tract-tensorflow, set every input to the shape of one batch of the graph
-//! (the graph's own fixed batch, else the whole array), `into_optimized`, and
+//! tract-tensorflow (with thaw's op builders registered, [`thaw::oracle::framework`]:
+//! stock tract refuses the zoo's graphs, e.g. a `Pad` with int32 paddings, and a
+//! baseline that stops at an error measures nothing), set every input to the shape of one batch of the graph
+//! (the graph's own fixed batch, else the whole array), `into_optimized` (else
+//! `into_decluttered`, else the typed model, as thaw's oracle falls back), and
 //! run the inputs, batch after batch, fetching only the graph's own outputs.
 //! The inputs come from the `.npz` that `thaw verify --inputs` reads too, so
 //! both sides run the same samples (keys `input:<placeholder>` or
@@ -39,7 +42,7 @@ fn main() -> Result<()> {
         named.push((name, array));
     }
 
-    let tf = tract_tensorflow::tensorflow();
+    let tf = thaw::oracle::framework();
     let mut model = tf.model_for_path(model_path)?;
     let mut batches = None;
     let mut order = vec![];
@@ -62,7 +65,17 @@ fn main() -> Result<()> {
         model.set_input_fact(i, f32::fact(&shape).into())?;
         order.push((pos, b));
     }
-    let plan = model.into_optimized()?.into_runnable()?;
+    // As thaw's oracle does: tract's optimiser fails on some graphs (ResNet50 and
+    // InceptionV3 with only their own outputs: declutter pass ChangeAxes moves a
+    // batch-norm bias into a Conv with the wrong rank), then the decluttered,
+    // then the typed model runs.
+    let typed = model.into_typed()?;
+    let model = typed
+        .clone()
+        .into_optimized()
+        .or_else(|_| typed.clone().into_decluttered())
+        .unwrap_or(typed);
+    let plan = model.into_runnable()?;
     let mut printed = 0usize;
     for c in 0..batches.unwrap_or(1) {
         let values: TVec<TValue> = order

@@ -600,10 +600,9 @@ fn inspect(args: &GraphArgs, json: bool) -> Result<u8, Failure> {
 /// so the graph file is read again for its node names).
 fn model_explorer_files(view: &ReportView, dir: &std::path::Path) -> Result<(), Failure> {
     use thaw::report::model_explorer;
-    let graph = thaw::graph::load_graph_def(std::path::Path::new(&view.model))
+    let names = thaw::graph::node_names(std::path::Path::new(&view.model))
         .with_context(|| format!("reading {} again for model_explorer.json", view.model))
         .map_err(|e| Failure(4, e))?;
-    let names: Vec<String> = graph.node.into_iter().map(|n| n.name).collect();
     let paths = model_explorer::write(view, &names, dir)
         .with_context(|| {
             format!(

@@ -203,59 +203,77 @@ fn compare_rule(
     let (mut sum_sq, mut max_ulp, mut min_atol) = (0f64, 0u64, 0f32);
     let (mut gmin, mut gmax) = (f32::INFINITY, f32::NEG_INFINITY);
     let mut worst: Option<(usize, f32)> = None;
-    for (pos, (&k, &g)) in ks.iter().zip(gs.iter()).enumerate() {
-        let d = (k - g).abs();
-        max_ulp = max_ulp.max(ulp_distance(k, g));
-        gmin = gmin.min(g);
-        gmax = gmax.max(g);
-        if !(k.is_nan() && g.is_nan()) {
-            let need = if d.is_nan() {
-                f32::INFINITY
-            } else {
-                (d - tol.rtol * g.abs() - tol.stol * scale).max(0.0)
-            };
-            min_atol = min_atol.max(need);
-            let over = if d.is_nan() {
-                f32::INFINITY
-            } else {
-                (d - tol.atol - tol.rtol * g.abs()).max(0.0)
-            };
-            min_stol = min_stol.max(match (over > 0.0, scale > 0.0) {
-                (false, _) => 0.0,
-                (true, true) => over / scale,
-                (true, false) => f32::INFINITY,
-            });
-            let allowed = allowed_at(g);
-            ratio = ratio.max(match (d.is_nan() || d > 0.0, allowed > 0.0) {
-                (false, _) => 0.0,
-                (true, true) if !d.is_nan() => d / allowed,
-                _ => f32::INFINITY,
-            });
-            let dd = if d.is_nan() { f32::INFINITY } else { d };
-            if worst.is_none_or(|(_, w)| dd > w) {
-                worst = Some((pos, dd));
+    // Bit-identical finite values (most isolated checks of weightless layers):
+    // every difference is 0, so only the graph side's range and norm remain
+    // to be summed, as the loop below would sum them.
+    let identical = ks.len() == gs.len()
+        && ks
+            .iter()
+            .zip(gs.iter())
+            .all(|(k, g)| k.to_bits() == g.to_bits() && g.is_finite());
+    if identical {
+        for &g in gs.iter() {
+            gmin = gmin.min(g);
+            gmax = gmax.max(g);
+            ng += g as f64 * g as f64;
+        }
+        (dot, nk) = (ng, ng);
+        worst = (!gs.is_empty()).then_some((0, 0.0));
+    } else {
+        for (pos, (&k, &g)) in ks.iter().zip(gs.iter()).enumerate() {
+            let d = (k - g).abs();
+            max_ulp = max_ulp.max(ulp_distance(k, g));
+            gmin = gmin.min(g);
+            gmax = gmax.max(g);
+            if !(k.is_nan() && g.is_nan()) {
+                let need = if d.is_nan() {
+                    f32::INFINITY
+                } else {
+                    (d - tol.rtol * g.abs() - tol.stol * scale).max(0.0)
+                };
+                min_atol = min_atol.max(need);
+                let over = if d.is_nan() {
+                    f32::INFINITY
+                } else {
+                    (d - tol.atol - tol.rtol * g.abs()).max(0.0)
+                };
+                min_stol = min_stol.max(match (over > 0.0, scale > 0.0) {
+                    (false, _) => 0.0,
+                    (true, true) => over / scale,
+                    (true, false) => f32::INFINITY,
+                });
+                let allowed = allowed_at(g);
+                ratio = ratio.max(match (d.is_nan() || d > 0.0, allowed > 0.0) {
+                    (false, _) => 0.0,
+                    (true, true) if !d.is_nan() => d / allowed,
+                    _ => f32::INFINITY,
+                });
+                let dd = if d.is_nan() { f32::INFINITY } else { d };
+                if worst.is_none_or(|(_, w)| dd > w) {
+                    worst = Some((pos, dd));
+                }
             }
-        }
-        if d.is_finite() {
-            sum_sq += f64::from(d) * f64::from(d);
-        }
-        // NaN on exactly one side, or at a different place, is a failure.
-        let nan_mismatch = k.is_nan() != g.is_nan();
-        if (nan_mismatch || d > allowed_at(g)) && !(k.is_nan() && g.is_nan()) {
-            bad += 1;
-        }
-        if d.is_finite() {
-            max_abs = max_abs.max(d);
-            sum_abs += d as f64;
-            if g != 0.0 {
-                max_rel = max_rel.max(d / g.abs());
+            if d.is_finite() {
+                sum_sq += f64::from(d) * f64::from(d);
             }
-        } else if !(k.is_nan() && g.is_nan()) && k != g {
-            max_abs = f32::INFINITY;
+            // NaN on exactly one side, or at a different place, is a failure.
+            let nan_mismatch = k.is_nan() != g.is_nan();
+            if (nan_mismatch || d > allowed_at(g)) && !(k.is_nan() && g.is_nan()) {
+                bad += 1;
+            }
+            if d.is_finite() {
+                max_abs = max_abs.max(d);
+                sum_abs += d as f64;
+                if g != 0.0 {
+                    max_rel = max_rel.max(d / g.abs());
+                }
+            } else if !(k.is_nan() && g.is_nan()) && k != g {
+                max_abs = f32::INFINITY;
+            }
+            dot += k as f64 * g as f64;
+            nk += k as f64 * k as f64;
+            ng += g as f64 * g as f64;
         }
-        dot += k as f64 * g as f64;
-        nk += k as f64 * k as f64;
-        ng += g as f64 * g as f64;
     }
     if let Some(nb) = noise.as_mut() {
         nb.ratio = match (max_abs > 0.0, nb.bar > 0.0) {
@@ -428,6 +446,24 @@ mod tests {
         assert_eq!(top1_agreement(&seq, &seq), Some(1.0));
         let feat = (seq.clone() * 3.0).into_dyn();
         assert_eq!(top1_agreement(&feat, &feat), None);
+    }
+
+    #[test]
+    fn identical_values_measure_as_the_element_loop_does() {
+        // k = +0.0 against g = -0.0 differs in bits, not in value: the
+        // element loop runs and must agree with the identical-values path.
+        let g = arr1(&[-2.0f32, 0.5, 3.0, -0.0]).into_dyn();
+        let k = arr1(&[-2.0f32, 0.5, 3.0, 0.0]).into_dyn();
+        let tol = Tolerance::default();
+        assert_eq!(compare(&g, &g, tol), compare(&k, &g, tol));
+        assert_eq!(
+            compare_isolated(&g, &g, tol, 9),
+            compare_isolated(&k, &g, tol, 9)
+        );
+        assert_eq!(
+            compare(&g, &g, tol).unwrap().extra.worst.unwrap().index,
+            [0]
+        );
     }
 
     #[test]

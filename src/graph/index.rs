@@ -120,6 +120,16 @@ impl Graph {
         Graph::new_with(load::load_graph_def(path)?, bindings)
     }
 
+    /// [`Graph::load_with`] from the bytes of the file at `path`, read
+    /// already ([`super::read_graph_file`]).
+    pub fn from_file_bytes(
+        bytes: bytes::Bytes,
+        path: &Path,
+        bindings: &[super::Binding],
+    ) -> Result<Graph, GraphError> {
+        Graph::new_with(load::graph_def_from_file_bytes(bytes, path)?, bindings)
+    }
+
     /// [`Graph::new`] after binding placeholders and cutting constant-predicate
     /// conditionals ([`super::resolve_conditionals`]), as the oracle does too.
     pub fn new_with(

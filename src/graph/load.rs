@@ -20,11 +20,56 @@ pub const MAX_TEXT_DEPTH: usize = 100;
 pub fn load_graph_def(path: &Path) -> Result<pb::GraphDef, GraphError> {
     let file = path.display().to_string();
     let bytes = read_limited(path, MAX_FILE_BYTES)?;
-    let text = matches!(
+    parse_owned(bytes.into(), is_text(path), &file)
+}
+
+/// [`load_graph_def`] on the file's bytes read already ([`read_graph_file`]):
+/// the GraphDef's constants are slices of `bytes`, which the caller may
+/// share (`verify` hands the same buffer to the oracle's decode).
+pub fn graph_def_from_file_bytes(
+    bytes: bytes::Bytes,
+    path: &Path,
+) -> Result<pb::GraphDef, GraphError> {
+    parse_owned(bytes, is_text(path), &path.display().to_string())
+}
+
+/// The names of a GraphDef's nodes, in file order, without decoding the rest:
+/// a binary `.pb`'s attributes and weights are skipped over, not copied (what
+/// `model_explorer.json` needs, after the verify pipeline has freed its graph).
+pub fn node_names(path: &Path) -> Result<Vec<String>, GraphError> {
+    /// A GraphDef with only its nodes' names (field numbers of graph.proto
+    /// and node_def.proto); protobuf decoding skips every other field.
+    #[derive(Clone, PartialEq, Message)]
+    struct Names {
+        #[prost(message, repeated, tag = "1")]
+        node: Vec<Name>,
+    }
+    #[derive(Clone, PartialEq, Message)]
+    struct Name {
+        #[prost(string, tag = "1")]
+        name: String,
+    }
+    if is_text(path) {
+        return Ok(load_graph_def(path)?
+            .node
+            .into_iter()
+            .map(|n| n.name)
+            .collect());
+    }
+    let bytes = read_limited(path, MAX_FILE_BYTES)?;
+    let names = Names::decode(bytes.as_slice()).map_err(|e| GraphError::NotAGraph {
+        file: path.display().to_string(),
+        detail: format!("protobuf decoding failed: {e}"),
+    })?;
+    Ok(names.node.into_iter().map(|n| n.name).collect())
+}
+
+/// Whether `path` names a text-format GraphDef (by its extension).
+fn is_text(path: &Path) -> bool {
+    matches!(
         path.extension().and_then(|e| e.to_str()),
         Some("pbtxt" | "pbtext" | "txt")
-    );
-    parse_owned(bytes.into(), text, &file)
+    )
 }
 
 /// Reads a graph file's bytes whole, refusing more than [`MAX_FILE_BYTES`].
@@ -165,6 +210,24 @@ mod tests {
 node { name: "x" op: "Placeholder" attr { key: "dtype" value { type: DT_FLOAT } } }
 node { name: "y" op: "Relu" input: "x" attr { key: "T" value { type: DT_FLOAT } } }
 "#;
+
+    #[test]
+    fn node_names_are_the_full_decodings_names_in_file_order() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for path in [
+            dir.join("fixtures/k3_lstm_seq/model.pb"),
+            dir.join("tests/data/tf1_ta_loop.pbtxt"),
+        ] {
+            let full: Vec<String> = load_graph_def(&path)
+                .unwrap()
+                .node
+                .into_iter()
+                .map(|n| n.name)
+                .collect();
+            assert!(!full.is_empty());
+            assert_eq!(node_names(&path).unwrap(), full, "{}", path.display());
+        }
+    }
 
     #[test]
     fn text_format_parses() {

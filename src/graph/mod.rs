@@ -27,7 +27,9 @@ pub use cond::{Binding, Resolved, predicate_sources, resolve_conditionals};
 pub use error::GraphError;
 pub use index::{Graph, TensorId, is_pass_through};
 pub use inline::inline_calls;
-pub use load::{load_graph_def, parse_graph_def, read_graph_file};
+pub use load::{
+    graph_def_from_file_bytes, load_graph_def, node_names, parse_graph_def, read_graph_file,
+};
 pub use loops::{Loop, LoopForm, is_control_flow};
 pub use tensor::Tensor;
 pub use unroll::{Entering, unroll_loops, unroll_loops_with};

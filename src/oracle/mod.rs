@@ -26,6 +26,7 @@
 //! Not handled yet: graphs with control flow (`Switch`/`Merge`/loops), string or
 //! resource tensors, and inputs whose shape is not known at load time.
 
+mod fold;
 mod guard;
 pub mod ops;
 mod precheck;
@@ -228,7 +229,7 @@ pub struct Decoded {
     origin: String,
     graph: GraphDef,
     /// The file's bytes, kept when the graph needs thaw's rewriting.
-    bytes: Option<Vec<u8>>,
+    bytes: Option<bytes::Bytes>,
 }
 
 impl Oracle {
@@ -270,10 +271,21 @@ impl Oracle {
         bindings: &[crate::graph::Binding],
     ) -> Result<Decoded, OracleError> {
         let bytes = read_graph_file(path)?;
+        Self::decode_file_bytes(bytes.into(), path, bindings)
+    }
+
+    /// [`Oracle::decode_file`] on the file's bytes, read already: `verify`
+    /// reads the file once and shares the buffer with its own load, so that
+    /// the weights are not in memory twice as file bytes.
+    pub fn decode_file_bytes(
+        bytes: bytes::Bytes,
+        path: &Path,
+        bindings: &[crate::graph::Binding],
+    ) -> Result<Decoded, OracleError> {
         let origin = path.display().to_string();
         let tf = framework();
         guarded(&origin, || {
-            let graph = decode(&tf, &bytes, &origin)?;
+            let graph = decode(&bytes, &origin)?;
             // Before tract sees any part of it (unrolling asks tract for trip counts).
             precheck::check_graph(&graph, &tf).map_err(|b| damaged(&origin, b))?;
             // The file's bytes are kept only for the graphs thaw rewrites
@@ -433,6 +445,10 @@ impl Oracle {
         );
         let (model, stage) =
             optimise(origin, typed).map_err(|e| index.blame(origin, "declutter the graph", e))?;
+        let model = match stage {
+            Stage::Optimized => fold_constants(origin, model),
+            _ => model,
+        };
         size::check_typed(&model).map_err(over)?;
         log::debug!(
             "{origin}: {stage:?}, {} nodes, in {:?}",
@@ -489,10 +505,15 @@ impl Oracle {
         let second = second.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         let parts: Vec<Vec<ArrayD<f32>>> =
             first.into_iter().chain(second).collect::<Result<_, _>>()?;
+        let mut parts: Vec<_> = parts.into_iter().map(Vec::into_iter).collect();
         let batch = self.inputs[0].shape[0];
         (0..self.outputs.len())
             .map(|k| {
-                let views: Vec<_> = parts.iter().map(|p| p[k].view()).collect();
+                // Each chunk's value of output k goes once joined: the chunks'
+                // values and the joined ones are never all in memory at once.
+                let values: Vec<ArrayD<f32>> =
+                    parts.iter_mut().filter_map(Iterator::next).collect();
+                let views: Vec<_> = values.iter().map(|v| v.view()).collect();
                 if views.iter().any(|v| v.shape().first() != Some(&batch)) {
                     return Err(OracleError::Node {
                         origin: self.origin.clone(),
@@ -625,7 +646,7 @@ fn decode_graph(
     inputs: &[OracleInput],
     bindings: &[crate::graph::Binding],
 ) -> Result<GraphDef, OracleError> {
-    let graph = decode(tf, bytes, origin)?;
+    let graph = decode(bytes, origin)?;
     // Before tract sees any part of it (unrolling asks tract for trip counts).
     precheck::check_graph(&graph, tf).map_err(|b| damaged(origin, b))?;
     if needs_rewrite(&graph, bindings) {
@@ -643,17 +664,13 @@ fn read_graph_file(path: &Path) -> Result<Vec<u8>, OracleError> {
     })
 }
 
-/// The bytes of a `.pb` in tract's GraphDef types.
-fn decode(
-    tf: &tract_tensorflow::Tensorflow,
-    bytes: &[u8],
-    origin: &str,
-) -> Result<GraphDef, OracleError> {
-    tf.read_frozen_model(&mut &bytes[..])
-        .map_err(|e| OracleError::Decode {
-            origin: origin.to_string(),
-            message: chain(&e),
-        })
+/// The bytes of a `.pb` in tract's GraphDef types, decoded in place (tract's
+/// `read_frozen_model` would first copy them whole into a buffer of its own).
+fn decode(bytes: &[u8], origin: &str) -> Result<GraphDef, OracleError> {
+    <GraphDef as prost::Message>::decode(bytes).map_err(|e| OracleError::Decode {
+        origin: origin.to_string(),
+        message: e.to_string(),
+    })
 }
 
 /// Whether thaw must rewrite the graph before tract can run it (see
@@ -702,9 +719,9 @@ fn rewrite(
         None
     };
     if let Some(u) = unrolled {
-        decode(tf, &prost::Message::encode_to_vec(&u), origin)
+        decode(&prost::Message::encode_to_vec(&u), origin)
     } else if inlined > 0 || cut.changed() {
-        decode(tf, &prost::Message::encode_to_vec(&def), origin)
+        decode(&prost::Message::encode_to_vec(&def), origin)
     } else {
         Ok(graph)
     }
@@ -774,6 +791,23 @@ fn without_push_split_down(mut optimizer: Optimizer) -> Optimizer {
         .passes
         .retain(|p| !format!("{p:?}").starts_with("PushSplitDown"));
     optimizer
+}
+
+/// The optimised model with what it still computes from constants at every
+/// run folded ([`fold`]); unchanged if folding fails.
+fn fold_constants(origin: &str, model: TypedModel) -> TypedModel {
+    let mut folded = model.clone();
+    match fold::fold_constants(&mut folded) {
+        Ok(0) => model,
+        Ok(n) => {
+            log::debug!("{origin}: folded {n} nodes computed from constants");
+            folded
+        }
+        Err(e) => {
+            log::debug!("{origin}: folding constants failed, keeping the plan as is: {e:#}");
+            model
+        }
+    }
 }
 
 /// Name → node lookups over the GraphDef, for checks and error messages.

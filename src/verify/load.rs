@@ -17,14 +17,23 @@ pub fn load_and_convert(
     Ok((graph, conv))
 }
 
-/// Loads and converts `opts.model`, timing both stages.
+/// Reads `opts.model` whole, once: the buffer is shared by thaw's own load
+/// ([`load_and_convert_timed`]) and the oracle's decode
+/// ([`super::oracle::EarlyDecode`]).
+pub(super) fn read(opts: &VerifyOptions) -> Result<bytes::Bytes, VerifyError> {
+    Ok(crate::graph::read_graph_file(&opts.model)?.into())
+}
+
+/// Loads `opts.model` from its `bytes` ([`read`] since `start`) and converts
+/// it, timing both stages (the read counts as loading).
 pub(super) fn load_and_convert_timed(
     opts: &VerifyOptions,
+    bytes: bytes::Bytes,
+    start: Instant,
 ) -> Result<(Graph, Conversion, Timings), VerifyError> {
     let mut timings = Timings::default();
-    let t = Instant::now();
-    let graph = Graph::load_with(&opts.model, &opts.convert.bindings)?;
-    timings.load_ms = ms(t);
+    let graph = Graph::from_file_bytes(bytes, &opts.model, &opts.convert.bindings)?;
+    timings.load_ms = ms(start);
     let t = Instant::now();
     let conv = convert::convert(&graph, &opts.convert)?;
     timings.convert_ms = ms(t);

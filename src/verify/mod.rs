@@ -156,8 +156,9 @@ pub fn verify(opts: &VerifyOptions) -> Result<Report, VerifyError> {
 pub fn verify_with(opts: &VerifyOptions, settings: &VerifySettings) -> Result<Report, VerifyError> {
     check_options(opts)?;
     let start = Instant::now();
-    let early = oracle::EarlyDecode::start(opts);
-    let (mut graph, conv, timings) = load::load_and_convert_timed(opts)?;
+    let bytes = load::read(opts)?;
+    let early = oracle::EarlyDecode::start(opts, bytes.clone());
+    let (mut graph, conv, timings) = load::load_and_convert_timed(opts, bytes, start)?;
     // The Keras IR holds the weights now: the file's buffer goes.
     graph.release_constant_values();
     let first = FirstHalf {
@@ -165,7 +166,12 @@ pub fn verify_with(opts: &VerifyOptions, settings: &VerifySettings) -> Result<Re
         start,
         early,
     };
-    verify_models(opts, settings, &graph, &conv, None, first)
+    let report = verify_models(opts, settings, &graph, &conv, None, first);
+    // The caller renders the report next (and reads the graph's node names
+    // again): the graph, the Keras IR and what they held go back now.
+    drop((graph, conv));
+    crate::budget::return_freed_memory();
+    report
 }
 
 fn check_options(opts: &VerifyOptions) -> Result<(), VerifyError> {
@@ -234,8 +240,9 @@ pub fn verify_keras_with(
 ) -> Result<(Report, KerasAlignment), VerifyError> {
     check_options(opts)?;
     let start = Instant::now();
-    let early = oracle::EarlyDecode::start(opts);
-    let (mut graph, conv, timings) = load::load_and_convert_timed(opts)?;
+    let bytes = load::read(opts)?;
+    let early = oracle::EarlyDecode::start(opts, bytes.clone());
+    let (mut graph, conv, timings) = load::load_and_convert_timed(opts, bytes, start)?;
     // The Keras IR holds the weights now: the file's buffer goes.
     graph.release_constant_values();
     let user = user_model::read(
@@ -267,6 +274,8 @@ pub fn verify_keras_with(
         settings.numeric_only,
     )?;
     write::report(&report, &opts.out_dir)?;
+    drop((graph, conv));
+    crate::budget::return_freed_memory();
     Ok((report, aligned.info))
 }
 
@@ -325,6 +334,9 @@ fn verify_models(
     // stages ran one after the other.
     let graph_run = pending.wait(&mut timings)?;
     let keras_run = keras_run?;
+    // What the two runs allocated and freed (the oracle's chunk values, the
+    // interpreter's intermediates) goes back before comparison.
+    crate::budget::return_freed_memory();
     if let Some(dir) = &settings.dump_values {
         let arrays = dump::Values {
             inputs: &inputs,

@@ -65,11 +65,11 @@ pub(super) fn check_batch(
     )))
 }
 
-/// The first half of the oracle's preparation ([`Oracle::decode_file`]: the
-/// file read and decoded in tract's types), started on a thread of its own
-/// before thaw's own load and conversion, which it overlaps: it needs neither
-/// the inputs nor the outputs. Its errors are reported only if the pipeline
-/// gets that far (thaw's own load names a bad file first).
+/// The first half of the oracle's preparation ([`Oracle::decode_file_bytes`]:
+/// the file decoded in tract's types), started on a thread of its own before
+/// thaw's own load and conversion, which it overlaps: it needs neither the
+/// inputs nor the outputs. Its errors are reported only if the pipeline gets
+/// that far (thaw's own load names a bad file first).
 pub(super) struct EarlyDecode(Option<std::thread::JoinHandle<(Result<Decoded, OracleError>, f64)>>);
 
 impl EarlyDecode {
@@ -78,19 +78,17 @@ impl EarlyDecode {
         EarlyDecode(None)
     }
 
-    /// Starts decoding `opts.model` for tract. Regular files only: a pipe
-    /// read by two readers (this one and thaw's own load) would be split
-    /// between them.
-    pub(super) fn start(opts: &VerifyOptions) -> Self {
-        if !std::fs::metadata(&opts.model).is_ok_and(|m| m.is_file()) {
-            return Self::none();
-        }
+    /// Starts decoding `bytes`, the file `opts.model`'s, for tract. They
+    /// are the buffer thaw's own load reads the graph from too (its
+    /// constants are slices of it): the file is read once and its bytes are
+    /// in memory once, however the two decodings overlap.
+    pub(super) fn start(opts: &VerifyOptions, bytes: bytes::Bytes) -> Self {
         let (path, bindings) = (opts.model.clone(), opts.convert.bindings.clone());
         let handle = std::thread::Builder::new()
             .name("thaw-oracle-decode".into())
             .spawn(move || {
                 let t = Instant::now();
-                let decoded = Oracle::decode_file(&path, &bindings);
+                let decoded = Oracle::decode_file_bytes(bytes, &path, &bindings);
                 (decoded, ms(t))
             });
         EarlyDecode(handle.ok())
@@ -165,6 +163,8 @@ pub(super) fn start(
                 }
             };
             let oracle = Oracle::from_decoded(decoded?, &oracle_inputs, &outputs, &bindings)?;
+            // tract's GraphDef and the kernels it packed are freed by now.
+            crate::budget::return_freed_memory();
             let load_ms = ms(t);
             stage.store(RUNNING, Ordering::SeqCst);
             let t = Instant::now();
