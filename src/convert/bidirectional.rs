@@ -16,7 +16,9 @@
 //!
 //! Not handled yet: `merge_mode=None` (two outputs: the loops stay two
 //! unconverted halves of one layer scope and the graph output is reported as
-//! not converted), `return_state`, masking.
+//! not converted), `return_state`. A masked pair (see [`super::recurrent`])
+//! must zero its masked outputs exactly when it returns sequences, as Keras
+//! sets `zero_output_for_mask` on both halves.
 
 use super::ctx::{Ctx, Emit, Match};
 use super::recurrent::RnnCell;

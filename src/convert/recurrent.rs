@@ -44,8 +44,17 @@
 //! TensorLists, one kernel on `ConcatV2([x, h])`) are recognised by
 //! [`super::recurrent_tf1`] and emitted by the same rule.
 //!
-//! Not handled yet: the functional `While` form, masking,
-//! `return_state`, Bidirectional, other activations; the op-count check does
+//! A **masked** loop (`Embedding(mask_zero=True)` upstream) reads a second,
+//! bool TensorList and keeps each state and the output through a
+//! `SelectV2(Tile(mask step), new, old)` (see `loop_mask`); it converts to
+//! the same class (the mask is Keras's, carried by the layers: see
+//! [`crate::keras::layers::mask`]). Its mask must be `mask_zero`'s
+//! `NotEqual(ids, 0)`, and it may zero masked outputs
+//! (`zero_output_for_mask=True`) only as half of a Bidirectional returning
+//! sequences.
+//!
+//! Not handled yet: the functional `While` form, the `Masking` layer's mask,
+//! `return_state`, other activations; the op-count check does
 //! not prove the gate wiring (a custom cell with the same ops would convert as
 //! one of the three and then fail verification on the numbers).
 
@@ -72,7 +81,8 @@ pub const WHY: &str = "tract cannot execute TensorFlow control flow (Enter/Merge
 NextIteration/Exit/LoopCond, While) nor TensorList ops on DT_VARIANT tensors, so thaw can \
 neither run the original graph nor verify the layer; thaw converts (and unrolls for tract) only \
 Keras LSTM, GRU and SimpleRNN loops in the lowered form and TF1 dynamic_rnn loops over one \
-LSTMCell, GRUCell or BasicRNNCell so far (While loops, other cells and masking are not)";
+LSTMCell, GRUCell or BasicRNNCell so far (While loops, other cells and masks other than \
+Embedding(mask_zero=True)'s are not)";
 
 /// Ops too common to be worth listing in a loop's op summary.
 fn is_plumbing(op: &str) -> bool {
