@@ -888,6 +888,23 @@ def build_mask_zero_bidirectional(modes):
     return build
 
 
+def build_masking_rnn(K):
+    """Masking(0.0) on a float (6, 3) sequence whose samples have zero steps (padding, leading
+    or trailing), GRU(4, return_sequences=True) then LSTM(4, go_backwards=True) (last step),
+    Dense(2). The mask, Any(NotEqual(x, 0), -1), reaches both loops as a second TensorList; the
+    Masking layer's output zeroes the masked steps (Keras 3 SelectV2, tf-keras Mul by Cast)."""
+    L = K.layers
+    x_in = K.Input((6, 3), name="seq")
+    m = L.Masking(mask_value=0.0, name="mask")(x_in)
+    s = L.GRU(4, return_sequences=True, name="gru_seq")(m)
+    h = L.LSTM(4, go_backwards=True, name="lstm_back")(s)
+    y = L.Dense(2, name="head")(h)
+    return K.Model(x_in, y, name="model"), [("seq", [6, 3])]
+
+
+build_masking_rnn.padded = ("seq",)
+
+
 CASES = {
     "k3_conv_strides_dilation": ("keras3", 101, build_conv_strides_dilation),
     "k3_bn_depthwise_relu6": ("keras3", 102, build_bn_depthwise_relu6),
@@ -948,17 +965,21 @@ CASES = {
     "k3_bidirectional": ("keras3", 175, build_bidirectional(("concat", "ave"))),
     "tk_bidirectional": ("tf_keras", 275, build_bidirectional(("sum", "mul"))),
     "k3_mask_zero_rnn": ("keras3", 176, build_mask_zero_rnn),
+    "k3_masking_rnn": ("keras3", 178, build_masking_rnn),
+    "tk_masking_rnn": ("tf_keras", 278, build_masking_rnn),
     "tk_mask_zero_rnn": ("tf_keras", 276, build_mask_zero_rnn),
     "k3_mask_zero_bidirectional": ("keras3", 177, build_mask_zero_bidirectional(("concat", "ave"))),
     "tk_mask_zero_bidirectional": ("tf_keras", 277, build_mask_zero_bidirectional(("sum", "mul"))),
 }
 
 
-def make_inputs(input_specs, seed, batch=BATCH):
+def make_inputs(input_specs, seed, batch=BATCH, padded=()):
     """float32 uniform in [-1, 1] per input; an integer input, spec (name, shape, "int32", high),
     gets ids uniform in [0, high) instead. Every input is returned (and stored in io.npz) as
     float32, integers as whole numbers, because thaw's readers take float32; meta.json records the
-    real dtype and generate_case feeds TensorFlow and Keras the int32 values."""
+    real dtype and generate_case feeds TensorFlow and Keras the int32 values. Inputs named in
+    `padded` (a Masking layer's, mask_value 0) get whole steps zeroed: sample k a seeded run of
+    0..steps/2 steps, leading for even k, trailing for odd k."""
     rng = np.random.default_rng([seed, 1])
     out = {}
     for spec in input_specs:
@@ -967,6 +988,14 @@ def make_inputs(input_specs, seed, batch=BATCH):
             out[name] = rng.integers(0, spec[3], (batch, *shape)).astype(np.float32)
         else:
             out[name] = rng.uniform(-1.0, 1.0, (batch, *shape)).astype(np.float32)
+        if name in padded:
+            steps = shape[0]
+            for k in range(batch):
+                n = int(rng.integers(0, steps // 2 + 1))
+                if k % 2 == 0:
+                    out[name][k, :n] = 0.0
+                else:
+                    out[name][k, steps - n :] = 0.0
     return out
 
 
@@ -997,7 +1026,7 @@ def generate_case(
     if source == "tf1":
         graph_def, input_specs, output_nodes, keras_layers = builder(w_rng)
         outputs = [f"{n}:0" for n in output_nodes]
-        inputs = make_inputs(input_specs, seed, data_batch)
+        inputs = make_inputs(input_specs, seed, data_batch, getattr(builder, "padded", ()))
         reference = None
     else:
         K = _keras(source)
@@ -1011,7 +1040,7 @@ def generate_case(
         # their names carry a process-wide counter.
         graph_def = _canonical_numbered_consts(_canonical_function_names(graph_def))
         keras_layers = tfcommon.keras_layer_histogram(model)
-        inputs = make_inputs(input_specs, seed, data_batch)
+        inputs = make_inputs(input_specs, seed, data_batch, getattr(builder, "padded", ()))
         typed = typed_inputs(input_specs, inputs)
         feed = [typed[s[0]] for s in input_specs]
         reference = model(feed[0] if len(feed) == 1 else feed, training=False)

@@ -330,12 +330,12 @@ impl<'g> Ctx<'g> {
         }
     }
 
-    /// Whether `t` is a converted layer's output.
     /// Whether an earlier match (or a recognised loop) already stands for `node`.
     pub fn is_consumed(&self, node: &str) -> bool {
         self.consumed.contains(node)
     }
 
+    /// Whether `t` is a converted layer's output.
     pub fn is_layer_output(&self, t: &TensorId) -> bool {
         self.produced.contains_key(t)
     }

@@ -48,12 +48,13 @@
 //! bool TensorList and keeps each state and the output through a
 //! `SelectV2(Tile(mask step), new, old)` (see `loop_mask`); it converts to
 //! the same class (the mask is Keras's, carried by the layers: see
-//! [`crate::keras::layers::mask`]). Its mask must be `mask_zero`'s
-//! `NotEqual(ids, 0)`, and it may zero masked outputs
+//! [`crate::keras::layers::mask`]). Its mask must be one Keras makes
+//! (`mask_zero`'s `NotEqual(ids, 0)`, `Masking`'s `Any(NotEqual(x, v))`), and
+//! it may zero masked outputs
 //! (`zero_output_for_mask=True`) only as half of a Bidirectional returning
 //! sequences.
 //!
-//! Not handled yet: the functional `While` form, the `Masking` layer's mask,
+//! Not handled yet: the functional `While` form,
 //! `return_state`, other activations; the op-count check does
 //! not prove the gate wiring (a custom cell with the same ops would convert as
 //! one of the three and then fail verification on the numbers).
@@ -81,8 +82,8 @@ pub const WHY: &str = "tract cannot execute TensorFlow control flow (Enter/Merge
 NextIteration/Exit/LoopCond, While) nor TensorList ops on DT_VARIANT tensors, so thaw can \
 neither run the original graph nor verify the layer; thaw converts (and unrolls for tract) only \
 Keras LSTM, GRU and SimpleRNN loops in the lowered form and TF1 dynamic_rnn loops over one \
-LSTMCell, GRUCell or BasicRNNCell so far (While loops, other cells and masks other than \
-Embedding(mask_zero=True)'s are not)";
+LSTMCell, GRUCell or BasicRNNCell so far (While loops, other cells and masks Keras did not \
+make are not)";
 
 /// Ops too common to be worth listing in a loop's op summary.
 fn is_plumbing(op: &str) -> bool {
@@ -671,8 +672,8 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
 /// The output's `old` is the previous step's output, carried round the loop
 /// (Keras's `zero_output_for_mask=False`, every RNN's default), or zeros
 /// entering the loop (`True`): which one is returned. The mask itself must be one Keras
-/// makes: `Embedding(mask_zero)`'s `NotEqual(ids, 0)` (a mask passed by hand,
-/// `layer(x, mask=m)`, has no place in a saved model's config).
+/// makes ([`keras_mask`]; a mask passed by hand, `layer(x, mask=m)`, has no
+/// place in a saved model's config).
 fn loop_mask(ctx: &Ctx, lp: &Loop, list: &NodeDef, class: &str) -> Result<bool, String> {
     let graph = ctx.graph;
     let mut t = source(
@@ -711,15 +712,10 @@ fn loop_mask(ctx: &Ctx, lp: &Loop, list: &NodeDef, class: &str) -> Result<bool, 
         ));
     }
     let mask = ctx.graph.input(expand, 0).map_err(|e| e.to_string())?;
-    let keras_mask = source(ctx, &mask.to_string()).is_some_and(|m| {
-        m.op == "NotEqual"
-            && ctx
-                .const_f32(m, 1)
-                .is_ok_and(|z| z.len() == 1 && z.iter().all(|&v| v == 0.0))
-    });
-    if !keras_mask {
+    if !source(ctx, &mask.to_string()).is_some_and(|m| keras_mask(ctx, m)) {
         return Err(format!(
-            "the loop's mask '{mask}' is not an Embedding(mask_zero=True) mask (NotEqual(ids, 0))"
+            "the loop's mask '{mask}' is neither an Embedding(mask_zero=True) mask \
+             (NotEqual(ids, 0)) nor a Masking layer's (Any(NotEqual(x, v)) over the features)"
         ));
     }
     // Every SelectV2 keeps by the tiled mask step; one per state, plus the output.
@@ -821,6 +817,32 @@ fn invariant_source<'g>(ctx: &Ctx<'g>, node: &'g NodeDef) -> Option<&'g NodeDef>
         };
     }
     None
+}
+
+/// Whether `m` computes a mask Keras makes: `Embedding(mask_zero)`'s
+/// `NotEqual(ids, 0)`, or `Masking`'s `Any(NotEqual(x, v), -1)` (Keras 3) or
+/// `Squeeze(Any(NotEqual(x, v), -1, keep_dims), -1)` (tf-keras).
+fn keras_mask(ctx: &Ctx, m: &NodeDef) -> bool {
+    let scalar = |n: &NodeDef| ctx.const_f32(n, 1).is_ok_and(|c| c.len() == 1);
+    let input = |n: &NodeDef| n.data_inputs().first().and_then(|i| source(ctx, i));
+    let last_axis = |a: &NodeDef| ctx.const_ints(a, 1).is_ok_and(|ax| ax == [-1] || ax == [2]);
+    let any_of_not_equal = |a: &NodeDef| {
+        a.op == "Any"
+            && last_axis(a)
+            && input(a).is_some_and(|ne| ne.op == "NotEqual" && scalar(ne))
+    };
+    match m.op.as_str() {
+        "NotEqual" => ctx
+            .const_f32(m, 1)
+            .is_ok_and(|z| z.len() == 1 && z.iter().all(|&v| v == 0.0)),
+        "Any" => any_of_not_equal(m),
+        "Squeeze" => {
+            m.attr_ints("squeeze_dims")
+                .is_ok_and(|d| d == [-1] || d == [2])
+                && input(m).is_some_and(any_of_not_equal)
+        }
+        _ => false,
+    }
 }
 
 /// Whether `node` (a loop body's read of a loop variable: a `Switch` of its

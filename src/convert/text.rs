@@ -16,6 +16,11 @@
 //!   the mask, which the loop's rule takes first): the rule, anchored on the
 //!   lookup or on that `NotEqual`, takes it and sets `mask_zero`. A `NotEqual`
 //!   that anything else reads is not a Keras mask and stays unconverted.
+//! - Masking(mask_value): `Any(NotEqual(x, v), -1, keep_dims)` then tf-keras's
+//!   `Mul(x, Cast(any))` or Keras 3's `SelectV2(any, x, 0)`; the mask the
+//!   recurrent loops read is tf-keras's `Squeeze(any)` or Keras 3's own
+//!   `Any(NotEqual(x, v), -1)` beside it, taken when only loops read it. The
+//!   rule is anchored on any of the `NotEqual`s.
 //! - Permute: `Transpose(x, perm)` with `perm[0] == 0` → `Permute(perm[1..])`
 //!   (Keras's 1-based dims are exactly TF's perm entries after the batch axis).
 //! - RepeatVector: tf-keras `ExpandDims(x, 1) → Tile([1, n, 1])`; Keras 3
@@ -162,6 +167,105 @@ pub fn embedding_mask(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         "{} is not the mask_zero mask of an embedding lookup",
         node.name
     ))
+}
+
+/// The scalar a `NotEqual` compares its first input with, if a constant.
+fn compared_with(ctx: &Ctx, ne: &NodeDef) -> Option<f32> {
+    let c = ctx.const_f32(ne, 1).ok()?;
+    (ne.op == "NotEqual" && c.len() == 1).then(|| c.iter().copied().next())?
+}
+
+/// Whether every reader of `node`'s output is taken already (a recognised
+/// loop) or in `claimed`.
+fn read_only_by(ctx: &Ctx, node: &NodeDef, claimed: &[String]) -> bool {
+    ctx.graph
+        .consumers(&out0(node))
+        .iter()
+        .map(|&(r, _)| &ctx.graph.nodes()[r].name)
+        .all(|r| ctx.is_consumed(r) || claimed.contains(r))
+}
+
+/// `Any(t, last axis)` readers of `t`.
+fn any_readers<'g>(ctx: &Ctx<'g>, t: &TensorId) -> Vec<&'g NodeDef> {
+    ctx.graph
+        .consumers(t)
+        .into_iter()
+        .map(|(c, _)| &ctx.graph.nodes()[c])
+        .filter(|a| a.op == "Any" && ctx.const_ints(a, 1).is_ok_and(|ax| ax == [-1] || ax == [2]))
+        .collect()
+}
+
+/// `Masking(mask_value)`, anchored on any `NotEqual(x, mask_value)` of it (see
+/// the module header).
+pub fn masking(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
+    let graph = ctx.graph;
+    let x = ctx.layer_input(node, 0)?;
+    let v = compared_with(ctx, node).ok_or("not a comparison with a scalar constant")?;
+    let nes: Vec<&NodeDef> = graph
+        .consumers(&x)
+        .into_iter()
+        .map(|(c, _)| &graph.nodes()[c])
+        .filter(|n| compared_with(ctx, n).is_some_and(|c| c == v || (c.is_nan() && v.is_nan())))
+        .collect();
+    // The masked output: Mul(x, Cast(Any(keep_dims))) or SelectV2(Any(keep_dims), x, 0).
+    let mut output = None;
+    let mut claimed: Vec<String> = Vec::new();
+    for ne in &nes {
+        claimed.push(ne.name.clone());
+        for any in any_readers(ctx, &out0(ne)) {
+            claimed.push(any.name.clone());
+            for (c, _) in graph.consumers(&out0(any)) {
+                let c = &graph.nodes()[c];
+                let other = |n: &NodeDef, k: usize| ctx.graph.input(n, k).ok();
+                match c.op.as_str() {
+                    "Cast" => {
+                        let mul = graph
+                            .consumers(&out0(c))
+                            .into_iter()
+                            .map(|(m, _)| &graph.nodes()[m])
+                            .find(|m| {
+                                m.op == "Mul"
+                                    && (other(m, 0).as_ref() == Some(&x)
+                                        || other(m, 1).as_ref() == Some(&x))
+                            });
+                        if let Some(mul) = mul {
+                            claimed.extend([c.name.clone(), mul.name.clone()]);
+                            output = Some(mul);
+                        }
+                    }
+                    "SelectV2"
+                        if other(c, 1).as_ref() == Some(&x)
+                            && ctx
+                                .const_f32(c, 2)
+                                .is_ok_and(|z| z.iter().all(|&z| z == 0.0)) =>
+                    {
+                        claimed.push(c.name.clone());
+                        output = Some(c);
+                    }
+                    "Squeeze" => claimed.push(c.name.clone()),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let output = output.ok_or("no Mul(x, Cast(Any(NotEqual(x, v)))) or SelectV2 of it")?;
+    // Every mask node is read only by the layer itself or by recognised loops.
+    for name in &claimed {
+        let n = graph.node(name).ok_or("mask node missing")?;
+        if n.name != output.name && !read_only_by(ctx, n, &claimed) {
+            return Err(format!(
+                "the mask '{name}' is read by something other than a recurrent loop"
+            ));
+        }
+    }
+    Ok(Match::one(Emit {
+        name: ctx.layer_name(output),
+        kind: LayerKind::Masking { mask_value: v },
+        weights: vec![],
+        inputs: vec![x],
+        output: out0(output),
+        nodes: claimed,
+    }))
 }
 
 /// Embedding anchored at the gather or at any node of its index chain.
@@ -337,6 +441,7 @@ pub(super) const RULES: &[RuleEntry] = &[
         CHAIN + 30,
         embedding_mask,
     ),
+    RuleEntry::new("NotEqual", "masking", CHAIN + 31, masking),
     RuleEntry::new("Transpose", "permute", LAYER, permute),
     RuleEntry::new(
         "ExpandDims",

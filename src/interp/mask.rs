@@ -23,7 +23,10 @@ pub(super) fn output_mask(
 ) -> Result<Option<ArrayD<bool>>, LayerError> {
     let first = masks.first().copied().flatten();
     Ok(match mask_rule(&layer.kind) {
-        MaskRule::Makes => inputs.first().map(|ids| ids.mapv(|v| v != 0.0)),
+        MaskRule::Makes => match (&layer.kind, inputs.first()) {
+            (LayerKind::Masking { mask_value }, Some(x)) => Some(kept_steps(x, *mask_value)?),
+            (_, ids) => ids.map(|ids| ids.mapv(|v| v != 0.0)),
+        },
         MaskRule::Steps { return_sequences } => first.filter(|_| return_sequences).cloned(),
         MaskRule::Keeps => first.cloned(),
         MaskRule::Drops => None,
@@ -32,6 +35,34 @@ pub(super) fn output_mask(
             None
         }
     })
+}
+
+/// `Masking`'s mask: a step is kept when any of its features (the last
+/// axis) differs from `mask_value`.
+fn kept_steps(x: &ArrayD<f32>, mask_value: f32) -> Result<ArrayD<bool>, LayerError> {
+    if x.ndim() < 2 {
+        return Err(super::input_error(
+            0,
+            x,
+            "Masking needs a batch and a features axis",
+        ));
+    }
+    let last = ndarray::Axis(x.ndim() - 1);
+    Ok(x.map_axis(last, |f| f.iter().any(|&v| v != mask_value)))
+}
+
+/// The Keras `Masking` layer: `x` with every masked step (all features equal
+/// to `mask_value`) zeroed.
+pub(super) fn masking_layer(x: &ArrayD<f32>, mask_value: f32) -> Result<ArrayD<f32>, LayerError> {
+    let keep = kept_steps(x, mask_value)?;
+    let mut y = x.clone();
+    let last = ndarray::Axis(x.ndim() - 1);
+    for (mut step, kept) in y.lanes_mut(last).into_iter().zip(keep.iter()) {
+        if !kept {
+            step.fill(0.0);
+        }
+    }
+    Ok(y)
 }
 
 /// An error when a mask reaches a layer whose masked maths are not implemented.
@@ -184,6 +215,25 @@ mod tests {
         let (last, _) = model(true, gru(false));
         let run = run_all(&last, std::slice::from_ref(&ids)).unwrap();
         assert!(!run.masks.contains_key("next"));
+    }
+
+    /// `Masking(0.5)` by hand: a step whose features all equal 0.5 is zeroed
+    /// and masked; one differing feature keeps the step.
+    #[test]
+    fn masking_zeroes_and_masks_the_steps_equal_to_mask_value() {
+        let x =
+            ArrayD::from_shape_vec(IxDyn(&[1, 3, 2]), vec![0.5, 0.5, 0.5, 1.0, -2.0, 0.5]).unwrap();
+        let y = super::masking_layer(&x, 0.5).unwrap();
+        assert_eq!(
+            y.iter().copied().collect::<Vec<f32>>(),
+            [0.0, 0.0, 0.5, 1.0, -2.0, 0.5]
+        );
+        let m = super::kept_steps(&x, 0.5).unwrap();
+        assert_eq!(
+            m.iter().copied().collect::<Vec<bool>>(),
+            [false, true, true]
+        );
+        assert!(super::masking_layer(&ArrayD::zeros(IxDyn(&[3])), 0.0).is_err());
     }
 
     /// A layer that drops the mask (Conv1D) runs as usual; one whose masked

@@ -20,6 +20,7 @@
 //! - [`bidirectional`] — Bidirectional;
 //! - [`embedding`] — Embedding;
 //! - [`sequence`] — Permute, RepeatVector;
+//! - `mask` — Masking, and the Keras masks the layers make, carry and read;
 //! - [`reshape`] — ZeroPadding2D, Flatten, Reshape;
 //! - [`crop`] — Cropping2D;
 //! - [`upsample`] — UpSampling2D (nearest, bilinear);
@@ -172,6 +173,7 @@ pub fn supported_classes() -> Vec<&'static str> {
         "Bidirectional",
         "Permute",
         "RepeatVector",
+        "Masking",
     ];
     // Inference-time identities (Dropout, GaussianNoise, ...): `dispatch` passes them through.
     v.extend(
@@ -307,6 +309,7 @@ pub(super) fn dispatch(
                 }
                 LayerKind::Permute { dims } => sequence::permute(x, dims),
                 LayerKind::RepeatVector { n } => sequence::repeat_vector(x, *n),
+                LayerKind::Masking { mask_value } => mask::masking_layer(x, *mask_value),
                 LayerKind::Add
                 | LayerKind::Multiply
                 | LayerKind::Subtract

@@ -483,6 +483,7 @@ impl LayerKind {
             }
             LayerKind::Permute { dims } => vec![f("dims", dims, Other)],
             LayerKind::RepeatVector { n } => vec![f("n", n, Other)],
+            LayerKind::Masking { mask_value } => vec![f("mask_value", mask_value, Other)],
             LayerKind::TfOp(op) => vec![
                 f("op", &op.op, Other),
                 f("args", &op.args, Other),
@@ -549,6 +550,7 @@ impl LayerKind {
             | LayerKind::GlobalMaxPooling1D { .. }
             | LayerKind::Permute { .. }
             | LayerKind::RepeatVector { .. }
+            | LayerKind::Masking { .. }
             | LayerKind::InferenceIdentity { .. }
             | LayerKind::TfOp(_) => Vec::new(),
         }

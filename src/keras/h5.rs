@@ -544,6 +544,7 @@ mod tests {
             // Written as ThawMultiHeadAttention: loads with the thaw_fallbacks.py beside it.
             crate::keras::pymodule::mha_model(),
             crate::keras::layers::recurrent::recurrent_model(),
+            crate::keras::layers::recurrent::masked_model(),
         ] {
             let path = dir.join(format!("{}.h5", m.name));
             write(&path, &m).unwrap();

@@ -448,6 +448,12 @@ pub enum LayerKind {
     RepeatVector {
         n: usize,
     },
+    /// A step whose features all equal `mask_value` is masked (its output
+    /// zeroed, the output's mask false; see [`crate::keras::layers::mask`]).
+    /// No weights.
+    Masking {
+        mask_value: f32,
+    },
     /// A layer Keras makes the identity at inference (`training=False`): Dropout and
     /// its kin, noise layers, ActivityRegularization, Identity. Read from a user's
     /// model for `--keras` (hand-built models routinely contain Dropout); thaw's
@@ -639,6 +645,7 @@ impl LayerKind {
             LayerKind::Bidirectional { .. } => "Bidirectional",
             LayerKind::Permute { .. } => "Permute",
             LayerKind::RepeatVector { .. } => "RepeatVector",
+            LayerKind::Masking { .. } => "Masking",
             LayerKind::InferenceIdentity { class } => class.keras_name(),
         }
     }

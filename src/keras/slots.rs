@@ -194,6 +194,7 @@ macro_rules! slots_fn {
                 | LayerKind::Reshape { .. }
                 | LayerKind::Permute { .. }
                 | LayerKind::RepeatVector { .. }
+                | LayerKind::Masking { .. }
                 | LayerKind::Bidirectional { .. }
                 | LayerKind::UpSampling2D { .. }
                 | LayerKind::Add

@@ -13,11 +13,13 @@
 //! range their consumers accept, `[0, n)` with `n` the smallest `input_dim`
 //! of the Embedding layers they feed (an id outside it is an error in
 //! TensorFlow and in the interpreter), or `[0, 10)` when no Embedding reads
-//! them ([`DEFAULT_INT_RANGE`]). Ids read by an `Embedding(mask_zero=True)`
-//! are padded too, so that the mask is exercised whatever the vocabulary size:
-//! sample `k` gets its last axis zeroed over a seeded length in `[0, steps/2]`,
-//! at the start for even `k` (`pad_sequences`' default, `padding="pre"`) and
-//! at the end for odd `k` ([`pad_for_mask`]).
+//! them ([`DEFAULT_INT_RANGE`]). Inputs a Keras mask is made from are padded,
+//! so that the mask is exercised whatever the vocabulary or the distribution:
+//! ids read by an `Embedding(mask_zero=True)` with 0, the input of a
+//! `Masking(mask_value)` with `mask_value` over whole steps. Sample `k` gets a
+//! seeded run of steps (axis 1) of length in `[0, steps/2]` padded, at the
+//! start for even `k` (`pad_sequences`' default, `padding="pre"`) and at the
+//! end for odd `k` ([`pad_for_mask`]).
 //!
 //! `--inputs data.npz` takes the arrays instead, by the Keras input's name:
 //! key `input:<name>` (the fixtures' `io.npz` convention) or plain `<name>`,
@@ -151,46 +153,44 @@ pub fn seeded_inputs(
                 .collect();
             let mut a =
                 ArrayD::from_shape_vec(shape, v).map_err(|e| format!("input '{}': {e}", i.name))?;
-            if i.dtype == DType::I32 && feeds_mask_zero(model, &i.name) {
-                pad_for_mask(&mut a, &mut rng);
+            if let Some(pad) = mask_padding(model, &i.name) {
+                pad_for_mask(&mut a, &mut rng, pad);
             }
             Ok(a)
         })
         .collect()
 }
 
-/// Whether an `Embedding(mask_zero=True)` reads `input`.
-fn feeds_mask_zero(model: &Model, input: &str) -> bool {
-    model.layers.iter().any(|l| {
-        l.inbound.iter().any(|i| i == input)
-            && matches!(
-                l.kind,
-                LayerKind::Embedding {
-                    mask_zero: true,
-                    ..
-                }
-            )
-    })
+/// The padding value of `input` when a layer makes a Keras mask from it: 0
+/// for an `Embedding(mask_zero=True)`'s ids, `mask_value` for a `Masking`.
+fn mask_padding(model: &Model, input: &str) -> Option<f32> {
+    model
+        .layers
+        .iter()
+        .filter(|l| l.inbound.iter().any(|i| i == input))
+        .find_map(|l| match l.kind {
+            LayerKind::Embedding {
+                mask_zero: true, ..
+            } => Some(0.0),
+            LayerKind::Masking { mask_value } => Some(mask_value),
+            _ => None,
+        })
 }
 
-/// Zeroes (padding id 0) a seeded run of the last axis of every sample:
-/// length in `[0, steps / 2]`, leading for even samples, trailing for odd.
-pub fn pad_for_mask(ids: &mut ArrayD<f32>, rng: &mut Xoshiro256PlusPlus) {
-    let steps = ids.shape().last().copied().unwrap_or(0);
-    if ids.ndim() < 2 || steps == 0 {
+/// Sets a seeded run of steps (axis 1, every value of a step) of every sample
+/// to `pad`: length in `[0, steps / 2]`, leading for even samples, trailing
+/// for odd.
+pub fn pad_for_mask(x: &mut ArrayD<f32>, rng: &mut Xoshiro256PlusPlus, pad: f32) {
+    if x.ndim() < 2 {
         return;
     }
-    for (k, mut sample) in ids.outer_iter_mut().enumerate() {
-        let pad = rng.random_range(0..=steps / 2);
-        let last = ndarray::Axis(sample.ndim() - 1);
-        for mut row in sample.lanes_mut(last) {
-            let range = if k % 2 == 0 {
-                0..pad
-            } else {
-                steps - pad..steps
-            };
-            row.slice_mut(ndarray::s![range]).fill(0.0);
-        }
+    let steps = x.shape()[1];
+    for (k, mut sample) in x.outer_iter_mut().enumerate() {
+        let n = rng.random_range(0..=steps / 2);
+        let range = if k % 2 == 0 { 0..n } else { steps - n..steps };
+        sample
+            .slice_axis_mut(ndarray::Axis(0), ndarray::Slice::from(range))
+            .fill(pad);
     }
 }
 
@@ -526,5 +526,46 @@ mod tests {
         write_npz(&f, &[], &[("input:ids", ids)]);
         let got = read_inputs(&ids_model(None), &f).unwrap();
         assert_eq!(got[0][[1, 9]], 2.0);
+    }
+
+    /// Seeded inputs of a mask-making layer are padded by whole steps: 0 for
+    /// `mask_zero` ids, `mask_value` for a `Masking` input; leading runs for
+    /// even samples, trailing for odd, never more than half the steps.
+    #[test]
+    fn mask_inputs_are_padded_by_whole_steps() {
+        use crate::keras::{Input, Layer};
+        let model = Model {
+            name: "m".into(),
+            inputs: vec![Input {
+                name: "x".into(),
+                shape: vec![Some(8), Some(2)],
+                dtype: DType::F32,
+            }],
+            layers: vec![Layer {
+                name: "mask".into(),
+                kind: LayerKind::Masking { mask_value: 0.25 },
+                inbound: vec!["x".into()],
+                weights: vec![],
+            }],
+            outputs: vec!["mask".into()],
+        };
+        let x = random_inputs(&model, 6, 3, [-1.0, 1.0]).unwrap().remove(0);
+        let mut padded_any = false;
+        for (k, sample) in x.outer_iter().enumerate() {
+            let pad: Vec<bool> = sample
+                .outer_iter()
+                .map(|step| step.iter().all(|&v| v == 0.25))
+                .collect();
+            let n = pad.iter().filter(|&&p| p).count();
+            assert!(n <= 4, "sample {k}: {pad:?}");
+            padded_any |= n > 0;
+            let run: Vec<bool> = if k % 2 == 0 {
+                (0..8).map(|t| t < n).collect()
+            } else {
+                (0..8).map(|t| t >= 8 - n).collect()
+            };
+            assert_eq!(pad, run, "sample {k}");
+        }
+        assert!(padded_any, "no sample padded: {x:?}");
     }
 }

@@ -1,7 +1,8 @@
 //! Keras masks: which layers make one, use one, carry one on or drop it.
 //!
 //! A Keras mask is a bool tensor attached to a layer's output, `true` for the
-//! steps that are real. `Embedding(mask_zero=True)` makes one (`ids != 0`);
+//! steps that are real. `Embedding(mask_zero=True)` makes one (`ids != 0`), and
+//! `Masking(mask_value)` (`any(x != mask_value)` over a step's features);
 //! every layer whose class "supports masking" with Keras's default
 //! `compute_mask` carries its input's mask on unchanged; the recurrent layers
 //! use it on their steps (a masked step keeps the states and repeats the
@@ -21,7 +22,7 @@ use crate::keras::ir::LayerKind;
 /// What a layer does with the mask of its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MaskRule {
-    /// Makes its output's mask from its input (`Embedding(mask_zero)`); a
+    /// Makes its output's mask from its input (`Embedding(mask_zero)`, `Masking`); a
     /// layer of the class that does not (`mask_zero=False`) is [`Self::Drops`].
     Makes,
     /// Uses the mask on its steps; its output carries it on when it returns
@@ -42,7 +43,8 @@ pub fn mask_rule(kind: &LayerKind) -> MaskRule {
     match kind {
         K::Embedding {
             mask_zero: true, ..
-        } => MaskRule::Makes,
+        }
+        | K::Masking { .. } => MaskRule::Makes,
         K::Lstm {
             return_sequences, ..
         }

@@ -159,6 +159,7 @@ registry! {
     reshape::RESHAPE => LayerKind::Reshape { .. },
     reshape::PERMUTE => LayerKind::Permute { .. },
     reshape::REPEAT_VECTOR => LayerKind::RepeatVector { .. },
+    sequence::MASKING => LayerKind::Masking { .. },
     reshape::ZERO_PADDING2D => LayerKind::ZeroPadding2D { .. },
     reshape::CROPPING2D => LayerKind::Cropping2D { .. },
     reshape::UPSAMPLING2D => LayerKind::UpSampling2D { .. },

@@ -474,9 +474,15 @@ pub(crate) fn recurrent_model() -> crate::keras::Model {
         inputs: vec![input("seq", &[5, 4])],
         layers: vec![
             layer(
+                "masking",
+                LayerKind::Masking { mask_value: 0.5 },
+                &["seq"],
+                &[],
+            ),
+            layer(
                 "gru_seq",
                 gru(true, true),
-                &["seq"],
+                &["masking"],
                 &[&[4, 9], &[3, 9], &[2, 9]],
             ),
             layer(

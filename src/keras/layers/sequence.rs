@@ -1,4 +1,4 @@
-//! Sequence input layers: `Embedding`.
+//! Sequence input layers: `Embedding`, `Masking` (`mask_value`, no weights).
 //!
 //! Dialect: `mask_zero` written as the layer has it (both Kerases read it); weight `embeddings`
 //! `[input_dim, output_dim]`. (`Conv1D` and the 1-D poolings live with their
@@ -23,6 +23,38 @@ pub(crate) static EMBEDDING: ClassInfo = ClassInfo {
     floats: no_floats,
     output_shape: embedding_shape,
 };
+
+pub(crate) static MASKING: ClassInfo = ClassInfo {
+    family: "sequence",
+    class: "Masking",
+    written: "Masking",
+    aliases: &[],
+    read: read_masking,
+    write: write_masking,
+    weight_names: super::no_weights,
+    check_shapes: super::no_shape_check,
+    floats: masking_floats,
+    output_shape: super::shape::same_shape,
+};
+
+fn read_masking(c: &Cfg) -> Result<LayerKind, String> {
+    Ok(LayerKind::Masking {
+        mask_value: c.f32("mask_value", 0.0)?,
+    })
+}
+
+fn write_masking(layer: &Layer, c: &mut ConfigOut) {
+    if let LayerKind::Masking { mask_value } = &layer.kind {
+        c.put("mask_value", json!(mask_value));
+    }
+}
+
+fn masking_floats(kind: &LayerKind) -> Vec<(&'static str, f32)> {
+    match kind {
+        LayerKind::Masking { mask_value } => vec![("mask_value", *mask_value)],
+        _ => vec![],
+    }
+}
 
 fn read_embedding(c: &Cfg) -> Result<LayerKind, String> {
     Ok(LayerKind::Embedding {
