@@ -84,6 +84,23 @@ pub struct Cause {
 pub struct Context<'a> {
     pub model: &'a Model,
     pub values: &'a HashMap<&'a str, &'a ArrayD<f32>>,
+    /// The Keras masks of the layer outputs that carry one (the
+    /// interpreter's, on the same samples as `values`): a recurrent layer
+    /// reads its input's mask in every hypothesis too.
+    pub masks: &'a HashMap<String, ArrayD<bool>>,
+}
+
+impl Context<'_> {
+    /// Runs `layer` on `inputs` with its inputs' masks.
+    pub(super) fn run(
+        &self,
+        layer: &Layer,
+        inputs: &[&ArrayD<f32>],
+    ) -> Result<ArrayD<f32>, interp::InterpError> {
+        let masks: Vec<Option<&ArrayD<bool>>> =
+            layer.inbound.iter().map(|n| self.masks.get(n)).collect();
+        interp::run_layer_masked(layer, inputs, &masks).map(|(y, _)| y)
+    }
 }
 
 /// Tries every hypothesis that applies to `layer`; returns those that make
@@ -116,7 +133,7 @@ pub fn diagnose(
             },
             None => inputs.to_vec(),
         };
-        let Ok(mut out) = interp::run_layer(&h.layer, &ins) else {
+        let Ok(mut out) = ctx.run(&h.layer, &ins) else {
             continue;
         };
         if let Some(post) = &h.post {
@@ -143,7 +160,7 @@ pub fn diagnose(
             .then(a.max_abs_after_fix.total_cmp(&b.max_abs_after_fix))
     });
     if causes.is_empty() {
-        let ran = interp::run_layer(layer, inputs);
+        let ran = ctx.run(layer, inputs);
         let own = ran
             .as_ref()
             .ok()
@@ -208,7 +225,9 @@ mod tests {
             outputs: Vec::new(),
         };
         let values = HashMap::new();
+        let no_masks = HashMap::new();
         let ctx = Context {
+            masks: &no_masks,
             model: &model,
             values: &values,
         };

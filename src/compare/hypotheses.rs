@@ -76,13 +76,13 @@ pub(super) fn hypotheses(
     kernel_hypotheses(layer, &mut hs);
     flatten_order_hypotheses(layer, ctx, &mut hs);
     padding_hypotheses(layer, &mut hs);
-    shape_hypotheses(layer, inputs, expected, &mut hs);
+    shape_hypotheses(layer, inputs, expected, ctx, &mut hs);
     activation_hypotheses(layer, &mut hs);
     norm_hypotheses(layer, &mut hs);
     let closed_form = bias_hypothesis(layer, inputs, expected);
     let fit_plain_bias = closed_form.is_none();
     hs.extend(closed_form);
-    fitted_bias_hypotheses(layer, inputs, expected, fit_plain_bias, &mut hs);
+    fitted_bias_hypotheses(layer, inputs, expected, fit_plain_bias, ctx, &mut hs);
     weights_swapped_hypotheses(layer, ctx, &mut hs);
     gate_order_hypotheses(layer, &mut hs);
     hs
@@ -393,12 +393,15 @@ fn shape_hypotheses(
     layer: &Layer,
     inputs: &[&ArrayD<f32>],
     expected: &ArrayD<f32>,
+    ctx: &Context,
     hs: &mut Vec<Hypothesis>,
 ) {
     let Some(current) = layer.kind.strides() else {
         return;
     };
-    let fits = interp::run_layer(layer, inputs).is_ok_and(|v| v.shape() == expected.shape());
+    let fits = ctx
+        .run(layer, inputs)
+        .is_ok_and(|v| v.shape() == expected.shape());
     if fits {
         return;
     }
@@ -792,6 +795,7 @@ fn fitted_bias_hypotheses(
     inputs: &[&ArrayD<f32>],
     expected: &ArrayD<f32>,
     fit_plain_bias: bool,
+    ctx: &Context,
     hs: &mut Vec<Hypothesis>,
 ) {
     let shapes: Vec<&[usize]> = inputs.iter().map(|a| a.shape()).collect();
@@ -804,7 +808,7 @@ fn fitted_bias_hypotheses(
         if !bias_fit_applies(old.len(), expected.len(), fan_in) {
             continue;
         }
-        let Some(new) = fit_bias(layer, k, inputs, expected) else {
+        let Some(new) = fit_bias(layer, k, inputs, expected, ctx) else {
             continue;
         };
         let was_zero = old.iter().all(|&v| v == 0.0);
@@ -842,13 +846,14 @@ fn fit_bias(
     k: usize,
     inputs: &[&ArrayD<f32>],
     expected: &ArrayD<f32>,
+    ctx: &Context,
 ) -> Option<ArrayD<f32>> {
     let shape = layer.weights[k].value.shape().to_vec();
     let mut l = layer.clone();
     let mut run = |b: &[f64]| -> Option<Vec<f64>> {
         let v = b.iter().map(|&x| x as f32).collect();
         l.weights[k].value = ArrayD::from_shape_vec(IxDyn(&shape), v).ok()?;
-        let out = interp::run_layer(&l, inputs).ok()?;
+        let out = ctx.run(&l, inputs).ok()?;
         if out.shape() != expected.shape() {
             return None;
         }
@@ -1082,7 +1087,9 @@ mod tests {
             let run = interp::run_all(&model, &inputs).expect("test models run");
             let values: HashMap<&str, &ArrayD<f32>> =
                 run.values.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            let no_masks = std::collections::HashMap::new();
             let ctx = Context {
+                masks: &no_masks,
                 model: &model,
                 values: &values,
             };

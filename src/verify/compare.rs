@@ -402,8 +402,9 @@ pub(super) fn first_divergence(
     conv: &Conversion,
     layers: &[LayerReport],
     tolerance: &HashMap<&str, Tolerance>,
-    values: &GraphValues,
+    (values, masks): (&GraphValues, &Masks),
     more: &[GraphValues],
+    more_masks: &[Masks],
 ) -> Option<FirstDivergence> {
     let first = layers
         .iter()
@@ -414,21 +415,33 @@ pub(super) fn first_divergence(
         .get(name.as_str())
         .copied()
         .unwrap_or(opts.tolerance);
-    let causes = diagnose_layer(conv, &name, values, more, tol.isolated());
+    let causes = diagnose_layer(
+        conv,
+        &name,
+        (values, masks),
+        more,
+        more_masks,
+        tol.isolated(),
+    );
     Some(FirstDivergence {
         layer: name,
         causes,
     })
 }
 
+/// The interpreter's Keras masks, by layer (or input) name.
+pub(super) type Masks = HashMap<String, ArrayD<bool>>;
+
 /// Hypotheses on the failing layer alone, fed the graph's values: those of
 /// the verified samples followed (along the batch axis) by those of the
-/// `more` runs that have the layer's tensors.
+/// `more` runs that have the layer's tensors; with a masked model, the masks
+/// of its inputs likewise (`more_masks`, one per run).
 fn diagnose_layer(
     conv: &Conversion,
     name: &str,
-    graph_by_name: &GraphValues,
+    (graph_by_name, masks): (&GraphValues, &Masks),
     more: &[GraphValues],
+    more_masks: &[Masks],
     tol: Tolerance,
 ) -> Vec<diagnose::Cause> {
     let other = |detail: String| {
@@ -454,6 +467,7 @@ fn diagnose_layer(
     let ctx = diagnose::Context {
         model: &conv.model,
         values: graph_by_name,
+        masks,
     };
     // Every tensor of the layer, batch first, from every run.
     let joined = |name: &str, first: &ArrayD<f32>| -> Option<ArrayD<f32>> {
@@ -472,6 +486,25 @@ fn diagnose_layer(
             .map(|(i, v)| joined(i, v))
             .collect::<Option<Vec<_>>>()
     {
+        // The inputs' masks, joined like the values (none when a run lacks one).
+        let joined_masks: Masks = layer
+            .inbound
+            .iter()
+            .filter_map(|i| {
+                let mut views = vec![masks.get(i)?.view()];
+                for m in more_masks {
+                    views.push(m.get(i)?.view());
+                }
+                (views.len() == more.len() + 1)
+                    .then(|| ndarray::concatenate(ndarray::Axis(0), &views).ok())
+                    .flatten()
+                    .map(|m| (i.clone(), m))
+            })
+            .collect();
+        let ctx = diagnose::Context {
+            masks: &joined_masks,
+            ..ctx
+        };
         let ins: Vec<&ArrayD<f32>> = ins.iter().collect();
         return diagnose::diagnose(layer, &ins, &expected, tol, &ctx);
     }

@@ -377,13 +377,27 @@ fn verify_models(
         .iter()
         .map(|(inputs, values)| compare::graph_by_name(conv, inputs, &layer_tensors, values))
         .collect();
+    // A masked model's hypotheses need the masks of the extra runs' samples
+    // too (the interpreter's: they follow from the inputs).
+    let more_masks: Vec<compare::Masks> = if keras_run.masks.is_empty() {
+        Vec::new()
+    } else {
+        runs.iter()
+            .map(|(inputs, _)| {
+                interp::run_all(&conv.model, inputs)
+                    .map(|r| r.masks)
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
     report.first_divergence = compare::first_divergence(
         opts,
         conv,
         &report.layers,
         &checked.tolerance,
-        &values,
+        (&values, &keras_run.masks),
         &more,
+        &more_masks,
     );
     report::verdict(&mut report);
     // thaw's own conversion: its activations against the graph's ops, which
