@@ -747,7 +747,7 @@ fn loop_mask(ctx: &Ctx, lp: &Loop, list: &NodeDef, class: &str) -> Result<bool, 
             })
             .ok_or_else(|| format!("SelectV2 '{}' does not keep by a tiled mask step", sel.name))?;
         let step = cond.data_inputs().first().and_then(|c| source(ctx, c));
-        if !step.is_some_and(|n| n.op == "TensorListGetItem") {
+        if step.is_none_or(|n| n.op != "TensorListGetItem") {
             return Err(format!("Tile '{}' is not of a mask step", cond.name));
         }
     }
