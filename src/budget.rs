@@ -141,9 +141,11 @@ fn human(bytes: u64) -> String {
 /// freed blocks in its per-thread arenas for reuse, so what the oracle's
 /// worker frees (tract's decoded GraphDef, the kernels it packed) stays in
 /// the process while the next stages allocate elsewhere. `verify` calls it
-/// after the oracle's preparation, after both runs and at its end, the
-/// oracle's constant folding before and after each folded chain (ResNet50,
-/// batch 1, 4 samples: peak RSS about 550 -> 425 MiB, a few ms per call).
+/// after the oracle's preparation, after the `.h5` write, after the
+/// interpreter's run, after both runs and at its end, the oracle's constant
+/// folding before and after each folded chain (ResNet50, batch 1, 4 samples:
+/// peak RSS about 550 -> 425 MiB, a few ms per call; the write and
+/// interpreter calls took it from ~444 to ~424 MiB in the same bench rounds).
 pub fn return_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only gives back pages of free blocks of the

@@ -325,10 +325,16 @@ fn verify_models(
     let t = Instant::now();
     let written = write::keras_model(opts, settings, conv, keras_file);
     timings.write_keras_ms = ms(t);
+    // The writer's buffers (the .h5 library's, the weights' bytes) go back
+    // while the oracle still prepares on the other thread.
+    crate::budget::return_freed_memory();
     let keras_run = written.and_then(|(model_file, files)| {
         report.keras_file = Some(model_file);
         report.files = files;
-        interpret::run(settings, conv, &inputs, keras_file, &mut timings)
+        let run = interpret::run(settings, conv, &inputs, keras_file, &mut timings);
+        // And the interpreter's intermediates, before the wait for the oracle.
+        crate::budget::return_freed_memory();
+        run
     });
     // The graph's errors (and the time budget) come first, as when the
     // stages ran one after the other.
