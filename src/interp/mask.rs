@@ -72,8 +72,8 @@ pub(super) fn check_unmasked(
 ) -> Result<(), LayerError> {
     if mask_rule(&layer.kind) == MaskRule::Unimplemented && masks.iter().any(Option::is_some) {
         return Err(LayerError::Config(format!(
-            "a Keras mask reaches this {} (from Embedding(mask_zero=True) upstream): \
-             its masked computation is not implemented",
+            "a Keras mask reaches this {} (from an Embedding(mask_zero=True) or a Masking \
+             layer upstream): its masked computation is not implemented",
             layer.kind.class_name()
         )));
     }
