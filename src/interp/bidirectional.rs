@@ -75,11 +75,16 @@ pub fn bidirectional_layer(
     let forward_back = crate::keras::layers::recurrent::go_backwards(inner);
     let forward = half(layer, "forward/", with_direction(inner, forward_back)?);
     let backward = half(layer, "backward/", with_direction(inner, !forward_back)?);
-    // The wrapped layer runs through the one dispatcher, whatever its class.
+    // Each half reads the mask with the wrapper's `zero_output` (which the
+    // one dispatcher would set for a plain layer), so it is called directly.
     let run = |half: &Layer| match half.kind {
         LayerKind::Lstm { .. } => super::recurrent::lstm_layer(half, x, mask),
         LayerKind::Gru { .. } => super::recurrent::gru_layer(half, x, mask),
-        _ => super::recurrent::simple_rnn_layer(half, x, mask),
+        LayerKind::SimpleRnn { .. } => super::recurrent::simple_rnn_layer(half, x, mask),
+        ref other => Err(LayerError::Config(format!(
+            "Bidirectional wraps an LSTM, GRU or SimpleRNN, not a {}",
+            other.class_name()
+        ))),
     };
     let y = run(&forward)?;
     let mut y_rev = run(&backward)?;

@@ -77,7 +77,7 @@ pub fn lstm_layer(
         .view()
         .into_dimensionality::<Ix3>()
         .map_err(|_| input_error(0, x, "LSTM needs rank 3 (batch, steps, features)"))?;
-    let (batch, _, features) = x3.dim();
+    let features = x3.dim().2;
     let kernel = weight(layer, "kernel", &[features, 4 * u])?
         .view()
         .into_dimensionality::<Ix2>()
@@ -91,7 +91,6 @@ pub fn lstm_layer(
     } else {
         None
     };
-    let _ = batch;
     run_cell(
         x3,
         u,

@@ -15,7 +15,7 @@
 
 use super::Builder;
 use tract_tensorflow::model::ParsingContext;
-use tract_tensorflow::tfpb::tensorflow::{DataType, NodeDef};
+use tract_tensorflow::tfpb::tensorflow::NodeDef;
 use tract_tensorflow::tract_hir::internal::*;
 use tract_tensorflow::tract_hir::ops::array::ConstantLike;
 use tract_tensorflow::tract_hir::ops::binary::BinIntoHir;
@@ -28,16 +28,10 @@ pub const BUILDERS: &[(&str, Builder)] = &[
 ];
 
 fn zeros_like(_ctx: &ParsingContext, node: &NodeDef) -> TractResult<Box<dyn InferenceOp>> {
-    let t: DataType = node
+    if node
         .get_attr_datum_type("T")
-        .map_or(DataType::DtFloat, |t| {
-            if t == f32::datum_type() {
-                DataType::DtFloat
-            } else {
-                DataType::DtInvalid
-            }
-        });
-    if t != DataType::DtFloat {
+        .is_ok_and(|t| t != f32::datum_type())
+    {
         bail!("ZerosLike of a non-float tensor is not supported");
     }
     Ok(Box::new(ConstantLike::new(0.0)))
