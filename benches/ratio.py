@@ -5,7 +5,7 @@ How to run (from the repository root, after `cargo build --all-targets`):
 
     PY=/root/.cache/thaw/venv/bin/python
     $PY harness/gen_zoo.py --out ~/.cache/thaw/bench-zoo --no-tensors --batch 1 \\
-        --only mobilenet_v2_k3,resnet50_k3,inception_v3_k3,vgg16_k3
+        --only mobilenet_v2_k3,resnet50_k3,inception_v3_k3,vgg16_224_k3
     $PY benches/ratio.py                       # every case in the cache, 3 rounds
     $PY benches/ratio.py --zoo DIR --only resnet50_k3_b1 --rounds 5 --json out.json
     $PY benches/ratio.py --baseline /tmp/thaw-before   # a before/after in the same rounds

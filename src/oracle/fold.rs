@@ -2,13 +2,15 @@
 //!
 //! tract folds a constant sub-graph only while its large inputs (over 4 MiB)
 //! have one consumer each, so that a weight is not duplicated per consumer.
-//! With every layer tensor exposed that rule bites: a convolution whose output
-//! is exposed AND whose batch normalisation tract fuses stays twice in the
-//! plan (fused and unfused), its kernel has two consumers, and for a kernel
-//! over 4 MiB the plan re-lays and re-packs it on every run (ResNet50's
-//! `conv5` kernels: `MoveAxis` and `OptMatMulPack` were a quarter of the
-//! oracle's time). Here such sub-graphs are evaluated once, with tract's own
-//! ops, so the values the plan computes are exactly what it computed before.
+//! A large weight read twice (a kernel shared by two layers) is then
+//! re-laid out and re-packed on every run. Before the oracle's declutter kept
+//! exposed nodes whole (`DeclutterKeepingExposed` in the parent module), every
+//! convolution whose output was exposed and whose batch normalisation tract
+//! fused met this (ResNet50's `conv5` kernels: `MoveAxis` and `OptMatMulPack`
+//! were a quarter of the oracle's time); no zoo graph does now, and the
+//! shared weight is what is left. Here such sub-graphs are evaluated once,
+//! with tract's own ops, so the values the plan computes are exactly what it
+//! computed before.
 //!
 //! A node is folded when every input is a constant or folded, its op
 //! evaluates without a plan (`eval_out_of_plan`), and its outputs are at most

@@ -18,10 +18,12 @@
 //!    drop the nodes the outputs do not need, type the model with every tensor
 //!    whose shape tract knows checked against the memory budget before tract
 //!    may fold it ([`size`]; over it: [`OracleError::Budget`]);
-//! 4. optimise it (`into_optimized`, much faster to run); if an optimiser pass fails
-//!    on a graph, fall back to the decluttered, then to the plain typed model, and
-//!    log why at debug level; the optimised model's tensors are checked
-//!    against the memory budget again.
+//! 4. optimise it (`into_optimized`, much faster to run, with thaw's pass lists:
+//!    [`passes`]); if an optimiser pass fails on a graph, prepare it again from
+//!    the file to the decluttered, then to the plain typed model, and log why at
+//!    debug level (keeping the typed model aside for that would keep every
+//!    unoptimised constant alive beside the optimised ones); the optimised
+//!    model's tensors are checked against the memory budget again.
 //!
 //! Not handled yet: graphs with control flow (`Switch`/`Merge`/loops), string or
 //! resource tensors, and inputs whose shape is not known at load time.
@@ -39,7 +41,7 @@ use std::sync::Arc;
 use ndarray::ArrayD;
 use tract_tensorflow::prelude::*;
 use tract_tensorflow::tfpb::tensorflow::{GraphDef, NodeDef};
-use tract_tensorflow::tract_core::optim::Optimizer;
+use tract_tensorflow::tract_core::optim::{Optimizer, OptimizerSession, TypedPass};
 
 /// One graph input: the Placeholder node's name and the concrete shape (batch
 /// included) the oracle is loaded for.
@@ -177,7 +179,16 @@ impl OracleError {
             OracleError::Budget { .. } | OracleError::DamagedAttr { .. }
         )
     }
+
+    /// Whether tract's optimiser (declutter or codegen) failed: the graph
+    /// may still run prepared less ([`Oracle::prepared`]).
+    pub fn is_optimiser_failure(&self) -> bool {
+        matches!(self, OracleError::Tract { step, .. } if *step == OPTIMISE)
+    }
 }
+
+/// [`OracleError::Tract`]'s step when tract's optimiser failed.
+const OPTIMISE: &str = "optimise the graph";
 
 fn format_ops(ops: &[(String, String)]) -> String {
     ops.iter()
@@ -227,6 +238,8 @@ fn chain(e: &anyhow::Error) -> String {
 /// A graph decoded for the oracle, not yet prepared ([`Oracle::decode_file`]).
 pub struct Decoded {
     origin: String,
+    /// The file, decoded again when a preparation must be retried.
+    path: std::path::PathBuf,
     graph: GraphDef,
     /// The file's bytes, kept when the graph needs thaw's rewriting.
     bytes: Option<bytes::Bytes>,
@@ -295,6 +308,7 @@ impl Oracle {
             let bytes = needs_rewrite(&graph, bindings).then_some(bytes);
             Ok(Decoded {
                 origin: origin.clone(),
+                path: path.to_path_buf(),
                 graph,
                 bytes,
             })
@@ -310,21 +324,42 @@ impl Oracle {
         outputs: &[String],
         bindings: &[crate::graph::Binding],
     ) -> Result<Oracle, OracleError> {
-        let Decoded {
-            origin,
-            graph,
-            bytes,
-        } = decoded;
         let tf = framework();
-        let graph = match bytes {
-            Some(bytes) => guarded(&origin, || {
-                rewrite(&tf, graph, &bytes, &origin, inputs, bindings)
-            })?,
-            None => graph,
-        };
-        guarded(&origin, || {
-            Self::from_graph(&tf, graph, &origin, inputs, outputs)
+        let (origin, path) = (decoded.origin.clone(), decoded.path.clone());
+        let mut first = Some(decoded);
+        Self::prepared(&origin, |ceiling| {
+            let Decoded { graph, bytes, .. } = match first.take() {
+                Some(decoded) => decoded,
+                None => Self::decode_file(&path, bindings)?,
+            };
+            let graph = match bytes {
+                Some(bytes) => guarded(&origin, || {
+                    rewrite(&tf, graph, &bytes, &origin, inputs, bindings)
+                })?,
+                None => graph,
+            };
+            guarded(&origin, || {
+                Self::from_graph(&tf, graph, &origin, inputs, outputs, ceiling)
+            })
         })
+    }
+
+    /// `attempt(ceiling)` (a plan prepared at most to `ceiling`), first
+    /// optimised; when tract's optimiser fails, again, decluttered only, then
+    /// typed only ([`OracleError::is_optimiser_failure`]).
+    fn prepared(
+        origin: &str,
+        mut attempt: impl FnMut(Stage) -> Result<Oracle, OracleError>,
+    ) -> Result<Oracle, OracleError> {
+        for ceiling in [Stage::Optimized, Stage::Decluttered] {
+            match attempt(ceiling) {
+                Err(e) if e.is_optimiser_failure() => {
+                    log::debug!("{origin}: preparing to {ceiling:?} failed, trying less: {e}");
+                }
+                done => return done,
+            }
+        }
+        attempt(Stage::Typed)
     }
 
     /// Same as [`Oracle::load`], from the bytes of the `.pb`; `origin` names it in errors.
@@ -346,9 +381,11 @@ impl Oracle {
         bindings: &[crate::graph::Binding],
     ) -> Result<Oracle, OracleError> {
         let tf = framework();
-        guarded(origin, || {
-            let graph = decode_graph(&tf, bytes, origin, inputs, bindings)?;
-            Self::from_graph(&tf, graph, origin, inputs, outputs)
+        Self::prepared(origin, |ceiling| {
+            guarded(origin, || {
+                let graph = decode_graph(&tf, bytes, origin, inputs, bindings)?;
+                Self::from_graph(&tf, graph, origin, inputs, outputs, ceiling)
+            })
         })
     }
 
@@ -360,6 +397,7 @@ impl Oracle {
         origin: &str,
         inputs: &[OracleInput],
         outputs: &[String],
+        ceiling: Stage,
     ) -> Result<Oracle, OracleError> {
         // Before anything reads an attribute the way tract does (check_inputs
         // reads the placeholders' dtypes).
@@ -443,8 +481,11 @@ impl Oracle {
             typed.nodes().len(),
             start.elapsed()
         );
-        let (model, stage) =
-            optimise(origin, typed).map_err(|e| index.blame(origin, "declutter the graph", e))?;
+        let (model, stage) = optimise(origin, typed, ceiling).map_err(|e| OracleError::Tract {
+            origin: origin.to_string(),
+            step: OPTIMISE,
+            message: chain(&e),
+        })?;
         let model = match stage {
             Stage::Optimized => fold_constants(origin, model),
             _ => model,
@@ -750,47 +791,100 @@ fn damaged(origin: &str, b: precheck::BadAttr) -> OracleError {
     }
 }
 
-/// Optimises a typed model, falling back to less transformed forms when a pass fails.
-fn optimise(origin: &str, typed: TypedModel) -> TractResult<(TypedModel, Stage)> {
-    log::debug!("{origin}: optimising");
-    let optimized = declutter(typed.clone()).and_then(|mut m| {
-        let codegen = without_push_split_down(Optimizer::codegen());
-        m.optimize_with_session(&mut codegen.session())?;
-        Ok(m)
-    });
-    match optimized {
-        Ok(m) => return Ok((m, Stage::Optimized)),
-        Err(e) => log::debug!("{origin}: into_optimized failed, trying decluttered: {e:#}"),
-    }
-    match declutter(typed.clone()) {
-        Ok(m) => return Ok((m, Stage::Decluttered)),
-        Err(e) => log::debug!("{origin}: into_decluttered failed, using the typed model: {e:#}"),
-    }
-    Ok((typed, Stage::Typed))
+/// Prepares a typed model to `ceiling`: optimised (thaw's pass lists), decluttered
+/// only, or left as typed.
+fn optimise(origin: &str, typed: TypedModel, ceiling: Stage) -> TractResult<(TypedModel, Stage)> {
+    log::debug!("{origin}: preparing to {ceiling:?}");
+    let model = match ceiling {
+        Stage::Typed => typed,
+        Stage::Decluttered => declutter(typed)?,
+        Stage::Optimized => {
+            let mut model = declutter(typed)?;
+            model.optimize_with_session(&mut passes(Optimizer::codegen()).session())?;
+            model
+        }
+    };
+    Ok((model, ceiling))
 }
 
-/// tract's `into_decluttered`, without its `PushSplitDown` pass (see
-/// [`without_push_split_down`]).
+/// tract's `into_decluttered`, with thaw's pass list ([`passes`]).
 fn declutter(mut model: TypedModel) -> TractResult<TypedModel> {
-    without_push_split_down(Optimizer::declutter())
+    passes(Optimizer::declutter())
         .session()
         .optimize(&mut model)?;
     Ok(model)
 }
 
-/// `optimizer` without tract's `PushSplitDown` pass (in both its declutter
-/// and its codegen pass lists). That pass merges identical consumers of a
-/// tensor; tract 0.23 reads them pair by pair in each producer's consumer
-/// order, and when three identical nodes share two producers that list them
-/// in different orders it keeps a node it has already removed: the plan then
-/// evaluates a `Dummy` ("eval() called on a Dummy op"). A masked recurrent
-/// layer meets it (one mask step tiled alike for each state and the output).
-/// The pass only saves duplicate work.
-fn without_push_split_down(mut optimizer: Optimizer) -> Optimizer {
+/// tract's pass list `optimizer` (declutter or codegen), changed in two ways:
+/// - Without tract's `PushSplitDown` pass. That pass merges identical
+///   consumers of a tensor; tract 0.23 reads them pair by pair in each
+///   producer's consumer order, and when three identical nodes share two
+///   producers that list them in different orders it keeps a node it has
+///   already removed: the plan then evaluates a `Dummy` ("eval() called on a
+///   Dummy op"). A masked recurrent layer meets it (one mask step tiled alike
+///   for each state and the output). The pass only saves duplicate work.
+/// - Its op-by-op `declutter` pass never fuses a successor into a node whose
+///   output the oracle exposes ([`keeping_exposed_nodes`]).
+fn passes(mut optimizer: Optimizer) -> Optimizer {
     optimizer
         .passes
         .retain(|p| !format!("{p:?}").starts_with("PushSplitDown"));
+    for pass in &mut optimizer.passes {
+        if format!("{pass:?}") == "declutter" {
+            *pass = Box::new(DeclutterKeepingExposed::default());
+        }
+    }
     optimizer
+}
+
+/// tract's per-op `declutter` pass, refusing a rewrite that replaces a
+/// successor's output while it leaves the node itself, whose output is a model
+/// output (every layer tensor is one here). Such a rewrite fuses the successor
+/// into a copy of the node (a convolution absorbing the batch normalisation
+/// after it into its kernel): the node stays for its exposed output, so the
+/// plan computes it twice and keeps two packed kernels (ResNet50: ~50 MiB
+/// more). Refused, the successor runs on the node's output, as the graph
+/// says. tract alone, which exposes only the graph's outputs, fuses.
+#[derive(Clone, Debug, Default)]
+struct DeclutterKeepingExposed {
+    /// The node the next search starts from (tract's own pass resumes where
+    /// its last rewrite was, too).
+    from: usize,
+}
+
+impl TypedPass for DeclutterKeepingExposed {
+    fn reset(&mut self) -> TractResult<()> {
+        self.from = 0;
+        Ok(())
+    }
+
+    fn next(
+        &mut self,
+        session: &mut OptimizerSession,
+        model: &TypedModel,
+    ) -> TractResult<Option<TypedModelPatch>> {
+        let exposed: std::collections::HashSet<usize> =
+            model.output_outlets()?.iter().map(|o| o.node).collect();
+        for node in model.nodes.iter().skip(self.from) {
+            if node.op_is::<tract_tensorflow::tract_core::ops::dummy::Dummy>() {
+                continue;
+            }
+            let Some(mut patch) = node.op.declutter_with_session(session, model, node)? else {
+                continue;
+            };
+            let duplicates = exposed.contains(&node.id)
+                && !patch.shunts.is_empty()
+                && !patch.obliterate.contains(&node.id)
+                && patch.shunts.keys().all(|o| o.node != node.id);
+            if duplicates {
+                continue;
+            }
+            patch.push_context(format!("declutter {node}"));
+            self.from = node.id + usize::from(patch.dont_apply_twice.is_some());
+            return Ok(Some(patch));
+        }
+        Ok(None)
+    }
 }
 
 /// The optimised model with what it still computes from constants at every

@@ -399,6 +399,133 @@ mod small_graphs {
         assert!(err.to_string().contains("/nonexistent/model.pb"), "{err}");
     }
 
+    /// A convolution whose output is exposed, followed by a per-channel `Mul` (a batch
+    /// normalisation's scale), exposed too: tract's own declutter fuses the `Mul` into a
+    /// second, scaled copy of the convolution, so the plan would compute it twice and
+    /// hold two packed kernels. With thaw's pass lists the plan holds one matrix
+    /// product, and both values are still the graph's.
+    #[test]
+    fn an_exposed_convolution_is_not_copied_to_absorb_its_successor() {
+        use tract_tensorflow::tfpb::tensorflow::TensorProto;
+        let kernel: Vec<f32> = (0..2 * 2 * 3 * 4).map(|i| (i % 5) as f32 - 2.0).collect();
+        let kernel =
+            tract_tensorflow::prelude::Tensor::from_shape(&[2, 2, 3, 4], &kernel).expect("kernel");
+        let scale = tract_tensorflow::prelude::tensor1(&[0.5f32, -1.0, 2.0, 3.0]);
+        let konst = |name: &str, t: &Tensor| {
+            tfpb::node()
+                .name(name)
+                .op("Const")
+                .attr("dtype", DataType::DtFloat)
+                .attr("value", TensorProto::try_from(t).expect("proto"))
+        };
+        let bytes = tfpb::graph()
+            .node(
+                tfpb::node()
+                    .name("x")
+                    .op("Placeholder")
+                    .attr("dtype", DataType::DtFloat),
+            )
+            .node(konst("k", &kernel))
+            .node(konst("scale", &scale))
+            .node(
+                tfpb::node()
+                    .name("conv")
+                    .op("Conv2D")
+                    .input("x")
+                    .input("k")
+                    .attr("T", DataType::DtFloat)
+                    .attr("strides", vec![1i64, 1, 1, 1])
+                    .attr("padding", "VALID")
+                    .attr("data_format", "NHWC"),
+            )
+            .node(
+                tfpb::node()
+                    .name("bn")
+                    .op("Mul")
+                    .input("conv")
+                    .input("scale")
+                    .attr("T", DataType::DtFloat),
+            )
+            .write_to_bytes()
+            .expect("encode");
+        let inputs = vec![OracleInput {
+            name: "x".into(),
+            shape: vec![1, 5, 5, 3],
+        }];
+        let outputs = vec!["conv".to_string(), "bn".to_string()];
+        let oracle = Oracle::from_bytes(&bytes, "conv_bn.pb", &inputs, &outputs).expect("load");
+        assert_eq!(oracle.stage(), Stage::Optimized);
+        let products = oracle
+            .plan
+            .model()
+            .nodes()
+            .iter()
+            .filter(|n| n.op.name().contains("MatMul") && !n.op.name().contains("Pack"))
+            .count();
+        assert_eq!(products, 1, "{:#?}", oracle.plan.model());
+        let x = ArrayD::from_shape_fn(vec![1, 5, 5, 3], |i| {
+            ((i[1] * 7 + i[2] * 3 + i[3]) % 11) as f32 - 5.0
+        });
+        let got = oracle.run(std::slice::from_ref(&x)).expect("run");
+        // The convolution by hand (VALID, stride 1: 4x4 positions).
+        let k = kernel.to_plain_array_view::<f32>().expect("f32");
+        let conv = ArrayD::from_shape_fn(vec![1, 4, 4, 4], |o| {
+            let mut sum = 0.0f32;
+            for (dy, dx, c) in itertools_product(2, 2, 3) {
+                sum += x[[0, o[1] + dy, o[2] + dx, c]] * k[[dy, dx, c, o[3]]];
+            }
+            sum
+        });
+        let scale = [0.5f32, -1.0, 2.0, 3.0];
+        let bn = ArrayD::from_shape_fn(vec![1, 4, 4, 4], |o| {
+            conv[[0, o[1], o[2], o[3]]] * scale[o[3]]
+        });
+        assert_eq!(got[0], conv);
+        assert_eq!(got[1], bn);
+    }
+
+    /// When tract's optimiser fails, the graph is prepared again, decluttered only,
+    /// then typed only; any other error ends the attempts.
+    #[test]
+    fn an_optimiser_failure_prepares_again_with_less() {
+        let failing = |step| OracleError::Tract {
+            origin: "g.pb".into(),
+            step,
+            message: "boom".into(),
+        };
+        let mut tried = vec![];
+        let err = Oracle::prepared("g.pb", |ceiling| {
+            tried.push(ceiling);
+            Err(failing(if ceiling == Stage::Typed {
+                "run"
+            } else {
+                OPTIMISE
+            }))
+        })
+        .unwrap_err();
+        assert_eq!(tried, [Stage::Optimized, Stage::Decluttered, Stage::Typed]);
+        assert!(
+            matches!(err, OracleError::Tract { step: "run", .. }),
+            "{err:?}"
+        );
+        let mut tried = vec![];
+        let err = Oracle::prepared("g.pb", |ceiling| {
+            tried.push(ceiling);
+            Err(failing("parse the graph"))
+        })
+        .unwrap_err();
+        assert_eq!(tried, [Stage::Optimized]);
+        assert!(!err.is_optimiser_failure());
+    }
+
+    fn itertools_product(
+        a: usize,
+        b: usize,
+        c: usize,
+    ) -> impl Iterator<Item = (usize, usize, usize)> {
+        (0..a).flat_map(move |i| (0..b).flat_map(move |j| (0..c).map(move |k| (i, j, k))))
+    }
+
     /// `ReverseV2` (thaw's builder): x[2,3,4] reversed along axes [0, -1] and along [1]
     /// against the same reversal done with ndarray's negative-step slices.
     #[test]
