@@ -109,6 +109,62 @@ pub fn unroll_loops_with(
     }
 }
 
+/// The name of the tensor holding a loop body node's value at every
+/// iteration, stacked batch-major (`Pack` along axis 1 of its per-step
+/// copies): no node of the original graph holds it; [`stack_steps`] makes it
+/// after unrolling for whoever asks (a TF1 `MultiRNNCell`'s lower cells, whose
+/// output sequences never leave the loop).
+pub fn stacked_steps(node: &str) -> String {
+    format!("{node}/unroll_steps")
+}
+
+/// Adds to an unrolled `def`, for each `wanted` tensor named
+/// [`stacked_steps`]`(n)` it lacks, the `Pack` along axis 1 of `n`'s copies
+/// `n/unroll_0`, `n/unroll_1`, … (as many as there are). Returns how many it
+/// added; a wanted name without copies is left for the caller to report as
+/// missing.
+pub fn stack_steps(def: &mut pb::GraphDef, wanted: &[String]) -> usize {
+    let names: HashSet<&str> = def.node.iter().map(|n| n.name.as_str()).collect();
+    let mut packs = Vec::new();
+    for w in wanted {
+        let t = TensorId::parse(w);
+        let Some(node) = t.node.strip_suffix("/unroll_steps") else {
+            continue;
+        };
+        if t.slot != 0 || names.contains(t.node.as_str()) {
+            continue;
+        }
+        let copies: Vec<String> = (0..)
+            .map(|k| format!("{node}/unroll_{k}"))
+            .take_while(|c| names.contains(c.as_str()))
+            .collect();
+        let Some(first) = copies.first() else {
+            continue;
+        };
+        let dtype = def
+            .node
+            .iter()
+            .find(|n| n.name == *first)
+            .and_then(|n| n.attr.get("T").cloned());
+        let mut pack = NodeDef {
+            name: t.node.clone(),
+            op: "Pack".into(),
+            input: copies,
+            ..Default::default()
+        };
+        pack.attr
+            .insert("N".into(), attr_i(pack.input.len() as i64));
+        pack.attr.insert("axis".into(), attr_i(1));
+        if let Some(dtype) = dtype {
+            pack.attr.insert("T".into(), dtype);
+        }
+        packs.push(pack);
+    }
+    let added = packs.len();
+    def.node.extend(packs);
+    added
+}
+
 /// Drops the `DT_VARIANT` placeholders nothing reads: lowering leaves one
 /// `unused_control_flow_input*` per loop variable, and tract knows no variant type.
 fn drop_unread_variant_placeholders(def: &mut pb::GraphDef) {
