@@ -233,3 +233,84 @@ pub(super) const RULES: &[RuleEntry] = &[RuleEntry::new(
     BLOCK,
     static_rnn,
 )];
+
+#[cfg(test)]
+mod tests {
+    use crate::convert::{ConvertOptions, convert};
+    use crate::graph::Graph;
+    use std::path::Path;
+
+    fn graph(case: &str) -> Graph {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/{case}/model.pb"));
+        Graph::load(&path).expect("fixture loads")
+    }
+
+    /// The layer stands for every node of the T copies of the cell (nothing
+    /// between the steps is left for another rule), the Unpack and the Pack
+    /// of the outputs; the zero state and the weights are constants.
+    #[test]
+    fn the_layer_stands_for_every_node_of_the_unrolled_cell() {
+        let g = graph("tf1_static_rnn_lstm");
+        let conv = convert(&g, &ConvertOptions::default()).expect("converts");
+        assert!(conv.unsupported.is_empty(), "{:?}", conv.unsupported);
+        let lstm = conv
+            .tensors
+            .iter()
+            .find(|t| t.class_name == "LSTM")
+            .expect("one LSTM");
+        assert_eq!(lstm.layer, "rnn.lstm_cell");
+        assert_eq!(lstm.tensor.to_string(), "stack:0");
+        let cell_ops: Vec<&str> = g
+            .nodes()
+            .iter()
+            .filter(|n| n.name.starts_with("rnn/lstm_cell/"))
+            .filter(|n| !matches!(n.op.as_str(), "Const" | "Identity"))
+            .map(|n| n.name.as_str())
+            .collect();
+        // 5 steps of 14 nodes: concat, MatMul, BiasAdd, Split, the forget
+        // bias Add, 3 Sigmoid, 2 Tanh, 3 Mul, the new c's Add.
+        assert_eq!(cell_ops.len(), 5 * 14, "{cell_ops:?}");
+        for n in cell_ops.iter().chain(&["unstack", "stack"]) {
+            assert!(lstm.nodes.iter().any(|m| m == n), "{n} not in the layer");
+        }
+        let lstm_layer = conv.model.layer("rnn.lstm_cell").expect("layer");
+        let shapes: Vec<&[usize]> = lstm_layer.weights.iter().map(|w| w.value.shape()).collect();
+        // Input 3 features, 4 units: Keras's i, f, c, o blocks side by side.
+        assert_eq!(shapes, [&[3, 16][..], &[4, 16][..], &[16][..]]);
+    }
+
+    /// A MultiRNNCell in a dynamic_rnn loop: one layer per cell, the lower
+    /// one mapped to its new h stacked over the steps (a tensor the oracle
+    /// makes), feeding the upper one.
+    #[test]
+    fn a_multi_rnn_cell_loop_is_one_layer_per_cell() {
+        let g = graph("tf1_multi_rnn_lstm");
+        let conv = convert(&g, &ConvertOptions::default()).expect("converts");
+        assert!(conv.unsupported.is_empty(), "{:?}", conv.unsupported);
+        let cells: Vec<(&str, String)> = conv
+            .tensors
+            .iter()
+            .filter(|t| t.class_name == "LSTM")
+            .map(|t| (t.layer.as_str(), t.tensor.to_string()))
+            .collect();
+        let lower = "rnn/while/rnn/multi_rnn_cell/cell_0/lstm_cell/mul_2";
+        assert_eq!(
+            cells,
+            [
+                (
+                    "rnn.multi_rnn_cell.cell_0.lstm_cell",
+                    format!("{}:0", crate::graph::stacked_steps(lower))
+                ),
+                (
+                    "rnn.multi_rnn_cell.cell_1.lstm_cell",
+                    "rnn/while/Exit_6:0".into()
+                ),
+            ]
+        );
+        let upper = conv
+            .model
+            .layer("rnn.multi_rnn_cell.cell_1.lstm_cell")
+            .unwrap();
+        assert_eq!(upper.inbound, ["rnn.multi_rnn_cell.cell_0.lstm_cell"]);
+    }
+}

@@ -1013,6 +1013,34 @@ mod tests {
         assert!(msg.contains("not Range(0, n, 1)"), "{msg}");
     }
 
+    /// A body node's per-step copies, stacked along axis 1 under the name
+    /// [`stacked_steps`] gives it, for the wanted names only.
+    #[test]
+    fn stacked_steps_pack_the_copies_of_a_body_node_batch_major() {
+        let mut def = ta_loop();
+        unroll_loops_with(&mut def, &mut knows_t).expect("unrolls");
+        let wanted = [
+            format!("{}:0", stacked_steps("rnn/while/add")),
+            stacked_steps("rnn/while/no_such_node"),
+        ];
+        assert_eq!(stack_steps(&mut def, &wanted), 1);
+        let graph = Graph::new(def).expect("indexes");
+        let pack = graph.node("rnn/while/add/unroll_steps").expect("added");
+        assert_eq!(pack.op, "Pack");
+        assert_eq!(pack.attr_int("axis").ok(), Some(1));
+        assert_eq!(pack.attr_int("N").ok(), Some(3));
+        let items: Vec<&str> = pack.input.iter().map(String::as_str).collect();
+        assert_eq!(
+            items,
+            [
+                "rnn/while/add/unroll_0",
+                "rnn/while/add/unroll_1",
+                "rnn/while/add/unroll_2"
+            ]
+        );
+        assert!(graph.node("rnn/while/no_such_node/unroll_steps").is_none());
+    }
+
     #[test]
     fn functional_while_is_left_alone() {
         let mut def = load("k3_lstm_while.pb");
