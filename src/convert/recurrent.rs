@@ -42,7 +42,8 @@
 //!
 //! TF1 `tf.compat.v1.nn.dynamic_rnn` loops (TensorArray ops instead of
 //! TensorLists, one kernel on `ConcatV2([x, h])`) are recognised by
-//! [`super::recurrent_tf1`] and emitted by the same rule.
+//! [`super::recurrent_tf1`] and emitted by the same rule (a `MultiRNNCell`'s
+//! loop as one layer per cell, [`RnnCell::below`]).
 //!
 //! A **masked** loop (`Embedding(mask_zero=True)` upstream) reads a second,
 //! bool TensorList and keeps each state and the output through a
@@ -81,8 +82,8 @@ pub(super) struct Refusal {
 pub const WHY: &str = "tract cannot execute TensorFlow control flow (Enter/Merge/Switch/\
 NextIteration/Exit/LoopCond, While) nor TensorList ops on DT_VARIANT tensors, so thaw can \
 neither run the original graph nor verify the layer; thaw converts (and unrolls for tract) only \
-Keras LSTM, GRU and SimpleRNN loops in the lowered form and TF1 dynamic_rnn loops over one \
-LSTMCell, GRUCell or BasicRNNCell so far (While loops, other cells and masks Keras did not \
+Keras LSTM, GRU and SimpleRNN loops in the lowered form and TF1 dynamic_rnn loops over \
+LSTMCell, GRUCell or BasicRNNCell (or a MultiRNNCell of them) so far (While loops, other cells and masks Keras did not \
 make are not)";
 
 /// Ops too common to be worth listing in a loop's op summary.

@@ -1,7 +1,9 @@
 //! TF1 RNN cells: `tf.compat.v1.nn.dynamic_rnn` over `LSTMCell`/`BasicLSTMCell`,
-//! `GRUCell` and `BasicRNNCell` (`tf.compat.v1.nn.rnn_cell`), converted to Keras
-//! `LSTM`, `GRU(reset_after=False)` and `SimpleRNN` (see `harness/gen_tf1.py`'s
-//! `tf1_rnn_*` cases).
+//! `GRUCell` and `BasicRNNCell` (`tf.compat.v1.nn.rnn_cell`), or over a
+//! `MultiRNNCell` of them, converted to Keras `LSTM`, `GRU(reset_after=False)`
+//! and `SimpleRNN` (see `harness/gen_tf1.py`'s `tf1_rnn_*` and `tf1_multi_rnn_*`
+//! cases). The recognition of one cell step ([`cell_step`]) and its weight
+//! mapping ([`Step::keras`]) are shared with `static_rnn` (`static_rnn.rs`).
 //!
 //! What `dynamic_rnn` leaves in a frozen graph: the batch-major input
 //! transposed to time-major (`Transpose` by `ConcatV2([1, 0], Range(2, rank))`),
@@ -24,21 +26,31 @@
 //!   `z = u`: blocks `z, r, h` = `Wg`'s u block, `Wg`'s r block, `Wc`.
 //! - `BasicRNNCell`: `h' = tanh([x, h]·W + b)` → `SimpleRNN`.
 //!
-//! The layer's output is the stacked steps (`return_sequences=True`, the
+//! A step is followed forwards from its input `x`: the `ConcatV2([x, h])`
+//! products, then the gates to the new state (c', h'), each op checked
+//! against the equations above; the class comes from that structure. A
+//! `MultiRNNCell` chains cells in one loop body (scopes
+//! `rnn/multi_rnn_cell/cell_<k>/…`): cell k + 1 reads cell k's new h. It
+//! becomes one layer per cell, named after each cell's scope; the lower ones
+//! return their sequences, mapped to their new h at every step stacked
+//! batch-major (a tensor no node of the graph holds: the oracle packs the
+//! unrolled copies, [`crate::graph::stacked_steps`]).
+//!
+//! The (last) layer's output is the stacked steps (`return_sequences=True`, the
 //! batch-major `Transpose` after the gather) or the final state h
 //! (`return_sequences=False`, the `Exit` of h; for an LSTM, `state.h`).
 //!
 //! Refused by name (exit 3): `sequence_length` (its `Select`s), `time_major`
 //! inputs, an `initial_state` other than zeros, the final state and the
-//! outputs both used (two Keras outputs), the final c used, LSTMCell's
-//! peepholes (`use_peepholes`), projection (`num_proj`) and `cell_clip`,
-//! `MultiRNNCell` stacks (one loop, several cells), other activations (their
-//! ops are not the cell's), `static_rnn` (no loop: its `Unpack` of the steps
-//! has no rule), `bidirectional_dynamic_rnn` (`ReverseSequence`).
+//! outputs both used (two Keras outputs), the final c or a lower cell's final
+//! state used, LSTMCell's peepholes (`use_peepholes`), projection (`num_proj`)
+//! and `cell_clip`, other activations (their ops are not the cell's),
+//! `bidirectional_dynamic_rnn` (`ReverseSequence`).
 //!
 //! Tests: the gate rearrangement worked out by hand for one unit (below); the
-//! `fixtures/tf1_rnn_*` (`harness/gen_tf1.py`) verify and round-trip in both
-//! Kerases; the refusals are `tests/data/tf1_rnn_*.pb` (`tests/recurrent.rs`).
+//! `fixtures/tf1_rnn_*` and `tf1_multi_rnn_*` (`harness/gen_tf1.py`) verify and
+//! round-trip in both Kerases; the refusals are `tests/data/tf1_rnn_*.pb`
+//! (`tests/recurrent.rs`).
 
 use super::ctx::Ctx;
 use super::recurrent::{RnnCell, Stacked, const_through_enter, source, swaps_batch_and_time};
@@ -48,7 +60,7 @@ use crate::keras::{Activation, LayerKind, Weight};
 use ndarray::{Array2, ArrayD, Axis, Ix1, Ix2, s};
 use std::collections::HashSet;
 
-/// Ops a TF1 `dynamic_rnn` loop over one LSTMCell, GRUCell or BasicRNNCell holds.
+/// Ops a TF1 `dynamic_rnn` loop over LSTMCells, GRUCells or BasicRNNCells holds.
 fn cell_op(op: &str) -> bool {
     is_control_flow(op)
         || matches!(
@@ -73,7 +85,8 @@ fn cell_op(op: &str) -> bool {
         )
 }
 
-/// The TF1 cell a loop's op counts say it is: `(Keras class, gate blocks)`.
+/// The TF1 cell the op counts of a loop over ONE cell say it is: `(Keras
+/// class, gate blocks)`; its refusals name peepholes and projections.
 fn cell_class(count: impl Fn(&str) -> usize) -> Result<(&'static str, usize), String> {
     if count("Select") + count("SelectV2") > 0 {
         return Err(
@@ -93,8 +106,8 @@ fn cell_class(count: impl Fn(&str) -> usize) -> Result<(&'static str, usize), St
         (1, 0, 1) => Ok(("SimpleRNN", 1)),
         (m, s, t) => Err(format!(
             "MatMul x{m}, Sigmoid x{s}, Tanh x{t} are the ops of no TF1 LSTMCell (1, 3, 2), \
-             GRUCell (2, 1, 1) or BasicRNNCell (1, 0, 1): a MultiRNNCell stack, another \
-             activation or a custom cell is not converted"
+             GRUCell (2, 1, 1) or BasicRNNCell (1, 0, 1): another activation or a custom cell \
+             is not converted"
         )),
     }
 }
