@@ -430,7 +430,9 @@ fn tf1_static_rnn_forms_not_converted_are_refused_at_the_unpack() {
 /// the next cell's layer.
 #[test]
 fn tf1_static_rnn_and_multi_rnn_cell_verify_as_keras_layers() {
-    let cases: &[(&str, &[(&str, &str, &str, bool)])] = &[
+    /// (layer name, class, TF tensor prefix, returns sequences)
+    type Layer = (&'static str, &'static str, &'static str, bool);
+    let cases: &[(&str, &[Layer])] = &[
         (
             "tf1_static_rnn_lstm",
             &[("rnn.lstm_cell", "LSTM", "stack:0", true)],
