@@ -19,8 +19,15 @@ Cases:
   tf1_rnn_* -- raw TF1 tf.compat.v1.nn.dynamic_rnn over LSTMCell, BasicLSTMCell, GRUCell and
       BasicRNNCell (TensorArray loop), the final state h or the flattened outputs into a matmul
       head; dynamic batch, and a fixed batch of 2 for the *_b2 ones. Committed, like the two above.
+  tf1_static_rnn_* -- raw TF1 tf.compat.v1.nn.static_rnn (the cell copied per step in the graph,
+      over tf.unstack(x, axis=1)) of LSTMCell, GRUCell and BasicRNNCell: the outputs stacked, the
+      final state, the last output. Committed.
+  tf1_multi_rnn_* -- raw TF1 dynamic_rnn over a MultiRNNCell of two cells (LSTMCell x2; GRUCell then
+      BasicRNNCell). Committed.
   --refused DIR writes the dynamic_rnn forms thaw refuses (peepholes, num_proj, cell_clip, final c,
-      sequence_length, time_major, initial_state, MultiRNNCell) as DIR/tf1_rnn_<variant>.pb
+      sequence_length, time_major, initial_state, a MultiRNNCell's lower cell's final state) as
+      DIR/tf1_rnn_<variant>.pb and the static_rnn ones (sequence_length, initial_state, both the
+      outputs and the state used, a time-major list, MultiRNNCell) as DIR/tf1_static_rnn_<variant>.pb
       (committed in tests/data/, checked by tests/recurrent.rs).
   tf-slim nets: harness/gen_slim.py.
 """
@@ -183,6 +190,111 @@ def build_tf1_rnn(rng, cell_class, units, head, batch):
     return frozen, [("input", [5, 3])], [out.op.name], keras_layers
 
 
+def _static_builder(cell_class, head, batch):
+    """A builder for one TF1 `static_rnn` case (see build_tf1_static_rnn)."""
+
+    def build(rng):
+        return build_tf1_static_rnn(rng, cell_class, head, batch)
+
+    what = {"stacked": "the outputs stacked (tf.stack axis 1) and flattened", "state": "the final state h",
+            "last": "the last output (outputs[-1])"}[head]
+    build.__doc__ = (
+        f"raw TF1 graph: input (batch {batch or 'dynamic'}, 5, 3) -> tf.unstack(axis=1) -> "
+        f"tf.compat.v1.nn.static_rnn({cell_class}(4), dtype float32) (one copy of the cell per step, "
+        f"zero initial state) -> {what} -> tf.matmul + bias_add head (3); every variable seeded random"
+    )
+    return build
+
+
+def _head(y, width, rng):
+    with tf.compat.v1.variable_scope("head"):
+        w = _var("weights", tfcommon.random_weight("Dense", "kernel", (width, 3), rng))
+        b = _var("biases", tfcommon.random_weight("Dense", "bias", (3,), rng))
+        return tf.nn.bias_add(tf.matmul(y, w), b, name="logits")
+
+
+def _seeded_freeze(g, cells, out, rng):
+    """Seeded random values for the cells' variables (biases too), then the frozen graph."""
+    with g.as_default(), tf.compat.v1.Session(graph=g) as sess:
+        sess.run(tf.compat.v1.global_variables_initializer())
+        for v in [w for c in cells for w in c.weights]:
+            kind = "bias" if "bias" in v.op.name else "kernel"
+            shape = tuple(v.shape.as_list())
+            v.load(tfcommon.random_weight("Dense", kind, shape, rng).astype(np.float32), sess)
+        return _freeze(sess, [out.op.name])
+
+
+def build_tf1_static_rnn(rng, cell_class, head, batch):
+    """TF1 static_rnn (the RNN unrolled in the graph, 2016-era tutorials): the batch-major input
+    unstacked into 5 steps, one copy of the cell per step sharing its variables; head 'stacked': the
+    outputs stacked batch-major and flattened; 'state': the final state h; 'last': outputs[-1]."""
+    from tf_keras.src.layers.rnn import legacy_cells
+
+    units = 4
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [batch, 5, 3], name="input")
+        cell = getattr(legacy_cells, cell_class)(units)
+        outputs, state = tf.compat.v1.nn.static_rnn(cell, tf.unstack(x, axis=1), dtype=tf.float32)
+        if head == "stacked":
+            y, width = tf.reshape(tf.stack(outputs, axis=1), [-1, 5 * units], name="flatten"), 5 * units
+        elif head == "state":
+            y, width = (state.h if isinstance(state, tuple) else state), units
+        else:
+            y, width = outputs[-1], units
+        out = _head(y, width, rng)
+    frozen = _seeded_freeze(g, [cell], out, rng)
+    keras = {"LSTMCell": "LSTM", "BasicLSTMCell": "LSTM", "GRUCell": "GRU", "BasicRNNCell": "SimpleRNN"}
+    keras_layers = {keras[cell_class]: 1, "Dense": 1}
+    if head == "stacked":
+        keras_layers["Flatten"] = 1
+    return frozen, [("input", [5, 3])], [out.op.name], keras_layers
+
+
+def _multi_builder(cell_classes, head, batch):
+    """A builder for one TF1 `dynamic_rnn(MultiRNNCell)` case (see build_tf1_multi_rnn)."""
+
+    def build(rng):
+        return build_tf1_multi_rnn(rng, cell_classes, head, batch)
+
+    cells = ", ".join(f"{c}(4)" for c in cell_classes)
+    build.__doc__ = (
+        f"raw TF1 graph: input (batch {batch or 'dynamic'}, 5, 3) -> tf.compat.v1.nn.dynamic_rnn("
+        f"MultiRNNCell([{cells}]), dtype float32) (one TensorArray loop, the cells chained in its body) -> "
+        + ("the last cell's final state h" if head == "state" else "the outputs flattened (5 steps)")
+        + " -> tf.matmul + bias_add head (3); every variable seeded random"
+    )
+    return build
+
+
+def build_tf1_multi_rnn(rng, cell_classes, head, batch):
+    """TF1 MultiRNNCell: several cells stacked in ONE dynamic_rnn loop (scopes
+    rnn/multi_rnn_cell/cell_<k>/...), each cell's new h the next one's input; head 'state': the last
+    cell's final h; 'outputs': the (last cell's) outputs, flattened."""
+    from tf_keras.src.layers.rnn import legacy_cells
+
+    units = 4
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [batch, 5, 3], name="input")
+        cells = [getattr(legacy_cells, c)(units) for c in cell_classes]
+        outputs, state = tf.compat.v1.nn.dynamic_rnn(legacy_cells.MultiRNNCell(cells), x, dtype=tf.float32)
+        if head == "state":
+            last = state[-1]
+            y, width = (last.h if isinstance(last, tuple) else last), units
+        else:
+            y, width = tf.reshape(outputs, [-1, 5 * units], name="flatten"), 5 * units
+        out = _head(y, width, rng)
+    frozen = _seeded_freeze(g, cells, out, rng)
+    keras = {"LSTMCell": "LSTM", "BasicLSTMCell": "LSTM", "GRUCell": "GRU", "BasicRNNCell": "SimpleRNN"}
+    keras_layers = {"Dense": 1}
+    for c in cell_classes:
+        keras_layers[keras[c]] = keras_layers.get(keras[c], 0) + 1
+    if head == "outputs":
+        keras_layers["Flatten"] = 1
+    return frozen, [("input", [5, 3])], [out.op.name], keras_layers
+
+
 CASES = {
     "tf1_keras_bn_dropout": ("tf1", 9101, build_tf1_keras_bn_dropout),
     "tf1_nn_lrn": ("tf1", 9102, build_tf1_nn_lrn),
@@ -194,6 +306,13 @@ CASES = {
     "tf1_rnn_gru_b2": ("tf1", 9106, _rnn_builder("GRUCell", 4, "state", 2)),
     "tf1_rnn_basic": ("tf1", 9107, _rnn_builder("BasicRNNCell", 4, "state", None)),
     "tf1_rnn_basic_seq_b2": ("tf1", 9108, _rnn_builder("BasicRNNCell", 4, "outputs", 2)),
+    # static_rnn: the cell unrolled in the graph (one copy per step), converted to one layer.
+    "tf1_static_rnn_lstm": ("tf1", 9111, _static_builder("LSTMCell", "stacked", None)),
+    "tf1_static_rnn_gru_b2": ("tf1", 9112, _static_builder("GRUCell", "state", 2)),
+    "tf1_static_rnn_basic": ("tf1", 9113, _static_builder("BasicRNNCell", "last", None)),
+    # MultiRNNCell: several cells in one dynamic_rnn loop, converted to stacked layers.
+    "tf1_multi_rnn_lstm": ("tf1", 9114, _multi_builder(("LSTMCell", "LSTMCell"), "state", None)),
+    "tf1_multi_rnn_gru_basic_b2": ("tf1", 9115, _multi_builder(("GRUCell", "BasicRNNCell"), "outputs", 2)),
 }
 
 
@@ -225,8 +344,10 @@ def build_tf1_rnn_refused(variant):
             y = dyn(LC.GRUCell(4), time_major=True)[1]
         elif variant == "initial_state":
             y = dyn(LC.GRUCell(4), initial_state=tf.ones([tf.shape(x)[0], 4]))[1]
-        elif variant == "multi":
-            y = dyn(LC.MultiRNNCell([LC.BasicRNNCell(4), LC.BasicRNNCell(4)]))[1][1]
+        elif variant == "multi_lower_state":
+            # Alone, the lower cell's state would prune the upper cell away: both are used.
+            state = dyn(LC.MultiRNNCell([LC.BasicRNNCell(4), LC.BasicRNNCell(4)]))[1]
+            y = state[0] + state[1]
         else:
             raise SystemExit(f"unknown refused variant {variant}")
         w = _var("head_w", tfcommon.random_weight("Dense", "kernel", (4, 3), rng))
@@ -237,7 +358,49 @@ def build_tf1_rnn_refused(variant):
 
 
 # Graphs thaw refuses (tests/recurrent.rs checks each reason): written as tests/data/tf1_rnn_<v>.pb.
-REFUSED = ("peephole", "num_proj", "cell_clip", "final_c", "seq_len", "time_major", "initial_state", "multi")
+REFUSED = ("peephole", "num_proj", "cell_clip", "final_c", "seq_len", "time_major", "initial_state",
+           "multi_lower_state")
+
+
+def build_tf1_static_rnn_refused(variant):
+    """A static_rnn graph thaw must refuse (exit 3, the reason at the Unpack): returns the frozen
+    GraphDef. Input (None, 5, 3) (time_major: (5, None, 3)) -> tf.unstack -> static_rnn -> the tensor
+    named below -> matmul head 'logits'."""
+    from tf_keras.src.layers.rnn import legacy_cells as LC
+
+    rng = np.random.default_rng(9198)
+    g = tf.Graph()
+    with g.as_default():
+        tf.compat.v1.set_random_seed(9198)  # the cells' own initialisers: same graph every run
+        shape = [5, 2, 3] if variant == "time_major" else [None, 5, 3]  # time-major: batch 2 fixed
+        x = tf.compat.v1.placeholder(tf.float32, shape, name="input")
+        steps = tf.unstack(x, axis=0 if variant == "time_major" else 1)
+
+        def static(cell, **kw):
+            return tf.compat.v1.nn.static_rnn(cell, steps, dtype=tf.float32, **kw)
+
+        if variant == "seq_len":
+            y = static(LC.GRUCell(4), sequence_length=tf.fill([tf.shape(x)[0]], 5))[1]
+        elif variant == "initial_state":
+            y = static(LC.GRUCell(4), initial_state=tf.ones([tf.shape(x)[0], 4]))[1]
+        elif variant == "state_and_outputs":
+            outputs, state = static(LC.BasicRNNCell(4))
+            y = tf.concat([tf.reduce_mean(tf.stack(outputs, axis=1), axis=1), state], 1)[:, :4]
+        elif variant == "time_major":
+            y = static(LC.BasicRNNCell(4))[1]
+        elif variant == "multi":
+            y = static(LC.MultiRNNCell([LC.BasicRNNCell(4), LC.BasicRNNCell(4)]))[1][1]
+        else:
+            raise SystemExit(f"unknown refused static_rnn variant {variant}")
+        w = _var("head_w", tfcommon.random_weight("Dense", "kernel", (4, 3), rng))
+        tf.matmul(y, w, name="logits")
+        with tf.compat.v1.Session(graph=g) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            return _freeze(sess, ["logits"])
+
+
+# static_rnn graphs thaw refuses: written as tests/data/tf1_static_rnn_<v>.pb.
+STATIC_REFUSED = ("seq_len", "initial_state", "state_and_outputs", "time_major", "multi")
 
 
 def main(argv=None) -> int:
@@ -248,7 +411,8 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--refused",
         metavar="DIR",
-        help="write the dynamic_rnn graphs thaw refuses (REFUSED) as DIR/tf1_rnn_<variant>.pb and exit",
+        help="write the dynamic_rnn and static_rnn graphs thaw refuses (REFUSED, STATIC_REFUSED) as "
+        "DIR/tf1_rnn_<variant>.pb and DIR/tf1_static_rnn_<variant>.pb and exit",
     )
     args = ap.parse_args(argv)
     if args.refused:
@@ -257,6 +421,11 @@ def main(argv=None) -> int:
             with open(path, "wb") as f:
                 f.write(build_tf1_rnn_refused(v).SerializeToString(deterministic=True))
             log(f"[tf1_rnn_{v}] {path}")
+        for v in STATIC_REFUSED:
+            path = os.path.join(args.refused, f"tf1_static_rnn_{v}.pb")
+            with open(path, "wb") as f:
+                f.write(build_tf1_static_rnn_refused(v).SerializeToString(deterministic=True))
+            log(f"[tf1_static_rnn_{v}] {path}")
         return 0
     if args.list:
         for name, (source, _, builder) in CASES.items():

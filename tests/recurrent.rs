@@ -261,7 +261,11 @@ const TF1_REFUSED: &[(&str, &str)] = &[
     ("seq_len", "dynamic_rnn with sequence_length"),
     ("time_major", "time_major=True inputs are not converted"),
     ("initial_state", "an initial_state is not converted"),
-    ("multi", "MultiRNNCell"),
+    // A MultiRNNCell converts (one layer per cell), but only its last cell's state can leave.
+    (
+        "multi_lower_state",
+        "the states of a MultiRNNCell's lower cells",
+    ),
 ];
 
 #[test]
@@ -366,4 +370,161 @@ fn a_lone_loop_that_zeroes_masked_outputs_is_refused() {
     assert_eq!(o.status.code(), Some(3), "{text}");
     assert!(text.contains("zero_output_for_mask=True"), "{text}");
     assert!(text.contains("model_1/lstm_1/transpose"), "{text}");
+}
+
+/// TF1 `static_rnn` forms thaw refuses (issue 13): case, then what the one
+/// `unsupported_ops` entry, at the `Unpack` of the steps (`unstack`), must
+/// say. The graphs are `tests/data/tf1_static_rnn_<case>.pb` from
+/// `harness/gen_tf1.py --refused tests/data`; the converted forms are the
+/// `fixtures/tf1_static_rnn_*`.
+const TF1_STATIC_REFUSED: &[(&str, &str)] = &[
+    ("seq_len", "static_rnn with sequence_length"),
+    ("initial_state", "an initial_state is not converted"),
+    (
+        "state_and_outputs",
+        "both the stacked outputs and the final state are used",
+    ),
+    ("time_major", "a time-major list of steps"),
+    ("multi", "a MultiRNNCell in static_rnn is not converted"),
+];
+
+#[test]
+fn tf1_static_rnn_forms_not_converted_are_refused_at_the_unpack() {
+    for &(case, why) in TF1_STATIC_REFUSED {
+        let dir = tempfile::tempdir().unwrap();
+        let o = thaw()
+            .args([
+                "verify",
+                &model(&format!("tf1_static_rnn_{case}")),
+                "--out",
+                dir.path().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{case}: {out}{err}");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+                .unwrap();
+        let ops = report["unsupported_ops"].as_array().unwrap();
+        let at_unpack: Vec<&serde_json::Value> = ops
+            .iter()
+            .filter(|u| u["node"] == "unstack" && u["op"] == "Unpack")
+            .collect();
+        assert_eq!(at_unpack.len(), 1, "{case}: {ops:?}");
+        let reason = at_unpack[0]["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("static_rnn") && reason.contains(why),
+            "{case}: '{why}' not in {reason}"
+        );
+    }
+}
+
+/// `static_rnn` (one layer for the T copies of the cell) and `MultiRNNCell`
+/// (one layer per cell of the loop, the lower ones returning their
+/// sequences) verify, every layer passing: case, then each recurrent layer's
+/// (name, class, TF tensor it is compared at, whether it returns sequences).
+/// A MultiRNNCell's lower cell is compared at its new h stacked over the
+/// steps (`…/unroll_steps`, made by the oracle after unrolling), and feeds
+/// the next cell's layer.
+#[test]
+fn tf1_static_rnn_and_multi_rnn_cell_verify_as_keras_layers() {
+    /// (layer name, class, TF tensor prefix, returns sequences)
+    type Layer = (&'static str, &'static str, &'static str, bool);
+    let cases: &[(&str, &[Layer])] = &[
+        (
+            "tf1_static_rnn_lstm",
+            &[("rnn.lstm_cell", "LSTM", "stack:0", true)],
+        ),
+        (
+            "tf1_static_rnn_gru_b2",
+            &[("rnn.gru_cell", "GRU", "rnn/gru_cell/add_4:0", false)],
+        ),
+        (
+            "tf1_static_rnn_basic",
+            &[(
+                "rnn.basic_rnn_cell",
+                "SimpleRNN",
+                "rnn/basic_rnn_cell/Tanh_4:0",
+                false,
+            )],
+        ),
+        (
+            "tf1_multi_rnn_lstm",
+            &[
+                (
+                    "rnn.multi_rnn_cell.cell_0.lstm_cell",
+                    "LSTM",
+                    "rnn/while/rnn/multi_rnn_cell/cell_0/lstm_cell/mul_2/unroll_steps:0",
+                    true,
+                ),
+                (
+                    "rnn.multi_rnn_cell.cell_1.lstm_cell",
+                    "LSTM",
+                    "rnn/while/Exit_",
+                    false,
+                ),
+            ],
+        ),
+        (
+            "tf1_multi_rnn_gru_basic_b2",
+            &[
+                (
+                    "rnn.multi_rnn_cell.cell_0.gru_cell",
+                    "GRU",
+                    "rnn/while/rnn/multi_rnn_cell/cell_0/gru_cell/add/unroll_steps:0",
+                    true,
+                ),
+                (
+                    "rnn.multi_rnn_cell.cell_1.basic_rnn_cell",
+                    "SimpleRNN",
+                    "rnn/transpose_1:0",
+                    true,
+                ),
+            ],
+        ),
+    ];
+    // 4 samples (verify's default) of 5 steps, 4 units.
+    let (samples, steps, units) = (4, 5, 4);
+    for &(case, expect) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let o = thaw()
+            .args([
+                "verify",
+                &format!("fixtures/{case}/model.pb"),
+                "--out",
+                dir.path().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(0), "{case}: {out}");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+                .unwrap();
+        let layers = report["layers"].as_array().unwrap();
+        for l in layers {
+            assert_eq!(l["status"], "pass", "{case}: {l}");
+        }
+        let recurrent: Vec<&serde_json::Value> = layers
+            .iter()
+            .filter(|l| ["LSTM", "GRU", "SimpleRNN"].contains(&l["class_name"].as_str().unwrap()))
+            .collect();
+        assert_eq!(recurrent.len(), expect.len(), "{case}: {layers:?}");
+        let mut below = "input";
+        for (l, &(name, class, tensor, sequences)) in recurrent.iter().zip(expect) {
+            assert_eq!(
+                (l["name"].as_str(), l["class_name"].as_str()),
+                (Some(name), Some(class)),
+                "{case}"
+            );
+            let tf_node = l["tf_node"].as_str().unwrap_or_default();
+            assert!(tf_node.starts_with(tensor), "{case}: {name} at {tf_node}");
+            let per_sample = if sequences { steps * units } else { units };
+            assert_eq!(l["elements"], samples * per_sample, "{case}: {name}");
+            assert_eq!(l["inbound"], serde_json::json!([below]), "{case}: {name}");
+            below = name;
+        }
+    }
 }

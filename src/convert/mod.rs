@@ -24,7 +24,8 @@
 //!   (Rescaling, Normalization, hard_swish);
 //! - `pool.rs`, `upsample.rs`, `crop.rs`, `reshape.rs`, `merge.rs`;
 //! - `text.rs` (Embedding, Permute, RepeatVector), `attention.rs`
-//!   (MultiHeadAttention), `recurrent.rs` (LSTM loops);
+//!   (MultiHeadAttention), `recurrent.rs` (LSTM loops), `recurrent_tf1.rs`
+//!   (TF1 cells in `dynamic_rnn` loops), `static_rnn.rs` (TF1 cells unrolled);
 //! - `fallback.rs`: custom layers for ops no rule converts.
 //!
 //! `rules.rs` is the registry, `ctx.rs` holds the matching context and the
@@ -59,6 +60,7 @@ mod recurrent_tf1;
 mod reshape;
 pub mod rules;
 mod separable;
+mod static_rnn;
 #[cfg(test)]
 pub(crate) mod test_graph;
 mod text;

@@ -42,7 +42,8 @@
 //!
 //! TF1 `tf.compat.v1.nn.dynamic_rnn` loops (TensorArray ops instead of
 //! TensorLists, one kernel on `ConcatV2([x, h])`) are recognised by
-//! [`super::recurrent_tf1`] and emitted by the same rule.
+//! [`super::recurrent_tf1`] and emitted by the same rule (a `MultiRNNCell`'s
+//! loop as one layer per cell, [`RnnCell::below`]).
 //!
 //! A **masked** loop (`Embedding(mask_zero=True)` upstream) reads a second,
 //! bool TensorList and keeps each state and the output through a
@@ -81,8 +82,8 @@ pub(super) struct Refusal {
 pub const WHY: &str = "tract cannot execute TensorFlow control flow (Enter/Merge/Switch/\
 NextIteration/Exit/LoopCond, While) nor TensorList ops on DT_VARIANT tensors, so thaw can \
 neither run the original graph nor verify the layer; thaw converts (and unrolls for tract) only \
-Keras LSTM, GRU and SimpleRNN loops in the lowered form and TF1 dynamic_rnn loops over one \
-LSTMCell, GRUCell or BasicRNNCell so far (While loops, other cells and masks Keras did not \
+Keras LSTM, GRU and SimpleRNN loops in the lowered form and TF1 dynamic_rnn loops over \
+LSTMCell, GRUCell or BasicRNNCell (or a MultiRNNCell of them) so far (While loops, other cells and masks Keras did not \
 make are not)";
 
 /// Ops too common to be worth listing in a loop's op summary.
@@ -251,6 +252,23 @@ pub(super) struct RnnCell {
     pub zero_output: bool,
     /// The loop reads a mask (see `loop_mask`).
     pub masked: bool,
+    /// The layers below this one that the same loop computes (a TF1
+    /// `MultiRNNCell`: one per lower cell, first to last), each feeding the next.
+    pub below: Vec<Stacked>,
+}
+
+/// A lower cell of a TF1 `MultiRNNCell` loop: a layer of its own, returning
+/// its sequence (see [`super::recurrent_tf1`]).
+pub(super) struct Stacked {
+    /// The cell's variable scope (`rnn/multi_rnn_cell/cell_0/lstm_cell`, dots for slashes).
+    pub name: Option<String>,
+    pub kind: LayerKind,
+    pub weights: Vec<Weight>,
+    /// The cell's new h at every step, stacked batch-major: a tensor the
+    /// oracle makes after unrolling ([`crate::graph::stacked_steps`]).
+    pub output: TensorId,
+    /// The cell's TF nodes (in the loop body).
+    pub nodes: Vec<String>,
 }
 
 /// Ops a lowered LSTM, GRU or SimpleRNN loop may hold (plumbing, counters,
@@ -662,6 +680,7 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         name: None,
         zero_output,
         masked,
+        below: Vec::new(),
     })
 }
 
@@ -928,16 +947,38 @@ pub(super) fn rnn(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         );
     }
     let anchor = graph.node(&lp.node).ok_or("loop anchor missing")?;
+    let name = cell.name.clone().unwrap_or_else(|| ctx.layer_name(anchor));
+    // A MultiRNNCell's lower cells first, each a layer feeding the next.
+    let mut layers = Vec::new();
+    let mut input = input;
+    for lower in &cell.below {
+        layers.push(Emit {
+            name: lower.name.clone().unwrap_or_else(|| name.clone()),
+            kind: lower.kind.clone(),
+            weights: lower.weights.clone(),
+            inputs: vec![input],
+            output: lower.output.clone(),
+            nodes: lower.nodes.clone(),
+        });
+        input = lower.output.clone();
+    }
+    let lower: HashSet<&String> = cell.below.iter().flat_map(|l| &l.nodes).collect();
     let mut nodes = vec![node.name.clone()];
-    nodes.extend(node_lists[this].iter().cloned());
-    Ok(Match::one(Emit {
-        name: cell.name.clone().unwrap_or_else(|| ctx.layer_name(anchor)),
+    nodes.extend(
+        node_lists[this]
+            .iter()
+            .filter(|n| !lower.contains(n))
+            .cloned(),
+    );
+    layers.push(Emit {
+        name,
         kind: cell.kind.clone(),
         weights: cell.weights.clone(),
         inputs: vec![input],
         output: cell.output.clone(),
         nodes,
-    }))
+    });
+    Ok(Match { layers })
 }
 
 /// This family's conversion rules with their priorities (see [`super::rules`]):

@@ -36,7 +36,7 @@ use super::{activation, conv, dense, merge, norm, pool, preprocess, reshape};
 use super::{attention, dense_nd, layer_norm, layer_scale};
 use super::{conv_transpose, upsample};
 use super::{conv1d, text};
-use super::{crop, recurrent, separable};
+use super::{crop, recurrent, separable, static_rnn};
 use crate::graph::pb::NodeDef;
 
 /// A rule: match the pattern anchored at `node`, or say why not.
@@ -82,6 +82,7 @@ pub const FAMILIES: &[(&str, &[RuleEntry])] = &[
     ("attention", attention::RULES),
     ("layer_norm", layer_norm::RULES),
     ("recurrent", recurrent::RULES),
+    ("static_rnn", static_rnn::RULES),
     ("dense_nd", dense_nd::RULES),
     ("conv1d", conv1d::RULES),
     ("text", text::RULES),

@@ -32,4 +32,4 @@ pub use load::{
 };
 pub use loops::{Loop, LoopForm, is_control_flow};
 pub use tensor::Tensor;
-pub use unroll::{Entering, unroll_loops, unroll_loops_with};
+pub use unroll::{Entering, stack_steps, stacked_steps, unroll_loops, unroll_loops_with};

@@ -109,6 +109,62 @@ pub fn unroll_loops_with(
     }
 }
 
+/// The name of the tensor holding a loop body node's value at every
+/// iteration, stacked batch-major (`Pack` along axis 1 of its per-step
+/// copies): no node of the original graph holds it; [`stack_steps`] makes it
+/// after unrolling for whoever asks (a TF1 `MultiRNNCell`'s lower cells, whose
+/// output sequences never leave the loop).
+pub fn stacked_steps(node: &str) -> String {
+    format!("{node}/unroll_steps")
+}
+
+/// Adds to an unrolled `def`, for each `wanted` tensor named
+/// [`stacked_steps`]`(n)` it lacks, the `Pack` along axis 1 of `n`'s copies
+/// `n/unroll_0`, `n/unroll_1`, … (as many as there are). Returns how many it
+/// added; a wanted name without copies is left for the caller to report as
+/// missing.
+pub fn stack_steps(def: &mut pb::GraphDef, wanted: &[String]) -> usize {
+    let names: HashSet<&str> = def.node.iter().map(|n| n.name.as_str()).collect();
+    let mut packs = Vec::new();
+    for w in wanted {
+        let t = TensorId::parse(w);
+        let Some(node) = t.node.strip_suffix("/unroll_steps") else {
+            continue;
+        };
+        if t.slot != 0 || names.contains(t.node.as_str()) {
+            continue;
+        }
+        let copies: Vec<String> = (0..)
+            .map(|k| format!("{node}/unroll_{k}"))
+            .take_while(|c| names.contains(c.as_str()))
+            .collect();
+        let Some(first) = copies.first() else {
+            continue;
+        };
+        let dtype = def
+            .node
+            .iter()
+            .find(|n| n.name == *first)
+            .and_then(|n| n.attr.get("T").cloned());
+        let mut pack = NodeDef {
+            name: t.node.clone(),
+            op: "Pack".into(),
+            input: copies,
+            ..Default::default()
+        };
+        pack.attr
+            .insert("N".into(), attr_i(pack.input.len() as i64));
+        pack.attr.insert("axis".into(), attr_i(1));
+        if let Some(dtype) = dtype {
+            pack.attr.insert("T".into(), dtype);
+        }
+        packs.push(pack);
+    }
+    let added = packs.len();
+    def.node.extend(packs);
+    added
+}
+
 /// Drops the `DT_VARIANT` placeholders nothing reads: lowering leaves one
 /// `unused_control_flow_input*` per loop variable, and tract knows no variant type.
 fn drop_unread_variant_placeholders(def: &mut pb::GraphDef) {
@@ -955,6 +1011,34 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.contains("rnn/scatter"), "{msg}");
         assert!(msg.contains("not Range(0, n, 1)"), "{msg}");
+    }
+
+    /// A body node's per-step copies, stacked along axis 1 under the name
+    /// [`stacked_steps`] gives it, for the wanted names only.
+    #[test]
+    fn stacked_steps_pack_the_copies_of_a_body_node_batch_major() {
+        let mut def = ta_loop();
+        unroll_loops_with(&mut def, &mut knows_t).expect("unrolls");
+        let wanted = [
+            format!("{}:0", stacked_steps("rnn/while/add")),
+            stacked_steps("rnn/while/no_such_node"),
+        ];
+        assert_eq!(stack_steps(&mut def, &wanted), 1);
+        let graph = Graph::new(def).expect("indexes");
+        let pack = graph.node("rnn/while/add/unroll_steps").expect("added");
+        assert_eq!(pack.op, "Pack");
+        assert_eq!(pack.attr_int("axis").ok(), Some(1));
+        assert_eq!(pack.attr_int("N").ok(), Some(3));
+        let items: Vec<&str> = pack.input.iter().map(String::as_str).collect();
+        assert_eq!(
+            items,
+            [
+                "rnn/while/add/unroll_0",
+                "rnn/while/add/unroll_1",
+                "rnn/while/add/unroll_2"
+            ]
+        );
+        assert!(graph.node("rnn/while/no_such_node/unroll_steps").is_none());
     }
 
     #[test]

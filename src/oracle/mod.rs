@@ -334,7 +334,7 @@ impl Oracle {
             };
             let graph = match bytes {
                 Some(bytes) => guarded(&origin, || {
-                    rewrite(&tf, graph, &bytes, &origin, inputs, bindings)
+                    rewrite(&tf, graph, &bytes, &origin, inputs, outputs, bindings)
                 })?,
                 None => graph,
             };
@@ -383,7 +383,7 @@ impl Oracle {
         let tf = framework();
         Self::prepared(origin, |ceiling| {
             guarded(origin, || {
-                let graph = decode_graph(&tf, bytes, origin, inputs, bindings)?;
+                let graph = decode_graph(&tf, bytes, origin, inputs, outputs, bindings)?;
                 Self::from_graph(&tf, graph, origin, inputs, outputs, ceiling)
             })
         })
@@ -685,13 +685,14 @@ fn decode_graph(
     bytes: &[u8],
     origin: &str,
     inputs: &[OracleInput],
+    outputs: &[String],
     bindings: &[crate::graph::Binding],
 ) -> Result<GraphDef, OracleError> {
     let graph = decode(bytes, origin)?;
     // Before tract sees any part of it (unrolling asks tract for trip counts).
     precheck::check_graph(&graph, tf).map_err(|b| damaged(origin, b))?;
     if needs_rewrite(&graph, bindings) {
-        rewrite(tf, graph, bytes, origin, inputs, bindings)
+        rewrite(tf, graph, bytes, origin, inputs, outputs, bindings)
     } else {
         Ok(graph)
     }
@@ -735,13 +736,15 @@ fn needs_rewrite(graph: &GraphDef, bindings: &[crate::graph::Binding]) -> bool {
 /// default-valued placeholders cut/folded as for conversion
 /// (graph::resolve_conditionals), so both sides run one graph; function
 /// calls inlined (graph::inline_calls), via thaw's own decoding of the same
-/// bytes; lowered loops unrolled (`unroll`), as tract runs no control flow.
+/// bytes; lowered loops unrolled (`unroll`), as tract runs no control flow,
+/// and the `outputs` named [`crate::graph::stacked_steps`] made from the copies.
 fn rewrite(
     tf: &tract_tensorflow::Tensorflow,
     graph: GraphDef,
     bytes: &[u8],
     origin: &str,
     inputs: &[OracleInput],
+    outputs: &[String],
     bindings: &[crate::graph::Binding],
 ) -> Result<GraphDef, OracleError> {
     let has_loops = graph.node.iter().any(|n| n.op == "Enter");
@@ -759,7 +762,9 @@ fn rewrite(
     } else {
         None
     };
-    if let Some(u) = unrolled {
+    if let Some(mut u) = unrolled {
+        // The per-step values of a loop tensor, stacked, where asked for.
+        crate::graph::stack_steps(&mut u, outputs);
         decode(&prost::Message::encode_to_vec(&u), origin)
     } else if inlined > 0 || cut.changed() {
         decode(&prost::Message::encode_to_vec(&def), origin)
