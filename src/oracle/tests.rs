@@ -162,6 +162,41 @@ fn every_fixture_matches_tensorflow() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// TF1's fused LSTM ops (`BlockLSTM`, `BlockLSTMV2`, `LSTMBlockCell` in an
+/// unrolled `dynamic_rnn` loop; thaw's builders in `ops/block_lstm.rs`): all
+/// seven outputs of the sequence ops, recorded by TensorFlow in the
+/// fixtures' io.npz, match. Also covered by [`every_fixture_matches_tensorflow`];
+/// this one runs alone (`cargo test --lib block_lstm`).
+#[test]
+fn block_lstm_fixtures_match_tensorflow() {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    for case in [
+        "tf1_block_lstm",
+        "tf1_block_lstm_b2",
+        "tf1_block_lstm_v2",
+        "tf1_lstm_block_cell",
+    ] {
+        let dir = root.join(case);
+        match check_graph(&dir.join("model.pb"), &dir.join("io.npz")) {
+            Ok((stage, n)) => {
+                eprintln!("{case}: {n} tensors match ({stage:?})");
+                assert_eq!(stage, Stage::Optimized, "{case}: tract's optimiser failed");
+                let rec = read_npz(&dir.join("io.npz"));
+                let fused = rec
+                    .tensors
+                    .iter()
+                    .filter(|(n, _)| n.contains("BlockLSTM") || n.contains("LSTMBlockCell"))
+                    .count();
+                if case.starts_with("tf1_block_lstm") {
+                    assert_eq!(fused, 7, "{case}: the seven outputs are not all recorded");
+                }
+            }
+            Err(e) => panic!("{case}:\n  {e}"),
+        }
+    }
+}
+
 /// Real architectures too big to commit, generated into ~/.cache/thaw/oracle by
 /// `testdata/gen_mobilenet.py` (MobileNetV2 from Keras 3 and tf-keras) or by hand: every
 /// `<name>.pb` there with its `<name>.npz` is checked against TensorFlow, and load /
