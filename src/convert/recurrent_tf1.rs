@@ -70,6 +70,8 @@ fn cell_op(op: &str) -> bool {
                 | "Mul"
                 | "TensorArrayReadV3"
                 | "TensorArrayWriteV3"
+                // contrib's LSTMBlockCell: the whole cell in one node.
+                | "LSTMBlockCell"
         )
 }
 
@@ -83,6 +85,7 @@ fn cell_class(count: impl Fn(&str) -> usize) -> Result<(&'static str, usize), St
         );
     }
     match (count("MatMul"), count("Sigmoid"), count("Tanh")) {
+        (0, 0, 0) if count("LSTMBlockCell") == 1 => Ok(("LSTMBlockCell", 4)),
         (1, 3, 2) if count("Mul") == 3 => Ok(("LSTM", 4)),
         (1, 3, 2) => Err(format!(
             "an LSTMCell with peepholes (use_peepholes: Mul x{}, not 3) is not converted",
@@ -115,8 +118,27 @@ fn loop_var<'g>(ctx: &Ctx<'g>, t: &str) -> Option<&'g NodeDef> {
     source(ctx, switch.data_inputs().first()?).filter(|n| n.op == "Merge")
 }
 
-/// Whether a loop variable starts from zeros (`zero_state`: `Fill(shape, 0)`
+/// Whether a node makes zeros (`zero_state`, `tf.zeros`: `Fill(shape, 0)`
 /// or a zero constant).
+pub(super) fn is_zeros(ctx: &Ctx, node: &NodeDef) -> bool {
+    let graph = ctx.graph;
+    let zero = |t: TensorId| {
+        graph
+            .const_value(&t)
+            .and_then(|v| v.ok())
+            .is_some_and(|v| v.to_f32().iter().all(|&x| x == 0.0))
+    };
+    match node.op.as_str() {
+        "Fill" => node
+            .data_inputs()
+            .get(1)
+            .is_some_and(|v| zero(TensorId::parse(v))),
+        "Const" => zero(TensorId::new(node.name.clone(), 0)),
+        _ => false,
+    }
+}
+
+/// Whether a loop variable starts from zeros (see [`is_zeros`]).
 fn starts_at_zero(ctx: &Ctx, merge: &NodeDef) -> bool {
     let graph = ctx.graph;
     merge.data_inputs().iter().any(|i| {
@@ -129,21 +151,8 @@ fn starts_at_zero(ctx: &Ctx, merge: &NodeDef) -> bool {
         let Some(init) = enter.data_inputs().first().and_then(|t| source(ctx, t)) else {
             return false;
         };
-        match init.op.as_str() {
-            "Fill" => init
-                .data_inputs()
-                .get(1)
-                .and_then(|v| graph.const_value(&TensorId::parse(v)))
-                .and_then(|v| v.ok())
-                .is_some_and(|v| v.to_f32().iter().all(|&x| x == 0.0)),
-            "Const" => graph
-                .const_value(&TensorId::new(init.name.clone(), 0))
-                .and_then(|v| v.ok())
-                .is_some_and(|v| v.to_f32().iter().all(|&x| x == 0.0)),
-            // The output array's flow (a float scalar carried round), not a state.
-            "TensorArrayV3" => true,
-            _ => false,
-        }
+        // The output array's flow (a float scalar carried round) is not a state.
+        init.op == "TensorArrayV3" || is_zeros(ctx, init)
     })
 }
 
@@ -175,17 +184,24 @@ pub(super) fn split_kernel(
     )
 }
 
-/// Keras's LSTM `(kernel, recurrent_kernel, bias)` from LSTMCell's combined
-/// kernel `[in + u, 4u]` (blocks i, j, f, o) and bias: blocks i, f, j, o,
-/// `forget_bias` added to f's bias.
+/// TF's gate blocks i, j (or c), f, o (`LSTMCell`, `BlockLSTM`,
+/// `LSTMBlockCell`) picked in Keras's order i, f, c, o.
+pub(super) const ICFO: [usize; 4] = [0, 2, 1, 3];
+/// TF's gate blocks already in Keras's order i, f, c, o (`BlockLSTMV2`).
+pub(super) const IFCO: [usize; 4] = [0, 1, 2, 3];
+
+/// Keras's LSTM `(kernel, recurrent_kernel, bias)` from a TF1 combined
+/// kernel `[in + u, 4u]` and bias whose gate blocks `order` lists in Keras's
+/// order i, f, c, o ([`ICFO`] for LSTMCell's i, j, f, o), `forget_bias`
+/// added to f's bias.
 pub(super) fn lstm_weights(
     input: usize,
     w: &Array2<f32>,
     bias: Option<&ndarray::Array1<f32>>,
     forget_bias: f32,
+    order: [usize; 4],
 ) -> (Array2<f32>, Array2<f32>, Option<ndarray::Array1<f32>>) {
     let units = w.ncols() / 4;
-    let order = [0, 2, 1, 3];
     let (k, rk) = split_kernel(input, &[(w, units, &order)]);
     let b = bias.map(|b| {
         let mut out = ndarray::Array1::<f32>::zeros(4 * units);
@@ -309,12 +325,15 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
             second: second.to_string(),
         });
     }
+    // contrib's LSTMBlockCell: the whole cell is one node, its h_prev the state h.
+    let block_cell = nodes().find(|n| n.op == "LSTMBlockCell");
     // The state h: the second operand of the product whose concat takes a
     // loop variable (GRU's candidate takes r·h instead).
-    let state = products
-        .iter()
-        .find_map(|p| loop_var(ctx, &p.second))
-        .ok_or("no product of the cell takes the state h")?;
+    let state = match block_cell {
+        Some(c) => c.data_inputs().get(2).and_then(|t| loop_var(ctx, t)),
+        None => products.iter().find_map(|p| loop_var(ctx, &p.second)),
+    }
+    .ok_or("no product of the cell takes the state h")?;
     let bias_of = |p: &Product, width: usize| -> Result<Option<ndarray::Array1<f32>>, String> {
         match bias_after(ctx, lp, p.mm) {
             Some(b) if b.shape() == [width] => Ok(Some(as1(&b)?)),
@@ -335,6 +354,22 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
     };
 
     let (kernel, recurrent, bias, units, kind_of): (_, _, _, usize, &str) = match class {
+        "LSTMBlockCell" => {
+            let cell = block_cell.ok_or("no LSTMBlockCell in the loop")?;
+            if cell
+                .data_inputs()
+                .get(1)
+                .and_then(|t| loop_var(ctx, t))
+                .is_none()
+            {
+                return Err(format!(
+                    "LSTMBlockCell '{}': cs_prev is not a state carried round the loop",
+                    cell.name
+                ));
+            }
+            let (k, rk, b, units) = super::block_lstm::cell_in_loop(ctx, cell, read)?;
+            (k, rk, b, units, "LSTM")
+        }
         "LSTM" => {
             let p = &products[0];
             let w = as2(&p.w)?;
@@ -377,7 +412,7 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
                     ops(3)
                 ));
             }
-            let (k, rk, b) = lstm_weights(input, &w, bias.as_ref(), forget_bias);
+            let (k, rk, b) = lstm_weights(input, &w, bias.as_ref(), forget_bias, ICFO);
             (k, rk, b, units, "LSTM")
         }
         "GRU" => {
@@ -581,9 +616,14 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
     };
     // The name: the cell's variable scope (`rnn/lstm_cell/kernel` → `rnn.lstm_cell`;
     // GRUCell's kernels sit in its `gates/` and `candidate/` sub-scopes).
-    let name = products
-        .first()
-        .and_then(|p| kernel_const(ctx, p.mm))
+    let kernel = match block_cell {
+        Some(c) => c.data_inputs().get(3).copied(),
+        None => products
+            .first()
+            .and_then(|p| p.mm.data_inputs().get(1).copied()),
+    };
+    let name = kernel
+        .and_then(|t| kernel_const(ctx, t))
         .and_then(|k| k.rsplit_once('/').map(|(scope, _)| scope.to_string()))
         .map(|scope| {
             let scope = scope
@@ -605,9 +645,9 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
     })
 }
 
-/// The name of the Const a MatMul's kernel comes from (through Identity and Enter).
-fn kernel_const(ctx: &Ctx, mm: &NodeDef) -> Option<String> {
-    let mut t = TensorId::parse(mm.data_inputs().get(1)?);
+/// The name of the Const a kernel tensor comes from (through Identity and Enter).
+fn kernel_const(ctx: &Ctx, t: &str) -> Option<String> {
+    let mut t = TensorId::parse(t);
     for _ in 0..16 {
         let node = ctx.graph.node(&t.node)?;
         match node.op.as_str() {
@@ -635,7 +675,7 @@ mod tests {
         // Combined kernel [x; h] x [i, j, f, o] and bias, forget_bias 1.
         let w = arr2(&[[0.1f32, 0.2, 0.3, 0.4], [0.5, 0.6, 0.7, 0.8]]);
         let b = arr1(&[0.01f32, 0.02, 0.03, 0.04]);
-        let (k, rk, kb) = lstm_weights(1, &w, Some(&b), 1.0);
+        let (k, rk, kb) = lstm_weights(1, &w, Some(&b), 1.0, ICFO);
         // Keras blocks i, f, c, o: TF1 i, f, j, o; the forget bias in f.
         assert_eq!(k, arr2(&[[0.1f32, 0.3, 0.2, 0.4]]));
         assert_eq!(rk, arr2(&[[0.5f32, 0.7, 0.6, 0.8]]));
