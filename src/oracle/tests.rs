@@ -119,6 +119,15 @@ fn tfkeras_graph_matches_tensorflow() {
     check_case("tfkeras");
 }
 
+/// thaw's fused LSTM builders (`ops/block_lstm.rs`) on what conversion refuses
+/// but the oracle must get right: peepholes, an active cell_clip (TF clipped
+/// 72% of block_v1's cs), a non-zero initial state, BlockLSTMV2's gate order,
+/// `seq_len_max` < T (cs and h zero past it), one LSTMBlockCell step.
+#[test]
+fn fused_lstm_ops_match_tensorflow_with_peepholes_clip_and_short_sequences() {
+    check_case("fused_lstm");
+}
+
 #[test]
 fn tf1_graph_matches_tensorflow() {
     check_case("tf1");
