@@ -428,3 +428,99 @@ pub(super) const RULES: &[RuleEntry] = &[
         block_lstm_refused,
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::pb::{AttrValue, attr_value::Value};
+    use ndarray::{arr1, arr2};
+
+    fn sigmoid(x: f32) -> f32 {
+        1.0 / (1.0 + (-x).exp())
+    }
+
+    fn node(op: &str, attrs: &[(&str, Value)]) -> NodeDef {
+        NodeDef {
+            name: "scope/op".into(),
+            op: op.into(),
+            attr: attrs
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        AttrValue {
+                            value: Some(v.clone()),
+                        },
+                    )
+                })
+                .collect(),
+            ..NodeDef::default()
+        }
+    }
+
+    /// One unit, one input: BlockLSTMV2's step (gates i, f, c, o, no
+    /// forget_bias) by hand from lstm_ops.cc against Keras's LSTM step on the
+    /// weights thaw writes; read as BlockLSTM's i, c, f, o it would differ.
+    #[test]
+    fn one_unit_block_lstm_v2_is_keras_lstm_in_its_own_gate_order() {
+        let w = arr2(&[[0.3f32, -0.6, 0.9, 0.2], [0.5, 0.4, -0.7, 0.8]]);
+        let b = arr1(&[0.1f32, -0.2, 0.3, 0.05]);
+        let (x, h, c) = (0.7f32, -0.3f32, 0.4f32);
+        let g = |col: usize| x * w[[0, col]] + h * w[[1, col]] + b[col];
+        // lstm_ops.cc, IFCO: f at block 1, c at block 2, forget_bias 0.
+        let cs_tf = sigmoid(g(0)) * g(2).tanh() + sigmoid(g(1)) * c;
+        let h_tf = sigmoid(g(3)) * cs_tf.tanh();
+        let keras_step = |blocks: [usize; 4]| {
+            let (k, rk, kb, units, input) =
+                keras_arrays("t", w.clone().into_dyn(), b.clone().into_dyn(), blocks, 0.0).unwrap();
+            assert_eq!((units, input), (1, 1));
+            let kb = kb.unwrap();
+            let z = |blk: usize| x * k[[0, blk]] + h * rk[[0, blk]] + kb[blk];
+            let cs = sigmoid(z(1)) * c + sigmoid(z(0)) * z(2).tanh();
+            (cs, sigmoid(z(3)) * cs.tanh())
+        };
+        let (cs_k, h_k) = keras_step(IFCO);
+        assert!((cs_tf - cs_k).abs() < 1e-6, "{cs_tf} vs {cs_k}");
+        assert!((h_tf - h_k).abs() < 1e-6, "{h_tf} vs {h_k}");
+        let (_, h_wrong) = keras_step(ICFO);
+        assert!(
+            (h_tf - h_wrong).abs() > 1e-3,
+            "the gate order is not tested"
+        );
+    }
+
+    #[test]
+    fn attributes_follow_tf_defaults_and_refuse_what_keras_lacks() {
+        let zeros = |_| Some(ndarray::ArrayD::<f32>::zeros(ndarray::IxDyn(&[4])));
+        // BlockLSTM's own default cell_clip is 3: on, refused.
+        let err = keras_compatible(&node("BlockLSTM", &[]), zeros).unwrap_err();
+        assert!(err.contains("cell_clip 3"), "{err}");
+        let off = [("cell_clip", Value::F(-1.0))];
+        assert_eq!(
+            keras_compatible(&node("BlockLSTM", &off), zeros).unwrap(),
+            (ICFO, 1.0)
+        );
+        let fb = [("cell_clip", Value::F(0.0)), ("forget_bias", Value::F(0.5))];
+        assert_eq!(
+            keras_compatible(&node("LSTMBlockCell", &fb), zeros).unwrap(),
+            (ICFO, 0.5)
+        );
+        // V2: no forget_bias, cell_clip 0 (off) by default, Keras's gate order.
+        assert_eq!(
+            keras_compatible(&node("BlockLSTMV2", &[]), zeros).unwrap(),
+            (IFCO, 0.0)
+        );
+        // Peepholes: all-zero weights convert, others are refused by name.
+        let peep = [("use_peephole", Value::B(true))];
+        assert!(keras_compatible(&node("BlockLSTMV2", &peep), zeros).is_ok());
+        let wcf = |k: usize| Some(ndarray::ArrayD::from_elem(ndarray::IxDyn(&[4]), k as f32));
+        let err = keras_compatible(&node("BlockLSTMV2", &peep), wcf).unwrap_err();
+        assert!(err.contains("non-zero peephole weights (wcf)"), "{err}");
+        let err = keras_compatible(&node("BlockLSTMV2", &peep), |_| None).unwrap_err();
+        assert!(err.contains("not constants"), "{err}");
+        // A half-precision op is named, not converted.
+        let half = [("T", Value::Type(crate::graph::pb::DataType::DtHalf as i32))];
+        let err = keras_compatible(&node("BlockLSTMV2", &half), zeros).unwrap_err();
+        assert!(err.contains("only float32"), "{err}");
+    }
+}
