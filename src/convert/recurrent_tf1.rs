@@ -23,6 +23,10 @@
 //!   `h' = u·h + (1 − u)·c`. That is Keras's `GRU(reset_after=False)` with
 //!   `z = u`: blocks `z, r, h` = `Wg`'s u block, `Wg`'s r block, `Wc`.
 //! - `BasicRNNCell`: `h' = tanh([x, h]·W + b)` → `SimpleRNN`.
+//! - contrib's `LSTMBlockCell`: the whole LSTM step in one `LSTMBlockCell`
+//!   node (`x`, `cs_prev`, `h_prev` the step and the two states, `w` the
+//!   combined kernel, gates i, c, f, o) → `LSTM`; its weights and refusals
+//!   (peepholes, `cell_clip`) are [`super::block_lstm::cell_in_loop`]'s.
 //!
 //! The layer's output is the stacked steps (`return_sequences=True`, the
 //! batch-major `Transpose` after the gather) or the final state h
