@@ -129,7 +129,7 @@ fn keras_arrays(
         .into_dimensionality::<Ix1>()
         .map_err(|e| format!("{what}: b is not 1-D ({e})"))?;
     let units = w.ncols() / 4;
-    if units == 0 || w.ncols() % 4 != 0 || w.nrows() <= units || b.len() != 4 * units {
+    if units == 0 || !w.ncols().is_multiple_of(4) || w.nrows() <= units || b.len() != 4 * units {
         return Err(format!(
             "{what}: w of shape {:?} and b of shape {:?} are not [in + u, 4u] and [4u]",
             w.shape(),
@@ -162,6 +162,9 @@ fn weights_of(k: Array2<f32>, rk: Array2<f32>, bias: Option<Array1<f32>>) -> Vec
     weights
 }
 
+/// Keras's LSTM `(kernel, recurrent_kernel, bias, units)`.
+pub(super) type CellWeights = (Array2<f32>, Array2<f32>, Option<Array1<f32>>, usize);
+
 /// The `LSTMBlockCell` of a TF1 `dynamic_rnn` loop: Keras's LSTM weights and
 /// units, checked as [`keras_compatible`] (its constants enter the loop
 /// through `Enter`). `x_t` must be the step read from the sequence; the
@@ -170,7 +173,7 @@ pub(super) fn cell_in_loop(
     ctx: &Ctx,
     cell: &NodeDef,
     step: &NodeDef,
-) -> Result<(Array2<f32>, Array2<f32>, Option<Array1<f32>>, usize), String> {
+) -> Result<CellWeights, String> {
     let what = format!("LSTMBlockCell '{}'", cell.name);
     let inputs = cell.data_inputs();
     if inputs.len() != 8 {

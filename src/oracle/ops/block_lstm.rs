@@ -281,8 +281,7 @@ impl Expansion for FusedLstm {
         let w_fact = model.outlet_fact(inputs[off + 3])?.clone();
         let units = w_fact
             .shape
-            .iter()
-            .nth(1)
+            .get(1)
             .and_then(|d| d.to_usize().ok())
             .filter(|c| c % 4 == 0 && *c > 0)
             .map(|c| c / 4)
@@ -359,7 +358,8 @@ impl Expansion for FusedLstm {
             tensor0(0f32).broadcast_into_rank(3)?,
         )?;
         let (mut cs, mut h) = (inputs[2], inputs[3]);
-        let mut per_output: Vec<Vec<OutletId>> = vec![Vec::with_capacity(steps); 7];
+        let mut per_output: Vec<Vec<OutletId>> =
+            (0..7).map(|_| Vec::with_capacity(steps)).collect();
         for t in 0..steps {
             let p = format!("{prefix}.t{t}");
             let xt = model.wire_node(format!("{p}.x"), Slice::new(0, t, t + 1), &[inputs[1]])?[0];
