@@ -24,10 +24,15 @@ Cases:
       final state, the last output. Committed.
   tf1_multi_rnn_* -- raw TF1 dynamic_rnn over a MultiRNNCell of two cells (LSTMCell x2; GRUCell then
       BasicRNNCell). Committed.
+  tf1_block_lstm* -- tf.contrib.rnn.LSTMBlockFusedCell's fused BlockLSTM / BlockLSTMV2 over the
+      time-major sequence (contrib is gone: written with tf.raw_ops as contrib wrote it), h transposed
+      back or its last step; tf1_lstm_block_cell -- contrib's LSTMBlockCell (one LSTMBlockCell op
+      per step) in a dynamic_rnn loop. Committed.
   --refused DIR writes the dynamic_rnn forms thaw refuses (peepholes, num_proj, cell_clip, final c,
       sequence_length, time_major, initial_state, a MultiRNNCell's lower cell's final state) as
-      DIR/tf1_rnn_<variant>.pb and the static_rnn ones (sequence_length, initial_state, both the
+      DIR/tf1_rnn_<variant>.pb, the static_rnn ones (sequence_length, initial_state, both the
       outputs and the state used, a time-major list, MultiRNNCell) as DIR/tf1_static_rnn_<variant>.pb
+      and the BlockLSTM ones (peepholes, an active cell_clip) as DIR/tf1_block_lstm_<variant>.pb
       (committed in tests/data/, checked by tests/recurrent.rs).
   tf-slim nets: harness/gen_slim.py.
 """
@@ -138,6 +143,117 @@ def build_tf1_nn_lrn(rng):
     return frozen, [("input", [8, 8, 3])], outputs, keras_layers
 
 
+class _LSTMBlockCell:
+    """Stands for tf.contrib.rnn.LSTMBlockCell (gone with tf.contrib; built here on tf_keras's legacy
+    LayerRNNCell, as contrib built it on rnn_cell_impl's): variables `kernel` [in + units, 4 units]
+    and `bias` [4 units] in the cell's scope `lstm_cell`, one `LSTMBlockCell` op per step
+    (forget_bias 1, cell_clip -1 = off, no peepholes: zero wci/wcf/wco constants, as contrib's
+    `_lstm_block_cell` passes them), the state an LSTMStateTuple(cs, h)."""
+
+    def __new__(cls, units):
+        from tf_keras.src.layers.rnn import legacy_cells as LC
+
+        class Cell(LC.LayerRNNCell):
+            def __init__(self, units):
+                super().__init__(name="lstm_cell")
+                self._units = units
+
+            @property
+            def state_size(self):
+                return LC.LSTMStateTuple(self._units, self._units)
+
+            @property
+            def output_size(self):
+                return self._units
+
+            def build(self, inputs_shape):
+                n_in = inputs_shape[-1]
+                self._kernel = self.add_weight("kernel", shape=[n_in + self._units, 4 * self._units])
+                self._bias = self.add_weight("bias", shape=[4 * self._units],
+                                             initializer=tf.compat.v1.zeros_initializer())
+                self.built = True
+
+            def call(self, inputs, state):
+                cs_prev, h_prev = state
+                zero = tf.constant(0, dtype=tf.float32, shape=[self._units])
+                _, cs, _, _, _, _, h = tf.raw_ops.LSTMBlockCell(
+                    x=inputs, cs_prev=cs_prev, h_prev=h_prev, w=self._kernel, wci=zero, wcf=zero,
+                    wco=zero, b=self._bias, forget_bias=1.0, cell_clip=-1.0, use_peephole=False)
+                return h, LC.LSTMStateTuple(cs, h)
+
+        return Cell(units)
+
+
+def _block_lstm(x_tm, units, rng, op="BlockLSTM", forget_bias=1.0, cell_clip=-1.0, peephole=False):
+    """tf.contrib.rnn.LSTMBlockFusedCell's graph (contrib gone, written with tf.raw_ops as its
+    LSTMBlockWrapper.call wrote it) over a time-major x (T static): variables `kernel`
+    [in + units, 4 units] and `bias` in scope `lstm_fused_cell`, seq_len_max = cast(T, int64),
+    zero cs/h of `zeros(stack([batch, units]))`, zero peephole weights unless `peephole`. Returns
+    the op's outputs (i, cs, f, o, ci, co, h)."""
+    rw = tfcommon.random_weight
+    n_t, n_in = x_tm.shape[0], x_tm.shape[2]
+    with tf.compat.v1.variable_scope("lstm_fused_cell"):
+        w = _var("kernel", rw("Dense", "kernel", (n_in + units, 4 * units), rng))
+        b = _var("bias", rw("Dense", "bias", (4 * units,), rng))
+        if peephole:
+            wci, wcf, wco = (_var(n, rw("Dense", "bias", (units,), rng)) for n in ("w_i_diag", "w_f_diag", "w_o_diag"))
+        else:
+            wci = wcf = wco = tf.zeros([units], dtype=tf.float32)
+        zeros = tf.zeros(tf.stack([tf.shape(x_tm)[1], units]), dtype=tf.float32)
+        seq_len_max = tf.cast(n_t, tf.int64)
+        kw = dict(seq_len_max=seq_len_max, x=x_tm, cs_prev=zeros, h_prev=zeros, w=w, wci=wci, wcf=wcf,
+                  wco=wco, b=b, cell_clip=cell_clip, use_peephole=peephole)
+        if op == "BlockLSTM":
+            return tf.raw_ops.BlockLSTM(forget_bias=forget_bias, **kw)
+        return tf.raw_ops.BlockLSTMV2(**kw)
+
+
+def _block_builder(op, head, batch):
+    """A builder for one BlockLSTM case (see build_tf1_block_lstm)."""
+
+    def build(rng):
+        return build_tf1_block_lstm(rng, op, head, batch)
+
+    build.__doc__ = (
+        f"raw TF1 graph: input (batch {batch or 'dynamic'}, 5, 3) -> Transpose to time-major -> {op}"
+        "(4 units, LSTMBlockFusedCell's form: zero state, seq_len_max T, cell_clip off"
+        + (", forget_bias 1" if op == "BlockLSTM" else "")
+        + ") -> "
+        + ("h transposed back, flattened (5 steps)" if head == "outputs"
+           else "the last step of h (contrib's Slice + Squeeze of the final state)")
+        + " -> tf.matmul + bias_add head (3); every variable seeded random"
+    )
+    return build
+
+
+def build_tf1_block_lstm(rng, op, head, batch):
+    """tf.contrib.rnn.LSTMBlockFusedCell as it froze (Mozilla DeepSpeech's output_graph.pb holds one):
+    the fused op over the whole time-major sequence."""
+    units = 4
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [batch, 5, 3], name="input")
+        x_tm = tf.transpose(x, [1, 0, 2], name="time_major")
+        h = _block_lstm(x_tm, units, rng, op=op)[6]
+        if head == "outputs":
+            y = tf.reshape(tf.transpose(h, [1, 0, 2]), [-1, 5 * units], name="flatten")
+            width = 5 * units
+        else:
+            y = tf.squeeze(tf.slice(h, [5 - 1, 0, 0], [1, -1, -1]), [0], name="last")
+            width = units
+        with tf.compat.v1.variable_scope("head"):
+            w = _var("weights", tfcommon.random_weight("Dense", "kernel", (width, 3), rng))
+            b = _var("biases", tfcommon.random_weight("Dense", "bias", (3,), rng))
+            out = tf.nn.bias_add(tf.matmul(y, w), b, name="logits")
+        with tf.compat.v1.Session(graph=g) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            frozen = _freeze(sess, [out.op.name])
+    keras_layers = {"LSTM": 1, "Dense": 1}
+    if head == "outputs":
+        keras_layers["Flatten"] = 1
+    return frozen, [("input", [5, 3])], [out.op.name], keras_layers
+
+
 def _rnn_builder(cell_class, units, head, batch):
     """A builder for one TF1 `dynamic_rnn` case (see build_tf1_rnn)."""
 
@@ -164,7 +280,10 @@ def build_tf1_rnn(rng, cell_class, units, head, batch):
     g = tf.Graph()
     with g.as_default():
         x = tf.compat.v1.placeholder(tf.float32, [batch, 5, 3], name="input")
-        cell = getattr(legacy_cells, cell_class)(units)
+        if cell_class == "LSTMBlockCell":
+            cell = _LSTMBlockCell(units)
+        else:
+            cell = getattr(legacy_cells, cell_class)(units)
         outputs, state = tf.compat.v1.nn.dynamic_rnn(cell, x, dtype=tf.float32)
         if head == "state":
             y = state.h if isinstance(state, tuple) else state
@@ -183,7 +302,8 @@ def build_tf1_rnn(rng, cell_class, units, head, batch):
                 shape = tuple(v.shape.as_list())
                 v.load(tfcommon.random_weight("Dense", kind, shape, rng).astype(np.float32), sess)
             frozen = _freeze(sess, [out.op.name])
-    keras = {"LSTMCell": "LSTM", "BasicLSTMCell": "LSTM", "GRUCell": "GRU", "BasicRNNCell": "SimpleRNN"}
+    keras = {"LSTMCell": "LSTM", "BasicLSTMCell": "LSTM", "LSTMBlockCell": "LSTM", "GRUCell": "GRU",
+             "BasicRNNCell": "SimpleRNN"}
     keras_layers = {keras[cell_class]: 1, "Dense": 1}
     if head == "outputs":
         keras_layers["Flatten"] = 1
@@ -313,6 +433,12 @@ CASES = {
     # MultiRNNCell: several cells in one dynamic_rnn loop, converted to stacked layers.
     "tf1_multi_rnn_lstm": ("tf1", 9114, _multi_builder(("LSTMCell", "LSTMCell"), "state", None)),
     "tf1_multi_rnn_gru_basic_b2": ("tf1", 9115, _multi_builder(("GRUCell", "BasicRNNCell"), "outputs", 2)),
+    # TF1 fused LSTM ops (issue 13): contrib's LSTMBlockFusedCell (BlockLSTM, BlockLSTMV2) and
+    # LSTMBlockCell in a dynamic_rnn loop.
+    "tf1_block_lstm": ("tf1", 9111, _block_builder("BlockLSTM", "outputs", None)),
+    "tf1_block_lstm_b2": ("tf1", 9112, _block_builder("BlockLSTM", "last", 2)),
+    "tf1_block_lstm_v2": ("tf1", 9113, _block_builder("BlockLSTMV2", "outputs", None)),
+    "tf1_lstm_block_cell": ("tf1", 9114, _rnn_builder("LSTMBlockCell", 4, "state", None)),
 }
 
 
@@ -403,6 +529,33 @@ def build_tf1_static_rnn_refused(variant):
 STATIC_REFUSED = ("seq_len", "initial_state", "state_and_outputs", "time_major", "multi")
 
 
+def build_tf1_block_lstm_refused(variant):
+    """A BlockLSTM graph thaw must refuse (exit 3, the reason named): input (None, 5, 3) -> Transpose
+    -> BlockLSTM (4 units) -> h transposed back -> head 'logits'. 'peephole': use_peephole with
+    seeded non-zero wci/wcf/wco; 'cell_clip': the op's default cell_clip 3.0 left on."""
+    rng = np.random.default_rng(9198)
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 5, 3], name="input")
+        x_tm = tf.transpose(x, [1, 0, 2], name="time_major")
+        if variant == "peephole":
+            h = _block_lstm(x_tm, 4, rng, peephole=True)[6]
+        elif variant == "cell_clip":
+            h = _block_lstm(x_tm, 4, rng, cell_clip=3.0)[6]
+        else:
+            raise SystemExit(f"unknown refused variant {variant}")
+        y = tf.reshape(tf.transpose(h, [1, 0, 2]), [-1, 5 * 4])
+        w = _var("head_w", tfcommon.random_weight("Dense", "kernel", (5 * 4, 3), rng))
+        tf.matmul(y, w, name="logits")
+        with tf.compat.v1.Session(graph=g) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            return _freeze(sess, ["logits"])
+
+
+# BlockLSTM graphs thaw refuses: written as tests/data/tf1_block_lstm_<v>.pb.
+BLOCK_REFUSED = ("peephole", "cell_clip")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="fixtures")
@@ -426,6 +579,11 @@ def main(argv=None) -> int:
             with open(path, "wb") as f:
                 f.write(build_tf1_static_rnn_refused(v).SerializeToString(deterministic=True))
             log(f"[tf1_static_rnn_{v}] {path}")
+        for v in BLOCK_REFUSED:
+            path = os.path.join(args.refused, f"tf1_block_lstm_{v}.pb")
+            with open(path, "wb") as f:
+                f.write(build_tf1_block_lstm_refused(v).SerializeToString(deterministic=True))
+            log(f"[tf1_block_lstm_{v}] {path}")
         return 0
     if args.list:
         for name, (source, _, builder) in CASES.items():

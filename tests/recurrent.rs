@@ -528,3 +528,93 @@ fn tf1_static_rnn_and_multi_rnn_cell_verify_as_keras_layers() {
         }
     }
 }
+
+/// TF1's fused LSTM ops (`src/convert/block_lstm.rs`): contrib's
+/// `LSTMBlockFusedCell` (`BlockLSTM`, `BlockLSTMV2`) and `LSTMBlockCell` in a
+/// `dynamic_rnn` loop convert to one Keras LSTM named after the op's (or the
+/// cell's) scope, its output the tensor of `return_sequences` (h transposed
+/// back) or of the last step (contrib's Squeeze of the last Slice, or the
+/// loop's final h); every layer passes. Fixtures from `harness/gen_tf1.py`.
+#[test]
+fn tf1_fused_lstm_ops_verify_as_keras_lstm() {
+    for (case, name, tf_node) in [
+        ("tf1_block_lstm", "lstm_fused_cell", "transpose:0"),
+        ("tf1_block_lstm_b2", "lstm_fused_cell", "last:0"),
+        ("tf1_block_lstm_v2", "lstm_fused_cell", "transpose:0"),
+        ("tf1_lstm_block_cell", "rnn.lstm_cell", "rnn/while/Exit_"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let o = thaw()
+            .args([
+                "verify",
+                &format!("fixtures/{case}/model.pb"),
+                "--out",
+                dir.path().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(0), "{case}: {out}");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+                .unwrap();
+        let layers = report["layers"].as_array().unwrap();
+        for l in layers {
+            assert_eq!(l["status"], "pass", "{case}: {l}");
+        }
+        let lstm: Vec<_> = layers
+            .iter()
+            .filter(|l| l["class_name"] == "LSTM")
+            .collect();
+        let [lstm] = lstm.as_slice() else {
+            panic!("{case}: not one LSTM in {layers:?}");
+        };
+        assert_eq!(lstm["name"], name, "{case}");
+        let got = lstm["tf_node"].as_str().unwrap_or_default();
+        assert!(got.starts_with(tf_node), "{case}: {lstm}");
+    }
+}
+
+/// Fused LSTM forms thaw refuses (exit 3), the reason naming the op:
+/// `tests/data/tf1_block_lstm_<case>.pb` from `harness/gen_tf1.py --refused`
+/// (input (None, 5, 3) → Transpose → BlockLSTM → h transposed back → head).
+#[test]
+fn tf1_block_lstm_peepholes_and_cell_clip_are_refused_by_name() {
+    for (case, why) in [
+        (
+            "peephole",
+            "BlockLSTM 'lstm_fused_cell/BlockLSTM': use_peephole with non-zero peephole weights",
+        ),
+        (
+            "cell_clip",
+            "BlockLSTM 'lstm_fused_cell/BlockLSTM': cell_clip 3 clips the cell state",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let o = thaw()
+            .args([
+                "verify",
+                &model(&format!("tf1_block_lstm_{case}")),
+                "--out",
+                dir.path().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let text =
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{case}: {text}");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+                .unwrap();
+        let reasons: Vec<&str> = report["unsupported_ops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|u| u["reason"].as_str())
+            .collect();
+        assert!(
+            reasons.iter().any(|r| r.contains(why)),
+            "{case}: '{why}' not in {reasons:?}"
+        );
+    }
+}

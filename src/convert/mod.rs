@@ -38,6 +38,7 @@
 mod activation;
 mod attention;
 mod bidirectional;
+mod block_lstm;
 mod cond;
 mod consts;
 mod conv;

@@ -83,7 +83,7 @@ pub const WHY: &str = "tract cannot execute TensorFlow control flow (Enter/Merge
 NextIteration/Exit/LoopCond, While) nor TensorList ops on DT_VARIANT tensors, so thaw can \
 neither run the original graph nor verify the layer; thaw converts (and unrolls for tract) only \
 Keras LSTM, GRU and SimpleRNN loops in the lowered form and TF1 dynamic_rnn loops over \
-LSTMCell, GRUCell or BasicRNNCell (or a MultiRNNCell of them) so far (While loops, other cells and masks Keras did not \
+LSTMCell, LSTMBlockCell, GRUCell or BasicRNNCell (or a MultiRNNCell of them) so far (While loops, other cells and masks Keras did not \
 make are not)";
 
 /// Ops too common to be worth listing in a loop's op summary.

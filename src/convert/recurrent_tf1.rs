@@ -25,6 +25,10 @@
 //!   `h' = u·h + (1 − u)·c`. That is Keras's `GRU(reset_after=False)` with
 //!   `z = u`: blocks `z, r, h` = `Wg`'s u block, `Wg`'s r block, `Wc`.
 //! - `BasicRNNCell`: `h' = tanh([x, h]·W + b)` → `SimpleRNN`.
+//! - contrib's `LSTMBlockCell`: the whole LSTM step in one `LSTMBlockCell`
+//!   node (`x`, `cs_prev`, `h_prev` the step and the two states, `w` the
+//!   combined kernel, gates i, c, f, o) → `LSTM`; its weights and refusals
+//!   (peepholes, `cell_clip`) are [`super::block_lstm::cell_in_loop`]'s.
 //!
 //! A step is followed forwards from its input `x`: the `ConcatV2([x, h])`
 //! products, then the gates to the new state (c', h'), each op checked
@@ -82,6 +86,8 @@ fn cell_op(op: &str) -> bool {
                 | "Mul"
                 | "TensorArrayReadV3"
                 | "TensorArrayWriteV3"
+                // contrib's LSTMBlockCell: the whole cell in one node.
+                | "LSTMBlockCell"
         )
 }
 
@@ -104,6 +110,7 @@ fn cell_class(count: impl Fn(&str) -> usize) -> Result<(&'static str, usize), St
         (2, 3, 2) => Err("an LSTMCell with a projection (num_proj) is not converted".into()),
         (2, 1, 1) => Ok(("GRU", 3)),
         (1, 0, 1) => Ok(("SimpleRNN", 1)),
+        (0, 0, 0) if count("LSTMBlockCell") == 1 => Ok(("LSTM", 4)),
         (m, s, t) => Err(format!(
             "MatMul x{m}, Sigmoid x{s}, Tanh x{t} are the ops of no TF1 LSTMCell (1, 3, 2), \
              GRUCell (2, 1, 1) or BasicRNNCell (1, 0, 1): another activation or a custom cell \
@@ -179,17 +186,24 @@ pub(super) fn split_kernel(
     )
 }
 
-/// Keras's LSTM `(kernel, recurrent_kernel, bias)` from LSTMCell's combined
-/// kernel `[in + u, 4u]` (blocks i, j, f, o) and bias: blocks i, f, j, o,
-/// `forget_bias` added to f's bias.
+/// TF's gate blocks i, j (or c), f, o (`LSTMCell`, `BlockLSTM`,
+/// `LSTMBlockCell`) picked in Keras's order i, f, c, o.
+pub(super) const ICFO: [usize; 4] = [0, 2, 1, 3];
+/// TF's gate blocks already in Keras's order i, f, c, o (`BlockLSTMV2`).
+pub(super) const IFCO: [usize; 4] = [0, 1, 2, 3];
+
+/// Keras's LSTM `(kernel, recurrent_kernel, bias)` from a TF1 combined
+/// kernel `[in + u, 4u]` and bias whose gate blocks `order` lists in Keras's
+/// order i, f, c, o ([`ICFO`] for LSTMCell's i, j, f, o), `forget_bias`
+/// added to f's bias.
 pub(super) fn lstm_weights(
     input: usize,
     w: &Array2<f32>,
     bias: Option<&ndarray::Array1<f32>>,
     forget_bias: f32,
+    order: [usize; 4],
 ) -> (Array2<f32>, Array2<f32>, Option<ndarray::Array1<f32>>) {
     let units = w.ncols() / 4;
-    let order = [0, 2, 1, 3];
     let (k, rk) = split_kernel(input, &[(w, units, &order)]);
     let b = bias.map(|b| {
         let mut out = ndarray::Array1::<f32>::zeros(4 * units);
@@ -267,6 +281,9 @@ pub(super) struct Step<'g> {
     pub c_out: Option<TensorId>,
     /// The step's nodes (constants aside).
     pub nodes: Vec<String>,
+    /// contrib's `LSTMBlockCell`: the one node of the step, and its kernel's
+    /// Const (`products` is empty then).
+    block: Option<(&'g NodeDef, String)>,
 }
 
 /// `t` through pass-through nodes.
@@ -351,7 +368,10 @@ fn products<'g>(ctx: &Ctx<'g>, x: &TensorId) -> Result<Vec<Product<'g>>, String>
                 mm.name
             ));
         }
-        let kernel = kernel_const(ctx, mm)
+        let kernel = mm
+            .data_inputs()
+            .get(1)
+            .and_then(|t| kernel_const(ctx, t))
             .ok_or_else(|| format!("MatMul '{}': the kernel is not a constant", mm.name))?;
         // The bias: the one BiasAdd/Add of a 1-D constant consuming the product.
         let bias_add = match users(ctx, &out0(mm)).as_slice() {
@@ -379,6 +399,38 @@ fn products<'g>(ctx: &Ctx<'g>, x: &TensorId) -> Result<Vec<Product<'g>>, String>
 /// to the new state.
 pub(super) fn cell_step<'g>(ctx: &Ctx<'g>, x: &TensorId) -> Result<Step<'g>, String> {
     let x = ctx.graph.resolve(x);
+    let block = users(ctx, &x)
+        .into_iter()
+        .find(|n| n.op == "LSTMBlockCell" && input_of(ctx, n, 0).as_ref() == Some(&x));
+    if let Some(cell) = block {
+        // contrib's LSTMBlockCell: x, cs_prev, h_prev, w, …; outputs 1 (cs) and 6 (h).
+        let kernel = cell
+            .data_inputs()
+            .get(3)
+            .and_then(|t| kernel_const(ctx, t))
+            .ok_or_else(|| format!("LSTMBlockCell '{}': w is not a constant", cell.name))?;
+        let (c_in, h_in) = match (input_of(ctx, cell, 1), input_of(ctx, cell, 2)) {
+            (Some(c), Some(h)) => (c, h),
+            _ => {
+                return Err(format!(
+                    "LSTMBlockCell '{}': fewer than 3 inputs",
+                    cell.name
+                ));
+            }
+        };
+        return Ok(Step {
+            class: Class::Lstm,
+            products: Vec::new(),
+            forget_bias: 0.0,
+            r: 0,
+            h_in,
+            c_in: Some(c_in),
+            h_out: TensorId::new(cell.name.clone(), 6),
+            c_out: Some(TensorId::new(cell.name.clone(), 1)),
+            nodes: vec![cell.name.clone()],
+            block: Some((cell, kernel)),
+        });
+    }
     let products = products(ctx, &x)?;
     let names = |ns: &[&NodeDef]| -> Vec<String> { ns.iter().map(|n| n.name.clone()).collect() };
     let mut nodes = Vec::new();
@@ -467,6 +519,7 @@ pub(super) fn cell_step<'g>(ctx: &Ctx<'g>, x: &TensorId) -> Result<Step<'g>, Str
                 c_out: Some(out0(c_out)),
                 nodes,
                 products,
+                block: None,
             })
         }
         [p] if ops(&p.out()) == ["Tanh"] => {
@@ -483,6 +536,7 @@ pub(super) fn cell_step<'g>(ctx: &Ctx<'g>, x: &TensorId) -> Result<Step<'g>, Str
                 c_out: None,
                 nodes,
                 products,
+                block: None,
             })
         }
         [a, b] => {
@@ -560,6 +614,7 @@ pub(super) fn cell_step<'g>(ctx: &Ctx<'g>, x: &TensorId) -> Result<Step<'g>, Str
                 c_out: None,
                 nodes,
                 products,
+                block: None,
             })
         }
         [p] => Err(format!(
@@ -579,14 +634,19 @@ impl Step<'_> {
     /// The kernel Consts the step multiplies by (its identity: every step of
     /// one layer shares them).
     pub fn kernels(&self) -> Vec<&str> {
-        self.products.iter().map(|p| p.kernel.as_str()).collect()
+        let block = self.block.iter().map(|(_, k)| k.as_str());
+        self.products
+            .iter()
+            .map(|p| p.kernel.as_str())
+            .chain(block)
+            .collect()
     }
 
     /// The layer's name: the cell's variable scope (`rnn/lstm_cell/kernel` →
     /// `rnn.lstm_cell`; GRUCell's kernels sit in its `gates/` and
     /// `candidate/` sub-scopes).
     pub fn name(&self) -> Option<String> {
-        let (scope, _) = self.products.first()?.kernel.rsplit_once('/')?;
+        let (scope, _) = self.kernels().first()?.rsplit_once('/')?;
         let scope = scope
             .strip_suffix("/gates")
             .or_else(|| scope.strip_suffix("/candidate"))
@@ -628,8 +688,9 @@ impl Step<'_> {
                 w.shape()
             )
         };
-        let (k, rk, b, units) = match self.class {
-            Class::Lstm => {
+        let (k, rk, b, units) = match (self.class, &self.block) {
+            (_, Some((cell, _))) => super::block_lstm::cell_in_loop(ctx, cell)?,
+            (Class::Lstm, None) => {
                 let p = &self.products[0];
                 let w = kernel(p)?;
                 let units = w.ncols() / 4;
@@ -637,10 +698,11 @@ impl Step<'_> {
                     return Err(shape_err(p, &w, "LSTMCell's [in + u, 4u]"));
                 }
                 let b = bias(p, 4 * units)?;
-                let (k, rk, b) = lstm_weights(w.nrows() - units, &w, b.as_ref(), self.forget_bias);
+                let (k, rk, b) =
+                    lstm_weights(w.nrows() - units, &w, b.as_ref(), self.forget_bias, ICFO);
                 (k, rk, b, units)
             }
-            Class::Gru => {
+            (Class::Gru, None) => {
                 let (gates, cand) = (&self.products[0], &self.products[1]);
                 let (wg, wc) = (kernel(gates)?, kernel(cand)?);
                 let units = wc.ncols();
@@ -671,7 +733,7 @@ impl Step<'_> {
                 };
                 (k, rk, b, units)
             }
-            Class::Rnn => {
+            (Class::Rnn, None) => {
                 let p = &self.products[0];
                 let w = kernel(p)?;
                 let units = w.ncols();
@@ -1021,9 +1083,9 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
     })
 }
 
-/// The name of the Const a MatMul's kernel comes from (through Identity and Enter).
-fn kernel_const(ctx: &Ctx, mm: &NodeDef) -> Option<String> {
-    let mut t = TensorId::parse(mm.data_inputs().get(1)?);
+/// The name of the Const a kernel tensor comes from (through Identity and Enter).
+fn kernel_const(ctx: &Ctx, t: &str) -> Option<String> {
+    let mut t = TensorId::parse(t);
     for _ in 0..16 {
         let node = ctx.graph.node(&t.node)?;
         match node.op.as_str() {
@@ -1051,7 +1113,7 @@ mod tests {
         // Combined kernel [x; h] x [i, j, f, o] and bias, forget_bias 1.
         let w = arr2(&[[0.1f32, 0.2, 0.3, 0.4], [0.5, 0.6, 0.7, 0.8]]);
         let b = arr1(&[0.01f32, 0.02, 0.03, 0.04]);
-        let (k, rk, kb) = lstm_weights(1, &w, Some(&b), 1.0);
+        let (k, rk, kb) = lstm_weights(1, &w, Some(&b), 1.0, ICFO);
         // Keras blocks i, f, c, o: TF1 i, f, j, o; the forget bias in f.
         assert_eq!(k, arr2(&[[0.1f32, 0.3, 0.2, 0.4]]));
         assert_eq!(rk, arr2(&[[0.5f32, 0.7, 0.6, 0.8]]));

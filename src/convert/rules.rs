@@ -34,9 +34,9 @@
 use super::ctx::{Ctx, Match};
 use super::{activation, conv, dense, merge, norm, pool, preprocess, reshape};
 use super::{attention, dense_nd, layer_norm, layer_scale};
+use super::{block_lstm, crop, recurrent, separable, static_rnn};
 use super::{conv_transpose, upsample};
 use super::{conv1d, text};
-use super::{crop, recurrent, separable, static_rnn};
 use crate::graph::pb::NodeDef;
 
 /// A rule: match the pattern anchored at `node`, or say why not.
@@ -83,6 +83,7 @@ pub const FAMILIES: &[(&str, &[RuleEntry])] = &[
     ("layer_norm", layer_norm::RULES),
     ("recurrent", recurrent::RULES),
     ("static_rnn", static_rnn::RULES),
+    ("block_lstm", block_lstm::RULES),
     ("dense_nd", dense_nd::RULES),
     ("conv1d", conv1d::RULES),
     ("text", text::RULES),
@@ -166,7 +167,7 @@ mod tests {
         };
         assert_eq!(
             order("Transpose"),
-            ["rnn", "dense (Tensordot form)", "permute"]
+            ["rnn", "block_lstm", "dense (Tensordot form)", "permute"]
         );
         assert_eq!(order("Relu"), ["prelu", "activation"]);
         let add = order("AddV2");

@@ -119,6 +119,15 @@ fn tfkeras_graph_matches_tensorflow() {
     check_case("tfkeras");
 }
 
+/// thaw's fused LSTM builders (`ops/block_lstm.rs`) on what conversion refuses
+/// but the oracle must get right: peepholes, an active cell_clip (TF clipped
+/// 72% of block_v1's cs), a non-zero initial state, BlockLSTMV2's gate order,
+/// `seq_len_max` < T (cs and h zero past it), one LSTMBlockCell step.
+#[test]
+fn fused_lstm_ops_match_tensorflow_with_peepholes_clip_and_short_sequences() {
+    check_case("fused_lstm");
+}
+
 #[test]
 fn tf1_graph_matches_tensorflow() {
     check_case("tf1");
@@ -160,6 +169,41 @@ fn every_fixture_matches_tensorflow() {
     }
     eprintln!("{checked} fixture(s) checked");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// TF1's fused LSTM ops (`BlockLSTM`, `BlockLSTMV2`, `LSTMBlockCell` in an
+/// unrolled `dynamic_rnn` loop; thaw's builders in `ops/block_lstm.rs`): all
+/// seven outputs of the sequence ops, recorded by TensorFlow in the
+/// fixtures' io.npz, match. Also covered by [`every_fixture_matches_tensorflow`];
+/// this one runs alone (`cargo test --lib block_lstm`).
+#[test]
+fn block_lstm_fixtures_match_tensorflow() {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    for case in [
+        "tf1_block_lstm",
+        "tf1_block_lstm_b2",
+        "tf1_block_lstm_v2",
+        "tf1_lstm_block_cell",
+    ] {
+        let dir = root.join(case);
+        match check_graph(&dir.join("model.pb"), &dir.join("io.npz")) {
+            Ok((stage, n)) => {
+                eprintln!("{case}: {n} tensors match ({stage:?})");
+                assert_eq!(stage, Stage::Optimized, "{case}: tract's optimiser failed");
+                let rec = read_npz(&dir.join("io.npz"));
+                let fused = rec
+                    .tensors
+                    .iter()
+                    .filter(|(n, _)| n.contains("BlockLSTM") || n.contains("LSTMBlockCell"))
+                    .count();
+                if case.starts_with("tf1_block_lstm") {
+                    assert_eq!(fused, 7, "{case}: the seven outputs are not all recorded");
+                }
+            }
+            Err(e) => panic!("{case}:\n  {e}"),
+        }
+    }
 }
 
 /// Real architectures too big to commit, generated into ~/.cache/thaw/oracle by

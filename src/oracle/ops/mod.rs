@@ -4,6 +4,7 @@
 //! all (replacing tract's builder of the same name where tract's is wrong).
 
 mod array;
+mod block_lstm;
 mod conv;
 mod deconv;
 mod einsum;
@@ -34,6 +35,7 @@ pub type Builder = fn(&ParsingContext, &NodeDef) -> TractResult<Box<dyn Inferenc
 fn families() -> Vec<&'static [(&'static str, Builder)]> {
     vec![
         array::BUILDERS,
+        block_lstm::BUILDERS,
         conv::BUILDERS,
         deconv::BUILDERS,
         fallback_math::BUILDERS,
@@ -89,6 +91,7 @@ pub fn known_arity(node: &NodeDef) -> Option<usize> {
     match node.op.as_str() {
         "FusedBatchNorm" | "FusedBatchNormV2" => Some(5),
         "FusedBatchNormV3" => Some(6),
+        "BlockLSTM" | "BlockLSTMV2" | "LSTMBlockCell" => Some(7),
         "IdentityN" => Some(node.input.iter().filter(|i| !i.starts_with('^')).count()),
         _ => None,
     }
