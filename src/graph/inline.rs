@@ -92,27 +92,44 @@ fn inline_calls_bounded(def: &mut pb::GraphDef, max_nodes: usize) -> Result<usiz
         .collect();
     let mut total = 0;
     for depth in 0.. {
-        let calls: Vec<usize> = (0..def.node.len())
-            .filter(|&i| called(&def.node[i], &library).is_some())
-            .collect();
-        if calls.is_empty() {
+        let pending = (0..def.node.len()).find(|&i| {
+            called(&def.node[i], &library).is_some() || super::lower_while::lowerable(&def.node[i])
+        });
+        let Some(first) = pending else {
             break;
-        }
+        };
         if depth == MAX_DEPTH {
-            let node = &def.node[calls[0]];
+            let node = &def.node[first];
             return Err(GraphError::node(
                 node,
                 format!("function calls nest deeper than {MAX_DEPTH} levels (recursive library?)"),
             ));
         }
         let mut names: HashSet<String> = def.node.iter().map(|n| n.name.clone()).collect();
+        // Functional loops become TF1 control flow, their functions inlined
+        // in the frame; calls and loops inside those are for the next round.
+        let before = def.node.len();
+        total += super::lower_while::lower_whiles(def, &library, &mut names)?;
+        if def.node.len() > max_nodes {
+            let node = &def.node[first];
+            return Err(GraphError::node(
+                node,
+                format!(
+                    "lowering loops and inlining function calls would make more than {max_nodes} nodes (they nest {} levels deep)",
+                    depth + 1
+                ),
+            ));
+        }
+        let calls: Vec<usize> = (0..before)
+            .filter(|&i| called(&def.node[i], &library).is_some())
+            .collect();
         let mut added = Vec::new();
         for &i in &calls {
             let call = def.node[i].clone();
             let Some(f) = called(&call, &library) else {
                 continue;
             };
-            let (body, identity) = expand(&call, f)?;
+            let (body, identity) = expand(&call, f, &call.name)?;
             if def.node.len() + added.len() + body.len() > max_nodes {
                 return Err(GraphError::node(
                     &call,
@@ -149,9 +166,14 @@ fn inline_calls_bounded(def: &mut pb::GraphDef, max_nodes: usize) -> Result<usiz
     Ok(total)
 }
 
-/// The body of `f` as nodes of the outer graph, and the `IdentityN` that
-/// replaces the call node.
-fn expand(call: &NodeDef, f: &pb::FunctionDef) -> Result<(Vec<NodeDef>, NodeDef), GraphError> {
+/// The body of `f` as nodes of the outer graph, each named `prefix/<node>`,
+/// and the `IdentityN` that replaces the call node (its data inputs are the
+/// function's return values, in order). Errors name `call`.
+pub(super) fn expand(
+    call: &NodeDef,
+    f: &pb::FunctionDef,
+    prefix: &str,
+) -> Result<(Vec<NodeDef>, NodeDef), GraphError> {
     let sig = f
         .signature
         .as_ref()
@@ -181,7 +203,6 @@ fn expand(call: &NodeDef, f: &pb::FunctionDef) -> Result<(Vec<NodeDef>, NodeDef)
         .map(|n| (n.name.as_str(), n.op.as_str()))
         .collect();
     let mut arg_names_seen: HashMap<String, String> = HashMap::new();
-    let prefix = &call.name;
     // A reference inside the body → a reference in the outer graph.
     let mut outer = |r: &str| -> Result<String, GraphError> {
         if let Some(ctrl) = r.strip_prefix('^') {

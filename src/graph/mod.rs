@@ -11,6 +11,7 @@ mod cond;
 mod error;
 mod index;
 mod inline;
+mod lower_while;
 mod load;
 mod loops;
 mod tensor;

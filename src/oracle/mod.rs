@@ -747,7 +747,11 @@ fn rewrite(
     outputs: &[String],
     bindings: &[crate::graph::Binding],
 ) -> Result<GraphDef, OracleError> {
-    let has_loops = graph.node.iter().any(|n| n.op == "Enter");
+    // Functional `While` loops are lowered to `Enter`… by `inline_calls`.
+    let has_loops = graph
+        .node
+        .iter()
+        .any(|n| matches!(n.op.as_str(), "Enter" | "While" | "StatelessWhile" | "_While"));
     let failed = |message: String| OracleError::Decode {
         origin: origin.to_string(),
         message,

@@ -1,0 +1,349 @@
+//! Lowering of functional loops: a `While` / `StatelessWhile` node (what a
+//! graph frozen with `lower_control_flow=False`, and many TF2 exports, hold
+//! for a `tf.while_loop`, e.g. Keras's recurrent layers) becomes the TF1
+//! control flow TensorFlow's own lowering pass makes of it, so that loop
+//! discovery ([`super::loops`]), the recurrent conversion rules and the
+//! unroller see one form only. Done by [`super::inline_calls`], on thaw's
+//! side and the oracle's alike.
+//!
+//! For a loop node `W` with loop variables `v_0 … v_{n-1}` (its data inputs),
+//! `cond` function `C` and `body` function `B`, in frame `W` (the node's name,
+//! unique in the graph):
+//! - `W/Enter_k` (`Enter`, `frame_name` `W`, the loop's `parallel_iterations`)
+//!   carries `v_k` in; `W`'s control inputs go through one `NoOp`
+//!   `W/LoopControlInputs` that every `Enter` waits for;
+//! - `W/Merge_k` merges the `Enter` with `W/NextIteration_k`; `C` is inlined
+//!   on the merges as `W/cond/<node>`, its result feeds `W/LoopCond`;
+//! - `W/Switch_k` switches the merge on the `LoopCond`: `W/Identity_k` of its
+//!   true output feeds `B`, inlined as `W/body/<node>`, whose k-th result
+//!   goes to `W/NextIteration_k`; `W/Exit_k` takes the false output;
+//! - consumers of `W:k` read `W/Exit_k`, and `W` itself becomes a `NoOp`
+//!   waiting for the exits, for its control consumers (`^W`);
+//! - a loop variable the body returns unchanged (its result *is* its
+//!   argument), unless a `DT_VARIANT` list, is loop-invariant, as TensorFlow
+//!   treats the variables holding a layer's weights: only a constant `Enter`
+//!   (`is_constant`), no merge, switch or exit, and `W:k` is `v_k` itself;
+//! - the inlined nodes without inputs (constants) wait on the frame
+//!   (a control input from the first merge, resp. identity), so that they
+//!   belong to it as in TensorFlow's lowering.
+//!
+//! The first variable is `W/Enter`, `W/Merge`, …, the next ones `_1`, `_2`, …
+//! (TF1's `tf.while_loop` naming). Function bodies are instantiated by
+//! [`super::inline`]'s `expand` (same reference mapping as inlined calls);
+//! calls and loops nested in them are handled by the next round of
+//! `inline_calls`, under its depth and node budgets.
+//!
+//! Refused (exit 2, the loop node named): a `cond`/`body` attribute missing or
+//! naming no function of the library, functions whose signatures do not match
+//! the loop variables, a loop without variables. Left alone (and refused later
+//! as an unsupported recurrent loop, exit 3): loops carrying `DT_RESOURCE`
+//! variables (a variable handle, not a value).
+
+use std::collections::{HashMap, HashSet};
+
+use super::pb::{self, DataType, NodeDef, attr_value};
+use super::{GraphError, TensorId};
+
+/// Whether `op` is a functional loop.
+pub(super) fn is_while(op: &str) -> bool {
+    matches!(op, "While" | "StatelessWhile" | "_While")
+}
+
+/// Whether `node` is a functional loop this module lowers (see the module
+/// header for the ones left alone).
+pub(super) fn lowerable(node: &NodeDef) -> bool {
+    is_while(&node.op)
+        && !types_attr(node)
+            .unwrap_or_default()
+            .contains(&(DataType::DtResource as i32))
+}
+
+/// The loop's `T` attribute (the variables' types), if it is a type list.
+fn types_attr(node: &NodeDef) -> Option<Vec<i32>> {
+    match node.attr.get("T").and_then(|a| a.value.as_ref()) {
+        Some(attr_value::Value::List(l)) => Some(l.r#type.clone()),
+        _ => None,
+    }
+}
+
+/// Lowers every [`lowerable`] loop of `def` in place (`names`: every node
+/// name of `def`, kept up to date). Returns how many loops were lowered.
+pub(super) fn lower_whiles(
+    def: &mut pb::GraphDef,
+    library: &HashMap<&str, &pb::FunctionDef>,
+    names: &mut HashSet<String>,
+) -> Result<usize, GraphError> {
+    let loops: Vec<usize> = (0..def.node.len())
+        .filter(|&i| lowerable(&def.node[i]))
+        .collect();
+    if loops.is_empty() {
+        return Ok(0);
+    }
+    let mut outputs: HashMap<String, Vec<String>> = HashMap::new();
+    let mut added = Vec::new();
+    for &i in &loops {
+        let w = def.node[i].clone();
+        let lowered = lower(&w, library, names)?;
+        def.node[i] = lowered.identity;
+        added.extend(lowered.nodes);
+        outputs.insert(w.name, lowered.outputs);
+    }
+    // Consumers of `W:k` read the k-th exit (or the invariant input).
+    for n in def.node.iter_mut().chain(added.iter_mut()) {
+        for input in n.input.iter_mut().filter(|s| !s.starts_with('^')) {
+            let t = TensorId::parse(input);
+            if let Some(outs) = outputs.get(&t.node) {
+                let to = outs.get(t.slot).ok_or_else(|| GraphError::Node {
+                    node: n.name.clone(),
+                    op: n.op.clone(),
+                    msg: format!(
+                        "reads output {} of loop '{}', which has {} outputs",
+                        t.slot,
+                        t.node,
+                        outs.len()
+                    ),
+                })?;
+                *input = to.clone();
+            }
+        }
+    }
+    def.node.extend(added);
+    Ok(loops.len())
+}
+
+/// One loop, lowered: the nodes to add, the `NoOp` replacing the loop
+/// node, and the tensor standing for each of its outputs.
+struct Lowered {
+    nodes: Vec<NodeDef>,
+    identity: NodeDef,
+    outputs: Vec<String>,
+}
+
+fn attr(value: attr_value::Value) -> pb::AttrValue {
+    pb::AttrValue { value: Some(value) }
+}
+
+fn type_attr(t: i32) -> pb::AttrValue {
+    attr(attr_value::Value::Type(t))
+}
+
+/// Adds `node` to `nodes` as `name` (`name_1`, … if taken); returns its name.
+fn fresh(names: &mut HashSet<String>, name: String, nodes: &mut Vec<NodeDef>, node: NodeDef) -> String {
+    let mut unique = name.clone();
+    let mut i = 1;
+    while names.contains(&unique) {
+        unique = format!("{name}_{i}");
+        i += 1;
+    }
+    names.insert(unique.clone());
+    nodes.push(NodeDef {
+        name: unique.clone(),
+        ..node
+    });
+    unique
+}
+
+/// `base` for the first loop variable, `base_k` for the others.
+fn nth(base: &str, k: usize) -> String {
+    if k == 0 {
+        base.to_string()
+    } else {
+        format!("{base}_{k}")
+    }
+}
+
+fn lower(
+    w: &NodeDef,
+    library: &HashMap<&str, &pb::FunctionDef>,
+    names: &mut HashSet<String>,
+) -> Result<Lowered, GraphError> {
+    let err = |msg: String| GraphError::node(w, msg);
+    let function = |which: &str| -> Result<&pb::FunctionDef, GraphError> {
+        let name = match w.attr.get(which).and_then(|a| a.value.as_ref()) {
+            Some(attr_value::Value::Func(f)) => f.name.as_str(),
+            _ => return Err(err(format!("has no function attribute '{which}'"))),
+        };
+        library.get(name).copied().ok_or_else(|| {
+            err(format!(
+                "its {which} function '{name}' is not in the graph's function library"
+            ))
+        })
+    };
+    let (cond, body) = (function("cond")?, function("body")?);
+    let anchor_of = |invariant: &[bool]| invariant.iter().position(|&i| !i).unwrap_or(0);
+    let sig = |f: &pb::FunctionDef| f.signature.clone().unwrap_or_default();
+    let (cond_sig, body_sig) = (sig(cond), sig(body));
+    let ins: Vec<&String> = w.input.iter().filter(|s| !s.starts_with('^')).collect();
+    let ctrls: Vec<&String> = w.input.iter().filter(|s| s.starts_with('^')).collect();
+    let n = ins.len();
+    if n == 0 {
+        return Err(err("a loop without loop variables".into()));
+    }
+    if body_sig.input_arg.len() != n || body_sig.output_arg.len() != n {
+        return Err(err(format!(
+            "its body function '{}' takes {} arguments and returns {} values; the loop has {n} variables",
+            body_sig.name,
+            body_sig.input_arg.len(),
+            body_sig.output_arg.len()
+        )));
+    }
+    if cond_sig.input_arg.len() != n || cond_sig.output_arg.len() != 1 {
+        return Err(err(format!(
+            "its cond function '{}' takes {} arguments and returns {} values; the loop has {n} variables and needs one boolean",
+            cond_sig.name,
+            cond_sig.input_arg.len(),
+            cond_sig.output_arg.len()
+        )));
+    }
+    let types = match types_attr(w) {
+        Some(t) if t.len() == n => t,
+        Some(t) => {
+            return Err(err(format!(
+                "attribute 'T' lists {} types for {n} loop variables",
+                t.len()
+            )));
+        }
+        None => body_sig.input_arg.iter().map(|a| a.r#type).collect(),
+    };
+    let invariant: Vec<bool> = (0..n)
+        .map(|k| {
+            types[k] != DataType::DtVariant as i32
+                && body
+                    .ret
+                    .get(&body_sig.output_arg[k].name)
+                    .is_some_and(|r| *r == body_sig.input_arg[k].name)
+        })
+        .collect();
+    let parallel = match w.attr.get("parallel_iterations").and_then(|a| a.value.as_ref()) {
+        Some(attr_value::Value::I(p)) => *p,
+        _ => 10,
+    };
+    let frame = w.name.clone();
+    let mut nodes: Vec<NodeDef> = Vec::new();
+    let op = |op: &str, input: Vec<String>, t: Option<i32>| NodeDef {
+        op: op.into(),
+        input,
+        attr: t.map(|t| ("T".to_string(), type_attr(t))).into_iter().collect(),
+        ..Default::default()
+    };
+
+    let control = (!ctrls.is_empty()).then(|| {
+        let noop = op("NoOp", ctrls.iter().map(|s| s.to_string()).collect(), None);
+        fresh(names, format!("{frame}/LoopControlInputs"), &mut nodes, noop)
+    });
+    let mut enters = Vec::with_capacity(n);
+    for k in 0..n {
+        let mut e = op("Enter", vec![ins[k].clone()], Some(types[k]));
+        e.input.extend(control.iter().map(|c| format!("^{c}")));
+        e.attr.insert(
+            "frame_name".into(),
+            attr(attr_value::Value::S(frame.clone().into_bytes())),
+        );
+        e.attr.insert(
+            "parallel_iterations".into(),
+            attr(attr_value::Value::I(parallel)),
+        );
+        e.attr
+            .insert("is_constant".into(), attr(attr_value::Value::B(invariant[k])));
+        enters.push(fresh(names, nth(&format!("{frame}/Enter"), k), &mut nodes, e));
+    }
+    // Merge k's second input is the NextIteration made once the body is in.
+    let mut merges: Vec<Option<(usize, String)>> = vec![None; n];
+    for k in (0..n).filter(|&k| !invariant[k]) {
+        let mut m = op("Merge", vec![enters[k].clone()], Some(types[k]));
+        m.attr.insert("N".into(), attr(attr_value::Value::I(2)));
+        let name = fresh(names, nth(&format!("{frame}/Merge"), k), &mut nodes, m);
+        merges[k] = Some((nodes.len() - 1, name));
+    }
+    let values: Vec<String> = (0..n)
+        .map(|k| merges[k].as_ref().map_or(&enters[k], |m| &m.1).clone())
+        .collect();
+
+    // Inlines `f` on `inputs` as `prefix/<node>`: its nodes, and its results.
+    let instantiate = |names: &mut HashSet<String>,
+                       f: &pb::FunctionDef,
+                           which: &str,
+                           inputs: &[String],
+                           anchor: usize,
+                           nodes: &mut Vec<NodeDef>|
+     -> Result<Vec<String>, GraphError> {
+        let call = NodeDef {
+            input: inputs.to_vec(),
+            ..w.clone()
+        };
+        let prefix = format!("{frame}/{which}");
+        let (body, identity) = super::inline::expand(&call, f, &prefix)?;
+        // Nodes without inputs (constants) run in the frame, as in TensorFlow.
+        let anchor = format!("^{}", TensorId::parse(&inputs[anchor]).node);
+        for mut b in body {
+            if !names.insert(b.name.clone()) {
+                return Err(err(format!(
+                    "lowering makes a second node named '{}'",
+                    b.name
+                )));
+            }
+            if b.input.is_empty() {
+                b.input.push(anchor.clone());
+            }
+            nodes.push(b);
+        }
+        Ok(identity
+            .input
+            .into_iter()
+            .filter(|s| !s.starts_with('^'))
+            .collect())
+    };
+    let cond_out = instantiate(names, cond, "cond", &values, anchor_of(&invariant), &mut nodes)?;
+    let pred = cond_out
+        .first()
+        .cloned()
+        .ok_or_else(|| err("its cond function returns nothing".into()))?;
+    let loop_cond = fresh(names, 
+        format!("{frame}/LoopCond"),
+        &mut nodes,
+        op("LoopCond", vec![pred], None),
+    );
+    let mut body_in = values.clone();
+    let mut exits = values.clone();
+    for k in 0..n {
+        if invariant[k] {
+            // The loop's output is the value that went in.
+            exits[k] = ins[k].clone();
+            continue;
+        }
+        let s = op(
+            "Switch",
+            vec![values[k].clone(), loop_cond.clone()],
+            Some(types[k]),
+        );
+        let switch = fresh(names, nth(&format!("{frame}/Switch"), k), &mut nodes, s);
+        let id = op("Identity", vec![format!("{switch}:1")], Some(types[k]));
+        body_in[k] = fresh(names, nth(&format!("{frame}/Identity"), k), &mut nodes, id);
+        let x = op("Exit", vec![switch], Some(types[k]));
+        exits[k] = fresh(names, nth(&format!("{frame}/Exit"), k), &mut nodes, x);
+    }
+    // Constants wait on a loop-carried variable, not an invariant.
+    let body_out = instantiate(names, body, "body", &body_in, anchor_of(&invariant), &mut nodes)?;
+    for k in (0..n).filter(|&k| !invariant[k]) {
+        let next = op("NextIteration", vec![body_out[k].clone()], Some(types[k]));
+        let next = fresh(names, nth(&format!("{frame}/NextIteration"), k), &mut nodes, next);
+        if let Some((at, _)) = &merges[k] {
+            nodes[*at].input.push(next);
+        }
+    }
+    // `W` stays for its control consumers (`^W`): done once every exit is.
+    let identity = NodeDef {
+        name: w.name.clone(),
+        op: "NoOp".into(),
+        input: exits
+            .iter()
+            .map(|x| format!("^{}", TensorId::parse(x).node))
+            .collect(),
+        ..Default::default()
+    };
+    Ok(Lowered {
+        nodes,
+        identity,
+        outputs: exits,
+    })
+}
