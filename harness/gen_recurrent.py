@@ -103,6 +103,17 @@ def zero_output_mask(K):
     return K.Model(ids, y, name="model")
 
 
+def bidirectional(K):
+    """Dense -> Bidirectional(LSTM(4, return_sequences), concat) -> Bidirectional(GRU(3), ave) -> Dense:
+    four loops, two Keras layers"""
+    x = K.Input((STEPS, FEATURES), name="seq")
+    h = K.layers.Dense(4, name="proj")(x)
+    h = K.layers.Bidirectional(K.layers.LSTM(4, return_sequences=True), name="bi_lstm")(h)
+    h = K.layers.Bidirectional(K.layers.GRU(3), merge_mode="ave", name="bi_gru")(h)
+    y = K.layers.Dense(2, name="head")(h)
+    return K.Model(x, y, name="model")
+
+
 zero_output_mask.ids = 5  # an int32 (None, STEPS) input of ids in [0, 5)
 
 
@@ -121,8 +132,12 @@ CASES = {
     "tk_lstm_back": ("tf_keras", 506, one_layer("LSTM", go_backwards=True), True),
     # A mask_zero mask whose masked steps write zeros (zero_output_for_mask=True) alone: refused.
     "k3_lstm_zero_output_mask": ("keras3", 407, zero_output_mask, True),
-    # Functional form: one StatelessWhile/While node, cell in a library function.
+    # Functional form: one StatelessWhile/While node per loop, cell in a library function;
+    # thaw lowers it to the form above (src/graph/lower_while.rs).
     "k3_lstm_while": ("keras3", 404, one_layer("LSTM"), False),
+    "tk_gru_while": ("tf_keras", 507, one_layer("GRU"), False),
+    "k3_lstm_gru_while": ("keras3", 408, two_layers, False),
+    "k3_bidi_while": ("keras3", 409, bidirectional, False),
 }
 
 

@@ -1,7 +1,7 @@
 //! Recurrent layers: Keras `LSTM`, `GRU` (with or without `reset_after`) and
-//! `SimpleRNN` in the lowered form are converted; every other loop (any other
-//! `keras.layers.RNN` cell, the functional `While` form) is refused with one
-//! clear message per loop.
+//! `SimpleRNN` are converted, in the lowered form and in the functional
+//! `While` form (lowered at load, see below); every other loop (any other
+//! `keras.layers.RNN` cell) is refused with one clear message per loop.
 //!
 //! What Keras 3 and tf-keras leave when such a model is frozen with
 //! `convert_variables_to_constants_v2` (see `harness/gen_recurrent.py`):
@@ -15,6 +15,11 @@
 //!   reads (not model inputs: see `Graph::is_unused_control_flow_input`);
 //! - with `lower_control_flow=False`, the **functional** form: one
 //!   `While`/`StatelessWhile` node whose `cond`/`body` are library functions.
+//!   Loading the graph lowers it into the first form (`graph::inline_calls`,
+//!   `src/graph/lower_while.rs`, on the oracle's side too), so the rules
+//!   below and the unroller only ever see lowered loops; a `While` left as
+//!   such (one carrying `DT_RESOURCE` variables) is refused like any other
+//!   loop.
 //!
 //! tract-tensorflow executes neither TF control flow nor TensorList ops. A
 //! lowered loop with a constant trip count is unrolled for the oracle
@@ -55,8 +60,7 @@
 //! (`zero_output_for_mask=True`) only as half of a Bidirectional returning
 //! sequences.
 //!
-//! Not handled yet: the functional `While` form,
-//! `return_state`, other activations; the op-count check does
+//! Not handled yet: `return_state`, other activations; the op-count check does
 //! not prove the gate wiring (a custom cell with the same ops would convert as
 //! one of the three and then fail verification on the numbers).
 
@@ -83,7 +87,7 @@ pub const WHY: &str = "tract cannot execute TensorFlow control flow (Enter/Merge
 NextIteration/Exit/LoopCond, While) nor TensorList ops on DT_VARIANT tensors, so thaw can \
 neither run the original graph nor verify the layer; thaw converts (and unrolls for tract) only \
 Keras LSTM, GRU and SimpleRNN loops in the lowered form and TF1 dynamic_rnn loops over \
-LSTMCell, LSTMBlockCell, GRUCell or BasicRNNCell (or a MultiRNNCell of them) so far (While loops, other cells and masks Keras did not \
+LSTMCell, LSTMBlockCell, GRUCell or BasicRNNCell (or a MultiRNNCell of them) so far (While loops carrying resources, other cells and masks Keras did not \
 make are not)";
 
 /// Ops too common to be worth listing in a loop's op summary.

@@ -11,7 +11,11 @@
 //! - `C` itself becomes an `IdentityN` over the function's return values, so
 //!   every consumer of `C:k` (and `^C`) is untouched.
 //!
-//! Nested calls are inlined in turn (at most [`MAX_DEPTH`] levels, so a
+//! Functional loops (`While`/`StatelessWhile`) are lowered to TF1 control flow
+//! in the same rounds ([`super::lower_while`]), their `cond`/`body` functions
+//! instantiated in the frame by [`expand`] like a call's.
+//!
+//! Nested calls (and loops) are inlined in turn (at most [`MAX_DEPTH`] levels, so a
 //! recursive library cannot loop). An output argument name becomes a flat slot
 //! through a table of the multi-output ops frozen graphs hold; any other op is
 //! taken to have one output argument (possibly a list), and a body that names

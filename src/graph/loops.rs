@@ -371,12 +371,15 @@ node { name: "rnn/while/use" op: "AddV2" input: "rnn/while/inner/Exit" input: "r
         assert!(names.contains(&"rnn/while/use"), "back in the outer frame");
     }
 
+    /// A functional loop loading leaves alone (one carrying a resource; see
+    /// `lower_while`).
     #[test]
     fn finds_a_functional_while_with_its_functions() {
         let g = graph(
             r#"
 node { name: "x" op: "Placeholder" }
 node { name: "lstm/while" op: "StatelessWhile" input: "x"
+  attr { key: "T" value { list { type: DT_RESOURCE } } }
   attr { key: "cond" value { func { name: "c" } } }
   attr { key: "body" value { func { name: "b" } } } }
 node { name: "out" op: "Identity" input: "lstm/while" }

@@ -127,12 +127,18 @@ fn type_attr(t: i32) -> pb::AttrValue {
     attr(attr_value::Value::Type(t))
 }
 
-/// Adds `node` to `nodes` as `name` (`name_1`, … if taken); returns its name.
-fn fresh(names: &mut HashSet<String>, name: String, nodes: &mut Vec<NodeDef>, node: NodeDef) -> String {
+/// Adds `node` to `nodes` as `name` (`name/_1`, … if taken, as TensorFlow
+/// makes names unique); returns its name.
+fn fresh(
+    names: &mut HashSet<String>,
+    name: String,
+    nodes: &mut Vec<NodeDef>,
+    node: NodeDef,
+) -> String {
     let mut unique = name.clone();
     let mut i = 1;
     while names.contains(&unique) {
-        unique = format!("{name}_{i}");
+        unique = format!("{name}/_{i}");
         i += 1;
     }
     names.insert(unique.clone());
@@ -214,7 +220,11 @@ fn lower(
                     .is_some_and(|r| *r == body_sig.input_arg[k].name)
         })
         .collect();
-    let parallel = match w.attr.get("parallel_iterations").and_then(|a| a.value.as_ref()) {
+    let parallel = match w
+        .attr
+        .get("parallel_iterations")
+        .and_then(|a| a.value.as_ref())
+    {
         Some(attr_value::Value::I(p)) => *p,
         _ => 10,
     };
@@ -223,13 +233,21 @@ fn lower(
     let op = |op: &str, input: Vec<String>, t: Option<i32>| NodeDef {
         op: op.into(),
         input,
-        attr: t.map(|t| ("T".to_string(), type_attr(t))).into_iter().collect(),
+        attr: t
+            .map(|t| ("T".to_string(), type_attr(t)))
+            .into_iter()
+            .collect(),
         ..Default::default()
     };
 
     let control = (!ctrls.is_empty()).then(|| {
         let noop = op("NoOp", ctrls.iter().map(|s| s.to_string()).collect(), None);
-        fresh(names, format!("{frame}/LoopControlInputs"), &mut nodes, noop)
+        fresh(
+            names,
+            format!("{frame}/LoopControlInputs"),
+            &mut nodes,
+            noop,
+        )
     });
     let mut enters = Vec::with_capacity(n);
     for k in 0..n {
@@ -243,9 +261,16 @@ fn lower(
             "parallel_iterations".into(),
             attr(attr_value::Value::I(parallel)),
         );
-        e.attr
-            .insert("is_constant".into(), attr(attr_value::Value::B(invariant[k])));
-        enters.push(fresh(names, nth(&format!("{frame}/Enter"), k), &mut nodes, e));
+        e.attr.insert(
+            "is_constant".into(),
+            attr(attr_value::Value::B(invariant[k])),
+        );
+        enters.push(fresh(
+            names,
+            nth(&format!("{frame}/Enter"), k),
+            &mut nodes,
+            e,
+        ));
     }
     // Merge k's second input is the NextIteration made once the body is in.
     let mut merges: Vec<Option<(usize, String)>> = vec![None; n];
@@ -262,10 +287,10 @@ fn lower(
     // Inlines `f` on `inputs` as `prefix/<node>`: its nodes, and its results.
     let instantiate = |names: &mut HashSet<String>,
                        f: &pb::FunctionDef,
-                           which: &str,
-                           inputs: &[String],
-                           anchor: usize,
-                           nodes: &mut Vec<NodeDef>|
+                       which: &str,
+                       inputs: &[String],
+                       anchor: usize,
+                       nodes: &mut Vec<NodeDef>|
      -> Result<Vec<String>, GraphError> {
         let call = NodeDef {
             input: inputs.to_vec(),
@@ -293,12 +318,20 @@ fn lower(
             .filter(|s| !s.starts_with('^'))
             .collect())
     };
-    let cond_out = instantiate(names, cond, "cond", &values, anchor_of(&invariant), &mut nodes)?;
+    let cond_out = instantiate(
+        names,
+        cond,
+        "cond",
+        &values,
+        anchor_of(&invariant),
+        &mut nodes,
+    )?;
     let pred = cond_out
         .first()
         .cloned()
         .ok_or_else(|| err("its cond function returns nothing".into()))?;
-    let loop_cond = fresh(names, 
+    let loop_cond = fresh(
+        names,
         format!("{frame}/LoopCond"),
         &mut nodes,
         op("LoopCond", vec![pred], None),
@@ -323,10 +356,22 @@ fn lower(
         exits[k] = fresh(names, nth(&format!("{frame}/Exit"), k), &mut nodes, x);
     }
     // Constants wait on a loop-carried variable, not an invariant.
-    let body_out = instantiate(names, body, "body", &body_in, anchor_of(&invariant), &mut nodes)?;
+    let body_out = instantiate(
+        names,
+        body,
+        "body",
+        &body_in,
+        anchor_of(&invariant),
+        &mut nodes,
+    )?;
     for k in (0..n).filter(|&k| !invariant[k]) {
         let next = op("NextIteration", vec![body_out[k].clone()], Some(types[k]));
-        let next = fresh(names, nth(&format!("{frame}/NextIteration"), k), &mut nodes, next);
+        let next = fresh(
+            names,
+            nth(&format!("{frame}/NextIteration"), k),
+            &mut nodes,
+            next,
+        );
         if let Some((at, _)) = &merges[k] {
             nodes[*at].input.push(next);
         }
@@ -346,4 +391,218 @@ fn lower(
         identity,
         outputs: exits,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Graph, LoopForm, NodeExt, parse_graph_def};
+    use super::*;
+
+    /// `i, n, a = 0, 4, x; while i < n: i, n, a = i + 1, n, 2a + 1` (TF: 16x + 15).
+    const COUNTER: &str = include_str!("../../tests/data/while_counter.pbtxt");
+
+    fn counter() -> pb::GraphDef {
+        parse_graph_def(COUNTER.as_bytes(), true, "while_counter.pbtxt").unwrap()
+    }
+
+    fn load(def: pb::GraphDef) -> Result<Graph, GraphError> {
+        Graph::new(def)
+    }
+
+    #[test]
+    fn a_counter_loop_becomes_one_tf1_frame() {
+        let g = load(counter()).unwrap();
+        let op = |name: &str| g.node(name).map(|n| n.op.as_str());
+        // Carried variables i (0) and a (2): the whole cycle.
+        for k in ["", "_2"] {
+            assert_eq!(op(&format!("loop/while/Enter{k}")), Some("Enter"));
+            assert_eq!(op(&format!("loop/while/Merge{k}")), Some("Merge"));
+            assert_eq!(op(&format!("loop/while/Switch{k}")), Some("Switch"));
+            assert_eq!(op(&format!("loop/while/Identity{k}")), Some("Identity"));
+            assert_eq!(
+                op(&format!("loop/while/NextIteration{k}")),
+                Some("NextIteration")
+            );
+            assert_eq!(op(&format!("loop/while/Exit{k}")), Some("Exit"));
+        }
+        // n is invariant: a constant Enter only.
+        let enter = g.node("loop/while/Enter_1").unwrap();
+        assert_eq!(enter.input, ["n"]);
+        assert!(enter.attr_bool("is_constant").unwrap());
+        assert!(
+            !g.node("loop/while/Enter")
+                .unwrap()
+                .attr_bool("is_constant")
+                .unwrap()
+        );
+        assert_eq!(enter.attr_int("parallel_iterations").unwrap(), 7);
+        assert_eq!(enter.attr_str("frame_name").unwrap(), "loop/while");
+        for gone in [
+            "loop/while/Merge_1",
+            "loop/while/Switch_1",
+            "loop/while/Exit_1",
+        ] {
+            assert_eq!(op(gone), None, "{gone}");
+        }
+        // cond and body inlined in the frame, wired to the merges / identities.
+        assert_eq!(
+            g.node("loop/while/cond/less").unwrap().input,
+            ["loop/while/Merge", "loop/while/Enter_1"]
+        );
+        assert_eq!(
+            g.node("loop/while/LoopCond").unwrap().input,
+            ["loop/while/cond/less"]
+        );
+        assert_eq!(
+            g.node("loop/while/body/dbl").unwrap().input,
+            ["loop/while/Identity_2", "loop/while/body/two"]
+        );
+        assert_eq!(
+            g.node("loop/while/body/two").unwrap().input,
+            ["^loop/while/Identity"],
+            "constants wait on the frame"
+        );
+        assert_eq!(
+            g.node("loop/while/Merge_2").unwrap().input,
+            ["loop/while/Enter_2", "loop/while/NextIteration_2"]
+        );
+        assert_eq!(
+            g.node("loop/while/NextIteration_2").unwrap().input,
+            ["loop/while/body/next"]
+        );
+        // Consumers read the exit; the loop node only orders.
+        assert_eq!(g.node("out").unwrap().input, ["loop/while/Exit_2"]);
+        assert_eq!(op("loop/while"), Some("NoOp"));
+        // One lowered loop, no functional one left; the library is gone.
+        let loops = g.loops();
+        assert_eq!(loops.len(), 1);
+        assert_eq!(loops[0].form, LoopForm::Lowered);
+        assert_eq!(loops[0].frame, "loop/while");
+        assert!(g.graph_def().library.is_none());
+        assert!(g.inlined_calls() >= 1);
+    }
+
+    fn with(edit: impl FnOnce(&mut pb::GraphDef)) -> String {
+        let mut def = counter();
+        edit(&mut def);
+        load(def).map(|_| ()).unwrap_err().to_string()
+    }
+
+    fn lib<'a>(def: &'a mut pb::GraphDef, name: &str) -> &'a mut pb::FunctionDef {
+        def.library
+            .as_mut()
+            .unwrap()
+            .function
+            .iter_mut()
+            .find(|f| f.signature.as_ref().unwrap().name == name)
+            .unwrap()
+    }
+
+    fn while_node(def: &mut pb::GraphDef) -> &mut NodeDef {
+        def.node
+            .iter_mut()
+            .find(|n| n.name == "loop/while")
+            .unwrap()
+    }
+
+    #[test]
+    fn broken_loops_are_refused_naming_the_loop() {
+        let e = with(|d| {
+            let body = while_node(d).attr.get_mut("body").unwrap();
+            body.value = Some(attr_value::Value::Func(pb::NameAttrList {
+                name: "nowhere".into(),
+                ..Default::default()
+            }));
+        });
+        assert!(
+            e.contains("'loop/while'") && e.contains("body function 'nowhere' is not in"),
+            "{e}"
+        );
+        let e = with(|d| {
+            while_node(d).attr.remove("cond");
+        });
+        assert!(e.contains("no function attribute 'cond'"), "{e}");
+        let e = with(|d| {
+            lib(d, "body").signature.as_mut().unwrap().input_arg.pop();
+        });
+        assert!(
+            e.contains("'loop/while'")
+                && e.contains("body function 'body' takes 2 arguments and returns 3 values; the loop has 3 variables"),
+            "{e}"
+        );
+        let e = with(|d| {
+            lib(d, "cond")
+                .signature
+                .as_mut()
+                .unwrap()
+                .output_arg
+                .clear();
+        });
+        assert!(e.contains("cond function 'cond'"), "{e}");
+        let e = with(|d| {
+            while_node(d).input.pop();
+        });
+        assert!(e.contains("the loop has 2 variables"), "{e}");
+        let e = with(|d| {
+            let w = while_node(d);
+            w.input.clear();
+        });
+        assert!(e.contains("without loop variables"), "{e}");
+        // The body refers to something it does not define.
+        let e = with(|d| {
+            lib(d, "body").ret.insert("a2".into(), "ghost:z:0".into());
+        });
+        assert!(e.contains("'loop/while'") && e.contains("ghost"), "{e}");
+    }
+
+    #[test]
+    fn a_loop_whose_body_runs_the_loop_again_is_refused() {
+        // body(i, m, a) = While(i, m, a) { cond, body }: each lowering makes another.
+        let e = with(|d| {
+            let mut inner = while_node(d).clone();
+            inner.name = "again".into();
+            inner.input = vec!["i".into(), "m".into(), "a".into()];
+            let body = lib(d, "body");
+            body.node_def.push(inner);
+            body.ret.insert("a2".into(), "again:output:2".into());
+        });
+        assert!(e.contains("nest deeper"), "{e}");
+    }
+
+    #[test]
+    fn resource_loops_are_left_for_the_refusal() {
+        let mut def = counter();
+        let w = while_node(&mut def);
+        if let Some(attr_value::Value::List(l)) = w.attr.get_mut("T").unwrap().value.as_mut() {
+            l.r#type[1] = DataType::DtResource as i32;
+        }
+        let g = load(def).unwrap();
+        assert_eq!(g.node("loop/while").unwrap().op, "StatelessWhile");
+        let loops = g.loops();
+        assert_eq!(loops.len(), 1);
+        assert!(matches!(loops[0].form, LoopForm::Functional { .. }));
+    }
+
+    #[test]
+    fn control_inputs_wait_before_every_enter_and_names_stay_unique() {
+        let mut def = counter();
+        while_node(&mut def).input.push("^x".into());
+        // A node already named like the first Enter: the lowering picks another name.
+        def.node.push(NodeDef {
+            name: "loop/while/Enter".into(),
+            op: "NoOp".into(),
+            ..Default::default()
+        });
+        let g = load(def).unwrap();
+        let ctrl = g.node("loop/while/LoopControlInputs").unwrap();
+        assert_eq!(ctrl.op, "NoOp");
+        assert_eq!(ctrl.input, ["^x"]);
+        let enter = g.node("loop/while/Enter/_1").unwrap();
+        assert_eq!(enter.op, "Enter");
+        assert_eq!(enter.input, ["zero", "^loop/while/LoopControlInputs"]);
+        assert_eq!(
+            g.node("loop/while/Merge").unwrap().input[0],
+            "loop/while/Enter/_1"
+        );
+    }
 }

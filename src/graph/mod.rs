@@ -11,9 +11,9 @@ mod cond;
 mod error;
 mod index;
 mod inline;
-mod lower_while;
 mod load;
 mod loops;
+mod lower_while;
 mod tensor;
 mod unroll;
 

@@ -33,7 +33,7 @@
 //! of the caller ([`Entering`]).
 //!
 //! Not handled (refused with the node named): functional `While` loops (left
-//! untouched), nested loops, conditions or list indices that do not fold to
+//! untouched; loading lowers those it can, see `lower_while`), nested loops, conditions or list indices that do not fold to
 //! constants, other `TensorList`/`TensorArray` ops (`TensorArraySplitV3`,
 //! `TensorArrayConcatV3`, reads of an array written in the loop, scatters or
 //! gathers of other indices), lists of unknown length, more than
@@ -1041,9 +1041,13 @@ mod tests {
         assert!(graph.node("rnn/while/no_such_node/unroll_steps").is_none());
     }
 
+    /// Loading lowers the functional form (`lower_while`): one lowered loop,
+    /// unrolled like the one TensorFlow lowers.
     #[test]
-    fn functional_while_is_left_alone() {
+    fn functional_while_is_unrolled_once_lowered() {
         let mut def = load("k3_lstm_while.pb");
-        assert_eq!(unroll_loops(&mut def).expect("nothing lowered"), 0);
+        assert!(def.node.iter().all(|n| n.op != "While"));
+        assert_eq!(unroll_loops(&mut def).expect("unrolls"), 1);
+        check_unrolled("k3_lstm_while.pb", def, 1);
     }
 }

@@ -748,10 +748,12 @@ fn rewrite(
     bindings: &[crate::graph::Binding],
 ) -> Result<GraphDef, OracleError> {
     // Functional `While` loops are lowered to `Enter`… by `inline_calls`.
-    let has_loops = graph
-        .node
-        .iter()
-        .any(|n| matches!(n.op.as_str(), "Enter" | "While" | "StatelessWhile" | "_While"));
+    let has_loops = graph.node.iter().any(|n| {
+        matches!(
+            n.op.as_str(),
+            "Enter" | "While" | "StatelessWhile" | "_While"
+        )
+    });
     let failed = |message: String| OracleError::Decode {
         origin: origin.to_string(),
         message,

@@ -643,6 +643,27 @@ mod small_graphs {
         assert_eq!(got[1], ndarray::arr1(&[0.0f32, 6.5]).into_dyn());
     }
 
+    /// A functional `StatelessWhile` (tests/data/while_counter.pbtxt: four
+    /// rounds of `a = 2a + 1` on x, TensorFlow gives 16x + 15, with a counter
+    /// and an invariant bound) is lowered by `inline_calls`, then unrolled, and
+    /// runs; its loop node's outputs are read through the exits.
+    #[test]
+    fn functional_while_loop_runs_lowered_and_unrolled() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/while_counter.pbtxt");
+        let def = crate::graph::load_graph_def(&path).expect("loads");
+        assert!(def.node.iter().any(|n| n.op == "StatelessWhile"));
+        let bytes = prost::Message::encode_to_vec(&def);
+        let inputs = vec![OracleInput {
+            name: "x".into(),
+            shape: vec![2],
+        }];
+        let outputs = vec!["out".to_string()];
+        let oracle = Oracle::from_bytes(&bytes, "while.pb", &inputs, &outputs).expect("load");
+        let x = ndarray::arr1(&[1.0f32, -0.5]).into_dyn();
+        let got = oracle.run(std::slice::from_ref(&x)).expect("run");
+        assert_eq!(got[0], ndarray::arr1(&[31.0f32, 7.0]).into_dyn());
+    }
+
     #[test]
     fn thaw_ops_lists_the_registered_builders() {
         let ops = thaw_ops();
