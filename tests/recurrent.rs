@@ -6,7 +6,11 @@
 //!   `reset_after`) and SimpleRNN, forwards and with `go_backwards`, convert
 //!   and verify, every layer passing, each loop one Keras layer of its class
 //!   (see also `tests/lstm.rs`).
-//! - The functional `While` form (`k3_lstm_while`) is refused: `thaw inspect`,
+//! - The functional `While` form (`lower_control_flow=False`: `k3_lstm_while`,
+//!   `tk_gru_while`, `k3_lstm_gru_while`, `k3_bidi_while`) is lowered at load
+//!   into the form above and verifies the same way.
+//! - A `While` loading does not lower (one carrying a `DT_RESOURCE` variable,
+//!   made from `k3_lstm_while` in the test) is refused: `thaw inspect`,
 //!   `convert` and `verify` exit 3 with ONE message per loop naming the Keras
 //!   layer, the loop and why; the `unused_control_flow_input*` placeholders
 //!   the freezing leaves are not inputs (they used to make `verify` exit 2
@@ -24,7 +28,19 @@ fn thaw() -> Command {
 }
 
 /// Refused: case, the Keras layer scope(s) in loop order, the loop form.
-const CASES: &[(&str, &[&str], &str)] = &[("k3_lstm_while", &["lstm"], "While")];
+/// `k3_lstm_while_resource` is `k3_lstm_while` with its kernel's loop variable
+/// typed `DT_RESOURCE` (a variable handle, as in a graph not frozen), which
+/// loading does not lower (see [`refused`]).
+const CASES: &[(&str, &[&str], &str)] = &[("k3_lstm_while_resource", &["lstm"], "While")];
+
+/// Frozen with `lower_control_flow=False`: `While`/`StatelessWhile` nodes (one
+/// per loop) that loading lowers to the form above (`src/graph/lower_while.rs`).
+const FUNCTIONAL: &[&str] = &[
+    "k3_lstm_while",
+    "tk_gru_while",
+    "k3_lstm_gru_while",
+    "k3_bidi_while",
+];
 
 /// Converted and verified: case, then (layer, class) of each loop in order.
 const CONVERTED: &[(&str, &[(&str, &str)])] = &[
@@ -40,10 +56,72 @@ const CONVERTED: &[(&str, &[(&str, &str)])] = &[
     // go_backwards: a ReverseV2 of the time axis before the loop (issue 13).
     ("k3_gru_back", &[("gru", "GRU")]),
     ("tk_lstm_back", &[("lstm", "LSTM")]),
+    // The functional While form ([`FUNCTIONAL`]), lowered at load.
+    ("k3_lstm_while", &[("lstm", "LSTM")]),
+    ("tk_gru_while", &[("gru", "GRU")]),
+    ("k3_lstm_gru_while", &[("lstm", "LSTM"), ("gru", "GRU")]),
+    (
+        "k3_bidi_while",
+        &[("bi_lstm", "Bidirectional"), ("bi_gru", "Bidirectional")],
+    ),
 ];
 
 fn model(case: &str) -> String {
     format!("tests/data/{case}.pb")
+}
+
+/// A refused case's graph: `k3_lstm_while_resource` is written into a temp
+/// dir (removed with the returned guard), the others are `tests/data/`'s.
+fn refused(case: &str) -> (tempfile::TempDir, String) {
+    use thaw::graph::pb::{DataType, attr_value::Value};
+    let dir = tempfile::tempdir().unwrap();
+    let Some(base) = case.strip_suffix("_resource") else {
+        return (dir, model(case));
+    };
+    let mut def = thaw::graph::load_graph_def(Path::new(&model(base))).unwrap();
+    let w = def
+        .node
+        .iter_mut()
+        .find(|n| n.op == "While")
+        .expect("a While node");
+    let Some(Value::List(types)) = w.attr.get_mut("T").and_then(|a| a.value.as_mut()) else {
+        panic!("While without a type list");
+    };
+    // The kernel's loop variable (loop counter, max, time, output list, h, c,
+    // input list, then the kernel).
+    assert_eq!(types.r#type.len(), 10);
+    types.r#type[7] = DataType::DtResource as i32;
+    let path = dir.path().join(format!("{case}.pb"));
+    std::fs::write(&path, prost::Message::encode_to_vec(&def)).unwrap();
+    let path = path.to_string_lossy().into_owned();
+    (dir, path)
+}
+
+#[test]
+fn functional_graphs_hold_while_nodes_and_no_lowered_loop() {
+    for case in FUNCTIONAL {
+        let def = thaw::graph::load_graph_def(Path::new(&model(case))).unwrap();
+        let count = |ops: &[&str]| {
+            def.node
+                .iter()
+                .filter(|n| ops.contains(&n.op.as_str()))
+                .count()
+        };
+        let loops = CONVERTED.iter().find(|c| c.0 == *case).unwrap().1;
+        let bidi = loops.iter().any(|l| l.1 == "Bidirectional");
+        let expect = loops.len() * if bidi { 2 } else { 1 };
+        // tf-keras calls the layer's function, whose body holds the loop.
+        let whiles = count(&["While", "StatelessWhile"])
+            + def
+                .library
+                .iter()
+                .flat_map(|l| &l.function)
+                .flat_map(|f| &f.node_def)
+                .filter(|n| matches!(n.op.as_str(), "While" | "StatelessWhile"))
+                .count();
+        assert_eq!(whiles, expect, "{case}");
+        assert_eq!(count(&["LoopCond", "Enter", "Merge"]), 0, "{case}");
+    }
 }
 
 /// The loop lines of a listing: `  <node> (<op>): recurrent layer '<name>' ...`.
@@ -83,7 +161,8 @@ fn check_loop_line(case: &str, line: &str, layer: &str, form: &str) {
 #[test]
 fn inspect_names_each_loop_once_and_lists_the_layers_before_it() {
     for &(case, layers, form) in CASES {
-        let o = thaw().args(["inspect", &model(case)]).output().unwrap();
+        let (_graph, path) = refused(case);
+        let o = thaw().args(["inspect", &path]).output().unwrap();
         let out = String::from_utf8_lossy(&o.stdout);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(3), "{case}: {out}{err}");
@@ -126,10 +205,11 @@ fn inspect_names_each_loop_once_and_lists_the_layers_before_it() {
 #[test]
 fn convert_refuses_and_writes_nothing() {
     for &(case, layers, form) in CASES {
+        let (_graph, path) = refused(case);
         let dir = tempfile::tempdir().unwrap();
         let h5 = dir.path().join("sub").join("m.h5");
         let o = thaw()
-            .args(["convert", &model(case), "-o", h5.to_str().unwrap()])
+            .args(["convert", &path, "-o", h5.to_str().unwrap()])
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
@@ -151,14 +231,10 @@ fn convert_refuses_and_writes_nothing() {
 #[test]
 fn verify_reports_unsupported_with_one_entry_per_loop() {
     for &(case, layers, form) in CASES {
+        let (_graph, path) = refused(case);
         let dir = tempfile::tempdir().unwrap();
         let o = thaw()
-            .args([
-                "verify",
-                &model(case),
-                "--out",
-                dir.path().to_str().unwrap(),
-            ])
+            .args(["verify", &path, "--out", dir.path().to_str().unwrap()])
             .output()
             .unwrap();
         let out = String::from_utf8_lossy(&o.stdout);
