@@ -305,6 +305,34 @@ fn doubling_functions(depth: usize) -> Vec<u8> {
     )
 }
 
+/// `tests/data/k3_lstm_while.pb` (one functional `While` loop), edited.
+fn while_graph(edit: impl FnOnce(&mut pb::GraphDef)) -> Vec<u8> {
+    use prost::Message;
+    let mut def = thaw::graph::load_graph_def(Path::new("tests/data/k3_lstm_while.pb")).unwrap();
+    edit(&mut def);
+    def.encode_to_vec()
+}
+
+/// The library function the loop names as `which` (`cond` or `body`).
+fn loop_function<'a>(def: &'a mut pb::GraphDef, which: &str) -> &'a mut pb::FunctionDef {
+    let name = def
+        .node
+        .iter()
+        .find(|n| n.op == "While")
+        .and_then(|w| match w.attr.get(which)?.value.as_ref()? {
+            pb::attr_value::Value::Func(f) => Some(f.name.clone()),
+            _ => None,
+        })
+        .unwrap();
+    def.library
+        .as_mut()
+        .unwrap()
+        .function
+        .iter_mut()
+        .find(|f| f.signature.as_ref().is_some_and(|s| s.name == name))
+        .unwrap()
+}
+
 fn fixture() -> Vec<u8> {
     std::fs::read(FIXTURE).unwrap()
 }
@@ -457,6 +485,34 @@ fn cases() -> Vec<Case> {
             .convert(0, ""),
         Case::new("nested_functions_doubling_exhausted_memory", "m.pb", doubling_functions(30))
             .all(2, "more than 1000000 nodes"),
+        // ---- functional loops (lowered at load: src/graph/lower_while.rs)
+        Case::new(
+            "while_body_function_missing",
+            "m.pb",
+            while_graph(|d| {
+                let body = loop_function(d, "body");
+                body.signature.as_mut().unwrap().name = "renamed".into();
+            }),
+        )
+        .all(2, "'model_1/lstm_1/while' (While): its body function 'fn_0' is not in the graph's function library"),
+        Case::new(
+            "while_body_takes_one_argument_less",
+            "m.pb",
+            while_graph(|d| {
+                loop_function(d, "body").signature.as_mut().unwrap().input_arg.pop();
+            }),
+        )
+        .all(2, "takes 9 arguments and returns 10 values; the loop has 10 variables"),
+        Case::new(
+            "while_cond_returns_nothing",
+            "m.pb",
+            while_graph(|d| {
+                let cond = loop_function(d, "cond");
+                cond.signature.as_mut().unwrap().output_arg.clear();
+                cond.ret.clear();
+            }),
+        )
+        .all(2, "its cond function 'fn_1' takes 10 arguments and returns 0 values"),
         // ---- constants
         Case::new(
             "const_shape_lies_about_bytes",
