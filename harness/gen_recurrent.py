@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate the recurrent-layer test graphs: tests/data/<case>.pb (lowered LSTM, GRU with and
-without reset_after, and SimpleRNN loops, also with go_backwards, convert and verify; the
-functional While form thaw must refuse clearly).
+without reset_after, and SimpleRNN loops, also with go_backwards, convert and verify; so do the
+functional While form (*_while: lower_control_flow=False), which thaw lowers at load).
 
 How to run (from the repository root):
 
@@ -10,21 +10,20 @@ How to run (from the repository root):
     $PY harness/gen_recurrent.py --list          # names + descriptions
     $PY harness/gen_recurrent.py --check         # regenerate in a temp dir, compare (see comparable())
 
-Why these are not fixtures: every case under fixtures/ must verify, and the While case
-cannot;
-the others are one-loop graphs for tests/recurrent.rs (thaw unrolls lowered loops for the
+Why these are not fixtures: they are small graphs for tests/recurrent.rs without reference
+values; they are one-loop graphs for tests/recurrent.rs (thaw unrolls lowered loops for the
 oracle; fixtures/*_lstm_seq, *_gru_rnn_seq and *_rnn_gru_v1 from gen_fixtures.py are the
 recurrent fixtures with reference values). Keras
 LSTM/GRU/SimpleRNN run their cell in a tf.while_loop; convert_variables_to_constants_v2 lowers it
 to TF1 control flow (Enter/Merge/Switch/NextIteration/Exit/LoopCond) with TensorList* ops on
 DT_VARIANT tensors, plus one `unused_control_flow_input*` Placeholder per loop variable that nothing
 reads; with lower_control_flow=False it stays one While/StatelessWhile node with library functions.
-tract runs neither as such; thaw unrolls the lowered form (a go_backwards loop has a ReverseV2
-of the time-major sequence before it, which thaw's oracle adds to tract), and for the While form
-`thaw inspect/convert/verify` must exit 3 with one message per loop (tests/recurrent.rs).
+tract runs neither as such; thaw lowers the While form into the lowered one at load
+(src/graph/lower_while.rs) and unrolls the lowered form (a go_backwards loop has a ReverseV2
+of the time-major sequence before it, which thaw's oracle adds to tract); tests/recurrent.rs
+refuses a While carrying a DT_RESOURCE variable (made from k3_lstm_while) with exit 3.
 
-Every case is Input(5, 3) -> Dense "proj" -> recurrent layer(s) -> Dense "head", so a layer
-before the loop converts and one after it is blocked. Only the .pb is written (no io.npz: nothing
+Every case is Input(5, 3) -> Dense "proj" -> recurrent layer(s) -> Dense "head". Only the .pb is written (no io.npz: nothing
 is compared); the script still runs each frozen graph in TensorFlow and checks it computes what the
 Keras model computes, so the committed graphs are real, working models.
 

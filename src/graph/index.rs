@@ -82,7 +82,8 @@ pub struct Graph {
     /// which was quadratic for a 100,000-input AddN).
     fed_slots: Vec<Vec<usize>>,
     order: Vec<usize>,
-    /// Function calls replaced by their bodies (see [`super::inline_calls`]).
+    /// Function calls replaced by their bodies and functional loops lowered
+    /// (see [`super::inline_calls`]).
     inlined_calls: usize,
 }
 
@@ -140,7 +141,8 @@ impl Graph {
         Graph::new(def)
     }
 
-    /// Indexes a GraphDef: function calls inlined first, then unique names,
+    /// Indexes a GraphDef: function calls inlined (and functional loops
+    /// lowered) first, then unique names,
     /// every input resolvable, acyclic (ignoring `NextIteration` back edges of
     /// TF1 loops).
     pub fn new(mut def: pb::GraphDef) -> Result<Graph, GraphError> {
@@ -200,8 +202,8 @@ impl Graph {
         })
     }
 
-    /// How many function calls were inlined while loading (0: the GraphDef
-    /// is exactly the file's).
+    /// How many function calls were inlined and functional loops lowered
+    /// while loading (0: the GraphDef is exactly the file's).
     pub fn inlined_calls(&self) -> usize {
         self.inlined_calls
     }

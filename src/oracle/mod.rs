@@ -7,8 +7,8 @@
 //! register (see [`ops`], and [`thaw_ops`] for the list).
 //!
 //! Loading (`Oracle::load` / `Oracle::from_bytes`):
-//! 1. decode the GraphDef (function calls inlined by `graph::inline_calls`, as
-//!    tract runs none), refuse node attributes tract's readers would panic on
+//! 1. decode the GraphDef (function calls inlined and functional `While` loops
+//!    lowered by `graph::inline_calls`, as tract runs none), refuse node attributes tract's readers would panic on
 //!    ([`precheck`]: no value, a dtype number that is no TensorFlow type, a
 //!    negative stride; [`OracleError::DamagedAttr`]), check the requested
 //!    inputs and outputs name real nodes and output slots;
