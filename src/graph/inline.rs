@@ -113,17 +113,7 @@ fn inline_calls_bounded(def: &mut pb::GraphDef, max_nodes: usize) -> Result<usiz
         // Functional loops become TF1 control flow, their functions inlined
         // in the frame; calls and loops inside those are for the next round.
         let before = def.node.len();
-        total += super::lower_while::lower_whiles(def, &library, &mut names)?;
-        if def.node.len() > max_nodes {
-            let node = &def.node[first];
-            return Err(GraphError::node(
-                node,
-                format!(
-                    "lowering loops and inlining function calls would make more than {max_nodes} nodes (they nest {} levels deep)",
-                    depth + 1
-                ),
-            ));
-        }
+        total += super::lower_while::lower_whiles(def, &library, &mut names, max_nodes)?;
         let calls: Vec<usize> = (0..before)
             .filter(|&i| called(&def.node[i], &library).is_some())
             .collect();
@@ -479,6 +469,47 @@ mod tests {
         let mut g = graph(
             vec![node("x", "Placeholder", &[]), call("top", "f0", &["x"])],
             fns,
+        );
+        let e = inline_calls_bounded(&mut g, 10_000)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("more than 10000 nodes"), "{e}");
+    }
+
+    /// A loop whose body runs two loops of the same body: each round of
+    /// lowering doubles them; the node budget stops it before memory does.
+    #[test]
+    fn loops_doubling_in_their_bodies_hit_the_node_budget() {
+        let w = |name: &str, input: &str| {
+            let mut n = node(name, "While", &[input]);
+            for (k, f) in [("cond", "c"), ("body", "b")] {
+                n.attr.insert(
+                    k.into(),
+                    pb::AttrValue {
+                        value: Some(attr_value::Value::Func(pb::NameAttrList {
+                            name: f.into(),
+                            ..Default::default()
+                        })),
+                    },
+                );
+            }
+            n
+        };
+        let body = function(
+            "b",
+            &["t"],
+            &[("o", "w2:output:0")],
+            vec![w("w1", "t"), w("w2", "w1:output:0")],
+        );
+        let cond = function(
+            "c",
+            &["t"],
+            &[("ok", "p:y:0")],
+            vec![node("p", "IsFinite", &["t"])],
+        );
+        let mut g = graph(
+            vec![node("x", "Placeholder", &[]), w("top", "x")],
+            vec![body, cond],
         );
         let e = inline_calls_bounded(&mut g, 10_000)
             .unwrap_err()

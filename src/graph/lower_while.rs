@@ -67,11 +67,13 @@ fn types_attr(node: &NodeDef) -> Option<Vec<i32>> {
 }
 
 /// Lowers every [`lowerable`] loop of `def` in place (`names`: every node
-/// name of `def`, kept up to date). Returns how many loops were lowered.
+/// name of `def`, kept up to date), refusing to make more than `max_nodes`
+/// nodes in all. Returns how many loops were lowered.
 pub(super) fn lower_whiles(
     def: &mut pb::GraphDef,
     library: &HashMap<&str, &pb::FunctionDef>,
     names: &mut HashSet<String>,
+    max_nodes: usize,
 ) -> Result<usize, GraphError> {
     let loops: Vec<usize> = (0..def.node.len())
         .filter(|&i| lowerable(&def.node[i]))
@@ -84,6 +86,14 @@ pub(super) fn lower_whiles(
     for &i in &loops {
         let w = def.node[i].clone();
         let lowered = lower(&w, library, names)?;
+        if def.node.len() + added.len() + lowered.nodes.len() > max_nodes {
+            return Err(GraphError::node(
+                &w,
+                format!(
+                    "lowering loops and inlining function calls would make more than {max_nodes} nodes"
+                ),
+            ));
+        }
         def.node[i] = lowered.identity;
         added.extend(lowered.nodes);
         outputs.insert(w.name, lowered.outputs);
