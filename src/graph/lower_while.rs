@@ -113,7 +113,17 @@ pub(super) fn lower_whiles(
                         outs.len()
                     ),
                 })?;
-                *input = to.clone();
+                // An invariant output is the loop's input, maybe another
+                // loop's output lowered in this round too.
+                let mut to = to.clone();
+                for _ in 0..outputs.len() {
+                    let u = TensorId::parse(&to);
+                    match outputs.get(&u.node).and_then(|o| o.get(u.slot)) {
+                        Some(next) => to = next.clone(),
+                        None => break,
+                    }
+                }
+                *input = to;
             }
         }
     }
@@ -577,6 +587,34 @@ mod tests {
             body.ret.insert("a2".into(), "again:output:2".into());
         });
         assert!(e.contains("nest deeper"), "{e}");
+    }
+
+    /// Two loops in a row, the second's bound the first's (invariant) bound
+    /// output: a consumer of that output reads the first loop's input.
+    #[test]
+    fn an_invariant_output_fed_by_another_loop_resolves_through_both() {
+        let mut def = counter();
+        let mut second = while_node(&mut def).clone();
+        second.name = "loop2/while".into();
+        second.input = vec![
+            "loop/while:0".into(),
+            "loop/while:1".into(),
+            "loop/while:2".into(),
+        ];
+        def.node.push(second);
+        def.node.push(NodeDef {
+            name: "bound".into(),
+            op: "Identity".into(),
+            input: vec!["loop2/while:1".into()],
+            ..Default::default()
+        });
+        let g = load(def).unwrap();
+        assert_eq!(g.node("bound").unwrap().input, ["n"]);
+        assert_eq!(
+            g.node("loop2/while/Enter").unwrap().input,
+            ["loop/while/Exit"]
+        );
+        assert_eq!(g.loops().len(), 2);
     }
 
     #[test]
