@@ -12,7 +12,9 @@
 //!   decide whether to go round again, `Exit` carries values out. The sequence
 //!   is read and written through `TensorList*` ops on `DT_VARIANT` tensors.
 //! - **functional**: one `While` / `StatelessWhile` node whose `cond` and
-//!   `body` attributes name functions of the GraphDef's library.
+//!   `body` attributes name functions of the GraphDef's library. Loading
+//!   lowers it into the first form ([`super::lower_while`]); only loops it
+//!   leaves alone (carrying `DT_RESOURCE` variables) are found in this form.
 //!
 //! A node's frame is found the way TensorFlow's executor finds it: in
 //! topological order (the graph index already ignores `NextIteration` back
