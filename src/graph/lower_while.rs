@@ -8,7 +8,7 @@
 //!
 //! For a loop node `W` with loop variables `v_0 … v_{n-1}` (its data inputs),
 //! `cond` function `C` and `body` function `B`, in frame `W` (the node's name,
-//! unique in the graph):
+//! `W/_1`… if a TF1 loop of the graph already has that frame):
 //! - `W/Enter_k` (`Enter`, `frame_name` `W`, the loop's `parallel_iterations`)
 //!   carries `v_k` in; `W`'s control inputs go through one `NoOp`
 //!   `W/LoopControlInputs` that every `Enter` waits for;
@@ -81,11 +81,21 @@ pub(super) fn lower_whiles(
     if loops.is_empty() {
         return Ok(0);
     }
+    // Frames of the graph's TF1 loops: a new frame must be none of them.
+    let mut frames: HashSet<String> = def
+        .node
+        .iter()
+        .filter(|n| n.op == "Enter")
+        .filter_map(|n| match n.attr.get("frame_name")?.value.as_ref()? {
+            attr_value::Value::S(s) => Some(String::from_utf8_lossy(s).into_owned()),
+            _ => None,
+        })
+        .collect();
     let mut outputs: HashMap<String, Vec<String>> = HashMap::new();
     let mut added = Vec::new();
     for &i in &loops {
         let w = def.node[i].clone();
-        let lowered = lower(&w, library, names)?;
+        let lowered = lower(&w, library, names, &mut frames)?;
         if def.node.len() + added.len() + lowered.nodes.len() > max_nodes {
             return Err(GraphError::node(
                 &w,
@@ -182,6 +192,7 @@ fn lower(
     w: &NodeDef,
     library: &HashMap<&str, &pb::FunctionDef>,
     names: &mut HashSet<String>,
+    frames: &mut HashSet<String>,
 ) -> Result<Lowered, GraphError> {
     let err = |msg: String| GraphError::node(w, msg);
     let function = |which: &str| -> Result<&pb::FunctionDef, GraphError> {
@@ -248,7 +259,16 @@ fn lower(
         Some(attr_value::Value::I(p)) => *p,
         _ => 10,
     };
-    let frame = w.name.clone();
+    // Nodes are named after the loop node; so is the frame, unless a TF1
+    // loop of the graph has that frame.
+    let prefix = w.name.as_str();
+    let mut frame = w.name.clone();
+    for i in 1.. {
+        if frames.insert(frame.clone()) {
+            break;
+        }
+        frame = format!("{}/_{i}", w.name);
+    }
     let mut nodes: Vec<NodeDef> = Vec::new();
     let op = |op: &str, input: Vec<String>, t: Option<i32>| NodeDef {
         op: op.into(),
@@ -264,7 +284,7 @@ fn lower(
         let noop = op("NoOp", ctrls.iter().map(|s| s.to_string()).collect(), None);
         fresh(
             names,
-            format!("{frame}/LoopControlInputs"),
+            format!("{prefix}/LoopControlInputs"),
             &mut nodes,
             noop,
         )
@@ -287,7 +307,7 @@ fn lower(
         );
         enters.push(fresh(
             names,
-            nth(&format!("{frame}/Enter"), k),
+            nth(&format!("{prefix}/Enter"), k),
             &mut nodes,
             e,
         ));
@@ -297,7 +317,7 @@ fn lower(
     for k in (0..n).filter(|&k| !invariant[k]) {
         let mut m = op("Merge", vec![enters[k].clone()], Some(types[k]));
         m.attr.insert("N".into(), attr(attr_value::Value::I(2)));
-        let name = fresh(names, nth(&format!("{frame}/Merge"), k), &mut nodes, m);
+        let name = fresh(names, nth(&format!("{prefix}/Merge"), k), &mut nodes, m);
         merges[k] = Some((nodes.len() - 1, name));
     }
     let values: Vec<String> = (0..n)
@@ -316,7 +336,7 @@ fn lower(
             input: inputs.to_vec(),
             ..w.clone()
         };
-        let prefix = format!("{frame}/{which}");
+        let prefix = format!("{}/{which}", w.name);
         let (body, identity) = super::inline::expand(&call, f, &prefix)?;
         // Nodes without inputs (constants) run in the frame, as in TensorFlow.
         let anchor = format!("^{}", TensorId::parse(&inputs[anchor]).node);
@@ -352,7 +372,7 @@ fn lower(
         .ok_or_else(|| err("its cond function returns nothing".into()))?;
     let loop_cond = fresh(
         names,
-        format!("{frame}/LoopCond"),
+        format!("{prefix}/LoopCond"),
         &mut nodes,
         op("LoopCond", vec![pred], None),
     );
@@ -369,11 +389,11 @@ fn lower(
             vec![values[k].clone(), loop_cond.clone()],
             Some(types[k]),
         );
-        let switch = fresh(names, nth(&format!("{frame}/Switch"), k), &mut nodes, s);
+        let switch = fresh(names, nth(&format!("{prefix}/Switch"), k), &mut nodes, s);
         let id = op("Identity", vec![format!("{switch}:1")], Some(types[k]));
-        body_in[k] = fresh(names, nth(&format!("{frame}/Identity"), k), &mut nodes, id);
+        body_in[k] = fresh(names, nth(&format!("{prefix}/Identity"), k), &mut nodes, id);
         let x = op("Exit", vec![switch], Some(types[k]));
-        exits[k] = fresh(names, nth(&format!("{frame}/Exit"), k), &mut nodes, x);
+        exits[k] = fresh(names, nth(&format!("{prefix}/Exit"), k), &mut nodes, x);
     }
     // Constants wait on a loop-carried variable, not an invariant.
     let body_out = instantiate(
@@ -388,7 +408,7 @@ fn lower(
         let next = op("NextIteration", vec![body_out[k].clone()], Some(types[k]));
         let next = fresh(
             names,
-            nth(&format!("{frame}/NextIteration"), k),
+            nth(&format!("{prefix}/NextIteration"), k),
             &mut nodes,
             next,
         );
@@ -615,6 +635,26 @@ mod tests {
             ["loop/while/Exit"]
         );
         assert_eq!(g.loops().len(), 2);
+    }
+
+    #[test]
+    fn the_frame_is_not_one_a_tf1_loop_of_the_graph_has() {
+        let mut def = counter();
+        let mut text = String::from(
+            r#"node { name: "tf1/Enter" op: "Enter" input: "x" attr { key: "frame_name" value { s: "loop/while" } } }"#,
+        );
+        text.push_str(r#" node { name: "tf1/Exit" op: "Exit" input: "tf1/Enter" }"#);
+        def.node.extend(
+            parse_graph_def(text.as_bytes(), true, "t.pbtxt")
+                .unwrap()
+                .node,
+        );
+        let g = load(def).unwrap();
+        let enter = g.node("loop/while/Enter").unwrap();
+        assert_eq!(enter.attr_str("frame_name").unwrap(), "loop/while/_1");
+        let mut frames: Vec<String> = g.loops().into_iter().map(|l| l.frame).collect();
+        frames.sort();
+        assert_eq!(frames, ["loop/while", "loop/while/_1"]);
     }
 
     #[test]
