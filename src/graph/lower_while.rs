@@ -657,6 +657,41 @@ mod tests {
         assert_eq!(frames, ["loop/while", "loop/while/_1"]);
     }
 
+    /// The same Keras 3 LSTM frozen both ways (tests/data, other weights):
+    /// thaw's lowering of the `While` makes the frame TensorFlow's lowering
+    /// made, op for op in its control flow, constant `Enter`s alike.
+    #[test]
+    fn a_keras_lstm_lowers_to_the_frame_tensorflow_makes() {
+        let load_data = |name: &str| {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data")
+                .join(name);
+            Graph::new(super::super::load_graph_def(&path).unwrap()).unwrap()
+        };
+        let summary = |g: &Graph| {
+            let loops = g.loops();
+            assert_eq!(loops.len(), 1);
+            let l = &loops[0];
+            let flow: Vec<(String, usize)> = l
+                .ops
+                .iter()
+                .filter(|(op, _)| super::super::is_control_flow(op))
+                .map(|(op, &k)| (op.clone(), k))
+                .collect();
+            let constant = l
+                .members
+                .iter()
+                .map(|&i| &g.nodes()[i])
+                .filter(|n| n.op == "Enter" && n.attr_bool("is_constant").unwrap_or(false))
+                .count();
+            (l.form.clone(), flow, constant)
+        };
+        let ours = summary(&load_data("k3_lstm_while.pb"));
+        let tf = summary(&load_data("k3_lstm.pb"));
+        assert_eq!(ours, tf);
+        assert_eq!(ours.2, 3, "the kernel, recurrent kernel and bias");
+    }
+
     #[test]
     fn resource_loops_are_left_for_the_refusal() {
         let mut def = counter();
