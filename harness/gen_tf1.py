@@ -24,6 +24,9 @@ Cases:
       final state, the last output. Committed.
   tf1_multi_rnn_* -- raw TF1 dynamic_rnn over a MultiRNNCell of two cells (LSTMCell x2; GRUCell then
       BasicRNNCell). Committed.
+  tf1_bidi_* -- raw TF1 tf.compat.v1.nn.bidirectional_dynamic_rnn (no sequence_length: the backward
+      loop over ReverseV2(x, [1])) of LSTMCell (tf.concat(outputs, 2), dynamic batch) and GRUCell (the
+      two final h concatenated, batch 2). Committed.
   tf1_block_lstm* -- tf.contrib.rnn.LSTMBlockFusedCell's fused BlockLSTM / BlockLSTMV2 over the
       time-major sequence (contrib is gone: written with tf.raw_ops as contrib wrote it), h transposed
       back or its last step; tf1_lstm_block_cell -- contrib's LSTMBlockCell (one LSTMBlockCell op
@@ -326,6 +329,48 @@ def _static_builder(cell_class, head, batch):
     return build
 
 
+def _bidi_builder(cell_class, head, batch):
+    """A builder for one TF1 `bidirectional_dynamic_rnn` case (see build_tf1_bidi)."""
+
+    def build(rng):
+        return build_tf1_bidi(rng, cell_class, head, batch)
+
+    build.__doc__ = (
+        f"raw TF1 graph: input (batch {batch or 'dynamic'}, 5, 3) -> tf.compat.v1.nn."
+        f"bidirectional_dynamic_rnn({cell_class}(4), {cell_class}(4), dtype float32) (two TensorArray "
+        "loops, the backward one over ReverseV2(x, [1]), no sequence_length) -> "
+        + ("tf.concat(outputs, 2) (the backward outputs reversed back), flattened (5 steps)"
+           if head == "outputs" else "the two final states' h concatenated")
+        + " -> tf.matmul + bias_add head (3); every variable (biases too) seeded random"
+    )
+    return build
+
+
+def build_tf1_bidi(rng, cell_class, head, batch):
+    """TF1 bidirectional_dynamic_rnn as its users wrote it: head 'outputs': tf.concat(outputs, 2) then
+    flattened; 'state': tf.concat of the forward and backward final h (LSTMStateTuple.h)."""
+    from tf_keras.src.layers.rnn import legacy_cells
+
+    units = 4
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [batch, 5, 3], name="input")
+        cells = [getattr(legacy_cells, cell_class)(units) for _ in range(2)]
+        outputs, states = tf.compat.v1.nn.bidirectional_dynamic_rnn(*cells, x, dtype=tf.float32)
+        if head == "outputs":
+            y = tf.reshape(tf.concat(outputs, 2), [-1, 5 * 2 * units], name="flatten")
+            width = 5 * 2 * units
+        else:
+            y = tf.concat([s.h if isinstance(s, tuple) else s for s in states], 1, name="states")
+            width = 2 * units
+        out = _head(y, width, rng)
+    frozen = _seeded_freeze(g, cells, out, rng)
+    keras_layers = {"Bidirectional": 1, "Dense": 1}
+    if head == "outputs":
+        keras_layers["Flatten"] = 1
+    return frozen, [("input", [5, 3])], [out.op.name], keras_layers
+
+
 def _head(y, width, rng):
     with tf.compat.v1.variable_scope("head"):
         w = _var("weights", tfcommon.random_weight("Dense", "kernel", (width, 3), rng))
@@ -435,6 +480,8 @@ CASES = {
     "tf1_multi_rnn_gru_basic_b2": ("tf1", 9115, _multi_builder(("GRUCell", "BasicRNNCell"), "outputs", 2)),
     # TF1 fused LSTM ops (issue 13): contrib's LSTMBlockFusedCell (BlockLSTM, BlockLSTMV2) and
     # LSTMBlockCell in a dynamic_rnn loop.
+    "tf1_bidi_lstm": ("tf1", 9116, _bidi_builder("LSTMCell", "outputs", None)),
+    "tf1_bidi_gru_b2": ("tf1", 9117, _bidi_builder("GRUCell", "state", 2)),
     "tf1_block_lstm": ("tf1", 9111, _block_builder("BlockLSTM", "outputs", None)),
     "tf1_block_lstm_b2": ("tf1", 9112, _block_builder("BlockLSTM", "last", 2)),
     "tf1_block_lstm_v2": ("tf1", 9113, _block_builder("BlockLSTMV2", "outputs", None)),
@@ -474,6 +521,17 @@ def build_tf1_rnn_refused(variant):
             # Alone, the lower cell's state would prune the upper cell away: both are used.
             state = dyn(LC.MultiRNNCell([LC.BasicRNNCell(4), LC.BasicRNNCell(4)]))[1]
             y = state[0] + state[1]
+        elif variant == "bidi_seq_len":
+            # bidirectional_dynamic_rnn with sequence_length: ReverseSequence, Selects in the loops.
+            _, (fw, bw) = tf.compat.v1.nn.bidirectional_dynamic_rnn(
+                LC.GRUCell(4), LC.GRUCell(4), x, sequence_length=tf.fill([tf.shape(x)[0]], 5),
+                dtype=tf.float32)
+            y = fw + bw
+        elif variant == "bidi_mixed":
+            # Forward and backward cells of different classes: no Keras Bidirectional.
+            _, (fw, bw) = tf.compat.v1.nn.bidirectional_dynamic_rnn(
+                LC.LSTMCell(4), LC.GRUCell(4), x, dtype=tf.float32)
+            y = tf.concat([fw.h, bw], 1) @ tf.ones([8, 4])
         else:
             raise SystemExit(f"unknown refused variant {variant}")
         w = _var("head_w", tfcommon.random_weight("Dense", "kernel", (4, 3), rng))
@@ -485,7 +543,7 @@ def build_tf1_rnn_refused(variant):
 
 # Graphs thaw refuses (tests/recurrent.rs checks each reason): written as tests/data/tf1_rnn_<v>.pb.
 REFUSED = ("peephole", "num_proj", "cell_clip", "final_c", "seq_len", "time_major", "initial_state",
-           "multi_lower_state")
+           "multi_lower_state", "bidi_seq_len", "bidi_mixed")
 
 
 def build_tf1_static_rnn_refused(variant):

@@ -429,6 +429,129 @@ fn tf1_dynamic_rnn_cells_verify_as_keras_layers() {
     }
 }
 
+/// TF1 `bidirectional_dynamic_rnn` (no `sequence_length`): the forward loop
+/// and the backward one over `ReverseV2(x, [1])`, their outputs (the backward
+/// ones reversed back) or final h concatenated, are ONE Keras
+/// `Bidirectional(LSTM|GRU, merge_mode="concat")` standing for both loops and
+/// both reverses; every layer passes. The .h5's round trip in both Kerases is
+/// `.ci/run`'s.
+#[test]
+fn tf1_bidirectional_dynamic_rnn_verifies_as_one_keras_bidirectional() {
+    for (case, inner, sequences) in [
+        ("tf1_bidi_lstm", "LSTM", true),
+        ("tf1_bidi_gru_b2", "GRU", false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let o = thaw()
+            .args([
+                "verify",
+                &format!("fixtures/{case}/model.pb"),
+                "--formats",
+                "h5,py",
+                "--out",
+                dir.path().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(0), "{case}: {out}");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+                .unwrap();
+        assert_eq!(report["verdict"], "pass", "{case}");
+        let layers = report["layers"].as_array().unwrap();
+        for l in layers {
+            assert_eq!(l["status"], "pass", "{case}: {l}");
+        }
+        let bidi: Vec<_> = layers
+            .iter()
+            .filter(|l| l["class_name"] == "Bidirectional")
+            .collect();
+        let [bidi] = bidi.as_slice() else {
+            panic!("{case}: not one Bidirectional in {layers:?}");
+        };
+        assert_eq!(bidi["name"], "bidirectional_rnn", "{case}");
+        assert!(
+            !layers
+                .iter()
+                .any(|l| ["LSTM", "GRU"].contains(&l["class_name"].as_str().unwrap())),
+            "{case}: a loop left as a layer of its own: {layers:?}"
+        );
+        // Both loops and both reverses are the one layer's.
+        let nodes: Vec<&str> = bidi["tf_nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|n| n.as_str())
+            .collect();
+        for n in [
+            "bidirectional_rnn/fw/fw/transpose",
+            "bidirectional_rnn/bw/bw/transpose",
+            "bidirectional_rnn/bw/ReverseV2",
+        ] {
+            assert!(nodes.contains(&n), "{case}: {n} not in {nodes:?}");
+        }
+        assert_eq!(nodes.contains(&"ReverseV2"), sequences, "{case}: {nodes:?}");
+        let py = std::fs::read_to_string(dir.path().join("model.py")).unwrap();
+        let line = py
+            .lines()
+            .find(|l| l.contains("L.Bidirectional("))
+            .unwrap_or_else(|| panic!("{case}: no Bidirectional in {py}"));
+        for part in [
+            format!("layer=L.{inner}("),
+            "go_backwards=False".into(),
+            format!(
+                "return_sequences={}",
+                if sequences { "True" } else { "False" }
+            ),
+            "merge_mode=\"concat\"".into(),
+        ] {
+            assert!(line.contains(&part), "{case}: '{part}' not in {line}");
+        }
+    }
+}
+
+/// `bidirectional_dynamic_rnn` forms thaw refuses (exit 3, the reason
+/// named): with `sequence_length` (`ReverseSequence`, the loops' `Select`s),
+/// and forward and backward cells of different classes
+/// (`tests/data/tf1_rnn_bidi_*.pb`, `harness/gen_tf1.py --refused`).
+#[test]
+fn tf1_bidirectional_dynamic_rnn_forms_not_converted_are_refused_by_name() {
+    for (case, why) in [
+        (
+            "bidi_seq_len",
+            "frame 'bidirectional_rnn/bw/bw/while/while_context'): tract cannot execute \
+             TensorFlow control flow",
+        ),
+        ("bidi_seq_len", "dynamic_rnn with sequence_length"),
+        ("bidi_mixed", "joins two different recurrent layers (Lstm {"),
+        ("bidi_mixed", "not a Bidirectional"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let o = thaw()
+            .args([
+                "verify",
+                &model(&format!("tf1_rnn_{case}")),
+                "--out",
+                dir.path().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{case}: {out}{err}");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+                .unwrap();
+        let ops = report["unsupported_ops"].as_array().unwrap();
+        let reasons: Vec<&str> = ops.iter().filter_map(|u| u["reason"].as_str()).collect();
+        assert!(
+            reasons.iter().any(|r| r.contains(why)),
+            "{case}: '{why}' not in {reasons:?}"
+        );
+    }
+}
+
 /// A masked loop (`Embedding(mask_zero=True)` → LSTM) that writes zeros at
 /// masked steps, `zero_output_for_mask=True`, is only Keras's inside a
 /// `Bidirectional` returning sequences: alone it is refused (exit 3) with

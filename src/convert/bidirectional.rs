@@ -10,6 +10,11 @@
 //!   `sum`: `AddV2(y, y_rev)`; `mul`: `Mul(y, y_rev)`; `ave`: `AddV2` then
 //!   `RealDiv` by the constant 2 (both Kerases write `(y + y_rev) / 2`).
 //!
+//! TF1's `bidirectional_dynamic_rnn` meets the same way (`ConcatV2`, the
+//! backward outputs flipped back by `ReverseV2(…, [1])`), its backward loop
+//! reading `ReverseV2(x, [1])` before its transpose instead
+//! ([`super::recurrent_tf1`]); both loops read `x`.
+//!
 //! Emitted as one `Bidirectional` layer whose output is the merge's (or the
 //! division's) and whose weights are the forward cell's then the backward
 //! cell's (`forward/kernel`, …, `backward/kernel`, …).
@@ -58,7 +63,7 @@ fn towards_merge<'g>(ctx: &Ctx<'g>, t: &TensorId) -> Option<(Option<&'g NodeDef>
 }
 
 /// `kind` with `go_backwards` set to `back`.
-fn with_direction(kind: &LayerKind, back: bool) -> LayerKind {
+pub(super) fn with_direction(kind: &LayerKind, back: bool) -> LayerKind {
     let mut k = kind.clone();
     if let LayerKind::Lstm { go_backwards, .. }
     | LayerKind::Gru { go_backwards, .. }
@@ -165,10 +170,7 @@ pub(super) fn pair(
         ));
     }
     for h in [f, bk] {
-        let t = graph
-            .node(&h.cell.transpose)
-            .ok_or("a loop's Transpose is missing")?;
-        if ctx.layer_input(t, 0)? != input {
+        if h.cell.layer_input(ctx)? != input {
             return Err(format!("{name} joins recurrent layers of different inputs"));
         }
     }

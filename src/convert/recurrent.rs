@@ -100,6 +100,9 @@ pub(super) fn refuse_loops(ctx: &Ctx) -> Vec<Refusal> {
     let graph = ctx.graph;
     let mut taken: HashSet<usize> = HashSet::new();
     let mut out = Vec::new();
+    // The rule's anchors: one layer scope can hold several loops (TF1's
+    // `bidirectional_rnn/fw`, `…/bw`), the first loop's group taking them all.
+    let mut anchors: HashSet<String> = HashSet::new();
     for lp in graph.loops() {
         let Some(anchor) = graph.node(&lp.node) else {
             continue;
@@ -120,9 +123,9 @@ pub(super) fn refuse_loops(ctx: &Ctx) -> Vec<Refusal> {
                 nodes: group
                     .iter()
                     .map(|&i| graph.nodes()[i].name.clone())
-                    .filter(|n| *n != cell.transpose)
                     .collect(),
             });
+            anchors.extend(cell.anchors(ctx));
             continue;
         }
         let group = loop_group(ctx, &lp, &mut taken);
@@ -147,6 +150,9 @@ pub(super) fn refuse_loops(ctx: &Ctx) -> Vec<Refusal> {
                 .map(|&i| graph.nodes()[i].name.clone())
                 .collect(),
         });
+    }
+    for r in &mut out {
+        r.nodes.retain(|n| !anchors.contains(n));
     }
     out
 }
@@ -239,7 +245,9 @@ fn reason(layer: &str, lp: &Loop, ops: &BTreeMap<&str, usize>, why: &str) -> Str
 pub(super) struct RnnCell {
     /// The time-major `Transpose` of the layer input (the rule's anchor).
     pub transpose: String,
-    /// `go_backwards`: the `ReverseV2` of the time-major sequence.
+    /// `go_backwards`: the `ReverseV2` of the time-major sequence (Keras), or
+    /// of the batch-major layer input before the `Transpose` (TF1's
+    /// `bidirectional_dynamic_rnn`, see [`Self::layer_input`]).
     pub reverse: Option<String>,
     pub kind: LayerKind,
     pub weights: Vec<Weight>,
@@ -259,6 +267,39 @@ pub(super) struct RnnCell {
     /// The layers below this one that the same loop computes (a TF1
     /// `MultiRNNCell`: one per lower cell, first to last), each feeding the next.
     pub below: Vec<Stacked>,
+}
+
+impl RnnCell {
+    /// The `ReverseV2` feeding the `Transpose` (TF1 reverses the batch-major
+    /// input before it; Keras the time-major sequence after it).
+    fn reverse_before<'g>(&self, ctx: &Ctx<'g>) -> Option<&'g NodeDef> {
+        let graph = ctx.graph;
+        let fed = graph.resolve(&graph.input(graph.node(&self.transpose)?, 0).ok()?);
+        graph
+            .node(self.reverse.as_deref()?)
+            .filter(|r| r.name == fed.node)
+    }
+
+    /// The layer input: the `Transpose`'s, or that of the `ReverseV2` feeding it.
+    pub fn layer_input(&self, ctx: &Ctx) -> Result<TensorId, String> {
+        match self.reverse_before(ctx) {
+            Some(rev) => ctx.layer_input(rev, 0),
+            None => ctx.layer_input(
+                ctx.graph
+                    .node(&self.transpose)
+                    .ok_or("a loop's Transpose is missing")?,
+                0,
+            ),
+        }
+    }
+
+    /// The nodes [`rnn`] may be anchored on: the `Transpose`, and the
+    /// `ReverseV2` feeding it (first in graph order).
+    fn anchors(&self, ctx: &Ctx) -> Vec<String> {
+        let mut a = vec![self.transpose.clone()];
+        a.extend(self.reverse_before(ctx).map(|r| r.name.clone()));
+        a
+    }
 }
 
 /// A lower cell of a TF1 `MultiRNNCell` loop: a layer of its own, returning
@@ -899,14 +940,15 @@ fn carried_from(ctx: &Ctx, node: &NodeDef, next: &str) -> bool {
 /// class standing for the whole loop and its layer scope.
 pub(super) fn rnn(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     let graph = ctx.graph;
-    // Directly, or through the ReverseV2 of go_backwards.
+    // Directly, or through the ReverseV2 of go_backwards; or TF1's ReverseV2
+    // feeding the Transpose.
     let feeds_list = graph
         .consumers(&TensorId::new(node.name.clone(), 0))
         .iter()
         .any(|&(c, _)| {
             matches!(
                 graph.nodes()[c].op.as_str(),
-                "TensorListFromTensor" | "ReverseV2" | "TensorArrayScatterV3"
+                "TensorListFromTensor" | "ReverseV2" | "TensorArrayScatterV3" | "Transpose"
             )
         });
     if !feeds_list {
@@ -919,10 +961,13 @@ pub(super) fn rnn(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         .into_iter()
         .filter_map(|lp| recognise(ctx, &lp).ok().map(|c| (lp, c)))
         .collect();
-    let Some(this) = cells.iter().position(|(_, c)| c.transpose == node.name) else {
+    let Some(this) = cells
+        .iter()
+        .position(|(_, c)| c.anchors(ctx).contains(&node.name))
+    else {
         return Err("not the input of a loop recognised as an LSTM, GRU or SimpleRNN cell".into());
     };
-    let input = ctx.layer_input(node, 0)?;
+    let input = cells[this].1.layer_input(ctx)?;
     let node_lists: Vec<Vec<String>> = cells
         .iter()
         .map(|(lp, c)| {
@@ -967,7 +1012,7 @@ pub(super) fn rnn(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         input = lower.output.clone();
     }
     let lower: HashSet<&String> = cell.below.iter().flat_map(|l| &l.nodes).collect();
-    let mut nodes = vec![node.name.clone()];
+    let mut nodes = vec![cell.transpose.clone()];
     nodes.extend(
         node_lists[this]
             .iter()
@@ -987,7 +1032,10 @@ pub(super) fn rnn(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
 
 /// This family's conversion rules with their priorities (see [`super::rules`]):
 /// among rules anchored on the same op, the lower priority is tried first.
-pub(super) const RULES: &[RuleEntry] = &[RuleEntry::new("Transpose", "rnn", BLOCK, rnn)];
+pub(super) const RULES: &[RuleEntry] = &[
+    RuleEntry::new("Transpose", "rnn", BLOCK, rnn),
+    RuleEntry::new("ReverseV2", "rnn", BLOCK, rnn),
+];
 
 #[cfg(test)]
 mod tests {

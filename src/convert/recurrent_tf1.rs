@@ -48,8 +48,17 @@
 //! inputs, an `initial_state` other than zeros, the final state and the
 //! outputs both used (two Keras outputs), the final c or a lower cell's final
 //! state used, LSTMCell's peepholes (`use_peepholes`), projection (`num_proj`)
-//! and `cell_clip`, other activations (their ops are not the cell's),
-//! `bidirectional_dynamic_rnn` (`ReverseSequence`).
+//! and `cell_clip`, other activations (their ops are not the cell's).
+//!
+//! `bidirectional_dynamic_rnn` without `sequence_length`: two such loops
+//! (scopes `bidirectional_rnn/fw/fw/…` and `bidirectional_rnn/bw/bw/…`), the
+//! backward one over `ReverseV2(x, [1])` (batch-major, before the
+//! transpose): that loop is Keras's `go_backwards` (its steps, its final
+//! state, in processing order); its outputs flipped back by `ReverseV2(…,
+//! [1])` and concatenated with the forward ones, or the two final h
+//! concatenated, are Keras's `Bidirectional(merge_mode="concat")`
+//! ([`super::bidirectional`]). With `sequence_length` (`ReverseSequence`,
+//! and the loops' `Select`s) it is refused.
 //!
 //! Tests: the gate rearrangement worked out by hand for one unit (below); the
 //! `fixtures/tf1_rnn_*` and `tf1_multi_rnn_*` (`harness/gen_tf1.py`) verify and
@@ -1069,10 +1078,33 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
             nodes: cell.nodes.clone(),
         });
     }
-    let (kind, weights) = last.keras(ctx, return_sequences)?;
+    let (mut kind, weights) = last.keras(ctx, return_sequences)?;
+    // bidirectional_dynamic_rnn's backward loop: its input reversed along
+    // the steps (batch-major `ReverseV2(x, [1])`) before the transpose, which
+    // is Keras's go_backwards (outputs in processing order, as Keras's).
+    let reverse = input_of(ctx, transpose, 0)
+        .and_then(|t| graph.node(&t.node))
+        .filter(|n| n.op == "ReverseV2");
+    if let Some(rev) = reverse {
+        let axes = ctx.const_ints(rev, 1)?;
+        if axes != [1] {
+            return Err(format!(
+                "ReverseV2 '{}' before the loop reverses axes {axes:?}, not the time axis [1]",
+                rev.name
+            ));
+        }
+        if !below.is_empty() {
+            return Err(
+                "a MultiRNNCell over a reversed sequence (bidirectional_dynamic_rnn's backward \
+                 direction) is not converted"
+                    .into(),
+            );
+        }
+        kind = super::bidirectional::with_direction(&kind, true);
+    }
     Ok(RnnCell {
         transpose: transpose.name.clone(),
-        reverse: None,
+        reverse: reverse.map(|n| n.name.clone()),
         kind,
         weights,
         output: TensorId::new(output, 0),
