@@ -835,7 +835,7 @@ fn declutter(mut model: TypedModel) -> TractResult<TypedModel> {
 ///   Dummy op"). A masked recurrent layer meets it (one mask step tiled alike
 ///   for each state and the output). The pass only saves duplicate work.
 /// - Its op-by-op `declutter` pass never fuses a successor into a node whose
-///   output the oracle exposes ([`keeping_exposed_nodes`]).
+///   output the oracle exposes ([`DeclutterKeepingExposed`]).
 fn passes(mut optimizer: Optimizer) -> Optimizer {
     optimizer
         .passes
