@@ -66,6 +66,27 @@ const CONVERTED: &[(&str, &[(&str, &str)])] = &[
     ),
 ];
 
+/// `thaw verify PATH [EXTRA…] --out <temp dir>`: asserts its exit code (the
+/// message shows stdout and stderr) and returns the folder (alive while the
+/// guard is) and its `report.json`.
+fn verify_report(path: &str, extra: &[&str], code: i32) -> (tempfile::TempDir, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let o = thaw()
+        .arg("verify")
+        .arg(path)
+        .args(extra)
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(code), "{path}: {text}");
+    let report =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    (dir, report)
+}
+
 fn model(case: &str) -> String {
     format!("tests/data/{case}.pb")
 }
@@ -287,22 +308,7 @@ fn verify_reports_unsupported_with_one_entry_per_loop() {
 #[test]
 fn lowered_recurrent_graphs_verify_as_keras_layers_of_their_class() {
     for &(case, loops) in CONVERTED {
-        let dir = tempfile::tempdir().unwrap();
-        let o = thaw()
-            .args([
-                "verify",
-                &model(case),
-                "--out",
-                dir.path().to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        let out = String::from_utf8_lossy(&o.stdout);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(0), "{case}: {out}{err}");
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-                .unwrap();
+        let (_dir, report) = verify_report(&model(case), &[], 0);
         assert_eq!(report["verdict"], "pass", "{case}");
         let layers = report["layers"].as_array().unwrap();
         // proj, the loops in order, head; every one passing.
@@ -347,22 +353,7 @@ const TF1_REFUSED: &[(&str, &str)] = &[
 #[test]
 fn tf1_dynamic_rnn_forms_not_converted_are_refused_by_name() {
     for &(case, why) in TF1_REFUSED {
-        let dir = tempfile::tempdir().unwrap();
-        let o = thaw()
-            .args([
-                "verify",
-                &model(&format!("tf1_rnn_{case}")),
-                "--out",
-                dir.path().to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        let out = String::from_utf8_lossy(&o.stdout);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(3), "{case}: {out}{err}");
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-                .unwrap();
+        let (_dir, report) = verify_report(&model(&format!("tf1_rnn_{case}")), &[], 3);
         let ops = report["unsupported_ops"].as_array().unwrap();
         let reasons: Vec<&str> = ops.iter().filter_map(|u| u["reason"].as_str()).collect();
         assert!(
@@ -397,21 +388,7 @@ fn tf1_dynamic_rnn_cells_verify_as_keras_layers() {
             true,
         ),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let o = thaw()
-            .args([
-                "verify",
-                &format!("fixtures/{case}/model.pb"),
-                "--out",
-                dir.path().to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        let out = String::from_utf8_lossy(&o.stdout);
-        assert_eq!(o.status.code(), Some(0), "{case}: {out}");
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-                .unwrap();
+        let (_dir, report) = verify_report(&format!("fixtures/{case}/model.pb"), &[], 0);
         let layers = report["layers"].as_array().unwrap();
         let cell = layers
             .iter()
@@ -441,23 +418,11 @@ fn tf1_bidirectional_dynamic_rnn_verifies_as_one_keras_bidirectional() {
         ("tf1_bidi_lstm", "LSTM", true),
         ("tf1_bidi_gru_b2", "GRU", false),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let o = thaw()
-            .args([
-                "verify",
-                &format!("fixtures/{case}/model.pb"),
-                "--formats",
-                "h5,py",
-                "--out",
-                dir.path().to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        let out = String::from_utf8_lossy(&o.stdout);
-        assert_eq!(o.status.code(), Some(0), "{case}: {out}");
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-                .unwrap();
+        let (dir, report) = verify_report(
+            &format!("fixtures/{case}/model.pb"),
+            &["--formats", "h5,py"],
+            0,
+        );
         assert_eq!(report["verdict"], "pass", "{case}");
         let layers = report["layers"].as_array().unwrap();
         for l in layers {
@@ -527,22 +492,7 @@ fn tf1_bidirectional_dynamic_rnn_forms_not_converted_are_refused_by_name() {
         ("bidi_mixed", "joins two different recurrent layers (Lstm {"),
         ("bidi_mixed", "not a Bidirectional"),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let o = thaw()
-            .args([
-                "verify",
-                &model(&format!("tf1_rnn_{case}")),
-                "--out",
-                dir.path().to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        let out = String::from_utf8_lossy(&o.stdout);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(3), "{case}: {out}{err}");
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-                .unwrap();
+        let (_dir, report) = verify_report(&model(&format!("tf1_rnn_{case}")), &[], 3);
         let ops = report["unsupported_ops"].as_array().unwrap();
         let reasons: Vec<&str> = ops.iter().filter_map(|u| u["reason"].as_str()).collect();
         assert!(
@@ -590,22 +540,7 @@ const TF1_STATIC_REFUSED: &[(&str, &str)] = &[
 #[test]
 fn tf1_static_rnn_forms_not_converted_are_refused_at_the_unpack() {
     for &(case, why) in TF1_STATIC_REFUSED {
-        let dir = tempfile::tempdir().unwrap();
-        let o = thaw()
-            .args([
-                "verify",
-                &model(&format!("tf1_static_rnn_{case}")),
-                "--out",
-                dir.path().to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        let out = String::from_utf8_lossy(&o.stdout);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(3), "{case}: {out}{err}");
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-                .unwrap();
+        let (_dir, report) = verify_report(&model(&format!("tf1_static_rnn_{case}")), &[], 3);
         let ops = report["unsupported_ops"].as_array().unwrap();
         let at_unpack: Vec<&serde_json::Value> = ops
             .iter()
@@ -687,21 +622,7 @@ fn tf1_static_rnn_and_multi_rnn_cell_verify_as_keras_layers() {
     // 4 samples (verify's default) of 5 steps, 4 units.
     let (samples, steps, units) = (4, 5, 4);
     for &(case, expect) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        let o = thaw()
-            .args([
-                "verify",
-                &format!("fixtures/{case}/model.pb"),
-                "--out",
-                dir.path().to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        let out = String::from_utf8_lossy(&o.stdout);
-        assert_eq!(o.status.code(), Some(0), "{case}: {out}");
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-                .unwrap();
+        let (_dir, report) = verify_report(&format!("fixtures/{case}/model.pb"), &[], 0);
         let layers = report["layers"].as_array().unwrap();
         for l in layers {
             assert_eq!(l["status"], "pass", "{case}: {l}");
@@ -742,21 +663,7 @@ fn tf1_fused_lstm_ops_verify_as_keras_lstm() {
         ("tf1_block_lstm_v2", "lstm_fused_cell", "transpose:0"),
         ("tf1_lstm_block_cell", "rnn.lstm_cell", "rnn/while/Exit_"),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let o = thaw()
-            .args([
-                "verify",
-                &format!("fixtures/{case}/model.pb"),
-                "--out",
-                dir.path().to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        let out = String::from_utf8_lossy(&o.stdout);
-        assert_eq!(o.status.code(), Some(0), "{case}: {out}");
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-                .unwrap();
+        let (_dir, report) = verify_report(&format!("fixtures/{case}/model.pb"), &[], 0);
         let layers = report["layers"].as_array().unwrap();
         for l in layers {
             assert_eq!(l["status"], "pass", "{case}: {l}");
@@ -789,22 +696,7 @@ fn tf1_block_lstm_peepholes_and_cell_clip_are_refused_by_name() {
             "BlockLSTM 'lstm_fused_cell/BlockLSTM': cell_clip 3 clips the cell state",
         ),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let o = thaw()
-            .args([
-                "verify",
-                &model(&format!("tf1_block_lstm_{case}")),
-                "--out",
-                dir.path().to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        let text =
-            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(3), "{case}: {text}");
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-                .unwrap();
+        let (_dir, report) = verify_report(&model(&format!("tf1_block_lstm_{case}")), &[], 3);
         let reasons: Vec<&str> = report["unsupported_ops"]
             .as_array()
             .unwrap()

@@ -38,7 +38,7 @@
 
 use super::ctx::{Ctx, Emit, Match};
 use super::recurrent::{const_through_enter, source, swaps_batch_and_time};
-use super::recurrent_tf1::{ICFO, IFCO, is_zeros, lstm_weights};
+use super::recurrent_tf1::{ICFO, IFCO, is_zeros, lstm_weights, recurrent_weights};
 use super::rules::{BLOCK, LAYER, RuleEntry};
 use crate::graph::pb::NodeDef;
 use crate::graph::{NodeExt, TensorId};
@@ -141,27 +141,6 @@ fn keras_arrays(
     Ok((k, rk, bias, units, input))
 }
 
-/// The layer's weights in Keras's order.
-fn weights_of(k: Array2<f32>, rk: Array2<f32>, bias: Option<Array1<f32>>) -> Vec<Weight> {
-    let mut weights = vec![
-        Weight {
-            name: "kernel".into(),
-            value: k.into_dyn(),
-        },
-        Weight {
-            name: "recurrent_kernel".into(),
-            value: rk.into_dyn(),
-        },
-    ];
-    if let Some(bias) = bias {
-        weights.push(Weight {
-            name: "bias".into(),
-            value: bias.into_dyn(),
-        });
-    }
-    weights
-}
-
 /// Keras's LSTM `(kernel, recurrent_kernel, bias, units)`.
 pub(super) type CellWeights = (Array2<f32>, Array2<f32>, Option<Array1<f32>>, usize);
 
@@ -235,7 +214,7 @@ fn sequence(ctx: &Ctx, transpose: &NodeDef, lstm: &NodeDef) -> Result<Sequence, 
     let w = konst(4).ok_or_else(|| format!("{what}: w is not a constant"))?;
     let b = konst(8).ok_or_else(|| format!("{what}: b is not a constant"))?;
     let (k, rk, bias, units, input) = keras_arrays(&what, w, b, blocks, forget_bias)?;
-    let weights = weights_of(k, rk, bias);
+    let weights = recurrent_weights(k, rk, bias);
 
     // The sequence (batch-major [B, T, in]) and seq_len_max = T.
     let x = ctx.layer_input(transpose, 0)?;

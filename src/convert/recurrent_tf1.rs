@@ -754,22 +754,7 @@ impl Step<'_> {
             }
         };
         let use_bias = b.is_some();
-        let mut weights = vec![
-            Weight {
-                name: "kernel".into(),
-                value: k.into_dyn(),
-            },
-            Weight {
-                name: "recurrent_kernel".into(),
-                value: rk.into_dyn(),
-            },
-        ];
-        if let Some(b) = b {
-            weights.push(Weight {
-                name: "bias".into(),
-                value: b.into_dyn(),
-            });
-        }
+        let weights = recurrent_weights(k, rk, b);
         let kind = match self.class {
             Class::Lstm => LayerKind::Lstm {
                 units,
@@ -798,6 +783,30 @@ impl Step<'_> {
         };
         Ok((kind, weights))
     }
+}
+
+/// A recurrent layer's Keras weights, in Keras's order: `kernel`,
+/// `recurrent_kernel`, then `bias` when the layer has one.
+pub(super) fn recurrent_weights(
+    k: Array2<f32>,
+    rk: Array2<f32>,
+    bias: Option<ndarray::Array1<f32>>,
+) -> Vec<Weight> {
+    let mut weights = vec![
+        Weight {
+            name: "kernel".into(),
+            value: k.into_dyn(),
+        },
+        Weight {
+            name: "recurrent_kernel".into(),
+            value: rk.into_dyn(),
+        },
+    ];
+    weights.extend(bias.map(|b| Weight {
+        name: "bias".into(),
+        value: b.into_dyn(),
+    }));
+    weights
 }
 
 /// Whether a tensor is a zero state (`zero_state`'s `Fill(shape, 0)` or a
