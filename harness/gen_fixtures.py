@@ -905,6 +905,40 @@ def build_masking_rnn(K):
 build_masking_rnn.padded = ("seq",)
 
 
+def build_return_state(K):
+    """Recurrent layers' states as outputs (return_state=True) on a float (5, 3) sequence:
+    LSTM(4, return_sequences=True, return_state=True) gives the sequence, the final h and the
+    final c; GRU(3, return_state=True) on the sequence gives its last output and its final h
+    (equal values, two graph tensors); SimpleRNN(3, go_backwards=True, return_state=True) gives
+    the same pair. Concatenate([h, c, gru h, rnn h]) -> Dense(2); the model's outputs are the head,
+    the LSTM's final c and the GRU's last output."""
+    L = K.layers
+    x_in = K.Input((5, 3), name="seq")
+    s, h, c = L.LSTM(4, return_sequences=True, return_state=True, name="lstm_state")(x_in)
+    g, gh = L.GRU(3, return_state=True, name="gru_state")(s)
+    r, rh = L.SimpleRNN(3, go_backwards=True, return_state=True, name="rnn_state")(s)
+    m = L.Concatenate(name="states")([h, c, gh, rh])
+    y = L.Dense(2, name="head")(m)
+    return K.Model(x_in, [y, c, g], name="model"), [("seq", [5, 3])]
+
+
+def build_bidirectional_split(K):
+    """Bidirectional layers with more than one output on a float (5, 3) sequence:
+    Bidirectional(LSTM(4, return_sequences=True), merge_mode=None) gives the forward and the
+    (flipped back) backward sequences as two outputs; Subtract them; Bidirectional(GRU(3,
+    return_state=True), merge_mode="concat") gives the concatenated last steps and each
+    direction's final h; Concatenate([y, h_fwd, h_bwd]) -> Dense(2). The backward sequence is a
+    second model output."""
+    L = K.layers
+    x_in = K.Input((5, 3), name="seq")
+    f, b = L.Bidirectional(L.LSTM(4, return_sequences=True), merge_mode=None, name="bi_split")(x_in)
+    d = L.Subtract(name="diff")([f, b])
+    y, hf, hb = L.Bidirectional(L.GRU(3, return_state=True), name="bi_state")(d)
+    m = L.Concatenate(name="states")([y, hf, hb])
+    out = L.Dense(2, name="head")(m)
+    return K.Model(x_in, [out, b], name="model"), [("seq", [5, 3])]
+
+
 CASES = {
     "k3_conv_strides_dilation": ("keras3", 101, build_conv_strides_dilation),
     "k3_bn_depthwise_relu6": ("keras3", 102, build_bn_depthwise_relu6),
@@ -970,6 +1004,10 @@ CASES = {
     "tk_mask_zero_rnn": ("tf_keras", 276, build_mask_zero_rnn),
     "k3_mask_zero_bidirectional": ("keras3", 177, build_mask_zero_bidirectional(("concat", "ave"))),
     "tk_mask_zero_bidirectional": ("tf_keras", 277, build_mask_zero_bidirectional(("sum", "mul"))),
+    "k3_return_state": ("keras3", 179, build_return_state),
+    "tk_return_state": ("tf_keras", 279, build_return_state),
+    "k3_bidirectional_split": ("keras3", 180, build_bidirectional_split),
+    "tk_bidirectional_split": ("tf_keras", 280, build_bidirectional_split),
 }
 
 

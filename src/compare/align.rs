@@ -37,7 +37,7 @@
 //! layers (a BatchNormalization folded into a Conv2D), nested models, layers
 //! thaw's Keras reader refuses.
 
-use crate::keras::{LayerKind, Model};
+use crate::keras::{LayerKind, Model, output_name};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
@@ -239,6 +239,21 @@ pub fn align(user: &Model, converted: &Model) -> Alignment {
                     output: output.to_string(),
                     by,
                 });
+                // The other outputs (a recurrent layer's states) pair in
+                // order when both layers have them; a user output the twin
+                // lacks stays without a twin (and so does all it feeds).
+                if u.kind.outputs() == c.kind.outputs() {
+                    for k in 1..u.kind.outputs() {
+                        let (uk, ck) = (output_name(&u.name, k), output_name(&c.name, k));
+                        twin.insert(uk.clone(), ck.clone());
+                        al.pairs.push(Pair {
+                            user: uk,
+                            converted: c.name.clone(),
+                            output: ck,
+                            by,
+                        });
+                    }
+                }
             }
             None => {
                 al.unaligned_user.push(u.name.clone());
@@ -332,6 +347,22 @@ pub fn unaligned(al: &Alignment, user: &Model, converted: &Model) -> Vec<Unalign
             reason,
         });
     }
+    // A user output that is a layer's output k ≥ 1 with no twin (the twin
+    // layer does not return it): nothing checks it.
+    for name in &user.outputs {
+        if user.layer(name).is_none() && user.producer(name).is_some() && al.pair(name).is_none()
+        {
+            out.push(Unaligned {
+                side: "user",
+                layer: name.clone(),
+                class_name: class(user, user.tensor_ref(name).0),
+                coverage: Coverage::Unchecked,
+                reason: "a model output (a layer's state) that no graph tensor checks: the \
+                         model's result is not verified"
+                    .to_string(),
+            });
+        }
+    }
     // Converted layers some user layer is compared with.
     let checked: HashSet<&str> = al
         .pairs
@@ -402,6 +433,24 @@ pub fn unaligned(al: &Alignment, user: &Model, converted: &Model) -> Vec<Unalign
             coverage,
             reason,
         });
+    }
+    // A graph output that is a layer's output k ≥ 1 (a state) no user layer
+    // returns.
+    for name in &converted.outputs {
+        if converted.layer(name).is_none()
+            && converted.producer(name).is_some()
+            && !al.pairs.iter().any(|p| p.output == *name)
+        {
+            out.push(Unaligned {
+                side: "graph",
+                layer: name.clone(),
+                class_name: class(converted, converted.tensor_ref(name).0),
+                coverage: Coverage::Unchecked,
+                reason: "a graph output (a layer's state) that no layer of the user's model \
+                         computes: the model's result is not verified"
+                    .to_string(),
+            });
+        }
     }
     out
 }

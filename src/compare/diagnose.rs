@@ -88,10 +88,14 @@ pub struct Context<'a> {
     /// interpreter's, on the same samples as `values`): a recurrent layer
     /// reads its input's mask in every hypothesis too.
     pub masks: &'a HashMap<String, ArrayD<bool>>,
+    /// Which of the layer's outputs `expected` is (0 but for a recurrent
+    /// layer's states, see [`crate::keras::LayerKind::outputs`]).
+    pub output: usize,
 }
 
 impl Context<'_> {
-    /// Runs `layer` on `inputs` with its inputs' masks.
+    /// Runs `layer` on `inputs` with its inputs' masks: its output
+    /// [`Self::output`].
     pub(super) fn run(
         &self,
         layer: &Layer,
@@ -99,7 +103,19 @@ impl Context<'_> {
     ) -> Result<ArrayD<f32>, interp::InterpError> {
         let masks: Vec<Option<&ArrayD<bool>>> =
             layer.inbound.iter().map(|n| self.masks.get(n)).collect();
-        interp::run_layer_masked(layer, inputs, &masks).map(|(y, _)| y)
+        let mut outputs = interp::run_layer_outputs(layer, inputs, &masks)?;
+        if self.output >= outputs.len() {
+            return Err(interp::InterpError::Layer {
+                layer: layer.name.clone(),
+                class: layer.kind.class_name(),
+                problem: interp::LayerError::Config(format!(
+                    "no output {} (the layer has {})",
+                    self.output,
+                    outputs.len()
+                )),
+            });
+        }
+        Ok(outputs.swap_remove(self.output).0)
     }
 }
 
@@ -230,6 +246,7 @@ mod tests {
             masks: &no_masks,
             model: &model,
             values: &values,
+            output: 0,
         };
         diagnose(faulty, xs, expected, Tolerance::default(), &ctx)
     }

@@ -1092,6 +1092,7 @@ mod tests {
                 masks: &no_masks,
                 model: &model,
                 values: &values,
+                output: 0,
             };
             for layer in &model.layers {
                 let name = &layer.name;

@@ -123,6 +123,7 @@ pub fn swish(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         weights: vec![],
         inputs: vec![x],
         output: TensorId::new(mul.name.clone(), 0),
+        more_outputs: Vec::new(),
         nodes: vec![node.name.clone(), sig.name.clone(), mul.name.clone()],
     }))
 }
@@ -201,6 +202,7 @@ pub fn gelu(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         weights: vec![],
         inputs: vec![x],
         output: out(y),
+        more_outputs: Vec::new(),
         nodes: [*neg, *half, scaled, erfc, y]
             .iter()
             .map(|n| n.name.clone())
@@ -286,6 +288,7 @@ pub fn prelu(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         weights: vec![super::ctx::weight("alpha", alpha)],
         inputs: vec![x],
         output: out(add),
+        more_outputs: Vec::new(),
         nodes: [*neg, *pos, relu_neg, mul, add]
             .iter()
             .map(|n| n.name.clone())
@@ -362,6 +365,7 @@ pub fn clip(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         weights: vec![],
         inputs: vec![x],
         output: TensorId::new(second_node.name.clone(), 0),
+        more_outputs: Vec::new(),
         nodes: vec![node.name.clone(), second_node.name.clone()],
     }))
 }

@@ -412,6 +412,7 @@ pub fn mha(ctx: &Ctx, anchor: &NodeDef) -> Result<Match, String> {
         weights,
         inputs,
         output: y,
+        more_outputs: Vec::new(),
         nodes,
     }))
 }

@@ -222,6 +222,7 @@ pub(super) fn pair(
         weights,
         inputs: vec![input],
         output,
+        more_outputs: Vec::new(),
         nodes,
     })))
 }

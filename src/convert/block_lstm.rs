@@ -307,6 +307,7 @@ fn sequence(ctx: &Ctx, transpose: &NodeDef, lstm: &NodeDef) -> Result<Sequence, 
         kind: LayerKind::Lstm {
             units,
             return_sequences,
+            return_state: false,
             use_bias: true,
             go_backwards: false,
             activation: Activation::Tanh,
@@ -365,6 +366,7 @@ fn block_lstm(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         weights: seq.weights,
         inputs: vec![input],
         output: seq.output,
+        more_outputs: Vec::new(),
         nodes: seq.nodes,
     }))
 }

@@ -231,6 +231,7 @@ fn emit(ctx: &Ctx, node: &NodeDef, x: TensorId, l: Linear) -> Match {
         weights: l.weights,
         inputs: vec![x],
         output: l.output,
+        more_outputs: Vec::new(),
         nodes: l.nodes,
     })
 }

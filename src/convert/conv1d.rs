@@ -201,6 +201,7 @@ pub fn conv1d(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         weights,
         inputs: vec![x],
         output: t.output,
+        more_outputs: Vec::new(),
         nodes,
     }))
 }
@@ -256,6 +257,7 @@ pub fn pool1d(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         weights: vec![],
         inputs: vec![x],
         output: out0(squeeze),
+        more_outputs: Vec::new(),
         nodes: vec![node.name.clone(), pool.name.clone(), squeeze.name.clone()],
     }))
 }

@@ -128,6 +128,7 @@ pub fn conv2d_transpose(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         weights,
         inputs: vec![x],
         output: t.output,
+        more_outputs: Vec::new(),
         nodes,
     }))
 }

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::graph::pb::NodeDef;
 use crate::graph::{Graph, NodeExt, TensorId, is_pass_through};
-use crate::keras::{DType, Input, Layer, LayerKind, Model, Weight};
+use crate::keras::{DType, Input, Layer, LayerKind, Model, Weight, output_name};
 use ndarray::ArrayD;
 use std::collections::{HashMap, HashSet};
 
@@ -28,6 +28,10 @@ pub struct Emit {
     pub inputs: Vec<TensorId>,
     /// The TF tensor holding the same value as the layer's output.
     pub output: TensorId,
+    /// The TF tensors holding the layer's other outputs, in order (a
+    /// recurrent layer's final states, see [`LayerKind::outputs`]); empty for
+    /// a layer of one output.
+    pub more_outputs: Vec<TensorId>,
     /// TF nodes this layer stands for.
     pub nodes: Vec<String>,
 }
@@ -42,6 +46,7 @@ impl Emit {
             weights: vec![],
             inputs,
             output: TensorId::new(node.name.clone(), 0),
+            more_outputs: Vec::new(),
             nodes: vec![node.name.clone()],
         }
     }
@@ -630,6 +635,7 @@ impl<'g> Ctx<'g> {
                 }
             }
             pending_outputs.insert(&e.output);
+            pending_outputs.extend(&e.more_outputs);
         }
         for e in m.layers {
             let in_shapes: Vec<Shape> = e
@@ -637,8 +643,20 @@ impl<'g> Ctx<'g> {
                 .iter()
                 .map(|i| self.shapes.get(i).cloned().unwrap_or_default())
                 .collect();
-            let out_shape = crate::keras::layers::output_shape(&e.kind, &e.weights, &in_shapes)
-                .map_err(|why| format!("{} '{}': {why}", e.kind.class_name(), e.name))?;
+            let mut out_shapes =
+                crate::keras::layers::output_shapes(&e.kind, &e.weights, &in_shapes)
+                    .map_err(|why| format!("{} '{}': {why}", e.kind.class_name(), e.name))?
+                    .into_iter();
+            let out_shape = out_shapes.next().unwrap_or_default();
+            if e.more_outputs.len() + 1 != e.kind.outputs() {
+                return Err(format!(
+                    "{} '{}': {} TF tensors for the layer's {} outputs",
+                    e.kind.class_name(),
+                    e.name,
+                    e.more_outputs.len() + 1,
+                    e.kind.outputs()
+                ));
+            }
             let name = self.unique_name(&e.name);
             log::debug!(
                 "layer {name} ({}): output {}, {} TF node(s)",
@@ -658,6 +676,19 @@ impl<'g> Ctx<'g> {
                 tensor: e.output,
                 nodes: e.nodes,
             });
+            // The other outputs: named `name:k`, checked like the first (the
+            // layer's TF nodes are listed once, with the first).
+            for (k, (t, shape)) in e.more_outputs.into_iter().zip(out_shapes).enumerate() {
+                let out = output_name(&name, k + 1);
+                self.produced.insert(t.clone(), out.clone());
+                self.shapes.insert(t.clone(), shape);
+                self.tensors.push(LayerTensor {
+                    layer: out,
+                    class_name: e.kind.class_name().to_string(),
+                    tensor: t,
+                    nodes: Vec::new(),
+                });
+            }
             self.layers.push(Layer {
                 name,
                 kind: e.kind,

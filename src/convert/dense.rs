@@ -57,6 +57,7 @@ pub fn dense(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         weights,
         inputs: vec![x],
         output: t.output,
+        more_outputs: Vec::new(),
         nodes,
     }))
 }

@@ -78,6 +78,7 @@ fn emit(
         weights,
         inputs: vec![x],
         output: t.output,
+        more_outputs: Vec::new(),
         nodes,
     }))
 }

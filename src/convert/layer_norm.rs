@@ -238,6 +238,7 @@ pub fn layer_norm(ctx: &Ctx, mean: &NodeDef) -> Result<Match, String> {
         weights,
         inputs: vec![x],
         output: out(out_add),
+        more_outputs: Vec::new(),
         nodes,
     }))
 }
@@ -372,6 +373,7 @@ pub fn fused_layer_norm(ctx: &Ctx, reshape: &NodeDef) -> Result<Match, String> {
         weights,
         inputs: vec![x],
         output,
+        more_outputs: Vec::new(),
         nodes,
     }))
 }

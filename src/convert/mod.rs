@@ -92,7 +92,8 @@ pub struct ConvertOptions {
 /// Which TF tensor holds a Keras layer's output.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LayerTensor {
-    /// Keras layer (or input) name.
+    /// Keras layer (or input) name; `layer:k` for output `k` ≥ 1 of a layer
+    /// with several ([`crate::keras::output_name`]).
     pub layer: String,
     pub class_name: String,
     /// The TF tensor with the same value, e.g. `model/conv1/Relu:0`.
@@ -114,7 +115,8 @@ pub struct Unsupported {
 #[derive(Clone, Debug)]
 pub struct Conversion {
     pub model: Model,
-    /// For every input and layer of `model`, in model order.
+    /// For every input and layer output of `model`, in model order (a
+    /// layer's outputs after its first follow it).
     pub tensors: Vec<LayerTensor>,
     /// Nodes that could not be converted (empty when the model is complete).
     pub unsupported: Vec<Unsupported>,

@@ -89,6 +89,7 @@ fn emit(
         weights,
         inputs: vec![x],
         output,
+        more_outputs: Vec::new(),
         nodes,
     }))
 }

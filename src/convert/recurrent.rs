@@ -255,6 +255,9 @@ pub(super) struct RnnCell {
     /// `Transpose` of the stacked steps, or the last step's `StridedSlice`
     /// (TF1: the `Exit` of the final state h).
     pub output: TensorId,
+    /// With `return_state`: the `Exit`s of the final states, in Keras's
+    /// order (h, then an LSTM's c), the layer's outputs 1 and on.
+    pub states: Vec<TensorId>,
     /// The layer's name when the loop's scope does not give it (TF1: the
     /// cell's variable scope, `rnn/lstm_cell` → `rnn.lstm_cell`).
     pub name: Option<String>,
@@ -656,39 +659,46 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         .filter(|n| n.op == "Exit")
         .map(|n| n.name.as_str())
         .collect();
-    let stack = graph
-        .nodes()
-        .iter()
-        .find(|n| {
-            n.op == "TensorListStack"
-                && n.data_inputs()
-                    .first()
-                    .and_then(|t| source(ctx, t))
-                    .is_some_and(|s| exits.contains(s.name.as_str()))
-        })
-        .ok_or("no TensorListStack of the loop's output")?;
-    let users: Vec<&NodeDef> = graph
-        .consumers(&TensorId::new(stack.name.clone(), 0))
-        .iter()
-        .map(|&(c, _)| &graph.nodes()[c])
-        .collect();
-    let (return_sequences, output) =
-        if let Some(t) = users.iter().find(|n| swaps_batch_and_time(ctx, n)) {
-            (true, t)
-        } else if let Some(s) = users
-            .iter()
-            .find(|n| n.op == "StridedSlice" && ctx.const_ints(n, 1).is_ok_and(|b| b == [-1]))
-        {
-            (false, s)
-        } else {
-            return Err(
-                "the stacked steps are neither transposed back nor sliced at the last step".into(),
-            );
-        };
+    let stack = graph.nodes().iter().find(|n| {
+        n.op == "TensorListStack"
+            && n.data_inputs()
+                .first()
+                .and_then(|t| source(ctx, t))
+                .is_some_and(|s| exits.contains(s.name.as_str()))
+    });
+    let states = final_states(ctx, lp, rk_mm, if class == "LSTM" { 2 } else { 1 })?;
+    let return_state = states.iter().any(|t| used_outside(ctx, lp, t));
+    let (return_sequences, output) = match stack {
+        Some(stack) => {
+            let users: Vec<&NodeDef> = graph
+                .consumers(&TensorId::new(stack.name.clone(), 0))
+                .iter()
+                .map(|&(c, _)| &graph.nodes()[c])
+                .collect();
+            if let Some(t) = users.iter().find(|n| swaps_batch_and_time(ctx, n)) {
+                (true, TensorId::new(t.name.clone(), 0))
+            } else if let Some(s) = users
+                .iter()
+                .find(|n| n.op == "StridedSlice" && ctx.const_ints(n, 1).is_ok_and(|b| b == [-1]))
+            {
+                (false, TensorId::new(s.name.clone(), 0))
+            } else {
+                return Err(
+                    "the stacked steps are neither transposed back nor sliced at the last step"
+                        .into(),
+                );
+            }
+        }
+        // Only the states are used (`_, h = GRU(return_state=True)(x)`): the
+        // output Keras returns is the last step's, the final h itself.
+        None if return_state => (false, states[0].clone()),
+        None => return Err("no TensorListStack of the loop's output".into()),
+    };
     let kind = match class {
         "LSTM" => LayerKind::Lstm {
             units,
             return_sequences,
+            return_state,
             use_bias,
             go_backwards,
             activation: Activation::Tanh,
@@ -697,6 +707,7 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         "SimpleRNN" => LayerKind::SimpleRnn {
             units,
             return_sequences,
+            return_state,
             use_bias,
             go_backwards,
             activation: Activation::Tanh,
@@ -708,6 +719,7 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
             LayerKind::Gru {
                 units,
                 return_sequences,
+                return_state,
                 use_bias,
                 reset_after,
                 go_backwards,
@@ -721,7 +733,8 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         reverse,
         kind,
         weights,
-        output: TensorId::new(output.name.clone(), 0),
+        output,
+        states: if return_state { states } else { Vec::new() },
         name: None,
         zero_output,
         masked,
@@ -738,6 +751,64 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
 /// entering the loop (`True`): which one is returned. The mask itself must be one Keras
 /// makes ([`keras_mask`]; a mask passed by hand, `layer(x, mask=m)`, has no
 /// place in a saved model's config).
+/// The `Exit`s of a cell's `n` states, h first: the loop variables of float
+/// values that change from step to step (not the step counters, the
+/// TensorLists, nor the kernels tf-keras carries round unchanged); h is the
+/// one the recurrent kernel multiplies (`rk_mm`), an LSTM's c the other.
+fn final_states(ctx: &Ctx, lp: &Loop, rk_mm: &NodeDef, n: usize) -> Result<Vec<TensorId>, String> {
+    let graph = ctx.graph;
+    let members = || lp.members.iter().map(|&i| &graph.nodes()[i]);
+    // Each state's Merge, and the Exit of that Merge's Switch.
+    let mut states: Vec<(&NodeDef, &NodeDef)> = Vec::new();
+    for exit in members().filter(|n| n.op == "Exit") {
+        let Some(merge) = source(ctx, exit.data_inputs().first().ok_or("an Exit without input")?)
+            .filter(|s| s.op == "Switch")
+            .and_then(|s| graph.node(&TensorId::parse(s.data_inputs().first()?).node))
+            .filter(|m| m.op == "Merge")
+        else {
+            continue;
+        };
+        let float = merge
+            .attr_type("T")
+            .is_ok_and(|t| t == crate::graph::pb::DataType::DtFloat);
+        if float && invariant_source(ctx, merge).is_none() {
+            states.push((merge, exit));
+        }
+    }
+    if states.len() != n {
+        return Err(format!(
+            "{} state(s) carried round the loop, not the cell's {n}",
+            states.len()
+        ));
+    }
+    // h: the state the recurrent kernel multiplies (through Switch/Identity).
+    let h_merge = rk_mm
+        .data_inputs()
+        .first()
+        .and_then(|a| source(ctx, a))
+        .filter(|s| s.op == "Switch")
+        .and_then(|s| s.data_inputs().first().map(|m| TensorId::parse(m).node))
+        .ok_or("the recurrent MatMul does not read a state")?;
+    let h = states
+        .iter()
+        .position(|(m, _)| m.name == h_merge)
+        .ok_or("the recurrent MatMul does not read a state")?;
+    states.swap(0, h);
+    Ok(states
+        .iter()
+        .map(|(_, e)| TensorId::new(e.name.clone(), 0))
+        .collect())
+}
+
+/// Whether a node outside the loop reads `t` (through Identity nodes).
+fn used_outside(ctx: &Ctx, lp: &Loop, t: &TensorId) -> bool {
+    let members: HashSet<usize> = lp.members.iter().copied().collect();
+    ctx.graph
+        .consumers(t)
+        .iter()
+        .any(|(c, _)| !members.contains(c))
+}
+
 fn loop_mask(ctx: &Ctx, lp: &Loop, list: &NodeDef, class: &str) -> Result<bool, String> {
     let graph = ctx.graph;
     let mut t = source(
@@ -1007,6 +1078,7 @@ pub(super) fn rnn(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
             weights: lower.weights.clone(),
             inputs: vec![input],
             output: lower.output.clone(),
+            more_outputs: Vec::new(),
             nodes: lower.nodes.clone(),
         });
         input = lower.output.clone();
@@ -1025,6 +1097,7 @@ pub(super) fn rnn(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         weights: cell.weights.clone(),
         inputs: vec![input],
         output: cell.output.clone(),
+        more_outputs: cell.states.clone(),
         nodes,
     });
     Ok(Match { layers })

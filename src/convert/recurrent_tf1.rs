@@ -759,6 +759,7 @@ impl Step<'_> {
             Class::Lstm => LayerKind::Lstm {
                 units,
                 return_sequences,
+                return_state: false,
                 use_bias,
                 go_backwards: false,
                 activation: Activation::Tanh,
@@ -767,6 +768,7 @@ impl Step<'_> {
             Class::Gru => LayerKind::Gru {
                 units,
                 return_sequences,
+                return_state: false,
                 use_bias,
                 reset_after: false,
                 go_backwards: false,
@@ -776,6 +778,7 @@ impl Step<'_> {
             Class::Rnn => LayerKind::SimpleRnn {
                 units,
                 return_sequences,
+                return_state: false,
                 use_bias,
                 go_backwards: false,
                 activation: Activation::Tanh,
@@ -1117,6 +1120,7 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         kind,
         weights,
         output: TensorId::new(output, 0),
+        states: Vec::new(),
         name: last.name(),
         zero_output: false,
         masked: false,

@@ -138,6 +138,7 @@ fn build(
         weights,
         inputs: vec![x],
         output: t.output,
+        more_outputs: Vec::new(),
         nodes,
     }))
 }

@@ -222,6 +222,7 @@ pub(super) fn static_rnn(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         weights,
         inputs: vec![input],
         output,
+        more_outputs: Vec::new(),
         nodes,
     }))
 }

@@ -109,6 +109,7 @@ fn embedding_at(ctx: &Ctx, gather: &NodeDef) -> Result<Match, String> {
         weights: vec![weight("embeddings", table)],
         inputs: vec![ids],
         output: out0(gather),
+        more_outputs: Vec::new(),
         nodes,
     }))
 }
@@ -264,6 +265,7 @@ pub fn masking(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         weights: vec![],
         inputs: vec![x],
         output: out0(output),
+        more_outputs: Vec::new(),
         nodes: claimed,
     }))
 }
@@ -411,6 +413,7 @@ pub fn repeat_vector(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         weights: vec![],
         inputs: vec![x],
         output,
+        more_outputs: Vec::new(),
         nodes,
     }))
 }

@@ -85,6 +85,7 @@ fn emit(
         weights: vec![],
         inputs: vec![x],
         output: TensorId::new(last.name.clone(), 0),
+        more_outputs: Vec::new(),
         nodes,
     })
 }

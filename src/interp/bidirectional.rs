@@ -15,7 +15,10 @@
 //! A mask reaches both directions (each reads it in its own step order), with
 //! `zero_output_for_mask` set to `return_sequences`, as both Kerases force it.
 //!
-//! Not handled yet: `merge_mode=None` (two outputs), `return_state`.
+//! `merge_mode=None` ([`MergeMode::Separate`]) leaves `y` and the flipped
+//! `y_rev` as the first two outputs. With the wrapped layer's `return_state`,
+//! the forward layer's final states then the backward layer's follow (each
+//! as that layer returns them: LSTM h, c; GRU and SimpleRNN h).
 
 use ndarray::{ArrayD, Axis};
 
@@ -64,7 +67,7 @@ pub fn bidirectional_layer(
     layer: &Layer,
     x: &ArrayD<f32>,
     mask: Option<StepMask>,
-) -> Result<ArrayD<f32>, LayerError> {
+) -> Result<Vec<ArrayD<f32>>, LayerError> {
     let LayerKind::Bidirectional {
         layer: inner,
         merge_mode,
@@ -86,21 +89,31 @@ pub fn bidirectional_layer(
             other.class_name()
         ))),
     };
-    let y = run(&forward)?;
-    let mut y_rev = run(&backward)?;
+    // Each direction's output, then its final states (with return_state).
+    let mut fwd = run(&forward)?.into_iter();
+    let mut bwd = run(&backward)?.into_iter();
+    let (Some(y), Some(mut y_rev)) = (fwd.next(), bwd.next()) else {
+        return Err(LayerError::Config("a direction returned no output".into()));
+    };
     if y_rev.ndim() == 3 {
         // return_sequences: step t of the backward output is input step
         // steps - 1 - t; flip it back.
         y_rev.invert_axis(Axis(1));
     }
     let last = Axis(y.ndim() - 1);
-    Ok(match merge_mode {
-        MergeMode::Concat => ndarray::concatenate(last, &[y.view(), y_rev.view()])
-            .map_err(|e| LayerError::Config(e.to_string()))?,
-        MergeMode::Sum => &y + &y_rev,
-        MergeMode::Mul => &y * &y_rev,
-        MergeMode::Ave => (&y + &y_rev).mapv(|v| v / 2.0),
-    })
+    let mut outputs = match merge_mode {
+        MergeMode::Concat => vec![
+            ndarray::concatenate(last, &[y.view(), y_rev.view()])
+                .map_err(|e| LayerError::Config(e.to_string()))?,
+        ],
+        MergeMode::Sum => vec![&y + &y_rev],
+        MergeMode::Mul => vec![&y * &y_rev],
+        MergeMode::Ave => vec![(&y + &y_rev).mapv(|v| v / 2.0)],
+        MergeMode::Separate => vec![y, y_rev],
+    };
+    outputs.extend(fwd);
+    outputs.extend(bwd);
+    Ok(outputs)
 }
 
 #[cfg(test)]

@@ -65,7 +65,7 @@ use std::collections::{HashMap, HashSet};
 
 use ndarray::ArrayD;
 
-use crate::keras::{Layer, LayerKind, Model};
+use crate::keras::{Layer, LayerKind, Model, output_name};
 
 /// What went wrong inside one layer, without the layer's name (which
 /// [`InterpError::Layer`] adds). Family code returns this.
@@ -198,10 +198,33 @@ pub fn run_layer_masked(
     inputs: &[&ArrayD<f32>],
     masks: &[Option<&ArrayD<bool>>],
 ) -> Result<(ArrayD<f32>, Option<ArrayD<bool>>), InterpError> {
+    let mut outputs = run_layer_outputs(layer, inputs, masks)?;
+    Ok(outputs.swap_remove(0))
+}
+
+/// [`run_layer_masked`] for every output of the layer (see
+/// [`LayerKind::outputs`]), in order, each with its mask.
+pub fn run_layer_outputs(
+    layer: &Layer,
+    inputs: &[&ArrayD<f32>],
+    masks: &[Option<&ArrayD<bool>>],
+) -> Result<Vec<(ArrayD<f32>, Option<ArrayD<bool>>)>, InterpError> {
     let run = || {
         mask::check_unmasked(layer, masks)?;
-        let y = dispatch(layer, inputs, masks.first().copied().flatten())?;
-        Ok((y, mask::output_mask(layer, inputs, masks)?))
+        let ys = dispatch(layer, inputs, masks.first().copied().flatten())?;
+        if ys.len() != layer.kind.outputs() {
+            return Err(LayerError::Config(format!(
+                "{} outputs computed, the layer has {}",
+                ys.len(),
+                layer.kind.outputs()
+            )));
+        }
+        let m = mask::output_mask(layer, inputs, masks)?;
+        Ok(ys
+            .into_iter()
+            .enumerate()
+            .map(|(k, y)| (y, m.clone().filter(|_| layer.kind.output_carries_mask(k))))
+            .collect())
     };
     run().map_err(|problem| InterpError::Layer {
         layer: layer.name.clone(),
@@ -211,13 +234,29 @@ pub fn run_layer_masked(
 }
 
 /// The one dispatcher from a layer's typed config to its family's code;
-/// `mask` is the Keras mask of the first input (read by the recurrent layers).
+/// `mask` is the Keras mask of the first input (read by the recurrent
+/// layers). Every output of the layer, in order.
 pub(super) fn dispatch(
     layer: &Layer,
     inputs: &[&ArrayD<f32>],
     mask: Option<&ArrayD<bool>>,
-) -> Result<ArrayD<f32>, LayerError> {
+) -> Result<Vec<ArrayD<f32>>, LayerError> {
     let steps = mask::step_mask(&layer.kind, mask)?;
+    match &layer.kind {
+        LayerKind::Lstm { .. } => recurrent::lstm_layer(layer, single_input(inputs)?, steps),
+        LayerKind::Gru { .. } => recurrent::gru_layer(layer, single_input(inputs)?, steps),
+        LayerKind::SimpleRnn { .. } => {
+            recurrent::simple_rnn_layer(layer, single_input(inputs)?, steps)
+        }
+        LayerKind::Bidirectional { .. } => {
+            bidirectional::bidirectional_layer(layer, single_input(inputs)?, steps)
+        }
+        _ => dispatch_one(layer, inputs).map(|y| vec![y]),
+    }
+}
+
+/// [`dispatch`] for the layers of one output (and no mask to read).
+fn dispatch_one(layer: &Layer, inputs: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, LayerError> {
     match &layer.kind {
         LayerKind::Add => merge::add(inputs),
         LayerKind::Multiply => merge::multiply(inputs),
@@ -234,12 +273,6 @@ pub(super) fn dispatch(
                 LayerKind::Conv2D { .. } => conv::conv2d_layer(layer, x),
                 LayerKind::DepthwiseConv2D { .. } => conv::depthwise_conv2d_layer(layer, x),
                 LayerKind::Dense { .. } => dense::dense_layer(layer, x),
-                LayerKind::Lstm { .. } => recurrent::lstm_layer(layer, x, steps),
-                LayerKind::Gru { .. } => recurrent::gru_layer(layer, x, steps),
-                LayerKind::SimpleRnn { .. } => recurrent::simple_rnn_layer(layer, x, steps),
-                LayerKind::Bidirectional { .. } => {
-                    bidirectional::bidirectional_layer(layer, x, steps)
-                }
                 LayerKind::ZeroPadding2D { padding } => reshape::zero_padding2d(x, *padding),
                 LayerKind::Activation { activation } => {
                     Ok(activation::apply(*activation, x.clone()))
@@ -318,8 +351,12 @@ pub(super) fn dispatch(
                 | LayerKind::Average
                 | LayerKind::Concatenate { .. }
                 | LayerKind::MultiHeadAttention { .. }
-                | LayerKind::TfOp(_) => {
-                    unreachable!("multi-input layers are dispatched above")
+                | LayerKind::TfOp(_)
+                | LayerKind::Lstm { .. }
+                | LayerKind::Gru { .. }
+                | LayerKind::SimpleRnn { .. }
+                | LayerKind::Bidirectional { .. } => {
+                    unreachable!("multi-input and recurrent layers are dispatched above")
                 }
             }
         }
@@ -462,8 +499,9 @@ pub fn run_all(model: &Model, inputs: &[ArrayD<f32>]) -> Result<Run, InterpError
         masks: HashMap::new(),
         failures: Vec::new(),
     };
-    // Layer name -> the layer that failed by itself at or above it.
-    let mut failed: HashMap<&str, String> = HashMap::new();
+    // Tensor name (a layer's output) -> the layer that failed by itself at
+    // or above it.
+    let mut failed: HashMap<String, String> = HashMap::new();
     let mut pending: Vec<&Layer> = model.layers.iter().collect();
     while !pending.is_empty() {
         let before = pending.len();
@@ -482,7 +520,9 @@ pub fn run_all(model: &Model, inputs: &[ArrayD<f32>]) -> Result<Run, InterpError
                 .iter()
                 .find_map(|n| failed.get(n.as_str()).map(|up| (n, up.clone())));
             if let Some((input, upstream)) = dead {
-                failed.insert(layer.name.as_str(), upstream.clone());
+                for k in 0..layer.kind.outputs() {
+                    failed.insert(output_name(&layer.name, k), upstream.clone());
+                }
                 out.failures.push((
                     layer.name.clone(),
                     LayerFailure::Upstream {
@@ -499,15 +539,20 @@ pub fn run_all(model: &Model, inputs: &[ArrayD<f32>]) -> Result<Run, InterpError
                 .collect();
             let masks: Vec<Option<&ArrayD<bool>>> =
                 layer.inbound.iter().map(|n| out.masks.get(n)).collect();
-            match run_layer_masked(layer, &args, &masks) {
-                Ok((y, mask)) => {
-                    out.values.insert(layer.name.clone(), y);
-                    if let Some(m) = mask {
-                        out.masks.insert(layer.name.clone(), m);
+            match run_layer_outputs(layer, &args, &masks) {
+                Ok(outputs) => {
+                    for (k, (y, mask)) in outputs.into_iter().enumerate() {
+                        let name = output_name(&layer.name, k);
+                        if let Some(m) = mask {
+                            out.masks.insert(name.clone(), m);
+                        }
+                        out.values.insert(name, y);
                     }
                 }
                 Err(e) => {
-                    failed.insert(layer.name.as_str(), layer.name.clone());
+                    for k in 0..layer.kind.outputs() {
+                        failed.insert(output_name(&layer.name, k), layer.name.clone());
+                    }
                     out.failures
                         .push((layer.name.clone(), LayerFailure::Own(e)));
                 }
@@ -523,18 +568,20 @@ pub fn run_all(model: &Model, inputs: &[ArrayD<f32>]) -> Result<Run, InterpError
     Ok(out)
 }
 
-/// Names are unique, every inbound and output names an input or a layer.
+/// Names are unique, every inbound and output names an input or a layer's
+/// output ([`output_name`]).
 fn check_names(model: &Model) -> Result<(), InterpError> {
     let mut names = HashSet::new();
     for name in model
         .inputs
         .iter()
-        .map(|i| &i.name)
-        .chain(model.layers.iter().map(|l| &l.name))
+        .map(|i| i.name.clone())
+        .chain(model.layer_outputs())
     {
-        if !names.insert(name.as_str()) {
-            return Err(InterpError::DuplicateName(name.clone()));
+        if names.contains(&name) {
+            return Err(InterpError::DuplicateName(name));
         }
+        names.insert(name);
     }
     for layer in &model.layers {
         if let Some(bad) = layer.inbound.iter().find(|n| !names.contains(n.as_str())) {

@@ -58,10 +58,11 @@ pub fn lstm_layer(
     layer: &Layer,
     x: &ArrayD<f32>,
     mask: Option<StepMask>,
-) -> Result<ArrayD<f32>, LayerError> {
+) -> Result<Vec<ArrayD<f32>>, LayerError> {
     let LayerKind::Lstm {
         units,
         return_sequences,
+        return_state,
         use_bias,
         go_backwards,
         activation,
@@ -96,6 +97,7 @@ pub fn lstm_layer(
         u,
         2,
         *return_sequences,
+        *return_state,
         *go_backwards,
         mask,
         |xt, states| {
@@ -159,17 +161,20 @@ fn source_step(t: usize, steps: usize, go_backwards: bool) -> usize {
 /// Runs `step(x_t, states) -> new states` over the steps (last to first
 /// with `go_backwards`), `n_states` states of (batch, units) starting at
 /// zeros, `states[0]` the output `h`; with a mask, a masked sample keeps its
-/// states and its output (see the module header). Every output in
-/// processing order, or the last.
+/// states and its output (see the module header). The layer's outputs: every
+/// output in processing order, or the last; then, with `return_state`, the
+/// final states (LSTM: h, c), as Keras returns them.
+#[allow(clippy::too_many_arguments)]
 fn run_cell(
     x3: ArrayView3<f32>,
     units: usize,
     n_states: usize,
     return_sequences: bool,
+    return_state: bool,
     go_backwards: bool,
     mask: Option<StepMask>,
     mut step: impl FnMut(ArrayView2<f32>, &[Array2<f32>]) -> Vec<Array2<f32>>,
-) -> Result<ArrayD<f32>, LayerError> {
+) -> Result<Vec<ArrayD<f32>>, LayerError> {
     let (batch, steps, _) = x3.dim();
     if let Some(m) = mask
         && m.keep.dim() != (batch, steps)
@@ -205,11 +210,16 @@ fn run_cell(
         states = next;
         seq.slice_mut(s![.., t, ..]).assign(&out);
     }
-    Ok(if return_sequences {
+    let output = if return_sequences {
         seq.into_dyn()
     } else {
         out.into_dyn()
-    })
+    };
+    let mut outputs = vec![output];
+    if return_state {
+        outputs.extend(states.into_iter().map(Array2::into_dyn));
+    }
+    Ok(outputs)
 }
 
 /// The Keras `GRU` layer (weights `kernel`, `recurrent_kernel`, `bias`).
@@ -217,10 +227,11 @@ pub fn gru_layer(
     layer: &Layer,
     x: &ArrayD<f32>,
     mask: Option<StepMask>,
-) -> Result<ArrayD<f32>, LayerError> {
+) -> Result<Vec<ArrayD<f32>>, LayerError> {
     let LayerKind::Gru {
         units,
         return_sequences,
+        return_state,
         use_bias,
         reset_after,
         go_backwards,
@@ -261,6 +272,7 @@ pub fn gru_layer(
         u,
         1,
         *return_sequences,
+        *return_state,
         *go_backwards,
         mask,
         |xt, states| {
@@ -296,10 +308,11 @@ pub fn simple_rnn_layer(
     layer: &Layer,
     x: &ArrayD<f32>,
     mask: Option<StepMask>,
-) -> Result<ArrayD<f32>, LayerError> {
+) -> Result<Vec<ArrayD<f32>>, LayerError> {
     let LayerKind::SimpleRnn {
         units,
         return_sequences,
+        return_state,
         use_bias,
         go_backwards,
         activation,
@@ -328,6 +341,7 @@ pub fn simple_rnn_layer(
         u,
         1,
         *return_sequences,
+        *return_state,
         *go_backwards,
         mask,
         |xt, states| {

@@ -436,6 +436,7 @@ impl LayerKind {
             LayerKind::Lstm {
                 units,
                 return_sequences,
+                return_state,
                 use_bias,
                 go_backwards,
                 activation,
@@ -443,6 +444,7 @@ impl LayerKind {
             } => vec![
                 f("units", units, Other),
                 f("return_sequences", return_sequences, Other),
+                f("return_state", return_state, Other),
                 f("use_bias", use_bias, Bias),
                 f("go_backwards", go_backwards, Other),
                 f("activation", activation, Activation),
@@ -451,12 +453,14 @@ impl LayerKind {
             LayerKind::SimpleRnn {
                 units,
                 return_sequences,
+                return_state,
                 use_bias,
                 go_backwards,
                 activation,
             } => vec![
                 f("units", units, Other),
                 f("return_sequences", return_sequences, Other),
+                f("return_state", return_state, Other),
                 f("use_bias", use_bias, Bias),
                 f("go_backwards", go_backwards, Other),
                 f("activation", activation, Activation),
@@ -464,6 +468,7 @@ impl LayerKind {
             LayerKind::Gru {
                 units,
                 return_sequences,
+                return_state,
                 use_bias,
                 reset_after,
                 go_backwards,
@@ -472,6 +477,7 @@ impl LayerKind {
             } => vec![
                 f("units", units, Other),
                 f("return_sequences", return_sequences, Other),
+                f("return_state", return_state, Other),
                 f("use_bias", use_bias, Bias),
                 f("reset_after", reset_after, Other),
                 f("go_backwards", go_backwards, Other),

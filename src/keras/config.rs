@@ -47,7 +47,9 @@
 //!   "input_layers": [["x", 0, 0]], "output_layers": [["c", 0, 0]]}}
 //! ```
 //!
-//! `input_layers`/`output_layers` are always lists of `[name, 0, 0]`, even for
+//! A layer's output `k` ≥ 1 (a recurrent layer's state, see
+//! [`super::ir::output_name`]) is referenced as `[name, 0, k]`.
+//! `input_layers`/`output_layers` are always lists of `[name, 0, k]`, even for
 //! one input/output (tf-keras's form; both frameworks also read Keras 3's flat
 //! `["x", 0, 0]`, and both still return a plain array from `predict` for a
 //! one-output model written as a one-element list).
@@ -78,7 +80,10 @@ pub fn model_config(model: &Model) -> Value {
         let inbound: Vec<Value> = layer
             .inbound
             .iter()
-            .map(|src| json!([src, 0, 0, {}]))
+            .map(|src| {
+                let (layer, k) = model.tensor_ref(src);
+                json!([layer, 0, k, {}])
+            })
             .collect();
         layers.push(json!({
             "class_name": written_class_name(&layer.kind),
@@ -88,7 +93,14 @@ pub fn model_config(model: &Model) -> Value {
         }));
     }
     let input_layers: Vec<Value> = model.inputs.iter().map(|i| json!([i.name, 0, 0])).collect();
-    let output_layers: Vec<Value> = model.outputs.iter().map(|o| json!([o, 0, 0])).collect();
+    let output_layers: Vec<Value> = model
+        .outputs
+        .iter()
+        .map(|o| {
+            let (layer, k) = model.tensor_ref(o);
+            json!([layer, 0, k])
+        })
+        .collect();
     json!({
         "class_name": "Functional",
         "config": {

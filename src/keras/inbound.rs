@@ -3,14 +3,17 @@
 //! each class is called on. MultiHeadAttention's keyword tensors are read by
 //! [`super::layers::attention::mha_inbound`].
 //!
+//! A reference to output `k` ≥ 1 of a layer (a recurrent layer's state) is
+//! read as [`output_name`]`(layer, k)`.
+//!
 //! Refused with the layer's name: shared layers (called more than once),
-//! multi-output layers, tensors passed as keyword arguments, constant
+//! tensors passed as keyword arguments, constant
 //! positional arguments (Keras 3's `x + 3.0` recorded as an `Add`).
 
 use serde_json::Value;
 
 use super::cfg::Entry;
-use super::ir::LayerKind;
+use super::ir::{LayerKind, output_name};
 use super::layers::attention::{is_mha_class, mha_inbound};
 
 /// The names of the layers feeding this one, from legacy
@@ -113,18 +116,15 @@ pub(crate) fn check_arity(e: &Entry, kind: &LayerKind, n: usize) -> Result<(), S
 pub(crate) fn push_ref(a: &[Value], out: &mut Vec<String>) -> Result<(), String> {
     let name = a[0].as_str().unwrap_or_default();
     let tensor_index = a.get(2).and_then(Value::as_u64).unwrap_or(0);
-    if tensor_index != 0 {
-        return Err(format!(
-            "takes output #{tensor_index} of '{name}' (multi-output layers are not supported)"
-        ));
-    }
     let node_index = a.get(1).and_then(Value::as_u64).unwrap_or(0);
     if node_index != 0 {
         return Err(format!(
             "takes call #{node_index} of '{name}' (shared layers are not supported)"
         ));
     }
-    out.push(name.to_string());
+    // Output k of a layer with several (checked against the layer's outputs
+    // once every layer is read).
+    out.push(output_name(name, tensor_index as usize));
     Ok(())
 }
 

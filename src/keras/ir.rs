@@ -93,8 +93,7 @@ impl Interpolation {
     }
 }
 
-/// `Bidirectional`'s `merge_mode` (`None`, the two directions as two
-/// outputs, is not modelled).
+/// `Bidirectional`'s `merge_mode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MergeMode {
     /// The forward then the backward output, along the last axis.
@@ -103,6 +102,9 @@ pub enum MergeMode {
     Mul,
     /// `(forward + backward) / 2`.
     Ave,
+    /// Keras's `merge_mode=None`: not merged, the forward and the backward
+    /// output are the layer's first two outputs.
+    Separate,
 }
 
 impl MergeMode {
@@ -112,9 +114,11 @@ impl MergeMode {
             MergeMode::Sum => "sum",
             MergeMode::Mul => "mul",
             MergeMode::Ave => "ave",
+            MergeMode::Separate => "None",
         }
     }
 
+    /// The mode a config's string names (`None` is JSON `null`, not a string).
     pub fn from_keras_name(name: &str) -> Option<MergeMode> {
         [
             MergeMode::Concat,
@@ -394,9 +398,12 @@ pub enum LayerKind {
     /// `bias` (4 units) if `use_bias`; column blocks in gate order i, f, c, o.
     /// `go_backwards`: the steps are processed last to first, and the output
     /// sequence is in processing order (not reversed back), as in Keras.
+    /// `return_state`: the final h and c are outputs 1 and 2 (see
+    /// [`LayerKind::outputs`]).
     Lstm {
         units: usize,
         return_sequences: bool,
+        return_state: bool,
         use_bias: bool,
         go_backwards: bool,
         activation: Activation,
@@ -408,10 +415,11 @@ pub enum LayerKind {
     /// weights: `kernel` (in, 3 units), `recurrent_kernel` (units, 3 units),
     /// then `bias` if `use_bias`: (2, 3 units) with `reset_after` (row 0 the
     /// input bias, row 1 the recurrent bias), else (3 units); column blocks in
-    /// gate order z, r, h.
+    /// gate order z, r, h. `return_state`: the final h is output 1.
     Gru {
         units: usize,
         return_sequences: bool,
+        return_state: bool,
         use_bias: bool,
         reset_after: bool,
         go_backwards: bool,
@@ -422,9 +430,11 @@ pub enum LayerKind {
     /// zero initial state; output as [`LayerKind::Lstm`]'s. weights: `kernel`
     /// (in, units),
     /// `recurrent_kernel` (units, units), then `bias` (units) if `use_bias`.
+    /// `return_state`: the final h is output 1.
     SimpleRnn {
         units: usize,
         return_sequences: bool,
+        return_state: bool,
         use_bias: bool,
         go_backwards: bool,
         activation: Activation,
@@ -433,8 +443,11 @@ pub enum LayerKind {
     /// [`LayerKind::Gru`] or [`LayerKind::SimpleRnn`]): `layer` runs on the
     /// input, a copy with `go_backwards` flipped and its own weights runs on it
     /// too, its output sequence (with `return_sequences`) flipped back along
-    /// the steps, and `merge_mode` joins the two. weights: the forward layer's
-    /// as `forward/<name>`, then the backward layer's as `backward/<name>`.
+    /// the steps, and `merge_mode` joins the two (or leaves them as two
+    /// outputs, [`MergeMode::Separate`]); with the wrapped layer's
+    /// `return_state` the forward then the backward final states follow.
+    /// weights: the forward layer's as `forward/<name>`, then the backward
+    /// layer's as `backward/<name>`.
     Bidirectional {
         layer: Box<LayerKind>,
         merge_mode: MergeMode,
@@ -650,6 +663,38 @@ impl LayerKind {
         }
     }
 
+    /// How many tensors the layer outputs: one, but for a recurrent layer
+    /// returning its states (the output, then each final state) and a
+    /// `Bidirectional` that returns states or does not merge its directions.
+    /// A model names output `k` of layer `l` as [`output_name`]`(l, k)`.
+    pub fn outputs(&self) -> usize {
+        match self {
+            LayerKind::Lstm { return_state, .. } => 1 + 2 * usize::from(*return_state),
+            LayerKind::Gru { return_state, .. } | LayerKind::SimpleRnn { return_state, .. } => {
+                1 + usize::from(*return_state)
+            }
+            LayerKind::Bidirectional { layer, merge_mode } => {
+                let states = layer.outputs() - 1;
+                let directions = if *merge_mode == MergeMode::Separate { 2 } else { 1 };
+                directions + 2 * states
+            }
+            _ => 1,
+        }
+    }
+
+    /// Whether output `k` is a sequence carrying the input's Keras mask on
+    /// (output 0 as the layer's mask rule says; a non-merged
+    /// `Bidirectional`'s backward sequence likewise); a state is never masked.
+    pub fn output_carries_mask(&self, k: usize) -> bool {
+        match self {
+            LayerKind::Bidirectional {
+                merge_mode: MergeMode::Separate,
+                ..
+            } => k < 2,
+            _ => k == 0,
+        }
+    }
+
     /// Whether the class is a merge layer (called on a list of tensors).
     pub fn is_merge(&self) -> bool {
         matches!(
@@ -693,8 +738,20 @@ mod f32_bits {
     }
 }
 
-/// One layer of a Functional model. `inbound` names the layers (or inputs)
-/// whose single output feeds this layer, in argument order.
+/// The name a model gives output `k` of layer `layer`: the layer's own name
+/// for its first (or only) output, `layer:k` for the others (TF's spelling of
+/// a node's outputs), as `inbound` and `outputs` name them.
+pub fn output_name(layer: &str, k: usize) -> String {
+    if k == 0 {
+        layer.to_string()
+    } else {
+        format!("{layer}:{k}")
+    }
+}
+
+/// One layer of a Functional model. `inbound` names the tensors feeding this
+/// layer, in argument order: an input, or a layer's output
+/// ([`output_name`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Layer {
     pub name: String,
@@ -726,5 +783,36 @@ pub struct Model {
 impl Model {
     pub fn layer(&self, name: &str) -> Option<&Layer> {
         self.layers.iter().find(|l| l.name == name)
+    }
+
+    /// The layer a tensor name ([`output_name`]) comes from and which of its
+    /// outputs it is; `None` for an input or an unknown name. A layer's own
+    /// name wins over the `layer:k` reading (a name may contain ':').
+    pub fn producer(&self, tensor: &str) -> Option<(&Layer, usize)> {
+        if let Some(l) = self.layer(tensor) {
+            return Some((l, 0));
+        }
+        let (name, k) = tensor.rsplit_once(':')?;
+        let k: usize = k.parse().ok().filter(|&k| k > 0)?;
+        self.layer(name)
+            .filter(|l| k < l.kind.outputs())
+            .map(|l| (l, k))
+    }
+
+    /// A tensor name as Keras's `[layer, node, tensor]` references hold it:
+    /// `(layer or input name, tensor index)`.
+    pub fn tensor_ref<'m>(&'m self, tensor: &'m str) -> (&'m str, usize) {
+        match self.producer(tensor) {
+            Some((l, k)) => (l.name.as_str(), k),
+            None => (tensor, 0),
+        }
+    }
+
+    /// Every tensor the model's layers output, by [`output_name`], in layer
+    /// order.
+    pub fn layer_outputs(&self) -> impl Iterator<Item = String> + '_ {
+        self.layers
+            .iter()
+            .flat_map(|l| (0..l.kind.outputs()).map(|k| output_name(&l.name, k)))
     }
 }

@@ -23,7 +23,8 @@ pub fn keras_layer_order(model: &Model) -> Vec<&str> {
         .map(|l| {
             (
                 l.name.as_str(),
-                l.inbound.iter().map(String::as_str).collect(),
+                // A layer's output k ≥ 1 is a tensor of the same layer.
+                l.inbound.iter().map(|t| model.tensor_ref(t).0).collect(),
             )
         })
         .collect();
@@ -35,7 +36,7 @@ pub fn keras_layer_order(model: &Model) -> Vec<&str> {
     let mut finished: HashSet<&str> = HashSet::new();
     let mut stack: Vec<(&str, usize)> = Vec::new();
     for out in &model.outputs {
-        stack.push((out.as_str(), 0));
+        stack.push((model.tensor_ref(out).0, 0));
         while let Some((node, next)) = stack.pop() {
             if next == 0 {
                 if finished.contains(node) {

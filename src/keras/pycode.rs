@@ -21,7 +21,7 @@
 
 use super::config::{self, written_class_name};
 use super::error::KerasError;
-use super::ir::{Layer, Model};
+use super::ir::{Layer, Model, output_name};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -164,8 +164,15 @@ fn layer_line(
     } else {
         format!("[{}]", inputs.join(", "))
     };
-    let var = idents.bind(&layer.name);
-    let mut line = format!("    {var} = {callee}({})({call})", args.join(", "));
+    // A layer of several outputs (a recurrent layer's states) is unpacked.
+    let vars: Vec<String> = (0..layer.kind.outputs())
+        .map(|k| idents.bind(&output_name(&layer.name, k)))
+        .collect();
+    let mut line = format!(
+        "    {} = {callee}({})({call})",
+        vars.join(", "),
+        args.join(", ")
+    );
     if let Some(nodes) = origins.get(&layer.name).filter(|n| !n.is_empty()) {
         let shown: Vec<&str> = nodes
             .iter()

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use super::cfg::{Entry, dtype_name, entry};
 use super::error::KerasError;
 use super::inbound::{check_arity, inbound_from_config};
-use super::ir::{DType, Input, Layer, Model};
+use super::ir::{DType, Input, Layer, Model, output_name};
 use super::layers::read as layer_kind;
 
 /// Parses a Keras `model_config` (Functional or Sequential; Keras 2, tf-keras or
@@ -135,8 +135,10 @@ fn functional_from_config(config: &Value) -> Result<Model, KerasError> {
         outputs,
     };
     for out in &model.outputs {
-        if model.layer(out).is_none() && !input_names.contains(out) {
-            problems.push(format!("output_layers names '{out}', which is not a layer"));
+        if model.producer(out).is_none() && !input_names.contains(out) {
+            problems.push(format!(
+                "output_layers names '{out}', which is not a layer's output"
+            ));
         }
     }
     if problems.is_empty() {
@@ -156,7 +158,10 @@ fn topological(
     inputs: &HashSet<String>,
     problems: &mut Vec<String>,
 ) -> Vec<Layer> {
-    let all: HashSet<String> = pending.iter().map(|l| l.name.clone()).collect();
+    // A layer's every output (`name`, `name:1`, …: see `output_name`).
+    let outputs =
+        |l: &Layer| (0..l.kind.outputs()).map(|k| output_name(&l.name, k)).collect::<Vec<_>>();
+    let all: HashSet<String> = pending.iter().flat_map(outputs).collect();
     let mut done: HashSet<String> = inputs.clone();
     let mut out = Vec::new();
     while !pending.is_empty() {
@@ -164,7 +169,7 @@ fn topological(
         let mut rest = Vec::new();
         for layer in pending {
             if layer.inbound.iter().all(|s| done.contains(s)) {
-                done.insert(layer.name.clone());
+                done.extend(outputs(&layer));
                 out.push(layer);
             } else {
                 rest.push(layer);
@@ -376,13 +381,8 @@ fn tensor_refs(v: Option<&Value>, key: &str) -> Result<Vec<String>, String> {
         match v {
             Value::Array(a) if a.first().is_some_and(Value::is_string) => {
                 let name = a[0].as_str().unwrap_or_default();
-                if a.get(2).and_then(Value::as_u64).unwrap_or(0) != 0 {
-                    return Err(format!(
-                        "{key}: '{name}' output #{} (multi-output layers are not supported)",
-                        a[2]
-                    ));
-                }
-                out.push(name.to_string());
+                let k = a.get(2).and_then(Value::as_u64).unwrap_or(0);
+                out.push(output_name(name, k as usize));
                 Ok(())
             }
             Value::Array(a) => a.iter().try_for_each(|x| walk(x, key, out)),

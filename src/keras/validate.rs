@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use super::error::KerasError;
-use super::ir::{LayerKind, Model};
+use super::ir::{LayerKind, Model, output_name};
 use super::layers::{check_weight_shapes, non_finite, weight_names};
 use super::order::keras_layer_order;
 
@@ -15,7 +15,7 @@ use super::order::keras_layer_order;
 /// layers no output depends on.
 pub fn validate(model: &Model) -> Result<(), KerasError> {
     let mut problems = Vec::new();
-    let mut known: HashSet<&str> = HashSet::new();
+    let mut known: HashSet<String> = HashSet::new();
     let check_name = |name: &str, what: &str, problems: &mut Vec<String>| {
         if name.is_empty() {
             problems.push(format!("{what} has an empty name"));
@@ -38,7 +38,7 @@ pub fn validate(model: &Model) -> Result<(), KerasError> {
     }
     for input in &model.inputs {
         check_name(&input.name, "input", &mut problems);
-        if !known.insert(&input.name) {
+        if !known.insert(input.name.clone()) {
             problems.push(format!("input '{}': duplicate name", input.name));
         }
     }
@@ -110,9 +110,11 @@ pub fn validate(model: &Model) -> Result<(), KerasError> {
         if let Some(msg) = non_finite(&layer.kind) {
             problems.push(at(msg));
         }
-        if !known.insert(&layer.name) {
+        if !known.insert(layer.name.clone()) {
             problems.push(at("duplicate name".to_string()));
         }
+        // Its other outputs (a recurrent layer's states: `name:k`).
+        known.extend((1..layer.kind.outputs()).map(|k| output_name(&layer.name, k)));
     }
     for out in &model.outputs {
         if !known.contains(out.as_str()) {

@@ -93,7 +93,7 @@ pub(super) fn layers<'a>(
         let mut row = cumulative_check(lt, g, keras_run, tol, from.clone(), is_output);
         let t = Instant::now();
         let mut isolated = isolated_check(
-            conv.model.layer(&lt.layer),
+            conv.model.producer(&lt.layer),
             values,
             &keras_run.masks,
             g,
@@ -149,8 +149,8 @@ pub(super) fn layers<'a>(
             .is_some_and(|i| i.status == Status::Pass);
         let inbound = conv
             .model
-            .layer(&lt.layer)
-            .map(|l| l.inbound.as_slice())
+            .producer(&lt.layer)
+            .map(|(l, _)| l.inbound.as_slice())
             .unwrap_or_default();
         if !passed {
             root_cause.insert(lt.layer.clone(), lt.layer.clone());
@@ -230,7 +230,7 @@ fn cumulative_check(
 /// comes from the model inputs (`Embedding(mask_zero)`'s ids), which both
 /// sides share.
 fn isolated_check(
-    layer: Option<&keras::Layer>,
+    layer: Option<(&keras::Layer, usize)>,
     graph_by_name: &GraphValues,
     masks: &HashMap<String, ArrayD<bool>>,
     expected: &ArrayD<f32>,
@@ -246,7 +246,7 @@ fn isolated_check(
         detail: Some(detail),
         extra: None,
     };
-    let Some(layer) = layer else {
+    let Some((layer, output)) = layer else {
         return fail("the layer is not in the model".into());
     };
     let mut ins = Vec::with_capacity(layer.inbound.len());
@@ -257,9 +257,11 @@ fn isolated_check(
         }
     }
     let in_masks: Vec<Option<&ArrayD<bool>>> = layer.inbound.iter().map(|n| masks.get(n)).collect();
-    match interp::run_layer_masked(layer, &ins, &in_masks).map(|(v, _)| v) {
+    let outputs = interp::run_layer_outputs(layer, &ins, &in_masks);
+    match outputs.map(|mut o| (output < o.len()).then(|| o.swap_remove(output).0)) {
         Err(e) => fail(e.to_string()),
-        Ok(v) => {
+        Ok(None) => fail(format!("the layer has no output {output}")),
+        Ok(Some(v)) => {
             match compare::compare_isolated(&v, expected, tol, fan_in(layer, &ins, expected)) {
                 Ok(m) => Check::from(&m),
                 Err(e) => fail(e),
@@ -451,7 +453,7 @@ fn diagnose_layer(
             max_abs_after_fix: f32::INFINITY,
         }]
     };
-    let Some(layer) = conv.model.layer(name) else {
+    let Some((layer, output)) = conv.model.producer(name) else {
         return other(format!("layer '{name}' is not in the model"));
     };
     let Some(expected) = graph_by_name.get(name) else {
@@ -468,6 +470,7 @@ fn diagnose_layer(
         model: &conv.model,
         values: graph_by_name,
         masks,
+        output,
     };
     // Every tensor of the layer, batch first, from every run.
     let joined = |name: &str, first: &ArrayD<f32>| -> Option<ArrayD<f32>> {

@@ -219,6 +219,20 @@ fn twin_tensors(
             tensor: lt.tensor.clone(),
             nodes: lt.nodes.clone(),
         });
+        // Its other outputs (a recurrent layer's states) that pair too.
+        for k in 1..u.kind.outputs() {
+            let uk = keras::output_name(&u.name, k);
+            if let Some(p) = alignment.pair(&uk)
+                && let Some(lt) = conv.tensors.iter().find(|t| t.layer == p.output)
+            {
+                tensors.push(LayerTensor {
+                    layer: uk,
+                    class_name: u.kind.class_name().to_string(),
+                    tensor: lt.tensor.clone(),
+                    nodes: Vec::new(),
+                });
+            }
+        }
         if let Some(cl) = conv.model.layer(c)
             && !cl.weights.is_empty()
         {

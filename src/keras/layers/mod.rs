@@ -280,6 +280,19 @@ pub fn output_shape(
     (info(kind).output_shape)(kind, weights, first, inputs)
 }
 
+/// The shape of every output of the layer ([`LayerKind::outputs`]): the
+/// first by [`output_shape`], the others a recurrent layer's states and a
+/// non-merged `Bidirectional`'s backward sequence.
+pub fn output_shapes(
+    kind: &LayerKind,
+    weights: &[Weight],
+    inputs: &[Shape],
+) -> Result<Vec<Shape>, String> {
+    let first = output_shape(kind, weights, inputs)?;
+    let more = recurrent::more_output_shapes(kind, &first, &inputs[0]);
+    Ok(std::iter::once(first).chain(more).collect())
+}
+
 /// The first config float of the layer that is not finite, as a message.
 pub(crate) fn non_finite(kind: &LayerKind) -> Option<String> {
     (info(kind).floats)(kind)

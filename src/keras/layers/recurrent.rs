@@ -4,8 +4,9 @@
 //! Dialect: `activation` (default `tanh`) and, for LSTM and GRU,
 //! `recurrent_activation` (default `sigmoid`), read as `Dense`'s
 //! `activation` is (both Kerases' forms) and written by name;
-//! `go_backwards` as converted, and
-//! `return_state`, `stateful`, `unroll` false; weights
+//! `go_backwards` and `return_state` as converted (with `return_state` the
+//! final states are outputs 1 and on, see [`LayerKind::outputs`]), and
+//! `stateful`, `unroll` false; weights
 //! - LSTM: `kernel [in, 4u]`, `recurrent_kernel [u, 4u]`, `bias [4u]` (if
 //!   `use_bias`), gates in Keras's i, f, c, o order;
 //! - GRU: `kernel [in, 3u]`, `recurrent_kernel [u, 3u]`, `bias [2, 3u]` with
@@ -17,13 +18,13 @@
 //! - Bidirectional: `layer` (the wrapped class and its config, written as
 //!   above; both Kerases make the backward layer from it, so no
 //!   `backward_layer` is written, and one that is read must be `layer` with
-//!   `go_backwards` flipped) and `merge_mode` (concat, sum, mul, ave); weights
+//!   `go_backwards` flipped) and `merge_mode` (concat, sum, mul, ave, or
+//!   `null`: the two directions as two outputs); weights
 //!   the forward layer's then the backward layer's (`forward/…`,
 //!   `backward/…`), the order both Kerases' `.h5` loaders assign them in.
 //!
 //! Not handled yet (refused when read): a softmax (not elementwise)
-//! `activation` or `recurrent_activation`, `return_state`,
-//! `stateful`; `Bidirectional` with `merge_mode` None (two outputs) or
+//! `activation` or `recurrent_activation`, `stateful`; `Bidirectional` with
 //! another backward layer.
 
 use serde_json::json;
@@ -103,28 +104,42 @@ fn read_activations(c: &Cfg, class: &str) -> Result<(Activation, Activation), St
     ))
 }
 
-/// The keys every recurrent class shares: `(units, return_sequences,
-/// use_bias, go_backwards)`; refuses flags thaw does not model yet.
-fn read_common(c: &Cfg, class: &str) -> Result<(usize, bool, bool, bool), String> {
-    for key in ["return_state", "stateful"] {
-        if c.bool(key, false)? {
-            return Err(c.err(format!("{class} with {key} is not supported yet")));
-        }
+/// The keys every recurrent class shares; refuses flags thaw does not model
+/// yet.
+struct Common {
+    units: usize,
+    return_sequences: bool,
+    return_state: bool,
+    use_bias: bool,
+    go_backwards: bool,
+}
+
+fn read_common(c: &Cfg, class: &str) -> Result<Common, String> {
+    if c.bool("stateful", false)? {
+        return Err(c.err(format!("{class} with stateful is not supported yet")));
     }
-    Ok((
-        c.usize("units", None)?,
-        c.bool("return_sequences", false)?,
-        c.bool("use_bias", true)?,
-        c.bool("go_backwards", false)?,
-    ))
+    Ok(Common {
+        units: c.usize("units", None)?,
+        return_sequences: c.bool("return_sequences", false)?,
+        return_state: c.bool("return_state", false)?,
+        use_bias: c.bool("use_bias", true)?,
+        go_backwards: c.bool("go_backwards", false)?,
+    })
 }
 
 fn read_lstm(c: &Cfg) -> Result<LayerKind, String> {
-    let (units, return_sequences, use_bias, go_backwards) = read_common(c, "LSTM")?;
+    let Common {
+        units,
+        return_sequences,
+        return_state,
+        use_bias,
+        go_backwards,
+    } = read_common(c, "LSTM")?;
     let (activation, recurrent_activation) = read_activations(c, "LSTM")?;
     Ok(LayerKind::Lstm {
         units,
         return_sequences,
+        return_state,
         use_bias,
         go_backwards,
         activation,
@@ -133,11 +148,18 @@ fn read_lstm(c: &Cfg) -> Result<LayerKind, String> {
 }
 
 fn read_gru(c: &Cfg) -> Result<LayerKind, String> {
-    let (units, return_sequences, use_bias, go_backwards) = read_common(c, "GRU")?;
+    let Common {
+        units,
+        return_sequences,
+        return_state,
+        use_bias,
+        go_backwards,
+    } = read_common(c, "GRU")?;
     let (activation, recurrent_activation) = read_activations(c, "GRU")?;
     Ok(LayerKind::Gru {
         units,
         return_sequences,
+        return_state,
         use_bias,
         reset_after: c.bool("reset_after", true)?,
         go_backwards,
@@ -147,10 +169,17 @@ fn read_gru(c: &Cfg) -> Result<LayerKind, String> {
 }
 
 fn read_simple_rnn(c: &Cfg) -> Result<LayerKind, String> {
-    let (units, return_sequences, use_bias, go_backwards) = read_common(c, "SimpleRNN")?;
+    let Common {
+        units,
+        return_sequences,
+        return_state,
+        use_bias,
+        go_backwards,
+    } = read_common(c, "SimpleRNN")?;
     Ok(LayerKind::SimpleRnn {
         units,
         return_sequences,
+        return_state,
         use_bias,
         go_backwards,
         activation: read_activation(c, "SimpleRNN", "activation", Activation::Tanh)?,
@@ -213,15 +242,14 @@ fn read_bidirectional(c: &Cfg) -> Result<LayerKind, String> {
         ));
     }
     let merge_mode = match c.get("merge_mode") {
-        None => {
-            return Err(
-                c.err("merge_mode None (the two directions as two outputs) is not supported yet")
-            );
-        }
+        None => MergeMode::Separate,
         Some(v) => v
             .as_str()
             .and_then(MergeMode::from_keras_name)
-            .ok_or_else(|| c.err(format!("merge_mode {v} is not concat, sum, mul or ave")))?,
+            .filter(|m| *m != MergeMode::Separate)
+            .ok_or_else(|| {
+                c.err(format!("merge_mode {v} is not concat, sum, mul, ave or null"))
+            })?,
     };
     Ok(LayerKind::Bidirectional {
         layer: Box::new(layer),
@@ -258,7 +286,10 @@ fn write_bidirectional(layer: &Layer, c: &mut ConfigOut) {
         "layer",
         json!({"module": "keras.layers", "class_name": class, "config": cfg, "registered_name": null}),
     );
-    c.put("merge_mode", json!(merge_mode.keras_name()));
+    match merge_mode {
+        MergeMode::Separate => c.put("merge_mode", serde_json::Value::Null),
+        m => c.put("merge_mode", json!(m.keras_name())),
+    }
 }
 
 fn bidirectional_names(kind: &LayerKind) -> Vec<&'static str> {
@@ -362,7 +393,7 @@ fn write_rnn(layer: &Layer, c: &mut ConfigOut) {
     }
     c.put("use_bias", json!(use_bias));
     c.put("return_sequences", json!(return_sequences));
-    c.put("return_state", json!(false));
+    c.put("return_state", json!(return_state(&layer.kind)));
     c.put("go_backwards", json!(go_backwards(&layer.kind)));
     c.put("stateful", json!(false));
     c.put("unroll", json!(false));
@@ -388,6 +419,48 @@ pub(crate) fn activations(kind: &LayerKind) -> Option<(Activation, Activation)> 
         LayerKind::SimpleRnn { activation, .. } => Some((*activation, Activation::Sigmoid)),
         _ => None,
     }
+}
+
+/// Whether a recurrent kind returns its final states.
+pub(crate) fn return_state(kind: &LayerKind) -> bool {
+    matches!(
+        kind,
+        LayerKind::Lstm {
+            return_state: true,
+            ..
+        } | LayerKind::Gru {
+            return_state: true,
+            ..
+        } | LayerKind::SimpleRnn {
+            return_state: true,
+            ..
+        }
+    )
+}
+
+/// The shapes of a recurrent layer's (or a `Bidirectional`'s) outputs after
+/// the first (`first`): a non-merged `Bidirectional`'s backward sequence (as
+/// the forward one), then each final state (batch, units). Empty for a
+/// single-output layer.
+pub(crate) fn more_output_shapes(kind: &LayerKind, first: &Shape, input: &Shape) -> Vec<Shape> {
+    let (inner, separate) = match kind {
+        LayerKind::Bidirectional { layer, merge_mode } => {
+            (&**layer, *merge_mode == MergeMode::Separate)
+        }
+        other => (other, false),
+    };
+    let Some((units, ..)) = shape_of(inner) else {
+        return vec![];
+    };
+    let mut v = Vec::new();
+    if separate {
+        v.push(first.clone());
+    }
+    let state = vec![input.first().copied().flatten(), Some(units)];
+    while v.len() + 1 < kind.outputs() {
+        v.push(state.clone());
+    }
+    v
 }
 
 /// Whether a recurrent kind runs its steps last to first.
