@@ -90,21 +90,39 @@ fn returns_sequences(kind: &LayerKind) -> bool {
     )
 }
 
-/// The Bidirectional layer `halves[this]` is one half of, with its partner
-/// among `halves` (every recognised cell of the graph); `Ok(None)` when it
-/// feeds no merge with another cell (a plain recurrent layer), `Err` when it
-/// does but not in Keras's form. `input`: the layer input of `halves[this]`.
-pub(super) fn pair(
-    ctx: &Ctx,
-    halves: &[Half],
-    this: usize,
-    input: TensorId,
-) -> Result<Option<Match>, String> {
+/// `kind` with `return_state` set to `state`.
+fn with_state(kind: &LayerKind, state: bool) -> LayerKind {
+    let mut k = kind.clone();
+    if let LayerKind::Lstm { return_state, .. }
+    | LayerKind::Gru { return_state, .. }
+    | LayerKind::SimpleRnn { return_state, .. } = &mut k
+    {
+        *return_state = state;
+    }
+    k
+}
+
+/// Two halves found to be one Bidirectional: the forward and the backward
+/// half (indices into the halves), the `ReverseV2` flipping each back (only
+/// the backward one may have one, checked by [`pair`]), the merge node and
+/// its mode (none for `merge_mode=None`), and how to name it in messages.
+struct Joined<'g> {
+    name: String,
+    fwd: usize,
+    bwd: usize,
+    fwd_rev: Option<String>,
+    bwd_rev: Option<String>,
+    mode: MergeMode,
+    merge: Option<&'g NodeDef>,
+}
+
+/// The pair whose outputs meet in one merge node, if `halves[this]` feeds one.
+fn merged<'g>(ctx: &Ctx<'g>, halves: &[Half], this: usize) -> Result<Option<Joined<'g>>, String> {
     let graph = ctx.graph;
     let Some((_, merge)) = towards_merge(ctx, &halves[this].cell.output) else {
         return Ok(None);
     };
-    let mut mode = match merge.op.as_str() {
+    let mode = match merge.op.as_str() {
         "ConcatV2" => MergeMode::Concat,
         "AddV2" | "Add" => MergeMode::Sum,
         "Mul" => MergeMode::Mul,
@@ -145,8 +163,102 @@ pub(super) fn pair(
             ));
         }
     };
+    Ok(Some(Joined {
+        name,
+        fwd,
+        bwd,
+        fwd_rev,
+        bwd_rev,
+        mode,
+        merge: Some(merge),
+    }))
+}
+
+/// `merge_mode=None`: `halves[this]` and one other half of the same layer
+/// scope (the wrapper's: `model/bi/forward_lstm`, `model/bi/backward_lstm`)
+/// running the other way, their outputs used apart; the backward sequence
+/// flipped back by a `ReverseV2` of the steps as Keras does. Two separate
+/// layers never share a scope.
+fn separate<'g>(ctx: &Ctx<'g>, halves: &[Half], this: usize) -> Result<Option<Joined<'g>>, String> {
+    let graph = ctx.graph;
+    let scope = |i: usize| {
+        graph
+            .node(&halves[i].cell.transpose)
+            .map(|t| ctx.layer_name(t))
+    };
+    let Some(own) = scope(this) else {
+        return Ok(None);
+    };
+    let back = |i: usize| crate::keras::layers::recurrent::go_backwards(&halves[i].cell.kind);
+    let partners: Vec<usize> = (0..halves.len())
+        .filter(|&i| i != this && scope(i).as_ref() == Some(&own) && back(i) != back(this))
+        .collect();
+    let [other] = partners[..] else {
+        return Ok(None);
+    };
+    let (fwd, bwd) = if back(this) {
+        (other, this)
+    } else {
+        (this, other)
+    };
+    let name = format!("the two recurrent loops of layer '{own}'");
+    // The flip back of a backward sequence: the ReverseV2 (steps) reading it.
+    let flip = |i: usize| {
+        graph
+            .consumers(&halves[i].cell.output)
+            .iter()
+            .map(|&(c, _)| &graph.nodes()[c])
+            .find(|n| n.op == "ReverseV2" && ctx.const_ints(n, 1).is_ok_and(|a| a == [1]))
+            .map(|n| n.name.clone())
+    };
+    Ok(Some(Joined {
+        name,
+        fwd,
+        bwd,
+        // A flip of the forward sequence is the model's own, downstream.
+        fwd_rev: None,
+        bwd_rev: flip(bwd),
+        mode: MergeMode::Separate,
+        merge: None,
+    }))
+}
+
+/// The Bidirectional layer `halves[this]` is one half of, with its partner
+/// among `halves` (every recognised cell of the graph); `Ok(None)` when it
+/// feeds no merge with another cell (a plain recurrent layer), `Err` when it
+/// does but not in Keras's form. `input`: the layer input of `halves[this]`.
+pub(super) fn pair(
+    ctx: &Ctx,
+    halves: &[Half],
+    this: usize,
+    input: TensorId,
+) -> Result<Option<Match>, String> {
+    let graph = ctx.graph;
+    let joined = match merged(ctx, halves, this)? {
+        Some(j) => j,
+        None => match separate(ctx, halves, this)? {
+            Some(j) => j,
+            None => return Ok(None),
+        },
+    };
+    let Joined {
+        name,
+        fwd,
+        bwd,
+        fwd_rev,
+        bwd_rev,
+        mut mode,
+        merge,
+    } = joined;
     let (f, bk) = (&halves[fwd], &halves[bwd]);
-    if with_direction(&bk.cell.kind, false) != f.cell.kind {
+    // The wrapper returns states when either half's are used (the halves'
+    // kinds say so only for the half whose states are used).
+    let return_state = [f, bk]
+        .iter()
+        .any(|h| crate::keras::layers::recurrent::return_state(&h.cell.kind));
+    if with_state(&with_direction(&bk.cell.kind, false), return_state)
+        != with_state(&f.cell.kind, return_state)
+    {
         return Err(format!(
             "{name} joins two different recurrent layers ({:?} and {:?}): not a Bidirectional",
             f.cell.kind, bk.cell.kind
@@ -174,7 +286,22 @@ pub(super) fn pair(
             return Err(format!("{name} joins recurrent layers of different inputs"));
         }
     }
-    if mode == MergeMode::Concat {
+    let (output, mut more_outputs, mut tail) = match merge {
+        Some(merge) => (out(merge), Vec::new(), vec![merge.name.clone()]),
+        // merge_mode=None: the forward output, then the backward one (flipped
+        // back with return_sequences).
+        None => {
+            let back = match &bwd_rev {
+                Some(r) => TensorId::new(r.clone(), 0),
+                None => bk.cell.output.clone(),
+            };
+            (f.cell.output.clone(), vec![back], Vec::new())
+        }
+    };
+    let mut output = output;
+    if let Some(merge) = merge
+        && mode == MergeMode::Concat
+    {
         let axis = ctx.const_ints(merge, 2)?;
         let last: i64 = if sequences { 2 } else { 1 };
         if axis != [-1] && axis != [last] {
@@ -182,9 +309,8 @@ pub(super) fn pair(
         }
     }
     // ave: (y + y_rev) / 2.
-    let mut output = out(merge);
-    let mut tail = vec![merge.name.clone()];
-    if mode == MergeMode::Sum
+    if let Some(merge) = merge
+        && mode == MergeMode::Sum
         && let Some(div) = sole_consumer(ctx, &output)
         && div.op == "RealDiv"
         && ctx.same_layer(div, merge)
@@ -195,6 +321,11 @@ pub(super) fn pair(
         mode = MergeMode::Ave;
         output = out(div);
         tail.push(div.name.clone());
+    }
+    // return_state: each direction's final states, forward first.
+    if return_state {
+        more_outputs.extend(f.cell.states.iter().cloned());
+        more_outputs.extend(bk.cell.states.iter().cloned());
     }
     let mut weights: Vec<Weight> = Vec::new();
     for (prefix, h) in [("forward", f), ("backward", bk)] {
@@ -216,13 +347,13 @@ pub(super) fn pair(
     Ok(Some(Match::one(Emit {
         name: ctx.layer_name(anchor),
         kind: LayerKind::Bidirectional {
-            layer: Box::new(f.cell.kind.clone()),
+            layer: Box::new(with_state(&f.cell.kind, return_state)),
             merge_mode: mode,
         },
         weights,
         inputs: vec![input],
         output,
-        more_outputs: Vec::new(),
+        more_outputs,
         nodes,
     })))
 }

@@ -255,8 +255,9 @@ pub(super) struct RnnCell {
     /// `Transpose` of the stacked steps, or the last step's `StridedSlice`
     /// (TF1: the `Exit` of the final state h).
     pub output: TensorId,
-    /// With `return_state`: the `Exit`s of the final states, in Keras's
-    /// order (h, then an LSTM's c), the layer's outputs 1 and on.
+    /// The `Exit`s of the final states, in Keras's order (h, then an
+    /// LSTM's c): the layer's outputs 1 and on with `return_state` (empty
+    /// where not found: TF1 loops, whose states are not converted).
     pub states: Vec<TensorId>,
     /// The layer's name when the loop's scope does not give it (TF1: the
     /// cell's variable scope, `rnn/lstm_cell` → `rnn.lstm_cell`).
@@ -666,7 +667,10 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
                 .and_then(|t| source(ctx, t))
                 .is_some_and(|s| exits.contains(s.name.as_str()))
     });
-    let states = final_states(ctx, lp, rk_mm, if class == "LSTM" { 2 } else { 1 })?;
+    // The final states, when the graph kept their Exits (tf-keras prunes
+    // those of unused states); used after the loop: `return_state`.
+    let states =
+        final_states(ctx, lp, rk_mm, if class == "LSTM" { 2 } else { 1 }).unwrap_or_default();
     let return_state = states.iter().any(|t| used_outside(ctx, lp, t));
     let (return_sequences, output) = match stack {
         Some(stack) => {
@@ -734,7 +738,7 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         kind,
         weights,
         output,
-        states: if return_state { states } else { Vec::new() },
+        states,
         name: None,
         zero_output,
         masked,
@@ -1097,7 +1101,11 @@ pub(super) fn rnn(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
         weights: cell.weights.clone(),
         inputs: vec![input],
         output: cell.output.clone(),
-        more_outputs: cell.states.clone(),
+        more_outputs: if crate::keras::layers::recurrent::return_state(&cell.kind) {
+            cell.states.clone()
+        } else {
+            Vec::new()
+        },
         nodes,
     });
     Ok(Match { layers })
