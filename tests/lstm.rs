@@ -111,6 +111,7 @@ fn check_conversion(case: &str) {
             &LayerKind::Lstm {
                 units: 4,
                 return_sequences: true,
+                return_state: false,
                 use_bias: true,
                 go_backwards: false,
                 activation: Activation::Tanh,
@@ -119,6 +120,7 @@ fn check_conversion(case: &str) {
             &LayerKind::Lstm {
                 units: 4,
                 return_sequences: false,
+                return_state: false,
                 use_bias: true,
                 go_backwards: false,
                 activation: Activation::Tanh,

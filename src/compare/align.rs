@@ -350,8 +350,7 @@ pub fn unaligned(al: &Alignment, user: &Model, converted: &Model) -> Vec<Unalign
     // A user output that is a layer's output k ≥ 1 with no twin (the twin
     // layer does not return it): nothing checks it.
     for name in &user.outputs {
-        if user.layer(name).is_none() && user.producer(name).is_some() && al.pair(name).is_none()
-        {
+        if user.layer(name).is_none() && user.producer(name).is_some() && al.pair(name).is_none() {
             out.push(Unaligned {
                 side: "user",
                 layer: name.clone(),

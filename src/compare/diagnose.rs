@@ -530,6 +530,7 @@ mod tests {
         LayerKind::Lstm {
             units,
             return_sequences,
+            return_state: false,
             use_bias: true,
             go_backwards: false,
             activation: Activation::Tanh,
@@ -564,6 +565,7 @@ mod tests {
         let gru = LayerKind::Gru {
             units: 3,
             return_sequences: true,
+            return_state: false,
             use_bias: true,
             reset_after: true,
             go_backwards: true,
@@ -573,6 +575,7 @@ mod tests {
         let rnn = LayerKind::SimpleRnn {
             units: 3,
             return_sequences: false,
+            return_state: false,
             use_bias: true,
             go_backwards: false,
             activation: Activation::Tanh,

@@ -577,6 +577,7 @@ mod tests {
                 LayerKind::Lstm {
                     units: 2,
                     return_sequences: false,
+                    return_state: false,
                     use_bias: true,
                     go_backwards: false,
                     activation,

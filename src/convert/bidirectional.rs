@@ -19,9 +19,13 @@
 //! division's) and whose weights are the forward cell's then the backward
 //! cell's (`forward/kernel`, …, `backward/kernel`, …).
 //!
-//! Not handled yet: `merge_mode=None` (two outputs: the loops stay two
-//! unconverted halves of one layer scope and the graph output is reported as
-//! not converted), `return_state`. A masked pair (see [`super::recurrent`])
+//! `merge_mode=None`: no merge, the two loops in one layer scope (a
+//! Bidirectional's; two separate layers never share a scope), the forward
+//! output and the flipped backward one are outputs 0 and 1. With
+//! `return_state` either half's states read after the loops make the
+//! wrapper return them all: the forward half's, then the backward half's.
+//!
+//! A masked pair (see [`super::recurrent`])
 //! must zero its masked outputs exactly when it returns sequences, as Keras
 //! sets `zero_output_for_mask` on both halves.
 

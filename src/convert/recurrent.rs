@@ -60,7 +60,13 @@
 //! (`zero_output_for_mask=True`) only as half of a Bidirectional returning
 //! sequences.
 //!
-//! Not handled yet: `return_state`, other activations; the op-count check does
+//! `return_state`: the `Exit`s of the loop variables carrying the cell's
+//! states (h: the one the recurrent kernel multiplies; an LSTM's c: the
+//! other), read after the loop, are the layer's outputs 1 and on
+//! ([`Emit::more_outputs`]); with only the states read (the stacked steps
+//! dropped), output 0 is the last step, the final h.
+//!
+//! Not handled yet: other activations; the op-count check does
 //! not prove the gate wiring (a custom cell with the same ops would convert as
 //! one of the three and then fail verification on the numbers).
 
@@ -765,11 +771,13 @@ fn final_states(ctx: &Ctx, lp: &Loop, rk_mm: &NodeDef, n: usize) -> Result<Vec<T
     // Each state's Merge, and the Exit of that Merge's Switch.
     let mut states: Vec<(&NodeDef, &NodeDef)> = Vec::new();
     for exit in members().filter(|n| n.op == "Exit") {
-        let Some(merge) = source(ctx, exit.data_inputs().first().ok_or("an Exit without input")?)
-            .filter(|s| s.op == "Switch")
-            .and_then(|s| graph.node(&TensorId::parse(s.data_inputs().first()?).node))
-            .filter(|m| m.op == "Merge")
-        else {
+        let Some(merge) = source(
+            ctx,
+            exit.data_inputs().first().ok_or("an Exit without input")?,
+        )
+        .filter(|s| s.op == "Switch")
+        .and_then(|s| graph.node(&TensorId::parse(s.data_inputs().first()?).node))
+        .filter(|m| m.op == "Merge") else {
             continue;
         };
         let float = merge

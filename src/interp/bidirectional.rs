@@ -167,6 +167,7 @@ mod tests {
                         layer: Box::new(LayerKind::SimpleRnn {
                             units: 1,
                             return_sequences,
+                            return_state: false,
                             use_bias: true,
                             go_backwards: false,
                             activation: Activation::Tanh,
@@ -183,7 +184,7 @@ mod tests {
                         w("backward/bias", 0.0),
                     ],
                 };
-                let y = bidirectional_layer(&layer, &x, None).unwrap();
+                let y = bidirectional_layer(&layer, &x, None).unwrap().remove(0);
                 let pairs: Vec<(f64, f64)> = if return_sequences {
                     fwd.iter().copied().zip(bwd.iter().copied()).collect()
                 } else {
@@ -196,6 +197,7 @@ mod tests {
                         MergeMode::Sum => vec![f + b],
                         MergeMode::Mul => vec![f * b],
                         MergeMode::Ave => vec![(f + b) / 2.0],
+                        MergeMode::Separate => unreachable!("not in this loop"),
                     })
                     .collect();
                 let width = if mode == MergeMode::Concat { 2 } else { 1 };
@@ -210,6 +212,90 @@ mod tests {
                     assert!(
                         (*got as f64 - want).abs() < 1e-6,
                         "{mode:?} rs={return_sequences}: {y:?} vs {want:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// merge_mode=None and return_state on the same hand-written recurrences:
+    /// the forward output, the flipped backward output, then each
+    /// direction's final h (the backward one's after its last processed
+    /// step, input step 0), as Keras returns them.
+    #[test]
+    fn separate_outputs_and_states_in_keras_order() {
+        let xs = [0.5f64, -1.0, 0.25];
+        let x =
+            ArrayD::from_shape_vec(vec![1, 3, 1], xs.iter().map(|v| *v as f32).collect()).unwrap();
+        let run = |xs: &mut dyn Iterator<Item = f64>, k: f64, r: f64| {
+            let mut h = 0.0f64;
+            xs.map(|x| {
+                h = (k * x + r * h).tanh();
+                h
+            })
+            .collect::<Vec<f64>>()
+        };
+        let fwd = run(&mut xs.iter().copied(), 0.8, -0.3);
+        let mut bwd = run(&mut xs.iter().rev().copied(), -0.6, 0.5);
+        let bwd_last = *bwd.last().unwrap();
+        bwd.reverse();
+        let w = |name: &str, v: f32| Weight {
+            name: name.into(),
+            value: ArrayD::from_shape_vec(vec![1, 1], vec![v]).unwrap(),
+        };
+        for (mode, return_state) in [
+            (MergeMode::Separate, false),
+            (MergeMode::Separate, true),
+            (MergeMode::Sum, true),
+        ] {
+            let kind = LayerKind::Bidirectional {
+                layer: Box::new(LayerKind::SimpleRnn {
+                    units: 1,
+                    return_sequences: true,
+                    return_state,
+                    use_bias: false,
+                    go_backwards: false,
+                    activation: Activation::Tanh,
+                }),
+                merge_mode: mode,
+            };
+            let layer = Layer {
+                name: "bi".into(),
+                inbound: vec!["x".into()],
+                weights: vec![
+                    w("forward/kernel", 0.8),
+                    w("forward/recurrent_kernel", -0.3),
+                    w("backward/kernel", -0.6),
+                    w("backward/recurrent_kernel", 0.5),
+                ],
+                kind,
+            };
+            let ys = bidirectional_layer(&layer, &x, None).unwrap();
+            let mut want: Vec<(Vec<usize>, Vec<f64>)> = match mode {
+                MergeMode::Separate => {
+                    vec![(vec![1, 3, 1], fwd.clone()), (vec![1, 3, 1], bwd.clone())]
+                }
+                _ => vec![(
+                    vec![1, 3, 1],
+                    fwd.iter().zip(&bwd).map(|(f, b)| f + b).collect(),
+                )],
+            };
+            if return_state {
+                want.push((vec![1, 1], vec![fwd[2]]));
+                want.push((vec![1, 1], vec![bwd_last]));
+            }
+            assert_eq!(ys.len(), layer.kind.outputs(), "{mode:?} {return_state}");
+            assert_eq!(ys.len(), want.len(), "{mode:?} {return_state}");
+            for (k, (y, (shape, values))) in ys.iter().zip(&want).enumerate() {
+                assert_eq!(
+                    y.shape(),
+                    shape.as_slice(),
+                    "{mode:?} {return_state} output {k}"
+                );
+                for (got, want) in y.iter().zip(values) {
+                    assert!(
+                        (*got as f64 - want).abs() < 1e-6,
+                        "{mode:?} {return_state} output {k}: {y:?} vs {values:?}"
                     );
                 }
             }

@@ -186,6 +186,7 @@ mod tests {
             LayerKind::Gru {
                 units: 2,
                 return_sequences,
+                return_state: false,
                 use_bias: false,
                 reset_after: true,
                 go_backwards: false,

@@ -30,7 +30,10 @@
 //! (`True`, which `Bidirectional` sets on its layers when they return
 //! sequences); the last output is the last step's output.
 //!
-//! Not handled yet: a softmax `activation` (not elementwise), `return_state`, initial
+//! With `return_state` the final states follow the output (LSTM h, c; GRU and
+//! SimpleRNN h): the layer's outputs 1 and on.
+//!
+//! Not handled yet: a softmax `activation` (not elementwise), initial
 //! states, stateful layers.
 
 use ndarray::{Array1, Array2, ArrayD, ArrayView2, ArrayView3, Axis, Ix1, Ix2, Ix3, s};
@@ -365,6 +368,7 @@ mod tests {
             kind: LayerKind::Lstm {
                 units,
                 return_sequences,
+                return_state: false,
                 use_bias: true,
                 go_backwards: false,
                 activation: Activation::Tanh,
@@ -411,7 +415,7 @@ mod tests {
                 ("bias", b.clone()),
             ],
         );
-        let y = lstm_layer(&layer, &x, None).unwrap();
+        let y = lstm_layer(&layer, &x, None).unwrap().remove(0);
         assert_eq!(y.shape(), &[1, 2, 1]);
         // f32 against f64 over two steps of O(1) values.
         assert!(
@@ -431,9 +435,25 @@ mod tests {
             &x,
             None,
         )
-        .unwrap();
+        .unwrap()
+        .remove(0);
         assert_eq!(last.shape(), &[1, 1]);
         assert_eq!(last[[0, 0]], y[[0, 1, 0]]);
+        // return_state: the sequence, then the final h and c (by hand above).
+        let mut with_state = layer.clone();
+        if let LayerKind::Lstm { return_state, .. } = &mut with_state.kind {
+            *return_state = true;
+        }
+        let outs = lstm_layer(&with_state, &x, None).unwrap();
+        assert_eq!(outs.len(), 3);
+        assert_eq!(outs[0], y);
+        for (state, want) in [(&outs[1], h), (&outs[2], c)] {
+            assert_eq!(state.shape(), &[1, 1]);
+            assert!(
+                (state[[0, 0]] as f64 - want).abs() < 1e-6,
+                "{state:?} vs {want}"
+            );
+        }
     }
 
     #[test]
@@ -510,6 +530,7 @@ mod tests {
             let kind = |return_sequences| LayerKind::Gru {
                 units: 1,
                 return_sequences,
+                return_state: false,
                 use_bias: true,
                 reset_after,
                 go_backwards: false,
@@ -524,7 +545,9 @@ mod tests {
                 ]
             };
             let x = ArrayD::from_shape_vec(vec![1, 3, 1], xs.to_vec()).unwrap();
-            let y = gru_layer(&with_weights("gru", kind(true), weights()), &x, None).unwrap();
+            let y = gru_layer(&with_weights("gru", kind(true), weights()), &x, None)
+                .unwrap()
+                .remove(0);
             assert_eq!(y.shape(), &[1, 3, 1]);
             for (t, want) in hs.iter().enumerate() {
                 // f32 against f64 over three steps of O(1) values.
@@ -533,7 +556,9 @@ mod tests {
                     "reset_after {reset_after}: {y:?} vs {hs:?}"
                 );
             }
-            let last = gru_layer(&with_weights("gru", kind(false), weights()), &x, None).unwrap();
+            let last = gru_layer(&with_weights("gru", kind(false), weights()), &x, None)
+                .unwrap()
+                .remove(0);
             assert_eq!(last.shape(), &[1, 1]);
             assert_eq!(last[[0, 0]], y[[0, 2, 0]]);
         }
@@ -553,6 +578,7 @@ mod tests {
             LayerKind::Gru {
                 units: 2,
                 return_sequences: true,
+                return_state: false,
                 use_bias: false,
                 reset_after: true,
                 go_backwards: false,
@@ -565,7 +591,7 @@ mod tests {
             ],
         );
         let x = ArrayD::from_shape_vec(vec![1, 2, 1], vec![1.0, 1.0]).unwrap();
-        let y = gru_layer(&layer, &x, None).unwrap();
+        let y = gru_layer(&layer, &x, None).unwrap().remove(0);
         let sg = |v: f64| 1.0 / (1.0 + (-v).exp());
         let mut h = [0.0f64; 2];
         for t in 0..2 {
@@ -597,6 +623,7 @@ mod tests {
             LayerKind::SimpleRnn {
                 units: 2,
                 return_sequences: true,
+                return_state: false,
                 use_bias: true,
                 go_backwards: false,
                 activation: Activation::Tanh,
@@ -608,7 +635,7 @@ mod tests {
             ],
         );
         let x = ArrayD::from_shape_vec(vec![1, 2, 2], xs.concat()).unwrap();
-        let y = simple_rnn_layer(&layer, &x, None).unwrap();
+        let y = simple_rnn_layer(&layer, &x, None).unwrap().remove(0);
         let mut h = [0.0f64; 2];
         for (t, xt) in xs.iter().enumerate() {
             let old = h;
@@ -630,6 +657,7 @@ mod tests {
             LayerKind::Gru {
                 units: 2,
                 return_sequences: false,
+                return_state: false,
                 use_bias: true,
                 reset_after: true,
                 go_backwards: false,
@@ -649,6 +677,7 @@ mod tests {
             LayerKind::SimpleRnn {
                 units: 2,
                 return_sequences: false,
+                return_state: false,
                 use_bias: false,
                 go_backwards: false,
                 activation: Activation::Tanh,
@@ -663,6 +692,7 @@ mod tests {
         assert_eq!(
             simple_rnn_layer(&rnn, &ArrayD::zeros(vec![2, 4, 3]), None)
                 .unwrap()
+                .remove(0)
                 .shape(),
             &[2, 2]
         );
@@ -699,12 +729,13 @@ mod tests {
         layer.kind = LayerKind::Lstm {
             units: 1,
             return_sequences: true,
+            return_state: false,
             use_bias: true,
             go_backwards: true,
             activation: Activation::Tanh,
             recurrent_activation: Activation::Sigmoid,
         };
-        let y = lstm_layer(&layer, &x, None).unwrap();
+        let y = lstm_layer(&layer, &x, None).unwrap().remove(0);
         for (t, want) in hs.iter().enumerate() {
             // f32 against f64 over three steps of O(1) values.
             assert!((y[[0, t, 0]] as f64 - want).abs() < 1e-6, "{y:?} vs {hs:?}");
@@ -739,6 +770,7 @@ mod tests {
             LayerKind::Gru {
                 units: 1,
                 return_sequences: true,
+                return_state: false,
                 use_bias: false,
                 reset_after: true,
                 go_backwards,
@@ -750,7 +782,7 @@ mod tests {
                 ("recurrent_kernel", vec![1, 3], rk.to_vec()),
             ],
         );
-        let y = gru_layer(&gru, x, None).unwrap();
+        let y = gru_layer(&gru, x, None).unwrap().remove(0);
         for (t, w) in want.iter().enumerate() {
             assert!((f(y[[0, t, 0]]) - w).abs() < 1e-6, "GRU {y:?} vs {want:?}");
         }
@@ -775,6 +807,7 @@ mod tests {
             LayerKind::SimpleRnn {
                 units: 1,
                 return_sequences: false,
+                return_state: false,
                 use_bias: true,
                 go_backwards: true,
                 activation: Activation::Tanh,
@@ -785,7 +818,7 @@ mod tests {
                 ("bias", vec![1], vec![0.1]),
             ],
         );
-        let y = simple_rnn_layer(&rnn, &x, None).unwrap();
+        let y = simple_rnn_layer(&rnn, &x, None).unwrap().remove(0);
         assert_eq!(y.shape(), &[1, 1]);
         assert!((f(y[[0, 0]]) - h).abs() < 1e-6, "SimpleRNN {y:?} vs {h}");
     }
@@ -820,6 +853,7 @@ mod tests {
             LayerKind::Lstm {
                 units: 1,
                 return_sequences: true,
+                return_state: false,
                 use_bias: true,
                 go_backwards: false,
                 activation: Activation::Relu,
@@ -831,7 +865,7 @@ mod tests {
                 ("bias", vec![4], b.to_vec()),
             ],
         );
-        let y = lstm_layer(&lstm, &x, None).unwrap();
+        let y = lstm_layer(&lstm, &x, None).unwrap().remove(0);
         // The relu candidate makes c grow: the steps differ from tanh's.
         for (t, w) in want.iter().enumerate() {
             assert!((f(y[[0, t, 0]]) - w).abs() < 1e-6, "LSTM {y:?} vs {want:?}");
@@ -840,7 +874,7 @@ mod tests {
         if let LayerKind::Lstm { activation, .. } = &mut tanh_lstm.kind {
             *activation = Activation::Tanh;
         }
-        let y_tanh = lstm_layer(&tanh_lstm, &x, None).unwrap();
+        let y_tanh = lstm_layer(&tanh_lstm, &x, None).unwrap().remove(0);
         assert!(
             (y_tanh[[0, 2, 0]] - y[[0, 2, 0]]).abs() > 1e-3,
             "{y_tanh:?} vs {y:?}"
@@ -864,6 +898,7 @@ mod tests {
             LayerKind::SimpleRnn {
                 units: 1,
                 return_sequences: false,
+                return_state: false,
                 use_bias: true,
                 go_backwards: false,
                 activation: Activation::Relu,
@@ -874,7 +909,7 @@ mod tests {
                 ("bias", vec![1], vec![0.1]),
             ],
         );
-        let y = simple_rnn_layer(&rnn, &x, None).unwrap();
+        let y = simple_rnn_layer(&rnn, &x, None).unwrap().remove(0);
         assert!((f(y[[0, 0]]) - h).abs() < 1e-6, "SimpleRNN {y:?} vs {h}");
     }
 
@@ -914,6 +949,7 @@ mod tests {
                 LayerKind::SimpleRnn {
                     units: 1,
                     return_sequences: true,
+                    return_state: false,
                     use_bias: false,
                     go_backwards,
                     activation: Activation::Tanh,
@@ -941,24 +977,30 @@ mod tests {
         let h0 = step(xs[0], 0.0);
         let h2 = step(xs[2], h0);
         close(
-            seq(simple_rnn_layer(&rnn(false), &x, mask(false)).unwrap()),
+            seq(simple_rnn_layer(&rnn(false), &x, mask(false))
+                .unwrap()
+                .remove(0)),
             [h0, h0, h2],
         );
         close(
-            seq(simple_rnn_layer(&rnn(false), &x, mask(true)).unwrap()),
+            seq(simple_rnn_layer(&rnn(false), &x, mask(true))
+                .unwrap()
+                .remove(0)),
             [h0, 0.0, h2],
         );
         // Backwards: steps 2, 1 (masked), 0 in that order.
         let b0 = step(xs[2], 0.0);
         let b2 = step(xs[0], b0);
         close(
-            seq(simple_rnn_layer(&rnn(true), &x, mask(false)).unwrap()),
+            seq(simple_rnn_layer(&rnn(true), &x, mask(false))
+                .unwrap()
+                .remove(0)),
             [b0, b0, b2],
         );
         // Unmasked, the middle step counts.
         let u1 = step(xs[1], h0);
         close(
-            seq(simple_rnn_layer(&rnn(false), &x, None).unwrap()),
+            seq(simple_rnn_layer(&rnn(false), &x, None).unwrap().remove(0)),
             [h0, u1, step(xs[2], u1)],
         );
     }
@@ -991,10 +1033,10 @@ mod tests {
             keep: keep.view(),
             zero_output: false,
         });
-        let y = lstm_layer(&layer, &x, mask).unwrap();
+        let y = lstm_layer(&layer, &x, mask).unwrap().remove(0);
         assert!(y.index_axis(Axis(0), 0).iter().all(|v| *v == 0.0), "{y:?}");
         let first_two = x.slice(s![1..2, ..2, ..]).to_owned().into_dyn();
-        let alone = lstm_layer(&layer, &first_two, None).unwrap();
+        let alone = lstm_layer(&layer, &first_two, None).unwrap().remove(0);
         assert_eq!(y.slice(s![1, ..]), alone.slice(s![0, ..]));
         // The mask must match the input's (batch, steps).
         let short = ndarray::arr2(&[[true, true]]);

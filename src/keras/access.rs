@@ -872,6 +872,7 @@ mod tests {
         let gru = |use_bias| LayerKind::Gru {
             units: 2,
             return_sequences: false,
+            return_state: false,
             use_bias,
             reset_after: true,
             go_backwards: false,

@@ -675,7 +675,11 @@ impl LayerKind {
             }
             LayerKind::Bidirectional { layer, merge_mode } => {
                 let states = layer.outputs() - 1;
-                let directions = if *merge_mode == MergeMode::Separate { 2 } else { 1 };
+                let directions = if *merge_mode == MergeMode::Separate {
+                    2
+                } else {
+                    1
+                };
                 directions + 2 * states
             }
             _ => 1,

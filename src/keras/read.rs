@@ -159,8 +159,11 @@ fn topological(
     problems: &mut Vec<String>,
 ) -> Vec<Layer> {
     // A layer's every output (`name`, `name:1`, …: see `output_name`).
-    let outputs =
-        |l: &Layer| (0..l.kind.outputs()).map(|k| output_name(&l.name, k)).collect::<Vec<_>>();
+    let outputs = |l: &Layer| {
+        (0..l.kind.outputs())
+            .map(|k| output_name(&l.name, k))
+            .collect::<Vec<_>>()
+    };
     let all: HashSet<String> = pending.iter().flat_map(outputs).collect();
     let mut done: HashSet<String> = inputs.clone();
     let mut out = Vec::new();

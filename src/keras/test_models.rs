@@ -805,6 +805,7 @@ pub fn extra_classes_model() -> Model {
             LayerKind::Lstm {
                 units: 3,
                 return_sequences: false,
+                return_state: false,
                 use_bias: true,
                 go_backwards: false,
                 activation: Act::Tanh,

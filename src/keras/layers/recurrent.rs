@@ -248,7 +248,9 @@ fn read_bidirectional(c: &Cfg) -> Result<LayerKind, String> {
             .and_then(MergeMode::from_keras_name)
             .filter(|m| *m != MergeMode::Separate)
             .ok_or_else(|| {
-                c.err(format!("merge_mode {v} is not concat, sum, mul, ave or null"))
+                c.err(format!(
+                    "merge_mode {v} is not concat, sum, mul, ave or null"
+                ))
             })?,
     };
     Ok(LayerKind::Bidirectional {
@@ -532,6 +534,7 @@ pub(crate) fn recurrent_model() -> crate::keras::Model {
     let gru = |return_sequences, reset_after| LayerKind::Gru {
         units: 3,
         return_sequences,
+        return_state: false,
         use_bias: true,
         reset_after,
         go_backwards: !reset_after,
@@ -569,6 +572,7 @@ pub(crate) fn recurrent_model() -> crate::keras::Model {
                 LayerKind::SimpleRnn {
                     units: 2,
                     return_sequences: true,
+                    return_state: false,
                     use_bias: true,
                     go_backwards: true,
                     activation: Activation::Relu,
@@ -581,6 +585,7 @@ pub(crate) fn recurrent_model() -> crate::keras::Model {
                 LayerKind::Lstm {
                     units: 2,
                     return_sequences: false,
+                    return_state: false,
                     use_bias: true,
                     go_backwards: true,
                     activation: Activation::Tanh,
@@ -594,6 +599,7 @@ pub(crate) fn recurrent_model() -> crate::keras::Model {
                 LayerKind::Gru {
                     units: 2,
                     return_sequences: false,
+                    return_state: false,
                     use_bias: false,
                     reset_after: true,
                     go_backwards: false,
@@ -609,6 +615,7 @@ pub(crate) fn recurrent_model() -> crate::keras::Model {
                     layer: Box::new(LayerKind::Lstm {
                         units: 2,
                         return_sequences: true,
+                        return_state: false,
                         use_bias: true,
                         go_backwards: false,
                         activation: Activation::Tanh,
@@ -625,6 +632,7 @@ pub(crate) fn recurrent_model() -> crate::keras::Model {
                     layer: Box::new(LayerKind::Gru {
                         units: 3,
                         return_sequences: false,
+                        return_state: false,
                         use_bias: true,
                         reset_after: true,
                         go_backwards: false,
@@ -686,6 +694,7 @@ pub(crate) fn masked_model() -> crate::keras::Model {
                 LayerKind::Lstm {
                     units: 2,
                     return_sequences: true,
+                    return_state: false,
                     use_bias: true,
                     go_backwards: false,
                     activation: Activation::Tanh,
@@ -700,6 +709,7 @@ pub(crate) fn masked_model() -> crate::keras::Model {
                     layer: Box::new(LayerKind::Gru {
                         units: 2,
                         return_sequences: false,
+                        return_state: false,
                         use_bias: true,
                         reset_after: true,
                         go_backwards: false,
@@ -770,6 +780,7 @@ mod tests {
             kind: LayerKind::Gru {
                 units: 2,
                 return_sequences: false,
+                return_state: false,
                 use_bias: true,
                 reset_after: true,
                 go_backwards: false,
