@@ -7,8 +7,10 @@
 //!   and verify, every layer passing, each loop one Keras layer of its class
 //!   (see also `tests/lstm.rs`).
 //! - The functional `While` form (`lower_control_flow=False`: `k3_lstm_while`,
-//!   `tk_gru_while`, `k3_lstm_gru_while`, `k3_bidi_while`) is lowered at load
-//!   into the form above and verifies the same way.
+//!   `tk_gru_while`, `k3_lstm_gru_while`, `k3_bidi_while`, all with a dynamic
+//!   batch, and `k3_lstm_while_b1`, `tk_gru_while_b2`, `k3_bidi_while_b2`
+//!   frozen with a fixed batch of 1 or 2) is lowered at load into the form
+//!   above and verifies the same way.
 //! - A `While` loading does not lower (one carrying a `DT_RESOURCE` variable,
 //!   made from `k3_lstm_while` in the test) is refused: `thaw inspect`,
 //!   `convert` and `verify` exit 3 with ONE message per loop naming the Keras
@@ -40,6 +42,10 @@ const FUNCTIONAL: &[&str] = &[
     "tk_gru_while",
     "k3_lstm_gru_while",
     "k3_bidi_while",
+    // Fixed batch (1, 2): TensorFlow folds the batch into the loop's shapes.
+    "k3_lstm_while_b1",
+    "tk_gru_while_b2",
+    "k3_bidi_while_b2",
 ];
 
 /// Converted and verified: case, then (layer, class) of each loop in order.
@@ -62,6 +68,13 @@ const CONVERTED: &[(&str, &[(&str, &str)])] = &[
     ("k3_lstm_gru_while", &[("lstm", "LSTM"), ("gru", "GRU")]),
     (
         "k3_bidi_while",
+        &[("bi_lstm", "Bidirectional"), ("bi_gru", "Bidirectional")],
+    ),
+    // The While form frozen with a fixed batch (1, 2).
+    ("k3_lstm_while_b1", &[("lstm", "LSTM")]),
+    ("tk_gru_while_b2", &[("gru", "GRU")]),
+    (
+        "k3_bidi_while_b2",
         &[("bi_lstm", "Bidirectional"), ("bi_gru", "Bidirectional")],
     ),
 ];
