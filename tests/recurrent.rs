@@ -11,6 +11,10 @@
 //!   batch, and `k3_lstm_while_b1`, `tk_gru_while_b2`, `k3_bidi_while_b2`
 //!   frozen with a fixed batch of 1 or 2) is lowered at load into the form
 //!   above and verifies the same way.
+//! - `--output-tensor W:k` naming an output of a `While` (a `NoOp` once
+//!   lowered) is its k-th `Exit`; a recurrent layer's final h so named is the
+//!   layer's output (verifies), other outputs (an LSTM's c, a slot past the
+//!   last) are refused naming the flag or the `Exit`.
 //! - A `While` loading does not lower (one carrying a `DT_RESOURCE` variable,
 //!   made from `k3_lstm_while` in the test) is refused: `thaw inspect`,
 //!   `convert` and `verify` exit 3 with ONE message per loop naming the Keras
@@ -341,6 +345,93 @@ fn lowered_recurrent_graphs_verify_as_keras_layers_of_their_class() {
             assert_eq!(l["status"], "pass", "{case}: {l}");
         }
     }
+}
+
+/// `--output-tensor W:k` naming an output of a functional loop `W` (a
+/// `NoOp` once loading lowers it): case, `W:k`, the layer. Output 4 is h
+/// (the outputs: counter, max, time, list of steps, h, then an LSTM's c,
+/// the input list and the weights), the layer's last output: the layer
+/// returns it (`return_sequences=False`), also where the model's LSTM
+/// returns sequences (`k3_lstm_gru_while`).
+const WHILE_OUTPUTS: &[(&str, &str, &str, &str)] = &[
+    ("k3_lstm_while", "model_1/lstm_1/while:4", "lstm", "LSTM"),
+    (
+        "k3_lstm_gru_while",
+        "model_1/lstm_1/while:4",
+        "lstm",
+        "LSTM",
+    ),
+    (
+        "tk_gru_while",
+        "model/gru/PartitionedCall/while:4",
+        "gru",
+        "GRU",
+    ),
+    ("k3_lstm_while_b1", "model_1/lstm_1/while:4", "lstm", "LSTM"),
+];
+
+#[test]
+fn output_tensor_names_a_while_output_and_verifies_the_final_state() {
+    for &(case, output, layer, class) in WHILE_OUTPUTS {
+        let (_dir, report) = verify_report(&model(case), &["--output-tensor", output], 0);
+        let exit = format!("{}/Exit_4:0", output.strip_suffix(":4").unwrap());
+        assert_eq!(report["verdict"], "pass", "{case}");
+        assert_eq!(report["outputs"][0]["tensor"], exit.as_str(), "{case}");
+        assert_eq!(report["outputs"][0]["layer"], layer, "{case}");
+        assert_eq!(report["outputs"].as_array().unwrap().len(), 1, "{case}");
+        let layers = report["layers"].as_array().unwrap();
+        let got: Vec<(&str, &str)> = layers
+            .iter()
+            .map(|l| {
+                (
+                    l["name"].as_str().unwrap(),
+                    l["class_name"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, [("proj", "Dense"), (layer, class)], "{case}");
+        for l in layers {
+            assert_eq!(l["status"], "pass", "{case}: {l}");
+        }
+        // The final h: 4 samples x 6 units, not the 5 steps of a sequence.
+        assert_eq!(layers[1]["tf_node"], exit.as_str(), "{case}");
+        assert_eq!(layers[1]["elements"], 4 * 6, "{case}");
+    }
+}
+
+#[test]
+fn output_tensor_names_the_flag_for_a_while_output_it_cannot_give() {
+    let path = model("k3_lstm_while");
+    // No output 10: exit 2, the flag, the loop and its outputs named.
+    let o = thaw()
+        .args([
+            "verify",
+            &path,
+            "--output-tensor",
+            "model_1/lstm_1/while:10",
+        ])
+        .arg("--out")
+        .arg(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(
+            "--output-tensor model_1/lstm_1/while:10: loop 'model_1/lstm_1/while' has 10 \
+             outputs (model_1/lstm_1/while:0 to model_1/lstm_1/while:9)"
+        ),
+        "{err}"
+    );
+    // The LSTM's c (output 5) is no Keras layer's output: exit 3, its Exit named.
+    let (_dir, report) = verify_report(&path, &["--output-tensor", "model_1/lstm_1/while:5"], 3);
+    let ops = report["unsupported_ops"].as_array().unwrap();
+    assert_eq!(ops.len(), 1, "{ops:?}");
+    assert_eq!(ops[0]["node"], "model_1/lstm_1/while/Exit_5", "{ops:?}");
+    assert!(
+        ops[0]["reason"].as_str().unwrap().contains("an LSTM's c"),
+        "{ops:?}"
+    );
 }
 
 /// TF1 `dynamic_rnn` forms thaw refuses (issue 13): case, then what the one

@@ -210,16 +210,36 @@ pub(super) fn output_tensors(
     opts.outputs
         .iter()
         .map(|o| {
-            let t = TensorId::parse(o);
+            let asked = TensorId::parse(o);
+            let err = |msg: String| ConvertError::Output {
+                output: o.clone(),
+                msg,
+            };
+            // A functional loop lowered at load: its output k is now the
+            // k-th Exit (or, loop-invariant, the value that entered).
+            let (t, via) = match graph.lowered_loop_output(&asked) {
+                Some(Ok(t)) => {
+                    let via = format!(
+                        "output {} of loop '{}' is now {t}, whose ",
+                        asked.slot, asked.node
+                    );
+                    (t, via)
+                }
+                Some(Err(n)) => {
+                    let last = n.saturating_sub(1);
+                    let w = &asked.node;
+                    return Err(err(format!(
+                        "loop '{w}' has {n} outputs ({w}:0 to {w}:{last})"
+                    )));
+                }
+                None => (asked, String::new()),
+            };
             match graph.node(&t.node) {
-                None => Err(ConvertError::Output {
-                    output: o.clone(),
-                    msg: "no such node in the graph".into(),
-                }),
-                Some(n) if matches!(n.op.as_str(), "Const" | "NoOp") => Err(ConvertError::Output {
-                    output: o.clone(),
-                    msg: format!("node is a {}, which carries no model data", n.op),
-                }),
+                None => Err(err(format!("{via}no such node in the graph"))),
+                Some(n) if matches!(n.op.as_str(), "Const" | "NoOp") => Err(err(format!(
+                    "{via}node is a {}, which carries no model data",
+                    n.op
+                ))),
                 Some(_) => Ok(t),
             }
         })
@@ -333,6 +353,12 @@ impl<'g> Ctx<'g> {
     /// Whether an earlier match (or a recognised loop) already stands for `node`.
     pub fn is_consumed(&self, node: &str) -> bool {
         self.consumed.contains(node)
+    }
+
+    /// Whether `t` is one of the graph outputs (discovered or asked for with
+    /// `--output-tensor`, resolved through pass-through nodes).
+    pub fn is_graph_output(&self, t: &TensorId) -> bool {
+        self.outputs.contains(t)
     }
 
     /// Whether `t` is a converted layer's output.
@@ -585,7 +611,14 @@ impl<'g> Ctx<'g> {
                             .map(|n| n.op.clone())
                             .unwrap_or_default(),
                         reason: format!(
-                            "graph output '{sink}' is not the output of any converted layer"
+                            "graph output '{sink}' is not the output of any converted layer{}",
+                            if graph.node(&t.node).is_some_and(|n| n.op == "Exit") {
+                                " (of a loop's final values, only the last output h of a \
+                                 recurrent layer that is no Bidirectional half is one: not \
+                                 its list of steps, an LSTM's c or the counters)"
+                            } else {
+                                ""
+                            }
                         ),
                     }),
                 }

@@ -257,6 +257,11 @@ pub(super) struct RnnCell {
     /// `Transpose` of the stacked steps, or the last step's `StridedSlice`
     /// (TF1: the `Exit` of the final state h).
     pub output: TensorId,
+    /// The `Exit` of the final output state (h) when it is a graph output
+    /// (Keras loops; e.g. `--output-tensor W:k` naming a `While`'s output):
+    /// a layer that is no half of a Bidirectional returns it instead
+    /// (`return_sequences=False`, the same values as the last step).
+    pub final_output: Option<TensorId>,
     /// The layer's name when the loop's scope does not give it (TF1: the
     /// cell's variable scope, `rnn/lstm_cell` → `rnn.lstm_cell`).
     pub name: Option<String>,
@@ -700,14 +705,20 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         .iter()
         .map(|&(c, _)| &graph.nodes()[c])
         .collect();
+    // The last output is also the final state of the variable the body
+    // writes into the list (h): its Exit, when asked for as a graph output
+    // (`--output-tensor W:k` of a While), see `RnnCell::final_output`.
+    let final_output = final_output_exit(ctx, lp)
+        .map(|e| TensorId::new(e.name.clone(), 0))
+        .filter(|e| ctx.is_graph_output(e));
     let (return_sequences, output) =
         if let Some(t) = users.iter().find(|n| swaps_batch_and_time(ctx, n)) {
-            (true, t)
+            (true, *t)
         } else if let Some(s) = users
             .iter()
             .find(|n| n.op == "StridedSlice" && ctx.const_ints(n, 1).is_ok_and(|b| b == [-1]))
         {
-            (false, s)
+            (false, *s)
         } else {
             return Err(
                 "the stacked steps are neither transposed back nor sliced at the last step".into(),
@@ -750,10 +761,40 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         kind,
         weights,
         output: TensorId::new(output.name.clone(), 0),
+        final_output,
         name: None,
         zero_output,
         masked,
         below: Vec::new(),
+    })
+}
+
+/// The `Exit` of the loop variable whose next value is the step the body
+/// writes into the output list: after the last step, the last output (an
+/// unmasked loop's h). `None` if no variable carries it.
+fn final_output_exit<'g>(ctx: &Ctx<'g>, lp: &Loop) -> Option<&'g NodeDef> {
+    let graph = ctx.graph;
+    let nodes = || lp.members.iter().map(|&i| &graph.nodes()[i]);
+    let written = nodes()
+        .find(|n| n.op == "TensorListSetItem")
+        .and_then(|s| source(ctx, s.data_inputs().get(2)?))?;
+    nodes().filter(|n| n.op == "Exit").find(|e| {
+        let merge = e
+            .data_inputs()
+            .first()
+            .and_then(|t| source(ctx, t))
+            .filter(|s| s.op == "Switch")
+            .and_then(|s| source(ctx, s.data_inputs().first()?))
+            .filter(|m| m.op == "Merge");
+        merge.is_some_and(|m| {
+            m.data_inputs().iter().any(|i| {
+                graph
+                    .node(&TensorId::parse(i).node)
+                    .filter(|n| n.op == "NextIteration")
+                    .and_then(|n| source(ctx, n.data_inputs().first()?))
+                    .is_some_and(|v| v.name == written.name)
+            })
+        })
     })
 }
 
@@ -1025,6 +1066,22 @@ pub(super) fn rnn(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     }
     let anchor = graph.node(&lp.node).ok_or("loop anchor missing")?;
     let name = cell.name.clone().unwrap_or_else(|| ctx.layer_name(anchor));
+    let (mut kind, mut output) = (cell.kind.clone(), cell.output.clone());
+    if let Some(exit) = &cell.final_output {
+        output = exit.clone();
+        match &mut kind {
+            LayerKind::Lstm {
+                return_sequences, ..
+            }
+            | LayerKind::Gru {
+                return_sequences, ..
+            }
+            | LayerKind::SimpleRnn {
+                return_sequences, ..
+            } => *return_sequences = false,
+            _ => return Err(format!("final state '{exit}' of a layer with no last step")),
+        }
+    }
     // A MultiRNNCell's lower cells first, each a layer feeding the next.
     let mut layers = Vec::new();
     let mut input = input;
@@ -1049,10 +1106,10 @@ pub(super) fn rnn(ctx: &Ctx, node: &NodeDef) -> Result<Match, String> {
     );
     layers.push(Emit {
         name,
-        kind: cell.kind.clone(),
+        kind,
         weights: cell.weights.clone(),
         inputs: vec![input],
-        output: cell.output.clone(),
+        output,
         nodes,
     });
     Ok(Match { layers })

@@ -1117,6 +1117,7 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         kind,
         weights,
         output: TensorId::new(output, 0),
+        final_output: None,
         name: last.name(),
         zero_output: false,
         masked: false,
