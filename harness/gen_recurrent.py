@@ -2,8 +2,8 @@
 """Generate the recurrent-layer test graphs: tests/data/<case>.pb (lowered LSTM, GRU with and
 without reset_after, and SimpleRNN loops, also with go_backwards, convert and verify; so do the
 functional While form (*_while: lower_control_flow=False), which thaw lowers at load, with a
-dynamic batch and, *_while_b1/_b2 (k3_lstm_while_b1, tk_gru_while_b2, k3_bidi_while_b2), a fixed
-batch of 1 or 2: TensorSpec([B, 5, 3]), so TF folds the batch into the loop's shapes).
+dynamic batch and, *_while_b1/_b2 (k3_lstm_while_b1, tk_gru_while_b2, k3_bidi_while_b2,
+k3_gru_v1_while_b1), a fixed batch of 1 or 2: TensorSpec([B, 5, 3]), so TF folds the batch into the loop's shapes).
 
 How to run (from the repository root):
 
@@ -146,6 +146,9 @@ _CASES = {
     "k3_lstm_while_b1": ("keras3", 410, one_layer("LSTM"), False, 1),
     "tk_gru_while_b2": ("tf_keras", 508, one_layer("GRU"), False, 2),
     "k3_bidi_while_b2": ("keras3", 411, bidirectional, False, 2),
+    # Keras 3's GRU without reset_after slices a part of its recurrent product it never reads
+    # (TF prunes it from the body when it runs the function; so must thaw when it inlines it).
+    "k3_gru_v1_while_b1": ("keras3", 412, one_layer("GRU", reset_after=False), False, 1),
 }
 
 

@@ -8,8 +8,8 @@
 //!   (see also `tests/lstm.rs`).
 //! - The functional `While` form (`lower_control_flow=False`: `k3_lstm_while`,
 //!   `tk_gru_while`, `k3_lstm_gru_while`, `k3_bidi_while`, all with a dynamic
-//!   batch, and `k3_lstm_while_b1`, `tk_gru_while_b2`, `k3_bidi_while_b2`
-//!   frozen with a fixed batch of 1 or 2) is lowered at load into the form
+//!   batch, and `k3_lstm_while_b1`, `tk_gru_while_b2`, `k3_bidi_while_b2`,
+//!   `k3_gru_v1_while_b1` frozen with a fixed batch of 1 or 2) is lowered at load into the form
 //!   above and verifies the same way.
 //! - `--output-tensor W:k` naming an output of a `While` (a `NoOp` once
 //!   lowered) is its k-th `Exit`; a recurrent layer's final h so named is the
@@ -50,6 +50,8 @@ const FUNCTIONAL: &[&str] = &[
     "k3_lstm_while_b1",
     "tk_gru_while_b2",
     "k3_bidi_while_b2",
+    // GRU(reset_after=False): its body holds a slice nothing reads.
+    "k3_gru_v1_while_b1",
 ];
 
 /// Converted and verified: case, then (layer, class) of each loop in order.
@@ -81,6 +83,7 @@ const CONVERTED: &[(&str, &[(&str, &str)])] = &[
         "k3_bidi_while_b2",
         &[("bi_lstm", "Bidirectional"), ("bi_gru", "Bidirectional")],
     ),
+    ("k3_gru_v1_while_b1", &[("gru", "GRU")]),
 ];
 
 /// `thaw verify PATH [EXTRA…] --out <temp dir>`: asserts its exit code (the
