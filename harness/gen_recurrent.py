@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Generate the recurrent-layer test graphs: tests/data/<case>.pb (lowered LSTM, GRU with and
-without reset_after, and SimpleRNN loops, also with go_backwards, convert and verify; so do the
+without reset_after, and SimpleRNN loops, also with go_backwards, and with a fixed batch (k3_lstm_b1,
+tk_gru_b2), convert and verify; so do the
 functional While form (*_while: lower_control_flow=False), which thaw lowers at load, with a
 dynamic batch and, *_while_b1/_b2 (k3_lstm_while_b1, tk_gru_while_b2, k3_bidi_while_b2,
 k3_gru_v1_while_b1), a fixed batch of 1 or 2: TensorSpec([B, 5, 3]), so TF folds the batch into the loop's shapes).
@@ -133,6 +134,9 @@ _CASES = {
     "tk_gru_v1": ("tf_keras", 505, one_layer("GRU", reset_after=False), True),
     "k3_gru_back": ("keras3", 406, one_layer("GRU", go_backwards=True, return_sequences=True), True),
     "tk_lstm_back": ("tf_keras", 506, one_layer("LSTM", go_backwards=True), True),
+    # The lowered form with a fixed batch (1, 2).
+    "k3_lstm_b1": ("keras3", 413, one_layer("LSTM"), True, 1),
+    "tk_gru_b2": ("tf_keras", 511, one_layer("GRU"), True, 2),
     # A mask_zero mask whose masked steps write zeros (zero_output_for_mask=True) alone: refused.
     "k3_lstm_zero_output_mask": ("keras3", 407, zero_output_mask, True),
     # Functional form: one StatelessWhile/While node per loop, cell in a library function;

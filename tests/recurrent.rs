@@ -3,7 +3,8 @@
 //! loop that tract cannot run.
 //!
 //! - Lowered loops (the default freezing) of LSTM, GRU (with and without
-//!   `reset_after`) and SimpleRNN, forwards and with `go_backwards`, convert
+//!   `reset_after`) and SimpleRNN, forwards and with `go_backwards`, with a
+//!   dynamic batch and a fixed one (`k3_lstm_b1`, `tk_gru_b2`), convert
 //!   and verify, every layer passing, each loop one Keras layer of its class
 //!   (see also `tests/lstm.rs`).
 //! - The functional `While` form (`lower_control_flow=False`: `k3_lstm_while`,
@@ -68,6 +69,10 @@ const CONVERTED: &[(&str, &[(&str, &str)])] = &[
     // go_backwards: a ReverseV2 of the time axis before the loop (issue 13).
     ("k3_gru_back", &[("gru", "GRU")]),
     ("tk_lstm_back", &[("lstm", "LSTM")]),
+    // A fixed batch (1, 2); Keras 3 with batch 1 sums the LSTM's products
+    // as BiasAdd(x·W, Squeeze(h·U)).
+    ("k3_lstm_b1", &[("lstm", "LSTM")]),
+    ("tk_gru_b2", &[("gru", "GRU")]),
     // The functional While form ([`FUNCTIONAL`]), lowered at load.
     ("k3_lstm_while", &[("lstm", "LSTM")]),
     ("tk_gru_while", &[("gru", "GRU")]),
