@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Generate the recurrent-layer test graphs: tests/data/<case>.pb (lowered LSTM, GRU with and
-without reset_after, and SimpleRNN loops, also with go_backwards, convert and verify; so do the
-functional While form (*_while: lower_control_flow=False), which thaw lowers at load).
+without reset_after, and SimpleRNN loops, also with go_backwards, and with a fixed batch (k3_lstm_b1,
+tk_gru_b2), convert and verify; so do the
+functional While form (*_while: lower_control_flow=False), which thaw lowers at load, with a
+dynamic batch and, *_while_b1/_b2 (k3_lstm_while_b1, tk_gru_while_b2, k3_bidi_while_b2,
+k3_gru_v1_while_b1), a fixed batch of 1 or 2: TensorSpec([B, 5, 3]), so TF folds the batch into the loop's shapes).
 
 How to run (from the repository root):
 
@@ -42,6 +45,7 @@ import argparse
 import os
 import sys
 import tempfile
+from typing import Callable, NamedTuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tfcommon  # noqa: E402  (sets the TF environment before tensorflow is imported)
@@ -116,8 +120,9 @@ def bidirectional(K):
 zero_output_mask.ids = 5  # an int32 (None, STEPS) input of ids in [0, 5)
 
 
-# case -> (source, seed, builder, lower_control_flow)
-CASES = {
+# case -> (source, seed, builder, lower_control_flow[, batch]); batch None = dynamic (None, STEPS,
+# FEATURES) input, an int = that fixed batch (the self-check then feeds that many rows).
+_CASES = {
     "k3_lstm": ("keras3", 401, one_layer("LSTM"), True),
     "tk_lstm": ("tf_keras", 501, one_layer("LSTM"), True),
     "k3_gru": ("keras3", 402, one_layer("GRU"), True),
@@ -129,6 +134,9 @@ CASES = {
     "tk_gru_v1": ("tf_keras", 505, one_layer("GRU", reset_after=False), True),
     "k3_gru_back": ("keras3", 406, one_layer("GRU", go_backwards=True, return_sequences=True), True),
     "tk_lstm_back": ("tf_keras", 506, one_layer("LSTM", go_backwards=True), True),
+    # The lowered form with a fixed batch (1, 2).
+    "k3_lstm_b1": ("keras3", 413, one_layer("LSTM"), True, 1),
+    "tk_gru_b2": ("tf_keras", 511, one_layer("GRU"), True, 2),
     # A mask_zero mask whose masked steps write zeros (zero_output_for_mask=True) alone: refused.
     "k3_lstm_zero_output_mask": ("keras3", 407, zero_output_mask, True),
     # Functional form: one StatelessWhile/While node per loop, cell in a library function;
@@ -137,7 +145,26 @@ CASES = {
     "tk_gru_while": ("tf_keras", 507, one_layer("GRU"), False),
     "k3_lstm_gru_while": ("keras3", 408, two_layers, False),
     "k3_bidi_while": ("keras3", 409, bidirectional, False),
+    # The While form with a fixed batch: TF folds the batch into the loop's shapes (the
+    # TensorList element shapes, the zero states) instead of reading it from the input.
+    "k3_lstm_while_b1": ("keras3", 410, one_layer("LSTM"), False, 1),
+    "tk_gru_while_b2": ("tf_keras", 508, one_layer("GRU"), False, 2),
+    "k3_bidi_while_b2": ("keras3", 411, bidirectional, False, 2),
+    # Keras 3's GRU without reset_after slices a part of its recurrent product it never reads
+    # (TF prunes it from the body when it runs the function; so must thaw when it inlines it).
+    "k3_gru_v1_while_b1": ("keras3", 412, one_layer("GRU", reset_after=False), False, 1),
 }
+
+
+class Case(NamedTuple):
+    source: str
+    seed: int
+    builder: Callable
+    lower: bool
+    batch: int | None = None
+
+
+CASES = {name: Case(*fields) for name, fields in _CASES.items()}
 
 
 def canonical_function_names(graph_def):
@@ -173,7 +200,7 @@ def comparable(graph_def) -> str:
 
 
 def generate(name: str, out_dir: str) -> str:
-    source, seed, builder, lower = CASES[name]
+    source, seed, builder, lower, batch = CASES[name]
     K = _keras(source)
     K.backend.clear_session()
     K.utils.set_random_seed(seed)
@@ -185,9 +212,9 @@ def generate(name: str, out_dir: str) -> str:
             layer.set_weights([rng.normal(0.0, 0.5, w.shape).astype(np.float32) for w in ws])
     ids = getattr(builder, "ids", None)
     if ids:
-        spec = tf.TensorSpec([None, STEPS], tf.int32, name="seq")
+        spec = tf.TensorSpec([batch, STEPS], tf.int32, name="seq")
     else:
-        spec = tf.TensorSpec([None, STEPS, FEATURES], tf.float32, name="seq")
+        spec = tf.TensorSpec([batch, STEPS, FEATURES], tf.float32, name="seq")
     concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
     frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=lower)
     graph_def = frozen.graph.as_graph_def()
@@ -195,10 +222,11 @@ def generate(name: str, out_dir: str) -> str:
     graph_def = canonical_function_names(graph_def)
     outputs = [t.name for t in frozen.outputs]
 
+    rows = 2 if batch is None else batch
     if ids:
-        x = np.random.default_rng([seed, 1]).integers(0, ids, (2, STEPS)).astype(np.int32)
+        x = np.random.default_rng([seed, 1]).integers(0, ids, (rows, STEPS)).astype(np.int32)
     else:
-        x = np.random.default_rng([seed, 1]).uniform(-1, 1, (2, STEPS, FEATURES)).astype(np.float32)
+        x = np.random.default_rng([seed, 1]).uniform(-1, 1, (rows, STEPS, FEATURES)).astype(np.float32)
     got, _ = tfcommon.run_frozen(graph_def, {"seq": x}, outputs, all_tensors=False)
     want = np.asarray(model(x, training=False))
     err = float(np.max(np.abs(got[outputs[0]] - want)))
@@ -212,7 +240,7 @@ def generate(name: str, out_dir: str) -> str:
         f.write(blob)
     hist = tfcommon.op_histogram(graph_def)
     loops = hist.get("LoopCond", 0) + hist.get("While", 0) + hist.get("StatelessWhile", 0)
-    log(f"[{name}] {source}: {len(blob) / 1024:.1f} KB, {len(graph_def.node)} nodes, {loops} loop(s), "
+    log(f"[{name}] {source}, batch {batch or 'None'}: {len(blob) / 1024:.1f} KB, {len(graph_def.node)} nodes, {loops} loop(s), "
         f"{hist.get('Placeholder', 0)} placeholders, self-check max abs {err:.2e}")
     return path
 
@@ -232,9 +260,10 @@ def main(argv=None) -> int:
     ap.add_argument("--check", action="store_true", help="regenerate into a temp dir; fail if any differs from --out")
     args = ap.parse_args(argv)
     if args.list:
-        for name, (source, seed, builder, lower) in CASES.items():
+        for name, (source, seed, builder, lower, batch) in CASES.items():
             form = "lowered" if lower else "While"
-            print(f"{name:16s} {source:9s} {form:8s} {' '.join((builder.__doc__ or '').split())}")
+            rows = "None" if batch is None else str(batch)
+            print(f"{name:24s} {source:9s} {form:8s} batch {rows:4s} {' '.join((builder.__doc__ or '').split())}")
         return 0
     names = [n for n in args.only.split(",") if n] or list(CASES)
     unknown = [n for n in names if n not in CASES]

@@ -3,12 +3,19 @@
 //! loop that tract cannot run.
 //!
 //! - Lowered loops (the default freezing) of LSTM, GRU (with and without
-//!   `reset_after`) and SimpleRNN, forwards and with `go_backwards`, convert
+//!   `reset_after`) and SimpleRNN, forwards and with `go_backwards`, with a
+//!   dynamic batch and a fixed one (`k3_lstm_b1`, `tk_gru_b2`), convert
 //!   and verify, every layer passing, each loop one Keras layer of its class
 //!   (see also `tests/lstm.rs`).
 //! - The functional `While` form (`lower_control_flow=False`: `k3_lstm_while`,
-//!   `tk_gru_while`, `k3_lstm_gru_while`, `k3_bidi_while`) is lowered at load
-//!   into the form above and verifies the same way.
+//!   `tk_gru_while`, `k3_lstm_gru_while`, `k3_bidi_while`, all with a dynamic
+//!   batch, and `k3_lstm_while_b1`, `tk_gru_while_b2`, `k3_bidi_while_b2`,
+//!   `k3_gru_v1_while_b1` frozen with a fixed batch of 1 or 2) is lowered at load into the form
+//!   above and verifies the same way.
+//! - `--output-tensor W:k` naming an output of a `While` (a `NoOp` once
+//!   lowered) is its k-th `Exit`; a recurrent layer's final h so named is the
+//!   layer's output (verifies), other outputs (an LSTM's c, a slot past the
+//!   last) are refused naming the flag or the `Exit`.
 //! - A `While` loading does not lower (one carrying a `DT_RESOURCE` variable,
 //!   made from `k3_lstm_while` in the test) is refused: `thaw inspect`,
 //!   `convert` and `verify` exit 3 with ONE message per loop naming the Keras
@@ -40,6 +47,12 @@ const FUNCTIONAL: &[&str] = &[
     "tk_gru_while",
     "k3_lstm_gru_while",
     "k3_bidi_while",
+    // Fixed batch (1, 2): TensorFlow folds the batch into the loop's shapes.
+    "k3_lstm_while_b1",
+    "tk_gru_while_b2",
+    "k3_bidi_while_b2",
+    // GRU(reset_after=False): its body holds a slice nothing reads.
+    "k3_gru_v1_while_b1",
 ];
 
 /// Converted and verified: case, then (layer, class) of each loop in order.
@@ -56,6 +69,10 @@ const CONVERTED: &[(&str, &[(&str, &str)])] = &[
     // go_backwards: a ReverseV2 of the time axis before the loop (issue 13).
     ("k3_gru_back", &[("gru", "GRU")]),
     ("tk_lstm_back", &[("lstm", "LSTM")]),
+    // A fixed batch (1, 2); Keras 3 with batch 1 sums the LSTM's products
+    // as BiasAdd(x·W, Squeeze(h·U)).
+    ("k3_lstm_b1", &[("lstm", "LSTM")]),
+    ("tk_gru_b2", &[("gru", "GRU")]),
     // The functional While form ([`FUNCTIONAL`]), lowered at load.
     ("k3_lstm_while", &[("lstm", "LSTM")]),
     ("tk_gru_while", &[("gru", "GRU")]),
@@ -64,6 +81,14 @@ const CONVERTED: &[(&str, &[(&str, &str)])] = &[
         "k3_bidi_while",
         &[("bi_lstm", "Bidirectional"), ("bi_gru", "Bidirectional")],
     ),
+    // The While form frozen with a fixed batch (1, 2).
+    ("k3_lstm_while_b1", &[("lstm", "LSTM")]),
+    ("tk_gru_while_b2", &[("gru", "GRU")]),
+    (
+        "k3_bidi_while_b2",
+        &[("bi_lstm", "Bidirectional"), ("bi_gru", "Bidirectional")],
+    ),
+    ("k3_gru_v1_while_b1", &[("gru", "GRU")]),
 ];
 
 /// `thaw verify PATH [EXTRA…] --out <temp dir>`: asserts its exit code (the
@@ -328,6 +353,108 @@ fn lowered_recurrent_graphs_verify_as_keras_layers_of_their_class() {
             assert_eq!(l["status"], "pass", "{case}: {l}");
         }
     }
+}
+
+/// `--output-tensor W:k` naming an output of a functional loop `W` (a
+/// `NoOp` once loading lowers it): case, `W:k`, the layer, its class. Output
+/// 4 is h (the outputs: counter, max, time, list of steps, h, then an LSTM's
+/// c, the input list and the weights): a final state asked for is the
+/// layer's `return_state` output (`lstm:1`, h), also where the model's LSTM
+/// returns sequences (`k3_lstm_gru_while`).
+const WHILE_OUTPUTS: &[(&str, &str, &str, &str)] = &[
+    ("k3_lstm_while", "model_1/lstm_1/while:4", "lstm", "LSTM"),
+    (
+        "k3_lstm_gru_while",
+        "model_1/lstm_1/while:4",
+        "lstm",
+        "LSTM",
+    ),
+    (
+        "tk_gru_while",
+        "model/gru/PartitionedCall/while:4",
+        "gru",
+        "GRU",
+    ),
+    ("k3_lstm_while_b1", "model_1/lstm_1/while:4", "lstm", "LSTM"),
+];
+
+#[test]
+fn output_tensor_names_a_while_output_and_verifies_the_final_state() {
+    for &(case, output, layer, class) in WHILE_OUTPUTS {
+        let (_dir, report) = verify_report(&model(case), &["--output-tensor", output], 0);
+        let exit = format!("{}/Exit_4:0", output.strip_suffix(":4").unwrap());
+        let h = format!("{layer}:1");
+        assert_eq!(report["verdict"], "pass", "{case}");
+        assert_eq!(report["outputs"][0]["tensor"], exit.as_str(), "{case}");
+        assert_eq!(report["outputs"][0]["layer"], h.as_str(), "{case}");
+        assert_eq!(report["outputs"].as_array().unwrap().len(), 1, "{case}");
+        let layers = report["layers"].as_array().unwrap();
+        let got: Vec<(&str, &str)> = layers
+            .iter()
+            .map(|l| {
+                (
+                    l["name"].as_str().unwrap(),
+                    l["class_name"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        // Only what the output needs: the head after the loop is dropped.
+        let mut want = vec![("proj", "Dense"), (layer, class), (h.as_str(), class)];
+        let c = format!("{layer}:2");
+        if class == "LSTM" {
+            want.push((c.as_str(), class));
+        }
+        assert_eq!(got, want, "{case}");
+        for l in layers {
+            assert_eq!(l["status"], "pass", "{case}: {l}");
+        }
+        // The final h: 4 samples x 6 units, not the 5 steps of a sequence.
+        assert_eq!(layers[2]["tf_node"], exit.as_str(), "{case}");
+        assert_eq!(layers[2]["elements"], 4 * 6, "{case}");
+    }
+}
+
+#[test]
+fn output_tensor_names_the_flag_for_a_while_output_it_cannot_give() {
+    let path = model("k3_lstm_while");
+    // No output 10: exit 2, the flag, the loop and its outputs named.
+    let o = thaw()
+        .args([
+            "verify",
+            &path,
+            "--output-tensor",
+            "model_1/lstm_1/while:10",
+        ])
+        .arg("--out")
+        .arg(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(
+            "--output-tensor model_1/lstm_1/while:10: loop 'model_1/lstm_1/while' has 10 \
+             outputs (model_1/lstm_1/while:0 to model_1/lstm_1/while:9)"
+        ),
+        "{err}"
+    );
+    // The LSTM's c (output 5) is its return_state output 2.
+    let (_dir, report) = verify_report(&path, &["--output-tensor", "model_1/lstm_1/while:5"], 0);
+    assert_eq!(report["outputs"][0]["layer"], "lstm:2");
+    assert_eq!(
+        report["outputs"][0]["tensor"],
+        "model_1/lstm_1/while/Exit_5:0"
+    );
+    // The step counter (output 0) is no layer's: exit 3, its Exit named.
+    let (_dir, report) = verify_report(&path, &["--output-tensor", "model_1/lstm_1/while:0"], 3);
+    let ops = report["unsupported_ops"].as_array().unwrap();
+    assert!(
+        ops.iter().any(|u| u["reason"]
+            .as_str()
+            .unwrap()
+            .contains("is not the output of any converted layer (of a loop's final values")),
+        "{ops:?}"
+    );
 }
 
 /// TF1 `dynamic_rnn` forms thaw refuses (issue 13): case, then what the one

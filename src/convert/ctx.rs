@@ -215,16 +215,36 @@ pub(super) fn output_tensors(
     opts.outputs
         .iter()
         .map(|o| {
-            let t = TensorId::parse(o);
+            let asked = TensorId::parse(o);
+            let err = |msg: String| ConvertError::Output {
+                output: o.clone(),
+                msg,
+            };
+            // A functional loop lowered at load: its output k is now the
+            // k-th Exit (or, loop-invariant, the value that entered).
+            let (t, via) = match graph.lowered_loop_output(&asked) {
+                Some(Ok(t)) => {
+                    let via = format!(
+                        "output {} of loop '{}' is now {t}, whose ",
+                        asked.slot, asked.node
+                    );
+                    (t, via)
+                }
+                Some(Err(n)) => {
+                    let last = n.saturating_sub(1);
+                    let w = &asked.node;
+                    return Err(err(format!(
+                        "loop '{w}' has {n} outputs ({w}:0 to {w}:{last})"
+                    )));
+                }
+                None => (asked, String::new()),
+            };
             match graph.node(&t.node) {
-                None => Err(ConvertError::Output {
-                    output: o.clone(),
-                    msg: "no such node in the graph".into(),
-                }),
-                Some(n) if matches!(n.op.as_str(), "Const" | "NoOp") => Err(ConvertError::Output {
-                    output: o.clone(),
-                    msg: format!("node is a {}, which carries no model data", n.op),
-                }),
+                None => Err(err(format!("{via}no such node in the graph"))),
+                Some(n) if matches!(n.op.as_str(), "Const" | "NoOp") => Err(err(format!(
+                    "{via}node is a {}, which carries no model data",
+                    n.op
+                ))),
                 Some(_) => Ok(t),
             }
         })
@@ -338,6 +358,12 @@ impl<'g> Ctx<'g> {
     /// Whether an earlier match (or a recognised loop) already stands for `node`.
     pub fn is_consumed(&self, node: &str) -> bool {
         self.consumed.contains(node)
+    }
+
+    /// Whether `t` is one of the graph outputs (discovered or asked for with
+    /// `--output-tensor`, resolved through pass-through nodes).
+    pub fn is_graph_output(&self, t: &TensorId) -> bool {
+        self.outputs.contains(t)
     }
 
     /// Whether `t` is a converted layer's output.
@@ -590,20 +616,44 @@ impl<'g> Ctx<'g> {
                             .map(|n| n.op.clone())
                             .unwrap_or_default(),
                         reason: format!(
-                            "graph output '{sink}' is not the output of any converted layer"
+                            "graph output '{sink}' is not the output of any converted layer{}",
+                            if graph.node(&t.node).is_some_and(|n| n.op == "Exit") {
+                                " (of a loop's final values, only a recurrent layer's \
+                                 states are one, its return_state outputs: not its list of \
+                                 steps or the counters)"
+                            } else {
+                                ""
+                            }
                         ),
                     }),
                 }
             }
         }
+        let mut model = Model {
+            name: self.model_name,
+            inputs: self.inputs,
+            layers: self.layers,
+            outputs,
+        };
+        let mut tensors = self.tensors;
+        if self.unsupported.is_empty() {
+            // Only what the outputs need: a branch of the graph past the
+            // requested outputs (`--output-tensor` of an inner tensor, a
+            // recurrent layer asked for its state only) is no part of the
+            // Keras model (Keras drops such layers; writing one is refused).
+            let needed = needed_layers(&model);
+            model.layers.retain(|l| needed.contains(l.name.as_str()));
+            let kept: HashSet<String> = model
+                .inputs
+                .iter()
+                .map(|i| i.name.clone())
+                .chain(model.layer_outputs())
+                .collect();
+            tensors.retain(|t| kept.contains(&t.layer));
+        }
         Ok(Conversion {
-            model: Model {
-                name: self.model_name,
-                inputs: self.inputs,
-                layers: self.layers,
-                outputs,
-            },
-            tensors: self.tensors,
+            model,
+            tensors,
             unsupported: self.unsupported,
         })
     }
@@ -698,6 +748,28 @@ impl<'g> Ctx<'g> {
         }
         Ok(())
     }
+}
+
+/// The names of the layers some output of `model` depends on (linear in
+/// the layers: a graph may have 100k of them).
+fn needed_layers(model: &Model) -> HashSet<String> {
+    // Every layer output's name -> its layer.
+    let by_output: HashMap<String, &Layer> = model
+        .layers
+        .iter()
+        .flat_map(|l| (0..l.kind.outputs()).map(move |k| (output_name(&l.name, k), l)))
+        .collect();
+    let mut needed = HashSet::new();
+    let mut todo: Vec<&str> = model.outputs.iter().map(String::as_str).collect();
+    while let Some(tensor) = todo.pop() {
+        let Some(layer) = by_output.get(tensor) else {
+            continue; // an input
+        };
+        if needed.insert(layer.name.clone()) {
+            todo.extend(layer.inbound.iter().map(String::as_str));
+        }
+    }
+    needed
 }
 
 /// A Keras weight.

@@ -147,7 +147,7 @@ pub enum ConvertError {
     Graph(#[from] crate::graph::GraphError),
     #[error("input '{input}': {msg}")]
     Input { input: String, msg: String },
-    #[error("--output {output}: {msg}")]
+    #[error("--output-tensor {output}: {msg}")]
     Output { output: String, msg: String },
     #[error("the graph has no Placeholder input")]
     NoInputs,

@@ -30,7 +30,9 @@
 //! `reset_after`), Sigmoid x2, Tanh; SimpleRNN: MatMul x2, Tanh), takes the
 //! kernels and biases from the constants entering the frame (GRU's two bias
 //! rows as tf-keras `Unpack`s or Keras 3 `Split`s them; the recurrent kernel
-//! whole where the cell slices it), `return_sequences` from whether the
+//! whole where the cell slices it; frozen with a fixed batch of 1, Keras 3
+//! sums an LSTM's products as `BiasAdd(x·W, Squeeze(h·U))`, a sum and no
+//! bias: `is_squeezed_sum`), `return_sequences` from whether the
 //! stacked steps or the last step leave the layer, `go_backwards` from a
 //! `ReverseV2` of the time axis between the time-major `Transpose` and the
 //! `TensorListFromTensor` (the output stays in processing order, as in
@@ -480,6 +482,29 @@ pub(super) fn bias_after(ctx: &Ctx, lp: &Loop, mm: &NodeDef) -> Option<ArrayD<f3
         })
 }
 
+/// Whether a `BiasAdd` is a sum of two loop tensors rather than a bias:
+/// Keras 3's `ops.add(a, b)` takes its `bias_add` path when `b`'s static
+/// shape squeezes to one vector of `a`'s width, so with a fixed batch of 1 a
+/// cell's `x·W + h·U` freezes as `BiasAdd(x·W, Squeeze(h·U))`. The bias
+/// operand is then a `Squeeze` of the leading (batch) axis, or of every unit
+/// axis, of a tensor that is no constant; `BiasAdd` only takes a vector, so
+/// whenever the graph runs that axis had size 1 and the node is `a + b`.
+fn is_squeezed_sum(ctx: &Ctx, node: &NodeDef) -> bool {
+    let Some(squeeze) = node
+        .data_inputs()
+        .get(1)
+        .and_then(|t| source(ctx, t))
+        .filter(|n| n.op == "Squeeze")
+    else {
+        return false;
+    };
+    let dims = squeeze.attr_ints("squeeze_dims").unwrap_or_default();
+    let Some(input) = squeeze.data_inputs().first().map(|t| TensorId::parse(t)) else {
+        return false;
+    };
+    dims.iter().all(|&d| d == 0 || d == -2) && const_through_enter(ctx, &input).is_none()
+}
+
 /// Which cell a loop's op counts say it is: `(class, gate blocks)`.
 fn cell_class(count: impl Fn(&str) -> usize) -> Result<(&'static str, usize), String> {
     match (count("MatMul"), count("Sigmoid"), count("Tanh")) {
@@ -577,12 +602,15 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
         },
     ];
     let bias = match class {
-        // One BiasAdd after the two products are summed.
+        // One BiasAdd after the two products are summed (the sum itself may
+        // be a BiasAdd of a squeezed product: see `is_squeezed_sum`).
         "LSTM" => {
-            if count("BiasAdd") > 1 {
+            let mut biases = nodes().filter(|n| n.op == "BiasAdd" && !is_squeezed_sum(ctx, n));
+            let first = biases.next();
+            if biases.next().is_some() {
                 return Err("an LSTM cell with more than one BiasAdd".into());
             }
-            match nodes().find(|n| n.op == "BiasAdd") {
+            match first {
                 Some(ba) => Some(
                     ba.data_inputs()
                         .get(1)
@@ -677,7 +705,11 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
     // those of unused states); used after the loop: `return_state`.
     let states =
         final_states(ctx, lp, rk_mm, if class == "LSTM" { 2 } else { 1 }).unwrap_or_default();
-    let return_state = states.iter().any(|t| used_outside(ctx, lp, t));
+    // A graph output (`--output-tensor W:k` naming a While's output, lowered
+    // to its Exit) counts as a use.
+    let return_state = states
+        .iter()
+        .any(|t| used_outside(ctx, lp, t) || ctx.is_graph_output(t));
     let (return_sequences, output) = match stack {
         Some(stack) => {
             let users: Vec<&NodeDef> = graph
@@ -1129,7 +1161,54 @@ pub(super) const RULES: &[RuleEntry] = &[
 #[cfg(test)]
 mod tests {
     use crate::convert::{ConvertOptions, convert};
-    use crate::graph::{Graph, parse_graph_def};
+    use crate::graph::{Graph, NodeExt, TensorId, parse_graph_def};
+
+    /// Regression: a Keras 3 LSTM frozen with a fixed batch of 1
+    /// (`tests/data/k3_lstm_while_b1.pb`, harness/gen_recurrent.py) sums its
+    /// products as `BiasAdd(x·W, Squeeze(h·U))` before the bias's own
+    /// `BiasAdd`; it was refused as "an LSTM cell with more than one BiasAdd".
+    #[test]
+    fn a_batch_1_lstm_summing_its_products_with_bias_add_is_an_lstm() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/k3_lstm_while_b1.pb");
+        let g = Graph::load(&path).unwrap();
+        let squeezed_sums = g
+            .nodes()
+            .iter()
+            .filter(|n| n.op == "BiasAdd")
+            .filter(|n| {
+                let b = TensorId::parse(n.data_inputs()[1]);
+                g.node(&b.node).is_some_and(|s| s.op == "Squeeze")
+            })
+            .count();
+        assert_eq!(squeezed_sums, 1, "the graph holds the batch-1 sum");
+        let conv = convert(&g, &ConvertOptions::default()).unwrap();
+        assert!(conv.unsupported.is_empty(), "{:?}", conv.unsupported);
+        let lstm = conv
+            .model
+            .layers
+            .iter()
+            .find(|l| l.kind.class_name() == "LSTM")
+            .expect("an LSTM layer");
+        let konst = |name: &str| {
+            g.const_value(&TensorId::new(name, 0))
+                .unwrap()
+                .unwrap()
+                .to_f32()
+        };
+        let scope = "model_1/lstm_1/lstm_cell_1";
+        for (weight, node) in [
+            ("kernel", "Cast/ReadVariableOp/resource"),
+            ("recurrent_kernel", "Cast_1/ReadVariableOp/resource"),
+            ("bias", "BiasAdd_1/ReadVariableOp/resource"),
+        ] {
+            assert_eq!(
+                lstm.weight(weight),
+                Some(&konst(&format!("{scope}/{node}"))),
+                "{weight}"
+            );
+        }
+    }
 
     /// A Dense before a tiny lowered loop in scope `model/rnn`, a Dense
     /// after it, and a placeholder the lowering left behind.

@@ -352,6 +352,15 @@ impl Graph {
         unread_data && !self.def.node.iter().any(|n| n.input.contains(&control))
     }
 
+    /// The tensor standing for output `t` of a functional loop lowered at
+    /// load (its node is then a `NoOp`, see `lower_while`): its `Exit`, or
+    /// for a loop-invariant variable the value that entered. `None` if
+    /// `t.node` is no lowered loop; `Some(Err(n))` if the loop has `n`
+    /// outputs and none at `t.slot`.
+    pub fn lowered_loop_output(&self, t: &TensorId) -> Option<Result<TensorId, usize>> {
+        super::lower_while::lowered_output(self.node(&t.node)?, t.slot)
+    }
+
     /// The graph's outputs: data-carrying nodes that nothing consumes (so a
     /// trailing `Identity` named by TensorFlow, not the op behind it).
     /// IdentityN sinks give one output per input.

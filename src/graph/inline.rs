@@ -9,7 +9,10 @@
 //!   data input; `node:out_arg:i` (FunctionDef's output-argument spelling) →
 //!   `C/node:flat_slot`; control inputs keep being control inputs;
 //! - `C` itself becomes an `IdentityN` over the function's return values, so
-//!   every consumer of `C:k` (and `^C`) is untouched.
+//!   every consumer of `C:k` (and `^C`) is untouched;
+//! - body nodes no return value needs (through data or control edges) and
+//!   that have no side effect are dropped, as TensorFlow prunes a function
+//!   body it instantiates (left in, each would become a graph output).
 //!
 //! Functional loops (`While`/`StatelessWhile`) are lowered to TF1 control flow
 //! in the same rounds ([`super::lower_while`]), their `cond`/`body` functions
@@ -160,6 +163,60 @@ fn inline_calls_bounded(def: &mut pb::GraphDef, max_nodes: usize) -> Result<usiz
     Ok(total)
 }
 
+/// Ops run for their side effect, kept in a function body that nothing
+/// reads them from.
+fn has_side_effect(op: &str) -> bool {
+    matches!(
+        op,
+        "Assert"
+            | "Print"
+            | "PrintV2"
+            | "SaveV2"
+            | "RestoreV2"
+            | "Assign"
+            | "AssignVariableOp"
+            | "AssignAddVariableOp"
+            | "AssignSubVariableOp"
+    )
+}
+
+/// Drops the nodes of an instantiated body that no result (`rets`, data or
+/// control, transitively) and no side effect needs, as TensorFlow does when
+/// it instantiates a function (`PruneFunctionBody`): inlined, such a node
+/// would be read by nothing and become a graph output of its own (Keras 3's
+/// GRU without `reset_after` slices a part of its recurrent product it
+/// never uses).
+fn prune_dead(body: &mut Vec<NodeDef>, rets: &[String]) {
+    let at: HashMap<&str, usize> = body
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.as_str(), i))
+        .collect();
+    let node_of = |r: &str| super::TensorId::parse(r.trim_start_matches('^')).node;
+    let mut live = vec![false; body.len()];
+    let mut todo: Vec<usize> = rets
+        .iter()
+        .filter_map(|r| at.get(node_of(r).as_str()).copied())
+        .chain((0..body.len()).filter(|&i| has_side_effect(&body[i].op)))
+        .collect();
+    while let Some(i) = todo.pop() {
+        if std::mem::replace(&mut live[i], true) {
+            continue;
+        }
+        todo.extend(
+            body[i]
+                .input
+                .iter()
+                .filter_map(|r| at.get(node_of(r).as_str()).copied()),
+        );
+    }
+    let mut k = 0;
+    body.retain(|_| {
+        k += 1;
+        live[k - 1]
+    });
+}
+
 /// The body of `f` as nodes of the outer graph, each named `prefix/<node>`,
 /// and the `IdentityN` that replaces the call node (its data inputs are the
 /// function's return values, in order). Errors name `call`.
@@ -271,6 +328,7 @@ pub(super) fn expand(
             .ok_or_else(|| err(format!("no return value for output '{}'", o.name)))?;
         rets.push(outer(r)?);
     }
+    prune_dead(&mut body, &rets);
     let types = match call.attr.get("Tout").and_then(|a| a.value.clone()) {
         Some(v @ attr_value::Value::List(_)) => v,
         _ => attr_value::Value::List(attr_value::ListValue {
@@ -402,6 +460,50 @@ mod tests {
         );
         assert_eq!(by["top/c/bn"].input, ["x"; 5]);
         assert!(g.library.is_none() || g.library.as_ref().unwrap().function.is_empty());
+    }
+
+    /// Regression: Keras 3's GRU(reset_after=False) body slices a part of its
+    /// recurrent product it never reads; inlined as such it became a graph
+    /// output no layer gives (verify exit 3). TensorFlow prunes what no
+    /// result needs when it instantiates a function; so does thaw, keeping
+    /// what results read through control edges and side effects.
+    #[test]
+    fn nodes_no_result_needs_are_pruned_from_inlined_bodies() {
+        let f = function(
+            "f",
+            &["t"],
+            &[("o", "tanh:y:0")],
+            vec![
+                node("read", "Identity", &["t"]),
+                node("wait", "NoOp", &["^read"]),
+                node("mm", "MatMul", &["t", "t"]),
+                node("tanh", "Tanh", &["mm:product:0", "^wait"]),
+                // Read by nothing: gone, with what only it reads.
+                node("k", "Const", &[]),
+                node("unused", "StridedSlice", &["mm:product:0", "k:output:0"]),
+                node("unused_too", "Relu", &["unused:output:0"]),
+                // A side effect stays, with its inputs.
+                node("cond", "Const", &[]),
+                node("check", "Assert", &["cond:output:0", "t"]),
+            ],
+        );
+        let mut g = graph(
+            vec![
+                node("x", "Placeholder", &[]),
+                call("c", "f", &["x"]),
+                node("out", "Identity", &["c"]),
+            ],
+            vec![f],
+        );
+        assert_eq!(inline_calls(&mut g).unwrap(), 1);
+        let mut names: Vec<&str> = g.node.iter().map(|n| n.name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "c", "c/check", "c/cond", "c/mm", "c/read", "c/tanh", "c/wait", "out", "x"
+            ]
+        );
     }
 
     #[test]

@@ -18,7 +18,10 @@
 //!   true output feeds `B`, inlined as `W/body/<node>`, whose k-th result
 //!   goes to `W/NextIteration_k`; `W/Exit_k` takes the false output;
 //! - consumers of `W:k` read `W/Exit_k`, and `W` itself becomes a `NoOp`
-//!   waiting for the exits, for its control consumers (`^W`);
+//!   waiting for the exits, for its control consumers (`^W`); the `NoOp`
+//!   records in attribute [`LOWERED_OUTPUTS`] the tensor standing for each
+//!   `W:k`, so that a name the user gives (`--output-tensor W:k`) still
+//!   resolves ([`lowered_output`]);
 //! - a loop variable the body returns unchanged (its result *is* its
 //!   argument), unless a `DT_VARIANT` list, is loop-invariant, as TensorFlow
 //!   treats the variables holding a layer's weights: only a constant `Enter`
@@ -43,6 +46,33 @@ use std::collections::{HashMap, HashSet};
 
 use super::pb::{self, DataType, NodeDef, attr_value};
 use super::{GraphError, TensorId};
+
+/// Attribute of the `NoOp` a lowered loop `W` becomes: the tensor standing
+/// for each of `W`'s outputs, in order (a list of strings).
+pub(super) const LOWERED_OUTPUTS: &str = "_thaw_lowered_outputs";
+
+/// The tensors standing for the outputs of the loop `node` was before
+/// lowering, if it is such a `NoOp`.
+pub(super) fn lowered_outputs(node: &NodeDef) -> Option<Vec<String>> {
+    if node.op != "NoOp" {
+        return None;
+    }
+    match node.attr.get(LOWERED_OUTPUTS)?.value.as_ref()? {
+        attr_value::Value::List(l) => Some(
+            l.s.iter()
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// What output `t` of a lowered loop is now: `None` if `t`'s node is no
+/// lowered loop, `Some(Err(outputs))` if the loop has no output `t.slot`.
+pub(super) fn lowered_output(node: &NodeDef, slot: usize) -> Option<Result<TensorId, usize>> {
+    let outs = lowered_outputs(node)?;
+    Some(outs.get(slot).map(|o| TensorId::parse(o)).ok_or(outs.len()))
+}
 
 /// Whether `op` is a functional loop.
 pub(super) fn is_while(op: &str) -> bool {
@@ -93,6 +123,7 @@ pub(super) fn lower_whiles(
         .collect();
     let mut outputs: HashMap<String, Vec<String>> = HashMap::new();
     let mut added = Vec::new();
+    let mut lowered_at = Vec::with_capacity(loops.len());
     for &i in &loops {
         let w = def.node[i].clone();
         let lowered = lower(&w, library, names, &mut frames)?;
@@ -106,8 +137,22 @@ pub(super) fn lower_whiles(
         }
         def.node[i] = lowered.identity;
         added.extend(lowered.nodes);
+        lowered_at.push((i, w.name.clone()));
         outputs.insert(w.name, lowered.outputs);
     }
+    // An invariant output is the loop's input, maybe another loop's output
+    // lowered in this round too.
+    let resolve = |to: &str| {
+        let mut to = to.to_string();
+        for _ in 0..outputs.len() {
+            let u = TensorId::parse(&to);
+            match outputs.get(&u.node).and_then(|o| o.get(u.slot)) {
+                Some(next) => to = next.clone(),
+                None => break,
+            }
+        }
+        to
+    };
     // Consumers of `W:k` read the k-th exit (or the invariant input).
     for n in def.node.iter_mut().chain(added.iter_mut()) {
         for input in n.input.iter_mut().filter(|s| !s.starts_with('^')) {
@@ -123,19 +168,20 @@ pub(super) fn lower_whiles(
                         outs.len()
                     ),
                 })?;
-                // An invariant output is the loop's input, maybe another
-                // loop's output lowered in this round too.
-                let mut to = to.clone();
-                for _ in 0..outputs.len() {
-                    let u = TensorId::parse(&to);
-                    match outputs.get(&u.node).and_then(|o| o.get(u.slot)) {
-                        Some(next) => to = next.clone(),
-                        None => break,
-                    }
-                }
-                *input = to;
+                *input = resolve(to);
             }
         }
+    }
+    // The loop's own name keeps naming its outputs (`--output-tensor W:k`).
+    for (i, name) in lowered_at {
+        let resolved = outputs[&name].iter().map(|o| resolve(o).into_bytes());
+        def.node[i].attr.insert(
+            LOWERED_OUTPUTS.into(),
+            attr(attr_value::Value::List(attr_value::ListValue {
+                s: resolved.collect(),
+                ..Default::default()
+            })),
+        );
     }
     def.node.extend(added);
     Ok(loops.len())
@@ -635,6 +681,44 @@ mod tests {
             ["loop/while/Exit"]
         );
         assert_eq!(g.loops().len(), 2);
+    }
+
+    /// `--output-tensor W:k` names a loop's output after lowering too: the
+    /// `NoOp` standing for `W` records the tensor each output became (a
+    /// carried variable's Exit, an invariant's input resolved through a loop
+    /// lowered before it).
+    #[test]
+    fn a_lowered_loop_still_names_its_outputs() {
+        let mut def = counter();
+        let mut second = while_node(&mut def).clone();
+        second.name = "loop2/while".into();
+        second.input = vec![
+            "loop/while:0".into(),
+            "loop/while:1".into(),
+            "loop/while:2".into(),
+        ];
+        def.node.push(second);
+        let g = load(def).unwrap();
+        let out = |w: &str, k: usize| g.lowered_loop_output(&TensorId::new(w, k));
+        assert_eq!(g.node("loop/while").unwrap().op, "NoOp");
+        assert_eq!(
+            out("loop/while", 0),
+            Some(Ok(TensorId::new("loop/while/Exit", 0)))
+        );
+        assert_eq!(out("loop/while", 1), Some(Ok(TensorId::new("n", 0))));
+        assert_eq!(
+            out("loop/while", 2),
+            Some(Ok(TensorId::new("loop/while/Exit_2", 0)))
+        );
+        assert_eq!(out("loop2/while", 1), Some(Ok(TensorId::new("n", 0))));
+        assert_eq!(
+            out("loop2/while", 2),
+            Some(Ok(TensorId::new("loop2/while/Exit_2", 0)))
+        );
+        assert_eq!(out("loop/while", 3), Some(Err(3)));
+        // Not a lowered loop: an ordinary node, a missing one.
+        assert_eq!(out("out", 0), None);
+        assert_eq!(out("ghost", 0), None);
     }
 
     #[test]

@@ -74,6 +74,12 @@ pub use super::validate::validate;
 /// in the dialect both Keras 3 and tf-keras load (see the module header).
 pub fn model_config(model: &Model) -> Value {
     let mut layers: Vec<Value> = model.inputs.iter().map(input_layer_config).collect();
+    let refs = model.tensor_refs();
+    // `[layer, 0, k]` of a tensor name (an input's is its own name, k 0).
+    let reference = |t: &str| -> (String, usize) {
+        refs.get(t)
+            .map_or((t.to_string(), 0), |&(l, k)| (l.to_string(), k))
+    };
     for layer in &model.layers {
         // MultiHeadAttention's inbound [query, value(, key)] are positional entries too:
         // its class is the loading shim `ThawMultiHeadAttention` (see the module header).
@@ -81,7 +87,7 @@ pub fn model_config(model: &Model) -> Value {
             .inbound
             .iter()
             .map(|src| {
-                let (layer, k) = model.tensor_ref(src);
+                let (layer, k) = reference(src);
                 json!([layer, 0, k, {}])
             })
             .collect();
@@ -97,7 +103,7 @@ pub fn model_config(model: &Model) -> Value {
         .outputs
         .iter()
         .map(|o| {
-            let (layer, k) = model.tensor_ref(o);
+            let (layer, k) = reference(o);
             json!([layer, 0, k])
         })
         .collect();

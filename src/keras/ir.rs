@@ -812,6 +812,17 @@ impl Model {
         }
     }
 
+    /// [`Self::tensor_ref`] of every layer output at once, by its name (for
+    /// walks over every inbound: one lookup each, however many layers).
+    pub fn tensor_refs(&self) -> std::collections::HashMap<String, (&str, usize)> {
+        self.layers
+            .iter()
+            .flat_map(|l| {
+                (0..l.kind.outputs()).map(move |k| (output_name(&l.name, k), (l.name.as_str(), k)))
+            })
+            .collect()
+    }
+
     /// Every tensor the model's layers output, by [`output_name`], in layer
     /// order.
     pub fn layer_outputs(&self) -> impl Iterator<Item = String> + '_ {

@@ -16,15 +16,17 @@ use super::ir::Model;
 /// the IR's own (topological) order is not enough: a model whose second
 /// branch is listed first loads its kernels into the wrong layers.
 /// Layers no output depends on are not part of a Keras model and are left out.
-pub fn keras_layer_order(model: &Model) -> Vec<&str> {
+pub fn keras_layer_order<'a>(model: &'a Model) -> Vec<&'a str> {
+    let refs = model.tensor_refs();
+    // A layer's output k ≥ 1 is a tensor of the same layer.
+    let layer_of = |t: &'a str| refs.get(t).map_or(t, |r| r.0);
     let inbound: std::collections::HashMap<&str, Vec<&str>> = model
         .layers
         .iter()
         .map(|l| {
             (
                 l.name.as_str(),
-                // A layer's output k ≥ 1 is a tensor of the same layer.
-                l.inbound.iter().map(|t| model.tensor_ref(t).0).collect(),
+                l.inbound.iter().map(|t| layer_of(t)).collect(),
             )
         })
         .collect();
@@ -36,7 +38,7 @@ pub fn keras_layer_order(model: &Model) -> Vec<&str> {
     let mut finished: HashSet<&str> = HashSet::new();
     let mut stack: Vec<(&str, usize)> = Vec::new();
     for out in &model.outputs {
-        stack.push((model.tensor_ref(out).0, 0));
+        stack.push((layer_of(out), 0));
         while let Some((node, next)) = stack.pop() {
             if next == 0 {
                 if finished.contains(node) {
