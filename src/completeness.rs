@@ -20,14 +20,14 @@ fn every_keras_class_has_writer_reader_weights_shape_rule_and_interpreter() {
         let json = config::model_config(model);
         let back = read::model_from_config(&json)
             .unwrap_or_else(|e| panic!("model '{}' does not read back: {e}", model.name));
-        let mut shapes: HashMap<&str, Shape> = model
+        let mut shapes: HashMap<String, Shape> = model
             .inputs
             .iter()
             .map(|i| {
                 let s = std::iter::once(None)
                     .chain(i.shape.iter().copied())
                     .collect();
-                (i.name.as_str(), s)
+                (i.name.clone(), s)
             })
             .collect();
         for layer in &model.layers {
@@ -52,10 +52,13 @@ fn every_keras_class_has_writer_reader_weights_shape_rule_and_interpreter() {
                 .iter()
                 .map(|i| shapes.get(i.as_str()).cloned().unwrap_or_default())
                 .collect();
-            match crate::keras::layers::output_shape(&layer.kind, &layer.weights, &ins) {
+            match crate::keras::layers::output_shapes(&layer.kind, &layer.weights, &ins) {
                 Ok(s) => {
                     ok.insert("shape rule");
-                    shapes.insert(&layer.name, s);
+                    assert_eq!(s.len(), layer.kind.outputs(), "{class} '{}'", layer.name);
+                    for (k, s) in s.into_iter().enumerate() {
+                        shapes.insert(crate::keras::output_name(&layer.name, k), s);
+                    }
                 }
                 Err(e) => panic!("{class} '{}': shape rule refuses: {e}", layer.name),
             }

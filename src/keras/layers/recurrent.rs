@@ -644,12 +644,55 @@ pub(crate) fn recurrent_model() -> crate::keras::Model {
                 &["bi_concat"],
                 &[&[4, 9], &[3, 9], &[2, 9], &[4, 9], &[3, 9], &[2, 9]],
             ),
+            // Several outputs: an LSTM's sequence, h and c; a non-merged
+            // Bidirectional GRU's two sequences and two final h.
+            layer(
+                "lstm_state",
+                LayerKind::Lstm {
+                    units: 2,
+                    return_sequences: true,
+                    return_state: true,
+                    use_bias: true,
+                    go_backwards: false,
+                    activation: Activation::Tanh,
+                    recurrent_activation: Activation::Sigmoid,
+                },
+                &["seq"],
+                &[&[4, 8], &[2, 8], &[8]],
+            ),
+            layer(
+                "bi_split",
+                LayerKind::Bidirectional {
+                    layer: Box::new(LayerKind::Gru {
+                        units: 2,
+                        return_sequences: true,
+                        return_state: true,
+                        use_bias: true,
+                        reset_after: true,
+                        go_backwards: false,
+                        activation: Activation::Tanh,
+                        recurrent_activation: Activation::Sigmoid,
+                    }),
+                    merge_mode: MergeMode::Separate,
+                },
+                &["lstm_state"],
+                &[&[2, 6], &[2, 6], &[2, 6], &[2, 6], &[2, 6], &[2, 6]],
+            ),
+            layer(
+                "states",
+                LayerKind::Concatenate { axis: -1 },
+                &["lstm_state:1", "lstm_state:2", "bi_split:3"],
+                &[],
+            ),
         ],
         outputs: vec![
             "lstm".into(),
             "gru_nobias".into(),
             "bi_concat".into(),
             "bi_ave".into(),
+            "bi_split:1".into(),
+            "states".into(),
+            "bi_split:2".into(),
         ],
     }
 }
