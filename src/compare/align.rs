@@ -496,6 +496,70 @@ mod tests {
         }
     }
 
+    /// A recurrent layer's states pair with its twin's, in order, and feed
+    /// the alignment on; a state the graph outputs that the user's layer
+    /// does not return is an unchecked graph output (FAIL), and so is a user
+    /// output state the graph's layer does not return.
+    #[test]
+    fn states_pair_in_order_and_a_missing_one_is_unchecked() {
+        let lstm = |return_state| LayerKind::Lstm {
+            units: 2,
+            return_sequences: false,
+            return_state,
+            use_bias: false,
+            go_backwards: false,
+            activation: Activation::Tanh,
+            recurrent_activation: Activation::Sigmoid,
+        };
+        let shapes: &[&[usize]] = &[&[4, 8], &[2, 8]];
+        let with_head = |name: &str, state: bool, head_in: &str| {
+            let mut m = model(
+                "x",
+                vec![
+                    layer(name, lstm(state), "x", shapes),
+                    layer("head", dense(2, Activation::Linear), head_in, &[&[2, 2]]),
+                ],
+            );
+            if state {
+                m.outputs.push(format!("{name}:2"));
+            }
+            m
+        };
+        // Both return states: h (":1") feeds the head, c (":2") is an output.
+        let converted = with_head("lstm_1", true, "lstm_1:1");
+        let user = with_head("lstm", true, "lstm:1");
+        let al = align(&user, &converted);
+        assert!(al.unaligned_user.is_empty(), "{al:?}");
+        for (u, c) in [
+            ("lstm:1", "lstm_1:1"),
+            ("lstm:2", "lstm_1:2"),
+            ("head", "head"),
+        ] {
+            assert_eq!(al.pair(u).map(|p| p.output.as_str()), Some(c), "{al:?}");
+        }
+        assert!(unaligned(&al, &user, &converted).is_empty());
+        // The user's LSTM returns no states: the graph's c is checked by nothing.
+        let plain = with_head("lstm", false, "lstm");
+        let al = align(&plain, &converted);
+        let u = unaligned(&al, &plain, &converted);
+        assert!(
+            u.iter().any(|u| u.side == "graph"
+                && u.layer == "lstm_1:2"
+                && u.coverage == Coverage::Unchecked),
+            "{u:?}"
+        );
+        // And the other way round: the user's state output has no twin.
+        let converted_plain = with_head("lstm_1", false, "lstm_1");
+        let al = align(&user, &converted_plain);
+        let u = unaligned(&al, &user, &converted_plain);
+        assert!(
+            u.iter().any(|u| u.side == "user"
+                && u.layer == "lstm:2"
+                && u.coverage == Coverage::Unchecked),
+            "{u:?}"
+        );
+    }
+
     #[test]
     fn default_names_align_by_topology_and_fused_activation_by_its_layer() {
         let converted = model(

@@ -168,6 +168,52 @@ mod tests {
     use crate::keras::read::model_from_config;
     use serde_json::json;
 
+    /// A layer's output k ≥ 1 (an LSTM's states) referenced in both
+    /// dialects (legacy `["lstm", 0, 2, {}]`, Keras 3 `keras_history`) and in
+    /// `output_layers` reads as `lstm:k`; a reference past the layer's
+    /// outputs is refused, naming it.
+    #[test]
+    fn references_to_a_layers_other_outputs() {
+        let kt = |name: &str, k: u64| {
+            json!({"class_name": "__keras_tensor__",
+                  "config": {"keras_history": [name, 0, k]}})
+        };
+        let lstm = json!({"class_name": "LSTM", "name": "lstm",
+            "config": {"name": "lstm", "units": 2, "return_state": true},
+            "inbound_nodes": [[["x", 0, 0, {}]]]});
+        let model = |cat_inbound: serde_json::Value, outputs: serde_json::Value| {
+            json!({"class_name": "Functional", "config": {"name": "f", "layers": [
+                {"class_name": "InputLayer", "name": "x",
+                 "config": {"name": "x", "batch_shape": [null, 5, 3]}, "inbound_nodes": []},
+                lstm.clone(),
+                {"class_name": "Concatenate", "name": "cat", "config": {"name": "cat"},
+                 "inbound_nodes": cat_inbound}],
+                "input_layers": [["x", 0, 0]], "output_layers": outputs}})
+        };
+        let legacy = model(
+            json!([[["lstm", 0, 1, {}], ["lstm", 0, 2, {}]]]),
+            json!([["cat", 0, 0], ["lstm", 0, 2]]),
+        );
+        let keras3 = model(
+            json!([{"args": [[kt("lstm", 1), kt("lstm", 2)]], "kwargs": {}}]),
+            json!([["cat", 0, 0], ["lstm", 0, 2]]),
+        );
+        for f in [legacy, keras3] {
+            let m = model_from_config(&f).unwrap();
+            assert_eq!(m.layers[1].inbound, ["lstm:1", "lstm:2"]);
+            assert_eq!(m.outputs, ["cat", "lstm:2"]);
+            let (l, k) = m.producer("lstm:2").unwrap();
+            assert_eq!((l.name.as_str(), k), ("lstm", 2));
+            assert!(m.producer("lstm:3").is_none());
+        }
+        let past = model(
+            json!([[["lstm", 0, 1, {}], ["lstm", 0, 3, {}]]]),
+            json!([["cat", 0, 0]]),
+        );
+        let err = model_from_config(&past).unwrap_err().to_string();
+        assert!(err.contains("'lstm:3'"), "{err}");
+    }
+
     /// Keras 3's own MobileNetV3 h5 holds `Add` called as `(x, 3.0)` (Keras 3
     /// cannot load it either); it must not parse as a one-input Add.
     #[test]
