@@ -134,7 +134,8 @@ struct GraphArgs {
     inputs: Vec<(String, Vec<usize>)>,
     /// A graph output tensor (repeatable, in order); default: every tensor
     /// nothing consumes, in natural name order (Identity, Identity_1, ...).
-    /// An output W:k of a While loop (lowered at load) is its k-th Exit.
+    /// An output W:k of a While loop (lowered at load) is its k-th Exit. The
+    /// Keras model keeps only the layers these outputs need.
     #[arg(long = "output-tensor", value_name = "TENSOR")]
     outputs: Vec<String>,
     /// Give a scalar placeholder a value (repeatable), e.g. keras_learning_phase=1
