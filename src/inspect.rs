@@ -9,7 +9,7 @@
 //! `outputs[]` (`tensor` as given or found, `resolved` after pass-through
 //! nodes, `layer`: the Keras layer computing it, `null` if none); `nodes` and
 //! `ops` (op → node count); `keras_layers`, `native_layers`; `layers[]`
-//! (`name`, `class_name`, `tf_nodes`; inputs aside); `fallback_layers[]`
+//! (`name`, `class_name`, `tf_tensor`, `tf_nodes`; inputs aside); `fallback_layers[]`
 //! (`layer`, `op`, `node`); `unsupported_ops[]` (`node`, `op`, `reason`).
 
 use serde::Serialize;
@@ -49,6 +49,10 @@ pub struct OutputFact {
 pub struct LayerFact {
     pub name: String,
     pub class_name: String,
+    /// The TF tensor holding the layer's output.
+    pub tf_tensor: String,
+    /// The TF nodes the layer stands for (listed once, with its first output:
+    /// a recurrent layer's state `name:k` has none of its own).
     pub tf_nodes: Vec<String>,
 }
 
@@ -120,6 +124,7 @@ pub fn gather(
             .map(|t| LayerFact {
                 name: t.layer.clone(),
                 class_name: t.class_name.clone(),
+                tf_tensor: t.tensor.to_string(),
                 tf_nodes: t.nodes.clone(),
             })
             .collect(),
@@ -187,12 +192,12 @@ pub fn print_text(v: &Inspection) {
         v.fallback_layers.len()
     );
     for l in &v.layers {
-        println!(
-            "  {:<28} {:<24} <- {}",
-            l.name,
-            l.class_name,
-            l.tf_nodes.join(", ")
-        );
+        let from = if l.tf_nodes.is_empty() {
+            format!("= {}", l.tf_tensor)
+        } else {
+            format!("<- {}", l.tf_nodes.join(", "))
+        };
+        println!("  {:<28} {:<24} {from}", l.name, l.class_name);
     }
     if !v.fallback_layers.is_empty() {
         println!("fallback layers ({}):", v.fallback_layers.len());
