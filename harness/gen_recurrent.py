@@ -117,6 +117,18 @@ def bidirectional(K):
     return K.Model(x, y, name="model")
 
 
+def initial_state(K):
+    """Dense -> LSTM(6, return_state) "encoder" -> LSTM(6) "decoder" on the same sequence, started
+    from the encoder's final h and c (initial_state=[h, c]) -> Dense: the decoder's loop states
+    start from the encoder's Exits, not zeros (refused)"""
+    x = K.Input((STEPS, FEATURES), name="seq")
+    h = K.layers.Dense(4, name="proj")(x)
+    _, sh, sc = K.layers.LSTM(6, return_state=True, name="encoder")(h)
+    d = K.layers.LSTM(6, name="decoder")(h, initial_state=[sh, sc])
+    y = K.layers.Dense(2, name="head")(d)
+    return K.Model(x, y, name="model")
+
+
 zero_output_mask.ids = 5  # an int32 (None, STEPS) input of ids in [0, 5)
 
 
@@ -139,6 +151,9 @@ _CASES = {
     "tk_gru_b2": ("tf_keras", 511, one_layer("GRU"), True, 2),
     # A mask_zero mask whose masked steps write zeros (zero_output_for_mask=True) alone: refused.
     "k3_lstm_zero_output_mask": ("keras3", 407, zero_output_mask, True),
+    # A decoder LSTM started from an encoder's states (initial_state=[h, c]): refused.
+    "k3_lstm_initial_state": ("keras3", 414, initial_state, True),
+    "tk_lstm_initial_state": ("tf_keras", 509, initial_state, True),
     # Functional form: one StatelessWhile/While node per loop, cell in a library function;
     # thaw lowers it to the form above (src/graph/lower_while.rs).
     "k3_lstm_while": ("keras3", 404, one_layer("LSTM"), False),

@@ -648,6 +648,27 @@ fn a_lone_loop_that_zeroes_masked_outputs_is_refused() {
     assert!(text.contains("model_1/lstm_1/transpose"), "{text}");
 }
 
+/// A decoder LSTM started from an encoder's final states
+/// (`LSTM(...)(x, initial_state=[h, c])`, `k3_lstm_initial_state`,
+/// `tk_lstm_initial_state`) is refused (exit 3) naming the state and what it
+/// starts from: converted as a layer from zeros it would only fail on the
+/// numbers, with no cause found.
+#[test]
+fn a_loop_started_from_another_layers_states_is_refused() {
+    for case in ["k3_lstm_initial_state", "tk_lstm_initial_state"] {
+        let (_dir, report) = verify_report(&model(case), &[], 3);
+        let ops = report["unsupported_ops"].as_array().unwrap();
+        let reasons: Vec<&str> = ops.iter().filter_map(|u| u["reason"].as_str()).collect();
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("recurrent layer 'decoder'")
+                    && r.contains("(Exit), not zeros: a layer called with an initial_state")),
+            "{case}: {reasons:?}"
+        );
+    }
+}
+
 /// TF1 `static_rnn` forms thaw refuses (issue 13): case, then what the one
 /// `unsupported_ops` entry, at the `Unpack` of the steps (`unstack`), must
 /// say. The graphs are `tests/data/tf1_static_rnn_<case>.pb` from

@@ -701,6 +701,7 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
                 .and_then(|t| source(ctx, t))
                 .is_some_and(|s| exits.contains(s.name.as_str()))
     });
+    zero_initial_states(ctx, lp)?;
     // The final states, when the graph kept their Exits (tf-keras prunes
     // those of unused states); used after the loop: `return_state`.
     let states =
@@ -842,6 +843,46 @@ fn final_states(ctx: &Ctx, lp: &Loop, rk_mm: &NodeDef, n: usize) -> Result<Vec<T
         .iter()
         .map(|(_, e)| TensorId::new(e.name.clone(), 0))
         .collect())
+}
+
+/// Every state the loop carries (a float loop variable that changes from
+/// step to step) starts from zeros: a `Fill` of 0 (a dynamic batch), a
+/// constant of zeros (a fixed one), a `ZerosLike` (a masked loop's previous
+/// output). A layer called with `initial_state=` (a decoder started from an
+/// encoder's states) starts from another tensor: not converted, said here.
+fn zero_initial_states(ctx: &Ctx, lp: &Loop) -> Result<(), String> {
+    let graph = ctx.graph;
+    for merge in lp.members.iter().map(|&i| &graph.nodes()[i]) {
+        let float = merge
+            .attr_type("T")
+            .is_ok_and(|t| t == crate::graph::pb::DataType::DtFloat);
+        if merge.op != "Merge" || !float || invariant_source(ctx, merge).is_some() {
+            continue;
+        }
+        let start = merge
+            .data_inputs()
+            .iter()
+            .filter_map(|i| graph.node(&TensorId::parse(i).node))
+            .find(|n| n.op == "Enter")
+            .and_then(|e| source(ctx, e.data_inputs().first()?));
+        let Some(start) = start else { continue };
+        let zeros = match start.op.as_str() {
+            "Fill" => ctx
+                .const_f32(start, 1)
+                .is_ok_and(|v| v.iter().all(|&z| z == 0.0)),
+            "ZerosLike" => true,
+            _ => const_through_enter(ctx, &TensorId::new(start.name.clone(), 0))
+                .is_some_and(|v| v.iter().all(|&z| z == 0.0)),
+        };
+        if !zeros {
+            return Err(format!(
+                "the state '{}' starts from '{}' ({}), not zeros: a layer called with an \
+                 initial_state (a decoder started from an encoder's states) is not converted",
+                merge.name, start.name, start.op
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether a node outside the loop reads `t` (through Identity nodes).
