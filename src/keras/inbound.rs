@@ -6,8 +6,12 @@
 //! A reference to output `k` ≥ 1 of a layer (a recurrent layer's state) is
 //! read as [`output_name`]`(layer, k)`.
 //!
+//! A Keras 3 node's `mask=` keyword argument (the mask Keras 3 hands a layer
+//! whose `call` takes one) is returned apart, in [`Inbound::masks`], for
+//! [`super::mask_ops`] to check against the mask thaw propagates.
+//!
 //! Refused with the layer's name: shared layers (called more than once),
-//! tensors passed as keyword arguments, constant
+//! tensors passed as other keyword arguments, constant
 //! positional arguments (Keras 3's `x + 3.0` recorded as an `Add`).
 
 use serde_json::Value;
@@ -16,9 +20,19 @@ use super::cfg::Entry;
 use super::ir::{LayerKind, output_name};
 use super::layers::attention::{is_mha_class, mha_inbound};
 
+/// A layer's inbound tensors, and the masks a Keras 3 node passes it.
+pub(crate) struct Inbound {
+    /// The tensors feeding the layer, in argument order ([`output_name`]s).
+    pub(crate) tensors: Vec<String>,
+    /// The `mask=` argument: one entry per tensor (`None` where Keras wrote
+    /// null), or empty when no mask is passed (tf-keras never writes one).
+    pub(crate) masks: Vec<Option<String>>,
+}
+
 /// The names of the layers feeding this one, from legacy
-/// (`[[["src", 0, 0, {}], …]]`) or Keras 3 (`[{"args": […], "kwargs": {}}]`) nodes.
-pub(crate) fn inbound_from_config(e: &Entry) -> Result<Vec<String>, String> {
+/// (`[[["src", 0, 0, {}], …]]`) or Keras 3 (`[{"args": […], "kwargs": {}}]`)
+/// nodes, and the masks a Keras 3 node passes as `mask=`.
+pub(crate) fn inbound_from_config(e: &Entry) -> Result<Inbound, String> {
     let at = |m: String| format!("layer '{}' ({}): {m}", e.name, e.class);
     let nodes = match e.raw.get("inbound_nodes") {
         Some(Value::Array(n)) => n,
@@ -35,9 +49,13 @@ pub(crate) fn inbound_from_config(e: &Entry) -> Result<Vec<String>, String> {
         n => return Err(at(format!("shared layer called {n} times: not supported"))),
     }
     if is_mha_class(e.class) {
-        return mha_inbound(&nodes[0]).map_err(at);
+        return Ok(Inbound {
+            tensors: mha_inbound(&nodes[0]).map_err(at)?,
+            masks: Vec::new(),
+        });
     }
     let mut out = Vec::new();
+    let mut masks = Vec::new();
     match &nodes[0] {
         // Legacy: a list of [name, node_index, tensor_index, kwargs].
         Value::Array(refs) => {
@@ -55,8 +73,18 @@ pub(crate) fn inbound_from_config(e: &Entry) -> Result<Vec<String>, String> {
                 collect_keras_tensors(args, false, &mut out).map_err(at)?;
             }
             let mut in_kwargs = Vec::new();
-            if let Some(kwargs) = node.get("kwargs") {
-                collect_keras_tensors(kwargs, true, &mut in_kwargs).map_err(at)?;
+            match node.get("kwargs") {
+                Some(Value::Object(kwargs)) => {
+                    for (key, v) in kwargs {
+                        if key == "mask" {
+                            masks = mask_refs(v).map_err(at)?;
+                        } else {
+                            collect_keras_tensors(v, true, &mut in_kwargs).map_err(at)?;
+                        }
+                    }
+                }
+                Some(other) => collect_keras_tensors(other, true, &mut in_kwargs).map_err(at)?,
+                None => {}
             }
             if !in_kwargs.is_empty() {
                 return Err(at(format!(
@@ -70,7 +98,38 @@ pub(crate) fn inbound_from_config(e: &Entry) -> Result<Vec<String>, String> {
     if out.is_empty() {
         return Err(at("no inbound tensors".to_string()));
     }
-    Ok(out)
+    Ok(Inbound {
+        tensors: out,
+        masks,
+    })
+}
+
+/// The tensors of a Keras 3 `mask=` argument: one tensor, or (a layer called
+/// on a list, such as a merge) a list with one tensor or null per input. Empty
+/// when every entry is null (no mask passed).
+fn mask_refs(v: &Value) -> Result<Vec<Option<String>>, String> {
+    let one = |x: &Value| -> Result<Option<String>, String> {
+        match x {
+            Value::Null => Ok(None),
+            Value::Object(o)
+                if o.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__") =>
+            {
+                let mut t = Vec::new();
+                collect_keras_tensors(x, false, &mut t)?;
+                Ok(t.pop())
+            }
+            other => Err(format!("mask = {other} is not a tensor")),
+        }
+    };
+    let masks = match v {
+        Value::Array(a) => a.iter().map(one).collect::<Result<Vec<_>, _>>()?,
+        x => vec![one(x)?],
+    };
+    Ok(if masks.iter().all(Option::is_none) {
+        Vec::new()
+    } else {
+        masks
+    })
 }
 
 /// Merge layers take two or more tensors, MultiHeadAttention 2 or 3 (checked by
