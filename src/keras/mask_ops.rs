@@ -219,15 +219,15 @@ impl MaskOps {
                             format!(" (made by {} '{}')", m.kind.class_name(), m.name)
                         });
                         problems.push(at(format!(
-                            "its mask= argument {passed} is not the mask Keras propagates to \
-                             its input '{input}', {expected}{maker}: a mask made by hand is \
-                             not supported (thaw computes the masks itself)"
+                            "its mask= argument {passed} differs from the mask its input \
+                             '{input}' carries by Keras's rules, {expected}{maker}: a mask made \
+                             by hand is not supported (thaw computes the masks itself)"
                         )))
                     }
                     None => problems.push(at(format!(
-                        "its mask= argument {passed} is not a mask Keras propagates: no \
-                         Embedding(mask_zero=True) or Masking mask reaches its input '{input}' \
-                         (a mask made by hand is not supported)"
+                        "its mask= argument {passed} is a mask made by hand (not supported): \
+                         by Keras's rules no Embedding(mask_zero=True) or Masking mask reaches \
+                         its input '{input}'"
                     ))),
                 }
             }
@@ -489,8 +489,9 @@ mod tests {
         // Another comparison value: the Embedding masks id 0, this mask id 1.
         let err = refusal(&embedding_model(json!(1), true));
         for needle in [
-            "layer 'lstm' (LSTM): its mask= argument NotEqual('in', 1.0) is not the mask Keras \
-             propagates to its input 'embed', NotEqual('in', 0.0) (made by Embedding 'embed')",
+            "layer 'lstm' (LSTM): its mask= argument NotEqual('in', 1.0) differs from the mask \
+             its input 'embed' carries by Keras's rules, NotEqual('in', 0.0) (made by Embedding \
+             'embed')",
             "layer 'gru' (GRU): its mask= argument NotEqual('in', 1.0)",
         ] {
             assert!(err.contains(needle), "{needle} missing from: {err}");
@@ -500,8 +501,9 @@ mod tests {
         let err = refusal(&embedding_model(json!(0), false));
         assert!(
             err.contains(
-                "layer 'lstm' (LSTM): its mask= argument NotEqual('in', 0.0) is not a mask Keras \
-                 propagates: no Embedding(mask_zero=True) or Masking mask reaches its input 'embed'"
+                "layer 'lstm' (LSTM): its mask= argument NotEqual('in', 0.0) is a mask made by hand \
+                 (not supported): by Keras's rules no Embedding(mask_zero=True) or Masking mask \
+                 reaches its input 'embed'"
             ),
             "{err}"
         );
@@ -509,15 +511,15 @@ mod tests {
         let err = refusal(&masking_model(0.0, -1));
         assert!(
             err.contains(
-                "layer 'gru' (GRU): its mask= argument Any(NotEqual('in', 0.0), axis=-1) is not \
-                 the mask Keras propagates to its input 'mask', Any(NotEqual('in', 0.5), axis=-1) \
-                 (made by Masking 'mask')"
+                "layer 'gru' (GRU): its mask= argument Any(NotEqual('in', 0.0), axis=-1) differs \
+                 from the mask its input 'mask' carries by Keras's rules, Any(NotEqual('in', 0.5), \
+                 axis=-1) (made by Masking 'mask')"
             ),
             "{err}"
         );
         let err = refusal(&masking_model(0.5, 1));
         assert!(
-            err.contains("Any(NotEqual('in', 0.5), axis=1) is not"),
+            err.contains("Any(NotEqual('in', 0.5), axis=1) differs"),
             "{err}"
         );
     }
@@ -529,7 +531,7 @@ mod tests {
         cfg["config"]["layers"][2]["inbound_nodes"][0]["args"][0] = kt("embed");
         let err = refusal(&cfg);
         assert!(
-            err.contains("'lstm' (LSTM): its mask= argument NotEqual('embed', 0.0) is not"),
+            err.contains("'lstm' (LSTM): its mask= argument NotEqual('embed', 0.0) differs"),
             "{err}"
         );
         // A plain tensor (a model input) as the mask.
@@ -537,7 +539,7 @@ mod tests {
         cfg["config"]["layers"][3]["inbound_nodes"][0]["kwargs"]["mask"] = kt("in");
         let err = refusal(&cfg);
         assert!(
-            err.contains("'lstm' (LSTM): its mask= argument 'in' is not"),
+            err.contains("'lstm' (LSTM): its mask= argument 'in' differs"),
             "{err}"
         );
         // The NotEqual also feeds a layer as a value (here: is a model
