@@ -11,7 +11,8 @@
 //! [`super::mask_ops`] to check against the mask thaw propagates.
 //!
 //! Refused with the layer's name: shared layers (called more than once),
-//! tensors passed as other keyword arguments, constant
+//! tensors passed as other keyword arguments, a `mask` in a legacy node
+//! (tf-keras records only a mask passed by hand), constant
 //! positional arguments (Keras 3's `x + 3.0` recorded as an `Add`).
 
 use serde_json::Value;
@@ -65,6 +66,18 @@ pub(crate) fn inbound_from_config(e: &Entry) -> Result<Inbound, String> {
                     .filter(|a| a.first().is_some_and(Value::is_string));
                 let a = a.ok_or_else(|| at(format!("unexpected inbound entry {r}")))?;
                 push_ref(a, &mut out).map_err(at)?;
+                // tf-keras records a mask only when it was passed by hand
+                // (`layer(x, mask=m)`): its own masks are found on the input.
+                if let Some(m) = a
+                    .get(3)
+                    .and_then(|kw| kw.get("mask"))
+                    .filter(|m| !m.is_null())
+                {
+                    return Err(at(format!(
+                        "called with mask={m}, a mask made by hand (not supported: thaw \
+                         computes the masks of Embedding(mask_zero=True) and Masking itself)"
+                    )));
+                }
             }
         }
         // Keras 3: {"args": [...], "kwargs": {...}} with __keras_tensor__ leaves.
@@ -252,5 +265,34 @@ mod tests {
             err.contains("'lonely' (Add): a merge of 1 tensor(s)"),
             "{err}"
         );
+    }
+
+    /// tf-keras writes a node's `mask` only when it was passed by hand
+    /// (`LSTM(4)(e, mask=m)`: `[["e", 0, 0, {"mask": ["m", 0, 0]}]]`, checked
+    /// with tf-keras 2.21); ignoring it would verify a model Keras runs with
+    /// another mask. Refused, naming the layer.
+    #[test]
+    fn a_legacy_mask_argument_is_refused() {
+        let f = json!({"class_name": "Functional", "config": {"name": "f", "layers": [
+            {"class_name": "InputLayer", "name": "ids",
+             "config": {"name": "ids", "batch_input_shape": [null, 5], "dtype": "int32"},
+             "inbound_nodes": []},
+            {"class_name": "Embedding", "name": "e",
+             "config": {"name": "e", "input_dim": 4, "output_dim": 2, "mask_zero": true},
+             "inbound_nodes": [[["ids", 0, 0, {}]]]},
+            {"class_name": "LSTM", "name": "lstm", "config": {"name": "lstm", "units": 2},
+             "inbound_nodes": [[["e", 0, 0, {"mask": ["ids", 0, 0]}]]]}],
+            "input_layers": [["ids", 0, 0]], "output_layers": [["lstm", 0, 0]]}});
+        let err = model_from_config(&f).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "layer 'lstm' (LSTM): called with mask=[\"ids\",0,0], a mask made by hand"
+            ),
+            "{err}"
+        );
+        // A null mask is no mask.
+        let mut f = f;
+        f["config"]["layers"][2]["inbound_nodes"] = json!([[["e", 0, 0, {"mask": null}]]]);
+        assert!(model_from_config(&f).is_ok());
     }
 }

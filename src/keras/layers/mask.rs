@@ -18,7 +18,7 @@
 //! the layer fail when a mask reaches it, never a silent unmasked value.
 //! [`mask_makers`] applies the same rules to a model's graph, without values:
 //! which layer's mask each tensor carries (the config reader checks Keras 3's
-//! recorded `mask=` arguments against it, see [`crate::keras::mask_ops`]).
+//! recorded `mask=` arguments against it, see `src/keras/mask_ops.rs`).
 
 use std::collections::HashMap;
 
