@@ -121,12 +121,20 @@ impl MaskOps {
     /// The op layers of `layers` (a Functional config's layer entries) read
     /// as mask computations; `outputs` are the model's output tensors.
     pub(crate) fn find(layers: &[Value], outputs: &[String]) -> MaskOps {
+        let names: Vec<String> = layers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| entry(v, i).ok().map(|e| e.name))
+            .collect();
+        let unique = |n: &String| names.iter().filter(|m| *m == n).count() == 1;
+        // (A name two entries share is read as layers, and refused there.)
         let mut ops: HashMap<String, Op> = layers
             .iter()
             .enumerate()
             .filter_map(|(i, v)| {
                 let e = entry(v, i).ok()?;
-                Some((e.name, parse_op(e.class, v)?))
+                let op = parse_op(e.class, v)?;
+                unique(&e.name).then_some((e.name, op))
             })
             .collect();
         if ops.is_empty() {
