@@ -554,17 +554,6 @@ UNOBSERVABLE = ("numerically unobservable: the faulted layer's numbers are exact
                 "inputs (verdict pass); `--keras` names it from the configuration")
 
 
-MASKED_ARCHIVE = ("Keras 3 saves a masked model's mask as layers of its own (NotEqual, Any) passed to the "
-                  "recurrent layers as a `mask=` call argument; thaw's config reader refuses those (exit 2, "
-                  "naming them): a documented gap of `--keras` on Keras 3 files of masked models")
-
-
-def makes_a_mask(config: dict) -> bool:
-    """Whether a model config has a layer that makes a Keras mask (Embedding(mask_zero), Masking)."""
-    return any(e["class_name"] == "Masking" or e.get("config", {}).get("mask_zero")
-               for e in config["config"]["layers"])
-
-
 def generated_faults(case: str, h5: Path) -> list[Fault]:
     m = H5Model(h5)
     faults, seen = [], set()
@@ -580,8 +569,6 @@ def generated_faults(case: str, h5: Path) -> list[Fault]:
                 seen.add(key)
                 known, modes = (GENERATED_GAPS.get((kind, cls, case, layer))
                                 or GENERATED_GAPS.get((kind, cls), (None, ())))
-                if known is None and makes_a_mask(m.config):
-                    known, modes = MASKED_ARCHIVE, ("--keras .keras",)
                 faults.append(Fault(kind, case, layer, apply, variant=variant, layer_class=cls,
                                     known=known, known_modes=modes))
     finally:

@@ -29,6 +29,15 @@ in sub-groups of the archive, and a Dropout), rebuilt with gen_fixtures.py's bui
 weight randomisation, so its weights are the frozen graph's:
   tests/data/k3_transformer_block.keras
 
+And, the same way, the Keras 3 models of the masked fixtures (Keras 3 records their masks as
+NotEqual/Any op layers handed to the recurrent layers as `mask=` arguments), for `--keras` on a
+masked model (tests/keras_flag.rs):
+  tests/data/k3_mask_zero_rnn.keras, tests/data/k3_mask_zero_rnn.h5 (Keras 3's legacy .h5),
+  tests/data/k3_masking_rnn.keras
+  tests/data/k3_mask_zero_rnn_mask_by_hand.keras  the same layers and weights, but the LSTM called
+      with mask=keras.ops.not_equal(ids, 1) (masks id 1, not the padding id 0): differs from the
+      graph, and thaw must refuse its mask, not drop it
+
 Deterministic: no random numbers (all weights come from the graph); pinned versions in
 requirements.txt (tf-keras 2.21.0). Prints the check it makes: each rebuild's outputs vs
 TensorFlow's stored outputs in io.npz (the faithful one must match, the faulty ones must not).
@@ -151,15 +160,15 @@ def build_k3(c: dict[str, np.ndarray], fault: str | None) -> keras.Model:
     return model
 
 
-def build_k3_transformer() -> keras.Model:
-    """fixtures/k3_transformer_block's Keras 3 model (native MultiHeadAttention, Dropout), with
-    the very weights of its frozen graph: same builder, seed and weight randomisation as
+def build_fixture_model(case: str) -> keras.Model:
+    """A Keras 3 fixture's own model (k3_transformer_block: native MultiHeadAttention, Dropout),
+    with the very weights of its frozen graph: same builder, seed and weight randomisation as
     harness/gen_fixtures.py."""
     sys.path.insert(0, str(ROOT / "harness"))
     import gen_fixtures  # noqa: E402
     import tfcommon  # noqa: E402
 
-    source, seed, builder = gen_fixtures.CASES["k3_transformer_block"]
+    source, seed, builder = gen_fixtures.CASES[case]
     assert source == "keras3"
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
@@ -168,10 +177,29 @@ def build_k3_transformer() -> keras.Model:
     return model
 
 
+def build_k3_mask_by_hand() -> keras.Model:
+    """fixtures/k3_mask_zero_rnn's model (gen_fixtures.build_mask_zero_rnn, its weights) with the
+    LSTM's mask made by hand: `keras.ops.not_equal(ids, 1)` instead of the Embedding's `ids != 0`
+    (the GRU and SimpleRNN get it through the LSTM)."""
+    ref = build_fixture_model("k3_mask_zero_rnn")
+    L = keras.layers
+    ids = keras.Input((8,), name="ids", dtype="int32")
+    e = L.Embedding(6, 4, mask_zero=True, name="embed")(ids)
+    s = L.LSTM(4, return_sequences=True, name="lstm_seq")(e, mask=keras.ops.not_equal(ids, 1))
+    s = L.GRU(4, go_backwards=True, return_sequences=True, name="gru_back")(s)
+    h = L.SimpleRNN(3, name="rnn_last")(s)
+    y = L.Dense(2, name="head")(h)
+    model = keras.Model(ids, y, name="model")
+    for layer in model.layers:
+        if layer.weights:
+            layer.set_weights(ref.get_layer(layer.name).get_weights())
+    return model
+
+
 def matches_tf(model, case: Path = CASE) -> bool:
     io = np.load(case / "io.npz")
-    x = io["input:input"]
-    got = model.predict(x, verbose=0)
+    x = [io[k] for k in io.files if k.startswith("input:")]
+    got = model.predict(x[0] if len(x) == 1 else x, verbose=0)
     got = got if isinstance(got, (list, tuple)) else [got]
     want = [io[k] for k in io.files if k.startswith("output:")]
     # Same rule and tolerances as thaw's defaults (atol 1e-4, rtol 1e-3).
@@ -211,11 +239,26 @@ def main(argv=None) -> int:
     ok &= same
     # A native Keras 3 MultiHeadAttention in a .keras archive.
     path = args.out / "k3_transformer_block.keras"
-    model = build_k3_transformer()
+    model = build_fixture_model("k3_transformer_block")
     model.save(path)
     same = matches_tf(model, ROOT / "fixtures" / "k3_transformer_block")
     print(f"{path.name}: {'matches' if same else 'differs from'} TensorFlow")
     ok &= same
+    # Masked Keras 3 models (their masks as NotEqual/Any op layers and mask= arguments).
+    for case, files in [("k3_mask_zero_rnn", [".keras", ".h5"]), ("k3_masking_rnn", [".keras"])]:
+        model = build_fixture_model(case)
+        same = matches_tf(model, ROOT / "fixtures" / case)
+        for ext in files:
+            model.save(args.out / f"{case}{ext}")
+            print(f"{case}{ext}: {'matches' if same else 'differs from'} TensorFlow")
+        ok &= same
+    path = args.out / "k3_mask_zero_rnn_mask_by_hand.keras"
+    model = build_k3_mask_by_hand()
+    model.save(path)
+    same = matches_tf(model, ROOT / "fixtures" / "k3_mask_zero_rnn")
+    print(f"{path.name}: {'matches' if same else 'differs from'} TensorFlow "
+          f"({'UNEXPECTED' if same else 'as expected'})")
+    ok &= not same
     return 0 if ok else 1
 
 

@@ -4,7 +4,9 @@
 //! graph and verify; faulty copies are located at the right layer with the
 //! right cause. Rebuilds holding Dropout and its kin (identities at inference)
 //! verify in every format, and a Keras 3 archive with a native
-//! MultiHeadAttention (`k3_transformer_block`) is read and verifies.
+//! MultiHeadAttention (`k3_transformer_block`) is read and verifies, and so do
+//! Keras 3 masked models (their recorded mask ops checked and dropped), while
+//! a mask made by hand is refused.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -823,4 +825,65 @@ fn bn_epsilon_isolated_noise_is_not_a_silent_pass() {
     assert!(iso["noise"]["ratio"].as_f64().unwrap() > 10.0, "{iso}");
     assert_eq!(json["first_divergence"]["layer"], bn["name"], "{text}");
     assert_eq!(json["first_divergence"]["causes"][0]["kind"], "bn_epsilon");
+}
+
+// --- Keras 3 masked models: recorded mask ops and mask= arguments ------------------------------
+
+/// Keras 3 saves a masked model's mask computation as op layers of their own (`NotEqual(ids, 0)`
+/// for `Embedding(mask_zero=True)`, `Any(NotEqual(x, 0), -1)` for `Masking(0.0)`) handed to the
+/// recurrent layers as `mask=` arguments; `--keras` refused them (exit 2). They are the masks
+/// thaw propagates itself, so they are dropped and the models verify, every layer aligned.
+/// Files: the fixtures' own Keras 3 models (harness/make_handmade.py).
+#[test]
+fn keras3_masked_models_verify() {
+    for (case, file) in [
+        ("k3_mask_zero_rnn", "k3_mask_zero_rnn.keras"),
+        ("k3_mask_zero_rnn", "k3_mask_zero_rnn.h5"),
+        ("k3_masking_rnn", "k3_masking_rnn.keras"),
+    ] {
+        let graph = format!("fixtures/{case}/model.pb");
+        let file = format!("tests/data/{file}");
+        let (r, al) = run_on(&graph, &file);
+        assert_eq!(r.verdict, Verdict::Pass, "{file}: {}", r.to_table());
+        assert!(al.alignment.unaligned_user.is_empty(), "{file}: {al:?}");
+        assert!(
+            al.alignment.unaligned_converted.is_empty(),
+            "{file}: {al:?}"
+        );
+        let names: Vec<&str> = r.layers.iter().map(|l| l.class_name.as_str()).collect();
+        assert!(
+            !names.iter().any(|c| ["NotEqual", "Any"].contains(c)),
+            "{file}: the mask ops are no layers of the model: {names:?}"
+        );
+    }
+}
+
+/// The same model with the LSTM's mask made by hand (`mask=keras.ops.not_equal(ids, 1)`): Keras
+/// computes something else than the graph, and dropping the mask would make it pass. It is
+/// refused (exit 2), naming the layers that get it.
+#[test]
+fn keras3_mask_made_by_hand_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_thaw"))
+        .args([
+            "verify",
+            "fixtures/k3_mask_zero_rnn/model.pb",
+            "--keras",
+            "tests/data/k3_mask_zero_rnn_mask_by_hand.keras",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for needle in [
+        "layer 'lstm_seq' (LSTM): its mask= argument NotEqual('ids', 1.0) differs from the mask \
+         its input 'embed' carries by Keras's rules, NotEqual('ids', 0.0) (made by Embedding 'embed')",
+        "layer 'gru_back' (GRU): its mask= argument NotEqual('ids', 1.0)",
+        "layer 'rnn_last' (SimpleRNN): its mask= argument NotEqual('ids', 1.0)",
+    ] {
+        assert!(stderr.contains(needle), "{needle} missing from: {stderr}");
+    }
+    assert!(!dir.path().join("report.json").exists());
 }

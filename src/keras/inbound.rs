@@ -6,8 +6,13 @@
 //! A reference to output `k` ≥ 1 of a layer (a recurrent layer's state) is
 //! read as [`output_name`]`(layer, k)`.
 //!
+//! A Keras 3 node's `mask=` keyword argument (the mask Keras 3 hands a layer
+//! whose `call` takes one) is returned apart, in [`Inbound::masks`], for
+//! [`super::mask_ops`] to check against the mask thaw propagates.
+//!
 //! Refused with the layer's name: shared layers (called more than once),
-//! tensors passed as keyword arguments, constant
+//! tensors passed as other keyword arguments, a `mask` in a legacy node
+//! (tf-keras records only a mask passed by hand), constant
 //! positional arguments (Keras 3's `x + 3.0` recorded as an `Add`).
 
 use serde_json::Value;
@@ -16,9 +21,19 @@ use super::cfg::Entry;
 use super::ir::{LayerKind, output_name};
 use super::layers::attention::{is_mha_class, mha_inbound};
 
+/// A layer's inbound tensors, and the masks a Keras 3 node passes it.
+pub(crate) struct Inbound {
+    /// The tensors feeding the layer, in argument order ([`output_name`]s).
+    pub(crate) tensors: Vec<String>,
+    /// The `mask=` argument: one entry per tensor (`None` where Keras wrote
+    /// null), or empty when no mask is passed (tf-keras never writes one).
+    pub(crate) masks: Vec<Option<String>>,
+}
+
 /// The names of the layers feeding this one, from legacy
-/// (`[[["src", 0, 0, {}], …]]`) or Keras 3 (`[{"args": […], "kwargs": {}}]`) nodes.
-pub(crate) fn inbound_from_config(e: &Entry) -> Result<Vec<String>, String> {
+/// (`[[["src", 0, 0, {}], …]]`) or Keras 3 (`[{"args": […], "kwargs": {}}]`)
+/// nodes, and the masks a Keras 3 node passes as `mask=`.
+pub(crate) fn inbound_from_config(e: &Entry) -> Result<Inbound, String> {
     let at = |m: String| format!("layer '{}' ({}): {m}", e.name, e.class);
     let nodes = match e.raw.get("inbound_nodes") {
         Some(Value::Array(n)) => n,
@@ -35,9 +50,13 @@ pub(crate) fn inbound_from_config(e: &Entry) -> Result<Vec<String>, String> {
         n => return Err(at(format!("shared layer called {n} times: not supported"))),
     }
     if is_mha_class(e.class) {
-        return mha_inbound(&nodes[0]).map_err(at);
+        return Ok(Inbound {
+            tensors: mha_inbound(&nodes[0]).map_err(at)?,
+            masks: Vec::new(),
+        });
     }
     let mut out = Vec::new();
+    let mut masks = Vec::new();
     match &nodes[0] {
         // Legacy: a list of [name, node_index, tensor_index, kwargs].
         Value::Array(refs) => {
@@ -47,6 +66,18 @@ pub(crate) fn inbound_from_config(e: &Entry) -> Result<Vec<String>, String> {
                     .filter(|a| a.first().is_some_and(Value::is_string));
                 let a = a.ok_or_else(|| at(format!("unexpected inbound entry {r}")))?;
                 push_ref(a, &mut out).map_err(at)?;
+                // tf-keras records a mask only when it was passed by hand
+                // (`layer(x, mask=m)`): its own masks are found on the input.
+                if let Some(m) = a
+                    .get(3)
+                    .and_then(|kw| kw.get("mask"))
+                    .filter(|m| !m.is_null())
+                {
+                    return Err(at(format!(
+                        "called with mask={m}, a mask made by hand (not supported: thaw \
+                         computes the masks of Embedding(mask_zero=True) and Masking itself)"
+                    )));
+                }
             }
         }
         // Keras 3: {"args": [...], "kwargs": {...}} with __keras_tensor__ leaves.
@@ -55,8 +86,18 @@ pub(crate) fn inbound_from_config(e: &Entry) -> Result<Vec<String>, String> {
                 collect_keras_tensors(args, false, &mut out).map_err(at)?;
             }
             let mut in_kwargs = Vec::new();
-            if let Some(kwargs) = node.get("kwargs") {
-                collect_keras_tensors(kwargs, true, &mut in_kwargs).map_err(at)?;
+            match node.get("kwargs") {
+                Some(Value::Object(kwargs)) => {
+                    for (key, v) in kwargs {
+                        if key == "mask" {
+                            masks = mask_refs(v).map_err(at)?;
+                        } else {
+                            collect_keras_tensors(v, true, &mut in_kwargs).map_err(at)?;
+                        }
+                    }
+                }
+                Some(other) => collect_keras_tensors(other, true, &mut in_kwargs).map_err(at)?,
+                None => {}
             }
             if !in_kwargs.is_empty() {
                 return Err(at(format!(
@@ -70,7 +111,38 @@ pub(crate) fn inbound_from_config(e: &Entry) -> Result<Vec<String>, String> {
     if out.is_empty() {
         return Err(at("no inbound tensors".to_string()));
     }
-    Ok(out)
+    Ok(Inbound {
+        tensors: out,
+        masks,
+    })
+}
+
+/// The tensors of a Keras 3 `mask=` argument: one tensor, or (a layer called
+/// on a list, such as a merge) a list with one tensor or null per input. Empty
+/// when every entry is null (no mask passed).
+fn mask_refs(v: &Value) -> Result<Vec<Option<String>>, String> {
+    let one = |x: &Value| -> Result<Option<String>, String> {
+        match x {
+            Value::Null => Ok(None),
+            Value::Object(o)
+                if o.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__") =>
+            {
+                let mut t = Vec::new();
+                collect_keras_tensors(x, false, &mut t)?;
+                Ok(t.pop())
+            }
+            other => Err(format!("mask = {other} is not a tensor")),
+        }
+    };
+    let masks = match v {
+        Value::Array(a) => a.iter().map(one).collect::<Result<Vec<_>, _>>()?,
+        x => vec![one(x)?],
+    };
+    Ok(if masks.iter().all(Option::is_none) {
+        Vec::new()
+    } else {
+        masks
+    })
 }
 
 /// Merge layers take two or more tensors, MultiHeadAttention 2 or 3 (checked by
@@ -239,5 +311,34 @@ mod tests {
             err.contains("'lonely' (Add): a merge of 1 tensor(s)"),
             "{err}"
         );
+    }
+
+    /// tf-keras writes a node's `mask` only when it was passed by hand
+    /// (`LSTM(4)(e, mask=m)`: `[["e", 0, 0, {"mask": ["m", 0, 0]}]]`, checked
+    /// with tf-keras 2.21); ignoring it would verify a model Keras runs with
+    /// another mask. Refused, naming the layer.
+    #[test]
+    fn a_legacy_mask_argument_is_refused() {
+        let f = json!({"class_name": "Functional", "config": {"name": "f", "layers": [
+            {"class_name": "InputLayer", "name": "ids",
+             "config": {"name": "ids", "batch_input_shape": [null, 5], "dtype": "int32"},
+             "inbound_nodes": []},
+            {"class_name": "Embedding", "name": "e",
+             "config": {"name": "e", "input_dim": 4, "output_dim": 2, "mask_zero": true},
+             "inbound_nodes": [[["ids", 0, 0, {}]]]},
+            {"class_name": "LSTM", "name": "lstm", "config": {"name": "lstm", "units": 2},
+             "inbound_nodes": [[["e", 0, 0, {"mask": ["ids", 0, 0]}]]]}],
+            "input_layers": [["ids", 0, 0]], "output_layers": [["lstm", 0, 0]]}});
+        let err = model_from_config(&f).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "layer 'lstm' (LSTM): called with mask=[\"ids\",0,0], a mask made by hand"
+            ),
+            "{err}"
+        );
+        // A null mask is no mask.
+        let mut f = f;
+        f["config"]["layers"][2]["inbound_nodes"] = json!([[["e", 0, 0, {"mask": null}]]]);
+        assert!(model_from_config(&f).is_ok());
     }
 }

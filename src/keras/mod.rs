@@ -11,6 +11,7 @@
 //! | `config.rs` | `model_config` writing, and the entry points callers use |
 //! | `read.rs` | `model_config` JSON → IR (Functional, Sequential) |
 //! | `inbound.rs` | inbound nodes (legacy and Keras 3 forms), call arity |
+//! | `mask_ops.rs` | Keras 3's recorded masks (`NotEqual`/`Any` layers, `mask=` arguments): checked against thaw's mask propagation, then dropped |
 //! | `cfg.rs` | a layer entry and typed access to its config keys |
 //! | `order.rs` | the order Keras rebuilds `model.layers` in |
 //! | `validate.rs` | everything Keras would refuse, all at once |
@@ -32,6 +33,7 @@ pub(crate) mod inbound;
 pub mod ir;
 pub mod isolate;
 pub mod layers;
+pub(crate) mod mask_ops;
 pub mod order;
 pub mod pycode;
 pub mod pymodule;

@@ -5,7 +5,10 @@
 //! Accepted: `batch_input_shape`, `batch_shape` or `input_shape`; legacy or
 //! Keras 3 `inbound_nodes` (see [`super::inbound`]); dtypes as strings or
 //! `DTypePolicy` objects; layers in any order (sorted topologically). Each
-//! layer's class is read by the registry ([`super::layers::read`]).
+//! layer's class is read by the registry ([`super::layers::read`]). Keras 3's
+//! recorded masks (`NotEqual`/`Any` op layers passed on as `mask=`) are
+//! checked against thaw's own mask propagation and dropped, or refused when
+//! they differ ([`super::mask_ops`]).
 //! Not handled yet (clear error naming the layer): any class outside the
 //! registry (nested models, custom layers…), shared layers (called more than
 //! once), multi-output layers, non-float32 layer dtypes, LoRA-enabled layers,
@@ -20,6 +23,7 @@ use super::error::KerasError;
 use super::inbound::{check_arity, inbound_from_config};
 use super::ir::{DType, Input, Layer, Model, output_name};
 use super::layers::read as layer_kind;
+use super::mask_ops::MaskOps;
 
 /// Parses a Keras `model_config` (Functional or Sequential; Keras 2, tf-keras or
 /// Keras 3 dialect) into the IR, without weights. Every layer the IR cannot
@@ -66,7 +70,13 @@ fn functional_from_config(config: &Value) -> Result<Model, KerasError> {
     let mut inputs = Vec::new();
     let mut pending: Vec<Layer> = Vec::new();
     let mut input_names = HashSet::new();
-    for (i, v) in layers_array(config)?.iter().enumerate() {
+    let entries = layers_array(config)?;
+    let output_tensors =
+        tensor_refs(config.get("output_layers"), "output_layers").unwrap_or_default();
+    let mask_ops = MaskOps::find(entries, &output_tensors);
+    // (layer, its `mask=` argument): checked once the model is read.
+    let mut passed_masks = Vec::new();
+    for (i, v) in entries.iter().enumerate() {
         let e = match entry(v, i) {
             Ok(e) => e,
             Err(p) => {
@@ -74,6 +84,9 @@ fn functional_from_config(config: &Value) -> Result<Model, KerasError> {
                 continue;
             }
         };
+        if mask_ops.contains(&e.name) {
+            continue;
+        }
         if e.class == "InputLayer" {
             match input_from_config(&e) {
                 Ok(input) => {
@@ -88,14 +101,17 @@ fn functional_from_config(config: &Value) -> Result<Model, KerasError> {
         let inbound = inbound_from_config(&e);
         match (kind, inbound) {
             (Ok(kind), Ok(inbound)) => {
-                if let Err(p) = check_arity(&e, &kind, inbound.len()) {
+                if let Err(p) = check_arity(&e, &kind, inbound.tensors.len()) {
                     problems.push(p);
                     continue;
+                }
+                if !inbound.masks.is_empty() {
+                    passed_masks.push((e.name.clone(), inbound.masks));
                 }
                 pending.push(Layer {
                     name: e.name,
                     kind,
-                    inbound,
+                    inbound: inbound.tensors,
                     weights: Vec::new(),
                 })
             }
@@ -140,6 +156,9 @@ fn functional_from_config(config: &Value) -> Result<Model, KerasError> {
                 "output_layers names '{out}', which is not a layer's output"
             ));
         }
+    }
+    if problems.is_empty() {
+        problems.extend(mask_ops.check(&model, &passed_masks));
     }
     if problems.is_empty() {
         Ok(model)

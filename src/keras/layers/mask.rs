@@ -16,8 +16,13 @@
 //! ([`crate::interp`]) follows these rules; a class whose maths would use a
 //! mask in a way thaw does not implement ([`MaskRule::Unimplemented`]) makes
 //! the layer fail when a mask reaches it, never a silent unmasked value.
+//! [`mask_makers`] applies the same rules to a model's graph, without values:
+//! which layer's mask each tensor carries (the config reader checks Keras 3's
+//! recorded `mask=` arguments against it, see `src/keras/mask_ops.rs`).
 
-use crate::keras::ir::LayerKind;
+use std::collections::HashMap;
+
+use crate::keras::ir::{Layer, LayerKind, Model, output_name};
 
 /// What a layer does with the mask of its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,4 +109,29 @@ pub fn mask_rule(kind: &LayerKind) -> MaskRule {
         | K::RepeatVector { .. }
         | K::TfOp(_) => MaskRule::Drops,
     }
+}
+
+/// The layer whose mask (`Embedding(mask_zero=True)` or `Masking`) each tensor
+/// of `model` carries, by the rules of [`mask_rule`] as the interpreter
+/// applies them (a layer's output mask comes from its first input's; see
+/// [`LayerKind::output_carries_mask`] for the outputs of multi-output layers).
+/// Tensors without a mask are absent. `model.layers` must be in topological
+/// order.
+pub fn mask_makers(model: &Model) -> HashMap<String, &Layer> {
+    let mut makers: HashMap<String, &Layer> = HashMap::new();
+    for layer in &model.layers {
+        let first = layer.inbound.first().and_then(|t| makers.get(t)).copied();
+        let made = match mask_rule(&layer.kind) {
+            MaskRule::Makes => Some(layer),
+            MaskRule::Steps { return_sequences } => first.filter(|_| return_sequences),
+            MaskRule::Keeps => first,
+            MaskRule::Drops | MaskRule::Unimplemented => None,
+        };
+        if let Some(maker) = made {
+            for k in (0..layer.kind.outputs()).filter(|&k| layer.kind.output_carries_mask(k)) {
+                makers.insert(output_name(&layer.name, k), maker);
+            }
+        }
+    }
+    makers
 }
