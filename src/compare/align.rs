@@ -111,14 +111,31 @@ fn sorted_shapes(l: &crate::keras::Layer) -> Vec<Vec<usize>> {
 /// (`use_bias=False` in a rebuild of a biased layer, or the reverse): that is
 /// a fault to diagnose on an aligned pair, not a reason to cut the alignment
 /// of everything after it.
+///
+/// A GRU's bias also has two layouts, by its `reset_after`: `(2, 3u)` (input
+/// and recurrent rows) or `(3u)`; a rebuild with the other setting aligns
+/// too, so its `reset_after` is named (a config finding) rather than every
+/// layer after it left unaligned.
 fn same_but_bias(a: &[Vec<usize>], b: &[Vec<usize>], kind: &LayerKind) -> bool {
     let has_bias_slot = kind.has_bias_slot();
     let (long, short) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+    let gru = match kind {
+        LayerKind::Bidirectional { layer, .. } => matches!(**layer, LayerKind::Gru { .. }),
+        k => matches!(k, LayerKind::Gru { .. }),
+    };
+    // Equal, or `[g]` against `[2, g]` either way (shapes sorted: g ≥ 2).
+    let bias_rows = |x: &Vec<usize>, y: &Vec<usize>| {
+        let rows = |one: &[usize], two: &[usize]| matches!((one, two), ([g], [2, h]) if g == h);
+        x == y || rows(x, y) || rows(y, x)
+    };
     long == short
         || (has_bias_slot
             && long.len() == short.len() + 1
             && long.last().is_some_and(|s| s.len() == 1)
             && long[..short.len()] == *short)
+        || (gru
+            && long.len() == short.len()
+            && long.iter().zip(short).all(|(x, y)| bias_rows(x, y)))
 }
 
 /// Aligns `user` with `converted` (see the module header).
@@ -558,6 +575,49 @@ mod tests {
                 && u.coverage == Coverage::Unchecked),
             "{u:?}"
         );
+    }
+
+    /// A GRU rebuilt with the other `reset_after` (its bias `(3u)` against
+    /// the graph's `(2, 3u)`) still aligns, so the config finding names
+    /// `reset_after`; a GRU of other units does not.
+    #[test]
+    fn a_gru_with_the_other_reset_after_aligns() {
+        let gru = |reset_after| LayerKind::Gru {
+            units: 4,
+            return_sequences: false,
+            return_state: false,
+            use_bias: true,
+            reset_after,
+            go_backwards: false,
+            activation: Activation::Tanh,
+            recurrent_activation: Activation::Sigmoid,
+        };
+        let converted = model(
+            "x",
+            vec![layer("g", gru(true), "x", &[&[4, 12], &[4, 12], &[2, 12]])],
+        );
+        let user = model(
+            "x",
+            vec![layer("g", gru(false), "x", &[&[4, 12], &[4, 12], &[12]])],
+        );
+        let al = align(&user, &converted);
+        assert_eq!(
+            al.pair("g").map(|p| p.converted.as_str()),
+            Some("g"),
+            "{al:?}"
+        );
+        let findings = crate::compare::findings::findings(&user, &converted, &al);
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.field == "reset_after" && f.detail.contains("reset_after is false")),
+            "{findings:?}"
+        );
+        let other = model(
+            "x",
+            vec![layer("g", gru(false), "x", &[&[4, 9], &[3, 9], &[9]])],
+        );
+        assert!(align(&other, &converted).pair("g").is_none());
     }
 
     #[test]
