@@ -129,6 +129,27 @@ def initial_state(K):
     return K.Model(x, y, name="model")
 
 
+def state_c_only(K):
+    """Dense -> LSTM(6, return_state) "enc", only its final c read -> Dense: Keras 3 keeps every
+    state's Exit (converts: return_state), tf-keras only the used one (refused: h is missing)"""
+    x = K.Input((STEPS, FEATURES), name="seq")
+    h = K.layers.Dense(4, name="proj")(x)
+    _, _, c = K.layers.LSTM(6, return_state=True, name="enc")(h)
+    y = K.layers.Dense(2, name="head")(c)
+    return K.Model(x, y, name="model")
+
+
+def bidi_state_half(K):
+    """Dense -> Bidirectional(GRU(3, return_state)) "bi" -> Concatenate "cat" of its output and the
+    forward h only -> Dense: Keras 3 keeps the backward h's Exit too (converts), tf-keras drops it
+    (refused, naming the direction)"""
+    x = K.Input((STEPS, FEATURES), name="seq")
+    h = K.layers.Dense(4, name="proj")(x)
+    y, hf, _ = K.layers.Bidirectional(K.layers.GRU(3, return_state=True), name="bi")(h)
+    m = K.layers.Concatenate(name="cat")([y, hf])
+    return K.Model(x, K.layers.Dense(2, name="head")(m), name="model")
+
+
 zero_output_mask.ids = 5  # an int32 (None, STEPS) input of ids in [0, 5)
 
 
@@ -154,6 +175,11 @@ _CASES = {
     # A decoder LSTM started from an encoder's states (initial_state=[h, c]): refused.
     "k3_lstm_initial_state": ("keras3", 414, initial_state, True),
     "tk_lstm_initial_state": ("tf_keras", 509, initial_state, True),
+    # return_state with some states unused: Keras 3 keeps their Exits, tf-keras prunes them.
+    "k3_lstm_state_c": ("keras3", 415, state_c_only, True),
+    "tk_lstm_state_c": ("tf_keras", 512, state_c_only, True),
+    "k3_bidi_state_half": ("keras3", 416, bidi_state_half, True),
+    "tk_bidi_state_half": ("tf_keras", 513, bidi_state_half, True),
     # Functional form: one StatelessWhile/While node per loop, cell in a library function;
     # thaw lowers it to the form above (src/graph/lower_while.rs).
     "k3_lstm_while": ("keras3", 404, one_layer("LSTM"), False),

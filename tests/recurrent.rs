@@ -89,6 +89,21 @@ const CONVERTED: &[(&str, &[(&str, &str)])] = &[
         &[("bi_lstm", "Bidirectional"), ("bi_gru", "Bidirectional")],
     ),
     ("k3_gru_v1_while_b1", &[("gru", "GRU")]),
+    // return_state with a state unused (Keras 3 keeps every state's Exit):
+    // one row per output.
+    (
+        "k3_lstm_state_c",
+        &[("enc", "LSTM"), ("enc:1", "LSTM"), ("enc:2", "LSTM")],
+    ),
+    (
+        "k3_bidi_state_half",
+        &[
+            ("bi", "Bidirectional"),
+            ("bi:1", "Bidirectional"),
+            ("bi:2", "Bidirectional"),
+            ("cat", "Concatenate"),
+        ],
+    ),
 ];
 
 /// `thaw verify PATH [EXTRA…] --out <temp dir>`: asserts its exit code (the
@@ -664,6 +679,32 @@ fn a_loop_started_from_another_layers_states_is_refused() {
                 .iter()
                 .any(|r| r.contains("recurrent layer 'decoder'")
                     && r.contains("(Exit), not zeros: a layer called with an initial_state")),
+            "{case}: {reasons:?}"
+        );
+    }
+}
+
+/// return_state with some states unused, frozen by tf-keras: the graph drops
+/// the unused states' Exits, so the layer's other outputs have no tensor:
+/// refused (exit 3) saying so, where Keras 3's graphs of the same models
+/// convert (`k3_lstm_state_c`, `k3_bidi_state_half` in [`CONVERTED`]).
+#[test]
+fn states_the_graph_dropped_are_refused_by_name() {
+    for (case, why) in [
+        (
+            "tk_lstm_state_c",
+            "a final state is read after the loop, but 1 state(s) carried round the loop",
+        ),
+        (
+            "tk_bidi_state_half",
+            "returns states, but the backward direction's final states are not in the graph",
+        ),
+    ] {
+        let (_dir, report) = verify_report(&model(case), &[], 3);
+        let ops = report["unsupported_ops"].as_array().unwrap();
+        let reasons: Vec<&str> = ops.iter().filter_map(|u| u["reason"].as_str()).collect();
+        assert!(
+            reasons.iter().any(|r| r.contains(why)),
             "{case}: {reasons:?}"
         );
     }

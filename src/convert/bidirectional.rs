@@ -327,6 +327,17 @@ pub(super) fn pair(
         tail.push(div.name.clone());
     }
     // return_state: each direction's final states, forward first.
+    if return_state
+        && let Some((dir, _)) = [("forward", f), ("backward", bk)]
+            .into_iter()
+            .find(|(_, h)| h.cell.states.is_empty())
+    {
+        return Err(format!(
+            "{name} returns states, but the {dir} direction's final states are not in the graph \
+             (it keeps only the states it uses): return_state is converted when every state of \
+             both directions leaves its loop"
+        ));
+    }
     if return_state {
         more_outputs.extend(f.cell.states.iter().cloned());
         more_outputs.extend(bk.cell.states.iter().cloned());

@@ -704,13 +704,31 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
     zero_initial_states(ctx, lp)?;
     // The final states, when the graph kept their Exits (tf-keras prunes
     // those of unused states); used after the loop: `return_state`.
-    let states =
-        final_states(ctx, lp, rk_mm, if class == "LSTM" { 2 } else { 1 }).unwrap_or_default();
     // A graph output (`--output-tensor W:k` naming a While's output, lowered
     // to its Exit) counts as a use.
-    let return_state = states
-        .iter()
-        .any(|t| used_outside(ctx, lp, t) || ctx.is_graph_output(t));
+    let used = |t: &TensorId| used_outside(ctx, lp, t) || ctx.is_graph_output(t);
+    let states = match final_states(ctx, lp, rk_mm, if class == "LSTM" { 2 } else { 1 }) {
+        Ok(states) => states,
+        // A state read after the loop whose sibling's Exit the graph dropped
+        // (tf-keras prunes unused ones: `_, _, c = LSTM(return_state=True)`).
+        Err(why) => {
+            let float_exit_used = nodes().filter(|n| n.op == "Exit").any(|e| {
+                let t = TensorId::new(e.name.clone(), 0);
+                e.attr_type("T")
+                    .is_ok_and(|d| d == crate::graph::pb::DataType::DtFloat)
+                    && used(&t)
+            });
+            if float_exit_used {
+                return Err(format!(
+                    "a final state is read after the loop, but {why} (the graph keeps only \
+                     the states it uses): return_state is converted when the layer's every \
+                     state leaves the loop"
+                ));
+            }
+            Vec::new()
+        }
+    };
+    let return_state = states.iter().any(used);
     let (return_sequences, output) = match stack {
         Some(stack) => {
             let users: Vec<&NodeDef> = graph
