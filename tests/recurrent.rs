@@ -106,6 +106,19 @@ const CONVERTED: &[(&str, &[(&str, &str)])] = &[
     ),
 ];
 
+/// A report's layer rows as (name, class).
+fn rows(layers: &[serde_json::Value]) -> Vec<(&str, &str)> {
+    layers
+        .iter()
+        .map(|l| {
+            (
+                l["name"].as_str().unwrap(),
+                l["class_name"].as_str().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// `thaw verify PATH [EXTRA…] --out <temp dir>`: asserts its exit code (the
 /// message shows stdout and stderr) and returns the folder (alive while the
 /// guard is) and its `report.json`.
@@ -352,14 +365,8 @@ fn lowered_recurrent_graphs_verify_as_keras_layers_of_their_class() {
         assert_eq!(report["verdict"], "pass", "{case}");
         let layers = report["layers"].as_array().unwrap();
         // proj, the loops in order, head; every one passing.
-        let got: Vec<(&str, &str)> = layers
-            .iter()
-            .map(|l| {
-                (
-                    l["name"].as_str().unwrap(),
-                    l["class_name"].as_str().unwrap(),
-                )
-            })
+        let got: Vec<(&str, &str)> = rows(layers)
+            .into_iter()
             .filter(|(_, c)| *c != "Dense")
             .collect();
         assert_eq!(got, loops.to_vec(), "{case}: {layers:?}");
@@ -404,15 +411,7 @@ fn output_tensor_names_a_while_output_and_verifies_the_final_state() {
         assert_eq!(report["outputs"][0]["layer"], h.as_str(), "{case}");
         assert_eq!(report["outputs"].as_array().unwrap().len(), 1, "{case}");
         let layers = report["layers"].as_array().unwrap();
-        let got: Vec<(&str, &str)> = layers
-            .iter()
-            .map(|l| {
-                (
-                    l["name"].as_str().unwrap(),
-                    l["class_name"].as_str().unwrap(),
-                )
-            })
-            .collect();
+        let got = rows(layers);
         // Only what the output needs: the head after the loop is dropped.
         let mut want = vec![("proj", "Dense"), (layer, class), (h.as_str(), class)];
         let c = format!("{layer}:2");

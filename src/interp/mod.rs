@@ -197,10 +197,13 @@ pub fn run_layer_masked(
     layer: &Layer,
     inputs: &[&ArrayD<f32>],
     masks: &[Option<&ArrayD<bool>>],
-) -> Result<(ArrayD<f32>, Option<ArrayD<bool>>), InterpError> {
+) -> Result<MaskedOutput, InterpError> {
     let mut outputs = run_layer_outputs(layer, inputs, masks)?;
     Ok(outputs.swap_remove(0))
 }
+
+/// One output of a layer and the Keras mask it carries, if any.
+pub type MaskedOutput = (ArrayD<f32>, Option<ArrayD<bool>>);
 
 /// [`run_layer_masked`] for every output of the layer (see
 /// [`LayerKind::outputs`]), in order, each with its mask.
@@ -208,7 +211,7 @@ pub fn run_layer_outputs(
     layer: &Layer,
     inputs: &[&ArrayD<f32>],
     masks: &[Option<&ArrayD<bool>>],
-) -> Result<Vec<(ArrayD<f32>, Option<ArrayD<bool>>)>, InterpError> {
+) -> Result<Vec<MaskedOutput>, InterpError> {
     let run = || {
         mask::check_unmasked(layer, masks)?;
         let ys = dispatch(layer, inputs, masks.first().copied().flatten())?;
