@@ -25,8 +25,9 @@ Cases:
   tf1_multi_rnn_* -- raw TF1 dynamic_rnn over a MultiRNNCell of two cells (LSTMCell x2; GRUCell then
       BasicRNNCell). Committed.
   tf1_bidi_* -- raw TF1 tf.compat.v1.nn.bidirectional_dynamic_rnn (no sequence_length: the backward
-      loop over ReverseV2(x, [1])) of LSTMCell (tf.concat(outputs, 2), dynamic batch) and GRUCell (the
-      two final h concatenated, batch 2). Committed.
+      loop over ReverseV2(x, [1])) of LSTMCell (tf.concat(outputs, 2), dynamic batch), GRUCell (the
+      two final h concatenated, batch 2) and GRUCell with the two outputs used apart (Keras's
+      merge_mode=None, dynamic batch). Committed.
   tf1_block_lstm* -- tf.contrib.rnn.LSTMBlockFusedCell's fused BlockLSTM / BlockLSTMV2 over the
       time-major sequence (contrib is gone: written with tf.raw_ops as contrib wrote it), h transposed
       back or its last step; tf1_lstm_block_cell -- contrib's LSTMBlockCell (one LSTMBlockCell op
@@ -252,8 +253,10 @@ def build_tf1_block_lstm(rng, op, head, batch):
             sess.run(tf.compat.v1.global_variables_initializer())
             frozen = _freeze(sess, [out.op.name])
     keras_layers = {"LSTM": 1, "Dense": 1}
-    if head == "outputs":
+    if head in ("outputs", "apart"):
         keras_layers["Flatten"] = 1
+    if head == "apart":
+        keras_layers["Subtract"] = 1
     return frozen, [("input", [5, 3])], [out.op.name], keras_layers
 
 
@@ -308,8 +311,10 @@ def build_tf1_rnn(rng, cell_class, units, head, batch):
     keras = {"LSTMCell": "LSTM", "BasicLSTMCell": "LSTM", "LSTMBlockCell": "LSTM", "GRUCell": "GRU",
              "BasicRNNCell": "SimpleRNN"}
     keras_layers = {keras[cell_class]: 1, "Dense": 1}
-    if head == "outputs":
+    if head in ("outputs", "apart"):
         keras_layers["Flatten"] = 1
+    if head == "apart":
+        keras_layers["Subtract"] = 1
     return frozen, [("input", [5, 3])], [out.op.name], keras_layers
 
 
@@ -339,8 +344,10 @@ def _bidi_builder(cell_class, head, batch):
         f"raw TF1 graph: input (batch {batch or 'dynamic'}, 5, 3) -> tf.compat.v1.nn."
         f"bidirectional_dynamic_rnn({cell_class}(4), {cell_class}(4), dtype float32) (two TensorArray "
         "loops, the backward one over ReverseV2(x, [1]), no sequence_length) -> "
-        + ("tf.concat(outputs, 2) (the backward outputs reversed back), flattened (5 steps)"
-           if head == "outputs" else "the two final states' h concatenated")
+        + {"outputs": "tf.concat(outputs, 2) (the backward outputs reversed back), flattened (5 steps)",
+           "apart": "the forward minus the backward outputs (used apart: Keras's merge_mode=None), "
+                    "flattened (5 steps)",
+           "state": "the two final states' h concatenated"}[head]
         + " -> tf.matmul + bias_add head (3); every variable (biases too) seeded random"
     )
     return build
@@ -360,14 +367,19 @@ def build_tf1_bidi(rng, cell_class, head, batch):
         if head == "outputs":
             y = tf.reshape(tf.concat(outputs, 2), [-1, 5 * 2 * units], name="flatten")
             width = 5 * 2 * units
+        elif head == "apart":
+            y = tf.reshape(tf.subtract(*outputs, name="diff"), [-1, 5 * units], name="flatten")
+            width = 5 * units
         else:
             y = tf.concat([s.h if isinstance(s, tuple) else s for s in states], 1, name="states")
             width = 2 * units
         out = _head(y, width, rng)
     frozen = _seeded_freeze(g, cells, out, rng)
     keras_layers = {"Bidirectional": 1, "Dense": 1}
-    if head == "outputs":
+    if head in ("outputs", "apart"):
         keras_layers["Flatten"] = 1
+    if head == "apart":
+        keras_layers["Subtract"] = 1
     return frozen, [("input", [5, 3])], [out.op.name], keras_layers
 
 
@@ -455,8 +467,10 @@ def build_tf1_multi_rnn(rng, cell_classes, head, batch):
     keras_layers = {"Dense": 1}
     for c in cell_classes:
         keras_layers[keras[c]] = keras_layers.get(keras[c], 0) + 1
-    if head == "outputs":
+    if head in ("outputs", "apart"):
         keras_layers["Flatten"] = 1
+    if head == "apart":
+        keras_layers["Subtract"] = 1
     return frozen, [("input", [5, 3])], [out.op.name], keras_layers
 
 
@@ -482,6 +496,7 @@ CASES = {
     # LSTMBlockCell in a dynamic_rnn loop.
     "tf1_bidi_lstm": ("tf1", 9116, _bidi_builder("LSTMCell", "outputs", None)),
     "tf1_bidi_gru_b2": ("tf1", 9117, _bidi_builder("GRUCell", "state", 2)),
+    "tf1_bidi_gru_apart": ("tf1", 9118, _bidi_builder("GRUCell", "apart", None)),
     "tf1_block_lstm": ("tf1", 9111, _block_builder("BlockLSTM", "outputs", None)),
     "tf1_block_lstm_b2": ("tf1", 9112, _block_builder("BlockLSTM", "last", 2)),
     "tf1_block_lstm_v2": ("tf1", 9113, _block_builder("BlockLSTMV2", "outputs", None)),

@@ -555,9 +555,12 @@ fn tf1_dynamic_rnn_cells_verify_as_keras_layers() {
 /// `.ci/run`'s.
 #[test]
 fn tf1_bidirectional_dynamic_rnn_verifies_as_one_keras_bidirectional() {
-    for (case, inner, sequences) in [
-        ("tf1_bidi_lstm", "LSTM", true),
-        ("tf1_bidi_gru_b2", "GRU", false),
+    // The two outputs used apart (their difference) are Keras's
+    // merge_mode=None: the backward one is the layer's output 1.
+    for (case, inner, sequences, merge) in [
+        ("tf1_bidi_lstm", "LSTM", true, "\"concat\""),
+        ("tf1_bidi_gru_b2", "GRU", false, "\"concat\""),
+        ("tf1_bidi_gru_apart", "GRU", true, "None"),
     ] {
         let (dir, report) = verify_report(
             &format!("fixtures/{case}/model.pb"),
@@ -573,10 +576,14 @@ fn tf1_bidirectional_dynamic_rnn_verifies_as_one_keras_bidirectional() {
             .iter()
             .filter(|l| l["class_name"] == "Bidirectional")
             .collect();
-        let [bidi] = bidi.as_slice() else {
-            panic!("{case}: not one Bidirectional in {layers:?}");
+        let names: Vec<&str> = bidi.iter().filter_map(|l| l["name"].as_str()).collect();
+        let want: &[&str] = if merge == "None" {
+            &["bidirectional_rnn", "bidirectional_rnn:1"]
+        } else {
+            &["bidirectional_rnn"]
         };
-        assert_eq!(bidi["name"], "bidirectional_rnn", "{case}");
+        assert_eq!(names, want, "{case}: {layers:?}");
+        let bidi = bidi[0];
         assert!(
             !layers
                 .iter()
@@ -610,7 +617,7 @@ fn tf1_bidirectional_dynamic_rnn_verifies_as_one_keras_bidirectional() {
                 "return_sequences={}",
                 if sequences { "True" } else { "False" }
             ),
-            "merge_mode=\"concat\"".into(),
+            format!("merge_mode={merge}"),
         ] {
             assert!(line.contains(&part), "{case}: '{part}' not in {line}");
         }
