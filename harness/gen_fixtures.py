@@ -608,31 +608,6 @@ def _canonical_function_names(graph_def):
     return graph_def
 
 
-def _canonical_numbered_consts(graph_def):
-    """Rename Const nodes named by a bare number (`model/conv_groups2/255`: the captured kernel of
-    a function call, numbered by a process-wide counter) to `<scope>/captured_<k>` in node order,
-    updating every input that names them."""
-    renames = {}
-    for n in graph_def.node:
-        scope, _, last = n.name.rpartition("/")
-        if n.op == "Const" and last.isdigit():
-            renames[n.name] = f"{scope}/captured_{len(renames)}" if scope else f"captured_{len(renames)}"
-    if not renames:
-        return graph_def
-
-    def fix(inp):
-        ctrl = inp.startswith("^")
-        name, colon, port = inp.lstrip("^").partition(":")
-        name = renames.get(name, name)
-        return ("^" if ctrl else "") + name + colon + port
-
-    for n in graph_def.node:
-        if n.name in renames:
-            n.name = renames[n.name]
-        n.input[:] = [fix(i) for i in n.input]
-    return graph_def
-
-
 def build_tf1_function_call(rng):
     """tf.compat.v1 graph calling a tf.function twice (two StatefulPartitionedCall nodes and a
     function library, as TF1 code mixing tf.function leaves after convert_variables_to_constants,
@@ -1076,7 +1051,7 @@ def generate_case(
         graph_def, outputs = tfcommon.freeze_keras(model, input_specs, batch=fixed_batch)
         # Keras leaves some ops as function calls (grouped Conv2D's XLA-compiled convolution):
         # their names carry a process-wide counter.
-        graph_def = _canonical_numbered_consts(_canonical_function_names(graph_def))
+        graph_def = tfcommon.canonical_numbered_consts(_canonical_function_names(graph_def))
         keras_layers = tfcommon.keras_layer_histogram(model)
         inputs = make_inputs(input_specs, seed, data_batch, getattr(builder, "padded", ()))
         typed = typed_inputs(input_specs, inputs)

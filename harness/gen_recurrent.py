@@ -150,6 +150,19 @@ def bidi_state_half(K):
     return K.Model(x, K.layers.Dense(2, name="head")(m), name="model")
 
 
+def masked_state(K):
+    """int32 ids (5,) in [0, 5) (0 = padding) -> Embedding(5, 4, mask_zero) -> LSTM(6,
+    return_sequences, return_state) -> Concatenate of its final h and c -> Dense: a masked loop
+    carries its previous output besides h and c; the states kept at masked steps are the layer's
+    outputs 1 and 2"""
+    ids = K.Input((STEPS,), name="seq", dtype="int32")
+    h = K.layers.Embedding(5, 4, mask_zero=True, name="embed")(ids)
+    _, sh, sc = K.layers.LSTM(6, return_sequences=True, return_state=True, name="lstm")(h)
+    m = K.layers.Concatenate(name="cat")([sh, sc])
+    return K.Model(ids, K.layers.Dense(2, name="head")(m), name="model")
+
+
+masked_state.ids = 5
 zero_output_mask.ids = 5  # an int32 (None, STEPS) input of ids in [0, 5)
 
 
@@ -177,6 +190,9 @@ _CASES = {
     "tk_lstm_initial_state": ("tf_keras", 509, initial_state, True),
     # return_state with some states unused: Keras 3 keeps their Exits, tf-keras prunes them.
     "k3_lstm_state_c": ("keras3", 415, state_c_only, True),
+    # return_state on a masked loop (which also carries its previous output).
+    "k3_lstm_masked_state": ("keras3", 417, masked_state, True),
+    "tk_lstm_masked_state": ("tf_keras", 514, masked_state, True),
     "tk_lstm_state_c": ("tf_keras", 512, state_c_only, True),
     "k3_bidi_state_half": ("keras3", 416, bidi_state_half, True),
     "tk_bidi_state_half": ("tf_keras", 513, bidi_state_half, True),
@@ -229,10 +245,11 @@ def comparable(graph_def) -> str:
     """What --check compares: the graph as text without what TensorFlow itself does not make
     reproducibly: the unread unused_control_flow_input placeholders (lowering emits a varying
     NUMBER of them from run to run: 16 or 19 for the same SimpleRNN) and the process-wide
-    counter in the names of a While cond function's redundant arguments."""
+    counter in the names of a While cond function's redundant arguments and of the constants a
+    called function captures (tf-keras's Embedding lookup table: `embed/embedding_lookup/3108`)."""
     import re
 
-    g = tfcommon.copy_proto(graph_def)
+    g = tfcommon.canonical_numbered_consts(tfcommon.copy_proto(graph_def))
     read = {i.lstrip("^").split(":")[0] for n in g.node for i in n.input}
     keep = [n for n in g.node if not (tfcommon.unused_placeholder(n) and n.name not in read)]
     del g.node[:]

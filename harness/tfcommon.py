@@ -492,3 +492,28 @@ def write_case(
 
 def log(*args) -> None:
     print(*args, file=sys.stderr, flush=True)
+
+
+def canonical_numbered_consts(graph_def):
+    """Rename Const nodes named by a bare number (`model/conv_groups2/255`: the captured kernel of
+    a function call, numbered by a process-wide counter) to `<scope>/captured_<k>` in node order,
+    updating every input that names them."""
+    renames = {}
+    for n in graph_def.node:
+        scope, _, last = n.name.rpartition("/")
+        if n.op == "Const" and last.isdigit():
+            renames[n.name] = f"{scope}/captured_{len(renames)}" if scope else f"captured_{len(renames)}"
+    if not renames:
+        return graph_def
+
+    def fix(inp):
+        ctrl = inp.startswith("^")
+        name, colon, port = inp.lstrip("^").partition(":")
+        name = renames.get(name, name)
+        return ("^" if ctrl else "") + name + colon + port
+
+    for n in graph_def.node:
+        if n.name in renames:
+            n.name = renames[n.name]
+        n.input[:] = [fix(i) for i in n.input]
+    return graph_def

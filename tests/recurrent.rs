@@ -690,6 +690,34 @@ fn a_loop_started_from_another_layers_states_is_refused() {
     }
 }
 
+/// return_state on a masked loop (`Embedding(mask_zero)` → LSTM): the loop
+/// also carries its previous output, which is no state; the final h and c
+/// (kept at masked steps) are outputs 1 and 2. tf-keras prunes the unused
+/// output list, Keras 3 keeps it: both convert, every row passing.
+#[test]
+fn masked_loops_return_their_kept_states() {
+    for case in ["k3_lstm_masked_state", "tk_lstm_masked_state"] {
+        let (_dir, report) = verify_report(&model(case), &[], 0);
+        assert_eq!(report["verdict"], "pass", "{case}");
+        let layers = report["layers"].as_array().unwrap();
+        assert_eq!(
+            rows(layers),
+            [
+                ("embed", "Embedding"),
+                ("lstm", "LSTM"),
+                ("lstm:1", "LSTM"),
+                ("lstm:2", "LSTM"),
+                ("cat", "Concatenate"),
+                ("head", "Dense")
+            ],
+            "{case}"
+        );
+        for l in layers {
+            assert_eq!(l["status"], "pass", "{case}: {l}");
+        }
+    }
+}
+
 /// return_state with some states unused, frozen by tf-keras: the graph drops
 /// the unused states' Exits, so the layer's other outputs have no tensor:
 /// refused (exit 3) saying so, where Keras 3's graphs of the same models

@@ -803,6 +803,31 @@ pub(super) fn recognise(ctx: &Ctx, lp: &Loop) -> Result<RnnCell, String> {
     })
 }
 
+/// Each `SelectV2` keeps its value by the loop's mask step, tiled: its
+/// condition is a `Tile` (a loop member) of a `TensorListGetItem`.
+fn check_kept_by_mask(ctx: &Ctx, lp: &Loop, selects: &[&NodeDef]) -> Result<(), String> {
+    let graph = ctx.graph;
+    let members: HashSet<usize> = lp.members.iter().copied().collect();
+    for sel in selects {
+        let cond = sel
+            .data_inputs()
+            .first()
+            .and_then(|c| source(ctx, c))
+            .filter(|n| {
+                n.op == "Tile"
+                    && graph
+                        .index_of(&n.name)
+                        .is_some_and(|i| members.contains(&i))
+            })
+            .ok_or_else(|| format!("SelectV2 '{}' does not keep by a tiled mask step", sel.name))?;
+        let step = cond.data_inputs().first().and_then(|c| source(ctx, c));
+        if step.is_none_or(|n| n.op != "TensorListGetItem") {
+            return Err(format!("Tile '{}' is not of a mask step", cond.name));
+        }
+    }
+    Ok(())
+}
+
 /// A masked loop's mask: the bool list `list` holds
 /// `Transpose(ExpandDims(mask, -1), [1, 0, 2])` (reversed along the steps
 /// for `go_backwards`), and each of the cell's states (LSTM: h and c; GRU,
@@ -836,6 +861,27 @@ fn final_states(ctx: &Ctx, lp: &Loop, rk_mm: &NodeDef, n: usize) -> Result<Vec<T
             .is_ok_and(|t| t == crate::graph::pb::DataType::DtFloat);
         if float && invariant_source(ctx, merge).is_none() {
             states.push((merge, exit));
+        }
+    }
+    // A masked loop also carries its previous output (repeated at masked
+    // steps): the variable whose next value is what the loop writes to its
+    // output list. It is no state (an unmasked loop's h is written too, but
+    // is then the only candidate per state).
+    if states.len() == n + 1 {
+        let written = members()
+            .find(|m| m.op == "TensorListSetItem")
+            .and_then(|w| source(ctx, w.data_inputs().get(2)?));
+        let next_value = |merge: &NodeDef| {
+            merge
+                .data_inputs()
+                .iter()
+                .filter_map(|i| graph.node(&TensorId::parse(i).node))
+                .find(|n| n.op == "NextIteration")
+                .and_then(|n| source(ctx, n.data_inputs().first()?))
+                .map(|v| v.name.clone())
+        };
+        if let Some(w) = written {
+            states.retain(|(m, _)| next_value(m).as_deref() != Some(w.name.as_str()));
         }
     }
     if states.len() != n {
@@ -957,7 +1003,6 @@ fn loop_mask(ctx: &Ctx, lp: &Loop, list: &NodeDef, class: &str) -> Result<bool, 
         ));
     }
     // Every SelectV2 keeps by the tiled mask step; one per state, plus the output.
-    let members: HashSet<usize> = lp.members.iter().copied().collect();
     let selects: Vec<&NodeDef> = lp
         .members
         .iter()
@@ -965,6 +1010,16 @@ fn loop_mask(ctx: &Ctx, lp: &Loop, list: &NodeDef, class: &str) -> Result<bool, 
         .filter(|n| n.op == "SelectV2")
         .collect();
     let states = if class == "LSTM" { 2 } else { 1 };
+    // A loop whose output is never read writes none (tf-keras prunes the
+    // list when only the final states are used): then only the states keep.
+    let writes_output = lp
+        .members
+        .iter()
+        .any(|&i| graph.nodes()[i].op == "TensorListSetItem");
+    if !writes_output && selects.len() == states {
+        check_kept_by_mask(ctx, lp, &selects)?;
+        return Ok(false);
+    }
     if selects.len() != states + 1 {
         return Err(format!(
             "{} SelectV2 in a masked {class} loop, not {}",
@@ -972,23 +1027,7 @@ fn loop_mask(ctx: &Ctx, lp: &Loop, list: &NodeDef, class: &str) -> Result<bool, 
             states + 1
         ));
     }
-    for sel in &selects {
-        let cond = sel
-            .data_inputs()
-            .first()
-            .and_then(|c| source(ctx, c))
-            .filter(|n| {
-                n.op == "Tile"
-                    && graph
-                        .index_of(&n.name)
-                        .is_some_and(|i| members.contains(&i))
-            })
-            .ok_or_else(|| format!("SelectV2 '{}' does not keep by a tiled mask step", sel.name))?;
-        let step = cond.data_inputs().first().and_then(|c| source(ctx, c));
-        if step.is_none_or(|n| n.op != "TensorListGetItem") {
-            return Err(format!("Tile '{}' is not of a mask step", cond.name));
-        }
-    }
+    check_kept_by_mask(ctx, lp, &selects)?;
     // The output's select is the one the step's output list is written from.
     let out_select = lp
         .members
