@@ -215,6 +215,17 @@ fn separate<'g>(ctx: &Ctx<'g>, halves: &[Half], this: usize) -> Result<Option<Jo
             .find(|n| n.op == "ReverseV2" && ctx.const_ints(n, 1).is_ok_and(|a| a == [1]))
             .map(|n| n.name.clone())
     };
+    // Only Keras's own form is one layer: the same cell both ways on the same
+    // input, a backward sequence flipped back. Anything else in one scope is
+    // two layers (each converted on its own), not a malformed Bidirectional.
+    let (f, b) = (&halves[fwd].cell, &halves[bwd].cell);
+    let same_cell =
+        with_state(&with_direction(&b.kind, false), false) == with_state(&f.kind, false);
+    let same_input =
+        f.layer_input(ctx).ok().is_some() && f.layer_input(ctx).ok() == b.layer_input(ctx).ok();
+    if !same_cell || !same_input || (returns_sequences(&f.kind) && flip(bwd).is_none()) {
+        return Ok(None);
+    }
     Ok(Some(Joined {
         name,
         fwd,
