@@ -856,10 +856,7 @@ fn final_states(ctx: &Ctx, lp: &Loop, rk_mm: &NodeDef, n: usize) -> Result<Vec<T
         .filter(|m| m.op == "Merge") else {
             continue;
         };
-        let float = merge
-            .attr_type("T")
-            .is_ok_and(|t| t == crate::graph::pb::DataType::DtFloat);
-        if float && invariant_source(ctx, merge).is_none() {
+        if carries_state(ctx, merge) {
             states.push((merge, exit));
         }
     }
@@ -909,6 +906,17 @@ fn final_states(ctx: &Ctx, lp: &Loop, rk_mm: &NodeDef, n: usize) -> Result<Vec<T
         .collect())
 }
 
+/// Whether a loop variable's `Merge` carries a cell state: a float value
+/// that changes from step to step (not a step counter, a TensorList, nor a
+/// kernel tf-keras carries round unchanged). A masked loop's previous output
+/// is one too ([`final_states`] sets it apart).
+fn carries_state(ctx: &Ctx, merge: &NodeDef) -> bool {
+    merge
+        .attr_type("T")
+        .is_ok_and(|t| t == crate::graph::pb::DataType::DtFloat)
+        && invariant_source(ctx, merge).is_none()
+}
+
 /// Every state the loop carries (a float loop variable that changes from
 /// step to step) starts from zeros: a `Fill` of 0 (a dynamic batch), a
 /// constant of zeros (a fixed one), a `ZerosLike` (a masked loop's previous
@@ -917,10 +925,7 @@ fn final_states(ctx: &Ctx, lp: &Loop, rk_mm: &NodeDef, n: usize) -> Result<Vec<T
 fn zero_initial_states(ctx: &Ctx, lp: &Loop) -> Result<(), String> {
     let graph = ctx.graph;
     for merge in lp.members.iter().map(|&i| &graph.nodes()[i]) {
-        let float = merge
-            .attr_type("T")
-            .is_ok_and(|t| t == crate::graph::pb::DataType::DtFloat);
-        if merge.op != "Merge" || !float || invariant_source(ctx, merge).is_some() {
+        if merge.op != "Merge" || !carries_state(ctx, merge) {
             continue;
         }
         let start = merge

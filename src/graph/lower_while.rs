@@ -655,10 +655,8 @@ mod tests {
         assert!(e.contains("nest deeper"), "{e}");
     }
 
-    /// Two loops in a row, the second's bound the first's (invariant) bound
-    /// output: a consumer of that output reads the first loop's input.
-    #[test]
-    fn an_invariant_output_fed_by_another_loop_resolves_through_both() {
+    /// [`counter`] with a second loop `loop2/while` fed the first's outputs.
+    fn two_loops() -> pb::GraphDef {
         let mut def = counter();
         let mut second = while_node(&mut def).clone();
         second.name = "loop2/while".into();
@@ -668,6 +666,14 @@ mod tests {
             "loop/while:2".into(),
         ];
         def.node.push(second);
+        def
+    }
+
+    /// Two loops in a row, the second's bound the first's (invariant) bound
+    /// output: a consumer of that output reads the first loop's input.
+    #[test]
+    fn an_invariant_output_fed_by_another_loop_resolves_through_both() {
+        let mut def = two_loops();
         def.node.push(NodeDef {
             name: "bound".into(),
             op: "Identity".into(),
@@ -689,15 +695,7 @@ mod tests {
     /// lowered before it).
     #[test]
     fn a_lowered_loop_still_names_its_outputs() {
-        let mut def = counter();
-        let mut second = while_node(&mut def).clone();
-        second.name = "loop2/while".into();
-        second.input = vec![
-            "loop/while:0".into(),
-            "loop/while:1".into(),
-            "loop/while:2".into(),
-        ];
-        def.node.push(second);
+        let def = two_loops();
         let g = load(def).unwrap();
         let out = |w: &str, k: usize| g.lowered_loop_output(&TensorId::new(w, k));
         assert_eq!(g.node("loop/while").unwrap().op, "NoOp");
